@@ -1,0 +1,103 @@
+"""The disruption state of one facility, composed from every disruption acting on it.
+
+Each facility owns one :class:`Condition`.  The disruption module applies and lifts
+effects by disruption name; the facility reads the composed state.  Composition rules
+(DESIGN.md): a closure wins over everything; derate factors multiply; delays add.
+"Closed" is a value here, not a special case (the Ciw idea): a closed facility has factor 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import simpy
+
+CLOSING_KINDS = frozenset({"closure", "contamination"})
+FACTOR_KINDS = frozenset({"derate", "supply_cut", "run_cut"})
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What one disruption does to one facility while it is active."""
+
+    kind: str  # closure | derate | delay | supply_cut | run_cut | contamination
+    factor: float = 1.0  # share of capacity that remains (derate, supply_cut, run_cut)
+    draw_delay_h: Callable[[], float] | None = None  # extra hours for one passage (delay)
+    lost_t: float = 0.0  # crude in the line lost when a contamination starts
+
+
+class Condition:
+    """Composed closures, derates and delays of one facility, with change notification."""
+
+    __slots__ = ("env", "facility", "_active", "_listeners", "_opened")
+
+    def __init__(self, env: simpy.Environment, facility: str) -> None:
+        self.env = env
+        self.facility = facility
+        self._active: dict[str, Effect] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._opened: simpy.Event | None = None
+
+    # -- composed state ---------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return any(e.kind in CLOSING_KINDS for e in self._active.values())
+
+    @property
+    def closing(self) -> list[str]:
+        """Names of the disruptions that keep the facility closed now."""
+        return [n for n, e in self._active.items() if e.kind in CLOSING_KINDS]
+
+    @property
+    def factor(self) -> float:
+        """Share of nominal capacity available now (0 when closed)."""
+        if self.closed:
+            return 0.0
+        f = 1.0
+        for e in self._active.values():
+            if e.kind in FACTOR_KINDS:
+                f *= e.factor
+        return f
+
+    def factors(self) -> dict[str, float]:
+        """Each active derate-like disruption and its factor (for attribution)."""
+        return {n: e.factor for n, e in self._active.items() if e.kind in FACTOR_KINDS}
+
+    def active(self) -> list[str]:
+        return list(self._active)
+
+    def draw_delays(self) -> list[tuple[str, float]]:
+        """(disruption, extra hours) for one passage, one draw per active delay."""
+        return [(n, e.draw_delay_h()) for n, e in self._active.items()
+                if e.kind == "delay" and e.draw_delay_h is not None]
+
+    # -- changes ----------------------------------------------------------------------
+    def apply(self, disruption: str, effect: Effect) -> None:
+        self._active[disruption] = effect
+        self._changed()
+
+    def lift(self, disruption: str) -> None:
+        if self._active.pop(disruption, None) is not None:
+            self._changed()
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every change (e.g. a pipeline recomputes its flow)."""
+        self._listeners.append(callback)
+
+    def when_open(self) -> simpy.Event:
+        """An event that fires when the facility is (or becomes) open."""
+        if not self.closed:
+            ev = self.env.event()
+            ev.succeed()
+            return ev
+        if self._opened is None:
+            self._opened = self.env.event()
+        return self._opened
+
+    def _changed(self) -> None:
+        if self._opened is not None and not self.closed:
+            ev, self._opened = self._opened, None
+            ev.succeed()
+        for cb in self._listeners:
+            cb()

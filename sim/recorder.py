@@ -1,0 +1,112 @@
+"""Slim records of one replication: what the model saw, as arrays and tuples.
+
+The model appends to a :class:`Records` while it runs (never object snapshots); the
+metrics module reduces them to KPIs and tables.  A ``Records`` is plain data (numpy
+arrays, lists of tuples, dicts), cheap to pickle back from a worker process.
+
+Time is in hours from the scenario start; day ``d`` covers hours ``[24 d, 24 (d + 1))``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# A continuous flow series is named (facility, kind).  Kinds:
+#   production  tonnes a source made available (accepted into its tank or line)
+#   pipeline    tonnes delivered at the tail of a pipeline or rail leg
+#   load        tonnes loaded onto tankers at a terminal
+#   discharge   tonnes discharged from tankers into a terminal's tanks
+#   run         tonnes a refinery processed
+#   demand      tonnes a refinery wanted to process (its scheduled run rate)
+#   lost        tonnes removed from the system (e.g. contaminated linefill)
+FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "lost")
+
+VOYAGE_FIELDS = (
+    "voyage",          # int, 0.. in order of creation
+    "tanker",          # str
+    "programme",       # str: programme or fleet name
+    "load_port",       # str
+    "discharge_port",  # str
+    "cargo_t",         # float
+    "arrive_load_h",   # arrival at the load port
+    "berth_load_h",    # got a berth
+    "load_start_h",    # cargo available, loading starts
+    "load_end_h",
+    "arrive_discharge_h",
+    "berth_discharge_h",
+    "discharge_start_h",  # tank room available, discharge starts
+    "discharge_end_h",
+)
+
+WAIT_FIELDS = (
+    "facility",    # where the tanker waited
+    "cause",       # berth | cargo | tank_room | closed | daylight | one_way | lane | delay
+    "disruption",  # name of the disruption responsible, or "" when none
+    "tanker",
+    "start_h",
+    "end_h",
+)
+
+PASSAGE_FIELDS = ("chokepoint", "tanker", "direction", "arrive_h", "enter_h", "exit_h")
+
+DISRUPTION_FIELDS = ("disruption", "facility", "kind", "start_h", "end_h")
+
+
+@dataclass
+class Records:
+    """Everything one replication recorded."""
+
+    horizon_h: float
+    flow_names: list[tuple[str, str]]
+    tank_names: list[str]
+    flow_t: np.ndarray = field(init=False)   # [flow, day] tonnes moved during the day
+    stock_t: np.ndarray = field(init=False)  # [tank, day boundary] level at hour 24 d
+    voyages: list[tuple] = field(default_factory=list)      # VOYAGE_FIELDS
+    waits: list[tuple] = field(default_factory=list)        # WAIT_FIELDS
+    passages: list[tuple] = field(default_factory=list)     # PASSAGE_FIELDS
+    disruptions: list[tuple] = field(default_factory=list)  # DISRUPTION_FIELDS
+    # tonnes delivered to each refinery by (refinery, origin, route)
+    delivered_by_origin: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    # tonnes of flow lost at a facility, attributed to a disruption: (disruption, facility) -> t
+    lost_flow_t: dict[tuple[str, str], float] = field(default_factory=dict)
+    # mass balance at the end: injected, delivered, in_pipelines, in_tanks, aboard, removed
+    balance: dict[str, float] = field(default_factory=dict)
+    events: int = 0  # SimPy events processed
+
+    def __post_init__(self) -> None:
+        n_days = max(1, math.ceil(self.horizon_h / 24.0))
+        self.flow_t = np.zeros((len(self.flow_names), n_days))
+        self.stock_t = np.zeros((len(self.tank_names), n_days + 1))
+        self._flow_index = {name: i for i, name in enumerate(self.flow_names)}
+
+    @property
+    def n_days(self) -> int:
+        return self.flow_t.shape[1]
+
+    def flow_index(self, facility: str, kind: str) -> int:
+        return self._flow_index[(facility, kind)]
+
+    def add_flow(self, index: int, t0_h: float, t1_h: float, rate_t_per_h: float) -> None:
+        """Add a constant rate over ``[t0_h, t1_h)`` to the daily bins it overlaps."""
+        if rate_t_per_h == 0.0 or t1_h <= t0_h:
+            return
+        row = self.flow_t[index]
+        t1_h = min(t1_h, self.n_days * 24.0)
+        d0 = int(t0_h // 24.0)
+        d1 = int(t1_h // 24.0)
+        if d0 == d1 or (d1 == d0 + 1 and t1_h == d1 * 24.0):
+            row[d0] += rate_t_per_h * (t1_h - t0_h)
+            return
+        row[d0] += rate_t_per_h * ((d0 + 1) * 24.0 - t0_h)
+        if d1 > d0 + 1:
+            row[d0 + 1:d1] += rate_t_per_h * 24.0
+        if d1 < self.n_days:
+            row[d1] += rate_t_per_h * (t1_h - d1 * 24.0)
+
+    def add_amount(self, index: int, t_h: float, tonnes: float) -> None:
+        """Add a lump (a discrete transfer) to the day containing ``t_h``."""
+        d = min(int(t_h // 24.0), self.n_days - 1)
+        self.flow_t[index, d] += tonnes

@@ -1,0 +1,199 @@
+"""Readable units for the scenario language, resolved once at load time.
+
+Internal units: time in hours, quantities in metric tonnes, rates in tonnes/day,
+distances in nautical miles, speeds in knots (nm/h), lengths in metres.
+
+Every parser takes a string such as ``"36h"`` or ``"9 Mt/y"`` (a bare number is refused
+unless the quantity has an obvious unit of its own) and raises ``UnitError`` with a
+message that says what would be valid.  Barrels need a barrels-per-tonne factor, which a
+scenario must state (``barrels_per_tonne``); it is passed in, never assumed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from difflib import get_close_matches
+
+HOURS_PER_DAY = 24.0
+DAYS_PER_YEAR = 365.0
+KM_PER_NM = 1.852
+M3_PER_BBL = 0.158987294928
+
+_NUMBER = r"[-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[^\d\s].*?)?\s*$")
+
+
+class UnitError(ValueError):
+    """A value that cannot be read in the expected unit."""
+
+
+# unit -> factor to the internal unit
+DURATION_UNITS = {
+    "s": 1 / 3600, "sec": 1 / 3600, "min": 1 / 60, "h": 1.0, "hr": 1.0, "hrs": 1.0,
+    "hour": 1.0, "hours": 1.0, "d": 24.0, "day": 24.0, "days": 24.0, "w": 168.0,
+    "wk": 168.0, "week": 168.0, "weeks": 168.0, "y": 24.0 * DAYS_PER_YEAR,
+    "yr": 24.0 * DAYS_PER_YEAR, "year": 24.0 * DAYS_PER_YEAR, "years": 24.0 * DAYS_PER_YEAR,
+}
+MASS_UNITS = {"t": 1.0, "kt": 1e3, "Mt": 1e6, "mt": 1e6}
+BARREL_UNITS = {"bbl": 1.0, "b": 1.0, "kb": 1e3, "kbbl": 1e3, "mb": 1e6, "mbbl": 1e6, "Mbbl": 1e6}
+PER_TIME = {"h": 24.0, "d": 1.0, "day": 1.0, "w": 1 / 7, "mo": 12 / DAYS_PER_YEAR,
+            "y": 1 / DAYS_PER_YEAR, "yr": 1 / DAYS_PER_YEAR, "a": 1 / DAYS_PER_YEAR}
+DISTANCE_UNITS = {"nm": 1.0, "km": 1 / KM_PER_NM, "m": 1 / (KM_PER_NM * 1000), "mi": 1.609344 / KM_PER_NM}
+SPEED_UNITS = {"kn": 1.0, "kt": 1.0, "knots": 1.0, "km/h": 1 / KM_PER_NM}
+LENGTH_UNITS = {"m": 1.0, "km": 1000.0, "ft": 0.3048, "mm": 1e-3, "in": 0.0254}
+
+
+def _split(text: object, what: str, example: str) -> tuple[float, str]:
+    if isinstance(text, bool):
+        raise UnitError(f"expected a {what} such as {example!r}, got {text!r}")
+    if isinstance(text, (int, float)):
+        return float(text), ""
+    if not isinstance(text, str):
+        raise UnitError(f"expected a {what} such as {example!r}, got {type(text).__name__}")
+    m = _QUANTITY.match(text)
+    if not m:
+        raise UnitError(f"cannot read {text!r} as a {what}: write a number and a unit, e.g. {example!r}")
+    num = m.group("num").replace(",", "").replace("_", "")
+    try:
+        value = float(num)
+    except ValueError:
+        raise UnitError(f"cannot read {text!r} as a {what}: {num!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UnitError(f"{text!r} is not a finite {what}")
+    return value, (m.group("unit") or "").strip()
+
+
+def _unknown(unit: str, text: str, what: str, units: dict, example: str) -> UnitError:
+    near = get_close_matches(unit, list(units), n=1, cutoff=0.5)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return UnitError(
+        f"unknown {what} unit {unit!r} in {text!r}{hint}: use one of {', '.join(sorted(set(units)))}, e.g. {example!r}"
+    )
+
+
+def _finite(value: float, text: object, what: str) -> float:
+    if not math.isfinite(value):
+        raise UnitError(f"{text!r} is not a finite {what}")
+    return value
+
+
+def parse_duration(text: object) -> float:
+    """Duration in hours: ``"36h"``, ``"3d"``, ``"2w"``, ``"1y"`` (365 days), ``"90min"``."""
+    value, unit = _split(text, "duration", "36h")
+    if not unit:
+        if value == 0:
+            return 0.0  # zero needs no unit
+        raise UnitError(f"duration {text!r} has no unit: write e.g. '{value:g}h' or '{value:g}d'")
+    if unit not in DURATION_UNITS:
+        raise _unknown(unit, str(text), "duration", DURATION_UNITS, "36h")
+    return _finite(value * DURATION_UNITS[unit], text, "duration")
+
+
+def parse_mass(text: object, barrels_per_tonne: float | None = None) -> float:
+    """Mass in tonnes: ``"85kt"``, ``"1.2 Mt"``, ``"90000 t"``, or barrels with a stated factor."""
+    value, unit = _split(text, "mass", "85kt")
+    if not unit:
+        if value == 0:
+            return 0.0  # zero needs no unit
+        raise UnitError(f"mass {text!r} has no unit: write e.g. '{value:g} t' or '{value:g} kt'")
+    if unit in MASS_UNITS:
+        return _finite(value * MASS_UNITS[unit], text, "mass")
+    if unit in BARREL_UNITS:
+        return _finite(value * BARREL_UNITS[unit] / _need_factor(barrels_per_tonne, text), text, "mass")
+    raise _unknown(unit, str(text), "mass", {**MASS_UNITS, **BARREL_UNITS}, "85kt")
+
+
+def parse_rate(text: object, barrels_per_tonne: float | None = None) -> float:
+    """Rate in tonnes/day: ``"9 Mt/y"``, ``"25 kt/d"``, ``"100 kb/d"`` (needs the bbl/t factor)."""
+    value, unit = _split(text, "rate", "25 kt/d")
+    if "/" not in unit:
+        raise UnitError(f"rate {text!r} needs a quantity per time, e.g. '25 kt/d', '9 Mt/y' or '100 kb/d'")
+    qty, per = (part.strip() for part in unit.split("/", 1))
+    if per not in PER_TIME:
+        raise _unknown(per, str(text), "time (after '/')", PER_TIME, "25 kt/d")
+    if qty in MASS_UNITS:
+        tonnes = value * MASS_UNITS[qty]
+    elif qty in BARREL_UNITS:
+        tonnes = value * BARREL_UNITS[qty] / _need_factor(barrels_per_tonne, text)
+    else:
+        raise _unknown(qty, str(text), "quantity", {**MASS_UNITS, **BARREL_UNITS}, "25 kt/d")
+    return _finite(tonnes * PER_TIME[per], text, "rate")
+
+
+def parse_distance(text: object) -> float:
+    """Distance in nautical miles: ``"540 nm"``, ``"674 km"``."""
+    value, unit = _split(text, "distance", "540 nm")
+    if not unit:
+        if value == 0:
+            return 0.0  # zero needs no unit
+        raise UnitError(f"distance {text!r} has no unit: write e.g. '{value:g} nm' or '{value:g} km'")
+    if unit not in DISTANCE_UNITS:
+        raise _unknown(unit, str(text), "distance", DISTANCE_UNITS, "540 nm")
+    return _finite(value * DISTANCE_UNITS[unit], text, "distance")
+
+
+def parse_speed(text: object) -> float:
+    """Speed in knots: ``"14 kn"``, ``"26 km/h"``."""
+    value, unit = _split(text, "speed", "14 kn")
+    if not unit:
+        if value == 0:
+            return 0.0  # zero needs no unit
+        raise UnitError(f"speed {text!r} has no unit: write e.g. '{value:g} kn'")
+    if unit not in SPEED_UNITS:
+        raise _unknown(unit, str(text), "speed", SPEED_UNITS, "14 kn")
+    return _finite(value * SPEED_UNITS[unit], text, "speed")
+
+
+def parse_length(text: object) -> float:
+    """Length in metres: ``"245 m"``, ``"1020 mm"``, ``"42 in"``."""
+    value, unit = _split(text, "length", "245 m")
+    if not unit:
+        if value == 0:
+            return 0.0  # zero needs no unit
+        raise UnitError(f"length {text!r} has no unit: write e.g. '{value:g} m'")
+    if unit not in LENGTH_UNITS:
+        raise _unknown(unit, str(text), "length", LENGTH_UNITS, "245 m")
+    return _finite(value * LENGTH_UNITS[unit], text, "length")
+
+
+def parse_clock(text: object) -> float:
+    """A time of day ``"HH:MM"`` as hours after midnight (``"24:00"`` allowed as the day's end)."""
+    if isinstance(text, int) and not isinstance(text, bool) and 0 <= text:
+        # YAML 1.1 reads an unquoted 06:30 as the sexagesimal integer 390 (minutes).
+        text = f"{text // 60:02d}:{text % 60:02d}"
+    if not isinstance(text, str) or not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):
+        raise UnitError(f"expected a time of day like '06:30', got {text!r}")
+    hh, mm = (int(p) for p in text.strip().split(":"))
+    if mm >= 60 or hh > 24 or (hh == 24 and mm):
+        raise UnitError(f"{text!r} is not a time of day between 00:00 and 24:00")
+    return hh + mm / 60
+
+
+def parse_date(text: object) -> _dt.date:
+    """A calendar date ``YYYY-MM-DD``."""
+    if isinstance(text, _dt.datetime):
+        return text.date()
+    if isinstance(text, _dt.date):
+        return text
+    if isinstance(text, str):
+        try:
+            return _dt.date.fromisoformat(text.strip())
+        except ValueError:
+            pass
+    raise UnitError(f"expected a date like '2021-01-15', got {text!r}")
+
+
+def _need_factor(barrels_per_tonne: float | None, text: object) -> float:
+    if not barrels_per_tonne:
+        raise UnitError(
+            f"{text!r} is in barrels, but the scenario states no 'barrels_per_tonne' factor "
+            "(add e.g. 'barrels_per_tonne: 7.33' for Azeri Light at the top level)"
+        )
+    return barrels_per_tonne
+
+
+def density_t_per_m3(barrels_per_tonne: float) -> float:
+    """Crude density implied by a barrels-per-tonne factor (7.33 bbl/t gives 0.858 t/m3)."""
+    return 1.0 / (barrels_per_tonne * M3_PER_BBL)
