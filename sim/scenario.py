@@ -13,6 +13,7 @@ sees all of them at once with a "did you mean" where a name is close to a real o
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from difflib import get_close_matches
 from typing import Annotated, Any, Literal
 
@@ -468,6 +469,26 @@ class Stochastic(Strict):
 
 DisruptionKind = Literal["closure", "derate", "delay", "supply_cut", "run_cut", "contamination"]
 
+# Network sections each kind of disruption may act on (checked by reference_problems).
+KIND_SUITS: dict[str, frozenset[str]] = {
+    "closure": frozenset(KIND_OF_SECTION),
+    "derate": frozenset({"pipelines", "terminals", "chokepoints", "sea_legs"}),
+    "delay": frozenset({"terminals", "chokepoints", "sea_legs"}),
+    "supply_cut": frozenset({"sources"}),
+    "run_cut": frozenset({"refineries"}),
+    "contamination": frozenset({"pipelines"}),
+}
+KIND_HINT = {
+    "closure": "a closure may act on any facility",
+    "derate": "a derate acts on pipelines, terminals, chokepoints and sea legs; "
+              "use supply_cut on a source and run_cut on a refinery",
+    "delay": "a delay adds time per passage at terminals, chokepoints and sea legs; "
+             "slow a pipeline, source or refinery with a derate, supply_cut or run_cut",
+    "supply_cut": "a supply_cut only acts on sources",
+    "run_cut": "a run_cut only acts on refineries",
+    "contamination": "a contamination only acts on pipelines",
+}
+
 
 class Disruption(Strict):
     """A named event acting on facilities.  ``factor`` is the share of capacity that
@@ -641,6 +662,18 @@ def reference_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     for i, d in enumerate(s.disruptions):
         for t in d.targets:
             need(("disruptions", i, "target"), t, pool, "facility or group")
+        unsuited = [n for n in s.resolve_targets(d) if section_of.get(n) not in KIND_SUITS[d.kind]]
+        if unsuited:
+            where = ", ".join(f"{n} ({KIND_OF_SECTION[section_of[n]]})" for n in unsuited)
+            problems.append((("disruptions", i, "kind"), f"a {d.kind} cannot act on {where}; {KIND_HINT[d.kind]}"))
+        timing, key = (d.window, "window") if d.window is not None else (d.recurring, "recurring")
+        if timing is not None:
+            first_h = s.at_h(timing.start)
+            ended_h = first_h + d.window.duration_h if d.window is not None else math.inf
+            if first_h >= s.horizon_h or ended_h <= 0:
+                problems.append((("disruptions", i, key, "start"),
+                                 f"disruption {d.name!r} never acts: its {key} lies outside the "
+                                 f"scenario ({s.start} for {s.horizon_h / 24:g} days)"))
     names = [d.name for d in s.disruptions]
     for i, n in enumerate(names):
         if n in names[:i]:
