@@ -67,6 +67,10 @@ class Condition:
     def active(self) -> list[str]:
         return list(self._active)
 
+    def effects(self) -> dict[str, Effect]:
+        """Every active disruption and its effect (e.g. a contamination's ``lost_t``)."""
+        return dict(self._active)
+
     def draw_delays(self) -> list[tuple[str, float]]:
         """(disruption, extra hours) for one passage, one draw per active delay."""
         return [(n, e.draw_delay_h()) for n, e in self._active.items()
