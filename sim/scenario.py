@@ -87,9 +87,10 @@ def _instant(v: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Base for every scenario model: frozen, unknown keys rejected."""
+    """Base for every scenario model: frozen, unknown keys rejected, NaN and infinity
+    refused (a comparison with NaN is always false, so it would slip past every bound)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Instant(Strict):
