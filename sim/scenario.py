@@ -603,10 +603,11 @@ def reference_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     problems: list[tuple[tuple[str | int, ...], str]] = []
     net = s.network
     section_of: dict[str, str] = {}
-    for section, fac in net.facilities():
-        if fac.name in section_of:
-            problems.append(((), f"the name {fac.name!r} is used twice (in {section_of[fac.name]} and {section}); names must be unique"))
-        section_of.setdefault(fac.name, section)
+    for section in KIND_OF_SECTION:
+        for i, fac in enumerate(getattr(net, section)):
+            if fac.name in section_of:
+                problems.append((("network", section, i, "name"), f"the name {fac.name!r} is used twice (in {section_of[fac.name]} and {section}); names must be unique"))
+            section_of.setdefault(fac.name, section)
     storage = [n for n, sec in section_of.items() if sec in STORAGE_SECTIONS]
     terminals = [t.name for t in net.terminals]
     chokepoints = [c.name for c in net.chokepoints]
@@ -635,7 +636,7 @@ def reference_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         legs_between.setdefault(frozenset((leg.from_, leg.to)), []).append(leg.name)
         for j, ps in enumerate(leg.passes):
             need(("network", "sea_legs", i, "passes", j, "chokepoint"), ps.chokepoint, chokepoints, "chokepoint")
-    by_name = net.by_name()
+    by_name = {t.name: t for t in net.terminals}  # route() looks up terminals only (names may clash)
 
     def route(load_path, load: str, discharge_path, discharge: str):
         ok = need(load_path, load, terminals, "terminal") & need(discharge_path, discharge, terminals, "terminal")

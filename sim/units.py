@@ -49,7 +49,13 @@ def _split(text: object, what: str, example: str) -> tuple[float, str]:
     if isinstance(text, bool):
         raise UnitError(f"expected a {what} such as {example!r}, got {text!r}")
     if isinstance(text, (int, float)):
-        return float(text), ""
+        try:
+            value = float(text)
+        except OverflowError:  # an int beyond float range, e.g. 10**400
+            raise UnitError(f"{str(text)[:20]}... is far too large for a {what}") from None
+        if not math.isfinite(value):
+            raise UnitError(f"{text!r} is not a finite {what}")
+        return value, ""
     if not isinstance(text, str):
         raise UnitError(f"expected a {what} such as {example!r}, got {type(text).__name__}")
     m = _QUANTITY.match(text)
