@@ -1,0 +1,563 @@
+"""KPIs and tables of one replication, computed from its :class:`sim.recorder.Records`.
+
+One uniform signature: every function takes ``(records, scenario)`` and returns plain data
+(a flat ``dict`` of KPI columns, or a pandas DataFrame).  Nothing here runs the model or
+writes files; the runner calls these in the worker so only small tables travel back.
+
+Column names carry their unit: ``_t`` tonnes, ``_h`` hours, ``_d`` days, ``_pct`` percent,
+``_usd`` US dollars; counts have no suffix (``voyages``, ``waits_berth``).
+
+Definitions (all per replication, over the scenario horizon):
+
+* **delivered** to a refinery: crude arriving *into* the refinery, i.e. the tail flow
+  (``pipeline`` kind) of every pipeline or rail leg whose ``to`` is that refinery.  It is
+  not the refinery's run: crude delivered goes into the refinery's tanks first.
+* **demand**: the refinery's scheduled run (flow kind ``demand``); **run**: what it
+  processed (kind ``run``); **demand met** = 100 x run / demand (100 when demand is 0);
+  **shortfall** = sum over days of max(0, demand - run).
+* **cut-run day**: a day on which a refinery's shortfall exceeds :data:`CUT_TOL_T` (1 t,
+  so float rounding never counts as a cut).  ``cut_run_days`` in the run table counts the
+  days on which *any* refinery cut runs.
+* **days of cover** at a day boundary d: (stock - min_stock, floored at 0) divided by the
+  demand rate of day d (t/day; the last boundary uses the last day).  ``min_days_cover`` is
+  the smallest value over the horizon (NaN when demand is zero throughout or the refinery
+  has no recorded tank).  The run table's value is the minimum over refineries.
+* **voyages**: voyages that finished discharging within the horizon.  **Cycle time** of
+  a voyage = discharge end - arrival at the load port (hours), over finished voyages.
+* **waits**: every recorded wait, with its end clipped to the horizon (an open wait ends
+  at the horizon).  By cause (:data:`WAIT_CAUSES`): count, mean, p95 and total hours.
+* **demurrage**: laytime is *reversible* (one allowance for loading and discharging
+  together, as in ASBATANKVOY charters): demurrage hours of a voyage = max(0, hours at
+  the load port (arrival to load end) + hours at the discharge port (arrival to discharge
+  end) - the programme's ``laytime``), counting time up to the horizon for voyages still
+  in port.  Cost = hours / 24 x ``demurrage_usd_per_day`` of the voyage's programme or
+  fleet; NaN in the run table when no programme gives a rate.
+* **utilisation** of a facility: pipelines - tail flow / (capacity x horizon);
+  terminals - berth hours occupied (berthing to end of loading/discharge) / (berths x
+  horizon); chokepoints - lane hours occupied (entry to exit) / (lanes x 2 directions x
+  horizon); refineries - run / demand; sources - production / scheduled production;
+  depots and sea legs - NaN (no capacity to use).  **Closed hours**: hours in which at
+  least one closure or contamination acted on the facility (overlaps counted once);
+  **disrupted hours**: the same for any disruption kind.
+* **per disruption**: activations, hours active (union over targets and activations),
+  the lost flow attributed to it by the model, and the waits whose responsible
+  disruption it is (count, total hours).
+* **time to survive** (``time_to_survive_<refinery>_d``): whole days from the day the
+  disruption first starts to the first day, on or after it, on which that refinery cuts
+  runs - how long the refinery ran on stock.  0 if it was already cutting; NaN if it never
+  cut runs before the horizon.
+* **time to recover** (``time_to_recover_<refinery>_d``): the undisrupted level L is the
+  refinery's mean daily delivered flow over the (up to) :data:`BASELINE_DAYS` days before
+  the first activation starts (its mean daily demand if it starts on day 0).  Recovery is
+  the first day d, on or after the day the first activation ends, whose forward
+  :data:`RECOVERY_WINDOW_D`-day mean of delivered flow (shorter at the horizon) is at
+  least 95 % of L; the KPI is d minus the end day, in days.  0 when L is 0; NaN when the
+  flow does not recover before the horizon.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.recorder import DISRUPTION_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.scenario import KIND_OF_SECTION, Scenario
+
+WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
+CLOSING_KINDS = ("closure", "contamination")
+CUT_TOL_T = 1.0
+BASELINE_DAYS = 28
+RECOVERY_WINDOW_D = 7
+RECOVERY_LEVEL = 0.95
+QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
+
+# The columns every run's KPI table has (the issue's minimum); more follow.
+CORE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
+             "min_days_cover", "voyages")
+
+
+def slug(label: str) -> str:
+    """A facility or label as a column-name fragment: lower case, other characters as '_'."""
+    s = re.sub(r"[^0-9a-z]+", "_", str(label).strip().lower()).strip("_")
+    return s or "unnamed"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _flow(records: Records, facility: str, kind: str) -> np.ndarray:
+    """Daily tonnes of one flow series, zeros when the model did not record it."""
+    idx = records._flow_index.get((facility, kind))  # noqa: SLF001 - the documented lookup
+    if idx is None:
+        return np.zeros(records.n_days)
+    return records.flow_t[idx]
+
+
+def _day_hours(records: Records) -> np.ndarray:
+    """Length in hours of each daily bin (the last one may be partial)."""
+    n = records.n_days
+    edges = np.minimum(np.arange(n + 1) * 24.0, max(records.horizon_h, 0.0))
+    lengths = np.diff(edges)
+    lengths[lengths <= 0] = 24.0  # a horizon of 0 h still has one (empty) day
+    return lengths
+
+
+def _p95(values: np.ndarray) -> float:
+    return float(np.quantile(values, 0.95)) if values.size else math.nan
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else math.nan
+
+
+def _union_hours(intervals: Iterable[tuple[float, float]], horizon_h: float) -> float:
+    """Total length of the union of intervals clipped to [0, horizon]."""
+    clipped = sorted((max(0.0, s), min(horizon_h, e)) for s, e in intervals)
+    total, cur_s, cur_e = 0.0, None, None
+    for s, e in clipped:
+        if e <= s:
+            continue
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
+def _end(value: Any, horizon_h: float) -> float:
+    """An end time clipped to the horizon; a missing end (still going) is the horizon."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return horizon_h
+    return min(float(value), horizon_h)
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _pipelines_into(scenario: Scenario, node: str) -> list[str]:
+    return [p.name for p in scenario.network.pipelines if p.to == node]
+
+
+def delivered_daily_t(records: Records, scenario: Scenario, refinery: str) -> np.ndarray:
+    """Daily tonnes arriving into ``refinery``: the tail flows of the legs ending there."""
+    out = np.zeros(records.n_days)
+    for name in _pipelines_into(scenario, refinery):
+        out = out + _flow(records, name, "pipeline")
+    return out
+
+
+def _laytimes(scenario: Scenario) -> dict[str, tuple[float, float | None]]:
+    """Programme or fleet name -> (laytime_h, demurrage_usd_per_day)."""
+    out: dict[str, tuple[float, float | None]] = {}
+    for p in (*scenario.shipping.programmes, *scenario.shipping.fleets):
+        out[p.name] = (p.laytime_h, p.demurrage_usd_per_day)
+    return out
+
+
+def _cut_days(demand: np.ndarray, run: np.ndarray) -> np.ndarray:
+    return (demand - run) > CUT_TOL_T
+
+
+def _cover_days(records: Records, scenario: Scenario, refinery: str) -> np.ndarray:
+    """Days of cover at each day boundary (NaN where the demand rate is zero)."""
+    ref = next(r for r in scenario.network.refineries if r.name == refinery)
+    try:
+        tank = records.tank_names.index(refinery)
+    except ValueError:
+        return np.full(records.n_days + 1, math.nan)
+    stock = records.stock_t[tank]
+    demand = _flow(records, refinery, "demand")
+    rate = demand / (_day_hours(records) / 24.0)
+    rate = np.append(rate, rate[-1])
+    above = np.maximum(stock - ref.min_stock_t, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = np.where(rate > 0, above / np.where(rate > 0, rate, 1.0), math.nan)
+    return cover
+
+
+def _nanmin(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.min()) if finite.size else math.nan
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def voyages(records: Records, scenario: Scenario) -> pd.DataFrame:
+    """A row per voyage: the recorded timestamps (hours) plus each stage's duration.
+
+    Stage columns: ``wait_load_berth_h``, ``wait_cargo_h``, ``load_h``, ``sail_h``,
+    ``wait_discharge_berth_h``, ``wait_tank_room_h``, ``discharge_h``, ``cycle_h``,
+    ``port_h`` (both ports), ``demurrage_h`` and ``demurrage_usd`` (NaN without a rate).
+    A stage not reached within the horizon is NaN; ``completed`` says whether the voyage
+    finished discharging within the horizon.
+    """
+    df = pd.DataFrame.from_records(records.voyages, columns=list(VOYAGE_FIELDS))
+    for col in VOYAGE_FIELDS:
+        if col in ("voyage",):
+            df[col] = df[col].astype("int64")
+        elif col in ("tanker", "programme", "load_port", "discharge_port"):
+            df[col] = df[col].astype(object).astype(str) if len(df) else pd.Series([], dtype=object)
+        else:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    horizon = records.horizon_h
+    df["wait_load_berth_h"] = df["berth_load_h"] - df["arrive_load_h"]
+    df["wait_cargo_h"] = df["load_start_h"] - df["berth_load_h"]
+    df["load_h"] = df["load_end_h"] - df["load_start_h"]
+    df["sail_h"] = df["arrive_discharge_h"] - df["load_end_h"]
+    df["wait_discharge_berth_h"] = df["berth_discharge_h"] - df["arrive_discharge_h"]
+    df["wait_tank_room_h"] = df["discharge_start_h"] - df["berth_discharge_h"]
+    df["discharge_h"] = df["discharge_end_h"] - df["discharge_start_h"]
+    df["completed"] = df["discharge_end_h"].notna() & (df["discharge_end_h"] <= horizon)
+    df["cycle_h"] = (df["discharge_end_h"] - df["arrive_load_h"]).where(df["completed"])
+
+    def in_port(arrive: pd.Series, leave: pd.Series) -> pd.Series:
+        a = arrive.clip(upper=horizon)
+        e = leave.fillna(horizon).clip(upper=horizon)
+        return (e - a).where(arrive.notna() & (arrive < horizon), 0.0).clip(lower=0.0)
+
+    df["port_h"] = in_port(df["arrive_load_h"], df["load_end_h"]) + in_port(
+        df["arrive_discharge_h"], df["discharge_end_h"])
+    lay = _laytimes(scenario)
+    laytime = df["programme"].map(lambda p: lay.get(p, (math.nan, None))[0]).astype("float64")
+    rate = df["programme"].map(lambda p: lay.get(p, (math.nan, None))[1]).astype("float64")
+    df["demurrage_h"] = (df["port_h"] - laytime).clip(lower=0.0)
+    df["demurrage_usd"] = df["demurrage_h"] / 24.0 * rate
+    return df.reset_index(drop=True)
+
+
+def waits(records: Records) -> pd.DataFrame:
+    """A row per recorded wait (``WAIT_FIELDS``) plus ``wait_h``, the end clipped to the horizon."""
+    df = pd.DataFrame.from_records(records.waits, columns=list(WAIT_FIELDS))
+    for col in ("facility", "cause", "disruption", "tanker"):
+        df[col] = df[col].astype(object).fillna("").astype(str) if len(df) else pd.Series([], dtype=object)
+    df["start_h"] = pd.to_numeric(df["start_h"], errors="coerce").astype("float64")
+    df["end_h"] = pd.to_numeric(df["end_h"], errors="coerce").astype("float64")
+    end = df["end_h"].fillna(records.horizon_h).clip(upper=records.horizon_h)
+    df["wait_h"] = (end - df["start_h"].clip(upper=records.horizon_h)).clip(lower=0.0)
+    df.loc[~df["cause"].isin(WAIT_CAUSES), "cause"] = "other"
+    return df
+
+
+def timeseries(records: Records, scenario: Scenario) -> pd.DataFrame:
+    """Daily flows and day-boundary stocks in long format.
+
+    Columns: ``day`` (0-based), ``date`` (the calendar date the day starts), ``facility``,
+    ``kind`` (a flow kind of :data:`sim.recorder.FLOW_KINDS`, ``delivered`` for the crude
+    arriving into each refinery, or ``stock`` for the tank level at 00:00 of that day, with
+    one extra row at day ``n_days`` for the level at the end) and ``value_t`` (tonnes).
+    """
+    n = records.n_days
+    days = np.arange(n)
+    frames = []
+    for i, (fac, kind) in enumerate(records.flow_names):
+        frames.append((fac, kind, days, records.flow_t[i]))
+    for ref in scenario.network.refineries:
+        frames.append((ref.name, "delivered", days, delivered_daily_t(records, scenario, ref.name)))
+    bounds = np.arange(n + 1)
+    for i, tank in enumerate(records.tank_names):
+        frames.append((tank, "stock", bounds, records.stock_t[i]))
+    if not frames:
+        return pd.DataFrame({"day": pd.Series([], dtype="int64"), "date": pd.Series([], dtype="datetime64[s]"),
+                             "facility": pd.Series([], dtype=object), "kind": pd.Series([], dtype=object),
+                             "value_t": pd.Series([], dtype="float64")})
+    day = np.concatenate([f[2] for f in frames]).astype("int64")
+    start = np.datetime64(scenario.start, "D")
+    return pd.DataFrame({
+        "day": day,
+        "date": (start + day.astype("timedelta64[D]")).astype("datetime64[s]"),
+        "facility": np.concatenate([np.full(len(f[2]), f[0], dtype=object) for f in frames]),
+        "kind": np.concatenate([np.full(len(f[2]), f[1], dtype=object) for f in frames]),
+        "value_t": np.concatenate([np.asarray(f[3], dtype="float64") for f in frames]),
+    })
+
+
+def _wait_stats(w: pd.DataFrame, prefix: str) -> dict[str, float]:
+    """``waits_<cause>``, ``wait_<cause>_h_mean``, ``_p95``, ``_total`` for every cause."""
+    out: dict[str, float] = {}
+    hours = w["wait_h"].to_numpy()
+    causes = w["cause"].to_numpy()
+    for cause in WAIT_CAUSES:
+        h = hours[causes == cause]
+        out[f"{prefix}waits_{cause}"] = int(h.size)
+        out[f"{prefix}wait_{cause}_h_mean"] = _mean(h)
+        out[f"{prefix}wait_{cause}_h_p95"] = _p95(h)
+        out[f"{prefix}wait_{cause}_h_total"] = float(h.sum())
+    return out
+
+
+def facility_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
+    """A row per facility (file order): throughput, utilisation, closures, waits, stocks,
+    and for refineries delivered, demand, run, shortfall, cut-run days and days of cover.
+    Every row has the same columns (NaN where a KPI does not apply)."""
+    horizon = records.horizon_h
+    w = waits(records)
+    v = voyages(records, scenario)
+    passages = records.passages
+    dis = records.disruptions
+    rows: list[dict[str, Any]] = []
+    for section, fac in scenario.network.facilities():
+        kind = KIND_OF_SECTION[section]
+        name = fac.name
+        nan = math.nan
+        row: dict[str, Any] = {
+            "facility": name, "kind": kind,
+            "throughput_t": nan, "utilisation_pct": nan,
+            "closed_h": _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in dis
+                                      if f == name and k in CLOSING_KINDS), horizon),
+            "disrupted_h": _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in dis if f == name), horizon),
+            "delivered_t": nan, "demand_t": nan, "run_t": nan, "demand_met_pct": nan,
+            "shortfall_t": nan, "cut_run_days": nan, "min_days_cover": nan,
+            "stock_mean_t": nan, "stock_min_t": nan, "stock_end_t": nan, "lost_t": float(_flow(records, name, "lost").sum()),
+        }
+        mine = w[w["facility"] == name]
+        h = mine["wait_h"].to_numpy()
+        row.update({"waits": int(h.size), "wait_h_mean": _mean(h), "wait_h_p95": _p95(h), "wait_h_total": float(h.sum())})
+        for cause in WAIT_CAUSES:
+            row[f"wait_{cause}_h_total"] = float(h[mine["cause"].to_numpy() == cause].sum())
+        if name in records.tank_names:
+            stock = records.stock_t[records.tank_names.index(name)]
+            row.update(stock_mean_t=float(stock.mean()), stock_min_t=float(stock.min()), stock_end_t=float(stock[-1]))
+        if section == "pipelines":
+            moved = float(_flow(records, name, "pipeline").sum())
+            row["throughput_t"] = moved
+            row["utilisation_pct"] = 100.0 * moved / (fac.capacity_t_per_day * horizon / 24.0) if horizon > 0 else nan
+        elif section == "terminals":
+            row["throughput_t"] = float(_flow(records, name, "load").sum() + _flow(records, name, "discharge").sum())
+            busy = []
+            for load_port, b0, e0 in zip(v["load_port"], v["berth_load_h"], v["load_end_h"]):
+                if load_port == name and _finite(b0) and b0 < horizon:
+                    busy.append(_end(e0, horizon) - b0)
+            for dis_port, b0, e0 in zip(v["discharge_port"], v["berth_discharge_h"], v["discharge_end_h"]):
+                if dis_port == name and _finite(b0) and b0 < horizon:
+                    busy.append(_end(e0, horizon) - b0)
+            cap = fac.berths.count * horizon
+            row["utilisation_pct"] = 100.0 * sum(busy) / cap if cap > 0 else nan
+        elif section == "chokepoints":
+            mine_p = [(en, ex) for cp, _t, _d, _a, en, ex in passages if cp == name and _finite(en) and en < horizon]
+            row["throughput_t"] = nan
+            row["passages"] = len(mine_p)
+            cap = fac.lanes * 2 * horizon
+            occupied = sum(_end(ex, horizon) - en for en, ex in mine_p)
+            row["utilisation_pct"] = 100.0 * occupied / cap if cap > 0 else nan
+        elif section == "sources":
+            made = float(_flow(records, name, "production").sum())
+            row["throughput_t"] = made
+            nominal = _scheduled_t(scenario, fac.rate_t_per_day, fac.schedule, horizon)
+            row["utilisation_pct"] = 100.0 * made / nominal if nominal > 0 else nan
+        elif section == "refineries":
+            demand = _flow(records, name, "demand")
+            run = _flow(records, name, "run")
+            delivered = delivered_daily_t(records, scenario, name)
+            row.update(
+                delivered_t=float(delivered.sum()), demand_t=float(demand.sum()), run_t=float(run.sum()),
+                throughput_t=float(run.sum()),
+                demand_met_pct=100.0 * float(run.sum()) / float(demand.sum()) if demand.sum() > 0 else 100.0,
+                shortfall_t=float(np.maximum(demand - run, 0.0).sum()),
+                cut_run_days=int(_cut_days(demand, run).sum()),
+                min_days_cover=_nanmin(_cover_days(records, scenario, name)),
+            )
+            row["utilisation_pct"] = row["demand_met_pct"]
+        row.setdefault("passages", nan if section != "chokepoints" else 0)
+        rows.append(row)
+    return rows
+
+
+def _scheduled_t(scenario: Scenario, base_rate: float, schedule: tuple, horizon_h: float) -> float:
+    """Tonnes a rate with step changes would make over [0, horizon]."""
+    steps = sorted((scenario.at_h(s.start), s.rate_t_per_day) for s in schedule)
+    t, rate, total = 0.0, base_rate, 0.0
+    for at, r in steps:
+        at = min(max(at, 0.0), horizon_h)
+        total += rate * (at - t) / 24.0
+        t, rate = at, r
+    total += rate * (horizon_h - t) / 24.0
+    return total
+
+
+def _first_activations(records: Records) -> dict[str, tuple[float, float, int]]:
+    """Disruption -> (first start_h, end_h of that activation, number of activations)."""
+    starts: dict[str, list[tuple[float, float]]] = {}
+    for name, _fac, _kind, s, e in records.disruptions:
+        starts.setdefault(name, []).append((float(s), _end(e, records.horizon_h)))
+    out: dict[str, tuple[float, float, int]] = {}
+    for name, rows in starts.items():
+        first = min(s for s, _ in rows)
+        end = max(e for s, e in rows if abs(s - first) < 1e-9)
+        out[name] = (first, end, len({round(s, 9) for s, _ in rows}))
+    return out
+
+
+def time_to_survive_d(cut: np.ndarray, start_h: float) -> float:
+    """Whole days from the start day to the first cut-run day on or after it (NaN if none)."""
+    d0 = int(start_h // 24.0)
+    hits = np.flatnonzero(cut[d0:])
+    return float(hits[0]) if hits.size else math.nan
+
+
+def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float, end_h: float) -> float:
+    """Days from the end day until delivered flow is back to 95 % of its undisrupted level."""
+    n = delivered.size
+    d0 = min(int(start_h // 24.0), n)
+    before = delivered[max(0, d0 - BASELINE_DAYS):d0]
+    level = float(before.mean()) if before.size else float(demand.mean()) if demand.size else 0.0
+    if level <= 0.0:
+        return 0.0
+    d_end = min(int(end_h // 24.0), n)
+    for d in range(d_end, n):
+        window = delivered[d:d + RECOVERY_WINDOW_D]
+        if window.mean() >= RECOVERY_LEVEL * level:
+            return float(d - d_end)
+    return math.nan
+
+
+def disruption_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
+    """A row per disruption of the scenario (activated or not): activations, active hours,
+    attributed lost flow and waiting, and time to survive / recover for each refinery."""
+    horizon = records.horizon_h
+    w = waits(records)
+    first = _first_activations(records)
+    refineries = [r.name for r in scenario.network.refineries]
+    per_ref = {r: (delivered_daily_t(records, scenario, r), _flow(records, r, "demand"), _flow(records, r, "run"))
+               for r in refineries}
+    rows = []
+    for d in scenario.disruptions:
+        mine_w = w[w["disruption"] == d.name]["wait_h"].to_numpy()
+        lost = sum(t for (dn, _fac), t in records.lost_flow_t.items() if dn == d.name)
+        start, end, n_act = first.get(d.name, (math.nan, math.nan, 0))
+        row: dict[str, Any] = {
+            "disruption": d.name, "kind": d.kind, "activations": n_act,
+            "first_start_h": start, "first_end_h": end,
+            "active_h": _union_hours(((s, _end(e, horizon)) for dn, _f, _k, s, e in records.disruptions
+                                      if dn == d.name), horizon),
+            "lost_flow_t": float(lost), "waits": int(mine_w.size), "wait_h_total": float(mine_w.sum()),
+            "wait_h_mean": _mean(mine_w), "wait_h_p95": _p95(mine_w),
+        }
+        for r in refineries:
+            delivered, demand, run = per_ref[r]
+            if n_act:
+                row[f"time_to_survive_{slug(r)}_d"] = time_to_survive_d(_cut_days(demand, run), start)
+                row[f"time_to_recover_{slug(r)}_d"] = time_to_recover_d(delivered, demand, start, end)
+            else:
+                row[f"time_to_survive_{slug(r)}_d"] = math.nan
+                row[f"time_to_recover_{slug(r)}_d"] = math.nan
+        rows.append(row)
+    return rows
+
+
+def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The flat KPI row of one replication (see the module docstring for definitions).
+
+    Totals over refineries (``delivered_t``, ``demand_t``, ``run_t``, ``demand_met_pct``,
+    ``shortfall_t``, ``cut_run_days``, ``min_days_cover``), the same per refinery
+    (``delivered_<refinery>_t`` ...), voyages and cycle times, waits by cause, demurrage,
+    disruption totals and the dependency shares of :mod:`sim.dependency`.
+    """
+    if facilities is None:
+        facilities = facility_kpis(records, scenario)
+    refs = [f for f in facilities if f["kind"] == "refinery"]
+    out: dict[str, Any] = {}
+    demand_t = sum(f["demand_t"] for f in refs)
+    run_t = sum(f["run_t"] for f in refs)
+    out["delivered_t"] = float(sum(f["delivered_t"] for f in refs))
+    out["demand_t"] = float(demand_t)
+    out["run_t"] = float(run_t)
+    out["demand_met_pct"] = 100.0 * run_t / demand_t if demand_t > 0 else 100.0
+    out["shortfall_t"] = float(sum(f["shortfall_t"] for f in refs))
+    any_cut = np.zeros(records.n_days, dtype=bool)
+    for r in scenario.network.refineries:
+        any_cut |= _cut_days(_flow(records, r.name, "demand"), _flow(records, r.name, "run"))
+    out["cut_run_days"] = int(any_cut.sum())
+    covers = np.array([f["min_days_cover"] for f in refs], dtype="float64")
+    out["min_days_cover"] = _nanmin(covers)
+    v = voyages(records, scenario)
+    done = v[v["completed"]]
+    out["voyages"] = int(len(done))
+    out["voyages_started"] = int(len(v))
+    out["cargo_delivered_by_sea_t"] = float(done["cargo_t"].sum())
+    cycle = done["cycle_h"].to_numpy(dtype="float64")
+    out["cycle_h_mean"] = _mean(cycle)
+    out["cycle_h_p95"] = _p95(cycle)
+    out["demurrage_h"] = float(v["demurrage_h"].sum())
+    has_rate = any(p.demurrage_usd_per_day is not None
+                   for p in (*scenario.shipping.programmes, *scenario.shipping.fleets))
+    out["demurrage_usd"] = float(v["demurrage_usd"].fillna(0.0).sum()) if has_rate else math.nan
+    w = waits(records)
+    wh = w["wait_h"].to_numpy()
+    out["waits"] = int(wh.size)
+    out["wait_h_total"] = float(wh.sum())
+    out["wait_h_mean"] = _mean(wh)
+    out["wait_h_p95"] = _p95(wh)
+    out.update(_wait_stats(w, ""))
+    out["lost_flow_t"] = float(sum(records.lost_flow_t.values()))
+    out["disruption_wait_h"] = float(w.loc[w["disruption"] != "", "wait_h"].sum())
+    out["disruption_activations"] = len({(d, round(float(s), 9)) for d, _f, _k, s, _e in records.disruptions})
+    for f in refs:
+        s = slug(f["facility"])
+        out[f"delivered_{s}_t"] = f["delivered_t"]
+        out[f"demand_met_{s}_pct"] = f["demand_met_pct"]
+        out[f"shortfall_{s}_t"] = f["shortfall_t"]
+        out[f"cut_run_days_{s}"] = f["cut_run_days"]
+        out[f"min_days_cover_{s}"] = f["min_days_cover"]
+    try:
+        from sim.dependency import dependency_kpis
+    except ImportError:  # pragma: no cover - the module ships with the package
+        pass
+    else:
+        out.update(dependency_kpis(records, scenario))
+    out["events"] = int(records.events)
+    return out
+
+
+def summarise(kpis: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
+    """Distribution of every numeric KPI over replications: a row per KPI (per group when
+    ``by`` is given) with ``n``, ``mean``, ``std``, ``p5``, ``p50``, ``p95``.
+
+    NaN values (a KPI undefined in a replication, e.g. time to survive when nothing ran
+    short) are left out; ``n`` counts the replications where the KPI is defined.
+    """
+    skip = {"replication"} | ({by} if isinstance(by, str) else set(by or ()))
+    numeric = [c for c in kpis.columns if c not in skip and pd.api.types.is_numeric_dtype(kpis[c])
+               and not pd.api.types.is_bool_dtype(kpis[c])]
+    groups = [((), kpis)] if by is None else list(kpis.groupby(by, sort=True))
+    rows = []
+    for key, df in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        for col in numeric:
+            vals = df[col].to_numpy(dtype="float64")
+            vals = vals[~np.isnan(vals)]
+            row = dict(zip([by] if isinstance(by, str) else list(by or ()), key))
+            row.update(kpi=col, n=int(vals.size), mean=_mean(vals),
+                       std=float(vals.std(ddof=1)) if vals.size > 1 else math.nan)
+            for name, q in QUANTILES.items():
+                row[name] = float(np.quantile(vals, q)) if vals.size else math.nan
+            rows.append(row)
+    cols = ([by] if isinstance(by, str) else list(by or ())) + ["kpi", "n", "mean", "std", *QUANTILES]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def replication_tables(records: Records, scenario: Scenario, replication: int) -> dict[str, pd.DataFrame]:
+    """Every table of one replication, each with a leading ``replication`` column."""
+    fac = facility_kpis(records, scenario)
+    k = replication_kpis(records, scenario, fac)
+    tables = {
+        "kpis": pd.DataFrame([k]),
+        "facility_kpis": pd.DataFrame(fac),
+        "disruption_kpis": pd.DataFrame(disruption_kpis(records, scenario)),
+        "timeseries": timeseries(records, scenario),
+        "voyages": voyages(records, scenario),
+    }
+    for df in tables.values():
+        df.insert(0, "replication", np.full(len(df), replication, dtype="int64"))
+    return tables
+
