@@ -1,0 +1,726 @@
+"""Policy briefing of a saved run: Markdown (and self-contained HTML) with charts beside it.
+
+``brief(run_path, vs=None, format="md")`` reads the run folder the results store wrote
+(``manifest.json``, ``scenario.yaml``, ``kpis.parquet``, ``facility_kpis.parquet``,
+``timeseries.parquet``, ``voyages.parquet``, ``summary.json``) and writes ``brief.md`` (or
+``brief.html``) and ``charts/*.png|svg`` into the same folder.
+
+Every number in the document is computed here from those tables; the headline is assembled
+from the numbers (which sentences appear depends on them), never hand-written.  Ranges are
+the 5th and 95th percentiles over replications (numpy's default linear interpolation).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim import charts, dependency
+from sim.errors import UserError
+
+TABLES = ("kpis", "facility_kpis", "timeseries", "voyages")
+# facility sections whose utilisation says how hard the flow pressed on them
+FLOW_SECTIONS = ("pipelines", "terminals", "sea_legs", "chokepoints")
+
+
+# --------------------------------------------------------------------------- reading a run
+
+
+@dataclass
+class RunTables:
+    """A saved run as the brief sees it."""
+
+    path: Path
+    manifest: dict[str, Any]
+    summary: dict[str, Any]
+    scenario: Any  # sim.scenario.Scenario
+    kpis: pd.DataFrame
+    facility_kpis: pd.DataFrame
+    timeseries: pd.DataFrame
+    voyages: pd.DataFrame
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def replications(self) -> int:
+        return int(self.kpis["replication"].nunique()) if "replication" in self.kpis else len(self.kpis)
+
+
+def _read_scenario(path: Path) -> Any:
+    from sim.scenario import Scenario, reference_problems
+
+    try:
+        from sim import loader  # the full loader gives line numbers in errors
+    except ImportError:  # pragma: no cover - loader is part of the package
+        loader = None
+    if loader is not None and hasattr(loader, "load_scenario"):
+        return loader.load_scenario(path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    s = Scenario.model_validate(data, context={"barrels_per_tonne": data.get("barrels_per_tonne")})
+    if reference_problems(s):
+        raise UserError(f"{path}: the run's scenario has dangling references: {reference_problems(s)}")
+    return s
+
+
+def load_run(path: str | Path) -> RunTables:
+    """Read a run folder; a clear :class:`UserError` when it is not one."""
+    p = Path(path)
+    if not p.is_dir():
+        raise UserError(f"{p}: no such run folder (give the folder a run wrote, e.g. results/baseline/<run-id>)")
+    missing = [f for f in ("manifest.json", "scenario.yaml", "kpis.parquet") if not (p / f).exists()]
+    if missing:
+        raise UserError(f"{p}: not a complete run folder, missing {', '.join(missing)}")
+    manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
+    summary = json.loads((p / "summary.json").read_text(encoding="utf-8")) if (p / "summary.json").exists() else {}
+    tables = {}
+    for name in TABLES:
+        f = p / f"{name}.parquet"
+        tables[name] = pd.read_parquet(f) if f.exists() else pd.DataFrame()
+    extra = {f.stem: pd.read_parquet(f) for f in sorted(p.glob("*.parquet")) if f.stem not in TABLES}
+    if tables["kpis"].empty:
+        raise UserError(f"{p}: kpis.parquet has no replications; the run did not finish any")
+    return RunTables(p, manifest, summary, _read_scenario(p / "scenario.yaml"), extra=extra, **tables)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and p5/p50/p95 of one KPI over replications (NaN replications left out)."""
+
+    mean: float
+    p5: float
+    p50: float
+    p95: float
+    n: int  # replications with a value
+
+    @classmethod
+    def of(cls, values: Any) -> "Stat":
+        v = np.asarray(values, dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            return cls(math.nan, math.nan, math.nan, math.nan, 0)
+        p5, p50, p95 = np.quantile(v, [0.05, 0.5, 0.95])
+        return cls(float(v.mean()), float(p5), float(p50), float(p95), int(v.size))
+
+
+def _kt(t: float) -> str:
+    return f"{t / 1e3:,.1f}"
+
+
+def _num(x: float, digits: int = 1) -> str:
+    return f"{x:,.{digits}f}"
+
+
+# How each KPI is shown: (label, unit shown, scale from the stored unit, digits)
+KPI_FORMATS: dict[str, tuple[str, str, float, int]] = {
+    "delivered_t": ("crude delivered", "kt", 1e-3, 1),
+    "demand_t": ("demand", "kt", 1e-3, 1),
+    "demand_met_pct": ("demand met", "%", 1.0, 1),
+    "shortfall_t": ("shortfall", "kt", 1e-3, 1),
+    "cut_run_days": ("days with cut runs", "d", 1.0, 1),
+    "min_days_cover": ("lowest days of cover", "d", 1.0, 1),
+    "time_to_survive_d": ("time to survive", "d", 1.0, 1),
+    "time_to_recover_d": ("time to recover", "d", 1.0, 1),
+    "voyages": ("tanker voyages", "", 1.0, 1),
+    "hhi_origin": ("concentration by origin (HHI)", "", 1.0, 0),
+    "hhi_route": ("concentration by route (HHI)", "", 1.0, 0),
+}
+
+
+def kpi_format(column: str) -> tuple[str, str, float, int]:
+    """(label, unit, scale, digits) of a KPI column, guessed from its unit suffix if unknown."""
+    if column in KPI_FORMATS:
+        return KPI_FORMATS[column]
+    if column.startswith("share_"):
+        kind, label = ("origin", dependency.label_of(column)) if column.startswith("share_origin_") else (
+            "route", dependency.label_of(column))
+        return (f"share by {kind}: {label}", "%", 1.0, 1)
+    for suffix, unit, scale in (("_t", "kt", 1e-3), ("_pct", "%", 1.0), ("_h", "h", 1.0), ("_d", "d", 1.0),
+                                ("_days", "d", 1.0), ("_usd", "k$", 1e-3)):
+        if column.endswith(suffix):
+            return (column[: -len(suffix)].replace("_", " "), unit, scale, 1)
+    return (column.replace("_", " "), "", 1.0, 1)
+
+
+def fmt_value(column: str, value: float) -> str:
+    """A KPI value as the brief prints it (in its display unit, no unit text)."""
+    _, _, scale, digits = kpi_format(column)
+    if not math.isfinite(value):
+        return "n/a"
+    return _num(value * scale, digits)
+
+
+def fmt_range(column: str, st: Stat) -> str:
+    """``mean unit (p5–p95 lo–hi)``."""
+    _, unit, _, _ = kpi_format(column)
+    u = f" {unit}" if unit and unit != "%" else unit
+    return f"{fmt_value(column, st.mean)}{u} (p5–p95 {fmt_value(column, st.p5)}–{fmt_value(column, st.p95)}{u})"
+
+
+# --------------------------------------------------------------------------- derived series
+
+
+def _refineries(s: Any) -> list[Any]:
+    return list(s.network.refineries)
+
+
+def _matrix(ts: pd.DataFrame, mask: pd.Series, n_days: int) -> np.ndarray:
+    """Sum ``value_t`` of the masked rows into a [replication, day] matrix."""
+    sub = ts.loc[mask]
+    reps = sorted(ts["replication"].unique()) if "replication" in ts else [0]
+    out = np.zeros((len(reps), n_days))
+    if sub.empty:
+        return out
+    r_index = {r: i for i, r in enumerate(reps)}
+    r = sub["replication"].map(r_index).to_numpy() if "replication" in sub else np.zeros(len(sub), dtype=int)
+    d = sub["day"].to_numpy(dtype=int)
+    ok = (d >= 0) & (d < n_days)
+    np.add.at(out, (r[ok], d[ok]), sub["value_t"].to_numpy(dtype=float)[ok])
+    return out
+
+
+def n_days(run: RunTables) -> int:
+    if not run.timeseries.empty and "day" in run.timeseries:
+        return int(run.timeseries["day"].max()) + 1
+    return int(run.scenario.horizon_days)
+
+
+def dates(run: RunTables) -> list[_dt.date]:
+    return [run.scenario.start + _dt.timedelta(days=i) for i in range(n_days(run))]
+
+
+def delivered_matrix(run: RunTables) -> np.ndarray:
+    """Crude delivered into the refineries per [replication, day] (t): the ``delivered``
+    series at refineries when the store has one, else the flow of legs ending there."""
+    ts = run.timeseries
+    refs = {r.name for r in _refineries(run.scenario)}
+    if ts.empty:
+        return np.zeros((run.replications, n_days(run)))
+    if ((ts["kind"] == "delivered") & ts["facility"].isin(refs)).any():
+        mask = (ts["kind"] == "delivered") & ts["facility"].isin(refs)
+    else:
+        legs = {p.name for p in run.scenario.network.pipelines if p.to in refs}
+        mask = ts["facility"].isin(legs) & (ts["kind"] == "pipeline")
+    return _matrix(ts, mask, n_days(run))
+
+
+def demand_matrix(run: RunTables) -> np.ndarray:
+    ts = run.timeseries
+    refs = {r.name for r in _refineries(run.scenario)}
+    if ts.empty:
+        return np.zeros((run.replications, n_days(run)))
+    return _matrix(ts, (ts["kind"] == "demand") & ts["facility"].isin(refs), n_days(run))
+
+
+def cover_matrices(run: RunTables) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Days of cover per refinery as [replication, day] (stock at the start of the day over
+    the refinery's nominal demand per day) and each refinery's minimum-operating level (d)."""
+    ts = run.timeseries
+    out: dict[str, np.ndarray] = {}
+    floor: dict[str, float] = {}
+    if ts.empty:
+        return out, floor
+    for r in _refineries(run.scenario):
+        if r.demand_t_per_day <= 0:
+            continue
+        m = _matrix(ts, (ts["kind"] == "stock") & (ts["facility"] == r.name), n_days(run))
+        out[r.name] = m / r.demand_t_per_day
+        floor[r.name] = r.min_stock_t / r.demand_t_per_day
+    return out, floor
+
+
+def lowest_stock_days(run: RunTables) -> np.ndarray:
+    """Per replication, the day on which the refineries' lowest days of cover occurs
+    (first such day; the minimum over refineries when there are several)."""
+    cover, _ = cover_matrices(run)
+    if not cover:
+        return np.array([], dtype=int)
+    worst = np.minimum.reduce([m for m in cover.values()])
+    return np.argmin(worst, axis=1)
+
+
+def waits_table(run: RunTables) -> pd.DataFrame:
+    """One row per wait: place, cause, wait_h.  From a ``waits`` table when the store has
+    one; else derived from the voyage stages (berth, cargo and tank-room waits)."""
+    w = run.extra.get("waits")
+    if w is not None and not w.empty and {"facility", "start_h", "end_h"} <= set(w.columns):
+        cause = w["cause"] if "cause" in w else ""
+        return pd.DataFrame({"place": w["facility"] + " (" + cause + ")",
+                             "cause": cause, "wait_h": w["end_h"] - w["start_h"]})
+    v = run.voyages
+    if v.empty:
+        return pd.DataFrame(columns=["place", "cause", "wait_h"])
+    stages = (("load_port", "berth", "arrive_load_h", "berth_load_h"),
+              ("load_port", "cargo", "berth_load_h", "load_start_h"),
+              ("discharge_port", "berth", "arrive_discharge_h", "berth_discharge_h"),
+              ("discharge_port", "tank room", "berth_discharge_h", "discharge_start_h"))
+    parts = []
+    for port, cause, a, b in stages:
+        if {port, a, b} <= set(v.columns):
+            sub = v[[port, a, b]].dropna()
+            parts.append(pd.DataFrame({"place": sub[port] + " (" + cause + ")", "cause": cause,
+                                       "wait_h": sub[b] - sub[a]}))
+    wait_cols = [c for c in v.columns if re.fullmatch(r"wait_(.+)_h", c)]
+    for c in wait_cols:
+        sub = v[c].dropna()
+        parts.append(pd.DataFrame({"place": c[5:-2].replace("_", " "), "cause": "passage", "wait_h": sub}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["place", "cause", "wait_h"])
+
+
+def _fac_col(df: pd.DataFrame, *names: str) -> str | None:
+    for n in names:
+        if n in df.columns:
+            return n
+    return None
+
+
+def utilisation_table(run: RunTables) -> pd.DataFrame:
+    """facility, utilisation_pct_{mean,p5,p95}, closed_d_{mean,p5,p95} from facility_kpis."""
+    fk = run.facility_kpis
+    cols = ["facility", *(f"{k}_{s}" for k in ("utilisation_pct", "closed_d") for s in ("mean", "p5", "p95"))]
+    if fk.empty or "facility" not in fk:
+        return pd.DataFrame(columns=cols)
+    ucol = _fac_col(fk, "utilisation_pct", "utilisation")
+    ccol = _fac_col(fk, "closed_h", "closed_d")
+    rows = []
+    for fac, g in fk.groupby("facility", sort=False):
+        u = g[ucol].to_numpy(dtype=float) * (100.0 if ucol == "utilisation" else 1.0) if ucol else np.zeros(len(g))
+        c = g[ccol].to_numpy(dtype=float) / (24.0 if ccol == "closed_h" else 1.0) if ccol else np.zeros(len(g))
+        su, sc = Stat.of(u), Stat.of(c)
+        rows.append((fac, su.mean, su.p5, su.p95, sc.mean, sc.p5, sc.p95))
+    return pd.DataFrame(rows, columns=cols).fillna(0.0)
+
+
+@dataclass(frozen=True)
+class Binding:
+    facility: str
+    share_pct: float  # replications in which it was the most utilised flow facility
+    utilisation: Stat
+
+
+def binding_facility(run: RunTables) -> Binding | None:
+    """The flow facility (pipeline, terminal, sea leg, chokepoint) with the highest
+    utilisation in the most replications; ties broken by the higher mean utilisation."""
+    fk = run.facility_kpis
+    ucol = _fac_col(fk, "utilisation_pct", "utilisation") if not fk.empty else None
+    if ucol is None or "facility" not in fk:
+        return None
+    flow_names = {f.name for sec, f in run.scenario.network.facilities() if sec in FLOW_SECTIONS}
+    sub = fk[fk["facility"].isin(flow_names)].dropna(subset=[ucol])
+    if sub.empty:
+        return None
+    scale = 100.0 if ucol == "utilisation" else 1.0
+    rep = "replication" if "replication" in sub else None
+    if rep:
+        top = sub.sort_values([rep, ucol, "facility"], ascending=[True, False, True]).groupby(rep).head(1)
+        counts = top["facility"].value_counts()
+    else:
+        counts = pd.Series({sub.sort_values(ucol, ascending=False)["facility"].iloc[0]: 1})
+    means = sub.groupby("facility")[ucol].mean()
+    best = max(counts.index, key=lambda f: (counts[f], means[f], f))
+    n = int(sub[rep].nunique()) if rep else 1
+    return Binding(str(best), 100.0 * counts[best] / n,
+                   Stat.of(sub.loc[sub["facility"] == best, ucol].to_numpy(dtype=float) * scale))
+
+
+def mean_leg_flows_t_per_day(run: RunTables) -> dict[str, float]:
+    """Mean tonnes per day on each pipeline (tail flow) and sea leg (cargo discharged)."""
+    out: dict[str, float] = {}
+    days = n_days(run)
+    reps = max(1, run.replications)
+    ts = run.timeseries
+    if not ts.empty:
+        pipe = ts[ts["kind"] == "pipeline"]
+        out.update((pipe.groupby("facility")["value_t"].sum() / (days * reps)).to_dict())
+    v = run.voyages
+    if not v.empty and {"load_port", "discharge_port", "cargo_t"} <= set(v.columns):
+        done = v.dropna(subset=["discharge_end_h"]) if "discharge_end_h" in v else v
+        for leg in run.scenario.network.sea_legs:
+            pair = {leg.from_, leg.to}
+            m = done["load_port"].isin(pair) & done["discharge_port"].isin(pair)
+            out[leg.name] = float(done.loc[m, "cargo_t"].sum()) / (days * reps)
+    return out
+
+
+def disruption_table(run: RunTables) -> pd.DataFrame:
+    """One row per scenario disruption: kind, targets, timing, and its attributed lost
+    flow (t) and waiting (h) per replication (mean, p5, p95) where the store records them."""
+    s = run.scenario
+    k = run.kpis
+    dk = run.extra.get("disruption_kpis")
+    rows = []
+    for d in s.disruptions:
+        if d.window is not None:
+            start = s.start + _dt.timedelta(hours=s.at_h(d.window.start))
+            timing = f"from {start.isoformat()} for {d.window.duration_h / 24:.1f} d"
+        elif d.recurring is not None:
+            timing = f"every {d.recurring.every_h / 24:.1f} d for {d.recurring.duration_h / 24:.1f} d"
+        else:
+            rate = d.stochastic.per_year if d.stochastic.per_year is not None else sum(d.stochastic.per_month.values())
+            timing = f"random, {rate:g} a year"
+        lost = wait = None
+        if dk is not None and not dk.empty and "disruption" in dk:
+            g = dk[dk["disruption"] == d.name]
+            if "lost_t" in g:
+                lost = Stat.of(g["lost_t"])
+            wc = _fac_col(g, "wait_h", "waiting_h")
+            if wc:
+                wait = Stat.of(g[wc])
+        else:
+            for col in (f"lost_t__{d.name}", f"{d.name}_lost_t", f"lost_t_{d.name}"):
+                if col in k:
+                    lost = Stat.of(k[col])
+            for col in (f"wait_h__{d.name}", f"{d.name}_wait_h", f"wait_h_{d.name}"):
+                if col in k:
+                    wait = Stat.of(k[col])
+        rows.append({"disruption": d.name, "kind": d.kind, "targets": ", ".join(s.resolve_targets(d)),
+                     "timing": timing, "lost": lost, "wait": wait, "source": d.source or "", "note": d.note or ""})
+    return pd.DataFrame(rows)
+
+
+def _facility_figures(section: str, f: Any) -> str:
+    parts = []
+    for attr, label in (("capacity_t_per_day", "capacity {} kt/d"), ("rate_t_per_day", "rate {} kt/d"),
+                        ("demand_t_per_day", "demand {} kt/d"), ("linefill_t", "linefill {} kt"),
+                        ("transit_h", "transit {} h"), ("distance_nm", "{} nm")):
+        v = getattr(f, attr, None)
+        if v is not None:
+            val = v / 1e3 if attr.endswith("_t_per_day") or attr.endswith("_t") else v
+            parts.append(label.format(_num(val, 1)))
+    tank = getattr(f, "tank", None)
+    if tank is not None and tank.capacity_t > 0:
+        parts.append(f"tank {_kt(tank.capacity_t)} kt (initial {_kt(tank.initial_t)} kt)")
+    berths = getattr(f, "berths", None)
+    if berths is not None:
+        parts.append(f"{berths.count} berth{'s' if berths.count != 1 else ''}")
+    return "; ".join(parts)
+
+
+def assumptions_table(run: RunTables) -> list[list[str]]:
+    """Facility, kind, key figures, source and note of every facility in the scenario."""
+    from sim.scenario import KIND_OF_SECTION
+
+    rows = []
+    for section, f in run.scenario.network.facilities():
+        rows.append([f.name, KIND_OF_SECTION[section].replace("_", " "), _facility_figures(section, f),
+                     f.source or "not given", f.note or ""])
+    return rows
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def differences(run: RunTables, base: RunTables, columns: Sequence[str]) -> pd.DataFrame:
+    """Per KPI: this run's mean, the baseline's, the difference and its 95% confidence
+    interval, and whether the difference is beyond the replication noise (via sim.compare)."""
+    from sim.compare import compare  # the one place the noise test lives
+
+    table = compare([base.path, run.path])
+    return _normalise_compare(table, columns)
+
+
+def _normalise_compare(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Bring sim.compare's table to: kpi, base_mean, run_mean, diff, ci_low, ci_high, significant."""
+    t = table.reset_index() if "kpi" not in table.columns else table
+    pick = {}
+    for want, options in (("kpi", ("kpi",)), ("diff", ("diff", "difference", "delta")),
+                          ("ci_low", ("ci_low", "diff_ci_low", "ci_lo", "low")),
+                          ("ci_high", ("ci_high", "diff_ci_high", "ci_hi", "high")),
+                          ("significant", ("significant", "beyond_noise", "differs"))):
+        col = next((c for c in options if c in t.columns), None)
+        if col is None:
+            raise RuntimeError(f"sim.compare returned no {want!r} column (got {list(t.columns)})")
+        pick[want] = col
+    mean_cols = [c for c in t.columns if str(c).startswith("mean")]
+    out = pd.DataFrame({w: t[c] for w, c in pick.items()})
+    if len(mean_cols) >= 2:
+        out["base_mean"], out["run_mean"] = t[mean_cols[0]], t[mean_cols[1]]
+    return out[out["kpi"].isin(columns)].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- document
+
+
+@dataclass
+class Doc:
+    """The brief as blocks, rendered to Markdown or HTML."""
+
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
+
+    def h(self, level: int, text: str) -> None:
+        self.blocks.append(("h", (level, text)))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.blocks.append(("table", (list(header), [list(map(str, r)) for r in rows])))
+
+    def image(self, path: Path, alt: str) -> None:
+        self.blocks.append(("img", (path, alt)))
+
+    def markdown(self, root: Path) -> str:
+        out: list[str] = []
+        for kind, b in self.blocks:
+            if kind == "h":
+                out.append("#" * b[0] + " " + b[1])
+            elif kind == "p":
+                out.append(b)
+            elif kind == "table":
+                header, rows = b
+                esc = [[c.replace("|", "\\|").replace("\n", " ") for c in r] for r in [header, *rows]]
+                out.append("\n".join(["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(header),
+                                      *("| " + " | ".join(r) + " |" for r in esc[1:])]))
+            elif kind == "img":
+                out.append(f"![{b[1]}]({b[0].relative_to(root).as_posix()})")
+        return "\n\n".join(out) + "\n"
+
+    def html(self, title: str) -> str:
+        body: list[str] = []
+        for kind, b in self.blocks:
+            if kind == "h":
+                body.append(f"<h{b[0]}>{html.escape(b[1])}</h{b[0]}>")
+            elif kind == "p":
+                text = html.escape(b)
+                text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+                text = re.sub(r"(?<![\w*])_(.+?)_(?![\w*])", r"<em>\1</em>", text)
+                body.append(f"<p>{text}</p>")
+            elif kind == "table":
+                header, rows = b
+                head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+                trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>")
+            elif kind == "img":
+                data = base64.b64encode(Path(b[0]).read_bytes()).decode("ascii")
+                body.append(f'<figure><img alt="{html.escape(b[1])}" src="data:image/png;base64,{data}">'
+                            f"<figcaption>{html.escape(b[1])}</figcaption></figure>")
+        style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+                 "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
+                 "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
+                 "th{background:#f2f2f2}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
+        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
+                f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+HEADLINE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
+                 "min_days_cover", "time_to_survive_d", "time_to_recover_d")
+
+
+def _stat(run: RunTables, col: str) -> Stat | None:
+    return Stat.of(run.kpis[col]) if col in run.kpis else None
+
+
+def headline(run: RunTables) -> str:
+    """The headline paragraph, built from the run's numbers."""
+    s = run.scenario
+    k = run.kpis
+    n = run.replications
+    days = n_days(run)
+    parts = [f"Over {days} days from {s.start.isoformat()} ({n} replication{'s' if n != 1 else ''}), "]
+    dl, dm, met = _stat(run, "delivered_t"), _stat(run, "demand_t"), _stat(run, "demand_met_pct")
+    if dl is not None and dm is not None:
+        parts.append(f"the refineries received {fmt_range('delivered_t', dl)} of crude against a demand "
+                     f"of {fmt_value('demand_t', dm.mean)} kt")
+        if met is not None:
+            parts.append(f", meeting {fmt_range('demand_met_pct', met)} of demand")
+        parts.append(". ")
+    sf, cut = _stat(run, "shortfall_t"), _stat(run, "cut_run_days")
+    if sf is not None:
+        if sf.n and float(np.nanmax(k["shortfall_t"])) <= 0.0:
+            parts.append("No replication fell short of demand. ")
+        else:
+            short_share = 100.0 * float((k["shortfall_t"] > 0).sum()) / max(1, sf.n)
+            parts.append(f"The shortfall was {fmt_range('shortfall_t', sf)}; {_num(short_share, 0)}% of "
+                         f"replications fell short")
+            if cut is not None:
+                parts.append(f", with runs cut on {fmt_range('cut_run_days', cut)}")
+            parts.append(". ")
+    cover = _stat(run, "min_days_cover")
+    low_days = lowest_stock_days(run)
+    if cover is not None:
+        text = f"Refinery stocks ran lowest at {fmt_range('min_days_cover', cover)} of cover"
+        if low_days.size:
+            q = np.quantile(low_days, [0.05, 0.5, 0.95], method="nearest")
+            d = [(s.start + _dt.timedelta(days=int(x))).isoformat() for x in q]
+            text += f", around {d[1]} (median; p5–p95 {d[0]} to {d[2]})"
+        _, floor = cover_matrices(run)
+        if floor:
+            text += "; the minimum operating level is " + ", ".join(
+                f"{_num(v)} days at {name}" for name, v in floor.items())
+        parts.append(text + ". ")
+    surv, rec = _stat(run, "time_to_survive_d"), _stat(run, "time_to_recover_d")
+    if surv is not None and surv.n:
+        parts.append(f"After the disruption the refineries ran on stock for {fmt_range('time_to_survive_d', surv)}")
+        if rec is not None and rec.n:
+            parts.append(f", and delivered flow took {fmt_range('time_to_recover_d', rec)} to return to "
+                         f"within 5% of its undisrupted level")
+            if rec.n < n:
+                parts.append(f" ({n - rec.n} of {n} replications had not recovered by the end)")
+        parts.append(". ")
+    elif not s.disruptions:
+        parts.append("The scenario has no disruptions, so time to survive and to recover do not apply. ")
+    b = binding_facility(run)
+    if b is not None:
+        parts.append(f"{b.facility} bound the flow in {_num(b.share_pct, 0)}% of replications, at "
+                     f"{fmt_range('utilisation_pct', b.utilisation)} utilisation.")
+    return "".join(parts).strip()
+
+
+def _kpi_rows(run: RunTables) -> list[list[str]]:
+    rows = []
+    cols = [c for c in HEADLINE_KPIS if c in run.kpis] + [c for c in ("voyages", "hhi_origin", "hhi_route")
+                                                         if c in run.kpis]
+    for c in cols:
+        st = Stat.of(run.kpis[c])
+        label, unit, _, _ = kpi_format(c)
+        rows.append([label + (f" ({unit})" if unit else ""), fmt_value(c, st.mean), fmt_value(c, st.p5),
+                     fmt_value(c, st.p50), fmt_value(c, st.p95)])
+    return rows
+
+
+def _share_rows(run: RunTables) -> list[list[str]]:
+    groups = dependency.share_columns(run.kpis.columns)
+    rows = []
+    for dim in dependency.DIMENSIONS:
+        for c in sorted(groups[dim], key=lambda c: -float(run.kpis[c].fillna(0).mean())):
+            st = Stat.of(run.kpis[c].fillna(0.0))
+            rows.append([dim, dependency.label_of(c), fmt_value(c, st.mean), fmt_value(c, st.p5),
+                         fmt_value(c, st.p95)])
+    return rows
+
+
+def _stat_cell(col: str, st: Stat | None) -> str:
+    if st is None or st.n == 0:
+        return "not recorded"
+    return fmt_range(col, st)
+
+
+def make_charts(run: RunTables, out_dir: Path) -> list[tuple[Path, str]]:
+    """Every chart of the brief, as (png path, caption)."""
+    s = run.scenario
+    sub = f"{s.name}, {run.replications} replications"
+    made: list[tuple[Path, str]] = []
+    x = dates(run)
+    if not run.timeseries.empty:
+        made.append((charts.delivered_vs_demand(x, delivered_matrix(run), demand_matrix(run),
+                                                out_dir / "delivered", subtitle=sub),
+                     "Crude delivered to the refineries against demand (p5–p95 band over replications)"))
+        cover, floor = cover_matrices(run)
+        if cover:
+            made.append((charts.days_of_cover(x, cover, floor, out_dir / "cover", subtitle=sub),
+                         "Refinery stock in days of cover, with the minimum operating level"))
+    w = waits_table(run)
+    if not w.empty:
+        made.append((charts.waits(w, out_dir / "waits", subtitle=sub),
+                     "Distribution of tanker waits at berths and chokepoints"))
+    u = utilisation_table(run)
+    if not u.empty:
+        made.append((charts.utilisation(u, out_dir / "utilisation", subtitle=sub),
+                     "Facility utilisation and closed time (mean, p5–p95)"))
+    disrupted = sorted({t for d in s.disruptions for t in s.resolve_targets(d)})
+    made.append((charts.route_map(s, mean_leg_flows_t_per_day(run), disrupted, out_dir / "route_map",
+                                  subtitle=sub),
+                 "The route network with mean flows on each leg; disrupted facilities marked"))
+    return made
+
+
+def build(run: RunTables, base: RunTables | None = None) -> Doc:
+    """The brief's blocks (charts are written into ``run.path / 'charts'``)."""
+    s = run.scenario
+    doc = Doc()
+    doc.h(1, f"Briefing: {s.name}")
+    doc.p(f"_{s.description.strip()}_")
+    doc.h(2, "Headline")
+    doc.p(headline(run))
+    if base is not None:
+        doc.h(2, f"Against {base.scenario.name}")
+        cols = [c for c in (*HEADLINE_KPIS, "voyages", "hhi_origin", "hhi_route",
+                            *sorted(c for c in run.kpis.columns if c.startswith("share_")))
+                if c in run.kpis and c in base.kpis]
+        diff = differences(run, base, cols)
+        rows = []
+        beyond = []
+        for _, r in diff.iterrows():
+            c = r["kpi"]
+            label, unit, _, _ = kpi_format(c)
+            sig = bool(r["significant"])
+            if sig:
+                beyond.append(label)
+            rows.append([label + (f" ({unit})" if unit else ""),
+                         fmt_value(c, float(r.get("run_mean", Stat.of(run.kpis[c]).mean))),
+                         fmt_value(c, float(r.get("base_mean", Stat.of(base.kpis[c]).mean))),
+                         ("+" if r["diff"] > 0 else "") + fmt_value(c, float(r["diff"])),
+                         f"{fmt_value(c, float(r['ci_low']))} to {fmt_value(c, float(r['ci_high']))}",
+                         "beyond noise" if sig else "within noise"])
+        within = len(rows) - len(beyond)
+        doc.p(f"Compared with {base.scenario.name} ({base.path.name}): "
+              + (f"{', '.join(beyond)} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
+                 if beyond else "no figure differs beyond the replication noise")
+              + (f"; {within} other figure{'s are' if within != 1 else ' is'} within noise." if within else "."))
+        doc.table(["figure", "this run", base.scenario.name, "difference", "95% CI of difference", "verdict"], rows)
+    doc.h(2, "Key figures")
+    doc.p("Mean and percentiles over replications.")
+    doc.table(["figure", "mean", "p5", "p50", "p95"], _kpi_rows(run))
+    share_rows = _share_rows(run)
+    if share_rows:
+        doc.h(2, "Dependency")
+        doc.p("Share of the crude delivered to all refineries, by origin and by route (percent; HHI on a "
+              "0–10,000 scale is in the key figures).")
+        doc.table(["by", "label", "mean (%)", "p5 (%)", "p95 (%)"], share_rows)
+    doc.h(2, "Charts")
+    for png, caption in make_charts(run, run.path / "charts"):
+        doc.image(png, caption)
+    doc.h(2, "Disruptions")
+    dt = disruption_table(run)
+    if dt.empty:
+        doc.p("The scenario has no disruptions.")
+    else:
+        doc.table(["disruption", "kind", "targets", "timing", "lost flow", "waiting caused", "source"],
+                  [[r["disruption"], r["kind"], r["targets"], r["timing"], _stat_cell("lost_t", r["lost"]),
+                    _stat_cell("wait_h", r["wait"]), r["source"] or "not given"] for _, r in dt.iterrows()])
+    doc.h(2, "Assumptions and sources")
+    doc.table(["facility", "kind", "figures", "source", "note"], assumptions_table(run))
+    doc.h(2, "What was run")
+    m = run.manifest
+    versions = m.get("versions") or m.get("package_versions") or {}
+    version = m.get("version") or (versions.get("routesim") if isinstance(versions, dict) else None)
+    rows = [["scenario", s.name], ["scenario hash", str(m.get("scenario_hash", "not recorded"))],
+            ["seed", str(m.get("seed", "not recorded"))], ["replications", str(run.replications)],
+            ["routesim version", str(version or "not recorded")]]
+    for key, label in (("git_commit", "git commit"), ("executor", "executor"), ("status", "status"),
+                       ("wall_time_s", "wall time (s)")):
+        if m.get(key) is not None:
+            rows.append([label, str(m[key])])
+    rows.append(["run folder", run.path.name])
+    doc.table(["item", "value"], rows)
+    return doc
+
+
+def brief(run_path: str | Path, vs: str | Path | None = None,
+          format: Literal["md", "html"] = "md") -> Path:  # noqa: A002 - the CLI's option name
+    """Write the briefing of a run into its folder; return the document's path."""
+    if format not in ("md", "html"):
+        raise UserError(f"unknown brief format {format!r}; use 'md' or 'html'")
+    run = load_run(run_path)
+    base = load_run(vs) if vs is not None else None
+    doc = build(run, base)
+    md = run.path / "brief.md"
+    md.write_text(doc.markdown(run.path), encoding="utf-8")
+    if format == "html":
+        out = run.path / "brief.html"
+        out.write_text(doc.html(f"Briefing: {run.scenario.name}"), encoding="utf-8")
+        return out
+    return md

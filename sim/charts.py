@@ -1,0 +1,434 @@
+"""Charts for briefings and analysis: PNG and SVG, labelled axes with units, legends.
+
+Every function takes plain arrays or tidy DataFrames (no knowledge of the results store),
+draws one figure with constrained layout, writes ``<stem>.png`` and ``<stem>.svg`` and
+returns the PNG path.  Matplotlib runs on the Agg backend: no display is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+DPI = 150
+COLOURS = ("#1f5f99", "#c2561a", "#2e8b57", "#8e44ad", "#b8860b", "#5f6b73", "#c0392b", "#17a2b8")
+_RC = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "svg.fonttype": "none",
+}
+
+
+def save(fig: Any, stem: Path) -> Path:
+    """Write ``stem.png`` and ``stem.svg``; close the figure; return the PNG path."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png = stem.with_suffix(".png")
+    fig.savefig(png, dpi=DPI)
+    fig.savefig(stem.with_suffix(".svg"))
+    plt.close(fig)
+    return png
+
+
+def _figure(width_in: float = 8.0, height_in: float = 4.5, nrows: int = 1, ncols: int = 1, **kw):
+    with plt.rc_context(_RC):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width_in, height_in), layout="constrained", **kw)
+    return fig, axes
+
+
+def quantile_bands(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """p5, p25, p50, p75, p95 and mean over replications (rows) of a [rep, day] matrix."""
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim == 1:
+        m = m[None, :]
+    qs = np.quantile(m, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    return {"p5": qs[0], "p25": qs[1], "p50": qs[2], "p75": qs[3], "p95": qs[4], "mean": m.mean(axis=0)}
+
+
+def _fan(ax, x, matrix: np.ndarray, colour: str, label: str, *, inner: bool = True) -> None:
+    b = quantile_bands(matrix)
+    ax.fill_between(x, b["p5"], b["p95"], color=colour, alpha=0.18, linewidth=0, label=f"{label}: p5–p95")
+    if inner:
+        ax.fill_between(x, b["p25"], b["p75"], color=colour, alpha=0.30, linewidth=0, label=f"{label}: p25–p75")
+    ax.plot(x, b["p50"], color=colour, linewidth=1.6, label=f"{label}: median")
+
+
+def _date_axis(ax) -> None:
+    loc = mdates.AutoDateLocator(minticks=4, maxticks=9)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
+def _title(fig, title: str, subtitle: str | None) -> None:
+    fig.suptitle(title if not subtitle else f"{title}\n{subtitle}", fontsize=10, x=0.01, ha="left")
+
+
+def delivered_vs_demand(
+    dates: Sequence[_dt.date],
+    delivered_t: np.ndarray,
+    demand_t: np.ndarray,
+    stem: Path,
+    *,
+    title: str = "Crude delivered to the refineries against demand",
+    subtitle: str | None = None,
+) -> Path:
+    """Cumulative (top) and 7-day mean daily (bottom) deliveries, p5–p95 bands over
+    replications, against the refineries' demand.  Matrices are [replication, day] in t."""
+    x = pd.to_datetime(list(dates))
+    dlv = np.atleast_2d(np.asarray(delivered_t, dtype=float))
+    dem = np.atleast_2d(np.asarray(demand_t, dtype=float))
+    fig, (ax1, ax2) = _figure(8.0, 6.0, 2, 1, sharex=True)
+    _fan(ax1, x, np.cumsum(dlv, axis=1) / 1e3, COLOURS[0], "delivered", inner=False)
+    ax1.plot(x, np.cumsum(dem, axis=1).mean(axis=0) / 1e3, color="black", linestyle="--",
+             linewidth=1.2, label="demand")
+    ax1.set_ylabel("cumulative crude (kt)")
+    ax1.legend(loc="upper left", frameon=False)  # the lower panel uses the same styles
+    window = 7 if dlv.shape[1] >= 14 else 1
+
+    def roll(m: np.ndarray) -> np.ndarray:
+        return pd.DataFrame(m.T).rolling(window, min_periods=1).mean().to_numpy().T
+
+    _fan(ax2, x, roll(dlv) / 1e3, COLOURS[0], "delivered", inner=False)
+    ax2.plot(x, roll(dem).mean(axis=0) / 1e3, color="black", linestyle="--", linewidth=1.2, label="demand")
+    ax2.set_ylabel(f"crude per day, {window}-day mean (kt/d)" if window > 1 else "crude per day (kt/d)")
+    ax2.set_ylim(bottom=0)
+    _date_axis(ax2)
+    _title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def days_of_cover(
+    dates: Sequence[_dt.date],
+    cover_d: Mapping[str, np.ndarray],
+    min_operating_d: Mapping[str, float],
+    stem: Path,
+    *,
+    title: str = "Refinery crude stock in days of cover",
+    subtitle: str | None = None,
+) -> Path:
+    """Fan chart of days of cover per refinery ([replication, day] matrices) with each
+    refinery's minimum-operating level as a dashed line."""
+    x = pd.to_datetime(list(dates))
+    names = list(cover_d)
+    fig, axes = _figure(8.0, 2.6 + 1.9 * len(names), len(names), 1, sharex=True, squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        m = np.atleast_2d(np.asarray(cover_d[name], dtype=float))
+        _fan(ax, x[: m.shape[1]], m, COLOURS[0], "cover")
+        lvl = min_operating_d.get(name)
+        if lvl is not None and math.isfinite(lvl):
+            ax.axhline(lvl, color=COLOURS[6], linestyle="--", linewidth=1.2,
+                       label=f"minimum operating ({lvl:.1f} d)")
+        ax.set_ylabel("days of cover (d)")
+        ax.set_ylim(bottom=0)
+        ax.set_title(name, loc="left")
+        ax.legend(loc="best", frameon=True, framealpha=0.85, ncols=2)
+    _date_axis(axes[-1, 0])
+    _title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def waits(
+    table: pd.DataFrame,
+    stem: Path,
+    *,
+    title: str = "Tanker waits at berths and chokepoints",
+    subtitle: str | None = None,
+) -> Path:
+    """Distribution of waits (box plots, hours) by place; ``table`` has columns
+    ``place`` and ``wait_h`` (one row per wait, zero waits included)."""
+    places = [p for p, _ in sorted(table.groupby("place")["wait_h"], key=lambda kv: kv[1].mean())]
+    data = [table.loc[table.place == p, "wait_h"].to_numpy(dtype=float) for p in places]
+    fig, ax = _figure(8.0, 1.4 + 0.45 * max(1, len(places)))
+    if places:
+        ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=True, widths=0.55,
+                   flierprops={"markersize": 2, "alpha": 0.4},
+                   medianprops={"color": COLOURS[1]})
+        ax.set_yticks(range(1, len(places) + 1), places)
+        means = [float(np.mean(d)) if len(d) else 0.0 for d in data]
+        ax.scatter(means, range(1, len(places) + 1), marker="D", s=14, color=COLOURS[0], zorder=3,
+                   label="mean")
+        ax.legend(loc="lower right", frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no waits recorded", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    ax.set_xlabel("wait per tanker (h); box p25–p75, whiskers p5–p95")
+    _title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def utilisation(
+    table: pd.DataFrame,
+    stem: Path,
+    *,
+    title: str = "Facility utilisation and closed time",
+    subtitle: str | None = None,
+) -> Path:
+    """Horizontal bars of mean utilisation (%) and closed time (days) per facility with
+    p5–p95 whiskers.  ``table`` columns: facility, utilisation_pct_mean/_p5/_p95,
+    closed_d_mean/_p5/_p95."""
+    t = table.sort_values("utilisation_pct_mean")
+    y = np.arange(len(t))
+    fig, (a1, a2) = _figure(8.0, 1.3 + 0.32 * max(1, len(t)), 1, 2, sharey=True)
+    for ax, key, colour, xlabel in ((a1, "utilisation_pct", COLOURS[0], "utilisation (%)"),
+                                    (a2, "closed_d", COLOURS[6], "closed (days)")):
+        mean = t[f"{key}_mean"].to_numpy(dtype=float)
+        lo = np.clip(mean - t[f"{key}_p5"].to_numpy(dtype=float), 0, None)
+        hi = np.clip(t[f"{key}_p95"].to_numpy(dtype=float) - mean, 0, None)
+        ax.barh(y, mean, color=colour, alpha=0.8, height=0.6, label="mean")
+        ax.errorbar(mean, y, xerr=[lo, hi], fmt="none", ecolor="black", elinewidth=0.8, capsize=2,
+                    label="p5–p95")
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y", visible=False)
+    a1.set_xlim(0, max(100.0, float(np.nanmax(t["utilisation_pct_p95"])) if len(t) else 100.0))
+    a1.set_yticks(y, t["facility"].tolist())
+    a2.set_xlim(left=0)
+    a1.legend(loc="lower right", frameon=False)
+    _title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def tornado(
+    table: pd.DataFrame,
+    stem: Path,
+    *,
+    xlabel: str,
+    title: str,
+    subtitle: str | None = None,
+    base: float | None = None,
+) -> Path:
+    """Tornado chart: one bar per row from ``low`` to ``high`` (columns label, low, high),
+    largest spread at the top, around ``base`` (a vertical line) when given."""
+    t = table.assign(_spread=(table["high"] - table["low"]).abs()).sort_values("_spread")
+    y = np.arange(len(t))
+    fig, ax = _figure(8.0, 1.3 + 0.34 * max(1, len(t)))
+    ref = 0.0 if base is None else base
+    lows = t["low"].to_numpy(dtype=float)
+    highs = t["high"].to_numpy(dtype=float)
+    ax.barh(y, np.minimum(lows, highs) - ref, left=ref, color=COLOURS[0], height=0.6,
+            label="below base" if base is not None else None)
+    ax.barh(y, np.maximum(lows, highs) - ref, left=ref, color=COLOURS[1], height=0.6,
+            label="above base" if base is not None else None)
+    if "low_label" in t.columns and "high_label" in t.columns:
+        for yi, lo, hi, ll, hl in zip(y, lows, highs, t["low_label"], t["high_label"]):
+            ax.annotate(str(ll), (min(lo, hi), yi), xytext=(-3, 0), textcoords="offset points",
+                        ha="right", va="center", fontsize=7)
+            ax.annotate(str(hl), (max(lo, hi), yi), xytext=(3, 0), textcoords="offset points",
+                        ha="left", va="center", fontsize=7)
+        ax.margins(x=0.15)
+    if base is not None:
+        ax.axvline(base, color="black", linewidth=1.0)
+        ax.legend(loc="lower right", frameon=False)
+    ax.set_yticks(y, t["label"].tolist())
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    _title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def kpi_vs_parameter(
+    x: Sequence[float],
+    mean: Sequence[float],
+    p5: Sequence[float],
+    p95: Sequence[float],
+    stem: Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    subtitle: str | None = None,
+) -> Path:
+    """A KPI's mean against a swept parameter with its p5–p95 band over replications."""
+    order = np.argsort(np.asarray(x, dtype=float))
+    xs = np.asarray(x, dtype=float)[order]
+    fig, ax = _figure(7.0, 4.0)
+    ax.fill_between(xs, np.asarray(p5, dtype=float)[order], np.asarray(p95, dtype=float)[order],
+                    color=COLOURS[0], alpha=0.2, linewidth=0, label="p5–p95 over replications")
+    ax.plot(xs, np.asarray(mean, dtype=float)[order], marker="o", color=COLOURS[0], label="mean")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best", frameon=False)
+    _title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+# --------------------------------------------------------------------------- route diagram
+
+# Rough (longitude, latitude) of the reference corridor's places, matched against facility
+# names by the first key the lower-cased name contains.  Enough to draw a recognisable map;
+# anything not listed falls back to a layered layout (see ``node_positions``).
+PLACES: tuple[tuple[str, tuple[float, float]], ...] = (
+    ("sangachal", (49.45, 40.18)),
+    ("baku", (49.87, 40.41)),
+    ("azeri", (49.45, 40.18)),
+    ("supsa", (41.80, 42.01)),
+    ("batumi", (41.64, 41.65)),
+    ("ceyhan", (35.90, 36.88)),
+    ("novorossiysk", (37.77, 44.72)),
+    ("dardanel", (26.40, 40.20)),
+    ("bosp", (29.06, 41.12)),
+    ("istanbul", (29.06, 41.12)),
+    ("pivdenn", (31.00, 46.62)),
+    ("yuzhny", (31.00, 46.62)),
+    ("odesa", (30.73, 46.48)),
+    ("odessa", (30.73, 46.48)),
+    ("brody", (25.15, 50.08)),
+    ("mozyr", (29.26, 52.05)),
+    ("mozir", (29.26, 52.05)),
+    ("naftan", (28.63, 55.53)),
+    ("novopolotsk", (28.63, 55.53)),
+    ("unecha", (32.68, 52.85)),
+    ("russia", (34.0, 53.5)),
+    ("druzhba", (34.0, 53.5)),
+    ("klaip", (21.13, 55.71)),
+    ("butinge", (21.07, 56.06)),
+    ("ventspils", (21.56, 57.39)),
+    ("gdansk", (18.66, 54.40)),
+    ("adamowo", (22.70, 52.10)),
+)
+
+
+def place_of(name: str) -> tuple[float, float] | None:
+    low = name.lower()
+    for key, xy in PLACES:
+        if key in low:
+            return xy
+    return None
+
+
+def node_positions(scenario: Any) -> tuple[dict[str, tuple[float, float]], bool]:
+    """(x, y) of every storage node and chokepoint, and whether they are geographic.
+
+    Geographic when every storage node's name matches a known place; otherwise a layered
+    layout: x = hops from a source along pipelines and sea legs, y spreads a layer's nodes.
+    """
+    net = scenario.network
+    storage = [f.name for f in (*net.sources, *net.depots, *net.terminals, *net.refineries)]
+    geo = {n: place_of(n) for n in storage}
+    if all(v is not None for v in geo.values()):
+        pos = {n: v for n, v in geo.items() if v is not None}
+        for c in net.chokepoints:
+            p = place_of(c.name)
+            if p is not None:
+                pos[c.name] = p
+        return pos, True
+    edges = [(p.from_, p.to) for p in net.pipelines] + [(s.from_, s.to) for s in net.sea_legs]
+    layer = {s.name: 0 for s in net.sources}
+    for _ in range(len(storage) + 1):
+        for a, b in edges:
+            if a in layer and layer.get(b, 10**9) > layer[a] + 1:
+                layer[b] = layer[a] + 1
+    deepest = max(layer.values(), default=0)
+    for n in storage:
+        layer.setdefault(n, deepest + 1)
+    by_layer: dict[int, list[str]] = {}
+    for n in storage:
+        by_layer.setdefault(layer[n], []).append(n)
+    pos = {}
+    for lx, names in by_layer.items():
+        for i, n in enumerate(names):
+            pos[n] = (float(lx), float(i) - (len(names) - 1) / 2.0)
+    return pos, False
+
+
+def route_map(
+    scenario: Any,
+    mean_flow_t_per_day: Mapping[str, float],
+    disrupted: Sequence[str],
+    stem: Path,
+    *,
+    title: str = "Route network: mean flow on each leg",
+    subtitle: str | None = None,
+) -> Path:
+    """The network as nodes and legs; line width ~ mean flow (kt/d) on each pipeline or sea
+    leg; disrupted facilities circled in red.  Sea legs bend through their chokepoints
+    when those have a place."""
+    net = scenario.network
+    pos, geographic = node_positions(scenario)
+    fig, ax = _figure(8.0, 6.0)
+    flows = [abs(float(v)) for v in mean_flow_t_per_day.values() if v is not None and math.isfinite(v)]
+    top = max(flows, default=0.0) or 1.0
+    disrupted_set = set(disrupted)
+
+    def width(name: str) -> float:
+        return 0.8 + 7.0 * abs(float(mean_flow_t_per_day.get(name, 0.0) or 0.0)) / top
+
+    def draw_leg(name: str, pts: list[tuple[float, float]], style: str, colour: str) -> None:
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, linestyle=style, color=colour, linewidth=width(name), alpha=0.85,
+                solid_capstyle="round", zorder=2)
+        flow = float(mean_flow_t_per_day.get(name, 0.0) or 0.0)
+        mid = len(pts) // 2
+        (x0, y0), (x1, y1) = pts[mid - 1], pts[mid]
+        ax.annotate(f"{name}\n{flow / 1e3:.1f} kt/d", ((x0 + x1) / 2, (y0 + y1) / 2), fontsize=7,
+                    ha="center", va="center", color="#222222",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+                    zorder=5)
+        if name in disrupted_set:
+            ax.plot(xs, ys, linestyle=(0, (1, 1.5)), color=COLOURS[6], linewidth=3.5, zorder=3)
+
+    for p in net.pipelines:
+        if p.from_ in pos and p.to in pos:
+            draw_leg(p.name, [pos[p.from_], pos[p.to]], "-",
+                     COLOURS[5] if p.kind == "rail" else COLOURS[0])
+    for leg in net.sea_legs:
+        if leg.from_ in pos and leg.to in pos:
+            pts = [pos[leg.from_]]
+            for ps in sorted(leg.passes, key=lambda q: q.at_nm):
+                if ps.chokepoint in pos:
+                    pts.append(pos[ps.chokepoint])
+            pts.append(pos[leg.to])
+            draw_leg(leg.name, pts, "--", COLOURS[2])
+    kinds = {**{s.name: ("source", "s") for s in net.sources},
+             **{d.name: ("depot", "o") for d in net.depots},
+             **{t.name: ("terminal", "^") for t in net.terminals},
+             **{r.name: ("refinery", "P") for r in net.refineries},
+             **{c.name: ("chokepoint", "D") for c in net.chokepoints}}
+    seen_kind: set[str] = set()
+    for name, (x, y) in pos.items():
+        kind, marker = kinds.get(name, ("node", "o"))
+        ax.scatter([x], [y], marker=marker, s=70, color="#333333", zorder=4,
+                   label=kind if kind not in seen_kind else None)
+        seen_kind.add(kind)
+        if name in disrupted_set:
+            ax.scatter([x], [y], s=320, facecolors="none", edgecolors=COLOURS[6], linewidths=2, zorder=4)
+        ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8,
+                    fontweight="bold", zorder=6)
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color=COLOURS[0], linewidth=3), Line2D([], [], color=COLOURS[2],
+                linewidth=3, linestyle="--")]
+    labels += ["pipeline (width ~ flow)", "sea leg (width ~ flow)"]
+    if disrupted_set:
+        handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor=COLOURS[6],
+                              markersize=10, linestyle=":", color=COLOURS[6], markeredgewidth=2))
+        labels.append("disrupted (node circled, leg dotted)")
+    ax.legend(handles, labels, loc="lower left", frameon=True, framealpha=0.9, fontsize=7)
+    if geographic:
+        ax.set_xlabel("longitude (°E)")
+        ax.set_ylabel("latitude (°N)")
+        ax.set_aspect(1.0 / math.cos(math.radians(46.0)), adjustable="datalim")
+    else:
+        ax.set_xlabel("hops from the sources (schematic layout)")
+        ax.set_yticks([])
+    ax.margins(x=0.18, y=0.12)
+    _title(fig, title, subtitle)
+    return save(fig, stem)

@@ -1,0 +1,269 @@
+"""The briefing: every number it prints is checked against the run's Parquet tables.
+
+A run folder with the results store's layout is written from known synthetic tables, so
+the figures the brief must print are worked out here independently of ``sim.brief``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import brief as briefmod
+from sim.errors import UserError
+
+SCENARIO_YAML = """\
+name: mini_corridor
+description: A small corridor for testing the briefing.
+start: 2021-01-01
+horizon: 30d
+network:
+  sources:
+    - {name: sangachal, origin: azeri, rate: 10kt/d, tank: {capacity: 100kt, initial: 50kt},
+       source: "ROUTE_FACTS: WREP", note: assumed}
+  terminals:
+    - {name: supsa, tank: {capacity: 200kt, initial: 100kt}, berths: {count: 1, load_rate: 50kt/d}}
+    - {name: pivdennyi, tank: {capacity: 200kt, initial: 100kt}, berths: {count: 1, discharge_rate: 50kt/d}}
+  depots:
+    - {name: brody, tank: {capacity: 100kt, initial: 50kt}}
+  pipelines:
+    - {name: wrep, from: sangachal, to: supsa, capacity: 15kt/d, linefill: 100kt}
+    - {name: odesa_brody, from: pivdennyi, to: brody, capacity: 25kt/d, linefill: 440kt}
+    - {name: brody_mozyr, from: brody, to: mozyr, capacity: 25kt/d, linefill: 100kt}
+  sea_legs:
+    - {name: supsa_pivdennyi, from: supsa, to: pivdennyi, distance: 540nm}
+  refineries:
+    - {name: mozyr, tank: {capacity: 400kt, initial: 200kt}, demand: 10kt/d, min_stock: 50kt}
+shipping:
+  programmes:
+    - name: socar
+      every: 8d
+      first: 1d
+      load_ports: [{terminal: supsa}]
+      discharge_port: pivdennyi
+      tanker: {cargo: 85kt, speed: 14kn}
+disruptions:
+  - {name: brody_closed, target: brody_mozyr, kind: closure,
+     window: {start: 2021-01-10, duration: 5d}, source: test}
+"""
+
+DAYS = 30
+FACILITIES = ("sangachal", "wrep", "supsa", "supsa_pivdennyi", "pivdennyi", "odesa_brody", "brody",
+              "brody_mozyr", "mozyr")
+
+
+def write_run(folder: Path, *, reps: int = 20, seed: int = 7, shift_t: float = 0.0) -> Path:
+    """A run folder with the store's layout filled from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scenario.yaml").write_text(SCENARIO_YAML, encoding="utf-8")
+    demand = np.full(DAYS, 10_000.0)
+    ts_rows, kpi_rows, fac_rows, voy_rows = [], [], [], []
+    for r in range(reps):
+        delivered = np.clip(rng.normal(9_500.0 + shift_t / DAYS, 1_500.0, DAYS), 0, None)
+        delivered[9:14] = 0.0  # the closure
+        stock = 200_000.0 + np.concatenate([[0.0], np.cumsum(delivered - demand)])[:DAYS]
+        run = np.minimum(demand, stock + delivered)
+        for d in range(DAYS):
+            date = dt.date(2021, 1, 1) + dt.timedelta(days=d)
+            ts_rows += [(r, d, date, "brody_mozyr", "pipeline", delivered[d]),
+                        (r, d, date, "odesa_brody", "pipeline", delivered[d] * 0.9),
+                        (r, d, date, "mozyr", "demand", demand[d]),
+                        (r, d, date, "mozyr", "run", run[d]),
+                        (r, d, date, "mozyr", "stock", stock[d])]
+        shortfall = float(rng.choice([0.0, rng.uniform(1_000, 20_000)]))
+        kpi_rows.append({
+            "replication": r, "delivered_t": delivered.sum(), "demand_t": demand.sum(),
+            "demand_met_pct": 100.0 * (demand.sum() - shortfall) / demand.sum(), "shortfall_t": shortfall,
+            "cut_run_days": float(shortfall > 0) * rng.integers(1, 4), "min_days_cover": stock.min() / 10_000.0,
+            "voyages": int(rng.integers(3, 5)), "time_to_survive_d": rng.uniform(8, 20),
+            "time_to_recover_d": rng.uniform(3, 9) if r % 5 else np.nan,
+            "share_origin_azeri_pct": 100.0, "share_route_supsa_pct": 100.0, "hhi_origin": 10_000.0,
+            "hhi_route": 10_000.0, "lost_t__brody_closed": rng.uniform(40_000, 60_000),
+        })
+        for f in FACILITIES:
+            util = {"odesa_brody": rng.uniform(55, 65), "brody_mozyr": rng.uniform(70, 90)}.get(
+                f, rng.uniform(10, 50))
+            fac_rows.append({"replication": r, "facility": f, "utilisation_pct": util,
+                             "closed_h": 120.0 if f == "brody_mozyr" else 0.0})
+        for v in range(3):
+            t0 = 24.0 + 192.0 * v
+            voy_rows.append({"replication": r, "voyage": v, "tanker": f"t{v}", "programme": "socar",
+                             "load_port": "supsa", "discharge_port": "pivdennyi", "cargo_t": 85_000.0,
+                             "arrive_load_h": t0, "berth_load_h": t0 + rng.uniform(0, 30),
+                             "load_start_h": t0 + 30, "load_end_h": t0 + 70, "arrive_discharge_h": t0 + 110,
+                             "berth_discharge_h": t0 + 110 + rng.uniform(0, 20), "discharge_start_h": t0 + 130,
+                             "discharge_end_h": t0 + 170})
+    pd.DataFrame(ts_rows, columns=["replication", "day", "date", "facility", "kind", "value_t"]).to_parquet(
+        folder / "timeseries.parquet")
+    pd.DataFrame(kpi_rows).to_parquet(folder / "kpis.parquet")
+    pd.DataFrame(fac_rows).to_parquet(folder / "facility_kpis.parquet")
+    pd.DataFrame(voy_rows).to_parquet(folder / "voyages.parquet")
+    (folder / "manifest.json").write_text(json.dumps({
+        "scenario_hash": "abc123def456", "seed": seed, "replications": reps, "executor": "serial",
+        "versions": {"routesim": "0.1.0"}, "status": "complete"}), encoding="utf-8")
+    (folder / "summary.json").write_text("{}", encoding="utf-8")
+    return folder
+
+
+# ------------------------------------------------------------ independent expectations
+
+
+def q(values) -> tuple[float, float, float, float]:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    p5, p50, p95 = np.quantile(v, [0.05, 0.5, 0.95])
+    return v.mean(), p5, p50, p95
+
+
+SCALE = {"delivered_t": 1e-3, "demand_t": 1e-3, "shortfall_t": 1e-3}
+DIGITS = {"hhi_origin": 0, "hhi_route": 0}
+
+
+def shown(col: str, x: float) -> str:
+    return f"{x * SCALE.get(col, 1.0):,.{DIGITS.get(col, 1)}f}"
+
+
+def expected_numbers(folder: Path) -> dict[str, str]:
+    """Every number the headline may print, named, from the Parquet tables alone."""
+    k = pd.read_parquet(folder / "kpis.parquet")
+    ts = pd.read_parquet(folder / "timeseries.parquet")
+    fk = pd.read_parquet(folder / "facility_kpis.parquet")
+    out: dict[str, str] = {"days": str(DAYS), "reps": str(len(k)), "start": "2021-01-01"}
+    for col in ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
+                "min_days_cover", "time_to_survive_d", "time_to_recover_d"):
+        mean, p5, _, p95 = q(k[col])
+        out[f"{col}.mean"], out[f"{col}.p5"], out[f"{col}.p95"] = (shown(col, x) for x in (mean, p5, p95))
+    out["short_share"] = f"{100.0 * (k.shortfall_t > 0).mean():.0f}"
+    out["not_recovered"] = str(int(k.time_to_recover_d.isna().sum()))
+    # lowest stock: day of the minimum stock per replication, as dates
+    stock = ts[(ts.kind == "stock") & (ts.facility == "mozyr")].pivot(index="replication", columns="day",
+                                                                     values="value_t")
+    low = stock.to_numpy().argmin(axis=1)
+    for name, x in zip(("low.p5", "low.p50", "low.p95"), np.quantile(low, [0.05, 0.5, 0.95], method="nearest")):
+        out[name] = (dt.date(2021, 1, 1) + dt.timedelta(days=int(x))).isoformat()
+    out["floor"] = "5.0"  # 50 kt minimum stock / 10 kt/d demand
+    # binding facility: brody_mozyr has the highest utilisation in every replication
+    top = fk.sort_values(["replication", "utilisation_pct"], ascending=[True, False]).groupby("replication").head(1)
+    assert set(top.facility) == {"brody_mozyr"}
+    out["binding_share"] = "100"
+    mean, p5, _, p95 = q(fk[fk.facility == "brody_mozyr"].utilisation_pct)
+    out["util.mean"], out["util.p5"], out["util.p95"] = (f"{x:,.1f}" for x in (mean, p5, p95))
+    return out
+
+
+NUMBER = re.compile(r"\d{4}-\d{2}-\d{2}|\d[\d,]*(?:\.\d+)?")
+
+
+def section(md: str, title: str) -> str:
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", md, flags=re.S | re.M)
+    assert m, f"no section {title!r}"
+    return m.group(1)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    folder = write_run(tmp_path_factory.mktemp("runs") / "run1")
+    briefmod.brief(folder)
+    return folder
+
+
+def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
+    md = (run_folder / "brief.md").read_text(encoding="utf-8")
+    head = section(md, "Headline")
+    expected = expected_numbers(run_folder)
+    allowed = set(expected.values()) | {"5", "95"}  # the p5–p95 labels themselves
+    found = NUMBER.findall(head.replace("p5–p95", ""))
+    assert found, head
+    strays = [n for n in found if n not in allowed]
+    assert not strays, f"numbers in the headline not found in the tables: {strays}\n{head}"
+    # and the main figures are all there, with their ranges
+    for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "time_to_survive_d",
+                "time_to_recover_d"):
+        assert f"{expected[key + '.mean']}" in head and f"{expected[key + '.p5']}–{expected[key + '.p95']}" in head
+    assert f"around {expected['low.p50']} (median; p5–p95 {expected['low.p5']} to {expected['low.p95']})" in head
+    assert f"brody_mozyr bound the flow in 100% of replications, at {expected['util.mean']}%" in head
+    assert f"({expected['not_recovered']} of 20 replications had not recovered by the end)" in head
+
+
+def test_key_figures_table_matches_the_kpis(run_folder):
+    md = (run_folder / "brief.md").read_text(encoding="utf-8")
+    k = pd.read_parquet(run_folder / "kpis.parquet")
+    rows = [r for r in section(md, "Key figures").splitlines() if r.startswith("| ") and "mean" not in r]
+    labels = {"crude delivered (kt)": "delivered_t", "shortfall (kt)": "shortfall_t",
+              "lowest days of cover (d)": "min_days_cover", "demand met (%)": "demand_met_pct",
+              "tanker voyages": "voyages", "concentration by origin (HHI)": "hhi_origin"}
+    seen = set()
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if cells[0] in labels:
+            col = labels[cells[0]]
+            mean, p5, p50, p95 = q(k[col])
+            assert cells[1:] == [shown(col, x) for x in (mean, p5, p50, p95)], (col, cells)
+            seen.add(col)
+    assert seen == set(labels.values())
+
+
+def test_dependency_and_disruption_tables_come_from_the_run(run_folder):
+    md = (run_folder / "brief.md").read_text(encoding="utf-8")
+    k = pd.read_parquet(run_folder / "kpis.parquet")
+    assert "| origin | azeri | 100.0 | 100.0 | 100.0 |" in section(md, "Dependency")
+    dis = section(md, "Disruptions")
+    mean, p5, _, p95 = q(k["lost_t__brody_closed"])
+    assert (f"| brody_closed | closure | brody_mozyr | from 2021-01-10 for 5.0 d | "
+            f"{mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt) | not recorded | test |") in dis
+
+
+def test_assumptions_and_what_was_run(run_folder):
+    md = (run_folder / "brief.md").read_text(encoding="utf-8")
+    a = section(md, "Assumptions and sources")
+    assert "| sangachal | source | rate 10.0 kt/d; tank 100.0 kt (initial 50.0 kt) | ROUTE_FACTS: WREP | assumed |" in a
+    assert "| supsa | terminal |" in a and "not given" in a
+    w = section(md, "What was run")
+    for row in ("| scenario hash | abc123def456 |", "| seed | 7 |", "| replications | 20 |",
+                "| routesim version | 0.1.0 |"):
+        assert row in w
+
+
+def test_charts_are_written_as_png_and_svg_and_linked(run_folder):
+    md = (run_folder / "brief.md").read_text(encoding="utf-8")
+    for stem in ("delivered", "cover", "waits", "utilisation", "route_map"):
+        assert (run_folder / "charts" / f"{stem}.png").stat().st_size > 10_000
+        assert (run_folder / "charts" / f"{stem}.svg").exists()
+        assert f"](charts/{stem}.png)" in md
+
+
+def test_html_is_self_contained(tmp_path):
+    folder = write_run(tmp_path / "run", reps=5)
+    out = briefmod.brief(folder, format="html")
+    text = out.read_text(encoding="utf-8")
+    assert out.name == "brief.html" and text.startswith("<!DOCTYPE html>")
+    assert text.count('src="data:image/png;base64,') == 5
+    assert 'src="charts/' not in text
+    assert "<th>figure</th>" in text
+
+
+def test_no_shortfall_is_said_plainly(tmp_path):
+    folder = write_run(tmp_path / "run", reps=5)
+    k = pd.read_parquet(folder / "kpis.parquet").assign(shortfall_t=0.0, demand_met_pct=100.0, cut_run_days=0.0)
+    k.to_parquet(folder / "kpis.parquet")
+    head = section(briefmod.brief(folder).read_text(encoding="utf-8"), "Headline")
+    assert "No replication fell short of demand." in head
+    assert "shortfall was" not in head
+
+
+def test_bad_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no such run folder"):
+        briefmod.brief(tmp_path / "nope")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "manifest.json").write_text("{}")
+    with pytest.raises(UserError, match="missing scenario.yaml, kpis.parquet"):
+        briefmod.brief(tmp_path / "half")
+    with pytest.raises(UserError, match="unknown brief format"):
+        briefmod.brief(tmp_path / "half", format="pdf")  # type: ignore[arg-type]
