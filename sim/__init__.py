@@ -1,2 +1,51 @@
-"""routesim: scenario simulator for energy-route dependencies."""
+"""routesim: scenario simulator for energy-route dependencies.
+
+The Python API (everything the ``routesim`` command does, a notebook can do)::
+
+    import sim
+    scenario = sim.load_scenario("scenarios/baseline.yaml")   # or raises sim.ScenarioError
+    problems = sim.validate("scenarios/my-whatif.yaml")      # [] when the file is valid
+    schema = sim.scenario_json_schema()
+
+``run``, ``open_run`` and ``compare`` are imported on first use from the runner, the
+results store and the comparison module, so ``import sim`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+from sim.errors import Problem, ScenarioError, UserError  # noqa: E402
+from sim.loader import load_raw, load_scenario, validate  # noqa: E402
+from sim.scenario import Scenario  # noqa: E402
+from sim.schema import scenario_json_schema  # noqa: E402
+
+# public name -> (module, attribute), imported when first used
+_LAZY = {
+    "run": ("sim.runner", "run"),
+    "open_run": ("sim.store", "open_run"),
+    "compare": ("sim.compare", "compare"),
+}
+
+__all__ = [
+    "__version__", "Problem", "Scenario", "ScenarioError", "UserError", "load_raw",
+    "load_scenario", "scenario_json_schema", "validate", *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module_name, attr = _LAZY[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name == module_name:
+                raise AttributeError(f"sim.{name} is not available yet ({module_name} is not built)") from None
+            raise
+        value = getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

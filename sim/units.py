@@ -58,6 +58,8 @@ def _split(text: object, what: str, example: str) -> tuple[float, str]:
         return value, ""
     if not isinstance(text, str):
         raise UnitError(f"expected a {what} such as {example!r}, got {type(text).__name__}")
+    if len(text) > 100:  # also keeps the regex below linear on hostile input
+        raise UnitError(f"{text[:30]!r}... ({len(text):,} characters) is too long to be a {what} such as {example!r}")
     m = _QUANTITY.match(text)
     if not m:
         raise UnitError(f"cannot read {text!r} as a {what}: write a number and a unit, e.g. {example!r}")

@@ -1,0 +1,162 @@
+"""The ``routesim`` command line: a thin argparse shell over the Python API.
+
+Exit status: 0 success, 2 bad input or usage (a scenario problem, a bad option, a missing
+file), 1 internal error (a bug: one line asking for a report; ``--debug`` shows the
+traceback), 130 interrupted.
+
+Commands live in modules that each expose ``register(subparsers)``; it adds its
+sub-parsers and sets ``func`` on each with ``set_defaults(func=handler)``, where
+``handler(args: argparse.Namespace) -> int`` returns the exit status and may raise
+:class:`~sim.errors.ScenarioError` or :class:`~sim.errors.UserError` for mistakes on the
+user's side.  ``validate`` and ``schema`` are defined here; the modules in
+``COMMAND_MODULES`` add the rest (run, sweep, compare, brief, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import traceback
+from typing import Sequence, TextIO
+
+from sim import __version__
+from sim.errors import RoutesimError, ScenarioError
+
+COMMAND_MODULES = ("sim.cli_run", "sim.cli_analysis")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def print_problems(err: ScenarioError, stream: TextIO | None = None) -> None:
+    """Print every problem of a ScenarioError, one per line."""
+    stream = stream or sys.stderr
+    for p in err.problems:
+        print(p.format(), file=stream)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.loader import validate
+
+    status = EXIT_OK
+    for path in args.files:
+        problems = validate(path)
+        if problems:
+            status = EXIT_USAGE
+            for p in problems:
+                print(p.format())
+            n = len(problems)
+            print(f"{path}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+        else:
+            print(f"OK {path}")
+    return status
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from sim.schema import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=None if args.compact else 2, ensure_ascii=False)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        except OSError as e:
+            from sim.errors import UserError
+
+            raise UserError(f"cannot write {args.output}: {e.strerror or e}") from None
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return EXIT_OK
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with status 2 and a hint to --help on usage errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every available command module registered."""
+    parser = _Parser(
+        prog="routesim",
+        description="Scenario simulator for energy-route dependencies: Azeri crude to Belarus "
+                    "by pipeline, tanker and the Turkish Straits.",
+        epilog="Exit status: 0 ok, 2 bad input or usage, 1 internal error. "
+               "Add --debug anywhere to see tracebacks of internal errors.",
+    )
+    parser.add_argument("--version", action="version", version=f"routesim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check scenario files and print OK or every problem",
+                       description="Check scenario files: YAML, units, extends, references. Prints "
+                                   "'OK <file>' or one line per problem (file:line:col: field: what).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the scenario language",
+                       description="Print the JSON Schema of scenario files (for editors' "
+                                   "autocompletion and checking).")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--compact", action="store_true", help="one line instead of indented JSON")
+    p.set_defaults(func=_cmd_schema)
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # that command module is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    # --debug is global and may appear anywhere before a '--'
+    cut = args_in.index("--") if "--" in args_in else len(args_in)
+    debug = "--debug" in args_in[:cut]
+    if debug:
+        args_in = [a for i, a in enumerate(args_in) if a != "--debug" or i >= cut]
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(args_in)
+        except SystemExit as e:  # --help, --version, usage errors
+            return e.code if isinstance(e.code, int) else EXIT_USAGE
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        args.debug = debug
+        return int(args.func(args) or 0)
+    except ScenarioError as e:
+        print_problems(e)
+        return EXIT_USAGE
+    except RoutesimError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. 'routesim schema | head'
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a one-line report
+        if debug:
+            traceback.print_exc()
+        first = str(e).splitlines()[0] if str(e) else ""
+        print(f"internal error: {type(e).__name__}: {first} (please report; rerun with --debug "
+              "for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
