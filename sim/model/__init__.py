@@ -4,3 +4,7 @@ Build a model from a validated :class:`sim.scenario.Scenario` and run one replic
 :func:`sim.model.simulate`; it returns the replication's :class:`sim.recorder.Records`.
 The model never writes files and never reads the global random state.
 """
+
+from sim.model.build import Model, build, estimate_events, model_problems, simulate
+
+__all__ = ["Model", "build", "estimate_events", "model_problems", "simulate"]

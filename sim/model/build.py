@@ -1,0 +1,318 @@
+"""Build the SimPy model of a scenario, run one replication, and hand back its Records.
+
+:func:`build` turns a validated :class:`~sim.scenario.Scenario` into facilities: a
+:class:`~sim.model.network.FlowNetwork` of tanks and continuous flows, a
+:class:`~sim.model.port.Port` per terminal, a :class:`~sim.model.voyage.SeaLeg` per sea leg,
+a :class:`~sim.model.chokepoint.Chokepoint` per strait, one
+:class:`~sim.model.condition.Condition` per facility (handed to :mod:`sim.disruptions`), and
+the voyage processes of every programme and fleet.  :func:`simulate` runs it.
+
+Conditions act as follows: a source's on its production, a pipeline's on its flow, a
+depot's on every line into or out of it, a refinery's on its runs, a terminal's on its
+berths (a closed terminal starts no loading or discharge; a derate slows the berth rate; a
+delay adds time per port call), a sea leg's on sailing, a chokepoint's on passages.
+
+Route tags in ``Records.delivered_by_origin`` (refinery, origin, route): crude shipped by
+sea carries its load terminal's name (e.g. "Supsa"); crude that only went by pipeline or
+rail carries the name of the first line it took out of its source (e.g. "Druzhba-north").
+Crude in a tank or line at the start has origin "initial" and the name of the facility
+where it started as its route (a source's initial stock has the source's origin).
+
+Mass balance (``Records.balance``): injected (initial stock and linefill + produced) =
+delivered (run by refineries) + in_pipelines + in_tanks (refinery tanks included) + aboard
++ removed (contaminated linefill); it holds at every instant, not just at the end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from sim import rng as rngmod
+from sim import scenario as sc
+from sim import units
+from sim.errors import Problem, ScenarioError, UserError
+from sim.model import lots as lotq
+from sim.model.condition import Condition
+from sim.model.network import Flow, FlowNetwork, Schedule, Tank
+from sim.model.port import COL, Port, WaitBook
+from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
+from sim.recorder import VOYAGE_FIELDS, Records
+
+EVENTS_PER_VOYAGE = 15
+EVENTS_PER_DAY = 4
+
+
+@dataclass
+class Model:
+    """One replication's facilities and processes (tests may poke at them)."""
+
+    env: simpy.Environment
+    scenario: sc.Scenario
+    records: Records
+    network: FlowNetwork
+    conditions: dict[str, Condition]
+    tanks: dict[str, Tank]
+    flows: dict[tuple[str, str], Flow]
+    ports: dict[str, Port]
+    legs: dict[str, SeaLeg]
+    chokepoints: dict[str, object]
+    waits: WaitBook
+    estimated_events: int = 0
+    voyage_rows: list[list] = field(default_factory=list)
+    stop_h: list[float] = field(default_factory=lambda: [math.inf])
+
+    def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
+                   cargo_t: float) -> list:
+        row = [math.nan] * len(VOYAGE_FIELDS)
+        row[:6] = [len(self.voyage_rows), tanker, programme, load_port, discharge_port, cargo_t]
+        row[COL["arrive_load_h"]] = self.env.now
+        self.voyage_rows.append(row)
+        return row
+
+    def leg_between(self, a: str, b: str) -> SeaLeg:
+        for leg in self.legs.values():
+            if {leg.spec.from_, leg.spec.to} == {a, b}:
+                return leg
+        raise KeyError(f"no sea leg between {a!r} and {b!r}")
+
+    def run(self, until_h: float | None = None) -> Records:
+        """Run to ``until_h`` (default: the horizon) and finish the records."""
+        horizon = self.scenario.horizon_h
+        until = horizon if until_h is None else float(until_h)
+        if not 0.0 <= until <= horizon:
+            raise UserError(f"until_h must be between 0 and the horizon ({horizon:g} h), got {until:g}")
+        self.stop_h[0] = until
+        env = self.env
+        limit = self.scenario.limits.max_events
+        step, peek = env.step, env.peek
+        n = 0
+        while peek() <= until:
+            step()
+            n += 1
+            if n > limit:
+                raise UserError(
+                    f"scenario {self.scenario.name!r} went past {limit:,} simulation events before "
+                    f"t = {env.now:,.0f} h; raise 'limits: max_events' if the run is meant to be this big"
+                )
+        self.finish(until, n)
+        return self.records
+
+    def finish(self, until_h: float, events: int) -> None:
+        rec = self.records
+        self.network.finish(until_h)
+        self.waits.close_all(until_h)
+        for cp in self.chokepoints.values():
+            close = getattr(cp, "close_open_waits", None)
+            if close is not None:
+                close(until_h)
+        rec.voyages = [tuple(r) for r in self.voyage_rows]
+        rec.balance = self.network.balance()
+        rec.events = events
+
+
+def simulate(scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
+             until_h: float | None = None) -> Records:
+    """Run one replication of ``scenario`` with ``seed_seq``; returns its Records."""
+    env = simpy.Environment()
+    return build(env, scenario, seed_seq).run(until_h)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _problem(scenario: sc.Scenario, path: tuple, message: str, hint: str | None = None) -> Problem:
+    return Problem(file=f"scenario {scenario.name!r}", line=None, column=None, path=path, message=message, hint=hint)
+
+
+def model_problems(scenario: sc.Scenario) -> list[Problem]:
+    """What would make the model wrong or stuck although the scenario validates."""
+    out: list[Problem] = []
+    net = scenario.network
+    by_name = net.by_name()
+    for i, p in enumerate(net.pipelines):
+        if p.inner_diameter_m is not None and scenario.barrels_per_tonne is None:
+            out.append(_problem(scenario, ("network", "pipelines", i, "inner_diameter"),
+                                f"pipeline {p.name!r} needs the crude density to turn its diameter into a linefill",
+                                "add 'barrels_per_tonne' at the top level (e.g. 7.33 for Azeri Light) or give 'linefill'"))
+        if p.batching is not None:
+            head = by_name.get(p.from_)
+            cap = getattr(getattr(head, "tank", None), "capacity_t", None)
+            if cap is not None and p.batching.size_t > cap:
+                out.append(_problem(scenario, ("network", "pipelines", i, "batching", "size"),
+                                    f"a batch of {p.batching.size_t:,.0f} t on {p.name!r} can never start: its head "
+                                    f"tank {p.from_!r} holds at most {cap:,.0f} t",
+                                    "make the batch smaller or the head tank larger"))
+
+    def serve(path: tuple, ship: sc.Tanker, port_name: str, what: str) -> None:
+        port = by_name.get(port_name)
+        if not isinstance(port, sc.Terminal):
+            return  # reference_problems reports it
+        b = port.berths
+        if b.max_cargo_t is not None and ship.cargo_t > b.max_cargo_t:
+            out.append(_problem(scenario, path, f"a {ship.cargo_t:,.0f} t cargo can never {what} at {port_name!r}: "
+                                f"its berths take at most {b.max_cargo_t:,.0f} t", "use a smaller cargo"))
+        if b.max_length_m is not None and ship.length_m > b.max_length_m:
+            out.append(_problem(scenario, path, f"a {ship.length_m:g} m tanker can never {what} at {port_name!r}: "
+                                f"its berths take at most {b.max_length_m:g} m", "use a shorter tanker"))
+        if ship.cargo_t > port.tank.capacity_t:
+            out.append(_problem(scenario, path, f"a {ship.cargo_t:,.0f} t cargo can never {what} at {port_name!r}: "
+                                f"its tanks hold only {port.tank.capacity_t:,.0f} t",
+                                "use a smaller cargo or give the terminal more tank capacity"))
+
+    for i, prog in enumerate(scenario.shipping.programmes):
+        for j, ps in enumerate(prog.load_ports):
+            serve(("shipping", "programmes", i, "load_ports", j), prog.tanker, ps.terminal, "load")
+        serve(("shipping", "programmes", i, "discharge_port"), prog.tanker, prog.discharge_port, "discharge")
+    for i, fl in enumerate(scenario.shipping.fleets):
+        serve(("shipping", "fleets", i, "load_port"), fl.tanker, fl.load_port, "load")
+        serve(("shipping", "fleets", i, "discharge_port"), fl.tanker, fl.discharge_port, "discharge")
+    return out
+
+
+def estimate_events(scenario: sc.Scenario) -> int:
+    """A generous estimate of the SimPy events a replication needs (for the max_events guard)."""
+    by_name = scenario.network.by_name()
+    voyages = sum(len(lifting_times_h(p, scenario)) for p in scenario.shipping.programmes)
+    for fl in scenario.shipping.fleets:
+        leg = next((l for l in scenario.network.sea_legs if {l.from_, l.to} == {fl.load_port, fl.discharge_port}), None)
+        if leg is None:
+            continue
+        c = cycle_h(fl.tanker, by_name[fl.load_port], by_name[fl.discharge_port], leg)  # type: ignore[arg-type]
+        voyages += len(fl.tankers) * math.ceil(scenario.horizon_h / max(c, 1e-3))
+    steps = sum(len(s.schedule) for s in scenario.network.sources)
+    steps += sum(len(r.demand_schedule) for r in scenario.network.refineries)
+    disruptions = 0.0
+    if scenario.disruptions and importlib.util.find_spec("sim.disruptions") is not None:
+        from sim.disruptions import expected_count
+        for d in scenario.disruptions:
+            if d.stochastic is not None:
+                count = expected_count(d, scenario)
+            elif d.recurring is not None:
+                count = scenario.horizon_h / d.recurring.every_h + 1.0
+            else:
+                count = 1.0
+            disruptions += 4.0 * count * max(1, len(scenario.resolve_targets(d)))
+    return int(EVENTS_PER_VOYAGE * voyages + EVENTS_PER_DAY * scenario.horizon_days + 2 * steps + disruptions)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _linefill_t(p: sc.Pipeline, scenario: sc.Scenario) -> float:
+    if p.linefill_t is not None:
+        return p.linefill_t
+    if p.transit_h is not None:
+        return p.capacity_t_per_day / 24.0 * p.transit_h
+    length_m = p.length_nm * units.KM_PER_NM * 1000.0  # type: ignore[operator]
+    area_m2 = math.pi / 4.0 * p.inner_diameter_m ** 2  # type: ignore[operator]
+    return area_m2 * length_m * units.density_t_per_m3(scenario.barrels_per_tonne)  # type: ignore[arg-type]
+
+
+def _schedule(scenario: sc.Scenario, base_t_per_day: float, steps: tuple[sc.RateStep, ...]) -> Schedule:
+    return Schedule(base_t_per_day / 24.0, [(scenario.at_h(s.start), s.rate_t_per_day / 24.0) for s in steps])
+
+
+def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.SeedSequence) -> Model:
+    """The model of one replication, ready to run (processes started, first rates set)."""
+    problems = model_problems(scenario)
+    if problems:
+        raise ScenarioError(problems)
+    estimate = estimate_events(scenario)
+    if estimate > scenario.limits.max_events:
+        raise UserError(
+            f"scenario {scenario.name!r} would need about {estimate:,} simulation events, more than "
+            f"limits.max_events = {scenario.limits.max_events:,}; shorten the horizon, or raise it with "
+            f"'limits: {{max_events: {int(estimate * 1.5):,}}}'".replace(",", "_")
+        )
+    net = scenario.network
+    storage = list(net.sources) + list(net.depots) + list(net.terminals) + list(net.refineries)
+    flow_names: list[tuple[str, str]] = []
+    flow_names += [(s.name, "production") for s in net.sources]
+    for p in net.pipelines:
+        flow_names += [(p.name, "pipeline"), (p.name, "lost")]
+    for t in net.terminals:
+        flow_names += [(t.name, "load"), (t.name, "discharge")]
+    for r in net.refineries:
+        flow_names += [(r.name, "run"), (r.name, "demand")]
+    records = Records(horizon_h=scenario.horizon_h, flow_names=flow_names, tank_names=[f.name for f in storage])
+    conditions = {f.name: Condition(env, f.name) for _, f in net.facilities()}
+    network = FlowNetwork(env, records, scenario.horizon_h)
+    waits = WaitBook(env, records)
+
+    tanks: dict[str, Tank] = {}
+    for row, fac in enumerate(storage):
+        is_source = isinstance(fac, sc.Source)
+        floor = fac.min_stock_t if isinstance(fac, sc.Refinery) else 0.0
+        tank = Tank(fac.name, row, fac.tank.capacity_t, floor, fac.tank.initial_t,
+                    origin=fac.origin if is_source else "initial", route="" if is_source else fac.name)
+        if isinstance(fac, sc.Refinery):
+            tank.tally = _tally(records.delivered_by_origin, fac.name)
+        tanks[fac.name] = network.add_tank(tank)
+
+    flows: dict[tuple[str, str], Flow] = {}
+    for s in net.sources:
+        f = Flow(s.name, "production", None, tanks[s.name], [conditions[s.name]])
+        f.schedule = _schedule(scenario, s.rate_t_per_day, s.schedule)
+        f.origin = s.origin
+        f.rec_index = records.flow_index(s.name, "production")
+        flows[(s.name, "production")] = network.add_flow(f)
+    depots = {d.name for d in net.depots}
+    for p in net.pipelines:
+        conds = [conditions[p.name]] + [conditions[n] for n in (p.from_, p.to) if n in depots]
+        f = Flow(p.name, "pipeline", tanks[p.from_], tanks[p.to], conds)
+        f.capacity_t_per_h = p.capacity_t_per_day / 24.0
+        f.linefill_t = _linefill_t(p, scenario)
+        lotq.put(f.line, "initial", p.name, f.linefill_t)
+        f.rec_index = records.flow_index(p.name, "pipeline")
+        f.lost_index = records.flow_index(p.name, "lost")
+        if p.batching is not None:
+            b = p.batching
+            f.batch_state = "idle"
+            f.batch_size_t = b.size_t
+            f.batch_setup_h = b.setup_h
+            f.batch_cap_t_per_h = b.size_t / b.min_window_h if b.min_window_h > 0 else math.inf
+        flows[(p.name, "pipeline")] = network.add_flow(f)
+    for r in net.refineries:
+        f = Flow(r.name, "run", tanks[r.name], None, [conditions[r.name]])
+        f.schedule = _schedule(scenario, r.demand_t_per_day, r.demand_schedule)
+        f.rec_index = records.flow_index(r.name, "run")
+        f.demand_index = records.flow_index(r.name, "demand")
+        flows[(r.name, "run")] = network.add_flow(f)
+
+    chokepoints: dict[str, object] = {}
+    if net.chokepoints:
+        from sim.model.chokepoint import Chokepoint
+        for c in net.chokepoints:
+            chokepoints[c.name] = Chokepoint(env, c, conditions[c.name], records, scenario)
+    model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
+                  tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
+                  estimated_events=estimate)
+    for t in net.terminals:
+        model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits, records, model.stop_h)
+    for leg in net.sea_legs:
+        model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)
+
+    if scenario.disruptions:
+        if importlib.util.find_spec("sim.disruptions") is None:
+            raise UserError("this installation has no disruption module (sim.disruptions); "
+                            "remove the scenario's 'disruptions' or update routesim")
+        from sim import disruptions
+        disruptions.install(env, scenario, conditions, records, seed_seq)
+    for prog in scenario.shipping.programmes:
+        start_programme(model, prog, rngmod.stream(seed_seq, "shipping", prog.name))
+    for fleet in scenario.shipping.fleets:
+        start_fleet(model, fleet)
+    network.start()
+    return model
+
+
+def _tally(delivered: dict[tuple[str, str, str], float], refinery: str):
+    def tally(origin: str, route: str, tonnes: float) -> None:
+        key = (refinery, origin, route)
+        delivered[key] = delivered.get(key, 0.0) + tonnes
+    return tally

@@ -1,0 +1,576 @@
+"""The fluid part of the model: tanks, continuous flows and the rate solver.
+
+Design (AnyLogic's fluid library, chosen for speed and exactness): every storage node
+(source, depot, terminal, refinery) has one :class:`Tank`; crude moves between tanks by
+continuous :class:`Flow` s (source production, pipeline and rail legs, refinery runs) whose
+rates stay constant between *changes*.  A change is a tank reaching its floor or ceiling, a
+watched level being reached, a schedule step, a batch starting or ending, a line refilled
+after a contamination, a disruption starting or ending, or a tanker taking or landing a
+cargo.  At each change :meth:`FlowNetwork.update` integrates the old rates up to now,
+recomputes every rate and schedules ONE timer for the next change.  A baseline year is then
+a few hundred events instead of one per hour per facility, and levels are exact (no
+time-step error): stepping at a fixed interval would be both slower and less exact.
+
+Rate solver: each flow starts at its maximum (nominal x condition factor); then, until
+nothing changes, the outflows of a tank at its floor are scaled down to its inflow, and the
+inflows of a tank at its ceiling are scaled down to its outflow.  Rates only ever fall, so
+this converges (in one pass per tank on a chain).  Scaling is proportional, so two lines
+drawing on one empty tank share its inflow in proportion to their capacities.
+
+Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
+head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
+line contents are a FIFO of origin-tagged lots (:mod:`sim.model.lots`), as are tanks, so
+crude arrives at a refinery in the order it left its source.  After a contamination the
+lost crude is taken out of the line; the line then only takes in crude (the tail delivers
+nothing) until it is full again.
+
+Batch rule (``Pipeline.batching``): a batch starts when the head tank holds ``size``; after
+``setup`` hours of notice the line pumps at most ``min(capacity, size / min_window)`` until
+``size`` has been pumped, then stops until the next batch.
+
+Lost flow attribution: while a flow's own facilities are derated or closed, the flow it
+would have had if only its own factor were 1 (the same solve with that one flow at its
+nominal maximum, everything else as it is) minus its actual rate is recorded against the
+disruptions responsible; a closure is split equally between the closing disruptions, and
+simultaneous derates by their share of ``-log(prod factor)`` (factors multiply, so logs add).
+
+Tanker cargoes are lumps: a loading takes its cargo out of the tank when loading starts (the
+crude is then "aboard"); a discharge reserves tank room when it starts (the room is no
+longer available to pipelines) and lands the cargo when it ends.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from typing import Callable
+
+import simpy
+
+from sim.model import lots as lotq
+from sim.model.condition import CLOSING_KINDS, Condition
+from sim.recorder import Records
+
+EPS_T = 1e-6       # a tank within this many tonnes of a bound is at the bound
+TINY_RATE = 1e-12  # t/h; slower than this is standing still
+INF = math.inf
+MAX_SOLVER_PASSES = 200
+MAX_UPDATES_AT_ONE_INSTANT = 100_000
+
+
+class Schedule:
+    """A piecewise-constant rate in t/h: ``base`` before the first step, then each step's rate."""
+
+    __slots__ = ("base", "starts_h", "rates")
+
+    def __init__(self, base_t_per_h: float, steps: list[tuple[float, float]] = ()) -> None:
+        steps = sorted(steps)
+        self.base = base_t_per_h
+        self.starts_h = [s for s, _ in steps]
+        self.rates = [r for _, r in steps]
+
+    def rate_at(self, t_h: float) -> float:
+        i = bisect.bisect_right(self.starts_h, t_h + 1e-9)
+        return self.base if i == 0 else self.rates[i - 1]
+
+    def next_change_after(self, t_h: float) -> float:
+        i = bisect.bisect_right(self.starts_h, t_h + 1e-9)
+        return self.starts_h[i] if i < len(self.starts_h) else INF
+
+
+class Tank:
+    """Storage at one node: a level between ``floor_t`` and ``capacity_t - reserved_in_t``."""
+
+    __slots__ = ("name", "row", "capacity_t", "floor_t", "level_t", "reserved_in_t", "lots",
+                 "in_flows", "out_flows", "net_t_per_h", "watchers", "tally")
+
+    def __init__(self, name: str, row: int, capacity_t: float, floor_t: float, level_t: float,
+                 origin: str, route: str) -> None:
+        self.name = name
+        self.row = row  # row in Records.stock_t
+        self.capacity_t = capacity_t
+        self.floor_t = floor_t
+        self.level_t = level_t
+        self.reserved_in_t = 0.0  # room promised to tankers discharging now
+        self.lots: deque = deque()
+        lotq.put(self.lots, origin, route, level_t)
+        self.in_flows: list[int] = []
+        self.out_flows: list[int] = []
+        self.net_t_per_h = 0.0
+        self.watchers: list[list] = []  # [kind, tonnes, event]; kind "stock" or "room"
+        self.tally: Callable[[str, str, float], None] | None = None  # set for refineries
+
+    @property
+    def ceiling_t(self) -> float:
+        return self.capacity_t - self.reserved_in_t
+
+    @property
+    def room_t(self) -> float:
+        return self.capacity_t - self.reserved_in_t - self.level_t
+
+
+class Flow:
+    """One continuous flow: ``production`` (into a source tank), ``pipeline`` (tank to tank
+    through a plug-flow line) or ``run`` (out of a refinery tank)."""
+
+    __slots__ = ("name", "kind", "index", "src", "dst", "conditions", "schedule", "capacity_t_per_h",
+                 "origin", "rate_t_per_h", "max_t_per_h", "nominal_t_per_h", "factor", "feeds",
+                 "rec_index", "rec_rate", "seg_start_h", "demand_index", "demand_rate", "demand_start_h",
+                 "line", "linefill_t", "deficit_t", "lost_index", "seen_contamination",
+                 "batch_size_t", "batch_setup_h", "batch_cap_t_per_h", "batch_state", "batch_until_h",
+                 "batch_pumped_t", "lost_rate", "lost_shares")
+
+    def __init__(self, name: str, kind: str, src: Tank | None, dst: Tank | None,
+                 conditions: list[Condition]) -> None:
+        self.name = name
+        self.kind = kind
+        self.index = -1
+        self.src = src
+        self.dst = dst
+        self.conditions = conditions
+        self.schedule: Schedule | None = None
+        self.capacity_t_per_h = 0.0
+        self.origin = ""
+        self.rate_t_per_h = 0.0
+        self.max_t_per_h = 0.0
+        self.nominal_t_per_h = 0.0
+        self.factor = 1.0
+        self.feeds = True  # False while a pipeline refills its line (the tail delivers nothing)
+        self.rec_index = -1
+        self.rec_rate = 0.0
+        self.seg_start_h = 0.0
+        self.demand_index = -1
+        self.demand_rate = 0.0
+        self.demand_start_h = 0.0
+        self.line: deque = deque()
+        self.linefill_t = 0.0
+        self.deficit_t = 0.0
+        self.lost_index = -1
+        self.seen_contamination: set[str] = set()
+        self.batch_size_t = 0.0
+        self.batch_setup_h = 0.0
+        self.batch_cap_t_per_h = INF
+        self.batch_state = ""  # "" (no batch rule), idle, setup, pump
+        self.batch_until_h = 0.0
+        self.batch_pumped_t = 0.0
+        self.lost_rate = 0.0
+        self.lost_shares: list[tuple[tuple[str, str], float]] = []
+
+    def nominal(self, t_h: float) -> float:
+        """Maximum rate with every factor at 1 (t/h)."""
+        if self.kind == "pipeline":
+            if not self.batch_state:
+                return self.capacity_t_per_h
+            return min(self.capacity_t_per_h, self.batch_cap_t_per_h) if self.batch_state == "pump" else 0.0
+        return self.schedule.rate_at(t_h)  # type: ignore[union-attr]
+
+    def current_factor(self) -> float:
+        f = 1.0
+        for c in self.conditions:
+            f *= c.factor
+        return f
+
+
+def attribution_shares(conditions: list[Condition]) -> list[tuple[tuple[str, str], float]]:
+    """((disruption, facility), share) of a flow's reduction: closures split it equally;
+    derates by their share of -log(prod factor); derates to zero equally among themselves."""
+    closing = [(n, c.facility) for c in conditions for n in c.closing]
+    if closing:
+        return [(k, 1.0 / len(closing)) for k in closing]
+    factors = [((n, c.facility), f) for c in conditions for n, f in c.factors().items() if f < 1.0]
+    zero = [k for k, f in factors if f <= 0.0]
+    if zero:
+        return [(k, 1.0 / len(zero)) for k in zero]
+    logs = [(k, -math.log(f)) for k, f in factors]
+    total = sum(v for _, v in logs)
+    return [(k, v / total) for k, v in logs] if total > 0 else []
+
+
+class FlowNetwork:
+    """All tanks and continuous flows of one replication, with one timer for the next change."""
+
+    def __init__(self, env: simpy.Environment, records: Records, horizon_h: float) -> None:
+        self.env = env
+        self.records = records
+        self.horizon_h = horizon_h
+        self.tanks: list[Tank] = []
+        self.flows: list[Flow] = []
+        self.t_h = 0.0           # flows are integrated up to here
+        self.next_day = 1        # next day boundary to sample (day 0 is sampled at start)
+        self.initial_t = 0.0     # crude in tanks and lines at t = 0
+        self.produced_t = 0.0
+        self.processed_t = 0.0   # crude run by refineries (left the model)
+        self.removed_t = 0.0     # crude lost (contaminated linefill)
+        self.aboard_t = 0.0      # crude on tankers
+        self._rates: list[float] = []
+        self._maxes: list[float] = []
+        self._losing: list[Flow] = []
+        self._timer_at = INF
+        self._version = 0
+        self._same_instant = (-1.0, 0)
+        self.updates = 0
+
+    # -- building --------------------------------------------------------------------------
+    def add_tank(self, tank: Tank) -> Tank:
+        self.tanks.append(tank)
+        self.initial_t += tank.level_t
+        return tank
+
+    def add_flow(self, flow: Flow) -> Flow:
+        self.flows.append(flow)
+        if flow.kind == "pipeline":
+            self.initial_t += flow.linefill_t
+        for cond in flow.conditions:
+            cond.on_change(lambda f=flow: self._condition_changed(f))
+        return flow
+
+    def start(self) -> None:
+        """Order flows upstream first, sample day 0 and compute the first rates."""
+        depth = {id(t): 0 for t in self.tanks}
+        pipes = [f for f in self.flows if f.kind == "pipeline"]
+        for _ in range(len(pipes) + 1):  # longest-path depth; a cycle just stops deepening
+            moved = False
+            for f in pipes:
+                d = depth[id(f.src)] + 1
+                if d > depth[id(f.dst)] and d <= len(pipes):
+                    depth[id(f.dst)] = d
+                    moved = True
+            if not moved:
+                break
+        order = {"production": 0, "pipeline": 1, "run": 2}
+        self.flows.sort(key=lambda f: (order[f.kind], depth[id(f.src)] if f.src is not None else 0))
+        for i, f in enumerate(self.flows):
+            f.index = i
+            if f.src is not None:
+                f.src.out_flows.append(i)
+            if f.dst is not None:
+                f.dst.in_flows.append(i)
+        self._rates = [0.0] * len(self.flows)
+        self._maxes = [0.0] * len(self.flows)
+        for tk in self.tanks:
+            self.records.stock_t[tk.row, 0] = tk.level_t
+        self.update()
+
+    # -- the one entry point for every change ----------------------------------------------
+    def update(self) -> None:
+        """Integrate to now, apply state transitions, recompute rates, wake watchers, re-arm."""
+        now = self.env.now
+        self.updates += 1
+        t_last, n = self._same_instant
+        n = n + 1 if t_last == now else 1
+        self._same_instant = (now, n)
+        if n > MAX_UPDATES_AT_ONE_INSTANT:
+            raise RuntimeError(f"flow network stuck: {n} updates at t = {now:.6f} h (a model bug)")
+        self._advance(now)
+        self._transitions(now)
+        self._recompute(now)
+        self._fire_watchers()
+        self._arm(now)
+
+    def _condition_changed(self, flow: Flow) -> None:
+        self._advance(self.env.now)
+        if flow.kind == "pipeline":
+            self._contaminate(flow)
+        self.update()
+
+    def _on_timer(self, version: int) -> None:
+        if version == self._version:
+            self._timer_at = INF
+            self.update()
+
+    # -- integration -----------------------------------------------------------------------
+    def _advance(self, t: float) -> None:
+        t0 = self.t_h
+        dt = t - t0
+        if dt <= 0.0:
+            return
+        rec = self.records
+        while self.next_day <= rec.n_days and 24.0 * self.next_day <= t:
+            b = 24.0 * self.next_day
+            col = self.next_day
+            for tk in self.tanks:
+                rec.stock_t[tk.row, col] = tk.level_t + tk.net_t_per_h * (b - t0)
+            self.next_day += 1
+        for f in self.flows:
+            r = f.rate_t_per_h
+            if r <= 0.0:
+                continue
+            m = r * dt
+            if f.kind == "production":
+                dst = f.dst
+                dst.level_t += m
+                lotq.put(dst.lots, f.origin, "", m)
+                self.produced_t += m
+            elif f.kind == "pipeline":
+                src = f.src
+                src.level_t -= m
+                lotq.move(src.lots, f.line, m, blank_route=f.name)
+                if f.feeds:
+                    dst = f.dst
+                    lotq.move(f.line, dst.lots, m, tally=dst.tally)
+                    dst.level_t += m
+                else:
+                    f.deficit_t -= m
+                if f.batch_state == "pump":
+                    f.batch_pumped_t += m
+            else:  # run
+                src = f.src
+                src.level_t -= m
+                lotq.move(src.lots, None, m)
+                self.processed_t += m
+        lost = rec.lost_flow_t
+        for f in self._losing:
+            amount = f.lost_rate * dt
+            for key, share in f.lost_shares:
+                lost[key] = lost.get(key, 0.0) + amount * share
+        self.t_h = t
+
+    def _contaminate(self, f: Flow) -> None:
+        """Take a new contamination's lost crude out of the line (from the delivery end)."""
+        effects = f.conditions[0].effects()
+        active = {n for n, e in effects.items() if e.kind == "contamination"}
+        for name in sorted(active - f.seen_contamination):
+            content = f.linefill_t - f.deficit_t
+            lost_t = min(effects[name].lost_t, content)
+            if lost_t > 0.0:
+                lotq.move(f.line, None, lost_t)
+                f.deficit_t += lost_t
+                self.removed_t += lost_t
+                self.records.add_amount(f.lost_index, self.env.now, lost_t)
+        f.seen_contamination = active
+
+    # -- state transitions -----------------------------------------------------------------
+    def _transitions(self, now: float) -> None:
+        for f in self.flows:
+            if f.kind != "pipeline":
+                continue
+            if f.deficit_t > EPS_T:
+                f.feeds = False
+            else:
+                f.deficit_t = 0.0
+                f.feeds = True
+            if f.batch_state == "pump" and f.batch_pumped_t >= f.batch_size_t - EPS_T:
+                f.batch_state = "idle"
+            if f.batch_state == "setup" and now >= f.batch_until_h - 1e-9:
+                f.batch_state = "pump"
+                f.batch_pumped_t = 0.0
+            if (f.batch_state == "idle" and f.src.level_t >= f.batch_size_t - EPS_T
+                    and f.current_factor() > 0.0):
+                if f.batch_setup_h > 0.0:
+                    f.batch_state = "setup"
+                    f.batch_until_h = now + f.batch_setup_h
+                else:
+                    f.batch_state = "pump"
+                    f.batch_pumped_t = 0.0
+
+    # -- rates -----------------------------------------------------------------------------
+    def _solve(self, r: list[float]) -> None:
+        """Throttle the maximum rates ``r`` in place until every tank bound is respected."""
+        flows = self.flows
+        for _ in range(MAX_SOLVER_PASSES):
+            changed = False
+            for tk in self.tanks:
+                at_floor = tk.level_t <= tk.floor_t + EPS_T
+                at_ceiling = tk.level_t >= tk.ceiling_t - EPS_T
+                if not (at_floor or at_ceiling):
+                    continue
+                out = 0.0
+                for i in tk.out_flows:
+                    out += r[i]
+                inn = 0.0
+                for i in tk.in_flows:
+                    if flows[i].feeds:
+                        inn += r[i]
+                if at_floor and out > inn * (1 + 1e-12) + TINY_RATE:
+                    s = inn / out
+                    for i in tk.out_flows:
+                        r[i] *= s
+                    out = inn
+                    changed = True
+                if at_ceiling and inn > out * (1 + 1e-12) + TINY_RATE:
+                    s = out / inn
+                    for i in tk.in_flows:
+                        if flows[i].feeds:
+                            r[i] *= s
+                    changed = True
+            if not changed:
+                return
+
+    def _recompute(self, now: float) -> None:
+        r, maxes = self._rates, self._maxes
+        for i, f in enumerate(self.flows):
+            f.nominal_t_per_h = f.nominal(now)
+            f.factor = f.current_factor()
+            maxes[i] = r[i] = f.nominal_t_per_h * f.factor
+        self._solve(r)
+        rec = self.records
+        for i, f in enumerate(self.flows):
+            f.rate_t_per_h = r[i]
+            shown = r[i] if f.feeds else 0.0
+            if shown != f.rec_rate:
+                rec.add_flow(f.rec_index, f.seg_start_h, now, f.rec_rate)
+                f.rec_rate, f.seg_start_h = shown, now
+            if f.demand_index >= 0 and maxes[i] != f.demand_rate:
+                rec.add_flow(f.demand_index, f.demand_start_h, now, f.demand_rate)
+                f.demand_rate, f.demand_start_h = maxes[i], now
+        for tk in self.tanks:
+            net = 0.0
+            for i in tk.in_flows:
+                if self.flows[i].feeds:
+                    net += r[i]
+            for i in tk.out_flows:
+                net -= r[i]
+            tk.net_t_per_h = net
+        self._losing = []
+        for i, f in enumerate(self.flows):
+            if f.factor >= 1.0 or f.nominal_t_per_h <= 0.0:
+                continue
+            alt = list(maxes)
+            alt[i] = f.nominal_t_per_h
+            self._solve(alt)
+            lost = alt[i] - r[i]
+            if lost > TINY_RATE:
+                f.lost_rate = lost
+                f.lost_shares = attribution_shares(f.conditions)
+                if f.lost_shares:
+                    self._losing.append(f)
+
+    # -- watchers and the next change ------------------------------------------------------
+    def _fire_watchers(self) -> None:
+        for tk in self.tanks:
+            if not tk.watchers:
+                continue
+            keep = []
+            for w in tk.watchers:
+                kind, tonnes, ev = w
+                ok = (tk.level_t >= tonnes - EPS_T) if kind == "stock" else (tk.room_t >= tonnes - EPS_T)
+                if ok:
+                    ev.succeed()
+                else:
+                    keep.append(w)
+            tk.watchers = keep
+
+    def _arm(self, now: float) -> None:
+        best = INF
+        for tk in self.tanks:
+            net = tk.net_t_per_h
+            if net < -TINY_RATE:
+                if tk.level_t > tk.floor_t + EPS_T:
+                    best = min(best, (tk.level_t - tk.floor_t) / -net)
+                for kind, tonnes, _ in tk.watchers:
+                    if kind == "room":
+                        best = min(best, (tonnes - tk.room_t) / -net)
+            elif net > TINY_RATE:
+                if tk.level_t < tk.ceiling_t - EPS_T:
+                    best = min(best, (tk.ceiling_t - tk.level_t) / net)
+                for kind, tonnes, _ in tk.watchers:
+                    if kind == "stock":
+                        best = min(best, (tonnes - tk.level_t) / net)
+        for f in self.flows:
+            if f.schedule is not None:
+                best = min(best, f.schedule.next_change_after(now) - now)
+            if f.kind != "pipeline":
+                continue
+            r = f.rate_t_per_h
+            if not f.feeds and r > TINY_RATE:
+                best = min(best, f.deficit_t / r)
+            st = f.batch_state
+            if st == "idle":
+                head = f.src
+                if head.net_t_per_h > TINY_RATE and head.level_t < f.batch_size_t:
+                    best = min(best, (f.batch_size_t - head.level_t) / head.net_t_per_h)
+            elif st == "setup":
+                best = min(best, f.batch_until_h - now)
+            elif st == "pump" and r > TINY_RATE:
+                best = min(best, (f.batch_size_t - f.batch_pumped_t) / r)
+        if best == INF:
+            if self._timer_at != INF:
+                self._version += 1
+                self._timer_at = INF
+            return
+        best = max(best, 0.0)
+        at = now + best
+        if at == self._timer_at:
+            return
+        self._version += 1
+        self._timer_at = at
+        v = self._version
+        ev = self.env.timeout(best)
+        ev.callbacks.append(lambda _ev, v=v: self._on_timer(v))
+
+    # -- what tankers do to tanks ----------------------------------------------------------
+    def wait_stock(self, tank: Tank, tonnes: float) -> simpy.Event:
+        """An event that fires when ``tank`` holds ``tonnes``."""
+        ev = self.env.event()
+        tank.watchers.append(["stock", tonnes, ev])
+        self.update()
+        return ev
+
+    def wait_room(self, tank: Tank, tonnes: float) -> simpy.Event:
+        """An event that fires when ``tank`` has ``tonnes`` of unreserved room."""
+        ev = self.env.event()
+        tank.watchers.append(["room", tonnes, ev])
+        self.update()
+        return ev
+
+    def take(self, tank: Tank, tonnes: float, route: str) -> deque:
+        """Take a cargo out of ``tank`` (loading starts); its lots get ``route`` as route tag."""
+        self._advance(self.env.now)
+        cargo: deque = deque()
+        lotq.move(tank.lots, cargo, tonnes, route=route)
+        tank.level_t -= tonnes
+        self.aboard_t += tonnes
+        self.update()
+        return cargo
+
+    def reserve_room(self, tank: Tank, tonnes: float) -> None:
+        self._advance(self.env.now)
+        tank.reserved_in_t += tonnes
+        self.update()
+
+    def land(self, tank: Tank, cargo: deque, tonnes: float) -> None:
+        """Land a discharged cargo into its reserved room (discharge ends)."""
+        self._advance(self.env.now)
+        tank.reserved_in_t = max(0.0, tank.reserved_in_t - tonnes)
+        lotq.move(cargo, tank.lots, tonnes, tally=tank.tally)
+        tank.level_t += tonnes
+        self.aboard_t -= tonnes
+        self.update()
+
+    # -- the end ---------------------------------------------------------------------------
+    def finish(self, until_h: float) -> None:
+        """Integrate to ``until_h``, close the open flow segments and sample the last stocks."""
+        self._advance(until_h)
+        rec = self.records
+        for f in self.flows:
+            rec.add_flow(f.rec_index, f.seg_start_h, until_h, f.rec_rate)
+            f.seg_start_h = until_h
+            if f.demand_index >= 0:
+                rec.add_flow(f.demand_index, f.demand_start_h, until_h, f.demand_rate)
+                f.demand_start_h = until_h
+        # A partial last day: its closing column holds the stock at the horizon.
+        if until_h >= self.horizon_h and self.next_day <= rec.n_days:
+            for col in range(self.next_day, rec.n_days + 1):
+                for tk in self.tanks:
+                    rec.stock_t[tk.row, col] = tk.level_t
+            self.next_day = rec.n_days + 1
+        if self.next_day <= rec.n_days:  # stopped early: days not reached are unknown
+            rec.stock_t[:, self.next_day:] = math.nan
+
+    def balance(self) -> dict[str, float]:
+        in_tanks = float(sum(tk.level_t for tk in self.tanks))
+        in_lines = float(sum(f.linefill_t - f.deficit_t for f in self.flows if f.kind == "pipeline"))
+        return {
+            "injected": float(self.initial_t + self.produced_t),
+            "delivered": float(self.processed_t),
+            "in_pipelines": in_lines,
+            "in_tanks": in_tanks,
+            "aboard": float(self.aboard_t),
+            "removed": float(self.removed_t),
+            "initial": float(self.initial_t),
+            "produced": float(self.produced_t),
+        }
+
+
+__all__ = ["CLOSING_KINDS", "EPS_T", "Flow", "FlowNetwork", "Schedule", "Tank", "attribution_shares"]

@@ -1,0 +1,183 @@
+"""A terminal's berths, and the two port calls a tanker makes there: load and discharge.
+
+A port call reads the way a harbour master would tell it: wait out any delay, wait for a
+berth, wait until the terminal is open and holds the cargo (loading) or has room for it
+(discharging), then load or discharge at the berth rate.  Every wait is one
+``records.waits`` row with its cause (``delay``, ``berth``, ``closed``, ``cargo``,
+``tank_room``) and the disruption responsible ("" when none; several closing disruptions
+are joined with "+").
+
+Cargo is moved as a lump (see :mod:`sim.model.network`): loading takes it out of the tank
+when loading starts, so two tankers can never count the same crude; discharging reserves
+the room when it starts and lands the crude when it ends.  The berth rate is the nominal
+rate times the terminal's factor at the start of the operation (a derate that starts
+during an operation does not change it).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterator
+
+import simpy
+
+from sim import scenario as sc
+from sim.model.condition import Condition
+from sim.model.network import EPS_T, FlowNetwork, Tank
+from sim.recorder import VOYAGE_FIELDS, Records
+
+COL = {name: i for i, name in enumerate(VOYAGE_FIELDS)}
+
+
+class WaitBook:
+    """Writes wait rows, and remembers the open ones so a run that stops mid-wait records
+    them as ending at the stop."""
+
+    def __init__(self, env: simpy.Environment, records: Records) -> None:
+        self.env = env
+        self.records = records
+        self._open: dict[int, tuple] = {}
+        self._next = 0
+
+    def begin(self, facility: str, cause: str, disruption: str, tanker: str) -> int:
+        token = self._next
+        self._next += 1
+        self._open[token] = (facility, cause, disruption, tanker, self.env.now)
+        return token
+
+    def end(self, token: int) -> None:
+        facility, cause, disruption, tanker, start_h = self._open.pop(token)
+        if self.env.now > start_h:
+            self.records.waits.append((facility, cause, disruption, tanker, start_h, self.env.now))
+
+    def close_all(self, end_h: float) -> None:
+        for facility, cause, disruption, tanker, start_h in self._open.values():
+            if end_h > start_h:
+                self.records.waits.append((facility, cause, disruption, tanker, start_h, end_h))
+        self._open.clear()
+
+
+def blocking_disruptions(condition: Condition) -> str:
+    """Who keeps a facility shut: its closing disruptions, or its derates to zero."""
+    names = condition.closing or [n for n, f in condition.factors().items() if f <= 0.0]
+    return "+".join(names)
+
+
+class ConditionWatch:
+    """An event that fires at the next change of one facility's condition."""
+
+    def __init__(self, env: simpy.Environment, condition: Condition) -> None:
+        self.env = env
+        self.condition = condition
+        self._event: simpy.Event | None = None
+        condition.on_change(self._changed)
+
+    def next_change(self) -> simpy.Event:
+        if self._event is None:
+            self._event = self.env.event()
+        return self._event
+
+    def _changed(self) -> None:
+        if self._event is not None:
+            ev, self._event = self._event, None
+            ev.succeed()
+
+    def wait_usable(self, waits: WaitBook, facility: str, tanker: str) -> Iterator[simpy.Event]:
+        """Wait (cause ``closed``) while the facility is closed or derated to zero."""
+        cond = self.condition
+        while cond.factor <= 0.0:
+            token = waits.begin(facility, "closed", blocking_disruptions(cond), tanker)
+            yield cond.when_open() if cond.closed else self.next_change()
+            waits.end(token)
+
+    def wait_delays(self, waits: WaitBook, facility: str, tanker: str) -> Iterator[simpy.Event]:
+        """Wait out one draw of every active delay (cause ``delay``, attributed)."""
+        for who, extra_h in self.condition.draw_delays():
+            if extra_h > 0.0:
+                token = waits.begin(facility, "delay", who, tanker)
+                yield self.env.timeout(extra_h)
+                waits.end(token)
+
+
+class Port:
+    """One terminal: its tank (in the flow network), its berths and its condition."""
+
+    def __init__(self, env: simpy.Environment, spec: sc.Terminal, tank: Tank, condition: Condition,
+                 network: FlowNetwork, waits: WaitBook, records: Records, stop_h: list[float]) -> None:
+        self.env = env
+        self.spec = spec
+        self.name = spec.name
+        self.tank = tank
+        self.condition = condition
+        self.watch = ConditionWatch(env, condition)
+        self.network = network
+        self.waits = waits
+        self.records = records
+        self.berths = simpy.Resource(env, capacity=spec.berths.count)
+        b = spec.berths
+        self.load_rate_t_per_h = b.load_rate_t_per_day / 24.0 if b.load_rate_t_per_day else 0.0
+        self.discharge_rate_t_per_h = b.discharge_rate_t_per_day / 24.0 if b.discharge_rate_t_per_day else 0.0
+        self._load_flow = records.flow_index(self.name, "load")
+        self._discharge_flow = records.flow_index(self.name, "discharge")
+        self._stop_h = stop_h  # [until_h] of the run, to clip recorded berth flows
+
+    def _berth(self, tanker: str) -> Iterator[simpy.Event]:
+        req = self.berths.request()
+        token = self.waits.begin(self.name, "berth", "", tanker)
+        yield req
+        self.waits.end(token)
+        return req
+
+    def load(self, tanker: str, cargo_t: float, row: list) -> Iterator[simpy.Event]:
+        """Port call to load ``cargo_t``; returns the cargo's lots."""
+        env, net, tank = self.env, self.network, self.tank
+        yield from self.watch.wait_delays(self.waits, self.name, tanker)
+        req = yield from self._berth(tanker)
+        row[COL["berth_load_h"]] = env.now
+        while True:
+            if self.condition.factor <= 0.0:
+                yield from self.watch.wait_usable(self.waits, self.name, tanker)
+                continue
+            if tank.level_t < cargo_t - EPS_T:
+                token = self.waits.begin(self.name, "cargo", "", tanker)
+                yield net.wait_stock(tank, cargo_t)
+                self.waits.end(token)
+                continue
+            break
+        start = env.now
+        row[COL["load_start_h"]] = start
+        cargo = net.take(tank, cargo_t, route=self.name)
+        rate = self.load_rate_t_per_h * self.condition.factor
+        duration = cargo_t / rate
+        self.records.add_flow(self._load_flow, start, min(start + duration, self._stop_h[0]), rate)
+        yield env.timeout(duration)
+        self.berths.release(req)
+        row[COL["load_end_h"]] = env.now
+        return cargo
+
+    def discharge(self, tanker: str, cargo: deque, cargo_t: float, row: list) -> Iterator[simpy.Event]:
+        """Port call to discharge ``cargo_t`` into the terminal's tank."""
+        env, net, tank = self.env, self.network, self.tank
+        yield from self.watch.wait_delays(self.waits, self.name, tanker)
+        req = yield from self._berth(tanker)
+        row[COL["berth_discharge_h"]] = env.now
+        while True:
+            if self.condition.factor <= 0.0:
+                yield from self.watch.wait_usable(self.waits, self.name, tanker)
+                continue
+            if tank.room_t < cargo_t - EPS_T:
+                token = self.waits.begin(self.name, "tank_room", "", tanker)
+                yield net.wait_room(tank, cargo_t)
+                self.waits.end(token)
+                continue
+            break
+        start = env.now
+        row[COL["discharge_start_h"]] = start
+        net.reserve_room(tank, cargo_t)
+        rate = self.discharge_rate_t_per_h * self.condition.factor
+        duration = cargo_t / rate
+        self.records.add_flow(self._discharge_flow, start, min(start + duration, self._stop_h[0]), rate)
+        yield env.timeout(duration)
+        net.land(tank, cargo, cargo_t)
+        self.berths.release(req)
+        row[COL["discharge_end_h"]] = env.now

@@ -1,0 +1,146 @@
+"""Tanker voyages: sea legs, the voyage story, cargo programmes and shuttle fleets.
+
+One voyage is one SimPy process that reads like the voyage itself: arrive at the load
+port, berth, load, sail (passing each chokepoint at its distance along the leg), arrive,
+berth, discharge, leave.  A spot tanker of a cargo programme then leaves the model; a
+shuttle of a fleet sails back in ballast and starts its next voyage.
+
+Sea legs: sailing time is distance / (speed x the leg's factor at departure); a closed leg
+holds the tanker in port before it sails (cause ``closed`` at the leg); each active delay
+adds one draw per passage (cause ``delay``).  A chokepoint's own transit time and rules
+come from :class:`sim.model.chokepoint.Chokepoint` and are in addition to the sailing time
+of the leg's whole distance.
+
+Randomness: each programme draws from its own stream, ``rng.stream(seed, "shipping",
+programme)``, two uniforms per lifting in lifting order (laycan offset, then load port),
+whether or not they are used, so changing a spread never shifts another draw.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+import simpy
+
+from sim import scenario as sc
+from sim.model.condition import Condition
+from sim.model.port import COL, ConditionWatch, Port, WaitBook
+
+if TYPE_CHECKING:
+    from sim.model.build import Model
+
+OPPOSITE = {"northbound": "southbound", "southbound": "northbound"}
+
+
+class SeaLeg:
+    """A sea passage between two terminals, with the chokepoints it passes."""
+
+    def __init__(self, env: simpy.Environment, spec: sc.SeaLeg, condition: Condition,
+                 chokepoints: dict, waits: WaitBook) -> None:
+        self.env = env
+        self.spec = spec
+        self.name = spec.name
+        self.condition = condition
+        self.watch = ConditionWatch(env, condition)
+        self.chokepoints = chokepoints
+        self.waits = waits
+        d = spec.distance_nm
+        self._passes = {
+            spec.from_: [(p.at_nm, p.chokepoint, p.direction) for p in sorted(spec.passes, key=lambda p: p.at_nm)],
+            spec.to: [(d - p.at_nm, p.chokepoint, OPPOSITE[p.direction])
+                      for p in sorted(spec.passes, key=lambda p: -p.at_nm)],
+        }
+
+    def sail(self, tanker: str, ship: sc.Tanker, from_port: str) -> Iterator[simpy.Event]:
+        """Sail the leg starting at ``from_port``; returns on arrival at the other end."""
+        env = self.env
+        yield from self.watch.wait_usable(self.waits, self.name, tanker)
+        yield from self.watch.wait_delays(self.waits, self.name, tanker)
+        speed_kn = ship.speed_kn * self.condition.factor
+        pos_nm = 0.0
+        for at_nm, chokepoint, direction in self._passes[from_port]:
+            if at_nm > pos_nm:
+                yield env.timeout((at_nm - pos_nm) / speed_kn)
+            yield from self.chokepoints[chokepoint].passage(tanker, ship.length_m, direction)
+            pos_nm = at_nm
+        yield env.timeout((self.spec.distance_nm - pos_nm) / speed_kn)
+
+
+def voyage(model: "Model", tanker: str, ship: sc.Tanker, programme: str, load: Port,
+           discharge: Port, leg: SeaLeg) -> Iterator[simpy.Event]:
+    """One loaded voyage, from arrival at the load port to the end of discharge."""
+    row = model.new_voyage(tanker, programme, load.name, discharge.name, ship.cargo_t)
+    cargo = yield from load.load(tanker, ship.cargo_t, row)
+    yield from leg.sail(tanker, ship, load.name)
+    row[COL["arrive_discharge_h"]] = model.env.now
+    yield from discharge.discharge(tanker, cargo, ship.cargo_t, row)
+
+
+def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
+    """Laycan of every lifting of a programme within the horizon (hours from start)."""
+    end_h = scenario.horizon_h
+    if prog.until is not None:
+        end_h = min(end_h, scenario.at_h(prog.until))
+    if prog.every_h is not None:
+        first = scenario.at_h(prog.first)  # type: ignore[arg-type]
+        n = max(0, math.ceil((end_h - first) / prog.every_h - 1e-9))
+        return [first + k * prog.every_h for k in range(n) if first + k * prog.every_h >= 0.0]
+    times = sorted((d - scenario.start).days * 24.0 for d in prog.dates)
+    return [t for t in times if 0.0 <= t < end_h]
+
+
+def start_programme(model: "Model", prog: sc.Programme, rng: np.random.Generator) -> int:
+    """Start one spot voyage process per lifting; returns the number of liftings."""
+    times = lifting_times_h(prog, model.scenario)
+    draws = rng.random((len(times), 2)) if times else np.zeros((0, 2))
+    shares = np.cumsum([p.share for p in prog.load_ports])
+    for k, laycan_h in enumerate(times):
+        offset_h = (2.0 * draws[k, 0] - 1.0) * prog.laycan_spread_h
+        arrive_h = max(0.0, laycan_h + offset_h)
+        pick = min(int(np.searchsorted(shares, draws[k, 1] * shares[-1], side="right")), len(shares) - 1)
+        tanker = f"{prog.name}-{k + 1:03d}"
+        model.env.process(_spot(model, prog, tanker, arrive_h, pick))
+    return len(times)
+
+
+def _spot(model: "Model", prog: sc.Programme, tanker: str, arrive_h: float, pick: int) -> Iterator[simpy.Event]:
+    env = model.env
+    if arrive_h > env.now:
+        yield env.timeout(arrive_h - env.now)
+    if prog.choose_port == "availability":
+        # The load port whose tank is fullest relative to the cargo (first listed on a tie).
+        levels = [model.ports[p.terminal].tank.level_t for p in prog.load_ports]
+        pick = levels.index(max(levels))
+    load = model.ports[prog.load_ports[pick].terminal]
+    discharge = model.ports[prog.discharge_port]
+    yield from voyage(model, tanker, prog.tanker, prog.name, load, discharge,
+                      model.leg_between(load.name, discharge.name))
+
+
+def start_fleet(model: "Model", fleet: sc.Fleet) -> None:
+    """Start one shuttle process per named tanker of a fleet."""
+    start_h = model.scenario.at_h(fleet.start) if fleet.start is not None else 0.0
+    for tanker in fleet.tankers:
+        model.env.process(_shuttle(model, fleet, tanker, max(0.0, start_h)))
+
+
+def _shuttle(model: "Model", fleet: sc.Fleet, tanker: str, start_h: float) -> Iterator[simpy.Event]:
+    env = model.env
+    if start_h > env.now:
+        yield env.timeout(start_h - env.now)
+    load = model.ports[fleet.load_port]
+    discharge = model.ports[fleet.discharge_port]
+    leg = model.leg_between(load.name, discharge.name)
+    while True:
+        yield from voyage(model, tanker, fleet.tanker, fleet.name, load, discharge, leg)
+        yield from leg.sail(tanker, fleet.tanker, discharge.name)  # back in ballast
+
+
+def cycle_h(ship: sc.Tanker, load: sc.Terminal, discharge: sc.Terminal, leg: sc.SeaLeg) -> float:
+    """Shortest round trip of a shuttle (no waits): for the event estimate."""
+    sail = 2.0 * leg.distance_nm / ship.speed_kn
+    lr = load.berths.load_rate_t_per_day or math.inf
+    dr = discharge.berths.discharge_rate_t_per_day or math.inf
+    return sail + 24.0 * ship.cargo_t / lr + 24.0 * ship.cargo_t / dr
