@@ -152,7 +152,7 @@ def _show(path: Path) -> str:
         rel = os.path.relpath(path)
     except ValueError:
         return str(path)
-    return rel if not rel.startswith(os.path.join("..", "..", "..")) else str(path)
+    return rel if not rel.startswith("..") else str(path)
 
 
 def _read_text(path: Path, shown: str) -> str:
@@ -507,7 +507,7 @@ def _load_tree(path: Path, shown: str, roots: list[Path], chain: list[Path], pro
                      "a base scenario must be in the same folder tree (allowed: "
                      + ", ".join(str(r) for r in roots) + ")")
     if target in chain:
-        cycle = " -> ".join(_show(p) for p in chain[chain.index(target):] + [target])
+        cycle = " -> ".join(os.path.relpath(p, path.parent) for p in chain[chain.index(target):] + [target])
         raise refuse(f"loops: {cycle}", "a file cannot extend itself, directly or through others")
     if len(chain) >= MAX_EXTENDS_CHAIN:
         raise refuse(f"the 'extends' chain is longer than {MAX_EXTENDS_CHAIN} files")
@@ -759,6 +759,11 @@ _BOUND_WORDS = {
     "less_than": ("lt", "must be less than"),
     "less_than_equal": ("le", "must be at most"),
 }
+_NOUNS = {
+    "string_type": "text", "tuple_type": "a list", "list_type": "a list", "dict_type": "a mapping",
+    "model_type": "a mapping", "int_type": "a whole number", "int_parsing": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+}
 _NAME_PATTERN_HINT = "a name starts with a letter and holds only letters, digits, '-' and '_' (at most 80)"
 
 
@@ -832,33 +837,27 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
             branches = points[tuple(e["loc"][:i])]
             if branches[tag] == 0 and any(d > 0 for d in branches.values()):
                 keep[n] = False
-    merged: dict[tuple, tuple[list[str], str | None, bool]] = {}
-    order: list[tuple] = []
+    # what remains: one problem per path; union branches that all failed at the type
+    # check become one "expected X or Y" problem
+    slots: dict[tuple, list[tuple[dict, _Walk]]] = {}
     for n, (e, w) in enumerate(zip(errors, walks)):
-        if not keep[n]:
-            continue
-        msg, hint = _message(e, w, tree)
-        slot = (w.clean, bool(w.tags))
-        if slot in merged and w.tags:
-            msgs = merged[slot][0]
-            if msg not in msgs:
-                msgs.append(msg)
-            continue
-        if slot in merged:
-            slot = slot + (n,)
-        merged[slot] = ([msg], hint, bool(w.tags))
-        order.append(slot)
+        if keep[n]:
+            slot = (w.clean,) if w.tags else (w.clean, n)
+            slots.setdefault(slot, []).append((e, w))
     problems = []
-    for slot in order:
-        msgs, hint, from_union = merged[slot]
+    for slot, items in slots.items():
         path = slot[0]
-        if len(msgs) > 1:
-            # several accepted forms, none fits: say so once
-            got = re.search(r" \(got (.*)\)$", msgs[0])
-            forms = [re.sub(r"^should be | \(got .*\)$", "", m) for m in msgs]
-            message = "should be " + ", or ".join(forms) + (f" (got {got.group(1)})" if got else "")
+        if len(items) > 1:
+            nouns = []
+            for e, _ in items:
+                noun = _NOUNS.get(e["type"]) or re.sub(r"^Input should be ", "", e["msg"])
+                if noun not in nouns:
+                    nouns.append(noun)
+            raw = value_at(tree, path)
+            got = raw if raw is not _MISSING else items[0][0].get("input")
+            message, hint = f"expected {' or '.join(nouns)}, got {_kind(got)}", None
         else:
-            message = msgs[0]
+            message, hint = _message(items[0][0], items[0][1], tree)
         pos = position_of(tree, path)
         problems.append(Problem(pos.file if pos else shown, pos.line if pos else None,
                                 pos.column if pos else None, path, message, hint))
