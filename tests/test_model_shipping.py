@@ -1,0 +1,216 @@
+"""Tankers: a deterministic shuttle, berth queues, waits for cargo and for tank room."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.errors import ScenarioError
+from sim.model import simulate
+from sim.model.condition import Effect
+from tests.test_model_support import (
+    SHUTTLE,
+    TWO_PORTS,
+    flow_row,
+    imbalance_t,
+    model_of,
+    scenario,
+    stock_row,
+    voyage_dicts,
+)
+
+SEED = np.random.SeedSequence(7)
+
+
+def test_deterministic_shuttle_makes_three_round_trips_in_ten_days() -> None:
+    """24 kt at 1 kt/h loads in 24 h, 240 nm at 10 kn sails in 24 h, 24 kt at 2 kt/h
+    discharges in 12 h, and the ballast leg takes 24 h: a cycle of 84 h.  In 240 h the
+    tanker starts voyages at 0, 84 and 168 h (the fourth would start at 252 h), so it
+    delivers 3 x 24 = 72 kt."""
+    rec = simulate(scenario(TWO_PORTS, shipping=SHUTTLE), SEED)
+    v = voyage_dicts(rec)
+    assert len(v) == 3
+    for k, start in enumerate((0.0, 84.0, 168.0)):
+        assert v[k]["voyage"] == k and v[k]["tanker"] == "T1" and v[k]["programme"] == "shuttle"
+        assert v[k]["arrive_load_h"] == pytest.approx(start)
+        assert v[k]["load_start_h"] == pytest.approx(start)
+        assert v[k]["load_end_h"] == pytest.approx(start + 24)
+        assert v[k]["arrive_discharge_h"] == pytest.approx(start + 48)
+        assert v[k]["discharge_start_h"] == pytest.approx(start + 48)
+        assert v[k]["discharge_end_h"] == pytest.approx(start + 60)
+    assert stock_row(rec, "B")[-1] == pytest.approx(72_000)
+    assert stock_row(rec, "A")[-1] == pytest.approx(200_000 - 72_000)
+    assert flow_row(rec, "A", "load").sum() == pytest.approx(72_000)
+    assert flow_row(rec, "B", "discharge").sum() == pytest.approx(72_000)
+    # the first discharge runs 48-60 h: all of it on day 2
+    assert flow_row(rec, "B", "discharge")[2] == pytest.approx(24_000)
+    assert rec.waits == []
+    assert abs(imbalance_t(rec.balance)) < 1e-6
+
+
+def test_cargo_is_aboard_between_loading_and_discharge() -> None:
+    """At 100 h the second voyage (loading started at 84 h) holds its 24 kt aboard."""
+    rec = simulate(scenario(TWO_PORTS, shipping=SHUTTLE), SEED, until_h=100.0)
+    assert rec.balance["aboard"] == pytest.approx(24_000)
+    assert rec.balance["in_tanks"] == pytest.approx(200_000 - 24_000)
+    assert abs(imbalance_t(rec.balance)) < 1e-6
+    v = voyage_dicts(rec)
+    assert len(v) == 2 and math.isnan(v[1]["discharge_end_h"])
+
+
+def test_second_shuttle_waits_for_the_single_berth() -> None:
+    """Two shuttles arrive together at a one-berth port: the second berths when the
+    first has loaded (24 h), and that wait is recorded with cause 'berth'."""
+    two = {"fleets": [{**SHUTTLE["fleets"][0], "tankers": ["T1", "T2"]}]}
+    rec = simulate(scenario(TWO_PORTS, shipping=two, horizon="3d"), SEED)
+    v = voyage_dicts(rec)
+    assert [x["tanker"] for x in v] == ["T1", "T2"]
+    assert v[1]["berth_load_h"] == pytest.approx(24.0)
+    assert v[1]["load_end_h"] == pytest.approx(48.0)
+    assert ("A", "berth", "", "T2", 0.0, pytest.approx(24.0)) in rec.waits
+
+
+FED_LOAD_PORT = {
+    "sources": [{"name": "S", "origin": "azeri", "rate": "24 kt/d"}],
+    "pipelines": [{"name": "P", "from": "S", "to": "A", "capacity": "48 kt/d", "linefill": "0 t"}],
+    "terminals": [
+        {"name": "A", "tank": {"capacity": "100kt"}, "berths": {"count": 1, "load_rate": "120 kt/d"}},
+        {"name": "B", "tank": {"capacity": "500kt"}, "berths": {"count": 1, "discharge_rate": "120 kt/d"}},
+    ],
+    "sea_legs": [{"name": "AB", "from": "A", "to": "B", "distance": "100 nm"}],
+}
+
+
+def test_loading_waits_until_the_terminal_holds_the_cargo() -> None:
+    """The terminal fills at 1 kt/h from empty; a 30 kt cargo can start loading at 30 h.
+    The loaded crude is Azeri, tagged with its load port, when it lands at B."""
+    ship = {"programmes": [{"name": "prog", "every": "30d", "first": "0d", "load_ports": [{"terminal": "A"}],
+                            "discharge_port": "B", "tanker": {"cargo": "30kt", "speed": "10 kn"}}]}
+    rec = simulate(scenario(FED_LOAD_PORT, shipping=ship, horizon="3d"), SEED)
+    v = voyage_dicts(rec)[0]
+    assert v["tanker"] == "prog-001"
+    assert v["berth_load_h"] == 0.0
+    assert v["load_start_h"] == pytest.approx(30.0)
+    assert ("A", "cargo", "", "prog-001", 0.0, pytest.approx(30.0)) in rec.waits
+    # 6 h loading + 10 h at sea, discharge 6 h: lands at 52 h
+    assert v["discharge_end_h"] == pytest.approx(52.0)
+    m = model_of(scenario(FED_LOAD_PORT, shipping=ship, horizon="3d"))
+    m.run()
+    assert list(m.tanks["B"].lots) == [["azeri", "A", pytest.approx(30_000)]]
+    assert m.tanks["A"].level_t == pytest.approx(72_000 - 30_000)
+
+
+ROOM = {
+    "sources": [{"name": "S", "origin": "azeri", "rate": "0 t/d"}],
+    "terminals": [
+        {"name": "A", "tank": {"capacity": "100kt", "initial": "100kt"},
+         "berths": {"count": 1, "load_rate": "120 kt/d"}},
+        {"name": "B", "tank": {"capacity": "100kt", "initial": "90kt"},
+         "berths": {"count": 1, "discharge_rate": "120 kt/d"}},
+    ],
+    "pipelines": [{"name": "out", "from": "B", "to": "R", "capacity": "24 kt/d", "linefill": "0 t"}],
+    "refineries": [{"name": "R", "tank": {"capacity": "1Mt"}, "demand": "0 t/d"}],
+    "sea_legs": [{"name": "AB", "from": "A", "to": "B", "distance": "100 nm"}],
+}
+
+
+def test_discharge_waits_for_tank_room() -> None:
+    """B holds 90 of 100 kt and drains at 1 kt/h.  The tanker (50 kt) loads 0-10 h, sails
+    10-20 h, berths at 20 h, and must wait until 50 kt of room exist: 90 - 1 x t <= 50 at
+    t = 40 h.  It discharges 40-50 h; the room stays reserved, so B drains to 40 kt and
+    then holds 40 + 50 = 90 kt at 50 h."""
+    ship = {"fleets": [{"name": "f", "tankers": ["T"], "load_port": "A", "discharge_port": "B",
+                        "tanker": {"cargo": "50kt", "speed": "10 kn"}}]}
+    s = scenario(ROOM, shipping=ship, horizon="55h")
+    m = model_of(s)
+    rec = m.run(until_h=50.0)
+    v = voyage_dicts(rec)[0]
+    assert v["berth_discharge_h"] == pytest.approx(20.0)
+    assert v["discharge_start_h"] == pytest.approx(40.0)
+    assert v["discharge_end_h"] == pytest.approx(50.0)
+    assert ("B", "tank_room", "", "T", pytest.approx(20.0), pytest.approx(40.0)) in rec.waits
+    assert m.tanks["B"].level_t == pytest.approx(90_000)
+    assert m.tanks["R"].level_t == pytest.approx(50_000)
+    assert abs(imbalance_t(rec.balance)) < 1e-6
+
+
+def test_a_closed_terminal_starts_no_loading_and_the_wait_names_the_closure() -> None:
+    """A closure of A from 0 to 10 h holds the shuttle at its berth; loading starts at 10 h."""
+    s = scenario(TWO_PORTS, shipping=SHUTTLE, horizon="2d")
+    m = model_of(s)
+    cond = m.conditions["A"]
+
+    def storm():
+        cond.apply("storm", Effect("closure"))
+        yield m.env.timeout(10.0)
+        cond.lift("storm")
+
+    m.env.process(storm())
+    rec = m.run()
+    v = voyage_dicts(rec)[0]
+    assert v["load_start_h"] == pytest.approx(10.0)
+    assert ("A", "closed", "storm", "T1", 0.0, pytest.approx(10.0)) in rec.waits
+
+
+def test_a_derated_terminal_loads_slower() -> None:
+    """A berth derate to 0.5 doubles the 24 h loading to 48 h."""
+    s = scenario(TWO_PORTS, shipping=SHUTTLE, horizon="3d")
+    m = model_of(s)
+    m.conditions["A"].apply("pumps", Effect("derate", factor=0.5))
+    rec = m.run()
+    assert voyage_dicts(rec)[0]["load_end_h"] == pytest.approx(48.0)
+
+
+def test_a_cargo_too_big_for_the_berths_is_refused_at_build() -> None:
+    net = {**TWO_PORTS, "terminals": [
+        {**TWO_PORTS["terminals"][0], "berths": {"count": 1, "load_rate": "24 kt/d", "max_cargo": "20kt"}},
+        TWO_PORTS["terminals"][1]]}
+    with pytest.raises(ScenarioError, match="24,000 t cargo can never load at 'A'"):
+        model_of(scenario(net, shipping=SHUTTLE))
+
+
+def test_a_cargo_too_big_for_the_discharge_tanks_is_refused_at_build() -> None:
+    net = {**TWO_PORTS, "terminals": [TWO_PORTS["terminals"][0],
+                                     {**TWO_PORTS["terminals"][1], "tank": {"capacity": "20kt"}}]}
+    with pytest.raises(ScenarioError, match="its tanks hold only 20,000 t"):
+        model_of(scenario(net, shipping=SHUTTLE))
+
+
+STRAIT = {
+    **TWO_PORTS,
+    "chokepoints": [{"name": "Strait", "transit": "5h"}],
+    "sea_legs": [{"name": "AB", "from": "A", "to": "B", "distance": "100 nm",
+                  "passes": [{"chokepoint": "Strait", "at": "40 nm", "direction": "northbound"}]}],
+}
+
+
+def test_a_voyage_passes_its_chokepoint_at_its_distance_both_ways() -> None:
+    """Loaded: 40 nm (4 h) to the strait, 5 h transit, 60 nm (6 h): B at 24 + 15 = 39 h.
+    Ballast from B: the strait is 60 nm away, passed southbound."""
+    s = scenario(STRAIT, shipping=SHUTTLE, horizon="4d")
+    rec = simulate(s, SEED)
+    v = voyage_dicts(rec)[0]
+    assert v["arrive_discharge_h"] == pytest.approx(39.0)
+    first, back = rec.passages[0], rec.passages[1]
+    assert first == ("Strait", "T1", "northbound", pytest.approx(28.0), pytest.approx(28.0), pytest.approx(33.0))
+    # discharge 39-51 h, 6 h to the strait
+    assert back[2] == "southbound" and back[3] == pytest.approx(57.0)
+
+
+def test_programme_draws_are_reproducible_and_spread_around_laycan() -> None:
+    """Same seed, same arrivals; each arrival lies within laycan +- spread."""
+    ship = {"programmes": [{"name": "prog", "every": "2d", "first": "1d", "laycan_spread": "12h",
+                            "load_ports": [{"terminal": "A"}], "discharge_port": "B",
+                            "tanker": {"cargo": "10kt", "speed": "10 kn"}}]}
+    s = scenario(TWO_PORTS, shipping=ship, horizon="10d")
+    a = voyage_dicts(simulate(s, np.random.SeedSequence(3)))
+    b = voyage_dicts(simulate(s, np.random.SeedSequence(3)))
+    c = voyage_dicts(simulate(s, np.random.SeedSequence(4)))
+    arrivals = sorted(x["arrive_load_h"] for x in a)
+    assert arrivals == sorted(x["arrive_load_h"] for x in b)
+    assert arrivals != sorted(x["arrive_load_h"] for x in c)
+    assert len(arrivals) == 5  # laycans at 24, 72, 120, 168, 216 h
+    for laycan, t in zip((24, 72, 120, 168, 216), arrivals):
+        assert laycan - 12 <= t <= laycan + 12
