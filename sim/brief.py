@@ -134,6 +134,11 @@ KPI_FORMATS: dict[str, tuple[str, str, float, int]] = {
     "min_days_cover": ("lowest days of cover", "d", 1.0, 1),
     "time_to_survive_d": ("time to survive", "d", 1.0, 1),
     "time_to_recover_d": ("time to recover", "d", 1.0, 1),
+    "lost_flow_t": ("flow lost to disruptions", "kt", 1e-3, 1),
+    "wait_h_total": ("waiting", "h", 1.0, 0),
+    "disruption_wait_h": ("waiting caused by disruptions", "h", 1.0, 0),
+    "demurrage_usd": ("demurrage", "k$", 1e-3, 0),
+    "cycle_h_mean": ("mean voyage cycle", "h", 1.0, 1),
     "voyages": ("tanker voyages", "", 1.0, 1),
     "hhi_origin": ("concentration by origin (HHI)", "", 1.0, 0),
     "hhi_route": ("concentration by route (HHI)", "", 1.0, 0),
@@ -193,8 +198,12 @@ def _matrix(ts: pd.DataFrame, mask: pd.Series, n_days: int) -> np.ndarray:
 
 
 def n_days(run: RunTables) -> int:
-    if not run.timeseries.empty and "day" in run.timeseries:
-        return int(run.timeseries["day"].max()) + 1
+    """Days in the daily series (stocks have one more row: the level at the end)."""
+    ts = run.timeseries
+    if not ts.empty and "day" in ts:
+        flows = ts.loc[ts["kind"] != "stock", "day"]
+        if not flows.empty:
+            return int(flows.max()) + 1
     return int(run.scenario.horizon_days)
 
 
@@ -226,57 +235,90 @@ def demand_matrix(run: RunTables) -> np.ndarray:
 
 
 def cover_matrices(run: RunTables) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Days of cover per refinery as [replication, day] (stock at the start of the day over
-    the refinery's nominal demand per day) and each refinery's minimum-operating level (d)."""
+    """Refinery stock in days of demand per [replication, day boundary] (the level at
+    00:00 of each day, and at the end) and each refinery's minimum-operating level in the
+    same days.  A boundary's demand rate is that day's demand (the last day's at the end);
+    days without demand are NaN."""
     ts = run.timeseries
     out: dict[str, np.ndarray] = {}
     floor: dict[str, float] = {}
     if ts.empty:
         return out, floor
+    days = n_days(run)
     for r in _refineries(run.scenario):
-        if r.demand_t_per_day <= 0:
+        stock = _matrix(ts, (ts["kind"] == "stock") & (ts["facility"] == r.name), days + 1)
+        if not ((ts["kind"] == "stock") & (ts["facility"] == r.name)).any():
             continue
-        m = _matrix(ts, (ts["kind"] == "stock") & (ts["facility"] == r.name), n_days(run))
-        out[r.name] = m / r.demand_t_per_day
-        floor[r.name] = r.min_stock_t / r.demand_t_per_day
+        demand = _matrix(ts, (ts["kind"] == "demand") & (ts["facility"] == r.name), days)
+        rate = np.concatenate([demand, demand[:, -1:]], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[r.name] = np.where(rate > 0, stock / np.where(rate > 0, rate, 1.0), np.nan)
+        floor[r.name] = r.min_stock_t / r.demand_t_per_day if r.demand_t_per_day > 0 else math.nan
     return out, floor
 
 
+def usable_cover_matrices(run: RunTables) -> dict[str, np.ndarray]:
+    """Days of cover above the minimum operating stock (floored at 0), the quantity of
+    ``min_days_cover`` in the KPIs: (stock - min_stock) / that day's demand."""
+    ts = run.timeseries
+    out: dict[str, np.ndarray] = {}
+    total, _ = cover_matrices(run)
+    for r in _refineries(run.scenario):
+        if r.name not in total:
+            continue
+        days = n_days(run)
+        stock = _matrix(ts, (ts["kind"] == "stock") & (ts["facility"] == r.name), days + 1)
+        demand = _matrix(ts, (ts["kind"] == "demand") & (ts["facility"] == r.name), days)
+        rate = np.concatenate([demand, demand[:, -1:]], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[r.name] = np.where(rate > 0, np.maximum(stock - r.min_stock_t, 0.0) / np.where(rate > 0, rate, 1.0),
+                                   np.nan)
+    return out
+
+
 def lowest_stock_days(run: RunTables) -> np.ndarray:
-    """Per replication, the day on which the refineries' lowest days of cover occurs
-    (first such day; the minimum over refineries when there are several)."""
-    cover, _ = cover_matrices(run)
+    """Per replication, the day boundary at which the refineries' usable days of cover is
+    lowest (the first such boundary; the minimum over refineries when there are several)."""
+    cover = usable_cover_matrices(run)
     if not cover:
         return np.array([], dtype=int)
-    worst = np.minimum.reduce([m for m in cover.values()])
+    worst = np.fmin.reduce([m for m in cover.values()])
+    worst = np.where(np.isnan(worst), np.inf, worst)
     return np.argmin(worst, axis=1)
 
 
+VOYAGE_WAITS = (("load_port", "berth", "wait_load_berth_h", "arrive_load_h", "berth_load_h"),
+                ("load_port", "cargo", "wait_cargo_h", "berth_load_h", "load_start_h"),
+                ("discharge_port", "berth", "wait_discharge_berth_h", "arrive_discharge_h", "berth_discharge_h"),
+                ("discharge_port", "tank room", "wait_tank_room_h", "berth_discharge_h", "discharge_start_h"))
+
+
 def waits_table(run: RunTables) -> pd.DataFrame:
-    """One row per wait: place, cause, wait_h.  From a ``waits`` table when the store has
-    one; else derived from the voyage stages (berth, cargo and tank-room waits)."""
+    """One row per wait: place, cause, wait_h.  From the store's ``waits`` table when it has
+    one (every wait, chokepoints included); else the voyages' berth, cargo and tank-room
+    waits."""
     w = run.extra.get("waits")
-    if w is not None and not w.empty and {"facility", "start_h", "end_h"} <= set(w.columns):
-        cause = w["cause"] if "cause" in w else ""
-        return pd.DataFrame({"place": w["facility"] + " (" + cause + ")",
-                             "cause": cause, "wait_h": w["end_h"] - w["start_h"]})
+    if w is not None and not w.empty and "facility" in w:
+        hours = w["wait_h"] if "wait_h" in w else w["end_h"] - w["start_h"]
+        cause = w["cause"].astype(str).str.replace("_", " ") if "cause" in w else pd.Series("", index=w.index)
+        return pd.DataFrame({"place": w["facility"].astype(str) + " (" + cause + ")", "cause": cause,
+                             "wait_h": hours.astype(float)}).dropna()
     v = run.voyages
     if v.empty:
         return pd.DataFrame(columns=["place", "cause", "wait_h"])
-    stages = (("load_port", "berth", "arrive_load_h", "berth_load_h"),
-              ("load_port", "cargo", "berth_load_h", "load_start_h"),
-              ("discharge_port", "berth", "arrive_discharge_h", "berth_discharge_h"),
-              ("discharge_port", "tank room", "berth_discharge_h", "discharge_start_h"))
     parts = []
-    for port, cause, a, b in stages:
-        if {port, a, b} <= set(v.columns):
-            sub = v[[port, a, b]].dropna()
-            parts.append(pd.DataFrame({"place": sub[port] + " (" + cause + ")", "cause": cause,
-                                       "wait_h": sub[b] - sub[a]}))
-    wait_cols = [c for c in v.columns if re.fullmatch(r"wait_(.+)_h", c)]
-    for c in wait_cols:
-        sub = v[c].dropna()
-        parts.append(pd.DataFrame({"place": c[5:-2].replace("_", " "), "cause": "passage", "wait_h": sub}))
+    for port, cause, col, a, b in VOYAGE_WAITS:
+        if port not in v:
+            continue
+        if col in v:
+            hours = v[col]
+        elif {a, b} <= set(v.columns):
+            hours = v[b] - v[a]
+        else:
+            continue
+        ok = hours.notna()
+        parts.append(pd.DataFrame({"place": v.loc[ok, port].astype(str) + " (" + cause + ")", "cause": cause,
+                                   "wait_h": hours[ok].astype(float)}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["place", "cause", "wait_h"])
 
 
@@ -355,40 +397,56 @@ def mean_leg_flows_t_per_day(run: RunTables) -> dict[str, float]:
     return out
 
 
-def disruption_table(run: RunTables) -> pd.DataFrame:
-    """One row per scenario disruption: kind, targets, timing, and its attributed lost
-    flow (t) and waiting (h) per replication (mean, p5, p95) where the store records them."""
+@dataclass(frozen=True)
+class DisruptionStats:
+    """One disruption over the replications of a run."""
+
+    name: str
+    kind: str
+    targets: str
+    timing: str
+    activated_pct: float  # replications in which it was active at least once
+    lost: Stat | None  # attributed lost flow (t)
+    wait: Stat | None  # waiting it caused (h)
+    survive: dict[str, Stat]  # refinery -> time to survive (d); NaN = never cut runs
+    recover: dict[str, Stat]  # refinery -> time to recover (d); NaN = not recovered
+    source: str
+    note: str
+
+
+def _timing(s: Any, d: Any) -> str:
+    if d.window is not None:
+        start = s.start + _dt.timedelta(hours=s.at_h(d.window.start))
+        return f"from {start.isoformat()} for {d.window.duration_h / 24:.1f} d"
+    if d.recurring is not None:
+        return f"every {d.recurring.every_h / 24:.1f} d for {d.recurring.duration_h / 24:.1f} d"
+    st = d.stochastic
+    rate = st.per_year if st.per_year is not None else sum(st.per_month.values())
+    return f"random, {rate:g} a year"
+
+
+def disruption_stats(run: RunTables) -> list[DisruptionStats]:
+    """Every scenario disruption with its attributed costs, from the store's
+    ``disruption_kpis`` table (a row per replication and disruption)."""
     s = run.scenario
-    k = run.kpis
-    dk = run.extra.get("disruption_kpis")
-    rows = []
+    dk = run.extra.get("disruption_kpis", pd.DataFrame())
+    refineries = {dependency.slug(r.name): r.name for r in _refineries(s)}
+    out = []
     for d in s.disruptions:
-        if d.window is not None:
-            start = s.start + _dt.timedelta(hours=s.at_h(d.window.start))
-            timing = f"from {start.isoformat()} for {d.window.duration_h / 24:.1f} d"
-        elif d.recurring is not None:
-            timing = f"every {d.recurring.every_h / 24:.1f} d for {d.recurring.duration_h / 24:.1f} d"
-        else:
-            rate = d.stochastic.per_year if d.stochastic.per_year is not None else sum(d.stochastic.per_month.values())
-            timing = f"random, {rate:g} a year"
-        lost = wait = None
-        if dk is not None and not dk.empty and "disruption" in dk:
-            g = dk[dk["disruption"] == d.name]
-            if "lost_t" in g:
-                lost = Stat.of(g["lost_t"])
-            wc = _fac_col(g, "wait_h", "waiting_h")
-            if wc:
-                wait = Stat.of(g[wc])
-        else:
-            for col in (f"lost_t__{d.name}", f"{d.name}_lost_t", f"lost_t_{d.name}"):
-                if col in k:
-                    lost = Stat.of(k[col])
-            for col in (f"wait_h__{d.name}", f"{d.name}_wait_h", f"wait_h_{d.name}"):
-                if col in k:
-                    wait = Stat.of(k[col])
-        rows.append({"disruption": d.name, "kind": d.kind, "targets": ", ".join(s.resolve_targets(d)),
-                     "timing": timing, "lost": lost, "wait": wait, "source": d.source or "", "note": d.note or ""})
-    return pd.DataFrame(rows)
+        g = dk[dk["disruption"] == d.name] if not dk.empty and "disruption" in dk else pd.DataFrame()
+        lost = Stat.of(g["lost_flow_t"]) if "lost_flow_t" in g else None
+        wait = Stat.of(g["wait_h_total"]) if "wait_h_total" in g else None
+        active = g[g["activations"] > 0] if "activations" in g else g
+        survive, recover = {}, {}
+        for slug_, name in refineries.items():
+            for col, into in ((f"time_to_survive_{slug_}_d", survive), (f"time_to_recover_{slug_}_d", recover)):
+                if col in active and len(active):
+                    into[name] = Stat.of(active[col])
+        out.append(DisruptionStats(
+            d.name, d.kind, ", ".join(s.resolve_targets(d)), _timing(s, d),
+            100.0 * len(active) / max(1, run.replications) if len(g) else math.nan,
+            lost, wait, survive, recover, d.source or "", d.note or ""))
+    return out
 
 
 def _facility_figures(section: str, f: Any) -> str:
@@ -516,7 +574,9 @@ class Doc:
 
 
 HEADLINE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
-                 "min_days_cover", "time_to_survive_d", "time_to_recover_d")
+                 "min_days_cover")
+TABLE_KPIS = (*HEADLINE_KPIS, "voyages", "cycle_h_mean", "lost_flow_t", "disruption_wait_h", "demurrage_usd",
+              "hhi_origin", "hhi_route")
 
 
 def _stat(run: RunTables, col: str) -> Stat | None:
@@ -551,27 +611,14 @@ def headline(run: RunTables) -> str:
     cover = _stat(run, "min_days_cover")
     low_days = lowest_stock_days(run)
     if cover is not None:
-        text = f"Refinery stocks ran lowest at {fmt_range('min_days_cover', cover)} of cover"
+        text = (f"Refinery stocks ran lowest at {fmt_range('min_days_cover', cover)} of cover above the "
+                f"minimum operating level")
         if low_days.size:
             q = np.quantile(low_days, [0.05, 0.5, 0.95], method="nearest")
             d = [(s.start + _dt.timedelta(days=int(x))).isoformat() for x in q]
             text += f", around {d[1]} (median; p5–p95 {d[0]} to {d[2]})"
-        _, floor = cover_matrices(run)
-        if floor:
-            text += "; the minimum operating level is " + ", ".join(
-                f"{_num(v)} days at {name}" for name, v in floor.items())
         parts.append(text + ". ")
-    surv, rec = _stat(run, "time_to_survive_d"), _stat(run, "time_to_recover_d")
-    if surv is not None and surv.n:
-        parts.append(f"After the disruption the refineries ran on stock for {fmt_range('time_to_survive_d', surv)}")
-        if rec is not None and rec.n:
-            parts.append(f", and delivered flow took {fmt_range('time_to_recover_d', rec)} to return to "
-                         f"within 5% of its undisrupted level")
-            if rec.n < n:
-                parts.append(f" ({n - rec.n} of {n} replications had not recovered by the end)")
-        parts.append(". ")
-    elif not s.disruptions:
-        parts.append("The scenario has no disruptions, so time to survive and to recover do not apply. ")
+    parts.append(_resilience(run))
     b = binding_facility(run)
     if b is not None:
         parts.append(f"{b.facility} bound the flow in {_num(b.share_pct, 0)}% of replications, at "
@@ -579,10 +626,61 @@ def headline(run: RunTables) -> str:
     return "".join(parts).strip()
 
 
+def main_disruption(run: RunTables) -> DisruptionStats | None:
+    """The activated disruption with the largest mean attributed lost flow (then waiting)."""
+    active = [d for d in disruption_stats(run) if d.activated_pct > 0]
+    if not active:
+        return None
+
+    def weight(d: DisruptionStats) -> tuple[float, float]:
+        lost = d.lost.mean if d.lost is not None and d.lost.n else 0.0
+        wait = d.wait.mean if d.wait is not None and d.wait.n else 0.0
+        return (lost, wait)
+
+    return max(active, key=weight)
+
+
+def _resilience(run: RunTables) -> str:
+    """Sentences on time to survive and to recover after the main disruption."""
+    s = run.scenario
+    if not s.disruptions:
+        return "The scenario has no disruptions, so time to survive and to recover do not apply. "
+    d = main_disruption(run)
+    if d is None:
+        return "No disruption was active in any replication. "
+    n_active = round(d.activated_pct * run.replications / 100.0)
+    text = [f"The costliest disruption, {d.name} (active in {n_active} of {run.replications} replications"]
+    if d.lost is not None and d.lost.n:
+        text.append(f", {fmt_range('lost_flow_t', d.lost)} of flow lost")
+    text.append("): ")
+    clauses = []
+    for ref in sorted(set(d.survive) | set(d.recover)):
+        sv, rc = d.survive.get(ref), d.recover.get(ref)
+        cut = sv.n if sv is not None else 0
+        if cut == 0 and (rc is None or (rc.n == n_active and rc.mean == 0.0)):
+            continue  # this refinery neither cut runs nor lost delivered flow
+        if cut:
+            clause = f"{ref} ran on stock for {fmt_range('time_to_survive_d', sv)} before cutting runs"
+            if cut < n_active:
+                clause += f" (in {cut} of {n_active} replications; it never ran short in the others)"
+        else:
+            clause = f"{ref} never had to cut runs"
+        if rc is not None and rc.n:
+            clause += (f", and its delivered flow took {fmt_range('time_to_recover_d', rc)} to return to 95% "
+                       f"of the undisrupted level")
+            if rc.n < n_active:
+                clause += f" (not recovered by the end in {n_active - rc.n} of {n_active})"
+        elif rc is not None:
+            clause += ", and its delivered flow had not recovered by the end in any replication"
+        clauses.append(clause)
+    if not clauses:
+        return "".join(text) + "no refinery cut runs or lost delivered flow after it. "
+    return "".join(text) + "; ".join(clauses) + ". "
+
+
 def _kpi_rows(run: RunTables) -> list[list[str]]:
     rows = []
-    cols = [c for c in HEADLINE_KPIS if c in run.kpis] + [c for c in ("voyages", "hhi_origin", "hhi_route")
-                                                         if c in run.kpis]
+    cols = [c for c in TABLE_KPIS if c in run.kpis]
     for c in cols:
         st = Stat.of(run.kpis[c])
         label, unit, _, _ = kpi_format(c)
@@ -620,7 +718,8 @@ def make_charts(run: RunTables, out_dir: Path) -> list[tuple[Path, str]]:
                      "Crude delivered to the refineries against demand (p5–p95 band over replications)"))
         cover, floor = cover_matrices(run)
         if cover:
-            made.append((charts.days_of_cover(x, cover, floor, out_dir / "cover", subtitle=sub),
+            bounds = [*x, x[-1] + _dt.timedelta(days=1)]  # stocks are at day boundaries
+            made.append((charts.days_of_cover(bounds, cover, floor, out_dir / "cover", subtitle=sub),
                          "Refinery stock in days of cover, with the minimum operating level"))
     w = waits_table(run)
     if not w.empty:
@@ -647,7 +746,7 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     doc.p(headline(run))
     if base is not None:
         doc.h(2, f"Against {base.scenario.name}")
-        cols = [c for c in (*HEADLINE_KPIS, "voyages", "hhi_origin", "hhi_route",
+        cols = [c for c in (*TABLE_KPIS,
                             *sorted(c for c in run.kpis.columns if c.startswith("share_")))
                 if c in run.kpis and c in base.kpis]
         diff = differences(run, base, cols)
@@ -684,13 +783,18 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     for png, caption in make_charts(run, run.path / "charts"):
         doc.image(png, caption)
     doc.h(2, "Disruptions")
-    dt = disruption_table(run)
-    if dt.empty:
+    stats = disruption_stats(run)
+    if not stats:
         doc.p("The scenario has no disruptions.")
     else:
-        doc.table(["disruption", "kind", "targets", "timing", "lost flow", "waiting caused", "source"],
-                  [[r["disruption"], r["kind"], r["targets"], r["timing"], _stat_cell("lost_t", r["lost"]),
-                    _stat_cell("wait_h", r["wait"]), r["source"] or "not given"] for _, r in dt.iterrows()])
+        doc.p("Lost flow and waiting are attributed to each disruption by the model; mean with "
+              "p5–p95 over the replications in which it was active.")
+        doc.table(["disruption", "kind", "targets", "timing", "active in (%)", "lost flow", "waiting caused",
+                   "source"],
+                  [[d.name, d.kind, d.targets, d.timing,
+                    "not recorded" if not math.isfinite(d.activated_pct) else _num(d.activated_pct, 0),
+                    _stat_cell("lost_flow_t", d.lost), _stat_cell("wait_h_total", d.wait), d.source or "not given"]
+                   for d in stats])
     doc.h(2, "Assumptions and sources")
     doc.table(["facility", "kind", "figures", "source", "note"], assumptions_table(run))
     doc.h(2, "What was run")

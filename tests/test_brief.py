@@ -64,29 +64,35 @@ def write_run(folder: Path, *, reps: int = 20, seed: int = 7, shift_t: float = 0
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "scenario.yaml").write_text(SCENARIO_YAML, encoding="utf-8")
     demand = np.full(DAYS, 10_000.0)
-    ts_rows, kpi_rows, fac_rows, voy_rows = [], [], [], []
+    ts_rows, kpi_rows, fac_rows, voy_rows, dis_rows = [], [], [], [], []
     for r in range(reps):
         delivered = np.clip(rng.normal(9_500.0 + shift_t / DAYS, 1_500.0, DAYS), 0, None)
         delivered[9:14] = 0.0  # the closure
-        stock = 200_000.0 + np.concatenate([[0.0], np.cumsum(delivered - demand)])[:DAYS]
-        run = np.minimum(demand, stock + delivered)
+        stock = 200_000.0 + np.concatenate([[0.0], np.cumsum(delivered - demand)])  # DAYS + 1 boundaries
+        run = np.minimum(demand, stock[:DAYS] + delivered)
         for d in range(DAYS):
             date = dt.date(2021, 1, 1) + dt.timedelta(days=d)
             ts_rows += [(r, d, date, "brody_mozyr", "pipeline", delivered[d]),
+                        (r, d, date, "mozyr", "delivered", delivered[d]),
                         (r, d, date, "odesa_brody", "pipeline", delivered[d] * 0.9),
                         (r, d, date, "mozyr", "demand", demand[d]),
-                        (r, d, date, "mozyr", "run", run[d]),
-                        (r, d, date, "mozyr", "stock", stock[d])]
+                        (r, d, date, "mozyr", "run", run[d])]
+        for d in range(DAYS + 1):
+            ts_rows.append((r, d, dt.date(2021, 1, 1) + dt.timedelta(days=d), "mozyr", "stock", stock[d]))
         shortfall = float(rng.choice([0.0, rng.uniform(1_000, 20_000)]))
         kpi_rows.append({
             "replication": r, "delivered_t": delivered.sum(), "demand_t": demand.sum(),
             "demand_met_pct": 100.0 * (demand.sum() - shortfall) / demand.sum(), "shortfall_t": shortfall,
-            "cut_run_days": float(shortfall > 0) * rng.integers(1, 4), "min_days_cover": stock.min() / 10_000.0,
-            "voyages": int(rng.integers(3, 5)), "time_to_survive_d": rng.uniform(8, 20),
-            "time_to_recover_d": rng.uniform(3, 9) if r % 5 else np.nan,
+            "cut_run_days": float(shortfall > 0) * rng.integers(1, 4),
+            "min_days_cover": (stock.min() - 50_000.0) / 10_000.0,
+            "voyages": int(rng.integers(3, 5)),
             "share_origin_azeri_pct": 100.0, "share_route_supsa_pct": 100.0, "hhi_origin": 10_000.0,
-            "hhi_route": 10_000.0, "lost_t__brody_closed": rng.uniform(40_000, 60_000),
+            "hhi_route": 10_000.0,
         })
+        dis_rows.append({"replication": r, "disruption": "brody_closed", "kind": "closure", "activations": 1,
+                         "lost_flow_t": rng.uniform(40_000, 60_000), "wait_h_total": 0.0,
+                         "time_to_survive_mozyr_d": rng.uniform(8, 20) if r % 4 else np.nan,
+                         "time_to_recover_mozyr_d": rng.uniform(3, 9) if r % 5 else np.nan})
         for f in FACILITIES:
             util = {"odesa_brody": rng.uniform(55, 65), "brody_mozyr": rng.uniform(70, 90)}.get(
                 f, rng.uniform(10, 50))
@@ -100,6 +106,7 @@ def write_run(folder: Path, *, reps: int = 20, seed: int = 7, shift_t: float = 0
                              "load_start_h": t0 + 30, "load_end_h": t0 + 70, "arrive_discharge_h": t0 + 110,
                              "berth_discharge_h": t0 + 110 + rng.uniform(0, 20), "discharge_start_h": t0 + 130,
                              "discharge_end_h": t0 + 170})
+    pd.DataFrame(dis_rows).to_parquet(folder / "disruption_kpis.parquet")
     pd.DataFrame(ts_rows, columns=["replication", "day", "date", "facility", "kind", "value_t"]).to_parquet(
         folder / "timeseries.parquet")
     pd.DataFrame(kpi_rows).to_parquet(folder / "kpis.parquet")
@@ -136,19 +143,24 @@ def expected_numbers(folder: Path) -> dict[str, str]:
     ts = pd.read_parquet(folder / "timeseries.parquet")
     fk = pd.read_parquet(folder / "facility_kpis.parquet")
     out: dict[str, str] = {"days": str(DAYS), "reps": str(len(k)), "start": "2021-01-01"}
-    for col in ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
-                "min_days_cover", "time_to_survive_d", "time_to_recover_d"):
+    for col in ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover"):
         mean, p5, _, p95 = q(k[col])
         out[f"{col}.mean"], out[f"{col}.p5"], out[f"{col}.p95"] = (shown(col, x) for x in (mean, p5, p95))
+    dk = pd.read_parquet(folder / "disruption_kpis.parquet")
+    for col, name in (("lost_flow_t", "lost"), ("time_to_survive_mozyr_d", "survive"),
+                      ("time_to_recover_mozyr_d", "recover")):
+        mean, p5, _, p95 = q(dk[col])
+        scale = 1e-3 if col.endswith("_t") else 1.0
+        out[f"{name}.mean"], out[f"{name}.p5"], out[f"{name}.p95"] = (f"{x * scale:,.1f}" for x in (mean, p5, p95))
+    out["cut_reps"] = str(int(dk.time_to_survive_mozyr_d.notna().sum()))
+    out["not_recovered"] = str(int(dk.time_to_recover_mozyr_d.isna().sum()))
     out["short_share"] = f"{100.0 * (k.shortfall_t > 0).mean():.0f}"
-    out["not_recovered"] = str(int(k.time_to_recover_d.isna().sum()))
-    # lowest stock: day of the minimum stock per replication, as dates
+    # lowest stock: the day boundary of the minimum stock per replication, as dates
     stock = ts[(ts.kind == "stock") & (ts.facility == "mozyr")].pivot(index="replication", columns="day",
                                                                      values="value_t")
     low = stock.to_numpy().argmin(axis=1)
     for name, x in zip(("low.p5", "low.p50", "low.p95"), np.quantile(low, [0.05, 0.5, 0.95], method="nearest")):
         out[name] = (dt.date(2021, 1, 1) + dt.timedelta(days=int(x))).isoformat()
-    out["floor"] = "5.0"  # 50 kt minimum stock / 10 kt/d demand
     # binding facility: brody_mozyr has the highest utilisation in every replication
     top = fk.sort_values(["replication", "utilisation_pct"], ascending=[True, False]).groupby("replication").head(1)
     assert set(top.facility) == {"brody_mozyr"}
@@ -184,12 +196,13 @@ def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
     strays = [n for n in found if n not in allowed]
     assert not strays, f"numbers in the headline not found in the tables: {strays}\n{head}"
     # and the main figures are all there, with their ranges
-    for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "time_to_survive_d",
-                "time_to_recover_d"):
+    for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "lost", "survive", "recover"):
         assert f"{expected[key + '.mean']}" in head and f"{expected[key + '.p5']}–{expected[key + '.p95']}" in head
     assert f"around {expected['low.p50']} (median; p5–p95 {expected['low.p5']} to {expected['low.p95']})" in head
     assert f"brody_mozyr bound the flow in 100% of replications, at {expected['util.mean']}%" in head
-    assert f"({expected['not_recovered']} of 20 replications had not recovered by the end)" in head
+    assert "brody_closed (active in 20 of 20 replications" in head
+    assert f"before cutting runs (in {expected['cut_reps']} of 20 replications; it never ran short" in head
+    assert f"(not recovered by the end in {expected['not_recovered']} of 20)" in head
 
 
 def test_key_figures_table_matches_the_kpis(run_folder):
@@ -198,7 +211,8 @@ def test_key_figures_table_matches_the_kpis(run_folder):
     rows = [r for r in section(md, "Key figures").splitlines() if r.startswith("| ") and "mean" not in r]
     labels = {"crude delivered (kt)": "delivered_t", "shortfall (kt)": "shortfall_t",
               "lowest days of cover (d)": "min_days_cover", "demand met (%)": "demand_met_pct",
-              "tanker voyages": "voyages", "concentration by origin (HHI)": "hhi_origin"}
+              "tanker voyages": "voyages", "concentration by origin (HHI)": "hhi_origin",
+              "days with cut runs (d)": "cut_run_days"}
     seen = set()
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
@@ -212,12 +226,12 @@ def test_key_figures_table_matches_the_kpis(run_folder):
 
 def test_dependency_and_disruption_tables_come_from_the_run(run_folder):
     md = (run_folder / "brief.md").read_text(encoding="utf-8")
-    k = pd.read_parquet(run_folder / "kpis.parquet")
     assert "| origin | azeri | 100.0 | 100.0 | 100.0 |" in section(md, "Dependency")
     dis = section(md, "Disruptions")
-    mean, p5, _, p95 = q(k["lost_t__brody_closed"])
-    assert (f"| brody_closed | closure | brody_mozyr | from 2021-01-10 for 5.0 d | "
-            f"{mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt) | not recorded | test |") in dis
+    dk = pd.read_parquet(run_folder / "disruption_kpis.parquet")
+    mean, p5, _, p95 = q(dk["lost_flow_t"])
+    assert (f"| brody_closed | closure | brody_mozyr | from 2021-01-10 for 5.0 d | 100 | "
+            f"{mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt) | 0 h (p5–p95 0–0 h) | test |") in dis
 
 
 def test_assumptions_and_what_was_run(run_folder):
