@@ -39,9 +39,9 @@ Definitions (all per replication, over the scenario horizon):
   depots and sea legs - NaN (no capacity to use).  **Closed hours**: hours in which at
   least one closure or contamination acted on the facility (overlaps counted once);
   **disrupted hours**: the same for any disruption kind.
-* **per disruption**: activations, hours active (union over targets and activations),
-  the lost flow attributed to it by the model, and the waits whose responsible
-  disruption it is (count, total hours).
+* **per disruption** (``disruption_kpis``): ``activations``, ``active_h`` (union over
+  targets and activations), ``lost_t`` (the lost flow the model attributed to it) and the
+  waits whose responsible disruption it is (``waits``, ``wait_h`` total, mean, p95).
 * **time to survive** (``time_to_survive_<refinery>_d``): whole days from the day the
   disruption first starts to the first day, on or after it, on which that refinery cuts
   runs - how long the refinery ran on stock.  0 if it was already cutting; NaN if it never
@@ -440,7 +440,7 @@ def disruption_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]
             "first_start_h": start, "first_end_h": end,
             "active_h": _union_hours(((s, _end(e, horizon)) for dn, _f, _k, s, e in records.disruptions
                                       if dn == d.name), horizon),
-            "lost_flow_t": float(lost), "waits": int(mine_w.size), "wait_h_total": float(mine_w.sum()),
+            "lost_t": float(lost), "waits": int(mine_w.size), "wait_h": float(mine_w.sum()),
             "wait_h_mean": _mean(mine_w), "wait_h_p95": _p95(mine_w),
         }
         for r in refineries:
@@ -556,6 +556,7 @@ def replication_tables(records: Records, scenario: Scenario, replication: int) -
         "disruption_kpis": pd.DataFrame(disruption_kpis(records, scenario)),
         "timeseries": timeseries(records, scenario),
         "voyages": voyages(records, scenario),
+        "waits": waits(records),
     }
     for df in tables.values():
         df.insert(0, "replication", np.full(len(df), replication, dtype="int64"))

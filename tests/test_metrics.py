@@ -163,7 +163,7 @@ def test_disruption_kpis_attribute_waits_and_lost_flow(scenario):
     rows = {r["disruption"]: r for r in metrics.disruption_kpis(toy_records(), scenario)}
     storm = rows["storm"]
     assert storm["activations"] == 1 and storm["active_h"] == 12.0
-    assert storm["lost_flow_t"] == 1200.0 and storm["wait_h_total"] == 6.0
+    assert storm["lost_t"] == 1200.0 and storm["wait_h"] == 6.0
     # storm starts on day 3; mozyr's only cut was on day 2 -> it never ran short afterwards
     assert math.isnan(storm["time_to_survive_mozyr_d"])
     quiet = rows["quiet"]  # never activated within the records
@@ -218,7 +218,7 @@ def test_replication_tables_share_one_schema_when_nothing_happened(scenario):
     empty = Records(horizon_h=96.0, flow_names=[("mozyr", "demand"), ("mozyr", "run")], tank_names=[])
     full = metrics.replication_tables(toy_records(), scenario, 0)
     none = metrics.replication_tables(empty, scenario, 1)
-    for name in ("kpis", "facility_kpis", "disruption_kpis", "voyages"):
+    for name in ("kpis", "facility_kpis", "disruption_kpis", "voyages", "waits"):
         # route labels come from the model, so a route that delivered nothing has no share
         # column in that replication; the store fills those with 0 when it assembles a run
         cols = [[c for c in t[name].columns if not c.startswith("share_route_")] for t in (full, none)]

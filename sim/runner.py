@@ -1,0 +1,684 @@
+"""Monte Carlo runs of a scenario: replications on an executor, streamed to the results store.
+
+Replication ``i`` of a run with seed ``S`` simulates with ``sim.rng.replication_seed(S, i)``
+and nothing else random, so its numbers depend only on (scenario, S, i): the same with the
+``serial`` executor, a ``local`` process pool of any size, or ``dask`` on a cluster.
+
+Streaming: at most a bounded window of replications is in flight; each one's tables are
+computed in the worker (:func:`sim.metrics.replication_tables`) and only those travel back.
+Finished replications are written to the store in blocks of consecutive replications as
+they complete (at least every :data:`FLUSH_EVERY_S` seconds), so memory does not grow with
+the number of replications and an interrupted run loses at most the replications in flight.
+The final tables are assembled block by block in replication order, so they are identical
+whatever the executor, the number of workers or the order in which replications finished.
+
+``--set path.to.value=v`` overrides apply to the merged scenario mapping before validation;
+items of named lists are addressed by name (``network.pipelines.odesa-brody.capacity=7Mt/y``)
+or by index.  :func:`sweep` runs one run per point of a grid of overrides.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import itertools
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim import store
+from sim.errors import ScenarioError, UserError
+from sim.metrics import replication_tables
+from sim.recorder import Records
+from sim.rng import replication_seed
+from sim.scenario import Scenario
+
+EXECUTORS = ("local", "serial", "dask")
+FLUSH_EVERY_S = 5.0
+MAX_BLOCK = 64
+
+Model = Callable[[Scenario, np.random.SeedSequence], Records]
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run; finished replications are saved in ``path``."""
+
+    def __init__(self, path: Path, done: int, total: int):
+        self.path, self.done, self.total = path, done, total
+        super().__init__(f"interrupted: {done} of {total} replications saved in {path}; "
+                         f"finish with: routesim run --resume {path}")
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"shipping.programmes.socar.every=20d"`` -> (path, value); the value is read as YAML
+    (so ``4`` is a number, ``[a, b]`` a list, ``7Mt/y`` a string)."""
+    if "=" not in text:
+        raise UserError(f"--set {text!r}: write PATH=VALUE, e.g. --set network.pipelines.odesa-brody.capacity=7Mt/y")
+    path, _, raw = text.partition("=")
+    path = path.strip()
+    if not path:
+        raise UserError(f"--set {text!r}: the path before '=' is empty")
+    return path, _yaml_value(raw)
+
+
+def _yaml_value(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw.strip()
+
+
+def split_values(raw: str) -> list[Any]:
+    """``"4,5,[a, b]"`` -> [4, 5, ['a', 'b']]: commas split values except inside brackets or quotes."""
+    out, depth, cur, quote = [], 0, "", None
+    for ch in raw:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    out.append(cur)
+    return [_yaml_value(v) for v in out]
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    options = [str(o) for o in options]
+    near = get_close_matches(word, options, n=1, cutoff=0.6)
+    if near:
+        return f"; did you mean {near[0]!r}?"
+    return f"; valid here: {', '.join(options[:15])}" if options else ""
+
+
+def apply_override(tree: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at the dotted ``path`` of a scenario mapping, in place.
+
+    Mapping keys must exist except the last one (a field left at its default may be set);
+    a list is indexed by an item's ``name`` or by position.  Errors name the path and the
+    nearest valid key.
+    """
+    parts = path.split(".")
+    node: Any = tree
+    walked: list[str] = []
+    for k, part in enumerate(parts):
+        last = k == len(parts) - 1
+        where = ".".join(walked) or "the scenario"
+        if isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            if part not in node:
+                raise UserError(f"--set {path}: {where} has no {part!r}{_suggest(part, node.keys())}")
+            nxt = node[part]
+        elif isinstance(node, list):
+            names = [item.get("name") for item in node if isinstance(item, dict)]
+            idx = None
+            if part in names:
+                idx = names.index(part)
+            elif part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+                idx = int(part)
+            if idx is None:
+                raise UserError(f"--set {path}: {where} has no item named {part!r}"
+                                f"{_suggest(part, [n for n in names if n])}")
+            if last:
+                node[idx] = value
+                return
+            nxt = node[idx]
+        else:
+            raise UserError(f"--set {path}: {where} is a single value ({node!r}), it has no {part!r}")
+        walked.append(part)
+        node = nxt
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scenario ready to run: validated, with the mapping it was validated from."""
+
+    scenario: Scenario
+    source: str | None
+    overrides: tuple[str, ...]
+
+
+def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequence[str] = ()) -> Prepared:
+    """Load (if a path) and validate a scenario with ``--set`` overrides applied."""
+    from sim import loader
+
+    overrides = tuple(overrides)
+    pairs = [parse_override(o) for o in overrides]
+    if isinstance(scenario_or_path, Scenario):
+        if not pairs:
+            return Prepared(scenario_or_path, None, ())
+        tree: Any = store.scenario_data(scenario_or_path)
+        shown = f"<scenario {scenario_or_path.name}>"
+        source = None
+    else:
+        path = Path(scenario_or_path)
+        if not path.exists():
+            raise UserError(f"{path}: no such scenario file")
+        tree = loader.load_tree(path)
+        shown = str(path)
+        source = str(path)
+    if not pairs:
+        return Prepared(loader.validate_tree(tree, shown), source, ())
+    for p, v in pairs:
+        apply_override(tree, p, v)
+    try:
+        scenario = loader.validate_tree(tree, shown)
+    except ScenarioError as e:
+        raise ScenarioError([_blame_override(p, pairs) for p in e.problems]) from None
+    return Prepared(scenario, source, overrides)
+
+
+def _blame_override(problem: Any, pairs: list[tuple[str, Any]]) -> Any:
+    """Point a validation problem at the --set that caused it, when one did."""
+    from sim.errors import Problem, format_path
+
+    path = format_path(problem.path)
+    for p, v in pairs:
+        dotted = path.replace("[", ".").replace("]", "")
+        if dotted.startswith(p.split(".")[0]) and p.split(".")[-1] in dotted.split("."):
+            return Problem(problem.file, problem.line, problem.column, problem.path,
+                           problem.message, (problem.hint + "; " if problem.hint else "") + f"set by --set {p}={v!r}")
+    return problem
+
+
+# --------------------------------------------------------------------------- one replication
+
+
+def _default_model() -> Model:
+    from sim.model import simulate
+
+    return simulate
+
+
+def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> dict[str, pd.DataFrame]:
+    """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables."""
+    simulate = model or _default_model()
+    records = simulate(scenario, replication_seed(seed, i))
+    return replication_tables(records, scenario, i)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(scenario: Scenario, seed: int, model: Model | None) -> None:
+    # Ctrl-C goes to the whole process group; only the parent decides what to do with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.update(scenario=scenario, seed=seed, model=model)
+
+
+def _replicate_in_worker(i: int) -> tuple[int, dict[str, pd.DataFrame]]:
+    return i, replicate(_WORKER["scenario"], _WORKER["seed"], i, _WORKER["model"])
+
+
+def _replicate_indexed(scenario: Scenario, seed: int, i: int, model: Model | None) -> tuple[int, dict[str, pd.DataFrame]]:
+    return i, replicate(scenario, seed, i, model)
+
+
+# --------------------------------------------------------------------------- executors
+
+
+class _Serial:
+    name = "serial"
+
+    def __init__(self, scenario: Scenario, seed: int, model: Model | None):
+        self.args = (scenario, seed, model)
+        self.workers = 1
+
+    def submit(self, i: int) -> Any:
+        f: cf.Future = cf.Future()
+        try:
+            f.set_result(_replicate_indexed(*self.args[:2], i, self.args[2]))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller via the future
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            f.set_exception(e)
+        return f
+
+    def wait_any(self, futures: set) -> set:
+        return set(futures)
+
+    @staticmethod
+    def result(f: Any) -> tuple[int, dict[str, pd.DataFrame]]:
+        return f.result()
+
+    def close(self, abort: bool = False) -> None:
+        pass
+
+
+class _Pool:
+    name = "local"
+
+    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int):
+        self.workers = workers
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                           initargs=(scenario, seed, model))
+
+    def submit(self, i: int) -> Any:
+        return self.pool.submit(_replicate_in_worker, i)
+
+    def wait_any(self, futures: set) -> set:
+        done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    @staticmethod
+    def result(f: Any) -> tuple[int, dict[str, pd.DataFrame]]:
+        return f.result()
+
+    def close(self, abort: bool = False) -> None:
+        if abort:
+            # stop promptly: running replications are lost anyway and will be redone on resume
+            for p in list(getattr(self.pool, "_processes", {}).values()):
+                try:
+                    p.terminate()
+                except OSError:
+                    pass
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            self.pool.shutdown(wait=True)
+
+
+class _Dask:
+    name = "dask"
+
+    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int | None, scheduler: Any):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise UserError("the dask executor needs dask.distributed: pip install 'routesim[dask]'") from None
+        self.cluster = None
+        self.own_client = True
+        if scheduler is not None and not isinstance(scheduler, str):
+            self.client = scheduler  # an existing distributed.Client
+            self.own_client = False
+        elif scheduler:
+            try:
+                self.client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
+        else:
+            self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                        processes=True, dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+        info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
+        self.workers = workers or max(1, len(info.get("workers", {})) or 1)
+        self.args = (self.client.scatter(scenario, broadcast=True), seed, model)
+
+    def submit(self, i: int) -> Any:
+        scenario, seed, model = self.args
+        return self.client.submit(_replicate_indexed, scenario, seed, i, model, pure=False)
+
+    def wait_any(self, futures: set) -> set:
+        from distributed import wait
+
+        try:
+            done, _ = wait(list(futures), timeout=1.0, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set()
+        return set(done)
+
+    @staticmethod
+    def result(f: Any) -> tuple[int, dict[str, pd.DataFrame]]:
+        out = f.result()
+        f.release()
+        return out
+
+    def close(self, abort: bool = False) -> None:
+        if self.own_client:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _executor(name: str, scenario: Scenario, seed: int, model: Model | None, workers: int | None,
+              scheduler: Any) -> Any:
+    if name == "serial":
+        return _Serial(scenario, seed, model)
+    if name == "local":
+        return _Pool(scenario, seed, model, workers or os.cpu_count() or 1)
+    if name == "dask":
+        return _Dask(scenario, seed, model, workers, scheduler)
+    raise UserError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+
+
+# --------------------------------------------------------------------------- the run loop
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -> Any:
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread (it would be forked into pool workers)
+    return tqdm(total=total, initial=initial, unit="rep", desc=label, file=sys.stderr, dynamic_ncols=True,
+                smoothing=0.1)
+
+
+def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], bar: Any,
+            t_start: float, wall_before: float) -> None:
+    """Run ``todo`` on the executor, writing blocks of consecutive finished replications."""
+    window = max(4, 2 * ex.workers)
+    max_ahead = window + MAX_BLOCK
+    pending: dict[Any, int] = {}
+    finished: dict[int, dict[str, pd.DataFrame]] = {}
+    nxt = 0      # next position of todo to submit
+    flushed = 0  # positions of todo before this are on disk
+    last_flush = time.monotonic()
+
+    def flush(force: bool) -> None:
+        nonlocal flushed, last_flush
+        while flushed < len(todo) and todo[flushed] in finished:
+            # the longest run of consecutive replications ready from ``flushed``
+            end = flushed
+            while (end < len(todo) and todo[end] in finished and end - flushed < MAX_BLOCK
+                   and (end == flushed or todo[end] == todo[end - 1] + 1)):
+                end += 1
+            ready = end - flushed
+            if not force and ready < MAX_BLOCK and time.monotonic() - last_flush < FLUSH_EVERY_S:
+                return
+            block = todo[flushed:end]
+            tables: dict[str, list[pd.DataFrame]] = {}
+            for i in block:
+                for name, df in finished.pop(i).items():
+                    tables.setdefault(name, []).append(df)
+            store.write_block(folder, block[0], block[-1] + 1, tables)
+            flushed = end
+            manifest["replications_done"] = manifest.get("replications_done", 0) + len(block)
+            manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+            store.write_manifest(folder, manifest)
+            last_flush = time.monotonic()
+
+    while flushed < len(todo):
+        while nxt < len(todo) and len(pending) < window and nxt - flushed < max_ahead:
+            f = ex.submit(todo[nxt])
+            pending[f] = todo[nxt]
+            nxt += 1
+        if pending:
+            for f in ex.wait_any(set(pending)):
+                pending.pop(f)
+                i, tables = ex.result(f)
+                finished[i] = tables
+                if bar is not None:
+                    bar.update(1)
+        flush(force=nxt >= len(todo) and not pending)
+        if not pending and nxt >= len(todo):
+            flush(force=True)
+
+
+def _finish(folder: Path, manifest: dict[str, Any]) -> None:
+    """Assemble the final tables, write the summary, then mark the run complete."""
+    n = int(manifest["replications"])
+    store.assemble(folder, n)
+    kpis = pd.read_parquet(folder / "kpis.parquet")
+    fk = pd.read_parquet(folder / "facility_kpis.parquet")
+    dk = pd.read_parquet(folder / "disruption_kpis.parquet")
+    store.write_summary(folder, kpis, fk, dk)
+    manifest["status"] = "complete"
+    manifest["replications_done"] = n
+    manifest["finished_utc"] = store.utc_now()
+    store.write_manifest(folder, manifest)
+    store.remove_parts(folder)
+
+
+def _execute(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str, workers: int | None,
+             scheduler: Any, progress: bool | None, model: Model | None) -> store.RunResult:
+    store.remove_temporaries(folder)
+    n = int(manifest["replications"])
+    seed = int(manifest["seed"])
+    done = {i for b in store.finished_blocks(folder) for i in b.replications}
+    todo = [i for i in range(n) if i not in done]
+    manifest["replications_done"] = len(done)
+    manifest["status"] = "incomplete"
+    wall_before = float(manifest.get("wall_time_s") or 0.0)
+    t_start = time.perf_counter()
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum: int, frame: Any) -> None:
+            raise _Terminated()
+
+        old_term = signal.signal(signal.SIGTERM, on_term)
+    ex = None
+    bar = None
+    try:
+        if todo:
+            ex = _executor(executor, scenario, seed, model, workers, scheduler)
+            manifest["executor"] = executor
+            manifest["workers"] = ex.workers
+            store.write_manifest(folder, manifest)
+            bar = _progress_bar(n, len(done), progress, scenario.name)
+            _stream(folder, ex, todo, manifest, bar, t_start, wall_before)
+            ex.close()
+            ex = None
+        manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+        _finish(folder, manifest)
+    except (KeyboardInterrupt, _Terminated):
+        if ex is not None:
+            ex.close(abort=True)
+        _save_state(folder, manifest, wall_before, t_start)
+        raise RunInterrupted(folder, int(manifest.get("replications_done", 0)), n) from None
+    except BaseException:
+        if ex is not None:
+            ex.close(abort=True)
+        _save_state(folder, manifest, wall_before, t_start)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    return store.open_run(folder)
+
+
+def _save_state(folder: Path, manifest: dict[str, Any], wall_before: float, t_start: float) -> None:
+    manifest["status"] = "incomplete"
+    manifest["replications_done"] = sum(len(b.replications) for b in store.finished_blocks(folder))
+    manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+    try:
+        store.write_manifest(folder, manifest)
+    except OSError:
+        pass
+
+
+def _check_options(executor: str, replications: int | None, seed: int | None, workers: int | None) -> None:
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if replications is not None and not (1 <= int(replications) <= 10_000_000):
+        raise UserError(f"replications must be between 1 and 10,000,000, got {replications}")
+    if seed is not None and not (0 <= int(seed) < 2**63):
+        raise UserError(f"the seed must be a whole number from 0 to 2**63 - 1, got {seed}")
+    if workers is not None and int(workers) < 1:
+        raise UserError(f"workers must be at least 1, got {workers}")
+
+
+def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: int | None = None,
+        seed: int | None = None, executor: str = "local", workers: int | None = None, scheduler: Any = None,
+        out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (), progress: bool | None = None,
+        results_root: str | os.PathLike[str] = "results", model: Model | None = None,
+        _prefix: str = "") -> store.RunResult:
+    """Run a scenario's replications and save them; returns the saved run.
+
+    ``replications`` and ``seed`` default to the scenario's.  ``executor``: ``"local"`` (a
+    process pool of ``workers``, default all cores), ``"serial"`` or ``"dask"`` (``scheduler``
+    is an address, an existing ``distributed.Client``, or None for a local cluster).  Results
+    go to ``out`` or ``results/<scenario>/<run-id>/``.  ``overrides`` are ``"path=value"``
+    strings.  ``progress``: None shows a bar only on a terminal.  ``model`` replaces
+    :func:`sim.model.simulate` (tests, alternative models); it must be picklable.
+    """
+    _check_options(executor, replications, seed, workers)
+    prep = prepare(scenario_or_path, overrides)
+    scenario = prep.scenario
+    n = int(replications if replications is not None else scenario.replications)
+    s = int(seed if seed is not None else scenario.seed)
+    folder = store.new_run_dir(scenario, root=results_root, out=out, prefix=_prefix)
+    header = (f"# Resolved scenario of this run (extends and overrides applied, units in tonnes, hours, t/d).\n"
+              f"# source: {prep.source or 'a Scenario object'}\n"
+              + "".join(f"# --set {o}\n" for o in prep.overrides))
+    store.write_scenario_yaml(folder, store.scenario_data(scenario), header)
+    manifest: dict[str, Any] = {
+        "format_version": store.FORMAT_VERSION,
+        "routesim_run": folder.name,
+        "scenario": scenario.name,
+        "scenario_hash": store.scenario_hash(scenario),
+        "scenario_source": prep.source,
+        "overrides": list(prep.overrides),
+        "seed": s,
+        "replications": n,
+        "replications_done": 0,
+        "executor": executor,
+        "workers": workers,
+        "scheduler": scheduler if isinstance(scheduler, str) else None,
+        "model": "sim.model.simulate" if model is None else f"{model.__module__}.{model.__qualname__}",
+        "status": "incomplete",
+        "created_utc": store.utc_now(),
+        "finished_utc": None,
+        "wall_time_s": 0.0,
+        "versions": store.package_versions(),
+        "git": store.git_commit(),
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+        "tables": list(store.TABLES),
+    }
+    store.write_manifest(folder, manifest)
+    return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
+                    progress=progress, model=model)
+
+
+def _load_run_scenario(folder: Path, manifest: Mapping[str, Any]) -> Scenario:
+    from sim import loader
+
+    scenario = loader.load_scenario(folder / "scenario.yaml")
+    if store.scenario_hash(scenario) != manifest.get("scenario_hash"):
+        raise UserError(f"{folder}/scenario.yaml does not match the scenario hash in the manifest; "
+                        "it was edited after the run started, so the run cannot be resumed or reproduced")
+    return scenario
+
+
+def resume(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
+           scheduler: Any = None, progress: bool | None = None, model: Model | None = None) -> store.RunResult:
+    """Finish an interrupted run in place, without redoing its finished replications."""
+    folder = Path(path)
+    manifest = store.read_manifest(folder)
+    if manifest.get("status") == "complete":
+        return store.open_run(folder)
+    executor = executor or manifest.get("executor") or "local"
+    _check_options(executor, None, None, workers)
+    scenario = _load_run_scenario(folder, manifest)
+    if model is None and manifest.get("model") not in (None, "sim.model.simulate"):
+        model = _import_model(manifest["model"])
+    return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
+                    progress=progress, model=model)
+
+
+def _import_model(qualname: str) -> Model:
+    import importlib
+
+    module, _, attr = qualname.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"the run used the model {qualname}, which cannot be imported here: {e}") from None
+
+
+def from_manifest(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
+                  scheduler: Any = None, out: str | os.PathLike[str] | None = None, progress: bool | None = None,
+                  results_root: str | os.PathLike[str] = "results", model: Model | None = None) -> store.RunResult:
+    """Run again what a saved run ran: its resolved scenario, seed and replications."""
+    folder = Path(path)
+    if folder.name == "manifest.json":
+        folder = folder.parent
+    manifest = store.read_manifest(folder)
+    scenario = _load_run_scenario(folder, manifest)
+    if model is None and manifest.get("model") not in (None, "sim.model.simulate"):
+        model = _import_model(manifest["model"])
+    return run(scenario, replications=int(manifest["replications"]), seed=int(manifest["seed"]),
+               executor=executor or manifest.get("executor") or "local", workers=workers, scheduler=scheduler,
+               out=out, progress=progress, results_root=results_root, model=model)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@dataclass
+class SweepResult:
+    path: Path
+    points: pd.DataFrame       # point, each parameter, run path
+    kpis: pd.DataFrame         # point, each parameter, replication, KPIs
+
+    def __repr__(self) -> str:
+        return f"SweepResult({str(self.path)!r}, points={len(self.points)})"
+
+
+def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str, Sequence[Any]], *,
+          replications: int | None = None, seed: int | None = None, executor: str = "local",
+          workers: int | None = None, scheduler: Any = None, out: str | os.PathLike[str] | None = None,
+          overrides: Sequence[str] = (), progress: bool | None = None,
+          results_root: str | os.PathLike[str] = "results", model: Model | None = None) -> SweepResult:
+    """One run per point of the grid (the product of the values of each path), all with the
+    same seed, into ``<sweep folder>/point-NNN/``, plus ``sweep.parquet`` (KPIs of every
+    replication by parameter) and ``points.parquet`` (which run holds which point)."""
+    if not grid:
+        raise UserError("a sweep needs at least one --set PATH=v1,v2,...")
+    for p, values in grid.items():
+        if not values:
+            raise UserError(f"--set {p}: give at least one value")
+    _check_options(executor, replications, seed, workers)
+    base = prepare(scenario_or_path, overrides)
+    points = list(itertools.product(*grid.values()))
+    # validate every point before running any, so a typo in the last value fails fast
+    prepared = []
+    for values in points:
+        sets = [f"{p}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+                for p, v in zip(grid, values)]
+        prepared.append((values, prepare(scenario_or_path, [*overrides, *sets]).scenario, sets))
+    folder = store.new_run_dir(base.scenario, root=results_root, out=out, prefix="sweep-")
+    rows, frames = [], []
+    for k, (values, scenario, sets) in enumerate(prepared):
+        res = run(scenario, replications=replications, seed=seed if seed is not None else base.scenario.seed,
+                  executor=executor, workers=workers, scheduler=scheduler, out=folder / f"point-{k:03d}",
+                  progress=progress, model=model)
+        params = {p: _param_value(v, grid[p]) for p, v in zip(grid, values)}
+        rows.append({"point": k, **params, "run": str(res.path.relative_to(folder)), "set": " ".join(sets)})
+        kp = res.kpis.copy()
+        for j, (p, v) in enumerate(params.items()):
+            kp.insert(j, p, v)
+        kp.insert(0, "point", k)
+        frames.append(kp)
+    pts = pd.DataFrame(rows)
+    table = pd.concat(frames, ignore_index=True)
+    store._write_parquet_atomic(folder / "points.parquet", store._to_arrow(pts))  # noqa: SLF001
+    store._write_parquet_atomic(folder / "sweep.parquet", store._to_arrow(table))  # noqa: SLF001
+    return SweepResult(folder, pts, table)
+
+
+def _param_value(v: Any, all_values: Sequence[Any]) -> Any:
+    """A parameter's value for the sweep table: a number when every value of it is one."""
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in all_values)
+    return float(v) if numeric else str(v)
+
+
+__all__ = ["run", "resume", "from_manifest", "sweep", "prepare", "apply_override", "RunInterrupted",
+           "SweepResult", "EXECUTORS"]

@@ -1,0 +1,592 @@
+"""The results folder of a run: manifest, resolved scenario, Parquet tables; atomic and resumable.
+
+Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``)::
+
+    manifest.json          what was run and how (written first, rewritten last)
+    scenario.yaml          the resolved scenario (extends and --set overrides applied)
+    kpis.parquet           a row per replication
+    facility_kpis.parquet  a row per replication and facility
+    disruption_kpis.parquet a row per replication and disruption
+    timeseries.parquet     daily flows and stocks, long format (replication, day, ...)
+    voyages.parquet        a row per voyage with the time of each stage
+    waits.parquet          a row per wait (facility, cause, disruption, tanker, start, end)
+    summary.json           mean, std, p5, p50, p95 of every KPI over the replications
+    parts/                 while running: one folder per finished block of replications
+
+The run id is the UTC start time plus a short hash of the resolved scenario
+(``20210101T120000Z-3f2a9c1e``); no random ids, so nothing about a run depends on chance.
+Two runs never share a folder: the folder is created exclusively (a ``-2``, ``-3``...
+suffix when two start in the same second).
+
+Crash safety: every file is written to a temporary name and moved into place with
+``os.replace``; a block of replications is written into a temporary folder that is renamed
+into ``parts/`` only when all of its tables are on disk.  The manifest says ``incomplete``
+until the final tables and ``summary.json`` exist, and is rewritten ``complete`` last.  A
+``kill -9`` at any moment therefore leaves either finished blocks or nothing, and never a
+file that looks complete but is not; ``routesim run --resume DIR`` continues from the
+finished blocks.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import time
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from pydantic import BaseModel, BeforeValidator
+
+from sim import units
+from sim.errors import UserError
+from sim.scenario import Scenario
+
+FORMAT_VERSION = 1
+TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits")
+PARTS = "parts"
+RUN_MARKER = ".routesim-run"
+
+# --------------------------------------------------------------------------- scenario as data
+
+_UNIT_SUFFIX = {
+    units.parse_duration: "h", units.parse_mass: " t", units.parse_rate: " t/d",
+    units.parse_distance: " nm", units.parse_speed: " kn", units.parse_length: " m",
+}
+
+
+def _parser_of(metadata_items: typing.Iterable[Any]) -> Any:
+    """The unit parser behind a field's BeforeValidator, or None for a plain field."""
+    for m in metadata_items:
+        if not isinstance(m, BeforeValidator):
+            continue
+        if m.func is units.parse_clock or m.func is units.parse_date:
+            return m.func
+        for cell in getattr(m.func, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if value in _UNIT_SUFFIX:
+                return value
+    return None
+
+
+def _value_data(value: Any, annotation: Any, field_meta: typing.Iterable[Any] = ()) -> Any:
+    """A validated value back as YAML data that validates to the same value (units written out)."""
+    if value is None:
+        return None
+    if isinstance(value, BaseModel):
+        return scenario_data(value)
+    parser = _parser_of(field_meta)
+    if not isinstance(value, (tuple, list, dict)):
+        for member in _members(annotation):
+            if typing.get_origin(member) is typing.Annotated:
+                parser = parser or _parser_of(typing.get_args(member)[1:])
+    if isinstance(value, (tuple, list)):
+        inner = _element_types(annotation, len(value))
+        return [_value_data(v, t) for v, t in zip(value, inner)]
+    if isinstance(value, dict):
+        vt = _dict_value_type(annotation)
+        return {k: _value_data(v, vt) for k, v in value.items()}
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if parser is units.parse_clock and isinstance(value, float):
+        minutes = round(value * 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    if parser in _UNIT_SUFFIX and isinstance(value, float):
+        return f"{value!r}{_UNIT_SUFFIX[parser]}"
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The members of a union (Optional[X] -> [X]); [annotation] otherwise."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _element_types(annotation: Any, n: int) -> list[Any]:
+    for member in _members(annotation):
+        if typing.get_origin(member) is typing.Annotated:
+            member = typing.get_args(member)[0]
+        if typing.get_origin(member) in (tuple, list):
+            args = typing.get_args(member)
+            if len(args) == 2 and args[1] is Ellipsis:
+                return [args[0]] * n
+            if typing.get_origin(member) is list and args:
+                return [args[0]] * n
+            if len(args) == n:
+                return list(args)
+    return [Any] * n
+
+
+def _dict_value_type(annotation: Any) -> Any:
+    for member in _members(annotation):
+        if typing.get_origin(member) is dict:
+            return typing.get_args(member)[1]
+    return Any
+
+
+def scenario_data(model: BaseModel) -> dict[str, Any]:
+    """A validated scenario (or part of one) as plain YAML data, units written out exactly.
+
+    ``Scenario.model_validate(scenario_data(s), ...) == s``: numbers are written with full
+    precision in the internal unit ("85000.0 t", "36.0h", "24657.5 t/d"), so the resolved
+    file of a run reproduces the run.  Fields left at None are left out.
+    """
+    out: dict[str, Any] = {}
+    for name, f in type(model).model_fields.items():
+        value = getattr(model, name)
+        if value is None:
+            continue
+        if isinstance(value, BaseModel):
+            out[f.alias or name] = scenario_data(value)
+            continue
+        out[f.alias or name] = _value_data(value, f.annotation, f.metadata)
+    return out
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the validated scenario's canonical JSON (units resolved, defaults filled)."""
+    text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, and move it into place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not math.isfinite(float(o)) else float(o)
+    if isinstance(o, (_dt.date, _dt.datetime)):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def _clean(o: Any) -> Any:
+    """NaN and infinity as null: JSON has no NaN."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(_clean(data), indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def _write_parquet_atomic(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the numbers."""
+    out = {"python": platform.python_version()}
+    for dist in ("routesim", "numpy", "pandas", "simpy", "pydantic", "pyarrow", "pyyaml", "dask", "distributed"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> dict[str, Any] | None:
+    """The commit of the checkout the package runs from (and whether it has local changes)."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "sim"], cwd=root,
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- the run folder
+
+
+def _claim(folder: Path) -> None:
+    """Make ``folder`` ours: create it exclusively, or claim an existing empty folder."""
+    try:
+        folder.mkdir(parents=False)
+    except FileExistsError:
+        if not folder.is_dir():
+            raise UserError(f"{folder} exists and is not a folder") from None
+        if any(folder.iterdir()):
+            raise UserError(f"{folder} already holds files; choose another --out, or "
+                            f"'routesim run --resume {folder}' to finish an interrupted run there") from None
+    try:
+        fd = os.open(folder / RUN_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise UserError(f"another run is already writing to {folder}") from None
+    os.close(fd)
+
+
+def new_run_dir(scenario: Scenario, *, root: str | os.PathLike[str] = "results",
+                out: str | os.PathLike[str] | None = None, prefix: str = "") -> Path:
+    """Create (exclusively) the folder of a new run and return it."""
+    if out is not None:
+        folder = Path(out)
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create {folder.parent}: {e.strerror or e}") from None
+        _claim(folder)
+        return folder
+    base = Path(root) / scenario.name
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {base}: {e.strerror or e}") from None
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = f"{prefix}{stamp}-{scenario_hash(scenario)[:8]}"
+    for k in range(1, 10_000):
+        folder = base / (run_id if k == 1 else f"{run_id}-{k}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        _claim_marker(folder)
+        return folder
+    raise UserError(f"too many runs of {scenario.name} started in the same second under {base}")
+
+
+def _claim_marker(folder: Path) -> None:
+    fd = os.open(folder / RUN_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    os.close(fd)
+
+
+def write_scenario_yaml(folder: Path, data: dict[str, Any], header: str = "") -> None:
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    atomic_write_text(folder / "scenario.yaml", header + text)
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(folder)
+    f = p / "manifest.json"
+    if not p.is_dir():
+        raise UserError(f"{p}: no such run folder (give the folder a run wrote, e.g. results/<scenario>/<run-id>)")
+    if not f.exists():
+        raise UserError(f"{p}: not a run folder (no manifest.json)")
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{f}: cannot read the manifest: {e}") from None
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    atomic_write_json(folder / "manifest.json", manifest)
+
+
+# --------------------------------------------------------------------------- blocks of replications
+
+
+@dataclass(frozen=True)
+class Block:
+    """Replications ``start`` to ``stop - 1``, stored in ``parts/r<start>-<stop>/``."""
+
+    start: int
+    stop: int
+    path: Path
+
+    @property
+    def replications(self) -> range:
+        return range(self.start, self.stop)
+
+
+def _block_name(start: int, stop: int) -> str:
+    return f"r{start:07d}-{stop:07d}"
+
+
+def finished_blocks(folder: Path) -> list[Block]:
+    """The blocks on disk, in replication order (temporary folders are ignored)."""
+    parts = folder / PARTS
+    out = []
+    if parts.is_dir():
+        for d in parts.iterdir():
+            if not d.is_dir() or not d.name.startswith("r"):
+                continue
+            try:
+                a, b = d.name[1:].split("-")
+                out.append(Block(int(a), int(b), d))
+            except ValueError:
+                continue
+    return sorted(out, key=lambda b: b.start)
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Drop half-written blocks and temporary files a killed run left behind."""
+    parts = folder / PARTS
+    if parts.is_dir():
+        for d in parts.iterdir():
+            if d.name.startswith(".tmp"):
+                shutil.rmtree(d, ignore_errors=True)
+    for f in folder.glob(".*.tmp-*"):
+        f.unlink(missing_ok=True)
+
+
+def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+
+
+def write_block(folder: Path, start: int, stop: int, tables: dict[str, list[pd.DataFrame]]) -> Block:
+    """Write one block of consecutive replications atomically (a folder renamed into place)."""
+    parts = folder / PARTS
+    parts.mkdir(exist_ok=True)
+    name = _block_name(start, stop)
+    tmp = parts / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for table in TABLES:
+        frames = [f for f in tables.get(table, []) if f is not None]
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"replication": pd.Series([], "int64")})
+        pq.write_table(_to_arrow(df), tmp / f"{table}.parquet")
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    final = parts / name
+    os.rename(tmp, final)
+    return Block(start, stop, final)
+
+
+def _unify(types: list[pa.DataType]) -> pa.DataType:
+    real = [t for t in types if not pa.types.is_null(t)]
+    if not real:
+        return pa.float64()
+    if all(t == real[0] for t in real):
+        return real[0]
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) for t in real):
+        return pa.float64()
+    if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in real):
+        return pa.string()
+    return real[0]
+
+
+def _union_schema(files: list[Path]) -> pa.Schema:
+    names: list[str] = []
+    types: dict[str, list[pa.DataType]] = {}
+    for f in files:
+        for fld in pq.read_schema(f):
+            if fld.name not in types:
+                names.append(fld.name)
+                types[fld.name] = []
+            types[fld.name].append(fld.type)
+    return pa.schema([pa.field(n, _unify(types[n])) for n in names])
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Add missing columns (0 for dependency shares, null otherwise) and cast to ``schema``."""
+    cols = []
+    for fld in schema:
+        if fld.name in table.column_names:
+            col = table.column(fld.name)
+            cols.append(col.cast(fld.type) if col.type != fld.type else col)
+        elif fld.name.startswith("share_") and pa.types.is_floating(fld.type):
+            # a route or origin that delivered nothing in these replications has a 0 % share
+            cols.append(pa.array(np.zeros(table.num_rows), fld.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, fld.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def assemble(folder: Path, replications: int) -> None:
+    """Join the blocks into the final tables, sorted by replication, streaming one block at a
+    time (memory stays at one block).  Raises if a replication is missing."""
+    blocks = finished_blocks(folder)
+    covered = [i for b in blocks for i in b.replications]
+    if covered != list(range(replications)):
+        missing = sorted(set(range(replications)) - set(covered))
+        raise RuntimeError(f"cannot assemble {folder}: replications missing ({missing[:10]}...)")
+    for table in TABLES:
+        files = [b.path / f"{table}.parquet" for b in blocks]
+        schema = _union_schema(files)
+        target = folder / f"{table}.parquet"
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for f in files:
+                t = pq.read_table(f)
+                if t.num_rows:
+                    writer.write_table(_conform(t, schema))
+        os.replace(tmp, target)
+
+
+def remove_parts(folder: Path) -> None:
+    shutil.rmtree(folder / PARTS, ignore_errors=True)
+
+
+def read_concat(folder: Path, table: str) -> pd.DataFrame:
+    """One table of a run: the final file, or the finished blocks of an incomplete run."""
+    final = folder / f"{table}.parquet"
+    if final.exists():
+        return pd.read_parquet(final)
+    files = [b.path / f"{table}.parquet" for b in finished_blocks(folder)]
+    if not files:
+        return pd.DataFrame()
+    schema = _union_schema(files)
+    return pa.concat_tables([_conform(pq.read_table(f), schema) for f in files]).to_pandas()
+
+
+def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
+                  disruption_kpis: pd.DataFrame) -> dict[str, Any]:
+    """``summary.json``: the distribution of every KPI (run, per facility, per disruption)."""
+    from sim.metrics import summarise
+
+    def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+        return df.to_dict(orient="records")
+
+    summary = {
+        "replications": int(len(kpis)),
+        "kpis": records(summarise(kpis)) if len(kpis) else [],
+        "facility_kpis": records(summarise(facility_kpis.drop(columns=["kind"], errors="ignore"), by="facility"))
+        if len(facility_kpis) else [],
+        "disruption_kpis": records(summarise(disruption_kpis.drop(columns=["kind"], errors="ignore"), by="disruption"))
+        if len(disruption_kpis) and "disruption" in disruption_kpis else [],
+    }
+    atomic_write_json(folder / "summary.json", summary)
+    return summary
+
+
+# --------------------------------------------------------------------------- reading a run
+
+
+@dataclass
+class RunResult:
+    """A run on disk.  Tables are read on first use (``timeseries`` can be large)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown"))
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in TABLES:
+            raise UserError(f"no table {name!r} in a run; tables are {', '.join(TABLES)}")
+        if name not in self._cache:
+            self._cache[name] = read_concat(self.path, name)
+        return self._cache[name]
+
+    @property
+    def kpis(self) -> pd.DataFrame:
+        return self.table("kpis")
+
+    @property
+    def facility_kpis(self) -> pd.DataFrame:
+        return self.table("facility_kpis")
+
+    @property
+    def disruption_kpis(self) -> pd.DataFrame:
+        return self.table("disruption_kpis")
+
+    @property
+    def timeseries(self) -> pd.DataFrame:
+        return self.table("timeseries")
+
+    @property
+    def voyages(self) -> pd.DataFrame:
+        return self.table("voyages")
+
+    @property
+    def waits(self) -> pd.DataFrame:
+        return self.table("waits")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Mean, std, p5, p50, p95 of every run-level KPI over the replications."""
+        if "summary" not in self._cache:
+            from sim.metrics import summarise
+
+            self._cache["summary"] = summarise(self.kpis).set_index("kpi")
+        return self._cache["summary"]
+
+    @property
+    def scenario(self) -> Scenario:
+        if "scenario" not in self._cache:
+            from sim.loader import load_scenario
+
+            self._cache["scenario"] = load_scenario(self.path / "scenario.yaml")
+        return self._cache["scenario"]
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"RunResult({str(self.path)!r}, scenario={m.get('scenario')!r}, status={self.status!r}, "
+                f"replications={m.get('replications_done')}/{m.get('replications')}, seed={m.get('seed')})")
+
+
+def open_run(path: str | os.PathLike[str]) -> RunResult:
+    """Reload a saved run (complete, or the finished replications of an incomplete one)."""
+    folder = Path(path)
+    return RunResult(folder, read_manifest(folder))
+
+
+def iter_runs(root: str | os.PathLike[str] = "results") -> Iterator[Path]:
+    """Every run folder under ``root`` (folders holding a manifest)."""
+    for f in sorted(Path(root).glob("**/manifest.json")):
+        yield f.parent
+
+
+def elapsed_since(t0: float) -> float:
+    return round(time.perf_counter() - t0, 3)
+
+
+__all__ = ["RunResult", "open_run", "scenario_data", "scenario_hash", "TABLES"]
