@@ -78,16 +78,21 @@ def load_run(path: str | Path) -> RunTables:
     p = Path(path)
     if not p.is_dir():
         raise UserError(f"{p}: no such run folder (give the folder a run wrote, e.g. results/baseline/<run-id>)")
-    missing = [f for f in ("manifest.json", "scenario.yaml", "kpis.parquet") if not (p / f).exists()]
+    missing = [f for f in ("manifest.json", "scenario.yaml") if not (p / f).exists()]
     if missing:
         raise UserError(f"{p}: not a complete run folder, missing {', '.join(missing)}")
     manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
     summary = json.loads((p / "summary.json").read_text(encoding="utf-8")) if (p / "summary.json").exists() else {}
-    tables = {}
-    for name in TABLES:
-        f = p / f"{name}.parquet"
-        tables[name] = pd.read_parquet(f) if f.exists() else pd.DataFrame()
-    extra = {f.stem: pd.read_parquet(f) for f in sorted(p.glob("*.parquet")) if f.stem not in TABLES}
+    try:
+        from sim.store import read_concat  # also reads the finished blocks of an incomplete run
+    except ImportError:  # pragma: no cover - the store ships with the package
+        def read_concat(folder: Path, table: str) -> pd.DataFrame:
+            f = folder / f"{table}.parquet"
+            return pd.read_parquet(f) if f.exists() else pd.DataFrame()
+    tables = {name: read_concat(p, name) for name in TABLES}
+    extra = {name: read_concat(p, name) for name in ("disruption_kpis", "waits")}
+    extra.update({f.stem: pd.read_parquet(f) for f in sorted(p.glob("*.parquet"))
+                  if f.stem not in TABLES and f.stem not in extra})
     if tables["kpis"].empty:
         raise UserError(f"{p}: kpis.parquet has no replications; the run did not finish any")
     return RunTables(p, manifest, summary, _read_scenario(p / "scenario.yaml"), extra=extra, **tables)
@@ -478,6 +483,133 @@ def assumptions_table(run: RunTables) -> list[list[str]]:
     return rows
 
 
+# --------------------------------------------------------------------------- seed citations
+
+_SEED_LINE = re.compile(r"^(?P<indent>\s*)(?:-\s+)?(?:(?P<key>[A-Za-z_][\w]*):\s*)?(?P<value>.*?)\s*"
+                        r"#\s*seed:\s*(?P<seed>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+)\s*$")
+_NAME_LINE = re.compile(r"^(?P<indent>\s*)-\s+name:\s*(?P<name>[A-Za-z][\w\-]*)")
+_PARENT_LINE = re.compile(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_][\w]*):\s*(?:#.*)?$")
+_EXTENDS_LINE = re.compile(r"^extends:\s*['\"]?(?P<file>[^'\"#]+?)['\"]?\s*(?:#.*)?$")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A scenario figure and the seed entry it cites (``# seed: key`` in the file)."""
+
+    file: str
+    item: str  # the named facility, programme or disruption it belongs to ("" at top level)
+    field: str
+    value: str
+    seed: str
+
+
+def seed_citations(scenario_file: Path, _seen: frozenset[Path] = frozenset()) -> list[Citation]:
+    """Every ``# seed:`` citation of a scenario file and of the files it ``extends``
+    (the extended file's first, then this file's, which override them)."""
+    path = scenario_file.resolve()
+    if path in _seen or not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out: list[Citation] = []
+    for line in lines:
+        m = _EXTENDS_LINE.match(line)
+        if m:
+            out.extend(seed_citations(path.parent / m.group("file").strip(), _seen | {path}))
+    names: list[tuple[int, str]] = []  # (indent, name) of the enclosing named items
+    parents: list[tuple[int, str]] = []  # (indent, key) of the enclosing mapping keys
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" -"))
+        names = [(i, nm) for i, nm in names if i <= indent]
+        parents = [(i, k) for i, k in parents if i < indent]
+        n = _NAME_LINE.match(line)
+        if n:
+            names = [(i, nm) for i, nm in names if i < indent] + [(indent, n.group("name"))]
+            parents = []
+            continue
+        p = _PARENT_LINE.match(line)
+        if p:
+            parents.append((indent, p.group("key")))
+            continue
+        m = _SEED_LINE.match(line)
+        if m:
+            item = names[-1][1] if names else ""
+            inner = [k for i, k in parents if not names or i >= names[-1][0]]
+            field_ = ".".join([*inner, m.group("key")] if m.group("key") else inner)
+            value = m.group("value").strip()
+            out.append(Citation(path.name, item, field_, value[:60] + ("…" if len(value) > 60 else ""),
+                                m.group("seed")))
+    return out
+
+
+def seeds_dir(near: Path | None = None) -> Path | None:
+    """The ``seeds/`` folder: beside or above ``near``, else beside the ``sim`` package."""
+    candidates = [*(p / "seeds" for p in ([near, *near.parents] if near is not None else []))]
+    candidates.append(Path(__file__).resolve().parent.parent / "seeds")
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def seed_entries(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every seed entry (``group.name`` -> {value, unit, confidence, source, note}) of the
+    YAML files in ``seeds/``."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and "value" in node and "source" in node:
+            out[prefix] = node
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}.{k}" if prefix else str(k))
+
+    for f in sorted(folder.glob("*.yaml")):
+        try:
+            walk(yaml.safe_load(f.read_text(encoding="utf-8")), "")
+        except yaml.YAMLError:
+            continue
+    return out
+
+
+def original_scenario_file(run: RunTables) -> Path | None:
+    """The scenario file the run was started from, when the manifest names one that exists."""
+    for key in ("scenario_file", "scenario_path", "source_file", "scenario_source"):
+        v = run.manifest.get(key)
+        if isinstance(v, str) and v:
+            p = Path(v)
+            for cand in (p, run.path / p):
+                if cand.is_file():
+                    return cand
+    return None
+
+
+def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
+    """Rows of the cited-figures table and a sentence saying where they came from."""
+    src = original_scenario_file(run)
+    cites = seed_citations(src) if src is not None else []
+    if not cites:
+        cites = seed_citations(run.path / "scenario.yaml")
+        src = run.path / "scenario.yaml" if cites else src
+    if not cites:
+        return [], ("The scenario file cites no seed entries (no '# seed:' comments were found), so the "
+                    "facility notes above are the only record of its sources.")
+    folder = seeds_dir(src.parent if src is not None else None)
+    entries = seed_entries(folder) if folder is not None else {}
+    rows = []
+    for c in cites:
+        e = entries.get(c.seed)
+        if e is None:
+            rows.append([c.item or "(scenario)", c.field, c.value, c.seed, "?", "seed entry not found in seeds/"])
+        else:
+            seed_value = e.get("value")
+            unit = e.get("unit", "")
+            rows.append([c.item or "(scenario)", c.field, c.value, f"{c.seed} = {seed_value} {unit}".strip(),
+                         str(e.get("confidence", "?")), str(e.get("source", ""))])
+    where = f"seeds/ ({folder})" if folder is not None else "seeds/ (not found)"
+    return rows, (f"Figures of {src.name} that cite the reference data in {where}; confidence H official or "
+                  f"agreed, M one report, L weak, E estimate worked out from sources, A labelled assumption "
+                  f"(see seeds/README.md).")
+
+
 # --------------------------------------------------------------------------- comparison
 
 
@@ -742,6 +874,10 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     doc = Doc()
     doc.h(1, f"Briefing: {s.name}")
     doc.p(f"_{s.description.strip()}_")
+    status = run.manifest.get("status")
+    if status is not None and status != "complete":
+        doc.p(f"**This run is {status}: the figures below cover the {run.replications} replications that "
+              f"finished, of {run.manifest.get('replications', '?')} asked for.**")
     doc.h(2, "Headline")
     doc.p(headline(run))
     if base is not None:
@@ -797,6 +933,10 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
                    for d in stats])
     doc.h(2, "Assumptions and sources")
     doc.table(["facility", "kind", "figures", "source", "note"], assumptions_table(run))
+    rows, sentence = citation_rows(run)
+    doc.p(sentence)
+    if rows:
+        doc.table(["item", "field", "value in scenario", "seed entry", "confidence", "source"], rows)
     doc.h(2, "What was run")
     m = run.manifest
     versions = m.get("versions") or m.get("package_versions") or {}

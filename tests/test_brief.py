@@ -43,8 +43,8 @@ network:
 shipping:
   programmes:
     - name: socar
-      every: 8d
-      first: 1d
+      every: 8d  # seed: programme.interval
+      first: 1d  # seed: programme.first_missing
       load_ports: [{terminal: supsa}]
       discharge_port: pivdennyi
       tanker: {cargo: 85kt, speed: 14kn}
@@ -63,6 +63,11 @@ def write_run(folder: Path, *, reps: int = 20, seed: int = 7, shift_t: float = 0
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "scenario.yaml").write_text(SCENARIO_YAML, encoding="utf-8")
+    seeds = folder.parent / "seeds"
+    seeds.mkdir(exist_ok=True)
+    (seeds / "test.yaml").write_text(
+        "programme:\n  interval:\n    value: 8\n    unit: d\n    confidence: A\n"
+        "    source: assumed for the test\n    note: one cargo every eight days\n", encoding="utf-8")
     demand = np.full(DAYS, 10_000.0)
     ts_rows, kpi_rows, fac_rows, voy_rows, dis_rows = [], [], [], [], []
     for r in range(reps):
@@ -239,6 +244,8 @@ def test_assumptions_and_what_was_run(run_folder):
     a = section(md, "Assumptions and sources")
     assert "| sangachal | source | rate 10.0 kt/d; tank 100.0 kt (initial 50.0 kt) | ROUTE_FACTS: WREP | assumed |" in a
     assert "| supsa | terminal |" in a and "not given" in a
+    assert "| socar | every | 8d | programme.interval = 8 d | A | assumed for the test |" in a
+    assert "| socar | first | 1d | programme.first_missing | ? | seed entry not found in seeds/ |" in a
     w = section(md, "What was run")
     for row in ("| scenario hash | abc123def456 |", "| seed | 7 |", "| replications | 20 |",
                 "| routesim version | 0.1.0 |"):
@@ -277,7 +284,7 @@ def test_bad_run_folder_is_a_clear_error(tmp_path):
         briefmod.brief(tmp_path / "nope")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "manifest.json").write_text("{}")
-    with pytest.raises(UserError, match="missing scenario.yaml, kpis.parquet"):
+    with pytest.raises(UserError, match="missing scenario.yaml"):
         briefmod.brief(tmp_path / "half")
     with pytest.raises(UserError, match="unknown brief format"):
         briefmod.brief(tmp_path / "half", format="pdf")  # type: ignore[arg-type]
