@@ -70,7 +70,7 @@ class Model:
                    cargo_t: float) -> list:
         row = [math.nan] * len(VOYAGE_FIELDS)
         row[:6] = [len(self.voyage_rows), tanker, programme, load_port, discharge_port, cargo_t]
-        row[COL["arrive_load_h"]] = self.env.now
+        row[COL["arrive_load_h"]] = float(self.env.now)
         self.voyage_rows.append(row)
         return row
 
@@ -111,6 +111,8 @@ class Model:
             if close is not None:
                 close(until_h)
         rec.voyages = [tuple(r) for r in self.voyage_rows]
+        rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
+        rec.lost_flow_t = {k: float(v) for k, v in rec.lost_flow_t.items()}
         rec.balance = self.network.balance()
         rec.events = events
 

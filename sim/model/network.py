@@ -255,7 +255,7 @@ class FlowNetwork:
     # -- the one entry point for every change ----------------------------------------------
     def update(self) -> None:
         """Integrate to now, apply state transitions, recompute rates, wake watchers, re-arm."""
-        now = self.env.now
+        now = float(self.env.now)  # a numpy time from a random draw must not leak into records
         self.updates += 1
         t_last, n = self._same_instant
         n = n + 1 if t_last == now else 1
@@ -269,7 +269,7 @@ class FlowNetwork:
         self._arm(now)
 
     def _condition_changed(self, flow: Flow) -> None:
-        self._advance(self.env.now)
+        self._advance(float(self.env.now))
         if flow.kind == "pipeline":
             self._contaminate(flow)
         self.update()
@@ -281,6 +281,7 @@ class FlowNetwork:
 
     # -- integration -----------------------------------------------------------------------
     def _advance(self, t: float) -> None:
+        t = float(t)
         t0 = self.t_h
         dt = t - t0
         if dt <= 0.0:

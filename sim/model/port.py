@@ -42,13 +42,14 @@ class WaitBook:
     def begin(self, facility: str, cause: str, disruption: str, tanker: str) -> int:
         token = self._next
         self._next += 1
-        self._open[token] = (facility, cause, disruption, tanker, self.env.now)
+        self._open[token] = (facility, cause, disruption, tanker, float(self.env.now))
         return token
 
     def end(self, token: int) -> None:
         facility, cause, disruption, tanker, start_h = self._open.pop(token)
-        if self.env.now > start_h:
-            self.records.waits.append((facility, cause, disruption, tanker, start_h, self.env.now))
+        now = float(self.env.now)
+        if now > start_h:
+            self.records.waits.append((facility, cause, disruption, tanker, start_h, now))
 
     def close_all(self, end_h: float) -> None:
         for facility, cause, disruption, tanker, start_h in self._open.values():
@@ -133,7 +134,7 @@ class Port:
         env, net, tank = self.env, self.network, self.tank
         yield from self.watch.wait_delays(self.waits, self.name, tanker)
         req = yield from self._berth(tanker)
-        row[COL["berth_load_h"]] = env.now
+        row[COL["berth_load_h"]] = float(env.now)
         while True:
             if self.condition.factor <= 0.0:
                 yield from self.watch.wait_usable(self.waits, self.name, tanker)
@@ -144,7 +145,7 @@ class Port:
                 self.waits.end(token)
                 continue
             break
-        start = env.now
+        start = float(env.now)
         row[COL["load_start_h"]] = start
         cargo = net.take(tank, cargo_t, route=self.name)
         rate = self.load_rate_t_per_h * self.condition.factor
@@ -152,7 +153,7 @@ class Port:
         self.records.add_flow(self._load_flow, start, min(start + duration, self._stop_h[0]), rate)
         yield env.timeout(duration)
         self.berths.release(req)
-        row[COL["load_end_h"]] = env.now
+        row[COL["load_end_h"]] = float(env.now)
         return cargo
 
     def discharge(self, tanker: str, cargo: deque, cargo_t: float, row: list) -> Iterator[simpy.Event]:
@@ -160,7 +161,7 @@ class Port:
         env, net, tank = self.env, self.network, self.tank
         yield from self.watch.wait_delays(self.waits, self.name, tanker)
         req = yield from self._berth(tanker)
-        row[COL["berth_discharge_h"]] = env.now
+        row[COL["berth_discharge_h"]] = float(env.now)
         while True:
             if self.condition.factor <= 0.0:
                 yield from self.watch.wait_usable(self.waits, self.name, tanker)
@@ -171,7 +172,7 @@ class Port:
                 self.waits.end(token)
                 continue
             break
-        start = env.now
+        start = float(env.now)
         row[COL["discharge_start_h"]] = start
         net.reserve_room(tank, cargo_t)
         rate = self.discharge_rate_t_per_h * self.condition.factor
@@ -180,4 +181,4 @@ class Port:
         yield env.timeout(duration)
         net.land(tank, cargo, cargo_t)
         self.berths.release(req)
-        row[COL["discharge_end_h"]] = env.now
+        row[COL["discharge_end_h"]] = float(env.now)

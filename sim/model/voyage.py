@@ -74,7 +74,7 @@ def voyage(model: "Model", tanker: str, ship: sc.Tanker, programme: str, load: P
     row = model.new_voyage(tanker, programme, load.name, discharge.name, ship.cargo_t)
     cargo = yield from load.load(tanker, ship.cargo_t, row)
     yield from leg.sail(tanker, ship, load.name)
-    row[COL["arrive_discharge_h"]] = model.env.now
+    row[COL["arrive_discharge_h"]] = float(model.env.now)
     yield from discharge.discharge(tanker, cargo, ship.cargo_t, row)
 
 
@@ -98,7 +98,7 @@ def start_programme(model: "Model", prog: sc.Programme, rng: np.random.Generator
     shares = np.cumsum([p.share for p in prog.load_ports])
     for k, laycan_h in enumerate(times):
         offset_h = (2.0 * draws[k, 0] - 1.0) * prog.laycan_spread_h
-        arrive_h = max(0.0, laycan_h + offset_h)
+        arrive_h = max(0.0, float(laycan_h + offset_h))
         pick = min(int(np.searchsorted(shares, draws[k, 1] * shares[-1], side="right")), len(shares) - 1)
         tanker = f"{prog.name}-{k + 1:03d}"
         model.env.process(_spot(model, prog, tanker, arrive_h, pick))
