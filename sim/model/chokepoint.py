@@ -1,0 +1,364 @@
+"""A strait (the Bosphorus, the Dardanelles): transit time, lanes and the traffic rules.
+
+One passage is one SimPy process (:meth:`Chokepoint.passage`), told the way a pilot would:
+wait out any delay, wait until the rules let this tanker enter, take a lane, transit, leave.
+
+The rules, in the order they are checked (the first one that holds a tanker back is the
+cause recorded for its wait):
+
+``closed``
+    The strait is closed (a closure, or a derate to zero): nobody enters; queued tankers
+    wait for it to open.  The wait is attributed to the closing disruption that was applied
+    first among those still active.
+``daylight``
+    A tanker longer than ``daylight_only_over_m`` may enter only between sunrise and
+    ``sunset - transit`` of the same day, so that it completes its transit in daylight (the
+    Turkish Straits rule since 2002 for ships over 200 m).  On a day too short for the
+    transit it may still enter at sunrise.  Sunrise and sunset come from
+    :mod:`sim.model.daylight` (fixed clock times, or computed per date from a position).
+``one_way``
+    ``one_way`` gives daily clock windows in which only that direction may enter.  A
+    direction with windows may enter only within them; when only one direction has windows,
+    the other may enter outside them.  Windows may run past midnight ("22:00" to "04:00").
+``lane``
+    ``lanes`` tankers may be in transit at once in each direction (a SimPy ``Resource``
+    per direction, granted first come, first served).
+
+Queue order: the lane queue of each direction is FIFO.  The rules are waited out *before* a
+tanker joins the lane queue, so a long tanker waiting for daylight does not hold back the
+short ones behind it (as the Straits' traffic service lets small ships pass at night);
+everyone held by a closure or a one-way period is released at the same instant in the
+order they arrived.  A tanker already in the lane queue that is overtaken by a closure or a
+one-way period keeps its place (its wait is recorded under that cause, not ``lane``); a long
+tanker whose lane comes too late for a daylight transit gives the lane back and waits for
+the next sunrise.
+
+Disruption effects other than closure:
+
+* ``delay``: each active delay adds one draw of extra time per passage, waited out on
+  arrival before the tanker joins the queue (inspections, pilot shortages, fog holds at
+  anchorage) and recorded as a ``delay`` wait attributed to that disruption.
+* ``derate`` (factor f): traffic through the strait moves at the factor's share of its
+  nominal pace, so the transit takes ``transit_h / f`` (and the daylight rule uses that
+  longer transit).  The extra time beyond ``transit_h`` is recorded as a ``delay`` wait
+  attributed to the derate(s), split between several derates by their share of
+  ``log(prod f)``.
+
+Waits are recorded in ``records.waits`` (``WAIT_FIELDS``) as consecutive segments, a new
+segment whenever the cause or the responsible disruption changes; every completed passage
+adds a ``PASSAGE_FIELDS`` row.  Nothing polls: each wait is a timeout to the instant the
+rule next permits entry, combined (``|``) with the facility condition's change event.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import simpy
+
+from sim import scenario as sc
+from sim.errors import UserError
+from sim.model.condition import Condition
+from sim.model.daylight import DaylightClock
+from sim.recorder import Records
+
+DIRECTIONS = ("northbound", "southbound")
+EPS_H = 1e-6  # tolerance on rule boundaries (3.6 ms), so a wake-up at a boundary counts as inside
+_SEARCH_DAYS = 3  # daily rules repeat every day: three days ahead always find the next window
+
+Interval = tuple[float, float]
+
+
+# --------------------------------------------------------------------------- daily windows
+
+
+def _clock_intervals(windows: tuple[sc.ClockWindow, ...], where: str) -> list[Interval]:
+    """Clock windows as merged ``[from, to]`` hours within one day (past-midnight split)."""
+    raw: list[Interval] = []
+    for w in windows:
+        a, b = float(w.from_h), float(w.to_h)
+        if a == b:
+            raise UserError(f"{where}: the window from {_clock(a)} to {_clock(b)} is empty; "
+                            "write e.g. from '06:00' to '12:00' (or to '24:00' for the rest of the day)")
+        raw.extend([(a, b)] if b > a else [(a, 24.0), (0.0, b)])
+    return _merge(raw)
+
+
+def _merge(intervals: list[Interval]) -> list[Interval]:
+    out: list[Interval] = []
+    for a, b in sorted(intervals):
+        if b <= a:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _complement(intervals: list[Interval]) -> list[Interval]:
+    out: list[Interval] = []
+    t = 0.0
+    for a, b in intervals:
+        if a > t:
+            out.append((t, a))
+        t = max(t, b)
+    if t < 24.0:
+        out.append((t, 24.0))
+    return out
+
+
+def _clock(h: float) -> str:
+    minutes = int(round(h * 60))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def one_way_schedule(spec: sc.Chokepoint) -> dict[str, list[Interval] | None]:
+    """Clock intervals in which each direction may enter (None: at any time).
+
+    Raises :class:`UserError` when the windows contradict each other: both directions'
+    windows overlap, or one direction could never enter.
+    """
+    where = f"chokepoint {spec.name!r}, one_way"
+    given = {d: _clock_intervals(w, f"{where}.{d}") for d, w in spec.one_way.items() if w}
+    out: dict[str, list[Interval] | None] = {d: None for d in DIRECTIONS}
+    if not given:
+        return out
+    if len(given) == 2:
+        n, s = given["northbound"], given["southbound"]
+        for a, b in n:
+            for c, d in s:
+                lo, hi = max(a, c), min(b, d)
+                if hi > lo:
+                    raise UserError(
+                        f"{where}: the northbound and southbound windows overlap from {_clock(lo)} to "
+                        f"{_clock(hi)}; a one-way window lets only its own direction enter, so they must not overlap")
+    for d in DIRECTIONS:
+        if d in given:
+            out[d] = given[d]
+        else:
+            other_dir = "southbound" if d == "northbound" else "northbound"
+            free = _complement(given[other_dir])
+            if not free:
+                raise UserError(f"{where}: the {other_dir} windows cover the whole day, so {d} tankers "
+                                "could never enter; leave a gap for them")
+            out[d] = free
+    return out
+
+
+def _next_open(day_intervals: Callable[[int], list[Interval]], t: float) -> float | None:
+    """Earliest instant >= ``t`` inside one of the (sorted) daily intervals, or None."""
+    d0 = math.floor(t / 24.0)
+    for day in range(d0 - 1, d0 + _SEARCH_DAYS + 1):
+        for a, b in day_intervals(day):
+            if b + EPS_H >= t:
+                return t if a - EPS_H <= t else a
+    return None
+
+
+def _open_until(day_intervals: Callable[[int], list[Interval]], t: float) -> float | None:
+    """End of the run of intervals containing ``t`` (``t`` itself if none contains it).
+
+    Returns None when the run extends past the search horizon (open for days on end).
+    """
+    d0 = math.floor(t / 24.0)
+    end: float | None = None
+    for day in range(d0 - 1, d0 + _SEARCH_DAYS + 1):
+        for a, b in day_intervals(day):
+            if end is None:
+                if a - EPS_H <= t <= b + EPS_H:
+                    end = b
+            elif a <= end + EPS_H:
+                end = max(end, b)
+            else:
+                return end
+    return None if end is not None else t
+
+
+# --------------------------------------------------------------------------- wait log
+
+
+class _WaitLog:
+    """The current wait segment of one tanker; a row is written when the cause changes."""
+
+    __slots__ = ("_records", "_facility", "_tanker", "cause", "who", "start_h")
+
+    def __init__(self, records: Records, facility: str, tanker: str) -> None:
+        self._records = records
+        self._facility = facility
+        self._tanker = tanker
+        self.cause: str | None = None
+        self.who = ""
+        self.start_h = 0.0
+
+    def mark(self, t_h: float, cause: str, who: str) -> None:
+        if cause != self.cause or who != self.who:
+            self.end(t_h)
+            self.cause, self.who, self.start_h = cause, who, t_h
+
+    def end(self, t_h: float) -> None:
+        if self.cause is not None and t_h > self.start_h:
+            self._records.waits.append((self._facility, self.cause, self.who, self._tanker, self.start_h, t_h))
+        self.cause = None
+        self.who = ""
+
+
+# --------------------------------------------------------------------------- the strait
+
+
+class Chokepoint:
+    """One strait with its lanes and rules; tankers pass through :meth:`passage`."""
+
+    def __init__(self, env: simpy.Environment, spec: sc.Chokepoint, condition: Condition,
+                 records: Records, scenario: sc.Scenario) -> None:
+        self.env = env
+        self.spec = spec
+        self.name = spec.name
+        self.condition = condition
+        self.records = records
+        self.lanes = {d: simpy.Resource(env, capacity=spec.lanes) for d in DIRECTIONS}
+        self._one_way = one_way_schedule(spec)
+        self._limit_m = spec.daylight_only_over_m
+        self._daylight = (DaylightClock(spec.daylight, scenario.start, scenario.utc_offset_h)
+                          if spec.daylight is not None and spec.daylight_only_over_m is not None else None)
+        self._changed = env.event()
+        self._open_logs: set[_WaitLog] = set()
+        condition.on_change(self._on_condition_change)
+
+    # -- the story of one passage -------------------------------------------------------
+    def passage(self, tanker: str, length_m: float, direction: str) -> Iterator[simpy.Event]:
+        """SimPy process: ``tanker`` passes in ``direction``; returns when it has exited."""
+        if direction not in self.lanes:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        env = self.env
+        arrive_h = env.now
+        log = _WaitLog(self.records, self.name, tanker)
+        self._open_logs.add(log)
+        for who, extra_h in self.condition.draw_delays():
+            if extra_h > 0:
+                log.mark(env.now, "delay", who)
+                yield env.timeout(extra_h)
+        daylight_bound = self._daylight is not None and length_m > self._limit_m  # type: ignore[operator]
+        lane = self.lanes[direction]
+        req: simpy.resources.resource.Request | None = None
+        while True:
+            now = env.now
+            cause, who, wake_h = self._blocked(direction, daylight_bound, now)
+            if req is None:  # not yet queued for a lane: wait until the rules let us enter
+                if cause is None:
+                    req = lane.request()
+                    continue
+                log.mark(now, cause, who)
+                yield self._wake(wake_h)
+            elif not req.triggered:  # in the lane queue
+                cause, who, wake_h = self._queue_state(direction, now)
+                log.mark(now, cause, who)
+                yield self._wake(wake_h, req)
+            elif cause is None:  # holding a lane and allowed in
+                break
+            elif cause == "daylight":  # the lane came too late for a daylight transit
+                lane.release(req)
+                req = None
+            else:  # holding a lane through a closure or the other direction's window
+                log.mark(now, cause, who)
+                yield self._wake(wake_h)
+        enter_h = env.now
+        log.end(enter_h)
+        self._open_logs.discard(log)
+        factor = self.condition.factor
+        derates = {n: f for n, f in self.condition.factors().items() if f < 1.0}
+        transit_h = self.spec.transit_h / factor
+        yield env.timeout(transit_h)
+        lane.release(req)
+        exit_h = env.now
+        if derates:
+            self._record_derate(tanker, enter_h + self.spec.transit_h, exit_h, derates)
+        self.records.passages.append((self.name, tanker, direction, arrive_h, enter_h, exit_h))
+
+    def close_open_waits(self, end_h: float) -> None:
+        """Record the waits still in progress as ending at ``end_h`` (call at the horizon)."""
+        for log in self._open_logs:
+            log.end(end_h)
+        self._open_logs.clear()
+
+    # -- rules ---------------------------------------------------------------------------
+    def transit_now_h(self) -> float:
+        """Transit time of a tanker entering now (nominal / derate factor)."""
+        factor = self.condition.factor
+        return self.spec.transit_h / factor if factor > 0 else math.inf
+
+    def _closed_by(self) -> str | None:
+        """The disruption that closes the strait now ('' if unnamed), or None when open."""
+        cond = self.condition
+        if cond.closed:
+            return cond.closing[0]
+        zero = [n for n, f in cond.factors().items() if f <= 0.0]
+        return zero[0] if zero else None
+
+    def _blocked(self, direction: str, daylight_bound: bool, t: float) -> tuple[str | None, str, float | None]:
+        """(cause, disruption, instant the cause may lift) of what keeps a tanker out at
+        ``t``; cause None when it may enter.  An instant of None means: until a change of
+        the strait's condition."""
+        closer = self._closed_by()
+        if closer is not None:
+            return "closed", closer, None
+        if daylight_bound:
+            nxt = _next_open(self._daylight_intervals, t)
+            if nxt is None or nxt > t:
+                return "daylight", "", nxt
+        allowed = self._one_way[direction]
+        if allowed is not None:
+            nxt = _next_open(self._one_way_days(allowed), t)
+            if nxt is None or nxt > t:
+                return "one_way", "", nxt
+        return None, "", None
+
+    def _queue_state(self, direction: str, t: float) -> tuple[str, str, float | None]:
+        """What a tanker in the lane queue is waiting for, and when that may change."""
+        closer = self._closed_by()
+        if closer is not None:
+            return "closed", closer, None
+        allowed = self._one_way[direction]
+        if allowed is None:
+            return "lane", "", None
+        days = self._one_way_days(allowed)
+        nxt = _next_open(days, t)
+        if nxt is None or nxt > t:
+            return "one_way", "", nxt
+        until = _open_until(days, t)
+        if until is not None and until <= t + EPS_H:  # at the very end of the open period
+            return "one_way", "", _next_open(days, t + 2 * EPS_H)
+        return "lane", "", until
+
+    def _daylight_intervals(self, day: int) -> list[Interval]:
+        rise, fall = self._daylight.day_h(day)  # type: ignore[union-attr]
+        return [(rise, max(rise, fall - self.transit_now_h()))]
+
+    @staticmethod
+    def _one_way_days(allowed: list[Interval]) -> Callable[[int], list[Interval]]:
+        return lambda day: [(24.0 * day + a, 24.0 * day + b) for a, b in allowed]
+
+    # -- waiting -------------------------------------------------------------------------
+    def _on_condition_change(self) -> None:
+        ev, self._changed = self._changed, self.env.event()
+        ev.succeed()
+
+    def _wake(self, at_h: float | None, *also: simpy.Event) -> simpy.Event:
+        """An event for the earliest of: ``at_h``, a change of condition, ``also``."""
+        events = [*also, self._changed]
+        if at_h is not None:
+            events.append(self.env.timeout(max(0.0, at_h - self.env.now)))
+        return simpy.AnyOf(self.env, events)
+
+    def _record_derate(self, tanker: str, start_h: float, end_h: float, derates: dict[str, float]) -> None:
+        """Attribute the transit beyond nominal to the derates, by their share of log(prod f)."""
+        logs = {n: -math.log(f) for n, f in derates.items()}
+        total = sum(logs.values())
+        t = start_h
+        names = list(logs)
+        for i, n in enumerate(names):
+            t_next = end_h if i == len(names) - 1 else t + (end_h - start_h) * logs[n] / total
+            if t_next > t:
+                self.records.waits.append((self.name, "delay", n, tanker, t, t_next))
+            t = t_next
