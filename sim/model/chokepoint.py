@@ -223,7 +223,7 @@ class Chokepoint:
         self._daylight = (DaylightClock(spec.daylight, scenario.start, scenario.utc_offset_h)
                           if spec.daylight is not None and spec.daylight_only_over_m is not None else None)
         self._changed = env.event()
-        self._open_logs: set[_WaitLog] = set()
+        self._open_logs: dict[_WaitLog, None] = {}  # insertion order: deterministic rows
         condition.on_change(self._on_condition_change)
 
     # -- the story of one passage -------------------------------------------------------
@@ -234,7 +234,7 @@ class Chokepoint:
         env = self.env
         arrive_h = env.now
         log = _WaitLog(self.records, self.name, tanker)
-        self._open_logs.add(log)
+        self._open_logs[log] = None
         for who, extra_h in self.condition.draw_delays():
             if extra_h > 0:
                 log.mark(env.now, "delay", who)
@@ -265,7 +265,7 @@ class Chokepoint:
                 yield self._wake(wake_h)
         enter_h = env.now
         log.end(enter_h)
-        self._open_logs.discard(log)
+        self._open_logs.pop(log, None)
         factor = self.condition.factor
         derates = {n: f for n, f in self.condition.factors().items() if f < 1.0}
         transit_h = self.spec.transit_h / factor
