@@ -206,6 +206,9 @@ def _syntax_problem(err: yaml.YAMLError, shown: str) -> Problem:
     what = getattr(err, "problem", None) or str(err).splitlines()[0]
     context = getattr(err, "context", None)
     message = f"YAML syntax error: {what}" + (f" ({context})" if context else "")
+    if "maximum nesting depth" in message:  # libyaml's own cap (1000), met while scanning ahead
+        return Problem(shown, line, col, (), f"the document is nested more than {MAX_DEPTH} levels deep",
+                       "a scenario needs fewer than ten levels; is this the right file?")
     if isinstance(err, yaml.reader.ReaderError):
         message = f"the file contains a character YAML does not allow: {err.reason}"
     hint = next((h for key, h in _SYNTAX_HINTS if key in message), None)
@@ -548,8 +551,14 @@ def load_raw(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _context(tree: dict) -> dict[str, Any]:
     factor = tree.get("barrels_per_tonne")
-    ok = isinstance(factor, (int, float)) and not isinstance(factor, bool) and math.isfinite(factor) and factor > 0
-    return {"barrels_per_tonne": float(factor) if ok else None}
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+        return {"barrels_per_tonne": None}
+    try:
+        value = float(factor)
+    except OverflowError:
+        return {"barrels_per_tonne": None}
+    # an invalid factor is reported by validation; barrel units then say it is missing
+    return {"barrels_per_tonne": value if math.isfinite(value) and value > 0 else None}
 
 
 def validate_tree(tree: PosDict, shown: str, earlier: list[Problem] | None = None) -> Scenario:
