@@ -214,3 +214,91 @@ def test_programme_draws_are_reproducible_and_spread_around_laycan() -> None:
     assert len(arrivals) == 5  # laycans at 24, 72, 120, 168, 216 h
     for laycan, t in zip((24, 72, 120, 168, 216), arrivals):
         assert laycan - 12 <= t <= laycan + 12
+
+
+def test_a_closed_sea_leg_holds_the_tanker_in_port_and_a_delay_adds_to_the_passage() -> None:
+    """Leg closed 0-30 h: the shuttle, loaded at 24 h, sails at 30 h; a 5 h delay on the leg
+    is waited out before sailing, so it arrives at 30 + 5 + 24 = 59 h."""
+    s = scenario(TWO_PORTS, shipping=SHUTTLE, horizon="3d")
+    m = model_of(s)
+    leg = m.conditions["AB"]
+
+    def weather():
+        leg.apply("gale", Effect("closure"))
+        leg.apply("convoy", Effect("delay", draw_delay_h=lambda: 5.0))
+        yield m.env.timeout(30.0)
+        leg.lift("gale")
+        yield m.env.timeout(1.0)
+        leg.lift("convoy")
+
+    m.env.process(weather())
+    rec = m.run()
+    assert voyage_dicts(rec)[0]["arrive_discharge_h"] == pytest.approx(59.0)
+    assert ("AB", "closed", "gale", "T1", pytest.approx(24.0), pytest.approx(30.0)) in rec.waits
+    assert ("AB", "delay", "convoy", "T1", pytest.approx(30.0), pytest.approx(35.0)) in rec.waits
+
+
+def test_a_derated_sea_leg_slows_the_tanker() -> None:
+    """Speed x 0.5: 240 nm at 5 kn take 48 h."""
+    m = model_of(scenario(TWO_PORTS, shipping=SHUTTLE, horizon="4d"))
+    m.conditions["AB"].apply("ice", Effect("derate", factor=0.5))
+    assert voyage_dicts(m.run())[0]["arrive_discharge_h"] == pytest.approx(24.0 + 48.0)
+
+
+THREE_PORTS = {
+    "terminals": [
+        {"name": "A", "tank": {"capacity": "200kt", "initial": "50kt"}, "berths": {"count": 5, "load_rate": "240 kt/d"}},
+        {"name": "C", "tank": {"capacity": "200kt", "initial": "150kt"}, "berths": {"count": 5, "load_rate": "240 kt/d"}},
+        {"name": "B", "tank": {"capacity": "5Mt"}, "berths": {"count": 5, "discharge_rate": "240 kt/d"}},
+    ],
+    "sea_legs": [{"name": "AB", "from": "A", "to": "B", "distance": "240 nm"},
+                 {"name": "CB", "from": "C", "to": "B", "distance": "240 nm"}],
+}
+
+
+def _programme(**kw):
+    base = {"name": "p", "every": "1d", "first": "0d", "discharge_port": "B",
+            "tanker": {"cargo": "10kt", "speed": "10 kn"},
+            "load_ports": [{"terminal": "A", "share": 0.5}, {"terminal": "C", "share": 0.5}]}
+    return {"programmes": [{**base, **kw}]}
+
+
+def test_load_port_by_share_uses_both_ports_in_about_their_shares() -> None:
+    rec = simulate(scenario(THREE_PORTS, shipping=_programme(), horizon="100d"), SEED)
+    ports = [v["load_port"] for v in voyage_dicts(rec)]
+    assert len(ports) == 100
+    assert 30 <= ports.count("A") <= 70  # binomial(100, 0.5): 30-70 is beyond 4 sigma
+
+
+def test_load_port_by_share_never_picks_a_port_with_share_zero() -> None:
+    ship = _programme(load_ports=[{"terminal": "A", "share": 0.0}, {"terminal": "C", "share": 1.0}])
+    rec = simulate(scenario(THREE_PORTS, shipping=ship, horizon="10d"), SEED)
+    assert {v["load_port"] for v in voyage_dicts(rec)} == {"C"}
+
+
+def test_load_port_by_availability_picks_the_fullest_tank() -> None:
+    """C holds 150 kt and A 50 kt: C is chosen until 10 liftings have brought it to 50 kt;
+    on a tie the first listed port (A) wins."""
+    ship = _programme(choose_port="availability")
+    rec = simulate(scenario(THREE_PORTS, shipping=ship, horizon="12d"), SEED)
+    ports = [v["load_port"] for v in voyage_dicts(rec)]
+    assert ports == ["C"] * 10 + ["A", "C"]
+
+
+def test_listed_dates_and_until_bound_the_liftings() -> None:
+    """Dates 2021-01-02 and 2021-01-05 give liftings at 24 h and 96 h; 'every' with
+    'until' stops before the until instant."""
+    dated = {"programmes": [{"name": "p", "dates": ["2021-01-02", "2021-01-05", "2021-03-01"],
+                             "load_ports": [{"terminal": "A"}], "discharge_port": "B",
+                             "tanker": {"cargo": "10kt", "speed": "10 kn"}}]}
+    rec = simulate(scenario(TWO_PORTS, shipping=dated), SEED)
+    assert [v["arrive_load_h"] for v in voyage_dicts(rec)] == [24.0, 96.0]
+    until = _programme(until="3d", load_ports=[{"terminal": "A"}])
+    rec = simulate(scenario(TWO_PORTS, shipping=until), SEED)
+    assert [v["arrive_load_h"] for v in voyage_dicts(rec)] == [0.0, 24.0, 48.0]
+
+
+def test_until_beyond_the_horizon_is_a_clear_error() -> None:
+    from sim.errors import UserError
+    with pytest.raises(UserError, match="until_h must be between 0 and the horizon"):
+        simulate(scenario(TWO_PORTS, shipping=SHUTTLE), SEED, until_h=1e6)
