@@ -338,3 +338,40 @@ def test_fuzzed_scenarios_load_or_fail_clearly(data):
             assert p.message and "\n" not in p.format()
     else:
         assert isinstance(result, Scenario)
+
+
+TEXTS = [(DATA / "valid_minimal.yaml").read_text()] + [
+    p.read_text(encoding="utf-8") for p in sorted((REPO / "scenarios").glob("*.yaml"))]
+
+
+@st.composite
+def mangled_texts(draw) -> str:
+    """A scenario file with a few characters inserted, deleted or replaced (typing slips)."""
+    text = draw(st.sampled_from(TEXTS))
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(text) - 1))
+        piece = draw(st.sampled_from([":", " ", "\n", "-", "[", "{", "&a", "*a", "'", '"', "\t", "#", "!",
+                                      "<<: ", "0", "x", "Ж", "\x00", "\x85", "%YAML 1.1\n", "---\n"]))
+        how = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if how == "insert":
+            text = text[:i] + piece + text[i:]
+        elif how == "delete":
+            text = text[:i] + text[i + draw(st.integers(1, 20)):]
+        else:
+            text = text[:i] + piece + text[i + 1:]
+    return text
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@given(mangled_texts())
+def test_mangled_files_load_or_fail_clearly(text):
+    path = _FUZZ_DIR / "mangled.yaml"
+    path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
+    try:
+        result = load_scenario(path)
+    except ScenarioError as e:
+        for p in e.problems:
+            assert p.file == str(path)
+            assert p.message and "\n" not in p.format()
+    else:
+        assert isinstance(result, Scenario)
