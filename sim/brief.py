@@ -174,10 +174,14 @@ def fmt_value(column: str, value: float) -> str:
 
 
 def fmt_range(column: str, st: Stat) -> str:
-    """``mean unit (p5–p95 lo–hi)``."""
+    """``mean unit (p5–p95 lo–hi)``, or ``value unit in every replication`` when the
+    replications agree to the printed precision."""
     _, unit, _, _ = kpi_format(column)
     u = f" {unit}" if unit and unit != "%" else unit
-    return f"{fmt_value(column, st.mean)}{u} (p5–p95 {fmt_value(column, st.p5)}–{fmt_value(column, st.p95)}{u})"
+    mean, lo, hi = fmt_value(column, st.mean), fmt_value(column, st.p5), fmt_value(column, st.p95)
+    if st.n > 1 and mean == lo == hi:
+        return f"{mean}{u} (in every replication)"
+    return f"{mean}{u} (p5–p95 {lo}–{hi}{u})"
 
 
 # --------------------------------------------------------------------------- derived series
@@ -348,7 +352,10 @@ def utilisation_table(run: RunTables) -> pd.DataFrame:
         c = g[ccol].to_numpy(dtype=float) / (24.0 if ccol == "closed_h" else 1.0) if ccol else np.zeros(len(g))
         su, sc = Stat.of(u), Stat.of(c)
         rows.append((fac, su.mean, su.p5, su.p95, sc.mean, sc.p5, sc.p95))
-    return pd.DataFrame(rows, columns=cols).fillna(0.0)
+    out = pd.DataFrame(rows, columns=cols)
+    closed = [c for c in cols if c.startswith("closed_d_")]
+    out[closed] = out[closed].fillna(0.0)
+    return out  # utilisation stays NaN where it does not apply (depots, sea legs)
 
 
 @dataclass(frozen=True)
@@ -417,6 +424,7 @@ class DisruptionStats:
     recover: dict[str, Stat]  # refinery -> time to recover (d); NaN = not recovered
     source: str
     note: str
+    to_the_end: bool = False  # its first activation lasted to the end of the run in every replication
 
 
 def _timing(s: Any, d: Any) -> str:
@@ -439,18 +447,22 @@ def disruption_stats(run: RunTables) -> list[DisruptionStats]:
     out = []
     for d in s.disruptions:
         g = dk[dk["disruption"] == d.name] if not dk.empty and "disruption" in dk else pd.DataFrame()
-        lost = Stat.of(g["lost_flow_t"]) if "lost_flow_t" in g else None
-        wait = Stat.of(g["wait_h_total"]) if "wait_h_total" in g else None
+        lost_col = _fac_col(g, "lost_t", "lost_flow_t")
+        wait_col = _fac_col(g, "wait_h", "wait_h_total")
+        lost = Stat.of(g[lost_col]) if lost_col else None
+        wait = Stat.of(g[wait_col]) if wait_col else None
         active = g[g["activations"] > 0] if "activations" in g else g
         survive, recover = {}, {}
         for slug_, name in refineries.items():
             for col, into in ((f"time_to_survive_{slug_}_d", survive), (f"time_to_recover_{slug_}_d", recover)):
                 if col in active and len(active):
                     into[name] = Stat.of(active[col])
+        to_end = bool(len(active)) and "first_end_h" in active and bool(
+            (active["first_end_h"] >= s.horizon_h - 1e-6).all())
         out.append(DisruptionStats(
             d.name, d.kind, ", ".join(s.resolve_targets(d)), _timing(s, d),
             100.0 * len(active) / max(1, run.replications) if len(g) else math.nan,
-            lost, wait, survive, recover, d.source or "", d.note or ""))
+            lost, wait, survive, recover, d.source or "", d.note or "", to_end))
     return out
 
 
@@ -476,11 +488,24 @@ def assumptions_table(run: RunTables) -> list[list[str]]:
     """Facility, kind, key figures, source and note of every facility in the scenario."""
     from sim.scenario import KIND_OF_SECTION
 
+    cited = cited_seeds(run)
     rows = []
     for section, f in run.scenario.network.facilities():
         rows.append([f.name, KIND_OF_SECTION[section].replace("_", " "), _facility_figures(section, f),
-                     f.source or "not given", f.note or ""])
+                     f.source or _seed_list(cited.get(f.name, [])), f.note or ""])
     return rows
+
+
+def _seed_list(keys: list[str]) -> str:
+    return ("seeds: " + ", ".join(dict.fromkeys(keys))) if keys else "not given"
+
+
+def cited_seeds(run: RunTables) -> dict[str, list[str]]:
+    """Named item (facility, programme, disruption) -> the seed keys its figures cite."""
+    out: dict[str, list[str]] = {}
+    for c in _citations(run)[0]:
+        out.setdefault(c.item, []).append(c.seed)
+    return out
 
 
 # --------------------------------------------------------------------------- seed citations
@@ -582,13 +607,19 @@ def original_scenario_file(run: RunTables) -> Path | None:
     return None
 
 
-def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
-    """Rows of the cited-figures table and a sentence saying where they came from."""
+def _citations(run: RunTables) -> tuple[list[Citation], Path | None]:
+    """The run's seed citations and the file they were read from."""
     src = original_scenario_file(run)
     cites = seed_citations(src) if src is not None else []
     if not cites:
         cites = seed_citations(run.path / "scenario.yaml")
         src = run.path / "scenario.yaml" if cites else src
+    return cites, src
+
+
+def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
+    """Rows of the cited-figures table and a sentence saying where they came from."""
+    cites, src = _citations(run)
     if not cites:
         return [], ("The scenario file cites no seed entries (no '# seed:' comments were found), so the "
                     "facility notes above are the only record of its sources.")
@@ -781,14 +812,20 @@ def _resilience(run: RunTables) -> str:
     if d is None:
         return "No disruption was active in any replication. "
     n_active = round(d.activated_pct * run.replications / 100.0)
-    text = [f"The costliest disruption, {d.name} (active in {n_active} of {run.replications} replications"]
-    if d.lost is not None and d.lost.n:
+    lost_any = d.lost is not None and d.lost.n and d.lost.mean > 0
+    which = "the largest lost flow" if lost_any else "the most waiting"
+    text = [f"The disruption with {which}, {d.name} (active in {n_active} of {run.replications} replications"]
+    if lost_any:
         text.append(f", {fmt_range('lost_flow_t', d.lost)} of flow lost")
+    elif d.wait is not None and d.wait.n:
+        text.append(f", {fmt_range('wait_h_total', d.wait)} of tanker waiting")
     text.append("): ")
     clauses = []
     for ref in sorted(set(d.survive) | set(d.recover)):
         sv, rc = d.survive.get(ref), d.recover.get(ref)
         cut = sv.n if sv is not None else 0
+        if d.to_the_end:
+            rc = None  # recovery cannot be measured after a disruption that lasts to the end
         if cut == 0 and (rc is None or (rc.n == n_active and rc.mean == 0.0)):
             continue  # this refinery neither cut runs nor lost delivered flow
         if cut:
@@ -805,6 +842,8 @@ def _resilience(run: RunTables) -> str:
         elif rc is not None:
             clause += ", and its delivered flow had not recovered by the end in any replication"
         clauses.append(clause)
+    if d.to_the_end:
+        clauses.append("it lasted to the end of the run, so recovery is not measured")
     if not clauses:
         return "".join(text) + "no refinery cut runs or lost delivered flow after it. "
     return "".join(text) + "; ".join(clauses) + ". "
@@ -920,6 +959,7 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
         doc.image(png, caption)
     doc.h(2, "Disruptions")
     stats = disruption_stats(run)
+    cited = cited_seeds(run)
     if not stats:
         doc.p("The scenario has no disruptions.")
     else:
@@ -929,7 +969,8 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
                    "source"],
                   [[d.name, d.kind, d.targets, d.timing,
                     "not recorded" if not math.isfinite(d.activated_pct) else _num(d.activated_pct, 0),
-                    _stat_cell("lost_flow_t", d.lost), _stat_cell("wait_h_total", d.wait), d.source or "not given"]
+                    _stat_cell("lost_flow_t", d.lost), _stat_cell("wait_h_total", d.wait),
+                    d.source or _seed_list(cited.get(d.name, []))]
                    for d in stats])
     doc.h(2, "Assumptions and sources")
     doc.table(["facility", "kind", "figures", "source", "note"], assumptions_table(run))

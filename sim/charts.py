@@ -184,20 +184,24 @@ def utilisation(
     """Horizontal bars of mean utilisation (%) and closed time (days) per facility with
     p5–p95 whiskers.  ``table`` columns: facility, utilisation_pct_mean/_p5/_p95,
     closed_d_mean/_p5/_p95."""
-    t = table.sort_values("utilisation_pct_mean")
+    t = table.sort_values(["utilisation_pct_mean", "closed_d_mean"], na_position="first")
     y = np.arange(len(t))
     fig, (a1, a2) = _figure(8.0, 1.3 + 0.32 * max(1, len(t)), 1, 2, sharey=True)
     for ax, key, colour, xlabel in ((a1, "utilisation_pct", COLOURS[0], "utilisation (%)"),
                                     (a2, "closed_d", COLOURS[6], "closed (days)")):
         mean = t[f"{key}_mean"].to_numpy(dtype=float)
-        lo = np.clip(mean - t[f"{key}_p5"].to_numpy(dtype=float), 0, None)
-        hi = np.clip(t[f"{key}_p95"].to_numpy(dtype=float) - mean, 0, None)
+        lo = np.nan_to_num(np.clip(mean - t[f"{key}_p5"].to_numpy(dtype=float), 0, None))
+        hi = np.nan_to_num(np.clip(t[f"{key}_p95"].to_numpy(dtype=float) - mean, 0, None))
         ax.barh(y, mean, color=colour, alpha=0.8, height=0.6, label="mean")
         ax.errorbar(mean, y, xerr=[lo, hi], fmt="none", ecolor="black", elinewidth=0.8, capsize=2,
                     label="p5–p95")
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", visible=False)
-    a1.set_xlim(0, max(100.0, float(np.nanmax(t["utilisation_pct_p95"])) if len(t) else 100.0))
+        for yi, m in zip(y, mean):
+            if not np.isfinite(m):
+                ax.text(1.0, yi, "n/a (no capacity)", va="center", ha="left", fontsize=7, color="#666666")
+    top = float(np.nanmax(t["utilisation_pct_p95"])) if t["utilisation_pct_p95"].notna().any() else 100.0
+    a1.set_xlim(0, max(100.0, top) * 1.02)
     a1.set_yticks(y, t["facility"].tolist())
     a2.set_xlim(left=0)
     a1.legend(loc="lower right", frameon=False)
@@ -295,8 +299,8 @@ PLACES: tuple[tuple[str, tuple[float, float]], ...] = (
     ("naftan", (28.63, 55.53)),
     ("novopolotsk", (28.63, 55.53)),
     ("unecha", (32.68, 52.85)),
-    ("russia", (34.0, 53.5)),
-    ("druzhba", (34.0, 53.5)),
+    ("russia", (35.5, 53.4)),  # schematic: the Russian side of the border stations
+    ("druzhba", (35.5, 53.4)),
     ("klaip", (21.13, 55.71)),
     ("butinge", (21.07, 56.06)),
     ("ventspils", (21.56, 57.39)),
@@ -316,14 +320,20 @@ def place_of(name: str) -> tuple[float, float] | None:
 def node_positions(scenario: Any) -> tuple[dict[str, tuple[float, float]], bool]:
     """(x, y) of every storage node and chokepoint, and whether they are geographic.
 
-    Geographic when every storage node's name matches a known place; otherwise a layered
-    layout: x = hops from a source along pipelines and sea legs, y spreads a layer's nodes.
+    Geographic when every storage node's name matches a known place (nodes at the same
+    place are spread apart a little); otherwise a layered layout: x = hops from a source
+    along pipelines and sea legs, y spreads a layer's nodes.
     """
     net = scenario.network
     storage = [f.name for f in (*net.sources, *net.depots, *net.terminals, *net.refineries)]
     geo = {n: place_of(n) for n in storage}
     if all(v is not None for v in geo.values()):
-        pos = {n: v for n, v in geo.items() if v is not None}
+        pos: dict[str, tuple[float, float]] = {}
+        taken: dict[tuple[float, float], int] = {}
+        for n, xy in geo.items():
+            k = taken.get(xy, 0)  # type: ignore[arg-type]
+            taken[xy] = k + 1  # type: ignore[index]
+            pos[n] = (xy[0], xy[1] - 0.9 * k)  # type: ignore[index]
         for c in net.chokepoints:
             p = place_of(c.name)
             if p is not None:
@@ -357,78 +367,90 @@ def route_map(
     title: str = "Route network: mean flow on each leg",
     subtitle: str | None = None,
 ) -> Path:
-    """The network as nodes and legs; line width ~ mean flow (kt/d) on each pipeline or sea
-    leg; disrupted facilities circled in red.  Sea legs bend through their chokepoints
-    when those have a place."""
+    """The network as nodes and legs; line width grows with the square root of the mean
+    flow (kt/d, printed on each leg) so small flows stay visible; disrupted facilities are
+    circled (nodes) or dotted (legs) in red.  Sea legs bend through their chokepoints when
+    those have a place."""
+    from matplotlib.lines import Line2D
+
     net = scenario.network
     pos, geographic = node_positions(scenario)
-    fig, ax = _figure(8.0, 6.0)
+    fig, ax = _figure(10.0, 6.5)
     flows = [abs(float(v)) for v in mean_flow_t_per_day.values() if v is not None and math.isfinite(v)]
     top = max(flows, default=0.0) or 1.0
     disrupted_set = set(disrupted)
 
-    def width(name: str) -> float:
-        return 0.8 + 7.0 * abs(float(mean_flow_t_per_day.get(name, 0.0) or 0.0)) / top
+    def flow_of(name: str) -> float:
+        v = mean_flow_t_per_day.get(name, 0.0)
+        return float(v) if v is not None and math.isfinite(v) else 0.0
 
-    def draw_leg(name: str, pts: list[tuple[float, float]], style: str, colour: str) -> None:
+    def width(name: str) -> float:
+        return 1.0 + 8.0 * math.sqrt(abs(flow_of(name)) / top)
+
+    def draw_leg(name: str, pts: list[tuple[float, float]], style: Any, colour: str) -> None:
         xs, ys = zip(*pts)
-        ax.plot(xs, ys, linestyle=style, color=colour, linewidth=width(name), alpha=0.85,
+        ax.plot(xs, ys, linestyle=style, color=colour, linewidth=width(name), alpha=0.8,
                 solid_capstyle="round", zorder=2)
-        flow = float(mean_flow_t_per_day.get(name, 0.0) or 0.0)
-        mid = len(pts) // 2
-        (x0, y0), (x1, y1) = pts[mid - 1], pts[mid]
-        ax.annotate(f"{name}\n{flow / 1e3:.1f} kt/d", ((x0 + x1) / 2, (y0 + y1) / 2), fontsize=7,
-                    ha="center", va="center", color="#222222",
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
-                    zorder=5)
         if name in disrupted_set:
-            ax.plot(xs, ys, linestyle=(0, (1, 1.5)), color=COLOURS[6], linewidth=3.5, zorder=3)
+            ax.plot(xs, ys, linestyle=(0, (1, 1.5)), color=COLOURS[6], linewidth=3.0, zorder=3)
+        # label the longest segment at 40% of its length (node labels sit at the ends)
+        segs = list(zip(pts[:-1], pts[1:]))
+        (x0, y0), (x1, y1) = max(segs, key=lambda s_: math.dist(s_[0], s_[1]))
+        ax.annotate(f"{name}\n{flow_of(name) / 1e3:.1f} kt/d", (x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0)),
+                    fontsize=7, ha="center", va="center", color="#222222",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#dddddd", "alpha": 0.9}, zorder=5)
 
     for p in net.pipelines:
         if p.from_ in pos and p.to in pos:
-            draw_leg(p.name, [pos[p.from_], pos[p.to]], "-",
-                     COLOURS[5] if p.kind == "rail" else COLOURS[0])
+            draw_leg(p.name, [pos[p.from_], pos[p.to]], "-", COLOURS[5] if p.kind == "rail" else COLOURS[0])
     for leg in net.sea_legs:
         if leg.from_ in pos and leg.to in pos:
             pts = [pos[leg.from_]]
-            for ps in sorted(leg.passes, key=lambda q: q.at_nm):
-                if ps.chokepoint in pos:
-                    pts.append(pos[ps.chokepoint])
+            pts += [pos[ps.chokepoint] for ps in sorted(leg.passes, key=lambda q: q.at_nm) if ps.chokepoint in pos]
             pts.append(pos[leg.to])
-            draw_leg(leg.name, pts, "--", COLOURS[2])
+            draw_leg(leg.name, pts, (0, (5, 3)), COLOURS[2])
     kinds = {**{s.name: ("source", "s") for s in net.sources},
              **{d.name: ("depot", "o") for d in net.depots},
              **{t.name: ("terminal", "^") for t in net.terminals},
              **{r.name: ("refinery", "P") for r in net.refineries},
              **{c.name: ("chokepoint", "D") for c in net.chokepoints}}
+    cx = float(np.mean([xy[0] for xy in pos.values()])) if pos else 0.0
     seen_kind: set[str] = set()
     for name, (x, y) in pos.items():
         kind, marker = kinds.get(name, ("node", "o"))
-        ax.scatter([x], [y], marker=marker, s=70, color="#333333", zorder=4,
+        ax.scatter([x], [y], marker=marker, s=70, color="#333333", zorder=6,
                    label=kind if kind not in seen_kind else None)
         seen_kind.add(kind)
         if name in disrupted_set:
-            ax.scatter([x], [y], s=320, facecolors="none", edgecolors=COLOURS[6], linewidths=2, zorder=4)
-        ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8,
-                    fontweight="bold", zorder=6)
-    from matplotlib.lines import Line2D
-
+            ax.scatter([x], [y], s=320, facecolors="none", edgecolors=COLOURS[6], linewidths=2, zorder=6)
+        right = x >= cx  # labels point away from the middle of the map
+        ax.annotate(name, (x, y), xytext=(9 if right else -9, 0), textcoords="offset points", fontsize=8,
+                    fontweight="bold", ha="left" if right else "right", va="center", zorder=7,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color=COLOURS[0], linewidth=3), Line2D([], [], color=COLOURS[2],
-                linewidth=3, linestyle="--")]
-    labels += ["pipeline (width ~ flow)", "sea leg (width ~ flow)"]
+    handles += [Line2D([], [], color=COLOURS[0], linewidth=3),
+                Line2D([], [], color=COLOURS[2], linewidth=3, linestyle=(0, (5, 3)))]
+    labels += ["pipeline (width ~ √flow)", "sea leg (width ~ √flow)"]
+    if any(p.kind == "rail" for p in net.pipelines):
+        handles.append(Line2D([], [], color=COLOURS[5], linewidth=3))
+        labels.append("rail (width ~ √flow)")
     if disrupted_set:
         handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor=COLOURS[6],
-                              markersize=10, linestyle=":", color=COLOURS[6], markeredgewidth=2))
-        labels.append("disrupted (node circled, leg dotted)")
-    ax.legend(handles, labels, loc="lower left", frameon=True, framealpha=0.9, fontsize=7)
+                              markersize=10, linestyle=(0, (1, 1.5)), color=COLOURS[6], markeredgewidth=2))
+        labels.append("disrupted: node circled,\nleg dotted")
+    fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=8)
     if geographic:
         ax.set_xlabel("longitude (°E)")
         ax.set_ylabel("latitude (°N)")
-        ax.set_aspect(1.0 / math.cos(math.radians(46.0)), adjustable="datalim")
+        ax.set_aspect(1.0 / math.cos(math.radians(46.0)), adjustable="box")
     else:
         ax.set_xlabel("hops from the sources (schematic layout)")
         ax.set_yticks([])
-    ax.margins(x=0.18, y=0.12)
+    xs_ = [xy[0] for xy in pos.values()] or [0.0]
+    ys_ = [xy[1] for xy in pos.values()] or [0.0]
+    pad_x = 0.2 * (max(xs_) - min(xs_) or 1.0)
+    pad_y = 0.08 * (max(ys_) - min(ys_) or 1.0)
+    ax.set_xlim(min(xs_) - pad_x, max(xs_) + pad_x)
+    ax.set_ylim(min(ys_) - pad_y, max(ys_) + pad_y)
     _title(fig, title, subtitle)
     return save(fig, stem)
