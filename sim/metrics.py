@@ -193,6 +193,15 @@ def _nanmin(values: np.ndarray) -> float:
 # --------------------------------------------------------------------------- tables
 
 
+_VOYAGE_TEXT = ("tanker", "programme", "load_port", "discharge_port")
+_VOYAGE_TIMES = tuple(f for f in VOYAGE_FIELDS if f.endswith("_h"))
+
+
+def _num(values: list[Any]) -> np.ndarray:
+    """Floats, with None as NaN."""
+    return np.array([math.nan if v is None else float(v) for v in values], dtype="float64")
+
+
 def voyages(records: Records, scenario: Scenario) -> pd.DataFrame:
     """A row per voyage: the recorded timestamps (hours) plus each stage's duration.
 
@@ -202,51 +211,66 @@ def voyages(records: Records, scenario: Scenario) -> pd.DataFrame:
     A stage not reached within the horizon is NaN; ``completed`` says whether the voyage
     finished discharging within the horizon.
     """
-    df = pd.DataFrame.from_records(records.voyages, columns=list(VOYAGE_FIELDS))
-    for col in VOYAGE_FIELDS:
-        if col in ("voyage",):
-            df[col] = df[col].astype("int64")
-        elif col in ("tanker", "programme", "load_port", "discharge_port"):
-            df[col] = df[col].astype(object).astype(str) if len(df) else pd.Series([], dtype=object)
+    rows = records.voyages
+    cols = list(zip(*rows)) if rows else [() for _ in VOYAGE_FIELDS]
+    data: dict[str, Any] = {}
+    for name, values in zip(VOYAGE_FIELDS, cols):
+        if name == "voyage":
+            data[name] = np.array(values, dtype="int64")
+        elif name in _VOYAGE_TEXT:
+            data[name] = np.array([str(v) for v in values], dtype=object)
         else:
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+            data[name] = _num(list(values))
     horizon = records.horizon_h
-    df["wait_load_berth_h"] = df["berth_load_h"] - df["arrive_load_h"]
-    df["wait_cargo_h"] = df["load_start_h"] - df["berth_load_h"]
-    df["load_h"] = df["load_end_h"] - df["load_start_h"]
-    df["sail_h"] = df["arrive_discharge_h"] - df["load_end_h"]
-    df["wait_discharge_berth_h"] = df["berth_discharge_h"] - df["arrive_discharge_h"]
-    df["wait_tank_room_h"] = df["discharge_start_h"] - df["berth_discharge_h"]
-    df["discharge_h"] = df["discharge_end_h"] - df["discharge_start_h"]
-    df["completed"] = df["discharge_end_h"].notna() & (df["discharge_end_h"] <= horizon)
-    df["cycle_h"] = (df["discharge_end_h"] - df["arrive_load_h"]).where(df["completed"])
+    g = data.get
+    with np.errstate(invalid="ignore"):
+        data["wait_load_berth_h"] = g("berth_load_h") - g("arrive_load_h")
+        data["wait_cargo_h"] = g("load_start_h") - g("berth_load_h")
+        data["load_h"] = g("load_end_h") - g("load_start_h")
+        data["sail_h"] = g("arrive_discharge_h") - g("load_end_h")
+        data["wait_discharge_berth_h"] = g("berth_discharge_h") - g("arrive_discharge_h")
+        data["wait_tank_room_h"] = g("discharge_start_h") - g("berth_discharge_h")
+        data["discharge_h"] = g("discharge_end_h") - g("discharge_start_h")
+        end = g("discharge_end_h")
+        completed = ~np.isnan(end) & (end <= horizon)
+        data["completed"] = completed
+        data["cycle_h"] = np.where(completed, end - g("arrive_load_h"), math.nan)
 
-    def in_port(arrive: pd.Series, leave: pd.Series) -> pd.Series:
-        a = arrive.clip(upper=horizon)
-        e = leave.fillna(horizon).clip(upper=horizon)
-        return (e - a).where(arrive.notna() & (arrive < horizon), 0.0).clip(lower=0.0)
+        def in_port(arrive: np.ndarray, leave: np.ndarray) -> np.ndarray:
+            e = np.minimum(np.where(np.isnan(leave), horizon, leave), horizon)
+            here = ~np.isnan(arrive) & (arrive < horizon)
+            return np.where(here, np.maximum(e - np.minimum(arrive, horizon), 0.0), 0.0)
 
-    df["port_h"] = in_port(df["arrive_load_h"], df["load_end_h"]) + in_port(
-        df["arrive_discharge_h"], df["discharge_end_h"])
-    lay = _laytimes(scenario)
-    laytime = df["programme"].map(lambda p: lay.get(p, (math.nan, None))[0]).astype("float64")
-    rate = df["programme"].map(lambda p: lay.get(p, (math.nan, None))[1]).astype("float64")
-    df["demurrage_h"] = (df["port_h"] - laytime).clip(lower=0.0)
-    df["demurrage_usd"] = df["demurrage_h"] / 24.0 * rate
-    return df.reset_index(drop=True)
+        port = in_port(g("arrive_load_h"), g("load_end_h")) + in_port(g("arrive_discharge_h"), g("discharge_end_h"))
+        data["port_h"] = port
+        lay = _laytimes(scenario)
+        laytime = np.array([lay.get(p, (math.nan, None))[0] for p in data["programme"]], dtype="float64")
+        rate = np.array([_nan_if_none(lay.get(p, (math.nan, None))[1]) for p in data["programme"]], dtype="float64")
+        data["demurrage_h"] = np.maximum(port - laytime, 0.0)
+        data["demurrage_usd"] = data["demurrage_h"] / 24.0 * rate
+    return pd.DataFrame(data)
+
+
+def _nan_if_none(v: float | None) -> float:
+    return math.nan if v is None else float(v)
 
 
 def waits(records: Records) -> pd.DataFrame:
     """A row per recorded wait (``WAIT_FIELDS``) plus ``wait_h``, the end clipped to the horizon."""
-    df = pd.DataFrame.from_records(records.waits, columns=list(WAIT_FIELDS))
-    for col in ("facility", "cause", "disruption", "tanker"):
-        df[col] = df[col].astype(object).fillna("").astype(str) if len(df) else pd.Series([], dtype=object)
-    df["start_h"] = pd.to_numeric(df["start_h"], errors="coerce").astype("float64")
-    df["end_h"] = pd.to_numeric(df["end_h"], errors="coerce").astype("float64")
-    end = df["end_h"].fillna(records.horizon_h).clip(upper=records.horizon_h)
-    df["wait_h"] = (end - df["start_h"].clip(upper=records.horizon_h)).clip(lower=0.0)
-    df.loc[~df["cause"].isin(WAIT_CAUSES), "cause"] = "other"
-    return df
+    rows = records.waits
+    cols = list(zip(*rows)) if rows else [() for _ in WAIT_FIELDS]
+    data: dict[str, Any] = {}
+    for name, values in zip(WAIT_FIELDS, cols):
+        if name in ("start_h", "end_h"):
+            data[name] = _num(list(values))
+        else:
+            data[name] = np.array(["" if v is None else str(v) for v in values], dtype=object)
+    known = set(WAIT_CAUSES)
+    data["cause"] = np.array([c if c in known else "other" for c in data["cause"]], dtype=object)
+    h = records.horizon_h
+    end = np.minimum(np.where(np.isnan(data["end_h"]), h, data["end_h"]), h)
+    data["wait_h"] = np.maximum(end - np.minimum(data["start_h"], h), 0.0)
+    return pd.DataFrame(data)
 
 
 def timeseries(records: Records, scenario: Scenario) -> pd.DataFrame:
@@ -285,8 +309,8 @@ def timeseries(records: Records, scenario: Scenario) -> pd.DataFrame:
 def _wait_stats(w: pd.DataFrame, prefix: str) -> dict[str, float]:
     """``waits_<cause>``, ``wait_<cause>_h_mean``, ``_p95``, ``_total`` for every cause."""
     out: dict[str, float] = {}
-    hours = w["wait_h"].to_numpy()
-    causes = w["cause"].to_numpy()
+    hours = w["wait_h"].to_numpy(dtype="float64")
+    causes = w["cause"].to_numpy(dtype=object)
     for cause in WAIT_CAUSES:
         h = hours[causes == cause]
         out[f"{prefix}waits_{cause}"] = int(h.size)
@@ -296,15 +320,24 @@ def _wait_stats(w: pd.DataFrame, prefix: str) -> dict[str, float]:
     return out
 
 
-def facility_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
+def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFrame | None = None,
+                  waits_df: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """A row per facility (file order): throughput, utilisation, closures, waits, stocks,
     and for refineries delivered, demand, run, shortfall, cut-run days and days of cover.
     Every row has the same columns (NaN where a KPI does not apply)."""
     horizon = records.horizon_h
-    w = waits(records)
-    v = voyages(records, scenario)
+    w = waits(records) if waits_df is None else waits_df
+    v = voyages(records, scenario) if voyages_df is None else voyages_df
     passages = records.passages
     dis = records.disruptions
+    w_fac = w["facility"].to_numpy(dtype=object)
+    w_cause = w["cause"].to_numpy(dtype=object)
+    w_h = w["wait_h"].to_numpy(dtype="float64")
+    berth_use = []  # (terminal, berthed at, left the berth) for loading and discharging
+    for port_col, b_col, e_col in (("load_port", "berth_load_h", "load_end_h"),
+                                   ("discharge_port", "berth_discharge_h", "discharge_end_h")):
+        berth_use.extend(zip(v[port_col].to_numpy(dtype=object), v[b_col].to_numpy(dtype="float64"),
+                             v[e_col].to_numpy(dtype="float64")))
     rows: list[dict[str, Any]] = []
     for section, fac in scenario.network.facilities():
         kind = KIND_OF_SECTION[section]
@@ -320,11 +353,12 @@ def facility_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
             "shortfall_t": nan, "cut_run_days": nan, "min_days_cover": nan,
             "stock_mean_t": nan, "stock_min_t": nan, "stock_end_t": nan, "lost_t": float(_flow(records, name, "lost").sum()),
         }
-        mine = w[w["facility"] == name]
-        h = mine["wait_h"].to_numpy()
+        here = w_fac == name
+        h = w_h[here]
+        causes = w_cause[here]
         row.update({"waits": int(h.size), "wait_h_mean": _mean(h), "wait_h_p95": _p95(h), "wait_h_total": float(h.sum())})
         for cause in WAIT_CAUSES:
-            row[f"wait_{cause}_h_total"] = float(h[mine["cause"].to_numpy() == cause].sum())
+            row[f"wait_{cause}_h_total"] = float(h[causes == cause].sum())
         if name in records.tank_names:
             stock = records.stock_t[records.tank_names.index(name)]
             row.update(stock_mean_t=float(stock.mean()), stock_min_t=float(stock.min()), stock_end_t=float(stock[-1]))
@@ -334,13 +368,8 @@ def facility_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
             row["utilisation_pct"] = 100.0 * moved / (fac.capacity_t_per_day * horizon / 24.0) if horizon > 0 else nan
         elif section == "terminals":
             row["throughput_t"] = float(_flow(records, name, "load").sum() + _flow(records, name, "discharge").sum())
-            busy = []
-            for load_port, b0, e0 in zip(v["load_port"], v["berth_load_h"], v["load_end_h"]):
-                if load_port == name and _finite(b0) and b0 < horizon:
-                    busy.append(_end(e0, horizon) - b0)
-            for dis_port, b0, e0 in zip(v["discharge_port"], v["berth_discharge_h"], v["discharge_end_h"]):
-                if dis_port == name and _finite(b0) and b0 < horizon:
-                    busy.append(_end(e0, horizon) - b0)
+            busy = [_end(e0, horizon) - b0 for port, b0, e0 in berth_use
+                    if port == name and _finite(b0) and b0 < horizon]
             cap = fac.berths.count * horizon
             row["utilisation_pct"] = 100.0 * sum(busy) / cap if cap > 0 else nan
         elif section == "chokepoints":
@@ -421,18 +450,20 @@ def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float,
     return math.nan
 
 
-def disruption_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
+def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """A row per disruption of the scenario (activated or not): activations, active hours,
     attributed lost flow and waiting, and time to survive / recover for each refinery."""
     horizon = records.horizon_h
-    w = waits(records)
+    w = waits(records) if waits_df is None else waits_df
+    w_dis = w["disruption"].to_numpy(dtype=object)
+    w_h = w["wait_h"].to_numpy(dtype="float64")
     first = _first_activations(records)
     refineries = [r.name for r in scenario.network.refineries]
     per_ref = {r: (delivered_daily_t(records, scenario, r), _flow(records, r, "demand"), _flow(records, r, "run"))
                for r in refineries}
     rows = []
     for d in scenario.disruptions:
-        mine_w = w[w["disruption"] == d.name]["wait_h"].to_numpy()
+        mine_w = w_h[w_dis == d.name]
         lost = sum(t for (dn, _fac), t in records.lost_flow_t.items() if dn == d.name)
         start, end, n_act = first.get(d.name, (math.nan, math.nan, 0))
         row: dict[str, Any] = {
@@ -455,7 +486,8 @@ def disruption_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]
     return rows
 
 
-def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict[str, Any]] | None = None, *,
+                     voyages_df: pd.DataFrame | None = None, waits_df: pd.DataFrame | None = None) -> dict[str, Any]:
     """The flat KPI row of one replication (see the module docstring for definitions).
 
     Totals over refineries (``delivered_t``, ``demand_t``, ``run_t``, ``demand_met_pct``,
@@ -464,7 +496,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     disruption totals and the dependency shares of :mod:`sim.dependency`.
     """
     if facilities is None:
-        facilities = facility_kpis(records, scenario)
+        facilities = facility_kpis(records, scenario, voyages_df=voyages_df, waits_df=waits_df)
     refs = [f for f in facilities if f["kind"] == "refinery"]
     out: dict[str, Any] = {}
     demand_t = sum(f["demand_t"] for f in refs)
@@ -480,19 +512,19 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     out["cut_run_days"] = int(any_cut.sum())
     covers = np.array([f["min_days_cover"] for f in refs], dtype="float64")
     out["min_days_cover"] = _nanmin(covers)
-    v = voyages(records, scenario)
-    done = v[v["completed"]]
-    out["voyages"] = int(len(done))
+    v = voyages(records, scenario) if voyages_df is None else voyages_df
+    completed = v["completed"].to_numpy(dtype=bool)
+    out["voyages"] = int(completed.sum())
     out["voyages_started"] = int(len(v))
-    out["cargo_delivered_by_sea_t"] = float(done["cargo_t"].sum())
-    cycle = done["cycle_h"].to_numpy(dtype="float64")
+    out["cargo_delivered_by_sea_t"] = float(v["cargo_t"].to_numpy(dtype="float64")[completed].sum())
+    cycle = v["cycle_h"].to_numpy(dtype="float64")[completed]
     out["cycle_h_mean"] = _mean(cycle)
     out["cycle_h_p95"] = _p95(cycle)
     out["demurrage_h"] = float(v["demurrage_h"].sum())
     has_rate = any(p.demurrage_usd_per_day is not None
                    for p in (*scenario.shipping.programmes, *scenario.shipping.fleets))
     out["demurrage_usd"] = float(v["demurrage_usd"].fillna(0.0).sum()) if has_rate else math.nan
-    w = waits(records)
+    w = waits(records) if waits_df is None else waits_df
     wh = w["wait_h"].to_numpy()
     out["waits"] = int(wh.size)
     out["wait_h_total"] = float(wh.sum())
@@ -500,7 +532,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     out["wait_h_p95"] = _p95(wh)
     out.update(_wait_stats(w, ""))
     out["lost_flow_t"] = float(sum(records.lost_flow_t.values()))
-    out["disruption_wait_h"] = float(w.loc[w["disruption"] != "", "wait_h"].sum())
+    out["disruption_wait_h"] = float(wh[w["disruption"].to_numpy(dtype=object) != ""].sum())
     out["disruption_activations"] = len({(d, round(float(s), 9)) for d, _f, _k, s, _e in records.disruptions})
     for f in refs:
         s = slug(f["facility"])
@@ -548,15 +580,17 @@ def summarise(kpis: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataF
 
 def replication_tables(records: Records, scenario: Scenario, replication: int) -> dict[str, pd.DataFrame]:
     """Every table of one replication, each with a leading ``replication`` column."""
-    fac = facility_kpis(records, scenario)
-    k = replication_kpis(records, scenario, fac)
+    v = voyages(records, scenario)
+    w = waits(records)
+    fac = facility_kpis(records, scenario, voyages_df=v, waits_df=w)
+    k = replication_kpis(records, scenario, fac, voyages_df=v, waits_df=w)
     tables = {
         "kpis": pd.DataFrame([k]),
         "facility_kpis": pd.DataFrame(fac),
-        "disruption_kpis": pd.DataFrame(disruption_kpis(records, scenario)),
+        "disruption_kpis": pd.DataFrame(disruption_kpis(records, scenario, waits_df=w)),
         "timeseries": timeseries(records, scenario),
-        "voyages": voyages(records, scenario),
-        "waits": waits(records),
+        "voyages": v,
+        "waits": w,
     }
     for df in tables.values():
         df.insert(0, "replication", np.full(len(df), replication, dtype="int64"))

@@ -206,8 +206,10 @@ def _blame_override(problem: Any, pairs: list[tuple[str, Any]]) -> Any:
 
 
 def _default_model() -> Model:
-    from sim.model import simulate
-
+    try:
+        from sim.model import simulate
+    except ImportError as e:
+        raise UserError(f"the route model (sim.model.simulate) cannot be imported: {e}") from None
     return simulate
 
 
@@ -530,6 +532,8 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     :func:`sim.model.simulate` (tests, alternative models); it must be picklable.
     """
     _check_options(executor, replications, seed, workers)
+    if model is None:
+        _default_model()  # fail before creating a run folder
     prep = prepare(scenario_or_path, overrides)
     scenario = prep.scenario
     n = int(replications if replications is not None else scenario.replications)
