@@ -118,6 +118,8 @@ class Tank(Strict):
 
     capacity_t: Tonnes = Field(alias="capacity", ge=0)
     initial_t: Tonnes = Field(default=0.0, alias="initial", ge=0)
+    initial_origin: Name | None = Field(
+        default=None, description="origin of the initial stock for dependency shares (default 'initial')")
 
     @model_validator(mode="after")
     def _initial_fits(self) -> "Tank":
@@ -180,6 +182,8 @@ class Pipeline(Facility):
     inner_diameter_m: Metres | None = Field(default=None, alias="inner_diameter", gt=0)
     transit_h: Hours | None = Field(default=None, alias="transit", gt=0)
     batching: BatchRule | None = None
+    linefill_origin: Name | None = Field(
+        default=None, description="origin of the crude filling the line at the start (default 'initial')")
 
     @model_validator(mode="after")
     def _one_linefill(self) -> "Pipeline":

@@ -152,3 +152,15 @@ def test_a_closed_depot_stops_the_lines_through_it() -> None:
     assert flow_row(rec, "out", "pipeline") == pytest.approx([0, 0])
     assert flow_row(rec, "S", "production") == pytest.approx([0, 0])
     assert rec.lost_flow_t == {("fire", "D"): pytest.approx(2 * 24_000)}
+
+
+def test_the_scenario_can_name_the_origin_of_linefill_and_initial_stock() -> None:
+    """Named origins replace 'initial' in the delivered-by-origin split."""
+    net = {**LINE,
+           "pipelines": [{**LINE["pipelines"][0], "linefill_origin": "azeri"}],
+           "refineries": [{"name": "R", "tank": {"capacity": "1Mt", "initial": "5kt", "initial_origin": "kazakh"},
+                           "demand": "0 t/d"}]}
+    rec = simulate(scenario(net, horizon="1d"), SEED)
+    assert rec.delivered_by_origin == {("R", "azeri", "P"): pytest.approx(24_000)}
+    m = model_of(scenario(net, horizon="1d"))
+    assert list(m.tanks["R"].lots) == [["kazakh", "R", 5_000.0]]

@@ -15,8 +15,9 @@ delay adds time per port call), a sea leg's on sailing, a chokepoint's on passag
 Route tags in ``Records.delivered_by_origin`` (refinery, origin, route): crude shipped by
 sea carries its load terminal's name (e.g. "Supsa"); crude that only went by pipeline or
 rail carries the name of the first line it took out of its source (e.g. "Druzhba-north").
-Crude in a tank or line at the start has origin "initial" and the name of the facility
-where it started as its route (a source's initial stock has the source's origin).
+Crude in a tank or line at the start has the origin the scenario gives it
+(``tank.initial_origin``, ``linefill_origin``), else "initial" (a source's stock: the
+source's origin), and the name of the facility where it started as its route.
 
 Mass balance (``Records.balance``): injected (initial stock and linefill + produced) =
 delivered (run by refineries) + in_pipelines + in_tanks (refinery tanks included) + aboard
@@ -250,8 +251,9 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
     for row, fac in enumerate(storage):
         is_source = isinstance(fac, sc.Source)
         floor = fac.min_stock_t if isinstance(fac, sc.Refinery) else 0.0
+        origin = fac.tank.initial_origin or (fac.origin if is_source else "initial")
         tank = Tank(fac.name, row, fac.tank.capacity_t, floor, fac.tank.initial_t,
-                    origin=fac.origin if is_source else "initial", route="" if is_source else fac.name)
+                    origin=origin, route="" if is_source else fac.name)
         if isinstance(fac, sc.Refinery):
             tank.tally = _tally(records.delivered_by_origin, fac.name)
         tanks[fac.name] = network.add_tank(tank)
@@ -269,7 +271,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
         f = Flow(p.name, "pipeline", tanks[p.from_], tanks[p.to], conds)
         f.capacity_t_per_h = p.capacity_t_per_day / 24.0
         f.linefill_t = _linefill_t(p, scenario)
-        lotq.put(f.line, "initial", p.name, f.linefill_t)
+        lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
         f.rec_index = records.flow_index(p.name, "pipeline")
         f.lost_index = records.flow_index(p.name, "lost")
         if p.batching is not None:
