@@ -302,3 +302,25 @@ def test_until_beyond_the_horizon_is_a_clear_error() -> None:
     from sim.errors import UserError
     with pytest.raises(UserError, match="until_h must be between 0 and the horizon"):
         simulate(scenario(TWO_PORTS, shipping=SHUTTLE), SEED, until_h=1e6)
+
+
+def test_availability_reads_the_levels_of_the_arrival_instant() -> None:
+    """A fills at 1 kt/h from empty while C holds 30 kt: a tanker arriving at 40 h sees
+    A at 40 kt (not the stale 0 kt of the last flow change) and loads there."""
+    net = {**THREE_PORTS,
+           "sources": [{"name": "S", "origin": "azeri", "rate": "24 kt/d"}],
+           "pipelines": [{"name": "P", "from": "S", "to": "A", "capacity": "24 kt/d", "linefill": "0 t"}],
+           "terminals": [{**THREE_PORTS["terminals"][0], "tank": {"capacity": "200kt"}},
+                         {**THREE_PORTS["terminals"][1], "tank": {"capacity": "200kt", "initial": "30kt"}},
+                         THREE_PORTS["terminals"][2]]}
+    ship = _programme(choose_port="availability", every="10d", first="40h")
+    rec = simulate(scenario(net, shipping=ship, horizon="3d"), SEED)
+    assert [v["load_port"] for v in voyage_dicts(rec)] == ["A"]
+
+
+def test_a_tanker_too_long_for_the_berths_is_refused_at_build() -> None:
+    net = {**TWO_PORTS, "terminals": [TWO_PORTS["terminals"][0],
+                                     {**TWO_PORTS["terminals"][1],
+                                      "berths": {"count": 1, "discharge_rate": "48 kt/d", "max_length": "200 m"}}]}
+    with pytest.raises(ScenarioError, match="a 245 m tanker can never discharge at 'B'"):
+        model_of(scenario(net, shipping=SHUTTLE))

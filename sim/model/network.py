@@ -15,7 +15,10 @@ Rate solver: each flow starts at its maximum (nominal x condition factor); then,
 nothing changes, the outflows of a tank at its floor are scaled down to its inflow, and the
 inflows of a tank at its ceiling are scaled down to its outflow.  Rates only ever fall, so
 this converges (in one pass per tank on a chain).  Scaling is proportional, so two lines
-drawing on one empty tank share its inflow in proportion to their capacities.
+drawing on one empty tank share its inflow in proportion to their capacities.  The model
+does not optimise routing: where the maximum flow needs an unequal split (one of the lines
+is also held back downstream) the network delivers somewhat below its min cut, never above
+(see the validation tests).
 
 Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
 head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
@@ -501,6 +504,10 @@ class FlowNetwork:
         ev.callbacks.append(lambda _ev, v=v: self._on_timer(v))
 
     # -- what tankers do to tanks ----------------------------------------------------------
+    def sync(self) -> None:
+        """Bring every level up to now (levels are only integrated at changes)."""
+        self._advance(self.env.now)
+
     def wait_stock(self, tank: Tank, tonnes: float) -> simpy.Event:
         """An event that fires when ``tank`` holds ``tonnes``."""
         ev = self.env.event()

@@ -139,6 +139,7 @@ class Port:
             if self.condition.factor <= 0.0:
                 yield from self.watch.wait_usable(self.waits, self.name, tanker)
                 continue
+            net.sync()
             if tank.level_t < cargo_t - EPS_T:
                 token = self.waits.begin(self.name, "cargo", "", tanker)
                 yield net.wait_stock(tank, cargo_t)
@@ -166,6 +167,7 @@ class Port:
             if self.condition.factor <= 0.0:
                 yield from self.watch.wait_usable(self.waits, self.name, tanker)
                 continue
+            net.sync()
             if tank.room_t < cargo_t - EPS_T:
                 token = self.waits.begin(self.name, "tank_room", "", tanker)
                 yield net.wait_room(tank, cargo_t)
