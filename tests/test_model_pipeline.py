@@ -95,7 +95,8 @@ def test_next_batch_starts_when_the_head_tank_holds_a_batch_again() -> None:
 
 def test_contamination_removes_linefill_and_the_line_refills_before_delivering() -> None:
     """Closed 24-48 h with 5 kt of linefill lost; on reopening the line takes in 5 kt
-    (5 h at 1 kt/h) before its tail delivers again: by 72 h it has delivered 24 + 19 kt."""
+    (5 h at 1 kt/h) before its tail delivers again: by 72 h it has delivered 24 + 19 kt.
+    Lost flow: 24 kt while closed, plus 5 kt not delivered while refilling."""
     m = model_of(scenario(LINE, horizon="3d"))
     cond = m.conditions["P"]
 
@@ -111,7 +112,8 @@ def test_contamination_removes_linefill_and_the_line_refills_before_delivering()
     assert flow_row(rec, "P", "lost") == pytest.approx([0, 5_000, 0])
     assert rec.balance["removed"] == pytest.approx(5_000)
     assert rec.balance["in_pipelines"] == pytest.approx(120_000)
-    assert rec.lost_flow_t == {("spill", "P"): pytest.approx(24_000)}
+    # 24 h closed at 1 kt/h, then 5 h of refilling that delivered nothing
+    assert rec.lost_flow_t == {("spill", "P"): pytest.approx(24_000 + 5_000)}
     assert abs(imbalance_t(rec.balance)) < 1e-6
 
 

@@ -36,6 +36,8 @@ would have had if only its own factor were 1 (the same solve with that one flow 
 nominal maximum, everything else as it is) minus its actual rate is recorded against the
 disruptions responsible; a closure is split equally between the closing disruptions, and
 simultaneous derates by their share of ``-log(prod factor)`` (factors multiply, so logs add).
+While a line refills after a contamination, what it takes in (and so does not deliver) is
+recorded against the contamination as well.
 
 Tanker cargoes are lumps: a loading takes its cargo out of the tank when loading starts (the
 crude is then "aboard"); a discharge reserves tank room when it starts (the room is no
@@ -122,7 +124,7 @@ class Flow:
                  "rec_index", "rec_rate", "seg_start_h", "demand_index", "demand_rate", "demand_start_h",
                  "line", "linefill_t", "deficit_t", "lost_index", "seen_contamination",
                  "batch_size_t", "batch_setup_h", "batch_cap_t_per_h", "batch_state", "batch_until_h",
-                 "batch_pumped_t", "lost_rate", "lost_shares")
+                 "batch_pumped_t", "refill_blame")
 
     def __init__(self, name: str, kind: str, src: Tank | None, dst: Tank | None,
                  conditions: list[Condition]) -> None:
@@ -157,8 +159,7 @@ class Flow:
         self.batch_state = ""  # "" (no batch rule), idle, setup, pump
         self.batch_until_h = 0.0
         self.batch_pumped_t = 0.0
-        self.lost_rate = 0.0
-        self.lost_shares: list[tuple[tuple[str, str], float]] = []
+        self.refill_blame: list[tuple[tuple[str, str], float]] = []  # who emptied the line
 
     def nominal(self, t_h: float) -> float:
         """Maximum rate with every factor at 1 (t/h)."""
@@ -208,7 +209,7 @@ class FlowNetwork:
         self.aboard_t = 0.0      # crude on tankers
         self._rates: list[float] = []
         self._maxes: list[float] = []
-        self._losing: list[Flow] = []
+        self._losing: list[tuple[float, list[tuple[tuple[str, str], float]]]] = []
         self._timer_at = INF
         self._version = 0
         self._same_instant = (-1.0, 0)
@@ -324,9 +325,9 @@ class FlowNetwork:
                 lotq.move(src.lots, None, m)
                 self.processed_t += m
         lost = rec.lost_flow_t
-        for f in self._losing:
-            amount = f.lost_rate * dt
-            for key, share in f.lost_shares:
+        for rate, shares in self._losing:
+            amount = rate * dt
+            for key, share in shares:
                 lost[key] = lost.get(key, 0.0) + amount * share
         self.t_h = t
 
@@ -334,7 +335,8 @@ class FlowNetwork:
         """Take a new contamination's lost crude out of the line (from the delivery end)."""
         effects = f.conditions[0].effects()
         active = {n for n, e in effects.items() if e.kind == "contamination"}
-        for name in sorted(active - f.seen_contamination):
+        new = sorted(active - f.seen_contamination)
+        for name in new:
             content = f.linefill_t - f.deficit_t
             lost_t = min(effects[name].lost_t, content)
             if lost_t > 0.0:
@@ -342,6 +344,8 @@ class FlowNetwork:
                 f.deficit_t += lost_t
                 self.removed_t += lost_t
                 self.records.add_amount(f.lost_index, self.env.now, lost_t)
+        if new:
+            f.refill_blame = [((n, f.name), 1.0 / len(new)) for n in new]
         f.seen_contamination = active
 
     # -- state transitions -----------------------------------------------------------------
@@ -435,10 +439,14 @@ class FlowNetwork:
             self._solve(alt)
             lost = alt[i] - r[i]
             if lost > TINY_RATE:
-                f.lost_rate = lost
-                f.lost_shares = attribution_shares(f.conditions)
-                if f.lost_shares:
-                    self._losing.append(f)
+                shares = attribution_shares(f.conditions)
+                if shares:
+                    self._losing.append((lost, shares))
+        for f in self.flows:
+            # A line refilling after a contamination delivers nothing at its tail: that
+            # shortfall is the contamination's too, even after it has been lifted.
+            if not f.feeds and f.rate_t_per_h > TINY_RATE and f.refill_blame:
+                self._losing.append((f.rate_t_per_h, f.refill_blame))
 
     # -- watchers and the next change ------------------------------------------------------
     def _fire_watchers(self) -> None:
