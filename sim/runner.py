@@ -384,7 +384,7 @@ def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -
 def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], bar: Any,
             t_start: float, wall_before: float) -> None:
     """Run ``todo`` on the executor, writing blocks of consecutive finished replications."""
-    window = max(4, 2 * ex.workers)
+    window = 1 if ex.name == "serial" else max(4, 2 * ex.workers)
     max_ahead = window + MAX_BLOCK
     pending: dict[Any, int] = {}
     finished: dict[int, dict[str, pd.DataFrame]] = {}

@@ -1,0 +1,359 @@
+"""The runner: same seed, same tables on every executor; interruption and resume; overrides; sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import runner, store
+from sim.cli import main
+from sim.errors import ScenarioError, UserError
+from sim.model import simulate
+from sim.recorder import Records
+from sim.scenario import Scenario
+
+REPO = Path(__file__).resolve().parent.parent
+
+SMALL = """\
+name: runner-test
+description: A small corridor with random laycans and port storms, for runner tests.
+start: 2021-01-01
+horizon: 90d
+seed: 7
+replications: 3
+barrels_per_tonne: 7.33
+network:
+  sources:
+    - name: sangachal
+      origin: azeri
+      rate: 100 kb/d
+      tank: {capacity: 200kt, initial: 50kt}
+  terminals:
+    - name: supsa
+      tank: {capacity: 160kt, initial: 80kt}
+      berths: {count: 1, load_rate: 40 kt/d, max_cargo: 140kt}
+    - name: pivdennyi
+      tank: {capacity: 120kt, initial: 40kt}
+      berths: {count: 1, discharge_rate: 48 kt/d}
+  depots:
+    - name: brody
+      tank: {capacity: 100kt, initial: 20kt}
+  pipelines:
+    - {name: wrep, from: sangachal, to: supsa, capacity: 100 kb/d, transit: 11d}
+    - {name: odesa-brody, from: pivdennyi, to: brody, capacity: 9 Mt/y, linefill: 440kt}
+    - {name: brody-mozyr, from: brody, to: mozyr, capacity: 17.5 Mt/y, transit: 3d}
+  sea_legs:
+    - {name: supsa-pivdennyi, from: supsa, to: pivdennyi, distance: 540 nm}
+  refineries:
+    - name: mozyr
+      tank: {capacity: 500kt, initial: 100kt}
+      demand: 25 kt/d
+      min_stock: 50kt
+shipping:
+  programmes:
+    - name: socar-belarus
+      every: 7d
+      first: 2021-01-03
+      load_ports: [{terminal: supsa}]
+      discharge_port: pivdennyi
+      tanker: {cargo: 85kt, speed: 14 kn}
+      laycan_spread: 2d
+      demurrage_usd_per_day: 25000
+disruptions:
+  - name: pivdennyi-storm
+    target: pivdennyi
+    kind: closure
+    stochastic: {per_year: 20, duration: {uniform: [12h, 3d]}}
+"""
+
+TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits")
+
+
+@pytest.fixture()
+def small(tmp_path: Path) -> Path:
+    p = tmp_path / "small.yaml"
+    p.write_text(SMALL, encoding="utf-8")
+    return p
+
+
+def slow_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
+    """The real model, slowed so that a test can interrupt a run part-way."""
+    time.sleep(float(os.environ.get("ROUTESIM_TEST_DELAY_S", "0.25")))
+    return simulate(scenario, seed_seq)
+
+
+CALLS: list[int] = []
+
+
+def counting_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
+    CALLS.append(int(seed_seq.spawn_key[0]))
+    return simulate(scenario, seed_seq)
+
+
+def assert_same_tables(a: store.RunResult, b: store.RunResult) -> None:
+    for t in TABLES:
+        pd.testing.assert_frame_equal(a.table(t), b.table(t), check_exact=True, obj=t)
+
+
+def test_serial_and_local_pool_give_identical_tables(small, tmp_path):
+    a = runner.run(small, replications=5, seed=11, executor="serial", out=tmp_path / "a", progress=False)
+    b = runner.run(small, replications=5, seed=11, executor="local", workers=2, out=tmp_path / "b", progress=False)
+    assert a.complete and b.complete
+    assert list(a.kpis["replication"]) == [0, 1, 2, 3, 4]
+    assert_same_tables(a, b)
+    # and the replications really differ (the scenario is random), so the test can fail
+    assert a.kpis["wait_h_total"].nunique() > 1
+
+
+def test_replication_depends_only_on_seed_and_index(small, tmp_path):
+    a = runner.run(small, replications=4, seed=3, executor="serial", out=tmp_path / "a", progress=False)
+    b = runner.run(small, replications=2, seed=3, executor="serial", out=tmp_path / "b", progress=False)
+    c = runner.run(small, replications=2, seed=4, executor="serial", out=tmp_path / "c", progress=False)
+    pd.testing.assert_frame_equal(a.kpis.iloc[:2].reset_index(drop=True), b.kpis)
+    assert not a.kpis.iloc[:2].reset_index(drop=True).equals(c.kpis)
+
+
+@pytest.mark.slow
+def test_dask_gives_the_same_tables_as_serial(small, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    a = runner.run(small, replications=4, seed=5, executor="serial", out=tmp_path / "a", progress=False)
+    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        b = runner.run(small, replications=4, seed=5, executor="dask", scheduler=client, out=tmp_path / "b",
+                       progress=False)
+    assert b.manifest["executor"] == "dask"
+    assert_same_tables(a, b)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_with_worker_processes(small, tmp_path):
+    pytest.importorskip("distributed")
+    a = runner.run(small, replications=3, seed=5, executor="serial", out=tmp_path / "a", progress=False)
+    b = runner.run(small, replications=3, seed=5, executor="dask", workers=2, out=tmp_path / "b", progress=False)
+    assert_same_tables(a, b)
+
+
+def test_run_folder_holds_manifest_scenario_tables_and_summary(small, tmp_path):
+    res = runner.run(small, replications=2, seed=1, executor="serial", results_root=tmp_path / "results",
+                     progress=False)
+    assert res.path.parent == tmp_path / "results" / "runner-test"
+    run_id = res.path.name
+    stamp, short_hash = run_id.split("-")[:2]
+    assert stamp.endswith("Z") and len(short_hash) == 8
+    m = json.loads((res.path / "manifest.json").read_text())
+    assert m["status"] == "complete" and m["replications_done"] == 2 and m["seed"] == 1
+    assert m["scenario_hash"].startswith(short_hash)
+    assert m["executor"] == "serial" and m["versions"]["numpy"]
+    assert m["wall_time_s"] >= 0
+    for t in TABLES:
+        assert (res.path / f"{t}.parquet").exists()
+    assert not (res.path / "parts").exists()
+    kpis = pd.read_parquet(res.path / "kpis.parquet")
+    for col in ("replication", "delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
+                "min_days_cover", "voyages"):
+        assert col in kpis.columns
+    summary = json.loads((res.path / "summary.json").read_text())
+    row = next(r for r in summary["kpis"] if r["kpi"] == "demand_t")
+    assert row["mean"] == pytest.approx(25_000 * 90)  # 25 kt/d for 90 days, met or not
+    # the resolved scenario reloads to the same scenario
+    assert store.scenario_hash(res.scenario) == m["scenario_hash"]
+
+
+def test_open_run_reloads_the_same_tables(small, tmp_path):
+    res = runner.run(small, replications=2, seed=1, executor="serial", out=tmp_path / "r", progress=False)
+    again = store.open_run(tmp_path / "r")
+    assert_same_tables(res, again)
+    assert again.summary.loc["demand_t", "mean"] == pytest.approx(25_000 * 90)
+
+
+def test_from_manifest_reproduces_a_run(small, tmp_path):
+    a = runner.run(small, replications=3, seed=9, executor="serial", out=tmp_path / "a", progress=False,
+                   overrides=["network.refineries.mozyr.demand=20 kt/d"])
+    b = runner.from_manifest(tmp_path / "a", out=tmp_path / "b", progress=False)
+    assert b.manifest["seed"] == 9 and b.manifest["replications"] == 3
+    assert_same_tables(a, b)
+
+
+def test_two_runs_started_together_get_separate_folders(small, tmp_path):
+    s = runner.prepare(small).scenario
+    first = store.new_run_dir(s, root=tmp_path)
+    second = store.new_run_dir(s, root=tmp_path)
+    assert first != second and first.exists() and second.exists()
+    with pytest.raises(UserError, match="already"):
+        store.new_run_dir(s, out=first)
+
+
+def test_resume_finishes_without_redoing_finished_replications(small, tmp_path, monkeypatch):
+    full = runner.run(small, replications=6, seed=2, executor="serial", out=tmp_path / "full", progress=False)
+    # simulate an interruption: stop after the first block of 2 replications is on disk
+    monkeypatch.setattr(runner, "FLUSH_EVERY_S", 0.0)
+    original = runner._stream
+
+    def stop_after_two(folder, ex, todo, manifest, bar, t0, wall):
+        ex_submit = ex.submit
+
+        def submit(i):
+            if i >= 2 and len(store.finished_blocks(folder)) >= 1:
+                raise KeyboardInterrupt
+            return ex_submit(i)
+
+        ex.submit = submit
+        return original(folder, ex, todo, manifest, bar, t0, wall)
+
+    monkeypatch.setattr(runner, "_stream", stop_after_two)
+    with pytest.raises(runner.RunInterrupted) as info:
+        runner.run(small, replications=6, seed=2, executor="serial", out=tmp_path / "cut", progress=False)
+    assert info.value.done >= 1
+    m = store.read_manifest(tmp_path / "cut")
+    assert m["status"] == "incomplete" and not (tmp_path / "cut" / "kpis.parquet").exists()
+    done_before = m["replications_done"]
+    monkeypatch.setattr(runner, "_stream", original)
+    CALLS.clear()
+    res = runner.resume(tmp_path / "cut", model=counting_model, progress=False)
+    assert sorted(CALLS) == list(range(done_before, 6))  # only the unfinished ones ran
+    assert res.complete
+    assert_same_tables(full, res)
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    from sim import runner
+    from tests.test_runner import slow_model
+    runner.FLUSH_EVERY_S = 0.0
+    runner.run(sys.argv[1], replications=int(sys.argv[2]), seed=4, executor=sys.argv[3], workers=2,
+               out=sys.argv[4], model=slow_model, progress=False)
+""")
+
+
+def _start(small: Path, n: int, executor: str, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "ROUTESIM_TEST_DELAY_S": "0.3", "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(small), str(n), executor, str(out)], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _wait_for_blocks(out: Path, k: int, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    t0 = time.monotonic()
+    while len(store.finished_blocks(out)) < k:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < timeout_s, "the run wrote no blocks"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_result(small, tmp_path):
+    reference = runner.run(small, replications=10, seed=4, executor="serial", out=tmp_path / "ref", progress=False)
+    out = tmp_path / "killed"
+    proc = _start(small, 10, "serial", out)
+    _wait_for_blocks(out, 3, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    m = store.read_manifest(out)
+    assert m["status"] == "incomplete"
+    assert not (out / "kpis.parquet").exists() and not (out / "summary.json").exists()
+    assert 3 <= sum(len(b.replications) for b in store.finished_blocks(out)) < 10
+    res = runner.resume(out, executor="serial", progress=False)  # the manifest names the slow model
+    assert res.complete and res.manifest["replications_done"] == 10
+    assert_same_tables(reference, res)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_pool_run_promptly_and_marks_it_incomplete(small, tmp_path):
+    out = tmp_path / "interrupted"
+    proc = _start(small, 40, "local", out)
+    _wait_for_blocks(out, 2, proc)
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C: the whole process group
+    _, err = proc.communicate(timeout=20)
+    assert time.monotonic() - t0 < 10
+    assert b"routesim run --resume" in err
+    m = store.read_manifest(out)
+    assert m["status"] == "incomplete"
+    assert m["replications_done"] == sum(len(b.replications) for b in store.finished_blocks(out)) < 40
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_override_addresses_named_list_items_and_indexes():
+    tree = {"network": {"pipelines": [{"name": "odesa-brody", "capacity": "9 Mt/y"}, {"name": "b", "capacity": 1}]},
+            "seed": 1}
+    runner.apply_override(tree, "network.pipelines.odesa-brody.capacity", "7Mt/y")
+    runner.apply_override(tree, "network.pipelines.1.capacity", "2 Mt/y")
+    runner.apply_override(tree, "replications", 50)  # a field left at its default
+    assert tree["network"]["pipelines"][0]["capacity"] == "7Mt/y"
+    assert tree["network"]["pipelines"][1]["capacity"] == "2 Mt/y"
+    assert tree["replications"] == 50
+
+
+def test_override_errors_name_the_path_and_suggest():
+    tree = {"network": {"pipelines": [{"name": "odesa-brody", "capacity": "9 Mt/y"}]}}
+    with pytest.raises(UserError, match=r"network.pipelines has no item named 'odesa-brdy'.*did you mean 'odesa-brody'"):
+        runner.apply_override(tree, "network.pipelines.odesa-brdy.capacity", "7Mt/y")
+    with pytest.raises(UserError, match=r"has no 'netwrk'.*did you mean 'network'"):
+        runner.apply_override(tree, "netwrk.pipelines.x", 1)
+    with pytest.raises(UserError, match="PATH=VALUE"):
+        runner.parse_override("shipping.tankers")
+
+
+def test_override_values_are_read_as_yaml():
+    assert runner.parse_override("a.b=4") == ("a.b", 4)
+    assert runner.parse_override("a.b=7Mt/y") == ("a.b", "7Mt/y")
+    assert runner.parse_override("a=[x, y]") == ("a", ["x", "y"])
+    assert runner.split_values("20d,30d,[a, b]") == ["20d", "30d", ["a", "b"]]
+
+
+def test_override_changes_the_run_and_bad_values_name_the_set(small):
+    p = runner.prepare(small, ["network.refineries.mozyr.demand=20 kt/d"])
+    assert p.scenario.network.refineries[0].demand_t_per_day == 20_000
+    with pytest.raises(ScenarioError) as info:
+        runner.prepare(small, ["network.refineries.mozyr.demand=20 kt/dy"])
+    assert "--set network.refineries.mozyr.demand" in str(info.value)
+
+
+def test_sweep_runs_each_point_and_tabulates_kpis_by_parameter(small, tmp_path):
+    res = runner.sweep(small, {"network.refineries.mozyr.demand": ["20 kt/d", "30 kt/d"]}, replications=2,
+                       seed=1, executor="serial", out=tmp_path / "sw", progress=False)
+    t = pd.read_parquet(tmp_path / "sw" / "sweep.parquet")
+    assert len(t) == 4 and list(t["point"]) == [0, 0, 1, 1]
+    assert list(t["network.refineries.mozyr.demand"]) == ["20 kt/d", "20 kt/d", "30 kt/d", "30 kt/d"]
+    assert list(t["demand_t"]) == pytest.approx([20_000 * 90] * 2 + [30_000 * 90] * 2)
+    assert (tmp_path / "sw" / "point-001" / "kpis.parquet").exists()
+    assert len(res.points) == 2
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_run_prints_where_results_went_and_kpis(small, tmp_path, capsys):
+    code = main(["run", str(small), "-n", "2", "--seed", "3", "--executor", "serial", "--out", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"results: {tmp_path / 'r'}" in out
+    assert "demand met (%)" in out and "shortfall (kt)" in out
+
+
+def test_cli_run_bad_input_exits_2_without_traceback(small, tmp_path, capsys):
+    assert main(["run", str(small), "--set", "network.pipelines.odesa-brdy.capacity=7Mt/y"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'odesa-brody'" in err and "Traceback" not in err
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["run"]) == 2
+    assert main(["run", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_cli_resume_of_a_complete_run_is_a_no_op(small, tmp_path, capsys):
+    assert main(["run", str(small), "-n", "1", "--executor", "serial", "--out", str(tmp_path / "r"), "-q"]) == 0
+    before = (tmp_path / "r" / "kpis.parquet").stat().st_mtime_ns
+    assert main(["run", "--resume", str(tmp_path / "r"), "-q"]) == 0
+    assert (tmp_path / "r" / "kpis.parquet").stat().st_mtime_ns == before
