@@ -1,5 +1,5 @@
 # Two commands set everything up on a machine with only python3 and make:
-#   make run   - create .venv, install routesim, run the baseline scenario
+#   make run   - create .venv, install routesim, check and run the baseline scenario
 #   make test  - create .venv if needed, install with test extras, run the whole suite
 PYTHON ?= python3
 VENV   := .venv
@@ -22,6 +22,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
+	$(BIN)/routesim validate scenarios/baseline.yaml
 	$(BIN)/routesim run scenarios/baseline.yaml
 
 test: $(STAMP_TEST)
