@@ -1,0 +1,204 @@
+"""``python -m benchmarks [--quick]``: run every benchmark, print one table, write JSON.
+
+Sections (issue 8): the raw SimPy ceiling; the same shuttle in routesim; the baseline year
+serial and on the local pool; scaling with horizon and with network size; peak memory for
+200 and 2,000 replications; and a cProfile summary of where a replication's time goes.
+A section that fails is reported as an ERROR row and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+
+from benchmarks import ceiling, model_bench, runner_bench, workloads
+from benchmarks.harness import Budget, Row, best_rate, judge, machine, table, write_json
+
+
+@dataclass
+class Plan:
+    budget: Budget
+    bare_events: int = 200_000
+    shuttle_cycles: int = 2_000
+    horizon_years: tuple[int, ...] = (1, 2, 4, 8)
+    copies: tuple[int, ...] = (1, 2, 4)
+    profile_replications: int = 60
+    pool_replications: int = 200
+    memory_replications: tuple[int, int] = (200, 2_000)
+    memory_timeout_s: float = 400.0
+
+
+FULL = Plan(budget=Budget(min_s=1.0, repeats=3))
+QUICK = Plan(budget=Budget(min_s=0.2, repeats=1), bare_events=50_000, shuttle_cycles=300,
+             horizon_years=(1, 2, 4), copies=(1, 2), profile_replications=5, pool_replications=16,
+             memory_replications=(10, 40), memory_timeout_s=120.0)
+
+
+class Bench:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.rows: list[Row] = []
+        self.profile: list[dict] = []
+        self.cores = os.cpu_count() or 1
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        print(f"  {row.what}: {row.value if row.value is not None else '-'} {row.unit} {row.status}", flush=True)
+        return row
+
+    def section(self, name: str, fn) -> None:
+        print(f"[{name}]", flush=True)
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - one broken section must not hide the others
+            self.add(Row(f"{name}.error", f"{name}: failed", None, "", status="ERROR",
+                         note=f"{type(e).__name__}: {e}"[:160]))
+            traceback.print_exc(file=sys.stderr)
+        print(f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+    # -- 1. ceiling ----------------------------------------------------------------------
+    def ceiling(self) -> None:
+        p = self.plan
+        rate, extra = best_rate(lambda: ceiling.bare_loop(p.bare_events), p.budget)
+        self.bare = self.add(Row("ceiling.bare_events_per_s", "SimPy bare timeout loop", rate, "events/s",
+                                 status="info", extra=extra))
+        rate, extra = best_rate(lambda: ceiling.hand_shuttle(p.shuttle_cycles), p.budget)
+        self.hand = self.add(Row("ceiling.hand_shuttle_cycles_per_s", "hand-written SimPy shuttle", rate,
+                                 "cycles/s", status="info", extra=extra | {"cycles_per_run": p.shuttle_cycles}))
+
+    # -- 2. the same shuttle in routesim ---------------------------------------------------
+    def shuttle(self) -> None:
+        p = self.plan
+        events = []
+
+        def work() -> float:
+            done, ev = model_bench.routesim_shuttle(p.shuttle_cycles)
+            if done != p.shuttle_cycles:
+                raise AssertionError(f"routesim shuttle completed {done:g} cycles, expected {p.shuttle_cycles}")
+            events.append(ev)
+            return done
+
+        rate, extra = best_rate(work, p.budget)
+        self.add(Row("routesim.shuttle_cycles_per_s", "routesim shuttle (build + run)", rate, "cycles/s",
+                     status="info", extra=extra | {"events_per_cycle": events[-1] / p.shuttle_cycles}))
+        hand = getattr(self, "hand", None)
+        ratio = rate / hand.value if hand is not None and hand.value else None
+        self.add(Row("routesim.shuttle_ratio", "routesim / hand-written shuttle", ratio, "x", ">= 0.5",
+                     judge(ratio, 0.5), note=f"{events[-1] / p.shuttle_cycles:.1f} events per cycle"))
+
+    # -- 3. the baseline year, serial -----------------------------------------------------
+    def baseline(self) -> None:
+        p = self.plan
+        scenario = workloads.baseline()
+        rate, ev_per_rep, extra = model_bench.replication_rate(scenario, p.budget)
+        self.add(Row("baseline.model_reps_per_s", "baseline year, simulate() only, serial", rate, "reps/s/core",
+                     ">= 50", judge(rate, 50), extra=extra))
+        events_per_s = rate * ev_per_rep
+        self.add(Row("baseline.events_per_replication", "baseline events per replication", ev_per_rep, "events",
+                     status="info"))
+        self.add(Row("baseline.model_events_per_s", "baseline model events/s", events_per_s, "events/s",
+                     status="info"))
+        bare = getattr(self, "bare", None)
+        share = events_per_s / bare.value if bare is not None and bare.value else None
+        self.add(Row("baseline.events_share_of_bare", "model events/s as share of bare loop", share, "share",
+                     status=judge(share, None), note="per-replication build dominates a 300-event year"))
+        rate_t, _, extra = model_bench.replication_rate(scenario, p.budget, tables=True)
+        self.add(Row("baseline.replication_reps_per_s", "baseline year, simulate() + tables, serial", rate_t,
+                     "reps/s/core", ">= 50", judge(rate_t, 50), extra=extra,
+                     note=f"tables take {100 * (1 - rate_t / rate):.0f}% of a replication"))
+
+    # -- 4. scaling ---------------------------------------------------------------------------
+    def _scaling(self, key: str, label: str, sizes: tuple[int, ...], make) -> None:
+        p = self.plan
+        base = workloads.baseline()
+        seconds = []
+        for k in sizes:
+            rate, ev, _ = model_bench.replication_rate(make(base, k), p.budget)
+            seconds.append(1.0 / rate)
+            self.add(Row(f"scaling.{key}_{k}", f"{label} {k}x: time per replication", 1000.0 / rate, "ms",
+                         status="info", note=f"{ev:,.0f} events"))
+        ratio = model_bench.doubling_ratio(list(sizes), seconds)
+        self.add(Row(f"scaling.{key}_per_doubling", f"{label}: time ratio per doubling", ratio, "x", "<= 2.0",
+                     judge(ratio, 2.0, higher_is_better=False), note="2.0 = linear; fitted over all sizes"))
+
+    def scaling(self) -> None:
+        self._scaling("horizon", "horizon (years)", self.plan.horizon_years, workloads.stretched)
+        self._scaling("network", "network copies (cargoes + facilities)", self.plan.copies, workloads.copied)
+
+    # -- 5. runner: pool and memory -------------------------------------------------------------
+    def pool(self) -> None:
+        p = self.plan
+        n = p.pool_replications
+        serial = runner_bench.runner_rate(n, "serial", None)
+        self.add(Row("runner.serial_reps_per_s", f"runner, serial, {n} baseline reps", serial, "reps/s",
+                     ">= 50", judge(serial, 50), note="end to end: model, tables, Parquet writes"))
+        pooled = runner_bench.runner_rate(n, "local", self.cores)
+        self.add(Row("runner.local_reps_per_s", f"runner, local pool, {self.cores} workers", pooled, "reps/s",
+                     status="info"))
+        target = 0.85 * self.cores
+        speedup = pooled / serial
+        self.add(Row("runner.pool_speedup", f"runner pool speed-up on {self.cores} cores", speedup, "x",
+                     f">= {target:.2g}", judge(speedup, target)))
+        plain = runner_bench.plain_pool_rate(n, self.cores)
+        model_rate = next((r.value for r in self.rows if r.key == "baseline.model_reps_per_s"), None)
+        self.add(Row("runner.plain_pool_reps_per_s", f"simulate() over a plain pool, {self.cores} workers",
+                     plain, "reps/s", status="info",
+                     note=(f"speed-up {plain / model_rate:.2f}x over serial simulate()" if model_rate else "")))
+
+    def memory(self) -> None:
+        p = self.plan
+        small, large = p.memory_replications
+        got = {}
+        for n in (small, large):
+            got[n] = runner_bench.peak_rss(n, "serial", None, p.memory_timeout_s)
+            self.add(Row(f"memory.peak_rss_{n}", f"peak RSS, {n} reps (runner, serial)", got[n]["parent_mb"], "MB",
+                         status="info", note=f"{got[n]['wall_s']:.0f} s", extra=got[n]))
+        growth = got[large]["parent_mb"] / got[small]["parent_mb"]
+        self.add(Row("memory.growth", f"peak RSS {large} / {small} reps", growth, "x", "<= 1.25",
+                     judge(growth, 1.25, higher_is_better=False)))
+
+    # -- 6. profile -----------------------------------------------------------------------------
+    def profiled(self) -> None:
+        top, sim_share = model_bench.profile_top10(workloads.baseline(), self.plan.profile_replications)
+        self.profile = top
+        self.add(Row("profile.simulate_share", "share of a replication spent in simulate()", sim_share, "share",
+                     status="info", note="rest: per-replication tables (see profile below)"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short budgets and small counts (a smoke run)")
+    args = ap.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    t0 = time.perf_counter()
+    info = machine()
+    print(f"routesim benchmarks on {info['cpu']} ({info['cores']} cores), Python {info['python']}, "
+          f"SimPy {info['simpy']}{' [quick]' if args.quick else ''}", flush=True)
+    b = Bench(plan)
+    b.section("ceiling", b.ceiling)
+    b.section("shuttle", b.shuttle)
+    b.section("baseline", b.baseline)
+    b.section("scaling", b.scaling)
+    b.section("pool", b.pool)
+    b.section("memory", b.memory)
+    b.section("profile", b.profiled)
+    elapsed = time.perf_counter() - t0
+    print()
+    print(table(b.rows))
+    if b.profile:
+        print("\nWhere a baseline replication's time goes (cProfile, own time, top 10):")
+        for r in b.profile:
+            print(f"  {100 * r['own_share']:5.1f}%  {r['own_s']:8.3f} s  {r['calls']:>9,}  {r['function']}")
+    info["quick"] = args.quick
+    path = write_json(b.rows, info, b.profile, elapsed)
+    print(f"\n{len(b.rows)} figures in {elapsed:.0f} s; JSON: {path.relative_to(workloads.ROOT)}")
+    return 1 if any(r.status == "ERROR" for r in b.rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Measurement helpers, the result table and its JSON form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+
+
+@dataclass
+class Row:
+    """One figure of the benchmark table."""
+
+    key: str                   # stable identifier (JSON consumers key on it)
+    what: str                  # what was measured, in words
+    value: float | None        # None: not measured (see note)
+    unit: str
+    target: str = ""           # e.g. ">= 0.5"; empty when the figure is informative only
+    status: str = ""           # met | MISSED | TODO | info
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Budget:
+    """How long each timed measurement runs: ``repeats`` blocks of at least ``min_s``."""
+
+    min_s: float = 1.0
+    repeats: int = 3
+
+
+def best_rate(work: Callable[[], float], budget: Budget) -> tuple[float, dict]:
+    """Units per second of ``work`` (which returns the units it did), best of the blocks.
+
+    Each block calls ``work`` until at least ``budget.min_s`` has passed; the best block is
+    reported (the least disturbed by other load on the machine), with all blocks in extra.
+    """
+    rates: list[float] = []
+    for _ in range(budget.repeats):
+        units = 0.0
+        t0 = time.perf_counter()
+        while True:
+            units += work()
+            elapsed = time.perf_counter() - t0
+            if elapsed >= budget.min_s:
+                break
+        rates.append(units / elapsed)
+    return max(rates), {"block_rates": [round(r, 3) for r in rates]}
+
+
+def judge(value: float | None, target: float | None, *, higher_is_better: bool = True) -> str:
+    if value is None:
+        return "TODO"
+    if target is None:
+        return "info"
+    ok = value >= target if higher_is_better else value <= target
+    return "met" if ok else "MISSED"
+
+
+def machine() -> dict:
+    """Where the table was measured."""
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    import numpy
+    import simpy
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "simpy": simpy.__version__,
+        "numpy": numpy.__version__,
+        "os": f"{platform.system()} {platform.release()}",
+        "git": _git_commit(),
+        "utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}" if a < 1 else f"{v:.2f}"
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table (readable in a terminal and pasteable in the README)."""
+    head = ["figure", "value", "unit", "target", "status", "note"]
+    body = [[r.what, _fmt(r.value), r.unit, r.target, r.status, r.note] for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(b) for b in body]
+    return "\n".join(out)
+
+
+def write_json(rows: list[Row], info: dict, profile: list[dict], elapsed_s: float) -> Path:
+    """Write ``out/bench-<utc>.json`` and ``out/latest.json``; returns the first."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    doc = {"machine": info, "elapsed_s": round(elapsed_s, 1), "rows": [asdict(r) for r in rows],
+           "profile_top10": profile}
+    stamp = info["utc"].replace(":", "").replace("-", "")
+    path = OUT_DIR / f"bench-{stamp}.json"
+    text = json.dumps(doc, indent=2)
+    path.write_text(text, encoding="utf-8")
+    (OUT_DIR / "latest.json").write_text(text, encoding="utf-8")
+    return path

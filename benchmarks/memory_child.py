@@ -1,0 +1,35 @@
+"""Child process of the memory benchmark: run the baseline through the runner, print peak RSS.
+
+Usage: python -m benchmarks.memory_child REPLICATIONS EXECUTOR WORKERS
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv: list[str]) -> None:
+    replications, executor, workers = int(argv[0]), argv[1], int(argv[2]) or None
+    from benchmarks import workloads
+    from sim import runner
+
+    scenario = workloads.baseline()
+    with tempfile.TemporaryDirectory(prefix="routesim-bench-mem-") as tmp:
+        t0 = time.perf_counter()
+        runner.run(scenario, replications=replications, seed=scenario.seed, executor=executor,
+                   workers=workers, out=Path(tmp) / "run", progress=False)
+        wall = time.perf_counter() - t0
+    # ru_maxrss is in kilobytes on Linux; RUSAGE_CHILDREN reports the largest child
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"replications": replications, "parent_mb": round(own, 1),
+                      "largest_worker_mb": round(kids, 1), "wall_s": round(wall, 2)}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
