@@ -12,6 +12,7 @@ semi-diameter), so they match published almanac times to about a minute at mid l
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 
 from sim.scenario import Daylight
@@ -68,10 +69,12 @@ def _event_local_h(day: _dt.date, latitude: float, longitude: float, utc_offset_
     return local_h
 
 
+@functools.lru_cache(maxsize=8192)
 def sun_times_local_h(day: _dt.date, latitude: float, longitude: float, utc_offset_h: float) -> tuple[float, float]:
     """(sunrise, sunset) on ``day`` as hours after local midnight (local = UTC + offset).
 
-    Latitude north positive, longitude east positive, in degrees.
+    Latitude north positive, longitude east positive, in degrees.  Cached: every
+    replication of a run asks for the same days (a year of two straits is 730 entries).
     """
     return (_event_local_h(day, latitude, longitude, utc_offset_h, 6.0, -1.0),
             _event_local_h(day, latitude, longitude, utc_offset_h, 18.0, +1.0))
