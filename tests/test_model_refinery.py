@@ -81,3 +81,10 @@ def test_two_routes_feed_one_refinery_and_origins_add_up_to_arrivals() -> None:
     assert got[("R", "initial", "P")] == pytest.approx(8_000)
     assert got[("R", "russian", "P")] == pytest.approx(40_000 - 8_000)
     assert got[("R", "azeri", "Q")] == pytest.approx(30_000 - 6_000)
+
+
+def test_a_minimum_stock_above_the_tank_capacity_is_refused_at_build() -> None:
+    from sim.errors import ScenarioError
+    net = {**REFINERY, "refineries": [{**REFINERY["refineries"][0], "min_stock": "150kt"}]}
+    with pytest.raises(ScenarioError, match="minimum stock of 150,000 t but its tanks hold only 100,000 t"):
+        model_of(scenario(net))

@@ -151,6 +151,12 @@ def model_problems(scenario: sc.Scenario) -> list[Problem]:
                                     f"tank {p.from_!r} holds at most {cap:,.0f} t",
                                     "make the batch smaller or the head tank larger"))
 
+    for i, r in enumerate(net.refineries):
+        if r.min_stock_t > r.tank.capacity_t:
+            out.append(_problem(scenario, ("network", "refineries", i, "min_stock"),
+                                f"refinery {r.name!r} has a minimum stock of {r.min_stock_t:,.0f} t but its tanks "
+                                f"hold only {r.tank.capacity_t:,.0f} t", "lower 'min_stock' or raise the tank capacity"))
+
     def serve(path: tuple, ship: sc.Tanker, port_name: str, what: str) -> None:
         port = by_name.get(port_name)
         if not isinstance(port, sc.Terminal):
