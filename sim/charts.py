@@ -216,33 +216,75 @@ def tornado(
     xlabel: str,
     title: str,
     subtitle: str | None = None,
-    base: float | None = None,
+    base: float = 0.0,
+    below_label: str = "below base",
+    above_label: str = "above base",
 ) -> Path:
-    """Tornado chart: one bar per row from ``low`` to ``high`` (columns label, low, high),
-    largest spread at the top, around ``base`` (a vertical line) when given."""
-    t = table.assign(_spread=(table["high"] - table["low"]).abs()).sort_values("_spread")
+    """Tornado chart: one bar per row from ``low`` to ``high`` (columns label, low, high)
+    around ``base`` (a vertical line), the widest at the top.  Optional columns:
+    ``err_low``/``err_high`` draw whiskers (e.g. p5–p95), ``low_label``/``high_label``
+    annotate the bar ends (e.g. the parameter values)."""
+    t = table.assign(_spread=(table["high"] - table["low"]).abs()).sort_values("_spread", kind="mergesort")
     y = np.arange(len(t))
-    fig, ax = _figure(8.0, 1.3 + 0.34 * max(1, len(t)))
-    ref = 0.0 if base is None else base
+    fig, ax = _figure(8.0, 1.5 + 0.34 * max(1, len(t)))
     lows = t["low"].to_numpy(dtype=float)
     highs = t["high"].to_numpy(dtype=float)
-    ax.barh(y, np.minimum(lows, highs) - ref, left=ref, color=COLOURS[0], height=0.6,
-            label="below base" if base is not None else None)
-    ax.barh(y, np.maximum(lows, highs) - ref, left=ref, color=COLOURS[1], height=0.6,
-            label="above base" if base is not None else None)
+    left = np.minimum(np.minimum(lows, highs), base)
+    right = np.maximum(np.maximum(lows, highs), base)
+    below = np.minimum(lows, highs) < base
+    above = np.maximum(lows, highs) > base
+    if below.any():
+        ax.barh(y[below], (base - left)[below], left=left[below], color=COLOURS[0], height=0.6, label=below_label)
+    if above.any():
+        ax.barh(y[above], (right - base)[above], left=base, color=COLOURS[1], height=0.6, label=above_label)
+    if {"err_low", "err_high"} <= set(t.columns):
+        lo = t["err_low"].to_numpy(dtype=float)
+        hi = t["err_high"].to_numpy(dtype=float)
+        mid = np.where(np.abs(lows - base) >= np.abs(highs - base), lows, highs)
+        ax.errorbar(mid, y, xerr=[np.clip(mid - lo, 0, None), np.clip(hi - mid, 0, None)], fmt="none",
+                    ecolor="black", elinewidth=0.8, capsize=2, label="p5–p95")
     if "low_label" in t.columns and "high_label" in t.columns:
         for yi, lo, hi, ll, hl in zip(y, lows, highs, t["low_label"], t["high_label"]):
-            ax.annotate(str(ll), (min(lo, hi), yi), xytext=(-3, 0), textcoords="offset points",
-                        ha="right", va="center", fontsize=7)
-            ax.annotate(str(hl), (max(lo, hi), yi), xytext=(3, 0), textcoords="offset points",
-                        ha="left", va="center", fontsize=7)
+            ax.annotate(str(ll), (lo, yi), xytext=(-3 if lo <= hi else 3, 0), textcoords="offset points",
+                        ha="right" if lo <= hi else "left", va="center", fontsize=7)
+            ax.annotate(str(hl), (hi, yi), xytext=(3 if hi >= lo else -3, 0), textcoords="offset points",
+                        ha="left" if hi >= lo else "right", va="center", fontsize=7)
         ax.margins(x=0.15)
-    if base is not None:
-        ax.axvline(base, color="black", linewidth=1.0)
-        ax.legend(loc="lower right", frameon=False)
+    ax.axvline(base, color="black", linewidth=1.0)
     ax.set_yticks(y, t["label"].tolist())
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left" if below.sum() >= above.sum() else "lower right", frameon=True,
+                  framealpha=0.9)
+    _title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def ranked_panels(
+    labels: Sequence[str],
+    panels: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, str]],
+    stem: Path,
+    *,
+    title: str,
+    subtitle: str | None = None,
+) -> Path:
+    """Tornado-style ranked bars: one row per label in the given order (first at the top),
+    one panel per (mean, p5, p95, xlabel), bars from 0 with p5–p95 whiskers."""
+    n = len(labels)
+    y = np.arange(n)[::-1]
+    fig, axes = _figure(9.0, 1.6 + 0.32 * max(1, n), 1, len(panels), sharey=True, squeeze=False)
+    for k, (ax, (mean, p5, p95, xlabel)) in enumerate(zip(axes[0], panels)):
+        mean = np.asarray(mean, dtype=float)
+        ax.barh(y, mean, color=COLOURS[k % len(COLOURS)], height=0.6, label="mean")
+        ax.errorbar(mean, y, xerr=[np.clip(mean - np.asarray(p5, dtype=float), 0, None),
+                                   np.clip(np.asarray(p95, dtype=float) - mean, 0, None)],
+                    fmt="none", ecolor="black", elinewidth=0.8, capsize=2, label="p5–p95")
+        ax.set_xlabel(xlabel)
+        ax.set_xlim(left=0)
+        ax.grid(axis="y", visible=False)
+        ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+    axes[0][0].set_yticks(y, list(labels))
     _title(fig, title, subtitle)
     return save(fig, stem)
 

@@ -1,0 +1,251 @@
+"""N-1 criticality: close each facility in turn and measure what the refineries lose.
+
+For every facility of a scenario, one run adds a closure of that facility for ``duration``
+starting ``at`` (default: the day nearest the middle of the horizon) and runs the same
+replications with the same seed as an undisrupted base run.  Common random numbers make
+the comparison paired: replication i of every run draws the same shipping and disruption
+randomness (each consumer has its own named stream), so the difference in a replication is
+the effect of the closure, not noise.
+
+Facilities are ranked by lost delivery (crude delivered to the refineries over the horizon,
+base minus closed, mean over replications; ties broken by the peak delivery deficit, the
+most crude the closure held back at any one time even if it arrived later) and by time
+to survive (days from the closure's start until
+a refinery first cuts runs; a closure that never makes a refinery cut runs ranks after all
+that do).  Results: ``criticality.csv`` and ``criticality.parquet`` (one row per
+facility), ``tornado.png``/``.svg``, and the runs themselves under ``runs/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import charts, store, units
+from sim.errors import UserError
+from sim.scenario import KIND_OF_SECTION, Disruption, Scenario
+
+CLOSURE_NAME = "n1_closure"
+DEFAULT_DURATION_H = 14 * 24.0
+
+
+@dataclass
+class CriticalityResult:
+    path: Path
+    table: pd.DataFrame  # one row per facility, ranked by lost delivery
+    base: Any  # the undisrupted run (sim.store.RunResult)
+
+    def __repr__(self) -> str:
+        return f"CriticalityResult({str(self.path)!r}, facilities={len(self.table)})"
+
+
+def _closure_start(scenario: Scenario, at: str | _dt.date | None) -> tuple[str, float]:
+    """The closure's start as the scenario language writes it, and in hours from the start."""
+    if at is None:
+        day = int(scenario.horizon_h // 48)  # the day nearest the middle of the horizon
+        date = scenario.start + _dt.timedelta(days=day)
+        return date.isoformat(), day * 24.0
+    if isinstance(at, _dt.date):
+        text = at.isoformat()
+    else:
+        text = str(at).strip()
+    try:
+        date = _dt.date.fromisoformat(text)
+        hours = (date - scenario.start).days * 24.0
+    except ValueError:
+        try:
+            hours = units.parse_duration(text)
+        except units.UnitError as e:
+            raise UserError(f"--at {text!r}: give a date like 2021-07-01 or an offset like 180d ({e})") from None
+    if not 0 <= hours < scenario.horizon_h:
+        end = scenario.start + _dt.timedelta(hours=scenario.horizon_h)
+        raise UserError(f"--at {text!r} is outside the scenario's horizon ({scenario.start} to {end:%Y-%m-%d})")
+    return text, hours
+
+
+def with_closure(scenario: Scenario, facility: str, start: str, duration_h: float) -> Scenario:
+    """The scenario plus a closure of ``facility`` from ``start`` for ``duration_h`` hours."""
+    names = {d.name for d in scenario.disruptions}
+    name = CLOSURE_NAME
+    k = 2
+    while name in names:
+        name, k = f"{CLOSURE_NAME}_{k}", k + 1
+    closure = Disruption.model_validate(
+        {"name": name, "target": facility, "kind": "closure",
+         "window": {"start": start, "duration": f"{duration_h}h"},
+         "note": f"N-1 criticality: {facility} closed"})
+    return scenario.model_copy(update={"disruptions": (*scenario.disruptions, closure)})
+
+
+def _survive_d(run: Any, disruption: str, refineries: Sequence[str]) -> np.ndarray:
+    """Per replication: the shortest time to survive over the refineries (NaN: none cut runs)."""
+    from sim.metrics import slug
+
+    dk = run.disruption_kpis
+    n = len(run.kpis)
+    if dk.empty or "disruption" not in dk:
+        return np.full(n, math.nan)
+    mine = dk[dk["disruption"] == disruption].sort_values("replication")
+    cols = [f"time_to_survive_{slug(r)}_d" for r in refineries if f"time_to_survive_{slug(r)}_d" in mine]
+    if not cols:
+        return np.full(n, math.nan)
+    values = mine[cols].to_numpy(dtype=float)
+    with np.errstate(all="ignore"):
+        out = np.where(np.isnan(values).all(axis=1), math.nan, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=1))
+    return out
+
+
+def _cumulative_delivered(run: Any, refineries: Sequence[str]) -> np.ndarray:
+    """[replication, day] cumulative crude delivered into the refineries (t)."""
+    ts = run.timeseries
+    sub = ts[(ts["kind"] == "delivered") & ts["facility"].isin(refineries)]
+    if sub.empty:
+        return np.zeros((len(run.kpis), 1))
+    m = sub.pivot_table(index="replication", columns="day", values="value_t", aggfunc="sum", fill_value=0.0)
+    return np.cumsum(m.sort_index().to_numpy(dtype=float), axis=1)
+
+
+def peak_deficit_t(base_cum: np.ndarray, other_cum: np.ndarray) -> np.ndarray:
+    """Per replication, the largest shortfall of cumulative deliveries against the base run
+    at any day (t): crude the closure delayed, even when it arrived later."""
+    days = min(base_cum.shape[1], other_cum.shape[1])
+    gap = base_cum[:, :days] - other_cum[:, :days]
+    return np.maximum(gap.max(axis=1), 0.0)
+
+
+def _paired(base: pd.DataFrame, other: pd.DataFrame, col: str) -> np.ndarray:
+    b = base.sort_values("replication")[col].to_numpy(dtype=float)
+    o = other.sort_values("replication")[col].to_numpy(dtype=float)
+    return b - o
+
+
+def criticality(
+    scenario_or_path: Scenario | str | os.PathLike[str],
+    *,
+    duration: str | float = "14d",
+    at: str | _dt.date | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    facilities: Sequence[str] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+    progress: bool | None = None,
+    results_root: str | os.PathLike[str] = "results",
+    model: Any = None,
+) -> CriticalityResult:
+    """Run the N-1 analysis and write its table and tornado chart; see the module docstring.
+
+    ``duration`` is a duration ("14d", "36h") or hours; ``at`` a date or an offset from the
+    start; ``facilities`` limits the facilities closed (default: every facility).
+    """
+    from sim import runner
+
+    prep = runner.prepare(scenario_or_path, overrides)
+    scenario = prep.scenario
+    try:
+        duration_h = float(duration) if isinstance(duration, (int, float)) else units.parse_duration(duration)
+    except units.UnitError as e:
+        raise UserError(f"--duration {duration!r}: {e}") from None
+    if duration_h <= 0:
+        raise UserError(f"--duration must be positive, got {duration!r}")
+    start, start_h = _closure_start(scenario, at)
+    all_names = [f.name for _, f in scenario.network.facilities()]
+    section = {f.name: KIND_OF_SECTION[sec] for sec, f in scenario.network.facilities()}
+    chosen = list(facilities) if facilities else all_names
+    unknown = [f for f in chosen if f not in section]
+    if unknown:
+        raise UserError(f"unknown facilit{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}; "
+                        f"the scenario has {', '.join(all_names)}")
+    n = int(replications if replications is not None else scenario.replications)
+    s = int(seed if seed is not None else scenario.seed)
+    folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="criticality-")
+    runs = folder / "runs"
+    common = dict(replications=n, seed=s, executor=executor, workers=workers, progress=progress, model=model)
+    base = runner.run(scenario, out=runs / "base", **common)
+    refineries = [r.name for r in scenario.network.refineries]
+    base_cum = _cumulative_delivered(base, refineries)
+    rows = []
+    for name in chosen:
+        closed = with_closure(scenario, name, start, duration_h)
+        res = runner.run(closed, out=runs / f"close-{name}", **common)
+        closure = closed.disruptions[-1].name
+        lost = _paired(base.kpis, res.kpis, "delivered_t")
+        short = -_paired(base.kpis, res.kpis, "shortfall_t")
+        deficit = peak_deficit_t(base_cum, _cumulative_delivered(res, refineries))
+        surv = _survive_d(res, closure, refineries)
+        cut = surv[~np.isnan(surv)]
+        rows.append({
+            "facility": name, "kind": section[name],
+            "lost_delivery_t_mean": float(lost.mean()),
+            "lost_delivery_t_p5": float(np.quantile(lost, 0.05)),
+            "lost_delivery_t_p95": float(np.quantile(lost, 0.95)),
+            "peak_deficit_t_mean": float(deficit.mean()),
+            "peak_deficit_t_p5": float(np.quantile(deficit, 0.05)),
+            "peak_deficit_t_p95": float(np.quantile(deficit, 0.95)),
+            "extra_shortfall_t_mean": float(short.mean()),
+            "time_to_survive_d_median": float(np.median(cut)) if cut.size else math.nan,
+            "time_to_survive_d_min": float(cut.min()) if cut.size else math.nan,
+            "replications_cut": int(cut.size),
+            "run": str(res.path.relative_to(folder)),
+        })
+    table = pd.DataFrame(rows)
+    table = rank(table, n)
+    table.to_csv(folder / "criticality.csv", index=False)
+    store._write_parquet_atomic(folder / "criticality.parquet", store._to_arrow(table))  # noqa: SLF001
+    _write_manifest(folder, scenario, prep.source, s, n, duration_h, start, start_h, chosen)
+    tornado(table, folder / "tornado", scenario=scenario, duration_h=duration_h, start=start, replications=n)
+    return CriticalityResult(folder, table, base)
+
+
+def rank(table: pd.DataFrame, replications: int) -> pd.DataFrame:
+    """Add ``rank_lost`` (1 = most delivery lost, then most delayed; ties share a rank) and ``rank_survive``
+    (1 = a refinery cuts runs soonest; closures that never cause a cut rank last), and
+    order the rows by lost delivery, then peak delivery deficit (crude delayed), then extra
+    shortfall, then name."""
+    t = table.copy()
+    lost_key = list(zip(-t["lost_delivery_t_mean"].round(3), -t["peak_deficit_t_mean"].round(3)))
+    t["rank_lost"] = [sorted(lost_key).index(k) + 1 for k in lost_key]
+    # a closure that makes refineries cut runs in fewer replications is less critical
+    surv = t["time_to_survive_d_median"].fillna(np.inf)
+    key = list(zip(surv, -t["replications_cut"]))
+    order = sorted(set(key))
+    t["rank_survive"] = [order.index(k) + 1 for k in key]
+    t = t.sort_values(["lost_delivery_t_mean", "peak_deficit_t_mean", "extra_shortfall_t_mean", "facility"],
+                      ascending=[False, False, False, True], kind="mergesort").reset_index(drop=True)
+    return t
+
+
+def _write_manifest(folder: Path, scenario: Scenario, source: str | None, seed: int, n: int, duration_h: float,
+                    start: str, start_h: float, chosen: Sequence[str]) -> None:
+    store.write_manifest(folder, {
+        "analysis": "criticality", "scenario": scenario.name, "scenario_hash": store.scenario_hash(scenario),
+        "scenario_source": source, "seed": seed, "replications": n, "closure_duration_h": duration_h,
+        "closure_start": start, "closure_start_h": start_h, "facilities": list(chosen),
+        "versions": store.package_versions(), "git": store.git_commit(), "created_utc": store.utc_now(),
+        "status": "complete",
+    })
+
+
+def tornado(table: pd.DataFrame, stem: Path, *, scenario: Scenario, duration_h: float, start: str,
+            replications: int) -> Path:
+    """Ranked bars (most critical at the top): delivery lost over the horizon and the peak
+    delivery deficit, mean with p5–p95 whiskers over the paired replications."""
+    return charts.ranked_panels(
+        table["facility"].tolist(),
+        [(table["lost_delivery_t_mean"] / 1e3, table["lost_delivery_t_p5"] / 1e3, table["lost_delivery_t_p95"] / 1e3,
+          "crude delivery lost over the horizon (kt)"),
+         (table["peak_deficit_t_mean"] / 1e3, table["peak_deficit_t_p5"] / 1e3, table["peak_deficit_t_p95"] / 1e3,
+          "peak delivery deficit: crude held back (kt)")],
+        stem,
+        title=f"N-1 criticality: each facility closed for {duration_h / 24:g} days from {start}",
+        subtitle=f"{scenario.name}, {replications} replications, paired with the undisrupted run")

@@ -1,0 +1,111 @@
+"""N-1 criticality on a scenario small enough to work out by hand.
+
+A well makes 10 kt/d (no tank, so crude it cannot send is not made) into a line to a
+refinery that runs 10 kt/d from a 100 kt stock.  A depot and a spur beside it carry no
+crude.  Closing the line (or the well) for 14 days from day 10 loses 14 x 10 = 140 kt of
+delivery; the refinery runs on its 100 kt for 10 days, then cuts runs.  Closing the spur
+or the idle depot changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import pandas as pd
+import pytest
+
+from sim.criticality import criticality, with_closure
+from sim.errors import UserError
+
+SCENARIO = textwrap.dedent("""\
+    name: tiny
+    description: One well, one line, one refinery, and an idle spur beside them.
+    start: 2021-01-01
+    horizon: 30d
+    seed: 3
+    replications: 2
+    network:
+      sources:
+        - {name: well, origin: azeri, rate: 10kt/d}
+      depots:
+        - {name: spare, tank: {capacity: 10kt}}
+        - {name: spare_end, tank: {capacity: 10kt}}
+      pipelines:
+        - {name: line, from: well, to: refinery, capacity: 20kt/d, linefill: 20kt}
+        - {name: spur, from: spare, to: spare_end, capacity: 5kt/d, linefill: 5kt}
+      refineries:
+        - {name: refinery, tank: {capacity: 300kt, initial: 100kt}, demand: 10kt/d}
+""")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("crit")
+    path = folder / "tiny.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    return criticality(path, duration="14d", at="10d", executor="serial", out=folder / "out", progress=False)
+
+
+def row(result, facility: str) -> pd.Series:
+    t = result.table
+    return t[t["facility"] == facility].iloc[0]
+
+
+@pytest.mark.slow
+def test_closing_the_only_line_loses_fourteen_days_of_delivery(result):
+    for facility in ("line", "well"):
+        r = row(result, facility)
+        assert r["lost_delivery_t_mean"] == pytest.approx(140_000.0, abs=1.0)
+        assert r["peak_deficit_t_mean"] == pytest.approx(140_000.0, abs=1.0)
+        assert r["rank_lost"] == 1
+    # 100 kt of stock at 10 kt/d: cuts start 10 days after the closure starts
+    assert row(result, "line")["time_to_survive_d_median"] == pytest.approx(10.0)
+    assert row(result, "line")["rank_survive"] == 1
+
+
+@pytest.mark.slow
+def test_a_facility_on_no_flow_path_ranks_last_with_zero_loss(result):
+    t = result.table
+    for facility in ("spur", "spare", "spare_end"):
+        r = row(result, facility)
+        assert r["lost_delivery_t_mean"] == 0.0
+        assert r["peak_deficit_t_mean"] == 0.0
+        assert r["rank_lost"] == t["rank_lost"].max()
+        assert math.isnan(r["time_to_survive_d_median"]) and r["replications_cut"] == 0
+    # the table is in rank order: the two facilities on the only path first
+    assert t["facility"].iloc[:2].tolist() == ["line", "well"]
+    assert set(t["facility"].iloc[2:]) >= {"spur", "spare", "spare_end"}
+
+
+@pytest.mark.slow
+def test_outputs_are_written(result):
+    for name in ("criticality.csv", "criticality.parquet", "tornado.png", "tornado.svg", "manifest.json"):
+        assert (result.path / name).exists()
+    saved = pd.read_parquet(result.path / "criticality.parquet")
+    assert saved["facility"].tolist() == result.table["facility"].tolist()
+    assert len(saved) == 6  # every facility of the scenario
+
+
+def test_closure_is_added_without_touching_the_scenario(tmp_path):
+    from sim.loader import load_scenario
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    s = load_scenario(path)
+    closed = with_closure(s, "line", "2021-01-11", 48.0)
+    assert s.disruptions == ()
+    (d,) = closed.disruptions
+    assert (d.name, d.kind, d.targets) == ("n1_closure", "closure", ("line",))
+    assert closed.at_h(d.window.start) == 240.0 and d.window.duration_h == 48.0
+
+
+def test_bad_options_are_clear_errors(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    with pytest.raises(UserError, match="unknown facility: lnie"):
+        criticality(path, facilities=["lnie"], out=tmp_path / "a", executor="serial")
+    with pytest.raises(UserError, match="outside the scenario's horizon"):
+        criticality(path, at="2021-03-01", out=tmp_path / "b", executor="serial")
+    with pytest.raises(UserError, match="--duration"):
+        criticality(path, duration="fortnight", out=tmp_path / "c", executor="serial")
