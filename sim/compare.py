@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import types
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -60,22 +63,22 @@ def _betacf(a: float, b: float, x: float) -> float:
     return h
 
 
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta I_x(a, b)."""
+def _betainc(a: float, b: float, x: float, y: float) -> float:
+    """Regularised incomplete beta I_x(a, b); ``y`` = 1 - x, passed in to keep its precision."""
     if x <= 0.0:
         return 0.0
-    if x >= 1.0:
+    if y <= 0.0:
         return 1.0
-    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(lbeta) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(lbeta) * _betacf(b, a, 1.0 - x) / b
+    return 1.0 - math.exp(lbeta) * _betacf(b, a, y) / b
 
 
 def t_cdf(t: float, df: float) -> float:
     """P(T <= t) for Student's t with ``df`` degrees of freedom."""
     x = df / (df + t * t)
-    tail = 0.5 * _betainc(df / 2.0, 0.5, x)
+    tail = 0.5 * _betainc(df / 2.0, 0.5, x, t * t / (df + t * t))
     return 1.0 - tail if t > 0 else tail
 
 
@@ -83,8 +86,13 @@ def t_ppf(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t (bisection on :func:`t_cdf`, to 1e-12)."""
     if not 0.0 < p < 1.0:
         raise ValueError("p must be between 0 and 1")
-    if math.isinf(df):
-        df = 1e12
+    if df > 1e5:
+        # lgamma loses precision for huge df: use the Cornish-Fisher expansion about the
+        # normal quantile instead (its error is O(df^-3), below 1e-15 here)
+        z = NormalDist().inv_cdf(p)
+        if math.isinf(df):
+            return z
+        return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df)
     lo, hi = -1.0, 1.0
     while t_cdf(lo, df) > p:
         lo *= 2.0
@@ -235,3 +243,18 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
                        f"{ci:>30}  {flag}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+class _CallableModule(types.ModuleType):
+    """``sim.compare`` is both this module and the public function ``sim.compare(...)``.
+
+    Importing the submodule binds ``sim.compare`` to the module, which would hide the
+    function of the public API; making the module callable keeps ``sim.compare(a, b)``
+    working whichever binding Python made last.
+    """
+
+    def __call__(self, *runs: Any, **kwargs: Any) -> pd.DataFrame:
+        return compare(*runs, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -391,7 +391,7 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, list[pd.D
     tmp.mkdir()
     for table in TABLES:
         frames = [f for f in tables.get(table, []) if f is not None]
-        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"replication": pd.Series([], "int64")})
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"replication": pd.Series([], dtype="int64")})
         pq.write_table(_to_arrow(df), tmp / f"{table}.parquet")
     fd = os.open(tmp, os.O_RDONLY)
     try:

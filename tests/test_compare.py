@@ -1,0 +1,90 @@
+"""Comparing runs: Student's t quantiles, Welch intervals worked by hand, the table and the command."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+import sim.compare as cmp_module
+from sim.cli import main
+from sim.errors import UserError
+
+
+@pytest.mark.parametrize("p, df, expected", [
+    (0.975, 1, 12.706204736),   # textbook table values
+    (0.975, 4, 2.776445105),
+    (0.975, 10, 2.228138852),
+    (0.95, 30, 1.697260887),
+    (0.975, 1e9, 1.959963985),  # the normal limit
+    (0.025, 10, -2.228138852),
+])
+def test_t_quantiles_match_tables(p, df, expected):
+    assert cmp_module.t_ppf(p, df) == pytest.approx(expected, abs=1e-7)
+
+
+def test_welch_interval_worked_by_hand():
+    a = np.array([1.0, 2.0, 3.0, 4.0])        # mean 2.5, variance 5/3
+    b = np.array([2.0, 4.0, 6.0, 8.0, 10.0])  # mean 6, variance 10
+    diff, lo, hi, df = cmp_module.welch_interval(a, b)
+    # se^2 = (5/3)/4 + 10/5 = 2.41667; df = se^4 / ((5/12)^2/3 + 2^2/4) = 5.5208
+    assert diff == 3.5
+    assert df == pytest.approx(2.416667 ** 2 / ((5 / 12) ** 2 / 3 + 1.0), rel=1e-5)
+    half = cmp_module.t_ppf(0.975, df) * math.sqrt(29 / 12)
+    assert (lo, hi) == pytest.approx((3.5 - half, 3.5 + half))
+    assert half == pytest.approx(3.8854, abs=1e-3)
+
+
+def test_welch_edge_cases():
+    d, lo, hi, _ = cmp_module.welch_interval(np.array([5.0, 5.0]), np.array([7.0, 7.0]))
+    assert (d, lo, hi) == (2.0, 2.0, 2.0)  # no noise: the difference is exact
+    d, lo, hi, _ = cmp_module.welch_interval(np.array([5.0]), np.array([7.0, 8.0]))
+    assert d == 2.5 and math.isnan(lo) and math.isnan(hi)
+    d, lo, _, _ = cmp_module.welch_interval(np.array([1.0, np.nan, 3.0]), np.array([1.0, 3.0]))
+    assert d == 0.0 and lo < 0
+
+
+def test_compare_flags_a_real_difference_and_not_noise():
+    base = pd.DataFrame({"replication": range(5), "shortfall_t": [100.0, 110, 90, 105, 95],
+                         "voyages": [12, 12, 13, 12, 12]})
+    worse = pd.DataFrame({"replication": range(5), "shortfall_t": [200.0, 210, 190, 205, 195],
+                          "voyages": [12, 13, 12, 12, 12]})
+    t = cmp_module.compare(base, worse, labels=["base", "worse"]).set_index("kpi")
+    assert t.loc["shortfall_t", "diff"] == 100.0
+    assert t.loc["shortfall_t", "diff_pct"] == pytest.approx(100.0)
+    assert bool(t.loc["shortfall_t", "significant"])
+    assert t.loc["voyages", "diff"] == 0.0 and not bool(t.loc["voyages", "significant"])
+    assert t.loc["shortfall_t", "run"] == "worse" and t.loc["shortfall_t", "baseline"] == "base"
+
+
+def test_sim_compare_is_the_function_even_after_the_module_is_imported():
+    df = pd.DataFrame({"replication": [0, 1, 2], "x": [1.0, 2.0, 3.0]})
+    assert sim.compare(df, df.assign(x=df.x + 10)).loc[0, "diff"] == 10.0
+
+
+def test_compare_needs_two_runs_and_known_kpis():
+    df = pd.DataFrame({"replication": [0, 1], "delivered_t": [1.0, 2.0]})
+    with pytest.raises(UserError, match="at least two runs"):
+        cmp_module.compare(df)
+    with pytest.raises(UserError, match="did you mean 'delivered_t'"):
+        cmp_module.compare(df, df, kpis=["delivred_t"])
+
+
+def test_compare_command_prints_each_kpi(tmp_path, capsys):
+    from tests.test_runner import SMALL
+
+    p = tmp_path / "s.yaml"
+    p.write_text(SMALL)
+    for name, demand in (("a", "25 kt/d"), ("b", "30 kt/d")):
+        assert main(["run", str(p), "-n", "3", "--executor", "serial", "-q", "--out", str(tmp_path / name),
+                     "--set", f"network.refineries.mozyr.demand={demand}"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--csv", str(tmp_path / "c.csv")]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("demand_t"))
+    assert "2,250,000" in line and "2,700,000" in line and "significant" in line
+    assert pd.read_csv(tmp_path / "c.csv")["kpi"].tolist()[0] == "delivered_t"
+    assert main(["compare", str(tmp_path / "a")]) == 2
