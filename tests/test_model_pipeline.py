@@ -166,3 +166,32 @@ def test_the_scenario_can_name_the_origin_of_linefill_and_initial_stock() -> Non
     assert rec.delivered_by_origin == {("R", "azeri", "P"): pytest.approx(24_000)}
     m = model_of(scenario(net, horizon="1d"))
     assert list(m.tanks["R"].lots) == [["kazakh", "R", 5_000.0]]
+
+
+SPLIT = {
+    "sources": [{"name": "S", "origin": "russian", "rate": "20 kt/d"}],
+    "pipelines": [{"name": "L1", "from": "S", "to": "R1", "capacity": "15 kt/d", "linefill": "0 t"},
+                  {"name": "L2", "from": "S", "to": "R2", "capacity": "15 kt/d", "linefill": "0 t"}],
+    "refineries": [{"name": "R1", "tank": {"capacity": "50kt", "initial": "50kt"}, "demand": "5 kt/d"},
+                   {"name": "R2", "tank": {"capacity": "50kt"}, "demand": "15 kt/d"}],
+}
+
+
+def test_a_line_held_back_downstream_leaves_its_share_to_the_other() -> None:
+    """S (no tank) makes 20 kt/d for two 15 kt/d lines.  R1 is full and runs 5 kt/d, so L1
+    can take only 5; L2 takes the other 15 (not the 10 of an even split), and S produces
+    its full 20 kt/d."""
+    rec = simulate(scenario(SPLIT, horizon="2d"), SEED)
+    assert flow_row(rec, "L1", "pipeline") == pytest.approx([5_000, 5_000])
+    assert flow_row(rec, "L2", "pipeline") == pytest.approx([15_000, 15_000])
+    assert flow_row(rec, "S", "production") == pytest.approx([20_000, 20_000])
+
+
+def test_two_lines_drawing_on_an_empty_tank_share_it_by_capacity() -> None:
+    """Both refineries have room: 20 kt/d split 10/10 between equal lines (12/8 for 15/10)."""
+    net = {**SPLIT, "refineries": [{"name": "R1", "tank": {"capacity": "1Mt"}, "demand": "0 t/d"},
+                                   {"name": "R2", "tank": {"capacity": "1Mt"}, "demand": "0 t/d"}],
+           "pipelines": [SPLIT["pipelines"][0], {**SPLIT["pipelines"][1], "capacity": "10 kt/d"}]}
+    rec = simulate(scenario(net, horizon="1d"), SEED)
+    assert flow_row(rec, "L1", "pipeline") == pytest.approx([12_000])
+    assert flow_row(rec, "L2", "pipeline") == pytest.approx([8_000])

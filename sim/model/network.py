@@ -11,14 +11,14 @@ recomputes every rate and schedules ONE timer for the next change.  A baseline y
 a few hundred events instead of one per hour per facility, and levels are exact (no
 time-step error): stepping at a fixed interval would be both slower and less exact.
 
-Rate solver: each flow starts at its maximum (nominal x condition factor); then, until
-nothing changes, the outflows of a tank at its floor are scaled down to its inflow, and the
-inflows of a tank at its ceiling are scaled down to its outflow.  Rates only ever fall, so
-this converges (in one pass per tank on a chain).  Scaling is proportional, so two lines
-drawing on one empty tank share its inflow in proportion to their capacities.  The model
-does not optimise routing: where the maximum flow needs an unequal split (one of the lines
-is also held back downstream) the network delivers somewhat below its min cut, never above
-(see the validation tests).
+Rate solver: each flow starts at its maximum (nominal x condition factor); a tank at its
+floor shares its inflow among its outflows, and a tank at its ceiling shares its outflow
+among its inflows, by water-filling in proportion to the lines' maxima: two lines drawing
+on one empty tank share its inflow in proportion to their capacities, unless one of them
+is held back elsewhere (its destination is full), in which case the other takes what it
+leaves.  The shares are iterated to a fixpoint and then checked by a pass that only lowers
+rates, so every tank bound holds.  This is max-min fair routing, not an optimiser: on an
+unusual mesh the network may deliver below its min cut, never above.
 
 Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
 head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
@@ -189,6 +189,20 @@ def attribution_shares(conditions: list[Condition]) -> list[tuple[tuple[str, str
     logs = [(k, -math.log(f)) for k, f in factors]
     total = sum(v for _, v in logs)
     return [(k, v / total) for k, v in logs] if total > 0 else []
+
+
+def _waterfill(demands: list[float], weights: list[float], total: float) -> float:
+    """The level L at which sum(min(demand_i, L x weight_i)) = total (INF if all demands fit)."""
+    if sum(demands) <= total * (1 + 1e-12) + TINY_RATE:
+        return INF
+    items = sorted((d / w, d, w) for d, w in zip(demands, weights) if w > 0.0)
+    left_t, left_w = total, sum(w for _, _, w in items)
+    for ratio, d, w in items:
+        if left_w * ratio >= left_t:
+            return left_t / left_w if left_w > 0.0 else 0.0
+        left_t -= d
+        left_w -= w
+    return INF
 
 
 class FlowNetwork:
@@ -374,29 +388,70 @@ class FlowNetwork:
 
     # -- rates -----------------------------------------------------------------------------
     def _solve(self, r: list[float]) -> None:
-        """Throttle the maximum rates ``r`` in place until every tank bound is respected."""
+        """Throttle the maximum rates ``r`` in place until every tank bound is respected.
+
+        Each tank at its floor shares its inflow among its outflows by water-filling in
+        proportion to their maxima, a line held back downstream leaving its share to the
+        others; each tank at its ceiling shares its outflow among its inflows the same way.
+        The shares are iterated to a fixpoint (limits flow down as supply, up as demand),
+        then a proportional pass that only lowers rates guarantees every bound holds even
+        if the iteration were cut short."""
+        flows = self.flows
+        floor_tanks = [tk for tk in self.tanks if tk.level_t <= tk.floor_t + EPS_T and tk.out_flows]
+        ceiling_tanks = [tk for tk in self.tanks if tk.level_t >= tk.ceiling_t - EPS_T and tk.in_flows]
+        if not floor_tanks and not ceiling_tanks:
+            return
+        m = list(r)
+        up = [INF] * len(r)    # limit from the source tank's floor (supply)
+        down = [INF] * len(r)  # limit from the destination tank's ceiling (demand)
+        for _ in range(MAX_SOLVER_PASSES):
+            changed = False
+            for tk in floor_tanks:
+                inn = 0.0
+                for j in tk.in_flows:
+                    if flows[j].feeds:
+                        inn += r[j]
+                outs = tk.out_flows
+                lam = _waterfill([min(m[i], down[i]) for i in outs], [m[i] for i in outs], inn)
+                for i in outs:
+                    up[i] = lam * m[i] if lam != INF else INF
+                    new = min(m[i], up[i], down[i])
+                    if abs(new - r[i]) > 1e-9 * (1.0 + r[i]):
+                        changed = True
+                    r[i] = new
+            for tk in ceiling_tanks:
+                out = 0.0
+                for j in tk.out_flows:
+                    out += r[j]
+                ins = [i for i in tk.in_flows if flows[i].feeds]
+                lam = _waterfill([min(m[i], up[i]) for i in ins], [m[i] for i in ins], out)
+                for i in ins:
+                    down[i] = lam * m[i] if lam != INF else INF
+                    new = min(m[i], up[i], down[i])
+                    if abs(new - r[i]) > 1e-9 * (1.0 + r[i]):
+                        changed = True
+                    r[i] = new
+            if not changed:
+                break
+        self._enforce(r, floor_tanks, ceiling_tanks)
+
+    def _enforce(self, r: list[float], floor_tanks: list[Tank], ceiling_tanks: list[Tank]) -> None:
+        """Scale rates down (never up) until no bound tank is over- or under-run."""
         flows = self.flows
         for _ in range(MAX_SOLVER_PASSES):
             changed = False
-            for tk in self.tanks:
-                at_floor = tk.level_t <= tk.floor_t + EPS_T
-                at_ceiling = tk.level_t >= tk.ceiling_t - EPS_T
-                if not (at_floor or at_ceiling):
-                    continue
-                out = 0.0
-                for i in tk.out_flows:
-                    out += r[i]
-                inn = 0.0
-                for i in tk.in_flows:
-                    if flows[i].feeds:
-                        inn += r[i]
-                if at_floor and out > inn * (1 + 1e-12) + TINY_RATE:
+            for tk in floor_tanks:
+                out = sum(r[i] for i in tk.out_flows)
+                inn = sum(r[i] for i in tk.in_flows if flows[i].feeds)
+                if out > inn * (1 + 1e-12) + TINY_RATE:
                     s = inn / out
                     for i in tk.out_flows:
                         r[i] *= s
-                    out = inn
                     changed = True
-                if at_ceiling and inn > out * (1 + 1e-12) + TINY_RATE:
+            for tk in ceiling_tanks:
+                out = sum(r[i] for i in tk.out_flows)
+                inn = sum(r[i] for i in tk.in_flows if flows[i].feeds)
+                if inn > out * (1 + 1e-12) + TINY_RATE:
                     s = out / inn
                     for i in tk.in_flows:
                         if flows[i].feeds:
