@@ -226,7 +226,7 @@ def tornado(
     annotate the bar ends (e.g. the parameter values)."""
     t = table.assign(_spread=(table["high"] - table["low"]).abs()).sort_values("_spread", kind="mergesort")
     y = np.arange(len(t))
-    fig, ax = _figure(8.0, 1.5 + 0.34 * max(1, len(t)))
+    fig, ax = _figure(8.0, 1.9 + 0.4 * max(1, len(t)))
     lows = t["low"].to_numpy(dtype=float)
     highs = t["high"].to_numpy(dtype=float)
     left = np.minimum(np.minimum(lows, highs), base)
@@ -250,13 +250,13 @@ def tornado(
             ax.annotate(str(hl), (hi, yi), xytext=(3 if hi >= lo else -3, 0), textcoords="offset points",
                         ha="left" if hi >= lo else "right", va="center", fontsize=7)
         ax.margins(x=0.15)
+    ax.use_sticky_edges = False  # let the margins make room for the end labels
     ax.axvline(base, color="black", linewidth=1.0)
     ax.set_yticks(y, t["label"].tolist())
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower left" if below.sum() >= above.sum() else "lower right", frameon=True,
-                  framealpha=0.9)
+        fig.legend(loc="outside lower center", ncols=3, frameon=False)
     _title(fig, title, subtitle)
     return save(fig, stem)
 

@@ -137,6 +137,7 @@ def criticality(
     facilities: Sequence[str] | None = None,
     executor: str = "local",
     workers: int | None = None,
+    scheduler: Any = None,
     out: str | os.PathLike[str] | None = None,
     overrides: Sequence[str] = (),
     progress: bool | None = None,
@@ -170,7 +171,8 @@ def criticality(
     s = int(seed if seed is not None else scenario.seed)
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="criticality-")
     runs = folder / "runs"
-    common = dict(replications=n, seed=s, executor=executor, workers=workers, progress=progress, model=model)
+    common = dict(replications=n, seed=s, executor=executor, workers=workers, scheduler=scheduler,
+                  progress=progress, model=model)
     base = runner.run(scenario, out=runs / "base", **common)
     refineries = [r.name for r in scenario.network.refineries]
     base_cum = _cumulative_delivered(base, refineries)

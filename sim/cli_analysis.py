@@ -1,0 +1,105 @@
+"""The ``brief``, ``criticality`` and ``sensitivity`` commands (registered by :mod:`sim.cli`).
+
+Each handler calls one function of the Python API (:func:`sim.brief.brief`,
+:func:`sim.criticality.criticality`, :func:`sim.sensitivity.sensitivity`) and prints
+where it wrote its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sim.cli_run import _executor_options
+
+
+def register(subparsers: Any) -> None:
+    """Add ``brief``, ``criticality`` and ``sensitivity`` to the ``routesim`` command line."""
+    p = subparsers.add_parser(
+        "brief", help="write a policy briefing (Markdown or HTML, with charts) into a run folder",
+        description="Write brief.md (or a self-contained brief.html) and charts/*.png|svg into the run "
+                    "folder: a headline generated from the run's numbers with p5–p95 ranges, key "
+                    "figures, dependency shares, charts, disruptions with their attributed costs, the "
+                    "scenario's assumptions and their sources, and what was run. With --vs, each figure "
+                    "is compared with a baseline run and flagged where the difference is within noise.",
+        epilog="examples:\n  routesim brief results/baseline/20210101T120000Z-3f2a9c1e\n"
+               "  routesim brief results/bosphorus_closed/<run-id> --vs results/baseline/<run-id> --format html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", metavar="RUN", help="run folder (results/<scenario>/<run-id>)")
+    p.add_argument("--vs", metavar="BASELINE_RUN", help="a baseline run folder to compare with")
+    p.add_argument("--format", choices=("md", "html"), default="md",
+                   help="md: brief.md with charts beside it (default); html: also a self-contained brief.html")
+    p.set_defaults(func=_cmd_brief)
+
+    p = subparsers.add_parser(
+        "criticality", help="N-1 analysis: close each facility in turn and rank them by lost delivery",
+        description="Close each facility of the scenario in turn for --duration from --at (default: the "
+                    "middle of the horizon), run the replications with the same seed as an undisrupted "
+                    "run, and rank facilities by crude delivery lost, peak delivery deficit and time to "
+                    "survive. Writes criticality.csv, criticality.parquet and tornado.png|svg.",
+        epilog="examples:\n  routesim criticality scenarios/baseline.yaml -n 20\n"
+               "  routesim criticality scenarios/baseline.yaml --duration 10d --at 2021-01-15 "
+               "--facility bosphorus --facility supsa",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
+    p.add_argument("--duration", default="14d", metavar="DURATION", help="how long each closure lasts (default 14d)")
+    p.add_argument("--at", metavar="DATE", help="when closures start: a date (2021-07-01) or an offset (180d)")
+    p.add_argument("--facility", dest="facilities", action="append", metavar="NAME",
+                   help="close only this facility (repeatable; default: every facility)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override one scenario value first (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="write here instead of results/<scenario>/criticality-<id>/")
+    _executor_options(p)
+    p.set_defaults(func=_cmd_criticality)
+
+    p = subparsers.add_parser(
+        "sensitivity", help="charts of KPIs against swept parameters, and a tornado chart",
+        description="From a sweep folder (routesim sweep), chart each KPI against each swept parameter "
+                    "with its p5–p95 band, and, when several parameters were swept, a tornado chart of "
+                    "each parameter's effect on the KPI. Writes sensitivity.csv and charts into the folder.",
+        epilog="example:\n  routesim sensitivity results/baseline/sweep-20210101T120000Z-3f2a9c1e "
+               "--kpi shortfall_t --kpi min_days_cover",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sweep", metavar="SWEEP", help="sweep folder holding sweep.parquet")
+    p.add_argument("--kpi", dest="kpis", action="append", metavar="KPI",
+                   help="KPI column to chart (repeatable; default: the headline KPIs)")
+    p.set_defaults(func=_cmd_sensitivity)
+
+
+def _cmd_brief(args: argparse.Namespace) -> int:
+    from sim.brief import brief
+
+    out = brief(args.run, vs=args.vs, format=args.format)
+    print(f"wrote {out}")
+    print(f"charts in {out.parent / 'charts'}", file=sys.stderr)
+    return 0
+
+
+def _cmd_criticality(args: argparse.Namespace) -> int:
+    from sim.criticality import criticality
+
+    result = criticality(
+        args.scenario, duration=args.duration, at=args.at, replications=args.replications, seed=args.seed,
+        facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
+        scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
+        results_root=args.results)
+    t = result.table
+    if not args.quiet:
+        print(f"{'rank':>4}  {'facility':<24} {'lost (kt)':>10} {'peak deficit (kt)':>18} {'survive (d)':>12}")
+        for _, r in t.iterrows():
+            surv = "no cut" if r["replications_cut"] == 0 else f"{r['time_to_survive_d_median']:.0f}"
+            print(f"{r['rank_lost']:>4}  {r['facility']:<24} {r['lost_delivery_t_mean'] / 1e3:>10.1f} "
+                  f"{r['peak_deficit_t_mean'] / 1e3:>18.1f} {surv:>12}")
+    print(f"wrote {result.path / 'criticality.csv'} and {result.path / 'tornado.png'}")
+    return 0
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.sensitivity import sensitivity
+
+    result = sensitivity(args.sweep, kpis=args.kpis)
+    for path in result.charts:
+        print(f"wrote {path}")
+    print(f"wrote {result.table_path}")
+    return 0
