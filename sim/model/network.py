@@ -140,7 +140,7 @@ class Flow:
         self.rate_t_per_h = 0.0
         self.max_t_per_h = 0.0
         self.nominal_t_per_h = 0.0
-        self.factor = 1.0
+        self.factor = 1.0  # product of the conditions' factors, refreshed when one changes
         self.feeds = True  # False while a pipeline refills its line (the tail delivers nothing)
         self.rec_index = -1
         self.rec_rate = 0.0
@@ -260,6 +260,7 @@ class FlowNetwork:
         self.flows.sort(key=lambda f: (order[f.kind], depth[id(f.src)] if f.src is not None else 0))
         for i, f in enumerate(self.flows):
             f.index = i
+            f.factor = f.current_factor()
             if f.src is not None:
                 f.src.out_flows.append(i)
             if f.dst is not None:
@@ -288,6 +289,7 @@ class FlowNetwork:
 
     def _condition_changed(self, flow: Flow) -> None:
         self._advance(float(self.env.now))
+        flow.factor = flow.current_factor()  # cached: conditions only change here
         if flow.kind == "pipeline":
             self._contaminate(flow)
         self.update()
@@ -378,7 +380,7 @@ class FlowNetwork:
                 f.batch_state = "pump"
                 f.batch_pumped_t = 0.0
             if (f.batch_state == "idle" and f.src.level_t >= f.batch_size_t - EPS_T
-                    and f.current_factor() > 0.0):
+                    and f.factor > 0.0):
                 if f.batch_setup_h > 0.0:
                     f.batch_state = "setup"
                     f.batch_until_h = now + f.batch_setup_h
@@ -412,7 +414,11 @@ class FlowNetwork:
                     if flows[j].feeds:
                         inn += r[j]
                 outs = tk.out_flows
-                lam = _waterfill([min(m[i], down[i]) for i in outs], [m[i] for i in outs], inn)
+                want = 0.0
+                for i in outs:
+                    want += m[i] if m[i] < down[i] else down[i]
+                lam = INF if want <= inn * (1 + 1e-12) + TINY_RATE else \
+                    _waterfill([min(m[i], down[i]) for i in outs], [m[i] for i in outs], inn)
                 for i in outs:
                     up[i] = lam * m[i] if lam != INF else INF
                     new = min(m[i], up[i], down[i])
@@ -424,7 +430,11 @@ class FlowNetwork:
                 for j in tk.out_flows:
                     out += r[j]
                 ins = [i for i in tk.in_flows if flows[i].feeds]
-                lam = _waterfill([min(m[i], up[i]) for i in ins], [m[i] for i in ins], out)
+                offer = 0.0
+                for i in ins:
+                    offer += m[i] if m[i] < up[i] else up[i]
+                lam = INF if offer <= out * (1 + 1e-12) + TINY_RATE else \
+                    _waterfill([min(m[i], up[i]) for i in ins], [m[i] for i in ins], out)
                 for i in ins:
                     down[i] = lam * m[i] if lam != INF else INF
                     new = min(m[i], up[i], down[i])
@@ -464,7 +474,6 @@ class FlowNetwork:
         r, maxes = self._rates, self._maxes
         for i, f in enumerate(self.flows):
             f.nominal_t_per_h = f.nominal(now)
-            f.factor = f.current_factor()
             maxes[i] = r[i] = f.nominal_t_per_h * f.factor
         self._solve(r)
         rec = self.records
