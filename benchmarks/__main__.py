@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass
 
 from benchmarks import ceiling, model_bench, runner_bench, workloads
-from benchmarks.harness import Budget, Row, best_rate, judge, machine, table, write_json
+from benchmarks.harness import Budget, Row, best_rate, judge, load_average, machine, table, write_json
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Bench:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.rows: list[Row] = []
-        self.profile: list[dict] = []
+        self.profile: dict[str, list[dict]] = {}
         self.cores = os.cpu_count() or 1
 
     def add(self, row: Row) -> Row:
@@ -84,7 +84,7 @@ class Bench:
             return done
 
         rate, extra = best_rate(work, p.budget)
-        self.add(Row("routesim.shuttle_cycles_per_s", "routesim shuttle (build + run)", rate, "cycles/s",
+        self.add(Row("routesim.shuttle_cycles_per_s", "routesim shuttle (model build + run)", rate, "cycles/s",
                      status="info", extra=extra | {"events_per_cycle": events[-1] / p.shuttle_cycles}))
         hand = getattr(self, "hand", None)
         ratio = rate / hand.value if hand is not None and hand.value else None
@@ -106,7 +106,7 @@ class Bench:
         bare = getattr(self, "bare", None)
         share = events_per_s / bare.value if bare is not None and bare.value else None
         self.add(Row("baseline.events_share_of_bare", "model events/s as share of bare loop", share, "share",
-                     status=judge(share, None), note="per-replication build dominates a 300-event year"))
+                     status=judge(share, None), note="see the profile rows for where the time goes"))
         rate_t, _, extra = model_bench.replication_rate(scenario, p.budget, tables=True)
         self.add(Row("baseline.replication_reps_per_s", "baseline year, simulate() + tables, serial", rate_t,
                      "reps/s/core", ">= 50", judge(rate_t, 50), extra=extra,
@@ -121,7 +121,7 @@ class Bench:
             rate, ev, _ = model_bench.replication_rate(make(base, k), p.budget)
             seconds.append(1.0 / rate)
             self.add(Row(f"scaling.{key}_{k}", f"{label} {k}x: time per replication", 1000.0 / rate, "ms",
-                         status="info", note=f"{ev:,.0f} events"))
+                         status="info", note=f"{ev:,.0f} events, {1e6 / (rate * ev):.0f} us per event"))
         ratio = model_bench.doubling_ratio(list(sizes), seconds)
         self.add(Row(f"scaling.{key}_per_doubling", f"{label}: time ratio per doubling", ratio, "x", "<= 2.0",
                      judge(ratio, 2.0, higher_is_better=False), note="2.0 = linear; fitted over all sizes"))
@@ -164,10 +164,15 @@ class Bench:
 
     # -- 6. profile -----------------------------------------------------------------------------
     def profiled(self) -> None:
-        top, sim_share = model_bench.profile_top10(workloads.baseline(), self.plan.profile_replications)
-        self.profile = top
-        self.add(Row("profile.simulate_share", "share of a replication spent in simulate()", sim_share, "share",
-                     status="info", note="rest: per-replication tables (see profile below)"))
+        n = self.plan.profile_replications
+        top, phases, total_s = model_bench.profile_replications(workloads.baseline(), n)
+        self.profile = {"baseline_replication": top,
+                        "shuttle": model_bench.profile_shuttle(self.plan.shuttle_cycles)}
+        for ph in phases:
+            per_rep = ph["calls"] / n
+            self.add(Row(f"profile.{ph['phase'].strip().replace(' ', '_')}", f"profile: {ph['phase']}",
+                         ph["share"], "share", status="info",
+                         note=f"{per_rep:,.0f} calls/rep, {ph['us_per_call']:,.0f} us each"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,11 +193,18 @@ def main(argv: list[str] | None = None) -> int:
     b.section("memory", b.memory)
     b.section("profile", b.profiled)
     elapsed = time.perf_counter() - t0
+    info["load_after"] = load_average()
     print()
     print(table(b.rows))
-    if b.profile:
-        print("\nWhere a baseline replication's time goes (cProfile, own time, top 10):")
-        for r in b.profile:
+    busy = info["load_before"]
+    if busy is not None and busy > 0.5:
+        print(f"\nNote: the 1-minute load average was {busy} before the run ({info['cores']} cores): other "
+              "processes were using the CPU, so rates and the pool speed-up are understated.")
+    titles = {"baseline_replication": "a baseline replication (model + tables)",
+              "shuttle": f"the routesim shuttle ({plan.shuttle_cycles:,} cycles)"}
+    for name, top in b.profile.items():
+        print(f"\nWhere the time of {titles[name]} goes (cProfile, own time, top 10):")
+        for r in top:
             print(f"  {100 * r['own_share']:5.1f}%  {r['own_s']:8.3f} s  {r['calls']:>9,}  {r['function']}")
     info["quick"] = args.quick
     path = write_json(b.rows, info, b.profile, elapsed)

@@ -37,19 +37,22 @@ class Budget:
     repeats: int = 3
 
 
-def best_rate(work: Callable[[], float], budget: Budget) -> tuple[float, dict]:
+def best_rate(work: Callable[[], float], budget: Budget,
+              clock: Callable[[], float] = time.process_time) -> tuple[float, dict]:
     """Units per second of ``work`` (which returns the units it did), best of the blocks.
 
     Each block calls ``work`` until at least ``budget.min_s`` has passed; the best block is
     reported (the least disturbed by other load on the machine), with all blocks in extra.
+    The default clock is this process's CPU time, so single-process rates are per core and
+    hardly move when other programs share the machine (wall time would halve them).
     """
     rates: list[float] = []
     for _ in range(budget.repeats):
         units = 0.0
-        t0 = time.perf_counter()
+        t0 = clock()
         while True:
             units += work()
-            elapsed = time.perf_counter() - t0
+            elapsed = clock() - t0
             if elapsed >= budget.min_s:
                 break
         rates.append(units / elapsed)
@@ -93,8 +96,17 @@ def machine() -> dict:
         "numpy": numpy.__version__,
         "os": f"{platform.system()} {platform.release()}",
         "git": _git_commit(),
+        "load_before": load_average(),
         "utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes), None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
 
 
 def _git_commit() -> str | None:
@@ -130,11 +142,11 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def write_json(rows: list[Row], info: dict, profile: list[dict], elapsed_s: float) -> Path:
+def write_json(rows: list[Row], info: dict, profile: dict[str, list[dict]], elapsed_s: float) -> Path:
     """Write ``out/bench-<utc>.json`` and ``out/latest.json``; returns the first."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     doc = {"machine": info, "elapsed_s": round(elapsed_s, 1), "rows": [asdict(r) for r in rows],
-           "profile_top10": profile}
+           "profiles_top10": profile}
     stamp = info["utc"].replace(":", "").replace("-", "")
     path = OUT_DIR / f"bench-{stamp}.json"
     text = json.dumps(doc, indent=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cProfile
+import functools
 import math
 import pstats
 import time
@@ -28,10 +29,15 @@ def completed_voyages(records) -> int:
                if v[_DISCHARGE_END] is not None and not math.isnan(v[_DISCHARGE_END]))
 
 
+@functools.lru_cache(maxsize=4)
+def _shuttle_scenario(cycles: int) -> sc.Scenario:
+    return workloads.shuttle_scenario(cycles)
+
+
 def routesim_shuttle(cycles: int) -> tuple[float, int]:
-    """Build and run the shuttle scenario; returns (cycles completed, events)."""
-    scenario = workloads.shuttle_scenario(cycles)
-    records = _simulate()(scenario, replication_seed(0, 0))
+    """Build the model of the (already validated) shuttle scenario and run it; returns
+    (cycles completed, events)."""
+    records = _simulate()(_shuttle_scenario(cycles), replication_seed(0, 0))
     return float(completed_voyages(records)), records.events
 
 
@@ -80,33 +86,65 @@ def doubling_ratio(sizes: list[float], seconds: list[float]) -> float:
     return 2.0 ** b
 
 
-def profile_top10(scenario: sc.Scenario, replications: int) -> tuple[list[dict], float]:
-    """cProfile of ``replications`` replications (model + per-replication tables): the ten
-    functions with the most own time, and the share of time spent in ``simulate``."""
+# (label, file suffix, function) of the phases a replication's time is split into
+PHASES = (
+    ("model build", "sim/model/build.py", "build"),
+    ("model run (event loop)", "sim/model/build.py", "run"),
+    ("  of which flow-network updates", "sim/model/network.py", "update"),
+    ("per-replication tables", "sim/metrics.py", "replication_tables"),
+)
+
+
+def profile_replications(scenario: sc.Scenario, replications: int) -> tuple[list[dict], list[dict], float]:
+    """cProfile of ``replications`` replications (model + per-replication tables).
+
+    Returns the ten functions with the most own time, the phases of :data:`PHASES` (share
+    of the profiled time, calls, mean microseconds per call) and the profiled seconds.
+    """
     from sim.metrics import replication_tables
 
     simulate = _simulate()
+    records = simulate(scenario, replication_seed(scenario.seed, 0))  # warm-up
+    replication_tables(records, scenario, 0)
     prof = cProfile.Profile()
-    t0 = time.perf_counter()
     prof.enable()
     for i in range(replications):
         records = simulate(scenario, replication_seed(scenario.seed, i))
         replication_tables(records, scenario, i)
     prof.disable()
-    wall = time.perf_counter() - t0
     stats = pstats.Stats(prof)
     total = stats.total_tt  # type: ignore[attr-defined]
     rows = []
+    phases = {label: {"phase": label, "share": 0.0, "calls": 0, "us_per_call": 0.0} for label, _, _ in PHASES}
     for (file, line, func), (_cc, ncalls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append({"function": f"{_short(file)}:{line}({func})", "calls": ncalls,
-                     "own_s": tottime, "cum_s": cumtime, "own_share": tottime / total if total else 0.0})
+        short = _short(file)
+        rows.append({"function": f"{short}:{line}({func})", "calls": ncalls,
+                     "own_s": round(tottime, 4), "cum_s": round(cumtime, 4),
+                     "own_share": round(tottime / total, 4) if total else 0.0})
+        for label, suffix, name in PHASES:
+            if func == name and short.endswith(suffix):
+                ph = phases[label]
+                ph["share"] = round(ph["share"] + cumtime / total, 4) if total else 0.0
+                ph["calls"] += ncalls
+                ph["us_per_call"] = round(1e6 * cumtime / ncalls, 1) if ncalls else 0.0
     rows.sort(key=lambda r: r["own_s"], reverse=True)
-    sim_cum = sum(r["cum_s"] for r in rows if r["function"].endswith("(simulate)") and "sim/model" in r["function"])
-    for r in rows[:10]:
-        r["own_s"] = round(r["own_s"], 4)
-        r["cum_s"] = round(r["cum_s"], 4)
-        r["own_share"] = round(r["own_share"], 4)
-    return rows[:10], (sim_cum / total if total else math.nan)
+    return rows[:10], list(phases.values()), total
+
+
+def profile_shuttle(cycles: int) -> list[dict]:
+    """cProfile of one routesim shuttle run: the ten functions with the most own time."""
+    routesim_shuttle(cycles)  # warm-up, and the scenario is cached
+    prof = cProfile.Profile()
+    prof.enable()
+    routesim_shuttle(cycles)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = [{"function": f"{_short(file)}:{line}({func})", "calls": ncalls, "own_s": round(tottime, 4),
+             "cum_s": round(cumtime, 4), "own_share": round(tottime / total, 4) if total else 0.0}
+            for (file, line, func), (_cc, ncalls, tottime, cumtime, _c) in stats.stats.items()]  # type: ignore[attr-defined]
+    rows.sort(key=lambda r: r["own_s"], reverse=True)
+    return rows[:10]
 
 
 def _short(file: str) -> str:
