@@ -288,3 +288,27 @@ def test_bad_run_folder_is_a_clear_error(tmp_path):
         briefmod.brief(tmp_path / "half")
     with pytest.raises(UserError, match="unknown brief format"):
         briefmod.brief(tmp_path / "half", format="pdf")  # type: ignore[arg-type]
+
+
+def test_against_a_baseline_each_difference_is_flagged_from_sim_compare(tmp_path):
+    from sim.compare import compare
+
+    base = write_run(tmp_path / "base", reps=10, seed=7)
+    run = write_run(tmp_path / "run", reps=10, seed=8, shift_t=60_000.0)  # about +2 kt/d delivered
+    md = briefmod.brief(run, vs=base).read_text(encoding="utf-8")
+    against = section(md, "Against mini_corridor")
+    kb, kr = pd.read_parquet(base / "kpis.parquet"), pd.read_parquet(run / "kpis.parquet")
+    verdicts = compare([base, run]).set_index("kpi")
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
+            for r in against.splitlines() if r.startswith("| ") and "verdict" not in r}
+    cells = rows["crude delivered (kt)"]
+    diff = kr.delivered_t.mean() - kb.delivered_t.mean()
+    assert cells[1:4] == [f"{kr.delivered_t.mean() / 1e3:,.1f}", f"{kb.delivered_t.mean() / 1e3:,.1f}",
+                          f"{'+' if diff > 0 else ''}{diff / 1e3:,.1f}"]
+    v = verdicts.loc["delivered_t"]
+    assert cells[4] == f"{v.ci_low / 1e3:,.1f} to {v.ci_high / 1e3:,.1f}"
+    assert cells[5] == ("beyond noise" if v.significant else "within noise")
+    assert v.significant  # 60 kt more over 30 days is far outside the replication noise here
+    # demand is the same in both runs: a zero difference, within noise
+    assert rows["demand (kt)"][3:] == ["0.0", "0.0 to 0.0", "within noise"]
+    assert "crude delivered" in against.split("\n\n")[0] and "within noise" in against

@@ -109,3 +109,61 @@ def test_bad_options_are_clear_errors(tmp_path):
         criticality(path, at="2021-03-01", out=tmp_path / "b", executor="serial")
     with pytest.raises(UserError, match="--duration"):
         criticality(path, duration="fortnight", out=tmp_path / "c", executor="serial")
+
+
+# ------------------------------------------------------------------ sensitivity of sweeps
+
+
+def write_sweep(folder):
+    """A 3 x 3 grid: shortfall_t = 1000 a + 10 x (b in kt) + replication (0..3)."""
+    rows, points = [], []
+    k = 0
+    for a in (1.0, 2.0, 3.0):
+        for b in ("10kt", "20kt", "30kt"):
+            points.append({"point": k, "a": a, "b": b, "run": f"point-{k:03d}", "set": f"a={a} b={b}"})
+            for rep in range(4):
+                rows.append({"point": k, "a": a, "b": b, "replication": rep,
+                             "shortfall_t": 1000.0 * a + 10.0 * float(b[:-2]) + rep})
+            k += 1
+    folder.mkdir()
+    pd.DataFrame(rows).to_parquet(folder / "sweep.parquet")
+    pd.DataFrame(points).to_parquet(folder / "points.parquet")
+    return folder
+
+
+def test_sensitivity_profiles_hold_the_other_parameters_at_their_middle_value(tmp_path):
+    from sim.sensitivity import sensitivity
+
+    res = sensitivity(write_sweep(tmp_path / "sweep"), kpis=["shortfall_t"])
+    t = res.table.set_index(["param", "value"])
+    # a varies, b at its middle value 20 kt: 1000 a + 200 + mean(0..3) = 1000 a + 201.5
+    assert t.loc[("a", "1.0"), "mean"] == pytest.approx(1201.5)
+    assert t.loc[("a", "3.0"), "mean"] == pytest.approx(3201.5)
+    assert t.loc[("a", "3.0"), "n"] == 4
+    # b varies (sorted by quantity, not text), a at 2: 2000 + 10 b + 1.5
+    assert [v for p, v in t.index if p == "b"] == ["10kt", "20kt", "30kt"]
+    assert t.loc[("b", "30kt"), "mean"] == pytest.approx(2301.5)
+    # p5 and p95 over the four replications 0..3 (linear interpolation): 0.15 and 2.85
+    assert t.loc[("b", "10kt"), "p5"] == pytest.approx(2100.15)
+    assert t.loc[("b", "10kt"), "p95"] == pytest.approx(2102.85)
+
+
+def test_sensitivity_tornado_ranks_the_parameter_that_moves_the_kpi_most(tmp_path):
+    from sim.sensitivity import sensitivity
+
+    res = sensitivity(write_sweep(tmp_path / "sweep"), kpis=["shortfall_t"])
+    tor = res.tornado.set_index("param")
+    assert tor.loc["a", ["low_mean", "high_mean", "base_mean"]].tolist() == pytest.approx([1201.5, 3201.5, 2201.5])
+    assert tor.loc["b", ["low_mean", "high_mean"]].tolist() == pytest.approx([2101.5, 2301.5])
+    names = sorted(p.name for p in res.charts)
+    assert names == ["sensitivity_shortfall_t_a.png", "sensitivity_shortfall_t_b.png", "tornado_shortfall_t.png"]
+    assert (res.path / "sensitivity.csv").exists()
+
+
+def test_sensitivity_needs_a_sweep_folder(tmp_path):
+    from sim.sensitivity import sensitivity
+
+    with pytest.raises(UserError, match="no sweep.parquet"):
+        sensitivity(tmp_path)
+    with pytest.raises(UserError, match="no KPI nope"):
+        sensitivity(write_sweep(tmp_path / "sweep"), kpis=["nope"])
