@@ -54,7 +54,7 @@ from typing import Callable
 import simpy
 
 from sim.model import lots as lotq
-from sim.model.condition import CLOSING_KINDS, Condition
+from sim.model.condition import Condition
 from sim.recorder import Records
 
 EPS_T = 1e-6       # a tank within this many tonnes of a bound is at the bound
@@ -653,4 +653,4 @@ class FlowNetwork:
         }
 
 
-__all__ = ["CLOSING_KINDS", "EPS_T", "Flow", "FlowNetwork", "Schedule", "Tank", "attribution_shares"]
+__all__ = ["EPS_T", "Flow", "FlowNetwork", "Schedule", "Tank", "attribution_shares"]
