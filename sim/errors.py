@@ -9,17 +9,22 @@ option value); the CLI reports both with exit status 2 and no traceback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*\Z")
 
 
 def format_path(path: tuple[str | int, ...]) -> str:
     """``('network', 'pipelines', 2, 'capacity')`` -> ``network.pipelines[2].capacity``."""
     out = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
+        elif isinstance(part, str) and _PLAIN_KEY.match(part):
+            out += ("." if out else "") + part
+        else:  # a key with spaces, newlines or odd characters: shown quoted, on one line
+            out += f"[{part!r}]"
     return out
 
 

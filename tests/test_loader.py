@@ -303,3 +303,12 @@ def test_extends_a_missing_file_suggests_a_near_name(tree):
 def test_extends_must_be_a_file_name(tree):
     (p,) = problems_of(write(tree, "whatif/m.yaml", "extends: [a.yaml, b.yaml]\n"))
     assert p.message.startswith("needs the file name of the base scenario")
+
+
+def test_odd_keys_are_quoted_in_the_field_path_and_stay_on_one_line(tmp_path):
+    # found by the fuzz test: a key holding a newline broke the one-problem-per-line output
+    probs = problems_of(variant(tmp_path, "berths: {count: 1, discharge_rate: 48 kt/d}",
+                                'berths: {count: 1, discharge_rate: 48 kt/d, "a\\nb": 1}'))
+    assert [p.format().split(": ", 1)[1] for p in probs] == [
+        "network.terminals[1].berths['a\\nb']: unknown key 'a\\nb'; valid keys here: "
+        "count, load_rate, discharge_rate, max_cargo, max_length"]
