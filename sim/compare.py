@@ -1,11 +1,17 @@
 """Compare runs KPI by KPI: means, differences, and whether a difference beats the noise.
 
 For each KPI of the run table and each run after the first (the baseline), the difference
-of means (run - baseline) gets a confidence interval from Welch's t test (unequal
-variances, Welch-Satterthwaite degrees of freedom).  A difference is flagged
-``significant`` when its interval excludes 0.  Runs with the same seed share random
-numbers (common random numbers), which makes their KPIs positively correlated; Welch's
-interval ignores that correlation and is then conservative, never optimistic.
+of means (run - baseline) gets a confidence interval, and is flagged ``significant`` when
+the interval excludes 0:
+
+* ``welch`` (runs with different seeds, or KPI tables without a manifest): Welch's t
+  interval (unequal variances, Welch-Satterthwaite degrees of freedom).
+* ``paired`` (chosen automatically when both runs have the same seed and the same
+  replications): replication i of both runs drew from the same random streams (common
+  random numbers: the streams are keyed by seed, replication and consumer name), so the
+  differences d_i = run_i - baseline_i are independent draws and the interval is the
+  t interval of their mean.  It removes the noise both runs share, so it detects a real
+  effect with far fewer replications than Welch's; ``paired=False`` forces Welch.
 
 Student's t quantiles are computed here (regularised incomplete beta by continued fraction,
 inverted by bisection), so no SciPy is needed.
@@ -131,13 +137,33 @@ def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tu
     return diff, diff - half, diff + half, df
 
 
+def paired_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean of b - a, CI low, CI high, degrees of freedom) for paired replications.
+
+    Pairs where either value is NaN are left out; with fewer than two pairs the interval is
+    NaN; differences without spread give an exact interval.
+    """
+    d = b - a
+    d = d[~np.isnan(d)]
+    if d.size == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    mean = float(d.mean())
+    if d.size < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = float(d.std(ddof=1))
+    if sd == 0.0:
+        return mean, mean, mean, float(d.size - 1)
+    half = t_ppf(0.5 + confidence / 2.0, d.size - 1) * sd / math.sqrt(d.size)
+    return mean, mean - half, mean + half, float(d.size - 1)
+
+
 # --------------------------------------------------------------------------- runs
 
 
-def _kpis_of(run: Any) -> tuple[str, pd.DataFrame]:
-    """(label, KPI table) of a run folder path, a RunResult, or a KPI DataFrame."""
+def _kpis_of(run: Any) -> tuple[str, pd.DataFrame, Any]:
+    """(label, KPI table, seed or None) of a run folder path, a RunResult, or a KPI DataFrame."""
     if isinstance(run, pd.DataFrame):
-        return "run", run
+        return "run", run, None
     if isinstance(run, (str, os.PathLike)):
         from sim.store import open_run
 
@@ -153,18 +179,28 @@ def _kpis_of(run: Any) -> tuple[str, pd.DataFrame]:
     if kpis.empty:
         raise UserError(f"{path}: the run has no replications to compare")
     label = f"{manifest.get('scenario', path.parent.name)}/{path.name}"
-    return label, kpis
+    return label, kpis, manifest.get("seed")
+
+
+def _pairable(a: tuple[str, pd.DataFrame, Any], b: tuple[str, pd.DataFrame, Any]) -> bool:
+    """Both runs have the same seed and the same replications (so replication i shares streams)."""
+    if a[2] is None or a[2] != b[2] or "replication" not in a[1] or "replication" not in b[1]:
+        return False
+    return a[1]["replication"].tolist() == b[1]["replication"].tolist()
 
 
 def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0.95,
-            labels: Sequence[str] | None = None) -> pd.DataFrame:
-    """KPI by KPI, each run against the first: means, difference, Welch CI, significance.
+            labels: Sequence[str] | None = None, paired: bool | None = None) -> pd.DataFrame:
+    """KPI by KPI, each run against the first: means, difference, its CI, significance.
 
     ``runs``: run folders, :class:`sim.store.RunResult` objects or KPI DataFrames (a row per
-    replication).  Returns a row per (KPI, run after the first) with ``kpi``, ``baseline``,
-    ``run``, ``n_baseline``, ``n_run``, ``mean_baseline``, ``mean_run``, ``diff``
-    (run - baseline), ``diff_pct`` (of the baseline mean), ``ci_low``, ``ci_high``
-    (``confidence``) and ``significant`` (the interval excludes 0).
+    replication).  ``paired``: None chooses the paired interval when two runs share seed
+    and replications and Welch's otherwise; True forces pairing by replication (KPI
+    DataFrames with the same ``replication`` column), False forces Welch.  Returns a row
+    per (KPI, run after the first) with ``kpi``, ``baseline``, ``run``, ``n_baseline``,
+    ``n_run``, ``mean_baseline``, ``mean_run``, ``diff`` (run - baseline), ``diff_pct``
+    (of the baseline mean), ``ci_low``, ``ci_high`` (``confidence``), ``significant`` (the
+    interval excludes 0) and ``method`` (``paired`` or ``welch``).
     """
     if len(runs) == 1 and isinstance(runs[0], (list, tuple)):
         runs = tuple(runs[0])
@@ -173,7 +209,7 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
     if not 0.5 <= confidence < 1.0:
         raise UserError(f"confidence must be between 0.5 and 1, got {confidence}")
     loaded = [_kpis_of(r) for r in runs]
-    names = list(labels) if labels is not None else [lab for lab, _ in loaded]
+    names = list(labels) if labels is not None else [item[0] for item in loaded]
     if len(set(names)) < len(names):
         names = [f"{i}:{n}" for i, n in enumerate(names)]
     base = loaded[0][1]
@@ -192,14 +228,26 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
 
                 near = get_close_matches(c, list(base.columns), n=1)
                 raise UserError(f"no KPI {c!r} in the runs" + (f"; did you mean {near[0]!r}?" if near else ""))
+    methods = []
+    for other in loaded[1:]:
+        if paired is None:
+            methods.append("paired" if _pairable(loaded[0], other) else "welch")
+        elif paired:
+            if "replication" not in base or "replication" not in other[1] or \
+                    base["replication"].tolist() != other[1]["replication"].tolist():
+                raise UserError("paired=True needs runs with the same replications")
+            methods.append("paired")
+        else:
+            methods.append("welch")
     rows = []
     for c in cols:
         a = base[c].to_numpy(dtype="float64")
-        for name, (_, df) in zip(names[1:], loaded[1:]):
+        for name, (_, df, _seed), method in zip(names[1:], loaded[1:], methods):
             if c not in df.columns:
                 continue
             b = df[c].to_numpy(dtype="float64")
-            diff, lo, hi, _df = welch_interval(a, b, confidence)
+            interval = paired_interval if method == "paired" else welch_interval
+            diff, lo, hi, _df = interval(a, b, confidence)
             mean_a = float(np.nanmean(a)) if np.isfinite(a).any() else math.nan
             mean_b = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
             rows.append({
@@ -209,9 +257,10 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
                 "diff_pct": 100.0 * diff / abs(mean_a) if mean_a not in (0.0,) and math.isfinite(mean_a) else math.nan,
                 "ci_low": lo, "ci_high": hi,
                 "significant": bool(math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)),
+                "method": method,
             })
     return pd.DataFrame(rows, columns=["kpi", "baseline", "run", "n_baseline", "n_run", "mean_baseline", "mean_run",
-                                       "diff", "diff_pct", "ci_low", "ci_high", "significant"])
+                                       "diff", "diff_pct", "ci_low", "ci_high", "significant", "method"])
 
 
 def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
@@ -234,7 +283,9 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
     header = f"{'KPI':<26} {'baseline':>14} {'run':>14} {'difference':>14} {f'{pct}% CI of difference':>30}  "
     for run_name, g in table.groupby("run", sort=False):
         out.append(f"baseline: {g['baseline'].iloc[0]}  (n={g['n_baseline'].max()})")
-        out.append(f"run:      {run_name}  (n={g['n_run'].max()})")
+        method = g["method"].iloc[0]
+        how = ("paired by replication (same seed)" if method == "paired" else "Welch (independent runs)")
+        out.append(f"run:      {run_name}  (n={g['n_run'].max()}); interval: {how}")
         out.append(header)
         for r in g.itertuples():
             ci = f"[{num(r.ci_low)}, {num(r.ci_high)}]" if math.isfinite(r.ci_low) else "(too few replications)"

@@ -47,6 +47,29 @@ def test_welch_edge_cases():
     assert d == 0.0 and lo < 0
 
 
+def test_paired_interval_worked_by_hand():
+    a = np.array([10.0, 20.0, 30.0])
+    b = np.array([12.0, 21.0, 33.0])  # differences 2, 1, 3: mean 2, sd 1
+    d, lo, hi, df = cmp_module.paired_interval(a, b)
+    half = 4.302652730 / math.sqrt(3)  # t(0.975, 2) sd / sqrt(n)
+    assert (d, df) == (2.0, 2.0)
+    assert (lo, hi) == pytest.approx((2 - half, 2 + half))
+
+
+def test_same_seed_runs_are_compared_pairwise_and_shared_noise_cancels():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 50, 10)  # what both runs share (common random numbers)
+    base = pd.DataFrame({"replication": range(10), "shortfall_t": 100 + noise})
+    run = pd.DataFrame({"replication": range(10), "shortfall_t": 105 + noise + rng.normal(0, 1, 10)})
+    welch = cmp_module.compare(base, run, paired=False).iloc[0]
+    pair = cmp_module.compare(base, run, paired=True).iloc[0]
+    assert welch["method"] == "welch" and not welch["significant"]  # 5 t hidden in 50 t of noise
+    assert pair["method"] == "paired" and pair["significant"]       # ... but not from pairs
+    assert pair["diff"] == pytest.approx(welch["diff"])
+    with pytest.raises(UserError, match="same replications"):
+        cmp_module.compare(base, run.iloc[:5], paired=True)
+
+
 def test_compare_flags_a_real_difference_and_not_noise():
     base = pd.DataFrame({"replication": range(5), "shortfall_t": [100.0, 110, 90, 105, 95],
                          "voyages": [12, 12, 13, 12, 12]})
@@ -86,5 +109,6 @@ def test_compare_command_prints_each_kpi(tmp_path, capsys):
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if ln.startswith("demand_t"))
     assert "2,250,000" in line and "2,700,000" in line and "significant" in line
+    assert "paired by replication (same seed)" in out
     assert pd.read_csv(tmp_path / "c.csv")["kpi"].tolist()[0] == "delivered_t"
     assert main(["compare", str(tmp_path / "a")]) == 2
