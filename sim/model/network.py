@@ -311,7 +311,8 @@ class FlowNetwork:
             b = 24.0 * self.next_day
             col = self.next_day
             for tk in self.tanks:
-                rec.stock_t[tk.row, col] = tk.level_t + tk.net_t_per_h * (b - t0)
+                level = tk.level_t + tk.net_t_per_h * (b - t0)
+                rec.stock_t[tk.row, col] = level if abs(level) > EPS_T else 0.0  # no "-0" from rounding
             self.next_day += 1
         for f in self.flows:
             r = f.rate_t_per_h
@@ -633,7 +634,7 @@ class FlowNetwork:
         if until_h >= self.horizon_h and self.next_day <= rec.n_days:
             for col in range(self.next_day, rec.n_days + 1):
                 for tk in self.tanks:
-                    rec.stock_t[tk.row, col] = tk.level_t
+                    rec.stock_t[tk.row, col] = tk.level_t if abs(tk.level_t) > EPS_T else 0.0
             self.next_day = rec.n_days + 1
         if self.next_day <= rec.n_days:  # stopped early: days not reached are unknown
             rec.stock_t[:, self.next_day:] = math.nan
