@@ -2,7 +2,8 @@
 
 Every function takes plain arrays or tidy DataFrames (no knowledge of the results store),
 draws one figure with constrained layout, writes ``<stem>.png`` and ``<stem>.svg`` and
-returns the PNG path.  Matplotlib runs on the Agg backend: no display is needed.
+returns the PNG path.  Figures are built as ``matplotlib.figure.Figure`` objects, never
+through pyplot, so no display is needed and a notebook's own backend is left alone.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 DPI = 150
 COLOURS = ("#1f5f99", "#c2561a", "#2e8b57", "#8e44ad", "#b8860b", "#5f6b73", "#c0392b", "#17a2b8")
@@ -42,15 +41,16 @@ def save(fig: Any, stem: Path) -> Path:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     png = stem.with_suffix(".png")
-    fig.savefig(png, dpi=DPI)
-    fig.savefig(stem.with_suffix(".svg"))
-    plt.close(fig)
+    with matplotlib.rc_context(_RC):
+        fig.savefig(png, dpi=DPI)
+        fig.savefig(stem.with_suffix(".svg"))
     return png
 
 
 def _figure(width_in: float = 8.0, height_in: float = 4.5, nrows: int = 1, ncols: int = 1, **kw):
-    with plt.rc_context(_RC):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width_in, height_in), layout="constrained", **kw)
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(width_in, height_in), layout="constrained")
+        axes = fig.subplots(nrows, ncols, **kw)
     return fig, axes
 
 
@@ -96,20 +96,23 @@ def delivered_vs_demand(
     dlv = np.atleast_2d(np.asarray(delivered_t, dtype=float))
     dem = np.atleast_2d(np.asarray(demand_t, dtype=float))
     fig, (ax1, ax2) = _figure(8.0, 6.0, 2, 1, sharex=True)
-    _fan(ax1, x, np.cumsum(dlv, axis=1) / 1e3, COLOURS[0], "delivered", inner=False)
-    ax1.plot(x, np.cumsum(dem, axis=1).mean(axis=0) / 1e3, color="black", linestyle="--",
-             linewidth=1.2, label="demand")
-    ax1.set_ylabel("cumulative crude (kt)")
-    ax1.legend(loc="upper left", frameon=False)  # the lower panel uses the same styles
+    # the running balance shows a deficit that a cumulative total over a year would hide
+    _fan(ax1, x, (np.cumsum(dlv, axis=1) - np.cumsum(dem, axis=1)) / 1e3, COLOURS[0], "delivered − demand",
+         inner=False)
+    ax1.axhline(0.0, color="black", linestyle="--", linewidth=1.2, label="deliveries equal demand")
+    ax1.set_ylabel("cumulative delivered − demand (kt)")
+    ax1.legend(loc="best", frameon=True, framealpha=0.85)
+    ax1.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     window = 7 if dlv.shape[1] >= 14 else 1
 
     def roll(m: np.ndarray) -> np.ndarray:
         return pd.DataFrame(m.T).rolling(window, min_periods=1).mean().to_numpy().T
 
-    _fan(ax2, x, roll(dlv) / 1e3, COLOURS[0], "delivered", inner=False)
+    _fan(ax2, x, roll(dlv) / 1e3, COLOURS[0], "delivered", inner=False)  # same styles as above
     ax2.plot(x, roll(dem).mean(axis=0) / 1e3, color="black", linestyle="--", linewidth=1.2, label="demand")
     ax2.set_ylabel(f"crude per day, {window}-day mean (kt/d)" if window > 1 else "crude per day (kt/d)")
     ax2.set_ylim(bottom=0)
+    ax2.legend(loc="lower left", frameon=True, framealpha=0.85, ncols=3)
     _date_axis(ax2)
     _title(fig, title, subtitle)
     return save(fig, stem)
