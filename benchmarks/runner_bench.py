@@ -14,16 +14,18 @@ from pathlib import Path
 from benchmarks import workloads
 
 
-def runner_rate(replications: int, executor: str, workers: int | None) -> float:
-    """Replications/s of ``sim.runner.run`` on the baseline, results written to a temp folder."""
+def runner_rate(replications: int, executor: str, workers: int | None) -> tuple[float, float]:
+    """Replications/s of ``sim.runner.run`` on the baseline, results written to a temp
+    folder: (per wall-clock second, per CPU second of this process)."""
     from sim import runner
 
     scenario = workloads.baseline()
     with tempfile.TemporaryDirectory(prefix="routesim-bench-") as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         runner.run(scenario, replications=replications, seed=scenario.seed, executor=executor,
                    workers=workers, out=Path(tmp) / executor, progress=False)
-        return replications / (time.perf_counter() - t0)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return replications / wall, replications / cpu
 
 
 def _simulate_chunk(args: tuple[int, int]) -> int:
@@ -44,16 +46,23 @@ def _init_chunk() -> None:
     _CHUNK_SCENARIO["s"] = workloads.baseline()
 
 
-def plain_pool_rate(replications: int, workers: int) -> float:
-    """Replications/s of bare ``simulate`` calls over a ProcessPoolExecutor in chunks: the
-    parallel ceiling of the model itself, without tables, streaming or writes."""
+def plain_pool_rates(replications: int, workers: int) -> tuple[float, float]:
+    """(serial, pooled) replications/s in wall time of bare ``simulate`` calls: in this
+    process, then over a ProcessPoolExecutor in chunks.  The parallel ceiling of the model
+    itself, without tables, streaming or writes, both measured under the same load."""
+    _init_chunk()
+    _simulate_chunk((0, 1))  # warm-up
+    t0 = time.perf_counter()
+    _simulate_chunk((0, replications))
+    serial = replications / (time.perf_counter() - t0)
     chunk = max(1, replications // (workers * 4))
     jobs = [(s, min(chunk, replications - s)) for s in range(0, replications, chunk)]
     with cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_chunk) as pool:
         list(pool.map(_simulate_chunk, [(0, 1)] * workers))  # start the workers, warm them up
         t0 = time.perf_counter()
         done = sum(pool.map(_simulate_chunk, jobs))
-        return done / (time.perf_counter() - t0)
+        pooled = done / (time.perf_counter() - t0)
+    return serial, pooled
 
 
 def peak_rss(replications: int, executor: str, workers: int | None, timeout_s: float) -> dict:
