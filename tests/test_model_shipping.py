@@ -324,3 +324,23 @@ def test_a_tanker_too_long_for_the_berths_is_refused_at_build() -> None:
                                       "berths": {"count": 1, "discharge_rate": "48 kt/d", "max_length": "200 m"}}]}
     with pytest.raises(ScenarioError, match="a 245 m tanker can never discharge at 'B'"):
         model_of(scenario(net, shipping=SHUTTLE))
+
+
+def test_tankers_wait_out_a_closure_at_anchor_then_queue_for_the_berth() -> None:
+    """Closed 0-10 h; both shuttles arrive at 1 h and wait 'closed' (not 'berth') until
+    10 h; then T2 waits for T1's 24 h loading, 'berth' 10-34 h."""
+    two = {"fleets": [{**SHUTTLE["fleets"][0], "tankers": ["T1", "T2"], "start": "1h"}]}
+    m = model_of(scenario(TWO_PORTS, shipping=two, horizon="3d"))
+    cond = m.conditions["A"]
+
+    def storm():
+        cond.apply("storm", Effect("closure"))
+        yield m.env.timeout(10.0)
+        cond.lift("storm")
+
+    m.env.process(storm())
+    rec = m.run()
+    for t in ("T1", "T2"):
+        assert ("A", "closed", "storm", t, 1.0, pytest.approx(10.0)) in rec.waits
+    assert ("A", "berth", "", "T2", pytest.approx(10.0), pytest.approx(34.0)) in rec.waits
+    assert voyage_dicts(rec)[1]["berth_load_h"] == pytest.approx(34.0)

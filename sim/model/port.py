@@ -1,8 +1,10 @@
 """A terminal's berths, and the two port calls a tanker makes there: load and discharge.
 
-A port call reads the way a harbour master would tell it: wait out any delay, wait for a
-berth, wait until the terminal is open and holds the cargo (loading) or has room for it
-(discharging), then load or discharge at the berth rate.  Every wait is one
+A port call reads the way a harbour master would tell it: wait out any delay, wait at
+anchor while the terminal is closed, wait for a berth, wait (at the berth) until the
+terminal is open and holds the cargo (loading) or has room for it (discharging), then load
+or discharge at the berth rate.  A closure that starts while a tanker waits at a berth
+keeps it there; one that starts during loading or discharge does not stop it.  Every wait is one
 ``records.waits`` row with its cause (``delay``, ``berth``, ``closed``, ``cargo``,
 ``tank_room``) and the disruption responsible ("" when none; several closing disruptions
 are joined with "+").
@@ -133,6 +135,7 @@ class Port:
         """Port call to load ``cargo_t``; returns the cargo's lots."""
         env, net, tank = self.env, self.network, self.tank
         yield from self.watch.wait_delays(self.waits, self.name, tanker)
+        yield from self.watch.wait_usable(self.waits, self.name, tanker)  # at anchor, not at a berth
         req = yield from self._berth(tanker)
         row[COL["berth_load_h"]] = float(env.now)
         while True:
@@ -161,6 +164,7 @@ class Port:
         """Port call to discharge ``cargo_t`` into the terminal's tank."""
         env, net, tank = self.env, self.network, self.tank
         yield from self.watch.wait_delays(self.waits, self.name, tanker)
+        yield from self.watch.wait_usable(self.waits, self.name, tanker)
         req = yield from self._berth(tanker)
         row[COL["berth_discharge_h"]] = float(env.now)
         while True:
