@@ -736,6 +736,9 @@ class Doc:
                 f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
+# A flow facility used at least this much (mean utilisation, %) is said to bind the flow.
+BINDING_PCT = 90.0
+
 HEADLINE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
                  "min_days_cover")
 TABLE_KPIS = (*HEADLINE_KPIS, "voyages", "cycle_h_mean", "lost_flow_t", "disruption_wait_h", "demurrage_usd",
@@ -779,13 +782,21 @@ def headline(run: RunTables) -> str:
         if low_days.size:
             q = np.quantile(low_days, [0.05, 0.5, 0.95], method="nearest")
             d = [(s.start + _dt.timedelta(days=int(x))).isoformat() for x in q]
-            text += f", around {d[1]} (median; p5–p95 {d[0]} to {d[2]})"
+            if d[0] == d[2]:
+                text += f", on {d[1]} in every replication"
+            else:
+                text += f", around {d[1]} (median; p5–p95 {d[0]} to {d[2]})"
         parts.append(text + ". ")
     parts.append(_resilience(run))
     b = binding_facility(run)
     if b is not None:
-        parts.append(f"{b.facility} bound the flow in {_num(b.share_pct, 0)}% of replications, at "
-                     f"{fmt_range('utilisation_pct', b.utilisation)} utilisation.")
+        if b.utilisation.mean >= BINDING_PCT:
+            parts.append(f"{b.facility} bound the flow: it ran at {fmt_range('utilisation_pct', b.utilisation)} "
+                         f"of its capacity and was the most utilised leg or port in {_num(b.share_pct, 0)}% of "
+                         f"replications.")
+        else:
+            parts.append(f"No leg or port ran near its capacity: the most utilised, {b.facility}, ran at "
+                         f"{fmt_range('utilisation_pct', b.utilisation)}.")
     return "".join(parts).strip()
 
 
@@ -812,13 +823,17 @@ def _resilience(run: RunTables) -> str:
     if d is None:
         return "No disruption was active in any replication. "
     n_active = round(d.activated_pct * run.replications / 100.0)
-    lost_any = d.lost is not None and d.lost.n and d.lost.mean > 0
-    which = "the largest lost flow" if lost_any else "the most waiting"
-    text = [f"The disruption with {which}, {d.name} (active in {n_active} of {run.replications} replications"]
+    lost_any = bool(d.lost is not None and d.lost.n and d.lost.mean > 0)
+    wait_any = bool(d.wait is not None and d.wait.n and d.wait.mean > 0)
     if lost_any:
-        text.append(f", {fmt_range('lost_flow_t', d.lost)} of flow lost")
-    elif d.wait is not None and d.wait.n:
-        text.append(f", {fmt_range('wait_h_total', d.wait)} of tanker waiting")
+        text = [f"The disruption with the largest lost flow, {d.name} (active in {n_active} of "
+                f"{run.replications} replications, {fmt_range('lost_flow_t', d.lost)} of flow lost"]
+    elif wait_any:
+        text = [f"The disruption that caused the most waiting, {d.name} (active in {n_active} of "
+                f"{run.replications} replications, {fmt_range('wait_h_total', d.wait)} of tanker waiting"]
+    else:
+        text = [f"After {d.name} (active in {n_active} of {run.replications} replications, with no flow lost or "
+                f"waiting attributed to any disruption"]
     text.append("): ")
     clauses = []
     for ref in sorted(set(d.survive) | set(d.recover)):
@@ -828,7 +843,11 @@ def _resilience(run: RunTables) -> str:
             rc = None  # recovery cannot be measured after a disruption that lasts to the end
         if cut == 0 and (rc is None or (rc.n == n_active and rc.mean == 0.0)):
             continue  # this refinery neither cut runs nor lost delivered flow
-        if cut:
+        if cut and sv.p95 <= 0.0:
+            clause = f"{ref} was already cutting runs when it began"
+            if cut < n_active:
+                clause += f" (in {cut} of {n_active} replications)"
+        elif cut:
             clause = f"{ref} ran on stock for {fmt_range('time_to_survive_d', sv)} before cutting runs"
             if cut < n_active:
                 clause += f" (in {cut} of {n_active} replications; it never ran short in the others)"

@@ -99,7 +99,7 @@ def write_run(folder: Path, *, reps: int = 20, seed: int = 7, shift_t: float = 0
                          "time_to_survive_mozyr_d": rng.uniform(8, 20) if r % 4 else np.nan,
                          "time_to_recover_mozyr_d": rng.uniform(3, 9) if r % 5 else np.nan})
         for f in FACILITIES:
-            util = {"odesa_brody": rng.uniform(55, 65), "brody_mozyr": rng.uniform(70, 90)}.get(
+            util = {"odesa_brody": rng.uniform(55, 65), "brody_mozyr": rng.uniform(88, 99)}.get(
                 f, rng.uniform(10, 50))
             fac_rows.append({"replication": r, "facility": f, "utilisation_pct": util,
                              "closed_h": 120.0 if f == "brody_mozyr" else 0.0})
@@ -204,7 +204,8 @@ def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
     for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "lost", "survive", "recover"):
         assert f"{expected[key + '.mean']}" in head and f"{expected[key + '.p5']}–{expected[key + '.p95']}" in head
     assert f"around {expected['low.p50']} (median; p5–p95 {expected['low.p5']} to {expected['low.p95']})" in head
-    assert f"brody_mozyr bound the flow in 100% of replications, at {expected['util.mean']}%" in head
+    assert (f"brody_mozyr bound the flow: it ran at {expected['util.mean']}% (p5–p95 {expected['util.p5']}–"
+            f"{expected['util.p95']}%) of its capacity and was the most utilised leg or port in 100% of") in head
     assert "The disruption with the largest lost flow, brody_closed (active in 20 of 20 replications" in head
     assert f"before cutting runs (in {expected['cut_reps']} of 20 replications; it never ran short" in head
     assert f"(not recovered by the end in {expected['not_recovered']} of 20)" in head
@@ -312,3 +313,27 @@ def test_against_a_baseline_each_difference_is_flagged_from_sim_compare(tmp_path
     # demand is the same in both runs: a zero difference, within noise
     assert rows["demand (kt)"][3:] == ["0.0", "0.0 to 0.0", "within noise"]
     assert "crude delivered" in against.split("\n\n")[0] and "within noise" in against
+
+
+@pytest.mark.slow
+def test_brief_of_a_real_run_matches_its_tables(tmp_path, valid_scenario):
+    """End to end: the runner writes the run, the brief reads it, the numbers agree."""
+    from sim.runner import run
+
+    res = run(valid_scenario, replications=3, seed=11, executor="serial", out=tmp_path / "run", progress=False)
+    md = briefmod.brief(res.path).read_text(encoding="utf-8")
+    head = section(md, "Headline")
+    k = pd.read_parquet(res.path / "kpis.parquet")
+    dk = pd.read_parquet(res.path / "disruption_kpis.parquet")
+    assert f"Over 90 days from 2021-01-01 (3 replications)" in head
+    assert f"against a demand of {k.demand_t.mean() / 1e3:,.1f} kt" in head
+    mean, p5, _, p95 = q(k.delivered_t)
+    if f"{p5 / 1e3:,.1f}" == f"{p95 / 1e3:,.1f}" == f"{mean / 1e3:,.1f}":
+        assert f"received {mean / 1e3:,.1f} kt (in every replication)" in head
+    else:
+        assert f"received {mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt)" in head
+    assert f"ran lowest at {k.min_days_cover.mean():,.1f} d" in head
+    storm = dk[dk.disruption == "pivdennyi-storm"]
+    assert (storm.activations > 0).all()  # a fixed window: active in every replication
+    assert "| pivdennyi-storm | closure | pivdennyi | from 2021-01-20 for 3.0 d | 100 |" in section(md, "Disruptions")
+    assert f"| seed | 11 |" in md and f"| scenario hash | {res.manifest['scenario_hash']} |" in md
