@@ -82,7 +82,6 @@ def _load(case: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda c: float(c))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_kpis_unchanged(case: str) -> None:
     want = _load(case)
