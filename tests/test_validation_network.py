@@ -276,13 +276,14 @@ def test_random_tree_networks_reach_their_min_cut(seed: int, ample: bool) -> Non
 
 
 @pytest.mark.parametrize("seed,ample,cut", [(17, False, 12_000), (6, True, 20_000)])
-def test_shared_tanks_are_split_in_proportion_to_line_capacity(seed: int, ample: bool, cut: float) -> None:
+def test_shared_tanks_are_shared_not_routed_optimally(seed: int, ample: bool, cut: float) -> None:
     """Known limit (docs/validation.md): the model does not optimise routing.  A tank that
-    has run dry shares its inflow among its lines, and a full tank shares its room among the
-    lines into it, in proportion to line capacity.  Where the max flow needs an unequal
-    split (seed 17: a source feeding two depots, one of which is also fed by another
-    source; seed 6: a refinery fed by two depots, one of which also feeds a second
-    refinery) the network delivers 3-5 % below its min cut, never above it."""
+    has run dry shares its inflow among its lines, and a full tank shares its room among
+    the lines into it (water-filling: a line held back elsewhere leaves its share to the
+    others).  Where the max flow needs a deliberately unequal split (seed 17: a source
+    feeding two depots, one of which another source also feeds; seed 6: a refinery fed by
+    two depots, one of which also feeds a second refinery) the network delivers 5-7 %
+    below its min cut, never above it."""
     s = _random_layered(seed, ample)
     assert min_cut_t_per_day(s) == cut
     steady = _steady_run_t_per_day(_run(s), s, 100)
