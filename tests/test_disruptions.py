@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import disruptions
 from sim.model.condition import Condition
@@ -342,3 +344,40 @@ def test_a_window_outside_the_scenario_is_reported():
     assert [p for p, _ in probs] == [("disruptions", 0, "window", "start"), ("disruptions", 1, "window", "start"),
                                      ("disruptions", 3, "recurring", "start")]
     assert "never acts" in probs[0][1]
+
+
+# --------------------------------------------------------------------------- properties
+
+_interval = st.tuples(st.floats(-50, 150, allow_nan=False), st.floats(0, 60, allow_nan=False)).map(
+    lambda p: (p[0], p[0] + p[1]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_interval, max_size=30), st.floats(1, 120, allow_nan=False))
+def test_activations_are_ordered_disjoint_and_cover_exactly_the_clipped_occurrences(occ, horizon):
+    occ = sorted(occ)
+    acts = list(disruptions.activations(occ, horizon))
+    assert all(0.0 <= s < e <= horizon for s, e in acts)
+    assert all(e1 < s2 for (_, e1), (s2, _) in zip(acts, acts[1:]))  # disjoint, not touching
+    # every instant inside an occurrence (and the horizon) is inside exactly one activation
+    for s, e in occ:
+        lo, hi = max(s, 0.0), min(e, horizon)
+        if hi > lo:
+            mid = (lo + hi) / 2
+            assert sum(a <= mid <= b for a, b in acts) == 1
+    # and every activation is the union of occurrences: its ends are occurrence ends or clips
+    ends = {e for _, e in occ} | {horizon}
+    starts = {s for s, _ in occ} | {0.0}
+    assert all(s in starts and e in ends for s, e in acts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=14), st.integers(0, 2**32 - 1))
+def test_poisson_times_are_increasing_and_only_where_the_rate_is_positive(rates, seed):
+    segments = [(24.0 * i, 24.0 * (i + 1), r / 24.0) for i, r in enumerate(rates)]
+    times = list(disruptions.poisson_times(segments, np.random.default_rng(seed)))
+    assert times == sorted(times)
+    for t in times:
+        i = min(int(t // 24.0), len(rates) - 1)
+        assert 0.0 <= t <= 24.0 * len(rates)
+        assert rates[i] > 0 or (t == 24.0 * i and i > 0 and rates[i - 1] > 0)
