@@ -320,7 +320,7 @@ class _Dask:
                 raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
         else:
             self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                        processes=True, dashboard_address=None, silence_logs=40)
+                                        processes=True, dashboard_address=":0", silence_logs=40)
             self.client = Client(self.cluster)
         info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
         self.workers = workers or max(1, len(info.get("workers", {})) or 1)
@@ -449,6 +449,17 @@ def _finish(folder: Path, manifest: dict[str, Any]) -> None:
 
 def _execute(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str, workers: int | None,
              scheduler: Any, progress: bool | None, model: Model | None) -> store.RunResult:
+    store.lock_run(folder)
+    try:
+        return _execute_locked(folder, scenario, manifest, executor=executor, workers=workers,
+                               scheduler=scheduler, progress=progress, model=model)
+    finally:
+        store.unlock_run(folder)
+
+
+def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str,
+                    workers: int | None, scheduler: Any, progress: bool | None,
+                    model: Model | None) -> store.RunResult:
     store.remove_temporaries(folder)
     n = int(manifest["replications"])
     seed = int(manifest["seed"])

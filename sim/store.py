@@ -307,6 +307,49 @@ def _claim_marker(folder: Path) -> None:
     os.close(fd)
 
 
+LOCK = ".lock"
+
+
+def lock_run(folder: Path) -> Path:
+    """Take the run folder for this process (a lock file holding its pid).
+
+    A lock left by a process that no longer exists (killed) is taken over; a live one is
+    refused, so two processes never resume the same run at once.
+    """
+    lock = folder / LOCK
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise UserError(f"{folder} is being written by another process (pid {pid}); "
+                                "wait for it to finish or stop it first") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return lock
+    raise UserError(f"cannot lock {folder}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def unlock_run(folder: Path) -> None:
+    (folder / LOCK).unlink(missing_ok=True)
+
+
 def write_scenario_yaml(folder: Path, data: dict[str, Any], header: str = "") -> None:
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     atomic_write_text(folder / "scenario.yaml", header + text)

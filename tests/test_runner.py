@@ -127,7 +127,7 @@ def test_replication_depends_only_on_seed_and_index(small, tmp_path):
 def test_dask_gives_the_same_tables_as_serial(small, tmp_path):
     distributed = pytest.importorskip("distributed")
     a = runner.run(small, replications=4, seed=5, executor="serial", out=tmp_path / "a", progress=False)
-    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         b = runner.run(small, replications=4, seed=5, executor="dask", scheduler=client, out=tmp_path / "b",
                        progress=False)
@@ -350,6 +350,23 @@ def test_cli_run_bad_input_exits_2_without_traceback(small, tmp_path, capsys):
     assert main(["run"]) == 2
     assert main(["run", "--resume", str(tmp_path / "nowhere")]) == 2
     assert "no such run folder" in capsys.readouterr().err
+
+
+def test_a_run_being_written_by_a_live_process_cannot_be_resumed_twice(small, tmp_path):
+    runner.run(small, replications=1, executor="serial", out=tmp_path / "r", progress=False)
+    m = store.read_manifest(tmp_path / "r")
+    store.write_manifest(tmp_path / "r", {**m, "status": "incomplete"})
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "r" / store.LOCK).write_text(str(live.pid))
+        with pytest.raises(UserError, match=f"another process \\(pid {live.pid}\\)"):
+            runner.resume(tmp_path / "r", progress=False)
+    finally:
+        live.kill()
+        live.wait()
+    # a lock left by a dead process is taken over
+    assert runner.resume(tmp_path / "r", progress=False).complete
+    assert not (tmp_path / "r" / store.LOCK).exists()
 
 
 def test_cli_resume_of_a_complete_run_is_a_no_op(small, tmp_path, capsys):
