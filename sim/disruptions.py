@@ -164,15 +164,18 @@ def poisson_times(segments: list[tuple[float, float, float]], rng: np.random.Gen
 # --------------------------------------------------------------------------- occurrences
 
 
-def _time_rng(seed_seq: np.random.SeedSequence, name: str) -> np.random.Generator:
+def times_stream(seed_seq: np.random.SeedSequence, name: str) -> np.random.Generator:
+    """The generator of a disruption's occurrence times in one replication."""
     return stream(seed_seq, "disruption", name, "times")
 
 
-def _duration_rng(seed_seq: np.random.SeedSequence, name: str) -> np.random.Generator:
+def durations_stream(seed_seq: np.random.SeedSequence, name: str) -> np.random.Generator:
+    """The generator of a disruption's occurrence durations in one replication."""
     return stream(seed_seq, "disruption", name, "durations")
 
 
-def _delay_rng(seed_seq: np.random.SeedSequence, name: str, facility: str) -> np.random.Generator:
+def delay_stream(seed_seq: np.random.SeedSequence, name: str, facility: str) -> np.random.Generator:
+    """The generator of a delay disruption's per-passage draws at one facility."""
     return stream(seed_seq, "disruption", name, "delay", facility)
 
 
@@ -250,8 +253,8 @@ def _clip(iv: list[float], horizon_h: float) -> Interval | None:
 def schedule(disruption: Disruption, scenario: Scenario, seed_seq: np.random.SeedSequence) -> list[Interval]:
     """The activations of one disruption in the replication with ``seed_seq``: exactly what
     :func:`install` applies (before any ``until_h`` cut)."""
-    occ = iter_occurrences(disruption, scenario, _time_rng(seed_seq, disruption.name),
-                           _duration_rng(seed_seq, disruption.name))
+    occ = iter_occurrences(disruption, scenario, times_stream(seed_seq, disruption.name),
+                           durations_stream(seed_seq, disruption.name))
     return list(activations(occ, scenario.horizon_h))
 
 
@@ -302,10 +305,10 @@ def install(
             )
         effects: dict[str, Effect] = {}
         for t in targets:
-            drawer = (_delay_drawer(d.delay, _delay_rng(seed_seq, d.name, t))
+            drawer = (_delay_drawer(d.delay, delay_stream(seed_seq, d.name, t))
                       if d.kind == "delay" and d.delay is not None else None)
             effects[t] = effect_for(d, drawer)
-        occ = iter_occurrences(d, scenario, _time_rng(seed_seq, d.name), _duration_rng(seed_seq, d.name))
+        occ = iter_occurrences(d, scenario, times_stream(seed_seq, d.name), durations_stream(seed_seq, d.name))
         env.process(_run(env, d, activations(occ, scenario.horizon_h),
                          [(conditions[t], effects[t]) for t in targets], records))
 

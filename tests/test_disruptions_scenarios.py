@@ -69,19 +69,21 @@ def _run(name: str, seed: np.random.SeedSequence = SEED):
 
 
 # The flow network spins at one instant when a batching line stays closed while its head
-# tank holds exactly one batch (sim/model/network.py, _arm: the idle batch's timer is
-# re-armed at "now" because level < size by float rounding).  Reported to the model's
+# tank holds one batch less a rounding error (sim/model/network.py, _arm: the idle batch's
+# timer is re-armed at "now" because free_t < batch_size_t misses the EPS_T that the
+# transition allows).  Replications 1 and 2 of seed 2021 hit it.  Reported to the model's
 # owner; strict, so this test fails as soon as the bug is fixed and the mark must go.
 MODEL_BUG = pytest.mark.xfail(strict=True, raises=RuntimeError, reason="model bug: flow network stuck")
 RUNS = [pytest.param(n, marks=MODEL_BUG) if n == "druzhba_reverse_stops" else n for n in WHAT_IFS]
 
 
 @pytest.mark.parametrize("name", RUNS)
-def test_a_what_if_runs_and_each_scheduled_disruption_acts(name: str) -> None:
-    s, rec = _run(name)
-    acted = {r[0] for r in rec.disruptions}
-    fixed = {d.name for d in s.disruptions if d.stochastic is None}
-    assert fixed <= acted, f"{name}: never applied: {fixed - acted}"
+def test_a_what_if_runs_three_replications_and_each_scheduled_disruption_acts(name: str) -> None:
+    for i in range(3):
+        s, rec = _run(name, np.random.SeedSequence(2021, spawn_key=(i,)))
+        acted = {r[0] for r in rec.disruptions}
+        fixed = {d.name for d in s.disruptions if d.stochastic is None}
+        assert fixed <= acted, f"{name}: never applied: {fixed - acted}"
 
 
 def _voyages(rec) -> list[dict]:

@@ -30,7 +30,7 @@ def _all_occurrences(d: dict, reps: int = REPS, **kw) -> tuple[object, list[list
     for i in range(reps):
         seq = np.random.SeedSequence(2024, spawn_key=(i,))
         out.append(list(disruptions.iter_occurrences(
-            s.disruptions[0], s, disruptions._time_rng(seq, "storms"), disruptions._duration_rng(seq, "storms"))))
+            s.disruptions[0], s, disruptions.times_stream(seq, "storms"), disruptions.durations_stream(seq, "storms"))))
     return s, out
 
 
