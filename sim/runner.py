@@ -213,6 +213,16 @@ def _default_model() -> Model:
     return simulate
 
 
+def preflight(scenario: Scenario, seed: int) -> None:
+    """Let the model refuse a scenario (its own checks and event guard) before any run
+    folder exists: builds replication 0 without running it."""
+    import simpy
+
+    from sim.model import build
+
+    build(simpy.Environment(), scenario, replication_seed(seed, 0))
+
+
 def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> dict[str, pd.DataFrame]:
     """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables."""
     simulate = model or _default_model()
@@ -549,6 +559,8 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     scenario = prep.scenario
     n = int(replications if replications is not None else scenario.replications)
     s = int(seed if seed is not None else scenario.seed)
+    if model is None:
+        preflight(scenario, s)
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix=_prefix)
     header = (f"# Resolved scenario of this run (extends and overrides applied, units in tonnes, hours, t/d).\n"
               f"# source: {prep.source or 'a Scenario object'}\n"
@@ -668,7 +680,10 @@ def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str
     for values in points:
         sets = [f"{p}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
                 for p, v in zip(grid, values)]
-        prepared.append((values, prepare(scenario_or_path, [*overrides, *sets]).scenario, sets))
+        point = prepare(scenario_or_path, [*overrides, *sets]).scenario
+        if model is None:
+            preflight(point, seed if seed is not None else point.seed)
+        prepared.append((values, point, sets))
     folder = store.new_run_dir(base.scenario, root=results_root, out=out, prefix="sweep-")
     rows, frames = [], []
     for k, (values, scenario, sets) in enumerate(prepared):

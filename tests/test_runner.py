@@ -320,6 +320,13 @@ def test_override_changes_the_run_and_bad_values_name_the_set(small):
     assert "--set network.refineries.mozyr.demand" in str(info.value)
 
 
+def test_a_scenario_the_model_refuses_creates_no_run_folder(small, tmp_path):
+    with pytest.raises(UserError, match="max_events"):
+        runner.run(small, overrides=["limits.max_events=1000", "horizon=100y"], results_root=tmp_path,
+                   executor="serial", progress=False)
+    assert not (tmp_path / "runner-test").exists()
+
+
 def test_sweep_runs_each_point_and_tabulates_kpis_by_parameter(small, tmp_path):
     res = runner.sweep(small, {"network.refineries.mozyr.demand": ["20 kt/d", "30 kt/d"]}, replications=2,
                        seed=1, executor="serial", out=tmp_path / "sw", progress=False)
