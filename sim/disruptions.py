@@ -17,7 +17,7 @@ Occurrences of the same disruption that overlap or touch are **merged** into one
 activation (from the first start to the latest end): a facility is either under a given
 disruption or not, so a second storm that starts while the first still rages extends the
 closure instead of double-counting it.  An occurrence's ``lost`` tonnes (contamination)
-therefore count once per activation.  Activations are clipped to ``[0, horizon)``; a
+therefore count once per activation.  Activations are clipped to ``[0, horizon]``; a
 stochastic process starts at hour 0 with nothing active (no occurrence carried over from
 before the start).  A zero-length occurrence has no effect and is dropped.
 
@@ -319,7 +319,7 @@ def _run(
     acts: Iterator[Interval],
     targets: list[tuple[Condition, Effect]],
     records: Records,
-):
+) -> Iterator[simpy.Event]:
     """One disruption's story: wait for the start, apply to every target, wait, lift."""
     for start_h, end_h in acts:
         if start_h > env.now:
