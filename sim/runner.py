@@ -387,8 +387,13 @@ def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread (it would be forked into pool workers)
-    return tqdm(total=total, initial=initial, unit="rep", desc=label, file=sys.stderr, dynamic_ncols=True,
-                smoothing=0.1)
+    try:
+        sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (OSError, ValueError):
+        sized = False
+    # a terminal that reports no width (some pseudo-terminals) gets a fixed 80-column bar
+    return tqdm(total=total, initial=initial, unit="rep", desc=label, file=sys.stderr, smoothing=0.1,
+                **({"dynamic_ncols": True} if sized else {"ncols": 80}))
 
 
 def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], bar: Any,

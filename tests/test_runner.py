@@ -281,6 +281,15 @@ def test_ctrl_c_stops_a_pool_run_promptly_and_marks_it_incomplete(small, tmp_pat
     assert m["replications_done"] == sum(len(b.replications) for b in store.finished_blocks(out)) < 40
 
 
+def test_progress_bar_only_on_a_terminal_or_when_asked(capsys):
+    assert runner._progress_bar(10, 0, None, "x") is None  # pytest's stderr is not a terminal
+    assert runner._progress_bar(10, 0, False, "x") is None
+    bar = runner._progress_bar(10, 3, True, "x")
+    bar.update(2)
+    bar.close()
+    assert "5/10" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- overrides
 
 
