@@ -1004,10 +1004,15 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     rows = [["scenario", s.name], ["scenario hash", str(m.get("scenario_hash", "not recorded"))],
             ["seed", str(m.get("seed", "not recorded"))], ["replications", str(run.replications)],
             ["routesim version", str(version or "not recorded")]]
-    for key, label in (("git_commit", "git commit"), ("executor", "executor"), ("status", "status"),
-                       ("wall_time_s", "wall time (s)")):
+    git = m.get("git")
+    if isinstance(git, dict) and git.get("commit"):
+        rows.append(["git commit", git["commit"] + (" (with local changes)" if git.get("dirty") else "")])
+    for key, label in (("executor", "executor"), ("status", "status"), ("wall_time_s", "wall time (s)"),
+                       ("created_utc", "started (UTC)")):
         if m.get(key) is not None:
             rows.append([label, str(m[key])])
+    if m.get("overrides"):
+        rows.append(["overrides (--set)", "; ".join(map(str, m["overrides"]))])
     rows.append(["run folder", run.path.name])
     doc.table(["item", "value"], rows)
     return doc

@@ -132,17 +132,18 @@ def days_of_cover(
     x = pd.to_datetime(list(dates))
     names = list(cover_d)
     fig, axes = _figure(8.0, 2.6 + 1.9 * len(names), len(names), 1, sharex=True, squeeze=False)
-    for ax, name in zip(axes[:, 0], names):
+    for i, (ax, name) in enumerate(zip(axes[:, 0], names)):
         m = np.atleast_2d(np.asarray(cover_d[name], dtype=float))
         _fan(ax, x[: m.shape[1]], m, COLOURS[0], "cover")
         lvl = min_operating_d.get(name)
         if lvl is not None and math.isfinite(lvl):
             ax.axhline(lvl, color=COLOURS[6], linestyle="--", linewidth=1.2,
                        label=f"minimum operating ({lvl:.1f} d)")
-        ax.set_ylabel("days of cover (d)")
+        ax.set_ylabel("stock in days of demand (d)")
         ax.set_ylim(bottom=0)
         ax.set_title(name, loc="left")
-        ax.legend(loc="best", frameon=True, framealpha=0.85, ncols=2)
+        if i == 0 or lvl != min_operating_d.get(names[0]):  # repeat the legend only when it differs
+            ax.legend(loc="best", frameon=True, framealpha=0.85, ncols=2)
     _date_axis(axes[-1, 0])
     _title(fig, title, subtitle)
     return save(fig, stem)
