@@ -118,13 +118,16 @@ def peak_deficit_t(base_cum: np.ndarray, other_cum: np.ndarray) -> np.ndarray:
     at any day (t): crude the closure delayed, even when it arrived later."""
     days = min(base_cum.shape[1], other_cum.shape[1])
     gap = base_cum[:, :days] - other_cum[:, :days]
-    return np.maximum(gap.max(axis=1), 0.0)
+    peak = np.maximum(gap.max(axis=1), 0.0)
+    return np.where(peak < 1e-6, 0.0, peak)
 
 
 def _paired(base: pd.DataFrame, other: pd.DataFrame, col: str) -> np.ndarray:
+    """Base minus other, replication by replication; float dust below 1 g is 0."""
     b = base.sort_values("replication")[col].to_numpy(dtype=float)
     o = other.sort_values("replication")[col].to_numpy(dtype=float)
-    return b - o
+    d = b - o
+    return np.where(np.abs(d) < 1e-6, 0.0, d)
 
 
 def criticality(

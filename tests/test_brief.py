@@ -337,3 +337,63 @@ def test_brief_of_a_real_run_matches_its_tables(tmp_path, valid_scenario):
     assert (storm.activations > 0).all()  # a fixed window: active in every replication
     assert "| pivdennyi-storm | closure | pivdennyi | from 2021-01-20 for 3.0 d | 100 |" in section(md, "Disruptions")
     assert f"| seed | 11 |" in md and f"| scenario hash | {res.manifest['scenario_hash']} |" in md
+
+
+def numbers_derivable_from(folder: Path) -> set[str]:
+    """Every way the brief may print a statistic of the run's tables: the mean, p5, p50 and
+    p95 of each column (over all rows, per facility, per disruption over its active
+    replications), in t, kt or as is, with 0 or 1 decimal; counts and shares of
+    replications; the dates and the length of the horizon."""
+    k = pd.read_parquet(folder / "kpis.parquet")
+    fk = pd.read_parquet(folder / "facility_kpis.parquet")
+    dk = pd.read_parquet(folder / "disruption_kpis.parquet")
+    n = len(k)
+    groups = [k] + [g for _, g in fk.groupby("facility")] + [g[g.activations > 0] for _, g in dk.groupby("disruption")]
+    out: set[str] = set()
+    for g in groups:
+        for col in g.columns:
+            if not pd.api.types.is_numeric_dtype(g[col]) or pd.api.types.is_bool_dtype(g[col]):
+                continue
+            v = g[col].to_numpy(dtype=float)
+            v = v[np.isfinite(v)]
+            if not v.size:
+                continue
+            for x in (v.mean(), *np.quantile(v, [0.05, 0.5, 0.95])):
+                for scale in (1.0, 1e-3):
+                    out |= {f"{x * scale:,.1f}", f"{x * scale:,.0f}"}
+    out |= {str(i) for i in range(n + 1)} | {f"{100.0 * i / n:.0f}" for i in range(n + 1)}
+    start = dt.date(2021, 1, 1)
+    out |= {(start + dt.timedelta(days=d)).isoformat() for d in range(367)}
+    ts = pd.read_parquet(folder / "timeseries.parquet", columns=["day", "kind"])
+    out.add(str(int(ts.loc[ts.kind != "stock", "day"].max()) + 1))  # days in the daily series
+    return out
+
+
+@pytest.mark.slow
+def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path):
+    """The baseline and a what-if run by the runner; the what-if's brief against it."""
+    from sim.compare import compare
+    from sim.runner import run
+
+    scenarios = Path(__file__).parent.parent / "scenarios"
+    base = run(scenarios / "baseline.yaml", replications=3, seed=4, executor="serial", out=tmp_path / "base",
+               progress=False)
+    what_if = run(scenarios / "odesa_brody_outage.yaml", replications=3, seed=4, executor="serial",
+                  out=tmp_path / "what_if", progress=False)
+    md = briefmod.brief(what_if.path, vs=base.path).read_text(encoding="utf-8")
+    head = section(md, "Headline")
+    allowed = numbers_derivable_from(what_if.path) | {"5", "95"}
+    strays = [x for x in NUMBER.findall(head) if x not in allowed]
+    assert not strays, f"headline numbers not derivable from the tables: {strays}\n{head}"
+    # the comparison table: each mean and difference as sim.compare gives it
+    verdicts = compare([base.path, what_if.path]).set_index("kpi")
+    against = section(md, "Against baseline")
+    v = verdicts.loc["min_days_cover"]
+    row = next(r for r in against.splitlines() if r.startswith("| lowest days of cover"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:3] == [f"{v.mean_run:,.1f}", f"{v.mean_baseline:,.1f}"]
+    assert cells[5] == ("beyond noise" if v.significant else "within noise")
+    # key figures: each cell is the statistic of its KPI column
+    k = pd.read_parquet(what_if.path / "kpis.parquet")
+    row = next(r for r in section(md, "Key figures").splitlines() if r.startswith("| shortfall (kt)"))
+    assert [c.strip() for c in row.strip("|").split("|")][1:] == [f"{x / 1e3:,.1f}" for x in q(k.shortfall_t)]
