@@ -77,8 +77,7 @@ def scenario_json_schema() -> dict[str, Any]:
     defs.update(partial)
     return {
         "$schema": SCHEMA_DRAFT,
-        "$id": f"https://routesim.invalid/schema/scenario-{__version__}.json",
-        "title": "routesim scenario",
+        "title": f"routesim scenario (routesim {__version__})",
         "description": ("A routesim scenario file. A file with 'extends' states only what differs "
                         "from its base scenario."),
         "if": {"type": "object", "required": ["extends"]},
