@@ -173,6 +173,17 @@ def fmt_value(column: str, value: float) -> str:
     return _num(value * scale, digits)
 
 
+def fmt_diff(column: str, value: float) -> str:
+    """A difference in the KPI's display unit, with more decimals (up to 4) when the usual
+    precision would print a non-zero difference as 0."""
+    _, _, scale, digits = kpi_format(column)
+    if not math.isfinite(value):
+        return "n/a"
+    while value != 0.0 and round(abs(value) * scale, digits) == 0.0 and digits < 4:
+        digits += 1
+    return _num(value * scale, digits)
+
+
 def fmt_range(column: str, st: Stat) -> str:
     """``mean unit (p5–p95 lo–hi)``, or ``value unit in every replication`` when the
     replications agree to the printed precision."""
@@ -955,12 +966,14 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
             rows.append([label + (f" ({unit})" if unit else ""),
                          fmt_value(c, float(r.get("run_mean", Stat.of(run.kpis[c]).mean))),
                          fmt_value(c, float(r.get("base_mean", Stat.of(base.kpis[c]).mean))),
-                         ("+" if r["diff"] > 0 else "") + fmt_value(c, float(r["diff"])),
-                         f"{fmt_value(c, float(r['ci_low']))} to {fmt_value(c, float(r['ci_high']))}",
+                         ("+" if r["diff"] > 0 else "") + fmt_diff(c, float(r["diff"])),
+                         f"{fmt_diff(c, float(r['ci_low']))} to {fmt_diff(c, float(r['ci_high']))}",
                          "beyond noise" if sig else "within noise"])
         within = len(rows) - len(beyond)
+        named = beyond if len(beyond) <= 6 else [*beyond[:5], f"{len(beyond) - 5} more figures"]
+        listed = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] if named else ""
         doc.p(f"Compared with {base.scenario.name} ({base.path.name}): "
-              + (f"{', '.join(beyond)} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
+              + (f"{listed} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
                  if beyond else "no figure differs beyond the replication noise")
               + (f"; {within} other figure{'s are' if within != 1 else ' is'} within noise." if within else "."))
         doc.table(["figure", "this run", base.scenario.name, "difference", "95% CI of difference", "verdict"], rows)
