@@ -128,8 +128,12 @@ def copied(scenario: sc.Scenario, k: int) -> sc.Scenario:
         for d in scenario.disruptions:
             targets = tuple(r(t) for t in scenario.resolve_targets(d))
             disruptions.append(d.model_copy(update={"name": r(d.name), "target": targets}))
-    return scenario.model_copy(update={
+    result = scenario.model_copy(update={
         "network": net.model_copy(update={s: tuple(v) for s, v in out.items()}),
         "shipping": scenario.shipping.model_copy(update={"programmes": tuple(programmes), "fleets": tuple(fleets)}),
         "disruptions": tuple(disruptions),
     })
+    problems = sc.reference_problems(result)
+    if problems:  # a name the copy missed would silently couple two copies
+        raise ValueError(f"the {k}x copy of {scenario.name!r} is inconsistent: {problems[:3]}")
+    return result
