@@ -165,15 +165,16 @@ def waits(
         ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=True, widths=0.55,
                    flierprops={"markersize": 2, "alpha": 0.4},
                    medianprops={"color": COLOURS[1]})
-        ax.set_yticks(range(1, len(places) + 1), places)
+        ax.set_yticks(range(1, len(places) + 1), [f"{p}, n={len(d)}" for p, d in zip(places, data)])
         means = [float(np.mean(d)) if len(d) else 0.0 for d in data]
         ax.scatter(means, range(1, len(places) + 1), marker="D", s=14, color=COLOURS[0], zorder=3,
                    label="mean")
-        ax.legend(loc="lower right", frameon=False)
+        ax.plot([], [], color=COLOURS[1], label="median")
+        ax.legend(loc="lower right", frameon=True, framealpha=0.85)
     else:
         ax.text(0.5, 0.5, "no waits recorded", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
-    ax.set_xlabel("wait per tanker (h); box p25–p75, whiskers p5–p95")
+    ax.set_xlabel("wait per tanker (h); box p25–p75, whiskers p5–p95; n = waits over all replications")
     _title(fig, title, subtitle)
     return save(fig, stem)
 
