@@ -397,3 +397,18 @@ def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path
     k = pd.read_parquet(what_if.path / "kpis.parquet")
     row = next(r for r in section(md, "Key figures").splitlines() if r.startswith("| shortfall (kt)"))
     assert [c.strip() for c in row.strip("|").split("|")][1:] == [f"{x / 1e3:,.1f}" for x in q(k.shortfall_t)]
+
+
+def test_charts_carry_axis_labels_with_units_and_legends(run_folder):
+    """Labels are kept as text in the SVGs, so they can be checked (and read by screen readers)."""
+    expected = {
+        "delivered": ["cumulative delivered − demand (kt)", "crude per day, 7-day mean (kt/d)", "deliveries equal demand"],
+        "cover": ["stock in days of demand (d)", "minimum operating (5.0 d)", "cover: p5–p95"],
+        "waits": ["wait per tanker (h)", "supsa (berth), n=60", "median"],
+        "utilisation": ["utilisation (%)", "closed (days)", "p5–p95"],
+        "route_map": ["longitude (°E)", "latitude (°N)", "brody_mozyr", "kt/d", "disrupted: node circled,"],
+    }
+    for stem, labels in expected.items():
+        svg = (run_folder / "charts" / f"{stem}.svg").read_text(encoding="utf-8")
+        for label in labels:
+            assert label in svg, (stem, label)
