@@ -332,3 +332,57 @@ def test_long_tanker_waits_for_the_computed_sunrise():
     expected, _ = sun_times_local_h(dt.date(2021, 1, 15), 41.0, 29.0, 3.0)
     assert enter_h == pytest.approx(expected)
     assert abs(enter_h - _hm(8, 27)) < 4 / 60
+
+
+# --------------------------------------------------------------------------- invariants
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrivals=st.lists(st.tuples(st.floats(0, 96), st.booleans(), st.sampled_from(["northbound", "southbound"])),
+                      min_size=1, max_size=12),
+    closures=st.lists(st.tuples(st.floats(0, 96), st.floats(0.5, 30)), max_size=3),
+    lanes=st.integers(1, 2),
+    one_way=st.booleans(),
+)
+def test_rules_hold_for_any_arrivals_and_closures(arrivals, closures, lanes, one_way):
+    spec = dict(FIXED_DAY, transit="3h", lanes=lanes)
+    if one_way:
+        spec["one_way"] = {"northbound": [{"from": "08:00", "to": "11:00"}]}
+    env, strait, condition, records = make(spec)
+    for j, (start, length) in enumerate(closures):
+        name = f"c{j}"
+        at(env, start, lambda n=name: condition.apply(n, Effect("closure")))
+        at(env, start + length, lambda n=name: condition.lift(n))
+    info = {}
+    for i, (t, long, direction) in enumerate(arrivals):
+        name = f"T{i}"
+        info[name] = (t, long, direction)
+        arrive(env, strait, name, t, LONG_M if long else SHORT_M, direction)
+    env.run()
+    closed = [(s, s + d) for s, d in closures]
+    assert len(records.passages) == len(arrivals)  # everyone gets through eventually
+    for _, tanker, direction, arrive_h, enter_h, exit_h in records.passages:
+        _, long, _ = info[tanker]
+        assert exit_h == pytest.approx(enter_h + 3.0)
+        clock = enter_h % 24.0
+        if long:  # enters after sunrise and finishes by sunset
+            assert 6.5 - 1e-6 <= clock <= 15.0 + 1e-6
+        if one_way:
+            inside = 8.0 - 1e-6 <= clock <= 11.0 + 1e-6
+            assert inside if direction == "northbound" else (not (8.0 + 1e-6 < clock < 11.0 - 1e-6))
+        assert not any(s + 1e-9 < enter_h < e - 1e-9 for s, e in closed)  # nobody enters while closed
+        # the waits tile [arrival, entry] without gaps or overlaps
+        rows = waits_of(records, tanker)
+        t = arrive_h
+        for cause, _, start_h, end_h in rows:
+            assert start_h == pytest.approx(t) and end_h > start_h
+            t = end_h
+        assert t == pytest.approx(enter_h)
+    for direction in ("northbound", "southbound"):  # never more than `lanes` in transit at once
+        spans = [(p[4], p[5]) for p in records.passages if p[2] == direction]
+        for enter_h, _ in spans:
+            in_transit = sum(1 for a, b in spans if a <= enter_h + 1e-9 and b > enter_h + 1e-9)
+            assert in_transit <= lanes
