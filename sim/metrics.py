@@ -185,6 +185,11 @@ def _cover_days(records: Records, scenario: Scenario, refinery: str) -> np.ndarr
     return cover
 
 
+def _col(table: Any, name: str, dtype: Any) -> np.ndarray:
+    """A column of a DataFrame or of a dict of arrays, as a numpy array."""
+    return np.asarray(table[name], dtype=dtype)
+
+
 def _nanmin(values: np.ndarray) -> float:
     finite = values[~np.isnan(values)]
     return float(finite.min()) if finite.size else math.nan
@@ -203,6 +208,11 @@ def _num(values: list[Any]) -> np.ndarray:
 
 
 def voyages(records: Records, scenario: Scenario) -> pd.DataFrame:
+    """A row per voyage (see :func:`voyage_columns`)."""
+    return pd.DataFrame(voyage_columns(records, scenario))
+
+
+def voyage_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray]:
     """A row per voyage: the recorded timestamps (hours) plus each stage's duration.
 
     Stage columns: ``wait_load_berth_h``, ``wait_cargo_h``, ``load_h``, ``sail_h``,
@@ -248,7 +258,7 @@ def voyages(records: Records, scenario: Scenario) -> pd.DataFrame:
         rate = np.array([_nan_if_none(lay.get(p, (math.nan, None))[1]) for p in data["programme"]], dtype="float64")
         data["demurrage_h"] = np.maximum(port - laytime, 0.0)
         data["demurrage_usd"] = data["demurrage_h"] / 24.0 * rate
-    return pd.DataFrame(data)
+    return data
 
 
 def _nan_if_none(v: float | None) -> float:
@@ -256,6 +266,11 @@ def _nan_if_none(v: float | None) -> float:
 
 
 def waits(records: Records) -> pd.DataFrame:
+    """A row per recorded wait (see :func:`wait_columns`)."""
+    return pd.DataFrame(wait_columns(records))
+
+
+def wait_columns(records: Records) -> dict[str, np.ndarray]:
     """A row per recorded wait (``WAIT_FIELDS``) plus ``wait_h``, the end clipped to the horizon."""
     rows = records.waits
     cols = list(zip(*rows)) if rows else [() for _ in WAIT_FIELDS]
@@ -270,10 +285,15 @@ def waits(records: Records) -> pd.DataFrame:
     h = records.horizon_h
     end = np.minimum(np.where(np.isnan(data["end_h"]), h, data["end_h"]), h)
     data["wait_h"] = np.maximum(end - np.minimum(data["start_h"], h), 0.0)
-    return pd.DataFrame(data)
+    return data
 
 
 def timeseries(records: Records, scenario: Scenario) -> pd.DataFrame:
+    """Daily flows and day-boundary stocks in long format (see :func:`timeseries_columns`)."""
+    return pd.DataFrame(timeseries_columns(records, scenario))
+
+
+def timeseries_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray]:
     """Daily flows and day-boundary stocks in long format.
 
     Columns: ``day`` (0-based), ``date`` (the calendar date the day starts), ``facility``,
@@ -282,35 +302,32 @@ def timeseries(records: Records, scenario: Scenario) -> pd.DataFrame:
     one extra row at day ``n_days`` for the level at the end) and ``value_t`` (tonnes).
     """
     n = records.n_days
-    days = np.arange(n)
-    frames = []
-    for i, (fac, kind) in enumerate(records.flow_names):
-        frames.append((fac, kind, days, records.flow_t[i]))
-    for ref in scenario.network.refineries:
-        frames.append((ref.name, "delivered", days, delivered_daily_t(records, scenario, ref.name)))
-    bounds = np.arange(n + 1)
-    for i, tank in enumerate(records.tank_names):
-        frames.append((tank, "stock", bounds, records.stock_t[i]))
-    if not frames:
-        return pd.DataFrame({"day": pd.Series([], dtype="int64"), "date": pd.Series([], dtype="datetime64[s]"),
-                             "facility": pd.Series([], dtype=object), "kind": pd.Series([], dtype=object),
-                             "value_t": pd.Series([], dtype="float64")})
-    day = np.concatenate([f[2] for f in frames]).astype("int64")
+    names: list[tuple[str, str]] = list(records.flow_names)
+    values: list[np.ndarray] = [records.flow_t]
+    refs = [r.name for r in scenario.network.refineries]
+    names += [(r, "delivered") for r in refs]
+    if refs:
+        values.append(np.vstack([delivered_daily_t(records, scenario, r) for r in refs]))
+    n_flow = len(names)
+    flows = np.vstack(values) if n_flow else np.zeros((0, n))
+    n_tank = len(records.tank_names)
+    day = np.concatenate([np.tile(np.arange(n, dtype="int64"), n_flow),
+                          np.tile(np.arange(n + 1, dtype="int64"), n_tank)])
+    facility = np.concatenate([np.repeat(np.array([f for f, _ in names], dtype=object), n),
+                               np.repeat(np.array(records.tank_names, dtype=object), n + 1)])
+    kind = np.concatenate([np.repeat(np.array([k for _, k in names], dtype=object), n),
+                           np.full(n_tank * (n + 1), "stock", dtype=object)])
+    value = np.concatenate([flows.reshape(-1), np.asarray(records.stock_t, dtype="float64").reshape(-1)])
     start = np.datetime64(scenario.start, "D")
-    return pd.DataFrame({
-        "day": day,
-        "date": (start + day.astype("timedelta64[D]")).astype("datetime64[s]"),
-        "facility": np.concatenate([np.full(len(f[2]), f[0], dtype=object) for f in frames]),
-        "kind": np.concatenate([np.full(len(f[2]), f[1], dtype=object) for f in frames]),
-        "value_t": np.concatenate([np.asarray(f[3], dtype="float64") for f in frames]),
-    })
+    return {"day": day, "date": (start + day.astype("timedelta64[D]")).astype("datetime64[s]"),
+            "facility": facility, "kind": kind, "value_t": value.astype("float64")}
 
 
 def _wait_stats(w: pd.DataFrame, prefix: str) -> dict[str, float]:
     """``waits_<cause>``, ``wait_<cause>_h_mean``, ``_p95``, ``_total`` for every cause."""
     out: dict[str, float] = {}
-    hours = w["wait_h"].to_numpy(dtype="float64")
-    causes = w["cause"].to_numpy(dtype=object)
+    hours = _col(w, "wait_h", "float64")
+    causes = _col(w, "cause", object)
     for cause in WAIT_CAUSES:
         h = hours[causes == cause]
         out[f"{prefix}waits_{cause}"] = int(h.size)
@@ -330,14 +347,14 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
     v = voyages(records, scenario) if voyages_df is None else voyages_df
     passages = records.passages
     dis = records.disruptions
-    w_fac = w["facility"].to_numpy(dtype=object)
-    w_cause = w["cause"].to_numpy(dtype=object)
-    w_h = w["wait_h"].to_numpy(dtype="float64")
+    w_fac = _col(w, "facility", object)
+    w_cause = _col(w, "cause", object)
+    w_h = _col(w, "wait_h", "float64")
     berth_use = []  # (terminal, berthed at, left the berth) for loading and discharging
     for port_col, b_col, e_col in (("load_port", "berth_load_h", "load_end_h"),
                                    ("discharge_port", "berth_discharge_h", "discharge_end_h")):
-        berth_use.extend(zip(v[port_col].to_numpy(dtype=object), v[b_col].to_numpy(dtype="float64"),
-                             v[e_col].to_numpy(dtype="float64")))
+        berth_use.extend(zip(_col(v, port_col, object), _col(v, b_col, "float64"),
+                             _col(v, e_col, "float64")))
     rows: list[dict[str, Any]] = []
     for section, fac in scenario.network.facilities():
         kind = KIND_OF_SECTION[section]
@@ -455,8 +472,8 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFr
     attributed lost flow and waiting, and time to survive / recover for each refinery."""
     horizon = records.horizon_h
     w = waits(records) if waits_df is None else waits_df
-    w_dis = w["disruption"].to_numpy(dtype=object)
-    w_h = w["wait_h"].to_numpy(dtype="float64")
+    w_dis = _col(w, "disruption", object)
+    w_h = _col(w, "wait_h", "float64")
     first = _first_activations(records)
     refineries = [r.name for r in scenario.network.refineries]
     per_ref = {r: (delivered_daily_t(records, scenario, r), _flow(records, r, "demand"), _flow(records, r, "run"))
@@ -513,26 +530,26 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     covers = np.array([f["min_days_cover"] for f in refs], dtype="float64")
     out["min_days_cover"] = _nanmin(covers)
     v = voyages(records, scenario) if voyages_df is None else voyages_df
-    completed = v["completed"].to_numpy(dtype=bool)
+    completed = _col(v, "completed", bool)
     out["voyages"] = int(completed.sum())
     out["voyages_started"] = int(len(v))
-    out["cargo_delivered_by_sea_t"] = float(v["cargo_t"].to_numpy(dtype="float64")[completed].sum())
-    cycle = v["cycle_h"].to_numpy(dtype="float64")[completed]
+    out["cargo_delivered_by_sea_t"] = float(_col(v, "cargo_t", "float64")[completed].sum())
+    cycle = _col(v, "cycle_h", "float64")[completed]
     out["cycle_h_mean"] = _mean(cycle)
     out["cycle_h_p95"] = _p95(cycle)
-    out["demurrage_h"] = float(v["demurrage_h"].sum())
+    out["demurrage_h"] = float(_col(v, "demurrage_h", "float64").sum())
     has_rate = any(p.demurrage_usd_per_day is not None
                    for p in (*scenario.shipping.programmes, *scenario.shipping.fleets))
-    out["demurrage_usd"] = float(v["demurrage_usd"].fillna(0.0).sum()) if has_rate else math.nan
+    out["demurrage_usd"] = float(np.nansum(_col(v, "demurrage_usd", "float64"))) if has_rate else math.nan
     w = waits(records) if waits_df is None else waits_df
-    wh = w["wait_h"].to_numpy()
+    wh = _col(w, "wait_h", "float64")
     out["waits"] = int(wh.size)
     out["wait_h_total"] = float(wh.sum())
     out["wait_h_mean"] = _mean(wh)
     out["wait_h_p95"] = _p95(wh)
     out.update(_wait_stats(w, ""))
     out["lost_flow_t"] = float(sum(records.lost_flow_t.values()))
-    out["disruption_wait_h"] = float(wh[w["disruption"].to_numpy(dtype=object) != ""].sum())
+    out["disruption_wait_h"] = float(wh[_col(w, "disruption", object) != ""].sum())
     out["disruption_activations"] = len({(d, round(float(s), 9)) for d, _f, _k, s, _e in records.disruptions})
     for f in refs:
         s = slug(f["facility"])
@@ -578,21 +595,35 @@ def summarise(kpis: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataF
     return pd.DataFrame(rows, columns=cols)
 
 
-def replication_tables(records: Records, scenario: Scenario, replication: int) -> dict[str, pd.DataFrame]:
-    """Every table of one replication, each with a leading ``replication`` column."""
-    v = voyages(records, scenario)
-    w = waits(records)
+def _rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    if not rows:
+        return {}
+    return {k: np.array([r[k] for r in rows], dtype=object if isinstance(rows[0][k], str) else None)
+            for k in rows[0]}
+
+
+def replication_columns(records: Records, scenario: Scenario, replication: int) -> dict[str, dict[str, np.ndarray]]:
+    """Every table of one replication as columns (name -> numpy array), each table with a
+    leading ``replication`` column: the cheap form the runner ships back from a worker."""
+    v = voyage_columns(records, scenario)
+    w = wait_columns(records)
     fac = facility_kpis(records, scenario, voyages_df=v, waits_df=w)
     k = replication_kpis(records, scenario, fac, voyages_df=v, waits_df=w)
     tables = {
-        "kpis": pd.DataFrame([k]),
-        "facility_kpis": pd.DataFrame(fac),
-        "disruption_kpis": pd.DataFrame(disruption_kpis(records, scenario, waits_df=w)),
-        "timeseries": timeseries(records, scenario),
+        "kpis": _rows_to_columns([k]),
+        "facility_kpis": _rows_to_columns(fac),
+        "disruption_kpis": _rows_to_columns(disruption_kpis(records, scenario, waits_df=w)),
+        "timeseries": timeseries_columns(records, scenario),
         "voyages": v,
         "waits": w,
     }
-    for df in tables.values():
-        df.insert(0, "replication", np.full(len(df), replication, dtype="int64"))
-    return tables
+    out = {}
+    for name, cols in tables.items():
+        n = len(next(iter(cols.values()))) if cols else 0
+        out[name] = {"replication": np.full(n, replication, dtype="int64"), **cols}
+    return out
 
+
+def replication_tables(records: Records, scenario: Scenario, replication: int) -> dict[str, pd.DataFrame]:
+    """Every table of one replication as DataFrames, each with a leading ``replication`` column."""
+    return {name: pd.DataFrame(cols) for name, cols in replication_columns(records, scenario, replication).items()}

@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from sim import store
 from sim.errors import ScenarioError, UserError
-from sim.metrics import replication_tables
+from sim.metrics import replication_columns
 from sim.recorder import Records
 from sim.rng import replication_seed
 from sim.scenario import Scenario
@@ -223,11 +224,18 @@ def preflight(scenario: Scenario, seed: int) -> None:
     build(simpy.Environment(), scenario, replication_seed(seed, 0))
 
 
-def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> dict[str, pd.DataFrame]:
-    """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables."""
+Tables = dict[str, pa.Table]
+
+
+def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> Tables:
+    """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables.
+
+    The tables are Arrow tables built in the worker from numpy columns: cheaper to build
+    than DataFrames, cheap to send back, and the parent only has to join and write them.
+    """
     simulate = model or _default_model()
     records = simulate(scenario, replication_seed(seed, i))
-    return replication_tables(records, scenario, i)
+    return {name: store.as_arrow(cols) for name, cols in replication_columns(records, scenario, i).items()}
 
 
 _WORKER: dict[str, Any] = {}
@@ -239,11 +247,11 @@ def _init_worker(scenario: Scenario, seed: int, model: Model | None) -> None:
     _WORKER.update(scenario=scenario, seed=seed, model=model)
 
 
-def _replicate_in_worker(i: int) -> tuple[int, dict[str, pd.DataFrame]]:
+def _replicate_in_worker(i: int) -> tuple[int, Tables]:
     return i, replicate(_WORKER["scenario"], _WORKER["seed"], i, _WORKER["model"])
 
 
-def _replicate_indexed(scenario: Scenario, seed: int, i: int, model: Model | None) -> tuple[int, dict[str, pd.DataFrame]]:
+def _replicate_indexed(scenario: Scenario, seed: int, i: int, model: Model | None) -> tuple[int, Tables]:
     return i, replicate(scenario, seed, i, model)
 
 
@@ -271,7 +279,7 @@ class _Serial:
         return set(futures)
 
     @staticmethod
-    def result(f: Any) -> tuple[int, dict[str, pd.DataFrame]]:
+    def result(f: Any) -> tuple[int, Tables]:
         return f.result()
 
     def close(self, abort: bool = False) -> None:
@@ -294,7 +302,7 @@ class _Pool:
         return done
 
     @staticmethod
-    def result(f: Any) -> tuple[int, dict[str, pd.DataFrame]]:
+    def result(f: Any) -> tuple[int, Tables]:
         return f.result()
 
     def close(self, abort: bool = False) -> None:
@@ -350,7 +358,7 @@ class _Dask:
         return set(done)
 
     @staticmethod
-    def result(f: Any) -> tuple[int, dict[str, pd.DataFrame]]:
+    def result(f: Any) -> tuple[int, Tables]:
         out = f.result()
         f.release()
         return out
@@ -402,7 +410,7 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
     window = 1 if ex.name == "serial" else max(4, 2 * ex.workers)
     max_ahead = window + MAX_BLOCK
     pending: dict[Any, int] = {}
-    finished: dict[int, dict[str, pd.DataFrame]] = {}
+    finished: dict[int, Tables] = {}
     nxt = 0      # next position of todo to submit
     flushed = 0  # positions of todo before this are on disk
     last_flush = time.monotonic()
@@ -419,7 +427,7 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
             if not force and ready < MAX_BLOCK and time.monotonic() - last_flush < FLUSH_EVERY_S:
                 return
             block = todo[flushed:end]
-            tables: dict[str, list[pd.DataFrame]] = {}
+            tables: dict[str, list[Any]] = {}
             for i in block:
                 for name, df in finished.pop(i).items():
                     tables.setdefault(name, []).append(df)

@@ -423,8 +423,21 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
 
 
-def write_block(folder: Path, start: int, stop: int, tables: dict[str, list[pd.DataFrame]]) -> Block:
-    """Write one block of consecutive replications atomically (a folder renamed into place)."""
+def as_arrow(part: Any) -> pa.Table:
+    """A DataFrame or a dict of numpy columns as an Arrow table."""
+    if isinstance(part, pa.Table):
+        return part
+    if isinstance(part, pd.DataFrame):
+        return _to_arrow(part)
+    return pa.table({k: pa.array(v, from_pandas=True) for k, v in part.items()})
+
+
+def write_block(folder: Path, start: int, stop: int, tables: dict[str, list[Any]]) -> Block:
+    """Write one block of consecutive replications atomically (a folder renamed into place).
+
+    ``tables`` maps each table name to its parts in replication order: DataFrames, Arrow
+    tables or dicts of numpy columns; parts may differ in columns (they are unified).
+    """
     parts = folder / PARTS
     parts.mkdir(exist_ok=True)
     name = _block_name(start, stop)
@@ -433,9 +446,14 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, list[pd.D
         shutil.rmtree(tmp)
     tmp.mkdir()
     for table in TABLES:
-        frames = [f for f in tables.get(table, []) if f is not None]
-        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"replication": pd.Series([], dtype="int64")})
-        pq.write_table(_to_arrow(df), tmp / f"{table}.parquet")
+        pieces = [as_arrow(f) for f in tables.get(table, []) if f is not None]
+        pieces = [p for p in pieces if p.num_columns]
+        if pieces:
+            schema = _schema_of([(t.schema, t.num_rows) for t in pieces])
+            joined = pa.concat_tables([_conform(t, schema) for t in pieces])
+        else:
+            joined = pa.table({"replication": pa.array([], pa.int64())})
+        pq.write_table(joined, tmp / f"{table}.parquet")
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -455,24 +473,32 @@ def _unify(types: list[pa.DataType]) -> pa.DataType:
     if all(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) for t in real):
         return pa.float64()
     if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in real):
-        return pa.string()
+        return pa.large_string() if any(pa.types.is_large_string(t) for t in real) else pa.string()
     return real[0]
 
 
-def _union_schema(files: list[Path]) -> pa.Schema:
+def _schema_of(schemas: list[tuple[pa.Schema, int]]) -> pa.Schema:
+    """One schema for parts with these (schema, rows): columns in first-seen order, types
+    unified; an empty part's column types do not count (an empty column has no type)."""
     names: list[str] = []
     types: dict[str, list[pa.DataType]] = {}
-    for f in files:
-        for fld in pq.read_schema(f):
+    for schema, rows in schemas:
+        for fld in schema:
             if fld.name not in types:
                 names.append(fld.name)
                 types[fld.name] = []
-            types[fld.name].append(fld.type)
+            types[fld.name].append(fld.type if rows else pa.null())
     return pa.schema([pa.field(n, _unify(types[n])) for n in names])
+
+
+def _union_schema(files: list[Path]) -> pa.Schema:
+    return _schema_of([(pq.read_schema(f), pq.ParquetFile(f).metadata.num_rows) for f in files])
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Add missing columns (0 for dependency shares, null otherwise) and cast to ``schema``."""
+    if table.schema.equals(schema, check_metadata=False):
+        return table
     cols = []
     for fld in schema:
         if fld.name in table.column_names:
