@@ -959,6 +959,8 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
         beyond = []
         for _, r in diff.iterrows():
             c = r["kpi"]
+            if not (math.isfinite(float(r.get("run_mean", math.nan))) or math.isfinite(float(r.get("base_mean", math.nan)))):
+                continue  # undefined in both runs (e.g. cycle time without voyages)
             label, unit, _, _ = kpi_format(c)
             sig = bool(r["significant"])
             if sig:
