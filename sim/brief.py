@@ -884,6 +884,8 @@ def _kpi_rows(run: RunTables) -> list[list[str]]:
     cols = [c for c in TABLE_KPIS if c in run.kpis]
     for c in cols:
         st = Stat.of(run.kpis[c])
+        if st.n == 0:
+            continue  # undefined in every replication (e.g. cycle time without voyages)
         label, unit, _, _ = kpi_format(c)
         rows.append([label + (f" ({unit})" if unit else ""), fmt_value(c, st.mean), fmt_value(c, st.p5),
                      fmt_value(c, st.p50), fmt_value(c, st.p95)])
