@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim import metrics, rng
 from sim.loader import load_scenario
-from sim.runner import replicate
+from sim.model import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -49,9 +50,14 @@ FACILITY_KPIS = (
 
 def compute(case: str) -> dict:
     scenario = load_scenario(CASES[case])
-    runs = [replicate(scenario, scenario.seed, i) for i in range(REPLICATIONS)]
-    kpis = pd.concat([r["kpis"] for r in runs], ignore_index=True)
-    fac = pd.concat([r["facility_kpis"] for r in runs], ignore_index=True)
+    rows, fac_rows = [], []
+    for i in range(REPLICATIONS):  # replication i of the run seed, as sim.runner does
+        records = simulate(scenario, rng.replication_seed(scenario.seed, i))
+        facilities = metrics.facility_kpis(records, scenario)
+        rows.append(metrics.replication_kpis(records, scenario, facilities))
+        fac_rows.extend(facilities)
+    kpis = pd.DataFrame(rows)
+    fac = pd.DataFrame(fac_rows)
     values: dict[str, float] = {}
     for k in KPIS:
         values[k] = float(kpis[k].mean())
