@@ -387,7 +387,8 @@ def node_positions(scenario: Any) -> tuple[dict[str, tuple[float, float]], bool]
                 pos[c.name] = p
         return pos, True
     edges = [(p.from_, p.to) for p in net.pipelines] + [(s.from_, s.to) for s in net.sea_legs]
-    layer = {s.name: 0 for s in net.sources}
+    fed = {b for _, b in edges}
+    layer = {n: 0 for n in storage if n not in fed or n in {s.name for s in net.sources}}
     for _ in range(len(storage) + 1):
         for a, b in edges:
             if a in layer and layer.get(b, 10**9) > layer[a] + 1:
@@ -399,7 +400,16 @@ def node_positions(scenario: Any) -> tuple[dict[str, tuple[float, float]], bool]
     for n in storage:
         by_layer.setdefault(layer[n], []).append(n)
     pos = {}
-    for lx, names in by_layer.items():
+    preds: dict[str, list[str]] = {}
+    for a, b in edges:
+        preds.setdefault(b, []).append(a)
+    for lx in sorted(by_layer):
+        names = by_layer[lx]
+        if lx > 0:  # order a layer by where its feeders sit, so legs do not cross needlessly
+            def bary(n: str) -> float:
+                ys = [pos[p][1] for p in preds.get(n, []) if p in pos]
+                return sum(ys) / len(ys) if ys else math.inf
+            names = sorted(names, key=bary)
         for i, n in enumerate(names):
             pos[n] = (float(lx), float(i) - (len(names) - 1) / 2.0)
     return pos, False
@@ -470,14 +480,21 @@ def route_map(
         seen_kind.add(kind)
         if name in disrupted_set:
             ax.scatter([x], [y], s=320, facecolors="none", edgecolors=COLOURS[6], linewidths=2, zorder=6)
-        right = x >= cx  # labels point away from the middle of the map
-        ax.annotate(name, (x, y), xytext=(9 if right else -9, 0), textcoords="offset points", fontsize=8,
-                    fontweight="bold", ha="left" if right else "right", va="center", zorder=7,
+        if geographic:
+            right = x >= cx  # labels point away from the middle of the map
+            offset, ha, va = (9 if right else -9, 0), "left" if right else "right", "center"
+        else:  # schematic: legs run left to right, so labels go above the nodes
+            offset, ha, va = (0, 10), "center", "bottom"
+        ax.annotate(name, (x, y), xytext=offset, textcoords="offset points", fontsize=8,
+                    fontweight="bold", ha=ha, va=va, zorder=7,
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color=COLOURS[0], linewidth=3),
-                Line2D([], [], color=COLOURS[2], linewidth=3, linestyle=(0, (5, 3)))]
-    labels += ["pipeline (width ~ √flow)", "sea leg (width ~ √flow)"]
+    if any(p.kind == "pipeline" for p in net.pipelines):
+        handles.append(Line2D([], [], color=COLOURS[0], linewidth=3))
+        labels.append("pipeline (width ~ √flow)")
+    if net.sea_legs:
+        handles.append(Line2D([], [], color=COLOURS[2], linewidth=3, linestyle=(0, (5, 3))))
+        labels.append("sea leg (width ~ √flow)")
     if any(p.kind == "rail" for p in net.pipelines):
         handles.append(Line2D([], [], color=COLOURS[5], linewidth=3))
         labels.append("rail (width ~ √flow)")
@@ -491,8 +508,9 @@ def route_map(
         ax.set_ylabel("latitude (°N)")
         ax.set_aspect(1.0 / math.cos(math.radians(46.0)), adjustable="box")
     else:
-        ax.set_xlabel("hops from the sources (schematic layout)")
+        ax.set_xlabel("legs from the sources (schematic layout, not to scale)")
         ax.set_yticks([])
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     xs_ = [xy[0] for xy in pos.values()] or [0.0]
     ys_ = [xy[1] for xy in pos.values()] or [0.0]
     pad_x = 0.2 * (max(xs_) - min(xs_) or 1.0)
