@@ -893,13 +893,25 @@ def _kpi_rows(run: RunTables) -> list[list[str]]:
 
 
 def _share_rows(run: RunTables) -> list[list[str]]:
-    groups = dependency.share_columns(run.kpis.columns)
+    """Shares for all refineries together (from ``kpis``) and, where the store has them, for
+    each refinery (its rows of ``facility_kpis``); labels that never deliver are left out."""
+    tables = [("all refineries", run.kpis)]
+    fk = run.facility_kpis
+    if not fk.empty and "facility" in fk:
+        for r in _refineries(run.scenario):
+            mine = fk[fk["facility"] == r.name]
+            if len(mine) and any(dependency.share_columns(mine.columns).values()):
+                tables.append((r.name, mine))
     rows = []
-    for dim in dependency.DIMENSIONS:
-        for c in sorted(groups[dim], key=lambda c: -float(run.kpis[c].fillna(0).mean())):
-            st = Stat.of(run.kpis[c].fillna(0.0))
-            rows.append([dim, dependency.label_of(c), fmt_value(c, st.mean), fmt_value(c, st.p5),
-                         fmt_value(c, st.p95)])
+    for who, table in tables:
+        groups = dependency.share_columns(table.columns)
+        for dim in dependency.DIMENSIONS:
+            for c in sorted(groups[dim], key=lambda c: (-float(table[c].fillna(0).mean()), c)):
+                st = Stat.of(table[c].fillna(0.0))
+                if len(tables) > 1 and who != "all refineries" and st.p95 <= 0.0:
+                    continue
+                rows.append([who, dim, dependency.label_of(c), fmt_value(c, st.mean), fmt_value(c, st.p5),
+                             fmt_value(c, st.p95)])
     return rows
 
 
@@ -987,9 +999,10 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     share_rows = _share_rows(run)
     if share_rows:
         doc.h(2, "Dependency")
-        doc.p("Share of the crude delivered to all refineries, by origin and by route (percent; HHI on a "
-              "0–10,000 scale is in the key figures).")
-        doc.table(["by", "label", "mean (%)", "p5 (%)", "p95 (%)"], share_rows)
+        doc.p("Share of the crude delivered, by origin and by route, to all refineries together and to "
+              "each (percent; for a refinery, labels that never reach it are left out; HHI on a 0–10,000 "
+              "scale is in the key figures).")
+        doc.table(["refineries", "by", "label", "mean (%)", "p5 (%)", "p95 (%)"], share_rows)
     doc.h(2, "Charts")
     for png, caption in make_charts(run, run.path / "charts"):
         doc.image(png, caption)

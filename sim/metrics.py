@@ -416,6 +416,12 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             row["utilisation_pct"] = row["demand_met_pct"]
         row.setdefault("passages", nan if section != "chokepoints" else 0)
         rows.append(row)
+    from sim.dependency import dependency_facility_kpis  # each refinery's shares; NaN on other rows
+
+    per_refinery = dependency_facility_kpis(records, scenario)
+    share_cols = sorted({c for cols in per_refinery.values() for c in cols})
+    for row in rows:
+        row.update({c: per_refinery.get(row["facility"], {}).get(c, math.nan) for c in share_cols})
     return rows
 
 

@@ -232,7 +232,7 @@ def test_key_figures_table_matches_the_kpis(run_folder):
 
 def test_dependency_and_disruption_tables_come_from_the_run(run_folder):
     md = (run_folder / "brief.md").read_text(encoding="utf-8")
-    assert "| origin | azeri | 100.0 | 100.0 | 100.0 |" in section(md, "Dependency")
+    assert "| all refineries | origin | azeri | 100.0 | 100.0 | 100.0 |" in section(md, "Dependency")
     dis = section(md, "Disruptions")
     dk = pd.read_parquet(run_folder / "disruption_kpis.parquet")
     mean, p5, _, p95 = q(dk["lost_flow_t"])
@@ -412,3 +412,20 @@ def test_charts_carry_axis_labels_with_units_and_legends(run_folder):
         svg = (run_folder / "charts" / f"{stem}.svg").read_text(encoding="utf-8")
         for label in labels:
             assert label in svg, (stem, label)
+
+
+@pytest.mark.slow
+def test_per_refinery_shares_reach_facility_kpis_and_the_brief(tmp_path):
+    from sim.runner import run
+
+    res = run(Path(__file__).parent.parent / "scenarios" / "baseline.yaml", replications=2, seed=4,
+              executor="serial", out=tmp_path / "run", progress=False)
+    fk = pd.read_parquet(res.path / "facility_kpis.parquet").set_index(["replication", "facility"])
+    naftan = fk.loc[(0, "naftan")]
+    assert naftan["share_origin_russian_pct"] == pytest.approx(100.0)  # Naftan only takes Druzhba crude
+    assert naftan["hhi_origin"] == pytest.approx(10_000.0)
+    assert np.isnan(fk.loc[(0, "odesa_brody"), "share_origin_russian_pct"])  # not a refinery
+    mozyr = fk.loc[(0, "mozyr")]
+    assert mozyr["share_origin_azeri_pct"] + mozyr["share_origin_russian_pct"] == pytest.approx(100.0)
+    md = briefmod.brief(res.path).read_text(encoding="utf-8")
+    assert "| naftan | origin | russian | 100.0 | 100.0 | 100.0 |" in section(md, "Dependency")
