@@ -54,8 +54,7 @@ _EventLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # --------------------------------------------------------------------------- positions
 
 
-@dataclass(frozen=True)
-class Pos:
+class Pos(typing.NamedTuple):
     """Where a value starts: file name as shown to the user, 1-based line and column."""
 
     file: str
@@ -325,6 +324,11 @@ def parse_yaml(text: str, shown: str) -> Any:
             if isinstance(ev, yaml.ScalarEvent):
                 count(1, pos)
                 tag = ev.tag
+                if tag is None and ev.style in ("'", '"'):  # quoted: text, no resolving needed
+                    if ev.anchor:
+                        anchors[ev.anchor] = (ev.value, 1)
+                    add(ev.value, pos)
+                    continue
                 if tag is None or tag == "!":
                     tag = loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
                 if tag == _MERGE_TAG and stack and stack[-1].is_map and stack[-1].key is _MISSING:
