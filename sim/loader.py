@@ -508,7 +508,10 @@ def _load_tree(path: Path, shown: str, roots: list[Path], chain: list[Path], pro
 
     if not isinstance(ext, str) or not ext.strip():
         raise refuse(f"needs the file name of the base scenario, got {ext!r}", "e.g. 'extends: baseline.yaml'")
-    target = (path.parent / ext.strip()).resolve()
+    try:
+        target = (path.parent / ext.strip()).resolve()
+    except (OSError, RuntimeError, ValueError) as e:  # symlink loops, NUL in the name, ...
+        raise refuse(f"cannot resolve {ext!r}: {e}") from None
     if not any(target == r or r in target.parents for r in roots):
         raise refuse(f"points outside the scenario folders: {ext!r}",
                      "a base scenario must be in the same folder tree (allowed: "

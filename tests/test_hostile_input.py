@@ -376,3 +376,13 @@ def test_mangled_files_load_or_fail_clearly(text):
             assert p.message and "\n" not in p.format()
     else:
         assert isinstance(result, Scenario)
+
+
+def test_extends_through_a_symlink_loop_or_a_nul_byte(cli, folders):
+    (folders / "loop1").symlink_to(folders / "loop2")
+    (folders / "loop2").symlink_to(folders / "loop1")
+    (folders / "a.yaml").write_text("extends: loop1\n")
+    (folders / "b.yaml").write_text('extends: "base\\0.yaml"\n')
+    out = refused(cli, folders / "a.yaml") + refused(cli, folders / "b.yaml")
+    assert [ln.split(": ", 1)[1].split(":")[0] for ln in out.splitlines()] == ["extends", "extends"]
+    assert "cannot resolve 'loop1'" in out and "cannot resolve 'base\\x00.yaml'" in out
