@@ -429,3 +429,17 @@ def test_per_refinery_shares_reach_facility_kpis_and_the_brief(tmp_path):
     assert mozyr["share_origin_azeri_pct"] + mozyr["share_origin_russian_pct"] == pytest.approx(100.0)
     md = briefmod.brief(res.path).read_text(encoding="utf-8")
     assert "| naftan | origin | russian | 100.0 | 100.0 | 100.0 |" in section(md, "Dependency")
+
+
+def test_brief_command_writes_the_document_and_refuses_bad_input_plainly(tmp_path, cli):
+    folder = write_run(tmp_path / "run", reps=3)
+    r = cli("brief", folder, "--format", "html")
+    assert r.code == 0 and f"wrote {folder / 'brief.html'}" in r.out
+    r = cli("brief", tmp_path / "missing")
+    assert r.code == 2 and "no such run folder" in r.err and "Traceback" not in r.text
+    r = cli("brief", folder, "--format", "pdf")
+    assert r.code == 2 and "invalid choice: 'pdf'" in r.err
+    r = cli("criticality", tmp_path / "nope.yaml")
+    assert r.code == 2 and "no such scenario file" in r.err
+    r = cli("sensitivity", tmp_path)
+    assert r.code == 2 and "no sweep.parquet" in r.err
