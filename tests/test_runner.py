@@ -184,6 +184,14 @@ def test_from_manifest_reproduces_a_run(small, tmp_path):
     assert_same_tables(a, b)
 
 
+def test_a_run_whose_scenario_was_edited_is_not_reproduced(small, tmp_path):
+    runner.run(small, replications=1, executor="serial", out=tmp_path / "a", progress=False)
+    f = tmp_path / "a" / "scenario.yaml"
+    f.write_text(f.read_text().replace("demand: 25000.0 t/d", "demand: 26000.0 t/d"))
+    with pytest.raises(UserError, match="does not match the scenario hash"):
+        runner.from_manifest(tmp_path / "a", out=tmp_path / "b", progress=False)
+
+
 def test_two_runs_started_together_get_separate_folders(small, tmp_path):
     s = runner.prepare(small).scenario
     first = store.new_run_dir(s, root=tmp_path)
