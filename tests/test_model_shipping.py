@@ -50,11 +50,15 @@ def test_deterministic_shuttle_makes_three_round_trips_in_ten_days() -> None:
     assert abs(imbalance_t(rec.balance)) < 1e-6
 
 
-def test_cargo_is_aboard_between_loading_and_discharge() -> None:
-    """At 100 h the second voyage (loading started at 84 h) holds its 24 kt aboard."""
-    rec = simulate(scenario(TWO_PORTS, shipping=SHUTTLE), SEED, until_h=100.0)
-    assert rec.balance["aboard"] == pytest.approx(24_000)
-    assert rec.balance["in_tanks"] == pytest.approx(200_000 - 24_000)
+def test_cargo_moves_aboard_as_it_loads() -> None:
+    """At 100 h the second voyage has loaded 16 h x 1 kt/h of its 24 kt: 16 kt are aboard,
+    A holds 200 - 24 - 16 = 160 kt, and 8 kt of that are reserved for the tanker."""
+    m = model_of(scenario(TWO_PORTS, shipping=SHUTTLE))
+    rec = m.run(until_h=100.0)
+    assert rec.balance["aboard"] == pytest.approx(16_000)
+    assert rec.balance["in_tanks"] == pytest.approx(200_000 - 16_000)  # A and B (first cargo)
+    assert m.tanks["A"].level_t == pytest.approx(200_000 - 24_000 - 16_000)
+    assert m.tanks["A"].reserved_out_t == pytest.approx(8_000)
     assert abs(imbalance_t(rec.balance)) < 1e-6
     v = voyage_dicts(rec)
     assert len(v) == 2 and math.isnan(v[1]["discharge_end_h"])
@@ -344,3 +348,18 @@ def test_tankers_wait_out_a_closure_at_anchor_then_queue_for_the_berth() -> None
         assert ("A", "closed", "storm", t, 1.0, pytest.approx(10.0)) in rec.waits
     assert ("A", "berth", "", "T2", pytest.approx(10.0), pytest.approx(34.0)) in rec.waits
     assert voyage_dicts(rec)[1]["berth_load_h"] == pytest.approx(34.0)
+
+
+def test_the_line_out_of_a_discharge_port_pumps_during_the_discharge() -> None:
+    """B is empty; its 24 kt/d line starts with the discharge (48-60 h at 2 kt/h), taking
+    1 kt/h: B holds 12 kt at 60 h and is empty again at 72 h, so day 2 carries 24 kt."""
+    net = {**TWO_PORTS,
+           "pipelines": [{"name": "out", "from": "B", "to": "R", "capacity": "24 kt/d", "linefill": "0 t"}],
+           "refineries": [{"name": "R", "tank": {"capacity": "1Mt"}, "demand": "0 t/d"}]}
+    m = model_of(scenario(net, shipping=SHUTTLE, horizon="3d"))
+    m.run(until_h=60.0)
+    assert m.tanks["B"].level_t == pytest.approx(12_000)
+    assert m.tanks["R"].level_t == pytest.approx(12_000)
+    rec = simulate(scenario(net, shipping=SHUTTLE, horizon="3d"), SEED)
+    assert flow_row(rec, "out", "pipeline") == pytest.approx([0, 0, 24_000])
+    assert flow_row(rec, "B", "discharge") == pytest.approx([0, 0, 24_000])

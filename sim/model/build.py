@@ -65,7 +65,6 @@ class Model:
     waits: WaitBook
     estimated_events: int = 0
     voyage_rows: list[list] = field(default_factory=list)
-    stop_h: list[float] = field(default_factory=lambda: [math.inf])
 
     def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
                    cargo_t: float) -> list:
@@ -87,7 +86,6 @@ class Model:
         until = horizon if until_h is None else float(until_h)
         if not 0.0 <= until <= horizon:
             raise UserError(f"until_h must be between 0 and the horizon ({horizon:g} h), got {until:g}")
-        self.stop_h[0] = until
         env = self.env
         limit = self.scenario.limits.max_events
         step, peek = env.step, env.peek
@@ -294,6 +292,17 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
         f.demand_index = records.flow_index(r.name, "demand")
         flows[(r.name, "run")] = network.add_flow(f)
 
+    berth_slots: dict[tuple[str, str], list[Flow]] = {}
+    for t in net.terminals:
+        for kind, rate in (("load", t.berths.load_rate_t_per_day), ("discharge", t.berths.discharge_rate_t_per_day)):
+            slots = []
+            for k in range(t.berths.count if rate else 0):
+                f = Flow(f"{t.name}#{kind}{k + 1}", kind, tanks[t.name] if kind == "load" else None,
+                         tanks[t.name] if kind == "discharge" else None, [])
+                f.rec_index = records.flow_index(t.name, kind)
+                slots.append(network.add_flow(f))
+            berth_slots[(t.name, kind)] = slots
+
     chokepoints: dict[str, object] = {}
     if net.chokepoints:
         from sim.model.chokepoint import Chokepoint
@@ -303,7 +312,8 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
                   tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
                   estimated_events=estimate)
     for t in net.terminals:
-        model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits, records, model.stop_h)
+        model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits, records,
+                                   berth_slots[(t.name, "load")], berth_slots[(t.name, "discharge")])
     for leg in net.sea_legs:
         model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)
 

@@ -39,9 +39,11 @@ simultaneous derates by their share of ``-log(prod factor)`` (factors multiply, 
 While a line refills after a contamination, what it takes in (and so does not deliver) is
 recorded against the contamination as well.
 
-Tanker cargoes are lumps: a loading takes its cargo out of the tank when loading starts (the
-crude is then "aboard"); a discharge reserves tank room when it starts (the room is no
-longer available to pipelines) and lands the cargo when it ends.
+Berth operations are flows too, at the berth rate fixed when they start: loading reserves
+its whole cargo when it starts (lines can no longer draw it, two tankers never count the
+same crude) and moves it aboard as it loads; discharging reserves the room for the whole
+cargo when it starts (lines can no longer fill it) and lands the crude as it discharges,
+so a line out of the discharge port pumps during the discharge.
 """
 
 from __future__ import annotations
@@ -85,10 +87,14 @@ class Schedule:
 
 
 class Tank:
-    """Storage at one node: a level between ``floor_t`` and ``capacity_t - reserved_in_t``."""
+    """Storage at one node.  ``level_t`` is the crude in the tank; cargo being loaded is
+    reserved (``reserved_out_t``, no longer free for lines) and room for cargo being
+    discharged is reserved (``reserved_in_t``).  Lines see the free stock
+    ``level - reserved_out`` above ``floor_t`` and the room ``capacity - reserved_in - level``."""
 
-    __slots__ = ("name", "row", "capacity_t", "floor_t", "level_t", "reserved_in_t", "lots",
-                 "in_flows", "out_flows", "net_t_per_h", "watchers", "tally")
+    __slots__ = ("name", "row", "capacity_t", "floor_t", "level_t", "reserved_in_t", "reserved_out_t", "lots",
+                 "in_flows", "out_flows", "berth_in", "berth_out", "net_t_per_h", "free_net_t_per_h",
+                 "room_net_t_per_h", "watchers", "tally")
 
     def __init__(self, name: str, row: int, capacity_t: float, floor_t: float, level_t: float,
                  origin: str, route: str) -> None:
@@ -97,12 +103,17 @@ class Tank:
         self.capacity_t = capacity_t
         self.floor_t = floor_t
         self.level_t = level_t
-        self.reserved_in_t = 0.0  # room promised to tankers discharging now
+        self.reserved_in_t = 0.0   # room still to be filled by tankers discharging now
+        self.reserved_out_t = 0.0  # cargo still to be loaded onto tankers loading now
         self.lots: deque = deque()
         lotq.put(self.lots, origin, route, level_t)
-        self.in_flows: list[int] = []
-        self.out_flows: list[int] = []
-        self.net_t_per_h = 0.0
+        self.in_flows: list[int] = []    # lines and production (the solver shares these)
+        self.out_flows: list[int] = []   # lines and runs
+        self.berth_in: list[int] = []    # discharge slots (fixed rates, room reserved)
+        self.berth_out: list[int] = []   # loading slots (fixed rates, cargo reserved)
+        self.net_t_per_h = 0.0       # d level / dt
+        self.free_net_t_per_h = 0.0  # d (level - reserved_out) / dt
+        self.room_net_t_per_h = 0.0  # d room / dt
         self.watchers: list[list] = []  # [kind, tonnes, event]; kind "stock" or "room"
         self.tally: Callable[[str, str, float], None] | None = None  # set for refineries
 
@@ -114,17 +125,23 @@ class Tank:
     def room_t(self) -> float:
         return self.capacity_t - self.reserved_in_t - self.level_t
 
+    @property
+    def free_t(self) -> float:
+        return self.level_t - self.reserved_out_t
+
 
 class Flow:
     """One continuous flow: ``production`` (into a source tank), ``pipeline`` (tank to tank
-    through a plug-flow line) or ``run`` (out of a refinery tank)."""
+    through a plug-flow line), ``run`` (out of a refinery tank), or a berth slot: ``load``
+    (tank to a tanker) or ``discharge`` (tanker to tank) at a fixed rate while a tanker is
+    at the berth (rate 0 when the slot is idle)."""
 
     __slots__ = ("name", "kind", "index", "src", "dst", "conditions", "schedule", "capacity_t_per_h",
                  "origin", "rate_t_per_h", "max_t_per_h", "nominal_t_per_h", "factor", "feeds",
                  "rec_index", "rec_rate", "seg_start_h", "demand_index", "demand_rate", "demand_start_h",
                  "line", "linefill_t", "deficit_t", "lost_index", "seen_contamination",
                  "batch_size_t", "batch_setup_h", "batch_cap_t_per_h", "batch_state", "batch_until_h",
-                 "batch_pumped_t", "refill_blame")
+                 "batch_pumped_t", "refill_blame", "cargo", "remaining_t", "route")
 
     def __init__(self, name: str, kind: str, src: Tank | None, dst: Tank | None,
                  conditions: list[Condition]) -> None:
@@ -160,9 +177,14 @@ class Flow:
         self.batch_until_h = 0.0
         self.batch_pumped_t = 0.0
         self.refill_blame: list[tuple[tuple[str, str], float]] = []  # who emptied the line
+        self.cargo: deque = deque()  # berth slot: the lots aboard the tanker
+        self.remaining_t = 0.0       # berth slot: tonnes still to move
+        self.route = ""              # loading slot: route tag given to the cargo
 
     def nominal(self, t_h: float) -> float:
         """Maximum rate with every factor at 1 (t/h)."""
+        if self.kind in ("load", "discharge"):
+            return self.capacity_t_per_h
         if self.kind == "pipeline":
             if not self.batch_state:
                 return self.capacity_t_per_h
@@ -256,15 +278,20 @@ class FlowNetwork:
                     moved = True
             if not moved:
                 break
-        order = {"production": 0, "pipeline": 1, "run": 2}
+        order = {"production": 0, "discharge": 0, "pipeline": 1, "run": 2, "load": 2}
         self.flows.sort(key=lambda f: (order[f.kind], depth[id(f.src)] if f.src is not None else 0))
         for i, f in enumerate(self.flows):
             f.index = i
             f.factor = f.current_factor()
-            if f.src is not None:
-                f.src.out_flows.append(i)
-            if f.dst is not None:
-                f.dst.in_flows.append(i)
+            if f.kind == "load":
+                f.src.berth_out.append(i)
+            elif f.kind == "discharge":
+                f.dst.berth_in.append(i)
+            else:
+                if f.src is not None:
+                    f.src.out_flows.append(i)
+                if f.dst is not None:
+                    f.dst.in_flows.append(i)
         self._rates = [0.0] * len(self.flows)
         self._maxes = [0.0] * len(self.flows)
         for tk in self.tanks:
@@ -336,11 +363,27 @@ class FlowNetwork:
                     f.deficit_t -= m
                 if f.batch_state == "pump":
                     f.batch_pumped_t += m
-            else:  # run
+            elif f.kind == "run":
                 src = f.src
                 src.level_t -= m
                 lotq.move(src.lots, None, m)
                 self.processed_t += m
+            elif f.kind == "load":
+                m = min(m, f.remaining_t)
+                src = f.src
+                src.level_t -= m
+                src.reserved_out_t -= m
+                lotq.move(src.lots, f.cargo, m, route=f.route)
+                f.remaining_t -= m
+                self.aboard_t += m
+            else:  # discharge
+                m = min(m, f.remaining_t)
+                dst = f.dst
+                dst.level_t += m
+                dst.reserved_in_t -= m
+                lotq.move(f.cargo, dst.lots, m, tally=dst.tally)
+                f.remaining_t -= m
+                self.aboard_t -= m
         lost = rec.lost_flow_t
         for rate, shares in self._losing:
             amount = rate * dt
@@ -380,7 +423,7 @@ class FlowNetwork:
             if f.batch_state == "setup" and now >= f.batch_until_h - 1e-9:
                 f.batch_state = "pump"
                 f.batch_pumped_t = 0.0
-            if (f.batch_state == "idle" and f.src.level_t >= f.batch_size_t - EPS_T
+            if (f.batch_state == "idle" and f.src.free_t >= f.batch_size_t - EPS_T
                     and f.factor > 0.0):
                 if f.batch_setup_h > 0.0:
                     f.batch_state = "setup"
@@ -400,8 +443,8 @@ class FlowNetwork:
         then a proportional pass that only lowers rates guarantees every bound holds even
         if the iteration were cut short."""
         flows = self.flows
-        floor_tanks = [tk for tk in self.tanks if tk.level_t <= tk.floor_t + EPS_T and tk.out_flows]
-        ceiling_tanks = [tk for tk in self.tanks if tk.level_t >= tk.ceiling_t - EPS_T and tk.in_flows]
+        floor_tanks = [tk for tk in self.tanks if tk.free_t <= tk.floor_t + EPS_T and tk.out_flows]
+        ceiling_tanks = [tk for tk in self.tanks if tk.room_t <= EPS_T and tk.in_flows]
         if not floor_tanks and not ceiling_tanks:
             return
         m = list(r)
@@ -414,6 +457,8 @@ class FlowNetwork:
                 for j in tk.in_flows:
                     if flows[j].feeds:
                         inn += r[j]
+                for j in tk.berth_in:
+                    inn += r[j]
                 outs = tk.out_flows
                 want = 0.0
                 for i in outs:
@@ -429,6 +474,8 @@ class FlowNetwork:
             for tk in ceiling_tanks:
                 out = 0.0
                 for j in tk.out_flows:
+                    out += r[j]
+                for j in tk.berth_out:
                     out += r[j]
                 ins = [i for i in tk.in_flows if flows[i].feeds]
                 offer = 0.0
@@ -453,14 +500,14 @@ class FlowNetwork:
             changed = False
             for tk in floor_tanks:
                 out = sum(r[i] for i in tk.out_flows)
-                inn = sum(r[i] for i in tk.in_flows if flows[i].feeds)
+                inn = sum(r[i] for i in tk.in_flows if flows[i].feeds) + sum(r[i] for i in tk.berth_in)
                 if out > inn * (1 + 1e-12) + TINY_RATE:
                     s = inn / out
                     for i in tk.out_flows:
                         r[i] *= s
                     changed = True
             for tk in ceiling_tanks:
-                out = sum(r[i] for i in tk.out_flows)
+                out = sum(r[i] for i in tk.out_flows) + sum(r[i] for i in tk.berth_out)
                 inn = sum(r[i] for i in tk.in_flows if flows[i].feeds)
                 if inn > out * (1 + 1e-12) + TINY_RATE:
                     s = out / inn
@@ -488,13 +535,22 @@ class FlowNetwork:
                 rec.add_flow(f.demand_index, f.demand_start_h, now, f.demand_rate)
                 f.demand_rate, f.demand_start_h = maxes[i], now
         for tk in self.tanks:
-            net = 0.0
+            inn = 0.0
             for i in tk.in_flows:
                 if self.flows[i].feeds:
-                    net += r[i]
+                    inn += r[i]
+            out = 0.0
             for i in tk.out_flows:
-                net -= r[i]
-            tk.net_t_per_h = net
+                out += r[i]
+            b_in = 0.0
+            for i in tk.berth_in:
+                b_in += r[i]
+            b_out = 0.0
+            for i in tk.berth_out:
+                b_out += r[i]
+            tk.net_t_per_h = inn + b_in - out - b_out
+            tk.free_net_t_per_h = inn + b_in - out  # loading uses reserved crude
+            tk.room_net_t_per_h = out + b_out - inn  # discharging fills reserved room
         self._losing = []
         for i, f in enumerate(self.flows):
             if f.factor >= 1.0 or f.nominal_t_per_h <= 0.0:
@@ -521,7 +577,7 @@ class FlowNetwork:
             keep = []
             for w in tk.watchers:
                 kind, tonnes, ev = w
-                ok = (tk.level_t >= tonnes - EPS_T) if kind == "stock" else (tk.room_t >= tonnes - EPS_T)
+                ok = (tk.free_t >= tonnes - EPS_T) if kind == "stock" else (tk.room_t >= tonnes - EPS_T)
                 if ok:
                     ev.succeed()
                 else:
@@ -531,19 +587,16 @@ class FlowNetwork:
     def _arm(self, now: float) -> None:
         best = INF
         for tk in self.tanks:
-            net = tk.net_t_per_h
-            if net < -TINY_RATE:
-                if tk.level_t > tk.floor_t + EPS_T:
-                    best = min(best, (tk.level_t - tk.floor_t) / -net)
-                for kind, tonnes, _ in tk.watchers:
-                    if kind == "room":
-                        best = min(best, (tonnes - tk.room_t) / -net)
-            elif net > TINY_RATE:
-                if tk.level_t < tk.ceiling_t - EPS_T:
-                    best = min(best, (tk.ceiling_t - tk.level_t) / net)
-                for kind, tonnes, _ in tk.watchers:
-                    if kind == "stock":
-                        best = min(best, (tonnes - tk.level_t) / net)
+            free_net, room_net = tk.free_net_t_per_h, tk.room_net_t_per_h
+            if free_net < -TINY_RATE and tk.free_t > tk.floor_t + EPS_T:
+                best = min(best, (tk.free_t - tk.floor_t) / -free_net)
+            if room_net < -TINY_RATE and tk.room_t > EPS_T:
+                best = min(best, tk.room_t / -room_net)
+            for kind, tonnes, _ in tk.watchers:
+                if kind == "stock" and free_net > TINY_RATE:
+                    best = min(best, (tonnes - tk.free_t) / free_net)
+                elif kind == "room" and room_net > TINY_RATE:
+                    best = min(best, (tonnes - tk.room_t) / room_net)
         for f in self.flows:
             if f.schedule is not None:
                 best = min(best, f.schedule.next_change_after(now) - now)
@@ -555,8 +608,9 @@ class FlowNetwork:
             st = f.batch_state
             if st == "idle":
                 head = f.src
-                if head.net_t_per_h > TINY_RATE and head.level_t < f.batch_size_t:
-                    best = min(best, (f.batch_size_t - head.level_t) / head.net_t_per_h)
+                if (f.factor > 0.0 and head.free_net_t_per_h > TINY_RATE
+                        and head.free_t < f.batch_size_t - EPS_T):
+                    best = min(best, (f.batch_size_t - head.free_t) / head.free_net_t_per_h)
             elif st == "setup":
                 best = min(best, f.batch_until_h - now)
             elif st == "pump" and r > TINY_RATE:
@@ -595,28 +649,51 @@ class FlowNetwork:
         self.update()
         return ev
 
-    def take(self, tank: Tank, tonnes: float, route: str) -> deque:
-        """Take a cargo out of ``tank`` (loading starts); its lots get ``route`` as route tag."""
+    def start_loading(self, slot: Flow, tonnes: float, rate_t_per_h: float, route: str) -> None:
+        """A tanker starts loading ``tonnes`` at ``rate_t_per_h`` through berth ``slot``; the
+        cargo is reserved at once (no line can take it) and moves aboard as it loads."""
         self._advance(self.env.now)
-        cargo: deque = deque()
-        lotq.move(tank.lots, cargo, tonnes, route=route)
-        tank.level_t -= tonnes
-        self.aboard_t += tonnes
+        slot.src.reserved_out_t += tonnes
+        slot.capacity_t_per_h = rate_t_per_h
+        slot.remaining_t = tonnes
+        slot.cargo = deque()
+        slot.route = route
+        self.update()
+
+    def finish_loading(self, slot: Flow) -> deque:
+        """Loading ends (its time is up): returns the cargo's lots."""
+        self._advance(self.env.now)
+        tank, rest = slot.src, slot.remaining_t  # rounding only
+        lotq.move(tank.lots, slot.cargo, rest, route=slot.route)
+        tank.level_t -= rest
+        tank.reserved_out_t = max(0.0, tank.reserved_out_t - rest)
+        self.aboard_t += rest
+        slot.remaining_t = 0.0
+        slot.capacity_t_per_h = 0.0
+        cargo, slot.cargo = slot.cargo, deque()
         self.update()
         return cargo
 
-    def reserve_room(self, tank: Tank, tonnes: float) -> None:
+    def start_discharge(self, slot: Flow, cargo: deque, tonnes: float, rate_t_per_h: float) -> None:
+        """A tanker starts discharging: the room is reserved at once and fills as it goes."""
         self._advance(self.env.now)
-        tank.reserved_in_t += tonnes
+        slot.dst.reserved_in_t += tonnes
+        slot.capacity_t_per_h = rate_t_per_h
+        slot.remaining_t = tonnes
+        slot.cargo = cargo
         self.update()
 
-    def land(self, tank: Tank, cargo: deque, tonnes: float) -> None:
-        """Land a discharged cargo into its reserved room (discharge ends)."""
+    def finish_discharge(self, slot: Flow) -> None:
+        """Discharge ends (its time is up): the last of the cargo is in the tank."""
         self._advance(self.env.now)
-        tank.reserved_in_t = max(0.0, tank.reserved_in_t - tonnes)
-        lotq.move(cargo, tank.lots, tonnes, tally=tank.tally)
-        tank.level_t += tonnes
-        self.aboard_t -= tonnes
+        tank, rest = slot.dst, slot.remaining_t  # rounding only
+        lotq.move(slot.cargo, tank.lots, rest, tally=tank.tally)
+        tank.level_t += rest
+        tank.reserved_in_t = max(0.0, tank.reserved_in_t - rest)
+        self.aboard_t -= rest
+        slot.remaining_t = 0.0
+        slot.capacity_t_per_h = 0.0
+        slot.cargo = deque()
         self.update()
 
     # -- the end ---------------------------------------------------------------------------

@@ -9,9 +9,10 @@ keeps it there; one that starts during loading or discharge does not stop it.  E
 ``tank_room``) and the disruption responsible ("" when none; several closing disruptions
 are joined with "+").
 
-Cargo is moved as a lump (see :mod:`sim.model.network`): loading takes it out of the tank
-when loading starts, so two tankers can never count the same crude; discharging reserves
-the room when it starts and lands the crude when it ends.  The berth rate is the nominal
+Loading and discharging are flows of the flow network (:mod:`sim.model.network`), one
+slot per berth: loading reserves the whole cargo when it starts, so two tankers can never
+count the same crude, and moves it aboard as it loads; discharging reserves the room for
+the whole cargo when it starts and fills it as it goes.  The berth rate is the nominal
 rate times the terminal's factor at the start of the operation (a derate that starts
 during an operation does not change it).
 """
@@ -25,7 +26,7 @@ import simpy
 
 from sim import scenario as sc
 from sim.model.condition import Condition
-from sim.model.network import EPS_T, FlowNetwork, Tank
+from sim.model.network import EPS_T, Flow, FlowNetwork, Tank
 from sim.recorder import VOYAGE_FIELDS, Records
 
 COL = {name: i for i, name in enumerate(VOYAGE_FIELDS)}
@@ -106,7 +107,8 @@ class Port:
     """One terminal: its tank (in the flow network), its berths and its condition."""
 
     def __init__(self, env: simpy.Environment, spec: sc.Terminal, tank: Tank, condition: Condition,
-                 network: FlowNetwork, waits: WaitBook, records: Records, stop_h: list[float]) -> None:
+                 network: FlowNetwork, waits: WaitBook, records: Records,
+                 load_slots: list[Flow], discharge_slots: list[Flow]) -> None:
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -120,9 +122,8 @@ class Port:
         b = spec.berths
         self.load_rate_t_per_h = b.load_rate_t_per_day / 24.0 if b.load_rate_t_per_day else 0.0
         self.discharge_rate_t_per_h = b.discharge_rate_t_per_day / 24.0 if b.discharge_rate_t_per_day else 0.0
-        self._load_flow = records.flow_index(self.name, "load")
-        self._discharge_flow = records.flow_index(self.name, "discharge")
-        self._stop_h = stop_h  # [until_h] of the run, to clip recorded berth flows
+        self._load_slots = load_slots  # one per berth: a berth holder always finds a free one
+        self._discharge_slots = discharge_slots
 
     def _berth(self, tanker: str) -> Iterator[simpy.Event]:
         req = self.berths.request()
@@ -143,19 +144,18 @@ class Port:
                 yield from self.watch.wait_usable(self.waits, self.name, tanker)
                 continue
             net.sync()
-            if tank.level_t < cargo_t - EPS_T:
+            if tank.free_t < cargo_t - EPS_T:
                 token = self.waits.begin(self.name, "cargo", "", tanker)
                 yield net.wait_stock(tank, cargo_t)
                 self.waits.end(token)
                 continue
             break
-        start = float(env.now)
-        row[COL["load_start_h"]] = start
-        cargo = net.take(tank, cargo_t, route=self.name)
+        row[COL["load_start_h"]] = float(env.now)
+        slot = _idle(self._load_slots)
         rate = self.load_rate_t_per_h * self.condition.factor
-        duration = cargo_t / rate
-        self.records.add_flow(self._load_flow, start, min(start + duration, self._stop_h[0]), rate)
-        yield env.timeout(duration)
+        net.start_loading(slot, cargo_t, rate, route=self.name)
+        yield env.timeout(cargo_t / rate)
+        cargo = net.finish_loading(slot)
         self.berths.release(req)
         row[COL["load_end_h"]] = float(env.now)
         return cargo
@@ -178,13 +178,18 @@ class Port:
                 self.waits.end(token)
                 continue
             break
-        start = float(env.now)
-        row[COL["discharge_start_h"]] = start
-        net.reserve_room(tank, cargo_t)
+        row[COL["discharge_start_h"]] = float(env.now)
+        slot = _idle(self._discharge_slots)
         rate = self.discharge_rate_t_per_h * self.condition.factor
-        duration = cargo_t / rate
-        self.records.add_flow(self._discharge_flow, start, min(start + duration, self._stop_h[0]), rate)
-        yield env.timeout(duration)
-        net.land(tank, cargo, cargo_t)
+        net.start_discharge(slot, cargo, cargo_t, rate)
+        yield env.timeout(cargo_t / rate)
+        net.finish_discharge(slot)
         self.berths.release(req)
         row[COL["discharge_end_h"]] = float(env.now)
+
+
+def _idle(slots: list[Flow]) -> Flow:
+    for slot in slots:
+        if slot.capacity_t_per_h == 0.0:
+            return slot
+    raise RuntimeError("no idle berth slot although a berth is held (a model bug)")
