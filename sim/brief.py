@@ -57,45 +57,30 @@ class RunTables:
         return int(self.kpis["replication"].nunique()) if "replication" in self.kpis else len(self.kpis)
 
 
-def _read_scenario(path: Path) -> Any:
-    from sim.scenario import Scenario, reference_problems
-
-    try:
-        from sim import loader  # the full loader gives line numbers in errors
-    except ImportError:  # pragma: no cover - loader is part of the package
-        loader = None
-    if loader is not None and hasattr(loader, "load_scenario"):
-        return loader.load_scenario(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    s = Scenario.model_validate(data, context={"barrels_per_tonne": data.get("barrels_per_tonne")})
-    if reference_problems(s):
-        raise UserError(f"{path}: the run's scenario has dangling references: {reference_problems(s)}")
-    return s
-
-
 def load_run(path: str | Path) -> RunTables:
-    """Read a run folder; a clear :class:`UserError` when it is not one."""
+    """Read a run folder (the finished replications of an incomplete one too); a clear
+    :class:`UserError` when it is not one."""
+    from sim.loader import load_scenario
+    from sim.store import read_concat, read_manifest
+
     p = Path(path)
     if not p.is_dir():
         raise UserError(f"{p}: no such run folder (give the folder a run wrote, e.g. results/baseline/<run-id>)")
     missing = [f for f in ("manifest.json", "scenario.yaml") if not (p / f).exists()]
     if missing:
         raise UserError(f"{p}: not a complete run folder, missing {', '.join(missing)}")
-    manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
-    summary = json.loads((p / "summary.json").read_text(encoding="utf-8")) if (p / "summary.json").exists() else {}
+    manifest = read_manifest(p)
     try:
-        from sim.store import read_concat  # also reads the finished blocks of an incomplete run
-    except ImportError:  # pragma: no cover - the store ships with the package
-        def read_concat(folder: Path, table: str) -> pd.DataFrame:
-            f = folder / f"{table}.parquet"
-            return pd.read_parquet(f) if f.exists() else pd.DataFrame()
+        summary = json.loads((p / "summary.json").read_text(encoding="utf-8")) if (p / "summary.json").exists() else {}
+    except ValueError:
+        summary = {}  # the brief computes everything from the tables; the summary is optional
     tables = {name: read_concat(p, name) for name in TABLES}
     extra = {name: read_concat(p, name) for name in ("disruption_kpis", "waits")}
     extra.update({f.stem: pd.read_parquet(f) for f in sorted(p.glob("*.parquet"))
                   if f.stem not in TABLES and f.stem not in extra})
     if tables["kpis"].empty:
         raise UserError(f"{p}: kpis.parquet has no replications; the run did not finish any")
-    return RunTables(p, manifest, summary, _read_scenario(p / "scenario.yaml"), extra=extra, **tables)
+    return RunTables(p, manifest, summary, load_scenario(p / "scenario.yaml"), extra=extra, **tables)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -612,7 +597,8 @@ def original_scenario_file(run: RunTables) -> Path | None:
         v = run.manifest.get(key)
         if isinstance(v, str) and v:
             p = Path(v)
-            for cand in (p, run.path / p):
+            repo = Path(__file__).resolve().parent.parent  # a path relative to the checkout
+            for cand in (p, run.path / p, repo / p):
                 if cand.is_file():
                     return cand
     return None
@@ -636,20 +622,25 @@ def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
                     "facility notes above are the only record of its sources.")
     folder = seeds_dir(src.parent if src is not None else None)
     entries = seed_entries(folder) if folder is not None else {}
+    # a file that extends another overrides its figures: keep the last citation of each field
+    latest = {(c.item, c.field): c for c in cites}
+    files = list(dict.fromkeys(c.file for c in latest.values()))
     rows = []
-    for c in cites:
+    for c in latest.values():
         e = entries.get(c.seed)
+        where = [c.file] if len(files) > 1 else []
         if e is None:
-            rows.append([c.item or "(scenario)", c.field, c.value, c.seed, "?", "seed entry not found in seeds/"])
+            rows.append([*where, c.item or "(scenario)", c.field, c.value, c.seed, "?",
+                         "seed entry not found in seeds/"])
         else:
             seed_value = e.get("value")
             unit = e.get("unit", "")
-            rows.append([c.item or "(scenario)", c.field, c.value, f"{c.seed} = {seed_value} {unit}".strip(),
+            rows.append([*where, c.item or "(scenario)", c.field, c.value, f"{c.seed} = {seed_value} {unit}".strip(),
                          str(e.get("confidence", "?")), str(e.get("source", ""))])
-    where = f"seeds/ ({folder})" if folder is not None else "seeds/ (not found)"
-    return rows, (f"Figures of {src.name} that cite the reference data in {where}; confidence H official or "
-                  f"agreed, M one report, L weak, E estimate worked out from sources, A labelled assumption "
-                  f"(see seeds/README.md).")
+    place = "seeds/" if folder is not None else "seeds/ (not found beside the scenario or the package)"
+    return rows, (f"Figures of {' and '.join(reversed(files))} that cite the reference data in {place}; "
+                  f"confidence H official or agreed, M one report, L weak, E estimate worked out from sources, "
+                  f"A labelled assumption (see seeds/README.md).")
 
 
 # --------------------------------------------------------------------------- comparison
@@ -1026,7 +1017,8 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     rows, sentence = citation_rows(run)
     doc.p(sentence)
     if rows:
-        doc.table(["item", "field", "value in scenario", "seed entry", "confidence", "source"], rows)
+        header = ["item", "field", "value in scenario", "seed entry", "confidence", "source"]
+        doc.table((["file"] if len(rows[0]) > len(header) else []) + header, rows)
     doc.h(2, "What was run")
     m = run.manifest
     versions = m.get("versions") or m.get("package_versions") or {}
