@@ -68,16 +68,7 @@ def _run(name: str, seed: np.random.SeedSequence = SEED):
     return s, rec
 
 
-# The flow network spins at one instant when a batching line stays closed while its head
-# tank holds one batch less a rounding error (sim/model/network.py, _arm: the idle batch's
-# timer is re-armed at "now" because free_t < batch_size_t misses the EPS_T that the
-# transition allows).  Replications 1 and 2 of seed 2021 hit it.  Reported to the model's
-# owner; strict, so this test fails as soon as the bug is fixed and the mark must go.
-MODEL_BUG = pytest.mark.xfail(strict=True, raises=RuntimeError, reason="model bug: flow network stuck")
-RUNS = [pytest.param(n, marks=MODEL_BUG) if n == "druzhba_reverse_stops" else n for n in WHAT_IFS]
-
-
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", WHAT_IFS)
 def test_a_what_if_runs_three_replications_and_each_scheduled_disruption_acts(name: str) -> None:
     for i in range(3):
         s, rec = _run(name, np.random.SeedSequence(2021, spawn_key=(i,)))
