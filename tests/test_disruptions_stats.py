@@ -15,7 +15,7 @@ import numpy as np
 
 from sim import disruptions
 from sim.scenario import Distribution
-from tests.test_disruptions import scenario
+from tests.test_disruptions import Harness, scenario
 
 REPS = 400
 
@@ -166,3 +166,17 @@ def test_stochastic_closure_time_share_matches_the_rate_times_mean_duration():
     target = 1 - math.exp(-20 / 365)
     # per-replication closed share has sd about sqrt(20) x 24 / 8712 = 0.012; over 400 the mean's sd is 0.0006
     assert abs(share - target) < 0.0025
+
+
+def test_installed_activations_over_replications_match_the_rate():
+    """Through install() on bare SimPy: 50 one-hour closures a year (overlaps are rare:
+    about 50 x 1/8760 per occurrence), 200 replications: about 10,000 activation rows,
+    within 4 standard deviations (4 x sqrt(10000) = 400)."""
+    s = scenario([{"name": "storms", "target": "supsa", "kind": "closure",
+                   "stochastic": {"per_year": 50, "duration": "1h"}}], horizon="365d")
+    rows = 0
+    for i in range(200):
+        h = Harness(s, seed=1000 + i).run(365 * 24)
+        rows += len(h.records.disruptions)
+        assert all(r[4] - r[3] <= 2.0 or r[4] == 365 * 24 for r in h.records.disruptions)
+    assert abs(rows - 10_000) < 400
