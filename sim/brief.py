@@ -647,31 +647,14 @@ def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
 
 
 def differences(run: RunTables, base: RunTables, columns: Sequence[str]) -> pd.DataFrame:
-    """Per KPI: this run's mean, the baseline's, the difference and its 95% confidence
-    interval, and whether the difference is beyond the replication noise (via sim.compare)."""
-    from sim.compare import compare  # the one place the noise test lives
+    """Per KPI (in ``columns`` order): kpi, base_mean, run_mean, diff (run - base), ci_low,
+    ci_high (95%) and significant (beyond the replication noise), from :func:`sim.compare.compare`,
+    the one place the noise test lives."""
+    from sim.compare import compare
 
-    table = compare([base.path, run.path])
-    return _normalise_compare(table, columns)
-
-
-def _normalise_compare(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Bring sim.compare's table to: kpi, base_mean, run_mean, diff, ci_low, ci_high, significant."""
-    t = table.reset_index() if "kpi" not in table.columns else table
-    pick = {}
-    for want, options in (("kpi", ("kpi",)), ("diff", ("diff", "difference", "delta")),
-                          ("ci_low", ("ci_low", "diff_ci_low", "ci_lo", "low")),
-                          ("ci_high", ("ci_high", "diff_ci_high", "ci_hi", "high")),
-                          ("significant", ("significant", "beyond_noise", "differs"))):
-        col = next((c for c in options if c in t.columns), None)
-        if col is None:
-            raise RuntimeError(f"sim.compare returned no {want!r} column (got {list(t.columns)})")
-        pick[want] = col
-    mean_cols = [c for c in t.columns if str(c).startswith("mean")]
-    out = pd.DataFrame({w: t[c] for w, c in pick.items()})
-    if len(mean_cols) >= 2:
-        out["base_mean"], out["run_mean"] = t[mean_cols[0]], t[mean_cols[1]]
-    return out[out["kpi"].isin(columns)].reset_index(drop=True)
+    t = compare(base.kpis, run.kpis, kpis=list(columns))
+    return t.rename(columns={"mean_baseline": "base_mean", "mean_run": "run_mean"})[
+        ["kpi", "base_mean", "run_mean", "diff", "ci_low", "ci_high", "significant"]]
 
 
 # --------------------------------------------------------------------------- document
@@ -964,15 +947,15 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
         beyond = []
         for _, r in diff.iterrows():
             c = r["kpi"]
-            if not (math.isfinite(float(r.get("run_mean", math.nan))) or math.isfinite(float(r.get("base_mean", math.nan)))):
+            if not (math.isfinite(float(r["run_mean"])) or math.isfinite(float(r["base_mean"]))):
                 continue  # undefined in both runs (e.g. cycle time without voyages)
             label, unit, _, _ = kpi_format(c)
             sig = bool(r["significant"])
             if sig:
                 beyond.append(label)
             rows.append([label + (f" ({unit})" if unit else ""),
-                         fmt_value(c, float(r.get("run_mean", Stat.of(run.kpis[c]).mean))),
-                         fmt_value(c, float(r.get("base_mean", Stat.of(base.kpis[c]).mean))),
+                         fmt_value(c, float(r["run_mean"])),
+                         fmt_value(c, float(r["base_mean"])),
                          ("+" if r["diff"] > 0 else "") + fmt_diff(c, float(r["diff"])),
                          f"{fmt_diff(c, float(r['ci_low']))} to {fmt_diff(c, float(r['ci_high']))}",
                          "beyond noise" if sig else "within noise"])
