@@ -20,7 +20,7 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 WHAT_IFS = [
     "black_sea_storms", "bosphorus_closed_10d_winter", "bosphorus_fog_january", "btc_outage",
     "contamination_2019", "druzhba_reverse_stops", "odesa_brody_outage", "pivdennyi_derated",
-    "russian_supply_cut_2020", "straits_bad_winter", "supsa_closed_all_via_ceyhan",
+    "russian_supply_cut_2020", "straits_bad_winter", "straits_winter_waits", "supsa_closed_all_via_ceyhan",
     "ukraine_ports_closed_2022",
 ]
 SEED = np.random.SeedSequence(2021, spawn_key=(0,))
