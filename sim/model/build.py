@@ -11,6 +11,9 @@ Conditions act as follows: a source's on its production, a pipeline's on its flo
 depot's on every line into or out of it, a refinery's on its runs, a terminal's on its
 berths (a closed terminal starts no loading or discharge; a derate slows the berth rate; a
 delay adds time per port call), a sea leg's on sailing, a chokepoint's on passages.
+``Records.lost_flow_t`` covers the continuous flows (sources, lines, depots, refineries);
+what a terminal, sea leg or chokepoint disruption costs shows as attributed waits, and
+downstream as the flows and shortfall that follow.
 
 Route tags in ``Records.delivered_by_origin`` (refinery, origin, route): crude shipped by
 sea carries its load terminal's name (e.g. "Supsa"); crude that only went by pipeline or
