@@ -52,7 +52,9 @@ Definitions (all per replication, over the scenario horizon):
   the first day d, on or after the day the first activation ends, whose forward
   :data:`RECOVERY_WINDOW_D`-day mean of delivered flow (shorter at the horizon) is at
   least 95 % of L; the KPI is d minus the end day, in days.  0 when L is 0; NaN when the
-  flow does not recover before the horizon.
+  flow does not recover before the horizon.  Both are measured from the disruption's own
+  start and end, not attributed causally: when disruptions overlap, a cut run counts for
+  each one active around it (compare with a run without the disruption for its effect).
 """
 
 from __future__ import annotations
