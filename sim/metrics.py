@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.recorder import DISRUPTION_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario import KIND_OF_SECTION, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")

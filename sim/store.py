@@ -673,8 +673,5 @@ def iter_runs(root: str | os.PathLike[str] = "results") -> Iterator[Path]:
         yield f.parent
 
 
-def elapsed_since(t0: float) -> float:
-    return round(time.perf_counter() - t0, 3)
-
 
 __all__ = ["RunResult", "open_run", "scenario_data", "scenario_hash", "TABLES"]
