@@ -38,7 +38,6 @@ import os
 import platform
 import shutil
 import subprocess
-import time
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
