@@ -111,29 +111,31 @@ def _suggest(word: str, options: Iterable[str]) -> str:
     return f"; valid here: {', '.join(options[:15])}" if options else ""
 
 
-def apply_override(tree: dict[str, Any], path: str, value: Any) -> None:
+def apply_override(tree: dict[str, Any], path: str, value: Any) -> tuple[str | int, ...]:
     """Set ``value`` at the dotted ``path`` of a scenario mapping, in place.
 
     Mapping keys must exist except the last one (a field left at its default may be set);
     a list is indexed by an item's ``name`` or by position.  Errors name the path and the
-    nearest valid key.
+    nearest valid key.  Returns the field path it set, list items as indexes
+    (``('network', 'pipelines', 2, 'capacity')``).
     """
     parts = path.split(".")
     node: Any = tree
     walked: list[str] = []
+    resolved: list[str | int] = []
     for k, part in enumerate(parts):
         last = k == len(parts) - 1
         where = ".".join(walked) or "the scenario"
+        idx = None
         if isinstance(node, dict):
             if last:
                 node[part] = value
-                return
+                return (*resolved, part)
             if part not in node:
                 raise UserError(f"--set {path}: {where} has no {part!r}{_suggest(part, node.keys())}")
             nxt = node[part]
         elif isinstance(node, list):
-            names = [item.get("name") for item in node if isinstance(item, dict)]
-            idx = None
+            names = [item.get("name") if isinstance(item, dict) else None for item in node]
             if part in names:
                 idx = names.index(part)
             elif part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
@@ -143,12 +145,14 @@ def apply_override(tree: dict[str, Any], path: str, value: Any) -> None:
                                 f"{_suggest(part, [n for n in names if n])}")
             if last:
                 node[idx] = value
-                return
+                return (*resolved, idx % len(node))
             nxt = node[idx]
         else:
             raise UserError(f"--set {path}: {where} is a single value ({node!r}), it has no {part!r}")
         walked.append(part)
+        resolved.append(idx % len(node) if isinstance(node, list) else part)  # type: ignore[operator]
         node = nxt
+    return tuple(resolved)
 
 
 @dataclass(frozen=True)
@@ -181,23 +185,23 @@ def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequ
         source = str(path)
     if not pairs:
         return Prepared(loader.validate_tree(tree, shown), source, ())
-    for p, v in pairs:
-        apply_override(tree, p, v)
+    applied = [(apply_override(tree, p, v), p, v) for p, v in pairs]
     try:
         scenario = loader.validate_tree(tree, shown)
     except ScenarioError as e:
-        raise ScenarioError([_blame_override(p, pairs) for p in e.problems]) from None
+        raise ScenarioError([_blame_override(p, applied) for p in e.problems]) from None
     return Prepared(scenario, source, overrides)
 
 
-def _blame_override(problem: Any, pairs: list[tuple[str, Any]]) -> Any:
-    """Point a validation problem at the --set that caused it, when one did."""
-    from sim.errors import Problem, format_path
+def _blame_override(problem: Any, applied: list[tuple[tuple[str | int, ...], str, Any]]) -> Any:
+    """Point a validation problem at the --set that caused it: one that set the problem's
+    field, a field inside it, or the mapping holding it."""
+    from sim.errors import Problem
 
-    path = format_path(problem.path)
-    for p, v in pairs:
-        dotted = path.replace("[", ".").replace("]", "")
-        if dotted.startswith(p.split(".")[0]) and p.split(".")[-1] in dotted.split("."):
+    where = tuple(problem.path)
+    for field_path, p, v in applied:
+        n = min(len(where), len(field_path))
+        if n and where[:n] == field_path[:n] and len(field_path) - len(where) <= 1:
             return Problem(problem.file, problem.line, problem.column, problem.path,
                            problem.message, (problem.hint + "; " if problem.hint else "") + f"set by --set {p}={v!r}")
     return problem

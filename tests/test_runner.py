@@ -304,8 +304,10 @@ def test_progress_bar_only_on_a_terminal_or_when_asked(capsys):
 def test_override_addresses_named_list_items_and_indexes():
     tree = {"network": {"pipelines": [{"name": "odesa-brody", "capacity": "9 Mt/y"}, {"name": "b", "capacity": 1}]},
             "seed": 1}
-    runner.apply_override(tree, "network.pipelines.odesa-brody.capacity", "7Mt/y")
-    runner.apply_override(tree, "network.pipelines.1.capacity", "2 Mt/y")
+    assert runner.apply_override(tree, "network.pipelines.odesa-brody.capacity", "7Mt/y") == \
+        ("network", "pipelines", 0, "capacity")
+    assert runner.apply_override(tree, "network.pipelines.-1.capacity", "2 Mt/y") == \
+        ("network", "pipelines", 1, "capacity")
     runner.apply_override(tree, "replications", 50)  # a field left at its default
     assert tree["network"]["pipelines"][0]["capacity"] == "7Mt/y"
     assert tree["network"]["pipelines"][1]["capacity"] == "2 Mt/y"
@@ -333,8 +335,10 @@ def test_override_changes_the_run_and_bad_values_name_the_set(small):
     p = runner.prepare(small, ["network.refineries.mozyr.demand=20 kt/d"])
     assert p.scenario.network.refineries[0].demand_t_per_day == 20_000
     with pytest.raises(ScenarioError) as info:
-        runner.prepare(small, ["network.refineries.mozyr.demand=20 kt/dy"])
+        runner.prepare(small, ["network.refineries.mozyr.demand=20 kt/dy", "network.pipelines.wrep.capacity=1 kt/d"])
+    assert len(info.value.problems) == 1
     assert "--set network.refineries.mozyr.demand" in str(info.value)
+    assert "--set network.pipelines.wrep" not in str(info.value)
 
 
 def test_a_scenario_the_model_refuses_creates_no_run_folder(small, tmp_path):
