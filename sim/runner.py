@@ -506,6 +506,8 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
     bar = None
     try:
         if todo:
+            if workers is None and executor in ("local", "dask") and not scheduler:
+                workers = min(os.cpu_count() or 1, len(todo))  # no idle processes for a short run
             ex = _executor(executor, scenario, seed, model, workers, scheduler)
             manifest["executor"] = executor
             manifest["workers"] = ex.workers
