@@ -225,7 +225,7 @@ def test_history_supsa_transit_within_a_day_of_the_reported(history) -> None:
 
 
 def test_history_ceyhan_transit_misses_by_the_winter_straits_wait(history) -> None:
-    """Reported 7 d (5 to 12 March).  The model gives ≈4.2 d: it applies the all-season
+    """Reported 7 d (5 to 12 March).  The model gives ≈4.7 d: it applies the all-season
     Bosphorus wait (0.2-0.8 d), while March waits of several days are 'normal in winter'
     (ROUTE_FACTS).  The gap must stay within that seasonal wait (< 3.5 d) and one-sided."""
     _, f = history
