@@ -110,9 +110,9 @@ def _spot(model: "Model", prog: sc.Programme, tanker: str, arrive_h: float, pick
     if arrive_h > env.now:
         yield env.timeout(arrive_h - env.now)
     if prog.choose_port == "availability":
-        # The load port whose tank is fullest relative to the cargo (first listed on a tie).
+        # The load port with the most crude not yet promised to a tanker (first listed on a tie).
         model.network.sync()
-        levels = [model.ports[p.terminal].tank.level_t for p in prog.load_ports]
+        levels = [model.ports[p.terminal].tank.free_t for p in prog.load_ports]
         pick = levels.index(max(levels))
     load = model.ports[prog.load_ports[pick].terminal]
     discharge = model.ports[prog.discharge_port]
