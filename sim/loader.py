@@ -572,20 +572,96 @@ def validate_tree(tree: PosDict, shown: str, earlier: list[Problem] | None = Non
     """Validate a merged tree into a Scenario; every problem is mapped to its file and line.
     ``earlier`` problems (from merging) are reported together with these."""
     problems = list(earlier or [])
+    context = _context(tree)
     try:
-        scenario = Scenario.model_validate(tree, context=_context(tree))
+        scenario = Scenario.model_validate(tree, context=context)
     except ValidationError as e:
-        raise ScenarioError(_sorted(problems + problems_from_validation_error(e, tree, shown))) from None
-    for path, message in reference_problems(scenario):
-        pos = position_of(tree, tuple(path))
-        hint = None
-        if "; did you mean" in message:
-            message, hint = message.split("; ", 1)
-        problems.append(Problem(pos.file if pos else shown, pos.line if pos else None,
-                                pos.column if pos else None, tuple(path), message, hint))
+        problems += problems_from_validation_error(e, tree, shown)
+        problems += _references_despite(e, tree, shown, context)
+        raise ScenarioError(_sorted(problems)) from None
+    problems += [_reference_problem(path, message, tree, shown) for path, message in reference_problems(scenario)]
     if problems:
         raise ScenarioError(_sorted(problems))
     return scenario
+
+
+def _reference_problem(path: tuple, message: str, tree: Any, shown: str) -> Problem:
+    pos = position_of(tree, tuple(path))
+    hint = None
+    if "; did you mean" in message:
+        message, hint = message.split("; ", 1)
+    return Problem(pos.file if pos else shown, pos.line if pos else None,
+                   pos.column if pos else None, tuple(path), message, hint)
+
+
+def _references_despite(exc: ValidationError, tree: Any, shown: str, context: dict) -> list[Problem]:
+    """Dangling references in a file that also has other problems (best effort).
+
+    The list items that hold validation errors (a whole facility, programme or disruption)
+    are left out and the rest is validated again; if that passes, its unknown-name
+    references are reported too, except those naming a left-out item.  So a misspelt key
+    and a misspelt reference show up in one pass instead of two.
+    """
+    drop: dict[tuple, set[int]] = {}
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        first = next((i for i, part in enumerate(loc) if isinstance(part, int) and not isinstance(part, bool)), None)
+        if first is None or not isinstance(value_at(tree, loc[:first]), list):
+            return []  # a problem outside any list item: nothing sensible to leave out
+        drop.setdefault(loc[:first], set()).add(loc[first])
+    pruned = plain(tree)
+    index_maps: dict[tuple, list[int]] = {}
+    dropped_names: set[str] = set()
+    for list_path, indices in drop.items():
+        parent = value_at(pruned, list_path[:-1])
+        old = parent[list_path[-1]]
+        keep = [j for j in range(len(old)) if j not in indices]
+        for j in indices:
+            if isinstance(old[j], dict):
+                groups = old[j].get("groups")
+                candidates = [old[j].get("name"), *(groups if isinstance(groups, list) else [])]
+                dropped_names |= {n for n in candidates if isinstance(n, str)}
+        parent[list_path[-1]] = [old[j] for j in keep]
+        index_maps[list_path] = keep
+    try:
+        scenario = Scenario.model_validate(pruned, context=context)
+    except (ValidationError, ValueError, TypeError):
+        return []
+    out = []
+    for path, message in reference_problems(scenario):
+        path = tuple(path)
+        k = next((i for i, part in enumerate(path) if isinstance(part, int)), None)
+        if k is not None and path[:k] in index_maps:
+            path = path[:k] + (index_maps[path[:k]][path[k]],) + path[k + 1:]
+        if not message.startswith("unknown "):
+            continue  # e.g. "no sea leg between ...": may only be missing because of a left-out item
+        value = value_at(tree, path)
+        named = [n for n in (value if isinstance(value, list) else [value]) if isinstance(n, str)]
+        if any(n in dropped_names for n in named):
+            continue
+        problem = _reference_problem(path, message, tree, shown)
+        # the hint was worked out without the left-out items: work it out again from all names
+        pool = _all_names(tree)
+        near = [m for n in named if n not in pool for m in get_close_matches(n, pool, n=1, cutoff=0.6)]
+        out.append(Problem(problem.file, problem.line, problem.column, problem.path,
+                           problem.message.split("; ", 1)[0], f"did you mean {near[0]!r}?" if near else None))
+    return out
+
+
+def _all_names(tree: Any) -> list[str]:
+    """Every facility name, group and section name written in the network (raw)."""
+    names: list[str] = []
+    network = tree.get("network") if isinstance(tree, dict) else None
+    if not isinstance(network, dict):
+        return names
+    for section, items in network.items():
+        names.append(str(section))
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                groups = item.get("groups")
+                names += [n for n in [item.get("name"), *(groups if isinstance(groups, list) else [])]
+                          if isinstance(n, str)]
+    return names
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

@@ -312,3 +312,23 @@ def test_odd_keys_are_quoted_in_the_field_path_and_stay_on_one_line(tmp_path):
     assert [p.format().split(": ", 1)[1] for p in probs] == [
         "network.terminals[1].berths['a\\nb']: unknown key 'a\\nb'; valid keys here: "
         "count, load_rate, discharge_rate, max_cargo, max_length"]
+
+
+def test_a_misspelt_key_and_a_dangling_reference_are_reported_in_one_pass(tmp_path):
+    text = (VALID.replace("      capacity: 9 Mt/y\n", "      capcity: 9 Mt/y\n")   # odesa-brody
+                 .replace("target: odesa", "target: odessa"))
+    probs = problems_of(write(tmp_path, "s.yaml", text))
+    assert [(p.line, p.path[-1], p.message, p.hint) for p in probs if p.path[0] == "disruptions"] == [
+        (72, "target", "unknown facility or group 'odessa'", "did you mean 'odesa'?")]
+    assert {p.message for p in probs if p.path[0] == "network"} == {
+        "unknown key 'capcity'", "missing required key 'capacity'"}
+
+
+def test_references_to_an_item_with_its_own_problems_are_not_called_dangling(tmp_path):
+    # the depot 'brody' has a bad tank; the pipelines that name it must not be reported as
+    # pointing at an unknown node (it exists, it is just broken)
+    probs = problems_of(variant(tmp_path, "tank: {capacity: 100kt, initial: 20kt}", "tank: {capacity: 100 kx}"))
+    assert [(p.path, p.message) for p in probs] == [
+        (("network", "depots", 0, "tank", "capacity"),
+         "unknown mass unit 'kx' in '100 kx' (did you mean 'kt'?): use one of Mbbl, Mt, b, bbl, kb, kbbl, kt, mb, "
+         "mbbl, mt, t, e.g. '85kt'")]
