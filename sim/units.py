@@ -87,16 +87,21 @@ def _finite(value: float, text: object, what: str) -> float:
     return value
 
 
-def parse_duration(text: object) -> float:
-    """Duration in hours: ``"36h"``, ``"3d"``, ``"2w"``, ``"1y"`` (365 days), ``"90min"``."""
-    value, unit = _split(text, "duration", "36h")
+def _parse_simple(text: object, what: str, table: dict[str, float], example: str, bare_hint: str) -> float:
+    """A number with one unit from ``table`` (bare zero allowed), in the internal unit."""
+    value, unit = _split(text, what, example)
     if not unit:
         if value == 0:
             return 0.0  # zero needs no unit
-        raise UnitError(f"duration {text!r} has no unit: write e.g. '{value:g}h' or '{value:g}d'")
-    if unit not in DURATION_UNITS:
-        raise _unknown(unit, str(text), "duration", DURATION_UNITS, "36h")
-    return _finite(value * DURATION_UNITS[unit], text, "duration")
+        raise UnitError(f"{what} {text!r} has no unit: write e.g. " + bare_hint.format(v=f"{value:g}"))
+    if unit not in table:
+        raise _unknown(unit, str(text), what, table, example)
+    return _finite(value * table[unit], text, what)
+
+
+def parse_duration(text: object) -> float:
+    """Duration in hours: ``"36h"``, ``"3d"``, ``"2w"``, ``"1y"`` (365 days), ``"90min"``."""
+    return _parse_simple(text, "duration", DURATION_UNITS, "36h", "'{v}h' or '{v}d'")
 
 
 def parse_mass(text: object, barrels_per_tonne: float | None = None) -> float:
@@ -132,38 +137,17 @@ def parse_rate(text: object, barrels_per_tonne: float | None = None) -> float:
 
 def parse_distance(text: object) -> float:
     """Distance in nautical miles: ``"540 nm"``, ``"674 km"``."""
-    value, unit = _split(text, "distance", "540 nm")
-    if not unit:
-        if value == 0:
-            return 0.0  # zero needs no unit
-        raise UnitError(f"distance {text!r} has no unit: write e.g. '{value:g} nm' or '{value:g} km'")
-    if unit not in DISTANCE_UNITS:
-        raise _unknown(unit, str(text), "distance", DISTANCE_UNITS, "540 nm")
-    return _finite(value * DISTANCE_UNITS[unit], text, "distance")
+    return _parse_simple(text, "distance", DISTANCE_UNITS, "540 nm", "'{v} nm' or '{v} km'")
 
 
 def parse_speed(text: object) -> float:
     """Speed in knots: ``"14 kn"``, ``"26 km/h"``."""
-    value, unit = _split(text, "speed", "14 kn")
-    if not unit:
-        if value == 0:
-            return 0.0  # zero needs no unit
-        raise UnitError(f"speed {text!r} has no unit: write e.g. '{value:g} kn'")
-    if unit not in SPEED_UNITS:
-        raise _unknown(unit, str(text), "speed", SPEED_UNITS, "14 kn")
-    return _finite(value * SPEED_UNITS[unit], text, "speed")
+    return _parse_simple(text, "speed", SPEED_UNITS, "14 kn", "'{v} kn'")
 
 
 def parse_length(text: object) -> float:
     """Length in metres: ``"245 m"``, ``"1020 mm"``, ``"42 in"``."""
-    value, unit = _split(text, "length", "245 m")
-    if not unit:
-        if value == 0:
-            return 0.0  # zero needs no unit
-        raise UnitError(f"length {text!r} has no unit: write e.g. '{value:g} m'")
-    if unit not in LENGTH_UNITS:
-        raise _unknown(unit, str(text), "length", LENGTH_UNITS, "245 m")
-    return _finite(value * LENGTH_UNITS[unit], text, "length")
+    return _parse_simple(text, "length", LENGTH_UNITS, "245 m", "'{v} m'")
 
 
 def parse_clock(text: object) -> float:
