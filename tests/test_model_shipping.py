@@ -167,6 +167,42 @@ def test_a_derated_terminal_loads_slower() -> None:
     assert voyage_dicts(rec)[0]["load_end_h"] == pytest.approx(48.0)
 
 
+def test_a_derate_during_loading_slows_the_rest_and_counts_as_lost_flow() -> None:
+    """12 kt load at 1 kt/h by 12 h; then half rate: the other 12 kt take 24 h, so loading
+    ends at 36 h, and 0.5 kt/h x 24 h = 12 kt of berth flow are lost to the derate."""
+    m = model_of(scenario(TWO_PORTS, shipping=SHUTTLE, horizon="3d"))
+    cond = m.conditions["A"]
+
+    def pumps():
+        yield m.env.timeout(12.0)
+        cond.apply("pumps", Effect("derate", factor=0.5))
+
+    m.env.process(pumps())
+    rec = m.run()
+    assert voyage_dicts(rec)[0]["load_end_h"] == pytest.approx(36.0)
+    assert rec.lost_flow_t == {("pumps", "A"): pytest.approx(12_000)}
+
+
+def test_a_closure_during_loading_pauses_it() -> None:
+    """Closed 6-10 h: the 24 h loading ends 4 h late, at 28 h; no new wait is recorded
+    (the tanker stays at its berth), and 4 kt of berth flow are lost to the closure."""
+    m = model_of(scenario(TWO_PORTS, shipping=SHUTTLE, horizon="3d"))
+    cond = m.conditions["A"]
+
+    def storm():
+        yield m.env.timeout(6.0)
+        cond.apply("storm", Effect("closure"))
+        yield m.env.timeout(4.0)
+        cond.lift("storm")
+
+    m.env.process(storm())
+    rec = m.run()
+    assert voyage_dicts(rec)[0]["load_end_h"] == pytest.approx(28.0)
+    assert rec.waits == []
+    assert rec.lost_flow_t == {("storm", "A"): pytest.approx(4_000)}
+    assert abs(imbalance_t(rec.balance)) < 1e-6
+
+
 def test_a_cargo_too_big_for_the_berths_is_refused_at_build() -> None:
     net = {**TWO_PORTS, "terminals": [
         {**TWO_PORTS["terminals"][0], "berths": {"count": 1, "load_rate": "24 kt/d", "max_cargo": "20kt"}},

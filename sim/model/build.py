@@ -11,9 +11,10 @@ Conditions act as follows: a source's on its production, a pipeline's on its flo
 depot's on every line into or out of it, a refinery's on its runs, a terminal's on its
 berths (a closed terminal starts no loading or discharge; a derate slows the berth rate; a
 delay adds time per port call), a sea leg's on sailing, a chokepoint's on passages.
-``Records.lost_flow_t`` covers the continuous flows (sources, lines, depots, refineries);
-what a terminal, sea leg or chokepoint disruption costs shows as attributed waits, and
-downstream as the flows and shortfall that follow.
+``Records.lost_flow_t`` covers the flows (sources, lines, depots, refineries, and berths
+while a tanker is loading or discharging); what a terminal, sea leg or chokepoint
+disruption costs beyond that shows as attributed waits, and downstream as the flows and
+shortfall that follow.
 
 Route tags in ``Records.delivered_by_origin`` (refinery, origin, route): crude shipped by
 sea carries its load terminal's name (e.g. "Supsa"); crude that only went by pipeline or
@@ -301,7 +302,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
             slots = []
             for k in range(t.berths.count if rate else 0):
                 f = Flow(f"{t.name}#{kind}{k + 1}", kind, tanks[t.name] if kind == "load" else None,
-                         tanks[t.name] if kind == "discharge" else None, [])
+                         tanks[t.name] if kind == "discharge" else None, [conditions[t.name]])
                 f.rec_index = records.flow_index(t.name, kind)
                 slots.append(network.add_flow(f))
             berth_slots[(t.name, kind)] = slots

@@ -39,7 +39,9 @@ simultaneous derates by their share of ``-log(prod factor)`` (factors multiply, 
 While a line refills after a contamination, what it takes in (and so does not deliver) is
 recorded against the contamination as well.
 
-Berth operations are flows too, at the berth rate fixed when they start: loading reserves
+Berth operations are flows too, at the berth rate times the terminal's factor (a derate
+slows an operation under way, a closure pauses it, and the shortfall is lost flow of the
+terminal's disruption like any other): loading reserves
 its whole cargo when it starts (lines can no longer draw it, two tankers never count the
 same crude) and moves it aboard as it loads; discharging reserves the room for the whole
 cargo when it starts (lines can no longer fill it) and lands the crude as it discharges,
@@ -141,7 +143,7 @@ class Flow:
                  "rec_index", "rec_rate", "seg_start_h", "demand_index", "demand_rate", "demand_start_h",
                  "line", "linefill_t", "deficit_t", "lost_index", "seen_contamination",
                  "batch_size_t", "batch_setup_h", "batch_cap_t_per_h", "batch_state", "batch_until_h",
-                 "batch_pumped_t", "refill_blame", "cargo", "remaining_t", "route")
+                 "batch_pumped_t", "refill_blame", "cargo", "remaining_t", "route", "done")
 
     def __init__(self, name: str, kind: str, src: Tank | None, dst: Tank | None,
                  conditions: list[Condition]) -> None:
@@ -180,6 +182,7 @@ class Flow:
         self.cargo: deque = deque()  # berth slot: the lots aboard the tanker
         self.remaining_t = 0.0       # berth slot: tonnes still to move
         self.route = ""              # loading slot: route tag given to the cargo
+        self.done: simpy.Event | None = None  # berth slot: fires when the cargo has moved
 
     def nominal(self, t_h: float) -> float:
         """Maximum rate with every factor at 1 (t/h)."""
@@ -246,6 +249,7 @@ class FlowNetwork:
         self._rates: list[float] = []
         self._maxes: list[float] = []
         self._losing: list[tuple[float, list[tuple[tuple[str, str], float]]]] = []
+        self._slots: list[Flow] = []  # berth slots (load and discharge flows)
         self._timer_at = INF
         self._version = 0
         self._same_instant = (-1.0, 0)
@@ -292,6 +296,7 @@ class FlowNetwork:
                     f.src.out_flows.append(i)
                 if f.dst is not None:
                     f.dst.in_flows.append(i)
+        self._slots = [f for f in self.flows if f.kind in ("load", "discharge")]
         self._rates = [0.0] * len(self.flows)
         self._maxes = [0.0] * len(self.flows)
         for tk in self.tanks:
@@ -583,6 +588,10 @@ class FlowNetwork:
                 else:
                     keep.append(w)
             tk.watchers = keep
+        for f in self._slots:
+            if f.done is not None and f.remaining_t <= EPS_T:
+                ev, f.done = f.done, None
+                ev.succeed()
 
     def _arm(self, now: float) -> None:
         best = INF
@@ -597,6 +606,9 @@ class FlowNetwork:
                     best = min(best, (tonnes - tk.free_t) / free_net)
                 elif kind == "room" and room_net > TINY_RATE:
                     best = min(best, (tonnes - tk.room_t) / room_net)
+        for f in self._slots:
+            if f.remaining_t > EPS_T and f.rate_t_per_h > TINY_RATE:
+                best = min(best, f.remaining_t / f.rate_t_per_h)
         for f in self.flows:
             if f.schedule is not None:
                 best = min(best, f.schedule.next_change_after(now) - now)
@@ -649,19 +661,23 @@ class FlowNetwork:
         self.update()
         return ev
 
-    def start_loading(self, slot: Flow, tonnes: float, rate_t_per_h: float, route: str) -> None:
-        """A tanker starts loading ``tonnes`` at ``rate_t_per_h`` through berth ``slot``; the
-        cargo is reserved at once (no line can take it) and moves aboard as it loads."""
+    def start_loading(self, slot: Flow, tonnes: float, rate_t_per_h: float, route: str) -> simpy.Event:
+        """A tanker starts loading ``tonnes`` at the nominal ``rate_t_per_h`` (times the
+        terminal's factor as it changes) through berth ``slot``; the cargo is reserved at
+        once (no line can take it) and moves aboard as it loads.  The event fires when the
+        whole cargo is aboard."""
         self._advance(self.env.now)
         slot.src.reserved_out_t += tonnes
         slot.capacity_t_per_h = rate_t_per_h
         slot.remaining_t = tonnes
         slot.cargo = deque()
         slot.route = route
+        slot.done = done = self.env.event()
         self.update()
+        return done
 
     def finish_loading(self, slot: Flow) -> deque:
-        """Loading ends (its time is up): returns the cargo's lots."""
+        """Loading ends: returns the cargo's lots."""
         self._advance(self.env.now)
         tank, rest = slot.src, slot.remaining_t  # rounding only
         lotq.move(tank.lots, slot.cargo, rest, route=slot.route)
@@ -674,17 +690,20 @@ class FlowNetwork:
         self.update()
         return cargo
 
-    def start_discharge(self, slot: Flow, cargo: deque, tonnes: float, rate_t_per_h: float) -> None:
-        """A tanker starts discharging: the room is reserved at once and fills as it goes."""
+    def start_discharge(self, slot: Flow, cargo: deque, tonnes: float, rate_t_per_h: float) -> simpy.Event:
+        """A tanker starts discharging: the room is reserved at once and fills as it goes.
+        The event fires when the whole cargo is ashore."""
         self._advance(self.env.now)
         slot.dst.reserved_in_t += tonnes
         slot.capacity_t_per_h = rate_t_per_h
         slot.remaining_t = tonnes
         slot.cargo = cargo
+        slot.done = done = self.env.event()
         self.update()
+        return done
 
     def finish_discharge(self, slot: Flow) -> None:
-        """Discharge ends (its time is up): the last of the cargo is in the tank."""
+        """Discharge ends: the last of the cargo is in the tank."""
         self._advance(self.env.now)
         tank, rest = slot.dst, slot.remaining_t  # rounding only
         lotq.move(slot.cargo, tank.lots, rest, tally=tank.tally)

@@ -4,7 +4,7 @@ A port call reads the way a harbour master would tell it: wait out any delay, wa
 anchor while the terminal is closed, wait for a berth, wait (at the berth) until the
 terminal is open and holds the cargo (loading) or has room for it (discharging), then load
 or discharge at the berth rate.  A closure that starts while a tanker waits at a berth
-keeps it there; one that starts during loading or discharge does not stop it.  Every wait is one
+keeps it there; one that starts during loading or discharge pauses it.  Every wait is one
 ``records.waits`` row with its cause (``delay``, ``berth``, ``closed``, ``cargo``,
 ``tank_room``) and the disruption responsible ("" when none; several closing disruptions
 are joined with "+").
@@ -13,8 +13,9 @@ Loading and discharging are flows of the flow network (:mod:`sim.model.network`)
 slot per berth: loading reserves the whole cargo when it starts, so two tankers can never
 count the same crude, and moves it aboard as it loads; discharging reserves the room for
 the whole cargo when it starts and fills it as it goes.  The berth rate is the nominal
-rate times the terminal's factor at the start of the operation (a derate that starts
-during an operation does not change it).
+rate times the terminal's factor as it changes: a derate slows an operation under way, a
+closure pauses it (the tanker stays at the berth), and the shortfall is recorded as lost
+flow of the terminal's disruption.
 """
 
 from __future__ import annotations
@@ -152,9 +153,7 @@ class Port:
             break
         row[COL["load_start_h"]] = float(env.now)
         slot = _idle(self._load_slots)
-        rate = self.load_rate_t_per_h * self.condition.factor
-        net.start_loading(slot, cargo_t, rate, route=self.name)
-        yield env.timeout(cargo_t / rate)
+        yield net.start_loading(slot, cargo_t, self.load_rate_t_per_h, route=self.name)
         cargo = net.finish_loading(slot)
         self.berths.release(req)
         row[COL["load_end_h"]] = float(env.now)
@@ -180,9 +179,7 @@ class Port:
             break
         row[COL["discharge_start_h"]] = float(env.now)
         slot = _idle(self._discharge_slots)
-        rate = self.discharge_rate_t_per_h * self.condition.factor
-        net.start_discharge(slot, cargo, cargo_t, rate)
-        yield env.timeout(cargo_t / rate)
+        yield net.start_discharge(slot, cargo, cargo_t, self.discharge_rate_t_per_h)
         net.finish_discharge(slot)
         self.berths.release(req)
         row[COL["discharge_end_h"]] = float(env.now)
