@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(b.rows))
     busy = info["load_before"]
-    if busy is not None and busy > 0.5:
+    if busy is not None and busy > 0.75:
         print(f"\nNote: the 1-minute load average was {busy} before the run ({info['cores']} cores): other "
               "processes were using the CPU, so rates and the pool speed-up are understated.")
     titles = {"baseline_replication": "a baseline replication (model + tables)",
