@@ -596,8 +596,9 @@ def summarise(kpis: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataF
             row = dict(zip([by] if isinstance(by, str) else list(by or ()), key))
             row.update(kpi=col, n=int(vals.size), mean=_mean(vals),
                        std=float(vals.std(ddof=1)) if vals.size > 1 else math.nan)
-            for name, q in QUANTILES.items():
-                row[name] = float(np.quantile(vals, q)) if vals.size else math.nan
+            # all quantiles in one call (same numbers as one call each, a third of the cost)
+            qs = np.quantile(vals, list(QUANTILES.values())) if vals.size else [math.nan] * len(QUANTILES)
+            row.update(zip(QUANTILES, map(float, qs)))
             rows.append(row)
     cols = ([by] if isinstance(by, str) else list(by or ())) + ["kpi", "n", "mean", "std", *QUANTILES]
     return pd.DataFrame(rows, columns=cols)

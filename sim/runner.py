@@ -4,13 +4,17 @@ Replication ``i`` of a run with seed ``S`` simulates with ``sim.rng.replication_
 and nothing else random, so its numbers depend only on (scenario, S, i): the same with the
 ``serial`` executor, a ``local`` process pool of any size, or ``dask`` on a cluster.
 
-Streaming: at most a bounded window of replications is in flight; each one's tables are
-computed in the worker (:func:`sim.metrics.replication_tables`) and only those travel back.
-Finished replications are written to the store in blocks of consecutive replications as
-they complete (at least every :data:`FLUSH_EVERY_S` seconds), so memory does not grow with
-the number of replications and an interrupted run loses at most the replications in flight.
-The final tables are assembled block by block in replication order, so they are identical
-whatever the executor, the number of workers or the order in which replications finished.
+Streaming: work goes to the executor in blocks of consecutive replications; a worker
+simulates a block, reduces each replication to its tables (:func:`sim.metrics.replication_columns`)
+and joins them into one Arrow table per table name, and only those travel back, once per
+block.  Blocks are sized from the measured time per replication (about
+:data:`BLOCK_TARGET_S` of work, at most :data:`FLUSH_EVERY_S`, smaller towards the end so
+every worker stays busy to the last one), so the parent process only writes each finished
+block to the store as it arrives.  At most a bounded window of blocks is in flight, so memory
+does not grow with the number of replications and an interrupted run loses at most the
+blocks in flight.  The final tables are assembled block by block in replication order, so
+they are identical whatever the executor, the number of workers, the block sizes or the
+order in which blocks finished.
 
 ``--set path.to.value=v`` overrides apply to the merged scenario mapping before validation;
 items of named lists are addressed by name (``network.pipelines.odesa-brody.capacity=7Mt/y``)
@@ -45,7 +49,8 @@ from sim.rng import replication_seed
 from sim.scenario import Scenario
 
 EXECUTORS = ("local", "serial", "dask")
-FLUSH_EVERY_S = 5.0
+FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
+BLOCK_TARGET_S = 0.5   # work per block on a pool: IPC and writes amortised, still fine-grained
 MAX_BLOCK = 64
 
 Model = Callable[[Scenario, np.random.SeedSequence], Records]
@@ -231,15 +236,35 @@ def preflight(scenario: Scenario, seed: int) -> None:
 Tables = dict[str, pa.Table]
 
 
-def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> Tables:
-    """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables.
+@dataclass(frozen=True)
+class BlockResult:
+    """The tables of replications ``reps`` (consecutive), one Arrow table per table name,
+    and the seconds the worker spent on them."""
 
-    The tables are Arrow tables built in the worker from numpy columns: cheaper to build
-    than DataFrames, cheap to send back, and the parent only has to join and write them.
-    """
+    reps: range
+    tables: Tables
+    seconds: float
+
+
+def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> Tables:
+    """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables."""
+    return replicate_block(scenario, seed, range(i, i + 1), model).tables
+
+
+def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | None = None) -> BlockResult:
+    """Simulate consecutive replications ``reps`` and reduce them to one Arrow table per
+    table name (rows in replication order): built in the worker from numpy columns, with
+    one conversion per column for the whole block, so a block travels back as a few large
+    buffers and the parent only has to write them."""
+    t0 = time.perf_counter()
     simulate = model or _default_model()
-    records = simulate(scenario, replication_seed(seed, i))
-    return {name: store.as_arrow(cols) for name, cols in replication_columns(records, scenario, i).items()}
+    columns: dict[str, list[dict[str, np.ndarray]]] = {}
+    for i in reps:
+        records = simulate(scenario, replication_seed(seed, i))
+        for name, cols in replication_columns(records, scenario, i).items():
+            columns.setdefault(name, []).append(cols)
+    tables = {name: store.join_columns(parts) for name, parts in columns.items()}
+    return BlockResult(reps, tables, time.perf_counter() - t0)
 
 
 _WORKER: dict[str, Any] = {}
@@ -251,12 +276,8 @@ def _init_worker(scenario: Scenario, seed: int, model: Model | None) -> None:
     _WORKER.update(scenario=scenario, seed=seed, model=model)
 
 
-def _replicate_in_worker(i: int) -> tuple[int, Tables]:
-    return i, replicate(_WORKER["scenario"], _WORKER["seed"], i, _WORKER["model"])
-
-
-def _replicate_indexed(scenario: Scenario, seed: int, i: int, model: Model | None) -> tuple[int, Tables]:
-    return i, replicate(scenario, seed, i, model)
+def _replicate_in_worker(reps: range) -> BlockResult:
+    return replicate_block(_WORKER["scenario"], _WORKER["seed"], reps, _WORKER["model"])
 
 
 # --------------------------------------------------------------------------- executors
@@ -269,10 +290,10 @@ class _Serial:
         self.args = (scenario, seed, model)
         self.workers = 1
 
-    def submit(self, i: int) -> Any:
+    def submit(self, reps: range) -> Any:
         f: cf.Future = cf.Future()
         try:
-            f.set_result(_replicate_indexed(*self.args[:2], i, self.args[2]))
+            f.set_result(replicate_block(*self.args[:2], reps, self.args[2]))
         except BaseException as e:  # noqa: BLE001 - handed to the caller via the future
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -283,7 +304,7 @@ class _Serial:
         return set(futures)
 
     @staticmethod
-    def result(f: Any) -> tuple[int, Tables]:
+    def result(f: Any) -> BlockResult:
         return f.result()
 
     def close(self, abort: bool = False) -> None:
@@ -298,15 +319,15 @@ class _Pool:
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                            initargs=(scenario, seed, model))
 
-    def submit(self, i: int) -> Any:
-        return self.pool.submit(_replicate_in_worker, i)
+    def submit(self, reps: range) -> Any:
+        return self.pool.submit(_replicate_in_worker, reps)
 
     def wait_any(self, futures: set) -> set:
         done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
         return done
 
     @staticmethod
-    def result(f: Any) -> tuple[int, Tables]:
+    def result(f: Any) -> BlockResult:
         return f.result()
 
     def close(self, abort: bool = False) -> None:
@@ -348,9 +369,9 @@ class _Dask:
         self.workers = workers or max(1, len(info.get("workers", {})) or 1)
         self.args = (self.client.scatter(scenario, broadcast=True), seed, model)
 
-    def submit(self, i: int) -> Any:
+    def submit(self, reps: range) -> Any:
         scenario, seed, model = self.args
-        return self.client.submit(_replicate_indexed, scenario, seed, i, model, pure=False)
+        return self.client.submit(replicate_block, scenario, seed, reps, model, pure=False)
 
     def wait_any(self, futures: set) -> set:
         from distributed import wait
@@ -362,7 +383,7 @@ class _Dask:
         return set(done)
 
     @staticmethod
-    def result(f: Any) -> tuple[int, Tables]:
+    def result(f: Any) -> BlockResult:
         out = f.result()
         f.release()
         return out
@@ -408,55 +429,48 @@ def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -
                 **({"dynamic_ncols": True} if sized else {"ncols": 80}))
 
 
+def _block_size(per_rep_s: float | None, left: int, ex: Any) -> int:
+    """Replications in the next block: about :data:`BLOCK_TARGET_S` of work (never more than
+    :data:`FLUSH_EVERY_S`, so a slow model still writes often), and on a pool no more than
+    a share of what is left, so the last blocks are small and no worker idles at the end."""
+    if per_rep_s is None:
+        return 1  # the first blocks measure the time per replication
+    target_s = FLUSH_EVERY_S if ex.name == "serial" else min(BLOCK_TARGET_S, FLUSH_EVERY_S)
+    size = min(MAX_BLOCK, int(target_s / max(per_rep_s, 1e-9)))
+    if ex.name != "serial":
+        size = min(size, -(-left // (2 * ex.workers)))
+    return max(1, size)
+
+
 def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], bar: Any,
             t_start: float, wall_before: float) -> None:
-    """Run ``todo`` on the executor, writing blocks of consecutive finished replications."""
-    window = 1 if ex.name == "serial" else max(4, 2 * ex.workers)
-    max_ahead = window + MAX_BLOCK
-    pending: dict[Any, int] = {}
-    finished: dict[int, Tables] = {}
-    nxt = 0      # next position of todo to submit
-    flushed = 0  # positions of todo before this are on disk
-    last_flush = time.monotonic()
-
-    def flush(force: bool) -> None:
-        nonlocal flushed, last_flush
-        while flushed < len(todo) and todo[flushed] in finished:
-            # the longest run of consecutive replications ready from ``flushed``
-            end = flushed
-            while (end < len(todo) and todo[end] in finished and end - flushed < MAX_BLOCK
-                   and (end == flushed or todo[end] == todo[end - 1] + 1)):
+    """Run ``todo`` on the executor in blocks of consecutive replications, writing each
+    block to the store as soon as it comes back."""
+    window = 1 if ex.name == "serial" else 2 * ex.workers
+    pending: dict[Any, range] = {}
+    per_rep_s: float | None = None
+    nxt = 0  # next position of todo to submit
+    while nxt < len(todo) or pending:
+        while nxt < len(todo) and len(pending) < window:
+            size = _block_size(per_rep_s, len(todo) - nxt, ex)
+            end = nxt + 1
+            while end < len(todo) and end - nxt < size and todo[end] == todo[end - 1] + 1:
                 end += 1
-            ready = end - flushed
-            if not force and ready < MAX_BLOCK and time.monotonic() - last_flush < FLUSH_EVERY_S:
-                return
-            block = todo[flushed:end]
-            tables: dict[str, list[Any]] = {}
-            for i in block:
-                for name, df in finished.pop(i).items():
-                    tables.setdefault(name, []).append(df)
-            store.write_block(folder, block[0], block[-1] + 1, tables)
-            flushed = end
-            manifest["replications_done"] = manifest.get("replications_done", 0) + len(block)
+            reps = range(todo[nxt], todo[end - 1] + 1)
+            pending[ex.submit(reps)] = reps
+            nxt = end
+        for f in ex.wait_any(set(pending)):
+            reps = pending.pop(f)
+            res = ex.result(f)
+            if res.reps != reps:
+                raise RuntimeError(f"the executor returned replications {res.reps} for {reps}")
+            per_rep_s = res.seconds / len(reps)
+            store.write_block(folder, reps.start, reps.stop, {name: [t] for name, t in res.tables.items()})
+            manifest["replications_done"] = manifest.get("replications_done", 0) + len(reps)
             manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
             store.write_manifest(folder, manifest)
-            last_flush = time.monotonic()
-
-    while flushed < len(todo):
-        while nxt < len(todo) and len(pending) < window and nxt - flushed < max_ahead:
-            f = ex.submit(todo[nxt])
-            pending[f] = todo[nxt]
-            nxt += 1
-        if pending:
-            for f in ex.wait_any(set(pending)):
-                pending.pop(f)
-                i, tables = ex.result(f)
-                finished[i] = tables
-                if bar is not None:
-                    bar.update(1)
-        flush(force=nxt >= len(todo) and not pending)
-        if not pending and nxt >= len(todo):
-            flush(force=True)
+            if bar is not None:
+                bar.update(len(reps))
 
 
 def _finish(folder: Path, manifest: dict[str, Any]) -> None:

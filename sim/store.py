@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import typing
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -433,6 +434,33 @@ def as_arrow(part: Any) -> pa.Table:
     return pa.table({k: pa.array(v, from_pandas=True) for k, v in part.items()})
 
 
+def join_columns(parts: list[dict[str, np.ndarray]]) -> pa.Table:
+    """Consecutive replications' columns of one table (each a dict of numpy columns) as one
+    Arrow table: the same table as converting each part with :func:`as_arrow` and joining
+    them as :func:`write_block` does, built with one conversion per column instead of one
+    per column and replication when every part has the same columns and dtypes (the common
+    case); otherwise part by part."""
+    parts = [p for p in parts if p]
+    if not parts:
+        return pa.table({})
+    names = list(parts[0])
+    same = all(list(p) == names and all(p[k].dtype == parts[0][k].dtype for k in names) for p in parts[1:])
+    if same and sum(len(p[names[0]]) for p in parts):
+        cols = {}
+        for k in names:
+            col = pa.array(np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k],
+                           from_pandas=True)
+            if parts[0][k].dtype == object and not (pa.types.is_string(col.type) or pa.types.is_null(col.type)):
+                break  # mixed Python objects: leave type inference and unification to each part
+            cols[k] = col
+        else:
+            return pa.table(cols)
+    pieces = [as_arrow(p) for p in parts]
+    pieces = [p for p in pieces if p.num_columns]
+    schema = _schema_of([(t.schema, t.num_rows) for t in pieces])
+    return pa.concat_tables([_conform(t, schema) for t in pieces])
+
+
 def write_block(folder: Path, start: int, stop: int, tables: dict[str, list[Any]]) -> Block:
     """Write one block of consecutive replications atomically (a folder renamed into place).
 
@@ -538,7 +566,8 @@ def assemble(folder: Path, replications: int) -> None:
     if covered != list(range(replications)):
         missing = sorted(set(range(replications)) - set(covered))
         raise RuntimeError(f"cannot assemble {folder}: replications missing ({missing[:10]}...)")
-    for table in TABLES:
+
+    def join(table: str) -> None:
         files = [b.path / f"{table}{PART_EXT}" for b in blocks]
         schema = _union_schema(files)
         target = folder / f"{table}.parquet"
@@ -549,6 +578,12 @@ def assemble(folder: Path, replications: int) -> None:
                 if t.num_rows:
                     writer.write_table(_conform(t, schema))
         os.replace(tmp, target)
+
+    # one thread per table: Arrow reads and Parquet encoding run outside the GIL, so the
+    # tables are written side by side on all cores (the time series dominates)
+    with ThreadPoolExecutor(max_workers=min(len(TABLES), os.cpu_count() or 1)) as pool:
+        for done in [pool.submit(join, table) for table in TABLES]:
+            done.result()
 
 
 def remove_parts(folder: Path) -> None:

@@ -210,10 +210,10 @@ def test_resume_finishes_without_redoing_finished_replications(small, tmp_path, 
     def stop_after_two(folder, ex, todo, manifest, bar, t0, wall):
         ex_submit = ex.submit
 
-        def submit(i):
-            if i >= 2 and len(store.finished_blocks(folder)) >= 1:
+        def submit(reps):
+            if reps.start >= 2 and len(store.finished_blocks(folder)) >= 1:
                 raise KeyboardInterrupt
-            return ex_submit(i)
+            return ex_submit(reps)
 
         ex.submit = submit
         return original(folder, ex, todo, manifest, bar, t0, wall)
