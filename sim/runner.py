@@ -238,17 +238,18 @@ Tables = dict[str, pa.Table]
 
 @dataclass(frozen=True)
 class BlockResult:
-    """The tables of replications ``reps`` (consecutive), one Arrow table per table name,
-    and the seconds the worker spent on them."""
+    """The tables of replications ``reps`` (consecutive), each encoded as the bytes of its
+    part file (:func:`sim.store.encode_part`), and the seconds the worker spent on them."""
 
     reps: range
-    tables: Tables
+    tables: dict[str, pa.Buffer]
     seconds: float
 
 
 def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> Tables:
     """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables."""
-    return replicate_block(scenario, seed, range(i, i + 1), model).tables
+    encoded = replicate_block(scenario, seed, range(i, i + 1), model).tables
+    return {name: pa.ipc.open_file(buf).read_all() for name, buf in encoded.items()}
 
 
 def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | None = None) -> BlockResult:
@@ -263,7 +264,8 @@ def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | N
         records = simulate(scenario, replication_seed(seed, i))
         for name, cols in replication_columns(records, scenario, i).items():
             columns.setdefault(name, []).append(cols)
-    tables = {name: store.join_columns(parts) for name, parts in columns.items()}
+    tables = {name: store.encode_part(store.block_table([store.join_columns(parts)]))
+              for name, parts in columns.items()}
     return BlockResult(reps, tables, time.perf_counter() - t0)
 
 
@@ -443,9 +445,10 @@ def _block_size(per_rep_s: float | None, left: int, ex: Any) -> int:
 
 
 def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], bar: Any,
-            t_start: float, wall_before: float) -> None:
+            t_start: float, wall_before: float, assembler: store.Assembler | None = None) -> None:
     """Run ``todo`` on the executor in blocks of consecutive replications, writing each
-    block to the store as soon as it comes back."""
+    block to the store as soon as it comes back (and appending it to the final tables
+    through ``assembler`` while the workers run the next blocks)."""
     window = 1 if ex.name == "serial" else 2 * ex.workers
     pending: dict[Any, range] = {}
     per_rep_s: float | None = None
@@ -465,18 +468,21 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
             if res.reps != reps:
                 raise RuntimeError(f"the executor returned replications {res.reps} for {reps}")
             per_rep_s = res.seconds / len(reps)
-            store.write_block(folder, reps.start, reps.stop, {name: [t] for name, t in res.tables.items()})
+            block = store.write_block(folder, reps.start, reps.stop, res.tables)
             manifest["replications_done"] = manifest.get("replications_done", 0) + len(reps)
             manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
             store.write_manifest(folder, manifest)
             if bar is not None:
                 bar.update(len(reps))
+            if assembler is not None:
+                assembler.add(block)
 
 
-def _finish(folder: Path, manifest: dict[str, Any]) -> None:
+def _finish(folder: Path, manifest: dict[str, Any], assembler: store.Assembler | None = None) -> None:
     """Assemble the final tables, write the summary, then mark the run complete."""
     n = int(manifest["replications"])
-    store.assemble(folder, n)
+    written = assembler.finish(n) if assembler is not None else set()
+    store.assemble(folder, n, skip=written)
     kpis = pd.read_parquet(folder / "kpis.parquet")
     fk = pd.read_parquet(folder / "facility_kpis.parquet")
     dk = pd.read_parquet(folder / "disruption_kpis.parquet")
@@ -518,7 +524,10 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
         old_term = signal.signal(signal.SIGTERM, on_term)
     ex = None
     bar = None
+    assembler = store.Assembler(folder)
     try:
+        for block in store.finished_blocks(folder):  # a resumed run: what is already on disk
+            assembler.add(block)
         if todo:
             if workers is None and executor in ("local", "dask") and not scheduler:
                 workers = min(os.cpu_count() or 1, len(todo))  # no idle processes for a short run
@@ -527,19 +536,21 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
             manifest["workers"] = ex.workers
             store.write_manifest(folder, manifest)
             bar = _progress_bar(n, len(done), progress, scenario.name)
-            _stream(folder, ex, todo, manifest, bar, t_start, wall_before)
+            _stream(folder, ex, todo, manifest, bar, t_start, wall_before, assembler)
             ex.close()
             ex = None
         manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
-        _finish(folder, manifest)
+        _finish(folder, manifest, assembler)
     except (KeyboardInterrupt, _Terminated):
         if ex is not None:
             ex.close(abort=True)
+        assembler.abort()
         _save_state(folder, manifest, wall_before, t_start)
         raise RunInterrupted(folder, int(manifest.get("replications_done", 0)), n) from None
     except BaseException:
         if ex is not None:
             ex.close(abort=True)
+        assembler.abort()
         _save_state(folder, manifest, wall_before, t_start)
         raise
     finally:

@@ -207,7 +207,7 @@ def test_resume_finishes_without_redoing_finished_replications(small, tmp_path, 
     monkeypatch.setattr(runner, "FLUSH_EVERY_S", 0.0)
     original = runner._stream
 
-    def stop_after_two(folder, ex, todo, manifest, bar, t0, wall):
+    def stop_after_two(folder, ex, todo, manifest, bar, t0, wall, *rest):
         ex_submit = ex.submit
 
         def submit(reps):
@@ -216,7 +216,7 @@ def test_resume_finishes_without_redoing_finished_replications(small, tmp_path, 
             return ex_submit(reps)
 
         ex.submit = submit
-        return original(folder, ex, todo, manifest, bar, t0, wall)
+        return original(folder, ex, todo, manifest, bar, t0, wall, *rest)
 
     monkeypatch.setattr(runner, "_stream", stop_after_two)
     with pytest.raises(runner.RunInterrupted) as info:
