@@ -678,12 +678,24 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 
 def validate(path: str | os.PathLike[str]) -> list[Problem]:
-    """Every problem in a scenario file (an empty list means it is valid)."""
+    """Every problem in a scenario file (an empty list means it is valid and will run).
+
+    Besides the file's own problems this includes what the model would refuse before a
+    run (a cargo no berth can take, a network where nothing can flow, ...), placed at the
+    lines of the fields concerned, so ``validate`` answers "will this run?"."""
     try:
-        load_scenario(path)
+        tree, problems = _tree_and_problems(path)
+        scenario = validate_tree(tree, str(path), problems)
     except ScenarioError as e:
         return list(e.problems)
-    return []
+    from sim.model.build import model_problems  # lazy: the loader itself does not need the model
+
+    placed = []
+    for p in model_problems(scenario):
+        pos = position_of(tree, tuple(p.path))
+        placed.append(Problem(pos.file if pos else str(path), pos.line if pos else None,
+                              pos.column if pos else None, p.path, p.message, p.hint))
+    return _sorted(placed)
 
 
 # --------------------------------------------------------------------------- pydantic errors -> problems

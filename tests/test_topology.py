@@ -1,0 +1,68 @@
+"""Reachability of refineries from sources: what makes a network one where nothing can flow."""
+
+from __future__ import annotations
+
+import yaml
+
+from sim.loader import load_scenario
+from sim.topology import edges, nothing_can_flow, reachable_from, unreachable_refineries
+
+
+def _write(tmp_path, data_dir, change) -> object:
+    data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
+    change(data)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_scenario(path)
+
+
+def test_the_corridor_reaches_mozyr_through_the_sea_route(valid_scenario):
+    s = load_scenario(valid_scenario)
+    g = edges(s)
+    assert g["supsa"] == {"pivdennyi"}  # the programme's sea route is an edge
+    assert reachable_from(["sangachal"], g) == {"sangachal", "supsa", "pivdennyi", "brody", "mozyr"}
+    assert unreachable_refineries(s) == [] and nothing_can_flow(s) is None
+
+
+def test_without_shipping_the_sea_leg_carries_nothing_and_nothing_can_flow(tmp_path, data_dir):
+    s = _write(tmp_path, data_dir, lambda d: d.pop("shipping"))
+    assert unreachable_refineries(s) == ["mozyr"]
+    why = nothing_can_flow(s)
+    assert why is not None and "mozyr" in why and "sangachal" in why
+
+
+def test_a_source_with_zero_rate_supplies_nothing(tmp_path, data_dir):
+    def zero(d):
+        d["network"]["sources"][0]["rate"] = "0 t/d"
+    s = _write(tmp_path, data_dir, zero)
+    assert "no source makes any crude" in nothing_can_flow(s)
+
+
+def test_a_second_refinery_cut_off_is_reported_but_the_network_still_flows(tmp_path, data_dir):
+    def add(d):
+        d["network"]["refineries"].append(
+            {"name": "naftan", "tank": {"capacity": "100kt", "initial": "50kt"}, "demand": "10 kt/d"})
+    s = _write(tmp_path, data_dir, add)
+    assert unreachable_refineries(s) == ["naftan"]
+    assert nothing_can_flow(s) is None
+
+
+def test_the_cli_refuses_to_run_a_network_where_nothing_can_flow(tmp_path, data_dir, cli):
+    data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
+    data.pop("shipping")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = cli("run", path, "-n", "1", "--executor", "serial", "--out", tmp_path / "run", "--quiet")
+    assert r.code == 2 and "nothing can flow" in r.text and "Traceback" not in r.text
+    assert not (tmp_path / "run" / "kpis.parquet").exists()
+
+
+def test_validate_reports_a_network_where_nothing_can_flow_at_its_line(tmp_path, data_dir, cli):
+    data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
+    data.pop("shipping")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = cli("validate", path)
+    assert r.code == 2 and "Traceback" not in r.text
+    (line,) = [ln for ln in r.out.splitlines() if "nothing can flow" in ln]
+    assert line.startswith(f"{path}:") and ": network: nothing can flow: no refinery (mozyr)" in line
