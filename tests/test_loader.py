@@ -332,3 +332,12 @@ def test_references_to_an_item_with_its_own_problems_are_not_called_dangling(tmp
         (("network", "depots", 0, "tank", "capacity"),
          "unknown mass unit 'kx' in '100 kx' (did you mean 'kt'?): use one of Mbbl, Mt, b, bbl, kb, kbbl, kt, mb, "
          "mbbl, mt, t, e.g. '85kt'")]
+
+
+def test_a_horizon_of_centuries_is_refused_with_its_line(tmp_path, data_dir):
+    text = (data_dir / "valid_minimal.yaml").read_text().replace("horizon: 90d", "horizon: 1000y")
+    path = tmp_path / "long.yaml"
+    path.write_text(text)
+    problems = validate(path)
+    (p,) = problems
+    assert p.path == ("horizon",) and p.line == 6 and "200 years" in p.message
