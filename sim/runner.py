@@ -434,13 +434,14 @@ def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -
 def _block_size(per_rep_s: float | None, left: int, ex: Any) -> int:
     """Replications in the next block: about :data:`BLOCK_TARGET_S` of work (never more than
     :data:`FLUSH_EVERY_S`, so a slow model still writes often), and on a pool no more than
-    a share of what is left, so the last blocks are small and no worker idles at the end."""
+    each worker's share of what is left (guided self-scheduling), so blocks shrink towards
+    the end and no worker idles long waiting for the last one."""
     if per_rep_s is None:
         return 1  # the first blocks measure the time per replication
     target_s = FLUSH_EVERY_S if ex.name == "serial" else min(BLOCK_TARGET_S, FLUSH_EVERY_S)
     size = min(MAX_BLOCK, int(target_s / max(per_rep_s, 1e-9)))
     if ex.name != "serial":
-        size = min(size, -(-left // (2 * ex.workers)))
+        size = min(size, -(-left // ex.workers))
     return max(1, size)
 
 
@@ -449,12 +450,16 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
     """Run ``todo`` on the executor in blocks of consecutive replications, writing each
     block to the store as soon as it comes back (and appending it to the final tables
     through ``assembler`` while the workers run the next blocks)."""
-    window = 1 if ex.name == "serial" else 2 * ex.workers
+    # enough blocks queued that no worker waits while the parent writes a block
+    window = 1 if ex.name == "serial" else 3 * ex.workers
     pending: dict[Any, range] = {}
     per_rep_s: float | None = None
     nxt = 0  # next position of todo to submit
-    while nxt < len(todo) or pending:
-        while nxt < len(todo) and len(pending) < window:
+
+    def refill() -> None:
+        nonlocal nxt
+        # until a block has been timed, one single-replication block per worker
+        while nxt < len(todo) and len(pending) < (window if per_rep_s is not None else ex.workers):
             size = _block_size(per_rep_s, len(todo) - nxt, ex)
             end = nxt + 1
             while end < len(todo) and end - nxt < size and todo[end] == todo[end - 1] + 1:
@@ -462,12 +467,17 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
             reps = range(todo[nxt], todo[end - 1] + 1)
             pending[ex.submit(reps)] = reps
             nxt = end
+
+    while nxt < len(todo) or pending:
+        refill()
         for f in ex.wait_any(set(pending)):
             reps = pending.pop(f)
             res = ex.result(f)
             if res.reps != reps:
                 raise RuntimeError(f"the executor returned replications {res.reps} for {reps}")
             per_rep_s = res.seconds / len(reps)
+            if ex.name != "serial":
+                refill()  # queue the next block before writing this one
             block = store.write_block(folder, reps.start, reps.stop, res.tables)
             manifest["replications_done"] = manifest.get("replications_done", 0) + len(reps)
             manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
