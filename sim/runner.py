@@ -51,6 +51,7 @@ from sim.scenario import Scenario
 EXECUTORS = ("local", "serial", "dask")
 FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
 BLOCK_TARGET_S = 0.5   # work per block on a pool: IPC and writes amortised, still fine-grained
+BLOCK_MIN_S = 0.05     # ... and at least this much, so the last blocks are not mostly overhead
 MAX_BLOCK = 64
 
 Model = Callable[[Scenario, np.random.SeedSequence], Records]
@@ -309,7 +310,10 @@ class _Serial:
     def result(f: Any) -> BlockResult:
         return f.result()
 
-    def close(self, abort: bool = False) -> None:
+    def close(self, abort: bool = False, wait: bool = True) -> None:
+        pass
+
+    def join(self) -> None:
         pass
 
 
@@ -332,7 +336,7 @@ class _Pool:
     def result(f: Any) -> BlockResult:
         return f.result()
 
-    def close(self, abort: bool = False) -> None:
+    def close(self, abort: bool = False, wait: bool = True) -> None:
         if abort:
             # stop promptly: running replications are lost anyway and will be redone on resume
             for p in list(getattr(self.pool, "_processes", {}).values()):
@@ -342,7 +346,11 @@ class _Pool:
                     pass
             self.pool.shutdown(wait=False, cancel_futures=True)
         else:
-            self.pool.shutdown(wait=True)
+            # wait=False: the workers exit while the parent assembles; join() waits for them
+            self.pool.shutdown(wait=wait)
+
+    def join(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 class _Dask:
@@ -390,7 +398,10 @@ class _Dask:
         f.release()
         return out
 
-    def close(self, abort: bool = False) -> None:
+    def join(self) -> None:
+        pass
+
+    def close(self, abort: bool = False, wait: bool = True) -> None:
         if self.own_client:
             self.client.close()
         if self.cluster is not None:
@@ -439,9 +450,10 @@ def _block_size(per_rep_s: float | None, left: int, ex: Any) -> int:
     if per_rep_s is None:
         return 1  # the first blocks measure the time per replication
     target_s = FLUSH_EVERY_S if ex.name == "serial" else min(BLOCK_TARGET_S, FLUSH_EVERY_S)
-    size = min(MAX_BLOCK, int(target_s / max(per_rep_s, 1e-9)))
+    per_rep_s = max(per_rep_s, 1e-9)
+    size = min(MAX_BLOCK, int(target_s / per_rep_s))
     if ex.name != "serial":
-        size = min(size, -(-left // ex.workers))
+        size = max(min(size, -(-left // ex.workers)), min(size, int(BLOCK_MIN_S / per_rep_s)))
     return max(1, size)
 
 
@@ -532,7 +544,7 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
             raise _Terminated()
 
         old_term = signal.signal(signal.SIGTERM, on_term)
-    ex = None
+    ex = closing = None
     bar = None
     assembler = store.Assembler(folder)
     try:
@@ -547,10 +559,12 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
             store.write_manifest(folder, manifest)
             bar = _progress_bar(n, len(done), progress, scenario.name)
             _stream(folder, ex, todo, manifest, bar, t_start, wall_before, assembler)
-            ex.close()
-            ex = None
+            ex.close(wait=False)
+            closing, ex = ex, None
         manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
         _finish(folder, manifest, assembler)
+        if closing is not None:
+            closing.join()
     except (KeyboardInterrupt, _Terminated):
         if ex is not None:
             ex.close(abort=True)
