@@ -402,3 +402,17 @@ def test_cli_resume_of_a_complete_run_is_a_no_op(small, tmp_path, capsys):
     before = (tmp_path / "r" / "kpis.parquet").stat().st_mtime_ns
     assert main(["run", "--resume", str(tmp_path / "r"), "-q"]) == 0
     assert (tmp_path / "r" / "kpis.parquet").stat().st_mtime_ns == before
+
+
+def test_block_sizes_follow_the_measured_time_per_replication(monkeypatch):
+    pool = type("Ex", (), {"name": "local", "workers": 2})()
+    serial = type("Ex", (), {"name": "serial", "workers": 1})()
+    assert runner._block_size(None, 200, pool) == 1          # not timed yet
+    assert runner._block_size(0.01, 200, pool) == 50         # 0.5 s of 10 ms replications
+    assert runner._block_size(0.01, 30, pool) == 15          # each worker's share of the last 30
+    assert runner._block_size(0.01, 6, pool) == 5            # but at least 50 ms of work
+    assert runner._block_size(0.2, 6, pool) == 2             # 0.5 s of 200 ms replications
+    assert runner._block_size(0.01, 200, serial) == 64       # 5 s of work, capped at MAX_BLOCK
+    monkeypatch.setattr(runner, "FLUSH_EVERY_S", 0.0)
+    assert runner._block_size(0.01, 200, serial) == 1        # write after every replication
+    assert runner._block_size(0.01, 200, pool) == 1          # also on a pool

@@ -141,3 +141,60 @@ def test_git_and_versions_are_recorded():
         assert len(g["commit"]) == 40
     assert os.path.basename(store.utc_now()).endswith("Z")
     assert isinstance(yaml.safe_dump({"a": 1}), str)
+
+
+def _assembled(folder) -> dict[str, pd.DataFrame]:
+    return {t: pd.read_parquet(folder / f"{t}.parquet") for t in store.TABLES}
+
+
+def test_streaming_assembler_writes_what_assemble_writes_and_leaves_changed_schemas_to_it(tmp_path):
+    # block 0: no voyages (its voyage columns have no type yet), route supsa only, whole-hour
+    # waits; block 1: a new route column; block 3: a wait of 2.5 h widens the waits int -> float
+    waits = [pd.DataFrame({"replication": [0], "wait_h": [1]}), pd.DataFrame({"replication": [3], "wait_h": [2.5]})]
+    blocks = [(0, 1, {**_tables(0, ["supsa"]), "waits": waits[:1]}),
+              (1, 3, {"kpis": [_tables(1, ["supsa", "ceyhan"])["kpis"][0], _tables(2, ["supsa"])["kpis"][0]],
+                      "voyages": _tables(1, [])["voyages"] + _tables(2, [])["voyages"]}),
+              (3, 4, {"kpis": _tables(3, ["supsa"])["kpis"], "voyages": _tables(3, [])["voyages"], "waits": waits[1:]})]
+    streamed, plain = tmp_path / "streamed", tmp_path / "plain"
+    for folder in (streamed, plain):
+        folder.mkdir()
+        for start, stop, tables in blocks:
+            store.write_block(folder, start, stop, tables)
+    asm = store.Assembler(streamed)
+    for b in reversed(store.finished_blocks(streamed)):  # out of order: appended once 0 is there
+        asm.add(b)
+    written = asm.finish(4)
+    # kpis gained a column and waits a wider type: left to assemble; voyages waited for a
+    # block with rows to type its columns and was written; the others never had a row
+    assert written == {"voyages"}
+    store.assemble(streamed, 4, skip=written)
+    store.assemble(plain, 4)
+    a, b = _assembled(streamed), _assembled(plain)
+    for t in store.TABLES:
+        pd.testing.assert_frame_equal(a[t], b[t], check_exact=True)
+    assert list(a["kpis"]["share_route_ceyhan_pct"]) == [0.0, 50.0, 0.0, 0.0]
+    assert list(a["voyages"]["replication"]) == [1, 2, 2, 3, 3, 3]
+    assert list(a["waits"]["wait_h"]) == [1.0, 2.5]
+    assert not list(streamed.glob(".*tmp*"))  # no temporary files left
+
+
+def test_streaming_assembler_that_did_not_see_every_block_writes_nothing(tmp_path):
+    store.write_block(tmp_path, 0, 1, _tables(0, ["supsa"]))
+    asm = store.Assembler(tmp_path)
+    asm.add(store.finished_blocks(tmp_path)[0])
+    assert asm.finish(2) == set()
+    assert not list(tmp_path.glob("*.parquet")) and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_joined_columns_equal_part_by_part_conversion():
+    parts = [{"replication": np.array([0, 0]), "facility": np.array(["a", "b"], dtype=object),
+              "value_t": np.array([1.0, np.nan])},
+             {"replication": np.array([1]), "facility": np.array([None], dtype=object), "value_t": np.array([2.5])}]
+    fast = store.join_columns(parts)
+    slow = store.block_table(parts)
+    assert fast.equals(slow)
+    assert fast.column("facility").to_pylist() == ["a", "b", None]
+    assert fast.column("value_t").to_pylist() == [1.0, None, 2.5]  # NaN is missing, as in pandas
+    # parts that differ in columns are unified part by part (a missing share is 0)
+    mixed = [{"replication": np.array([0]), "share_x_pct": np.array([50.0])}, {"replication": np.array([1])}]
+    assert store.join_columns(mixed).column("share_x_pct").to_pylist() == [50.0, 0.0]
