@@ -11,9 +11,9 @@ Conditions act as follows: a source's on its production, a pipeline's on its flo
 depot's on every line into or out of it, a refinery's on its runs, a terminal's on its
 berths (a closed terminal starts no loading or discharge; a derate slows the berth rate; a
 delay adds time per port call), a sea leg's on sailing, a chokepoint's on passages.
-``Records.lost_flow_t`` covers the flows (sources, lines, depots, refineries, and berths
-while a tanker is loading or discharging); what a terminal, sea leg or chokepoint
-disruption costs beyond that shows as attributed waits, and downstream as the flows and
+``Records.lost_flow_t`` covers the continuous flows (sources, lines, depots, refineries);
+what a terminal, sea leg or chokepoint disruption costs shows as attributed waits and
+slower berth operations (voyage times, demurrage), and downstream as the flows and
 shortfall that follow.
 
 Route tags in ``Records.delivered_by_origin`` (refinery, origin, route): crude shipped by
@@ -47,7 +47,7 @@ from sim.model.network import Flow, FlowNetwork, Schedule, Tank
 from sim.model.port import COL, Port, WaitBook
 from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
 from sim.recorder import VOYAGE_FIELDS, Records
-from sim.topology import nothing_can_flow
+from sim.topology import nothing_can_flow, supplying_sources
 
 EVENTS_PER_VOYAGE = 15
 EVENTS_PER_DAY = 4
@@ -183,8 +183,11 @@ def model_problems(scenario: sc.Scenario) -> list[Problem]:
     for i, fl in enumerate(scenario.shipping.fleets):
         serve(("shipping", "fleets", i, "load_port"), fl.tanker, fl.load_port, "load")
         serve(("shipping", "fleets", i, "discharge_port"), fl.tanker, fl.discharge_port, "discharge")
+    # Refused only when supply exists and refineries exist but no route joins them (a
+    # disconnected network).  A network without refineries (a port or shipping study) or
+    # without supply (a what-if living on stock) is legitimate and runs.
     why = nothing_can_flow(scenario)
-    if why is not None:
+    if why is not None and net.refineries and supplying_sources(scenario):
         out.append(_problem(scenario, ("network",), f"nothing can flow: {why}",
                             "connect a source to a refinery by pipelines or a shipping programme"))
     return out

@@ -40,8 +40,8 @@ While a line refills after a contamination, what it takes in (and so does not de
 recorded against the contamination as well.
 
 Berth operations are flows too, at the berth rate times the terminal's factor (a derate
-slows an operation under way, a closure pauses it, and the shortfall is lost flow of the
-terminal's disruption like any other): loading reserves
+slows an operation under way, a closure pauses it; that delays the cargo, which shows in
+the voyage times, and is not counted as lost flow): loading reserves
 its whole cargo when it starts (lines can no longer draw it, two tankers never count the
 same crude) and moves it aboard as it loads; discharging reserves the room for the whole
 cargo when it starts (lines can no longer fill it) and lands the crude as it discharges,
@@ -558,8 +558,8 @@ class FlowNetwork:
             tk.room_net_t_per_h = out + b_out - inn  # discharging fills reserved room
         self._losing = []
         for i, f in enumerate(self.flows):
-            if f.factor >= 1.0 or f.nominal_t_per_h <= 0.0:
-                continue
+            if f.factor >= 1.0 or f.nominal_t_per_h <= 0.0 or f.kind in ("load", "discharge"):
+                continue  # a paused berth delays a cargo (voyage times, demurrage), loses none
             alt = list(maxes)
             alt[i] = f.nominal_t_per_h
             self._solve(alt)

@@ -14,8 +14,8 @@ slot per berth: loading reserves the whole cargo when it starts, so two tankers 
 count the same crude, and moves it aboard as it loads; discharging reserves the room for
 the whole cargo when it starts and fills it as it goes.  The berth rate is the nominal
 rate times the terminal's factor as it changes: a derate slows an operation under way, a
-closure pauses it (the tanker stays at the berth), and the shortfall is recorded as lost
-flow of the terminal's disruption.
+closure pauses it (the tanker stays at the berth); the cargo is late, not lost, so this
+shows in the voyage times (and demurrage), not in ``lost_flow_t``.
 """
 
 from __future__ import annotations
