@@ -4,10 +4,11 @@ Edges are pipeline and rail legs (``from`` -> ``to``) and the sea routes that sh
 actually sails (each programme's load ports -> its discharge port, each fleet's load port
 -> discharge port).  A sea leg no tanker uses carries nothing, so it is not an edge.
 
-Used before a run: a scenario in which no source can reach any refinery would run and
-report nothing but shortfall; it is refused with the reason instead.  A single refinery
-cut off from every source is legitimate (a what-if may remove its only supply and watch it
-live on stock), so that is reported as a warning, not an error.
+Used before a run: a scenario in which no crude (made by a source, or in a tank at the
+start) can reach any refinery would run and report nothing but shortfall; it is refused
+with the reason instead.  One refinery cut off while others are supplied is legitimate (a
+what-if may remove its only supply and watch it live on stock), so it is only listed by
+:func:`unreachable_refineries`.
 """
 
 from __future__ import annotations
@@ -48,22 +49,33 @@ def supplying_sources(scenario: Scenario) -> list[str]:
             if s.rate_t_per_day > 0 or any(step.rate_t_per_day > 0 for step in s.schedule)]
 
 
+def crude_holders(scenario: Scenario) -> list[str]:
+    """Where crude can start from: supplying sources, and sources, depots and terminals
+    whose tanks hold crude at the start (a what-if may live on stock)."""
+    net = scenario.network
+    stocked = [f.name for f in (*net.sources, *net.depots, *net.terminals) if f.tank.initial_t > 0]
+    return list(dict.fromkeys(supplying_sources(scenario) + stocked))
+
+
 def unreachable_refineries(scenario: Scenario) -> list[str]:
-    """Refineries with demand that no supplying source can reach, in file order."""
-    reach = reachable_from(supplying_sources(scenario), edges(scenario))
+    """Refineries with demand that no crude can reach, in file order."""
+    reach = reachable_from(crude_holders(scenario), edges(scenario))
     return [r.name for r in scenario.network.refineries
             if r.name not in reach and (r.demand_t_per_day > 0 or r.demand_schedule)]
 
 
 def nothing_can_flow(scenario: Scenario) -> str | None:
-    """Why no crude can reach any refinery, or ``None`` when some can."""
-    refineries = [r.name for r in scenario.network.refineries]
-    if not refineries:
-        return "the network has no refinery, so no crude can be delivered"
-    sources = supplying_sources(scenario)
-    if not sources:
-        return "no source makes any crude (every source has a zero rate and no positive schedule step)"
-    if len(unreachable_refineries(scenario)) == len(refineries):
-        return (f"no refinery ({', '.join(refineries)}) can be reached from any source "
-                f"({', '.join(sources)}) by the pipelines and the shipping routes")
+    """Why no crude can ever reach any refinery that wants it, or ``None`` when some can.
+
+    A network without refineries (a port or shipping study) is not refused, and neither is
+    one whose refineries want nothing."""
+    wanting = [r.name for r in scenario.network.refineries if r.demand_t_per_day > 0 or r.demand_schedule]
+    if not wanting:
+        return None
+    holders = crude_holders(scenario)
+    if not holders:
+        return "no source makes any crude and no tank outside the refineries holds any"
+    if len(unreachable_refineries(scenario)) == len(wanting):
+        return (f"no refinery ({', '.join(wanting)}) can be reached from where crude is made or "
+                f"stored ({', '.join(holders)}) by the pipelines and the shipping routes")
     return None

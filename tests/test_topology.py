@@ -24,18 +24,43 @@ def test_the_corridor_reaches_mozyr_through_the_sea_route(valid_scenario):
     assert unreachable_refineries(s) == [] and nothing_can_flow(s) is None
 
 
+def _no_shipping_no_stock_downstream(d) -> None:
+    d.pop("shipping")
+    for section in ("terminals", "depots"):
+        for f in d["network"][section]:
+            if f["name"] != "supsa":
+                f["tank"]["initial"] = "0 t"
+
+
 def test_without_shipping_the_sea_leg_carries_nothing_and_nothing_can_flow(tmp_path, data_dir):
-    s = _write(tmp_path, data_dir, lambda d: d.pop("shipping"))
+    s = _write(tmp_path, data_dir, _no_shipping_no_stock_downstream)
     assert unreachable_refineries(s) == ["mozyr"]
     why = nothing_can_flow(s)
-    assert why is not None and "mozyr" in why and "sangachal" in why
+    assert why is not None and "mozyr" in why and "sangachal, supsa" in why
 
 
-def test_a_source_with_zero_rate_supplies_nothing(tmp_path, data_dir):
-    def zero(d):
+def test_stock_downstream_of_a_cut_sea_route_still_flows(tmp_path, data_dir):
+    """Pivdennyi and Brody hold crude at the start, so Mozyr is supplied for a while."""
+    s = _write(tmp_path, data_dir, lambda d: d.pop("shipping"))
+    assert unreachable_refineries(s) == [] and nothing_can_flow(s) is None
+
+
+def test_no_supply_and_no_stock_means_nothing_can_flow(tmp_path, data_dir):
+    def empty(d):
         d["network"]["sources"][0]["rate"] = "0 t/d"
-    s = _write(tmp_path, data_dir, zero)
-    assert "no source makes any crude" in nothing_can_flow(s)
+        for section in ("sources", "terminals", "depots"):
+            for f in d["network"][section]:
+                f["tank"]["initial"] = "0 t"
+    s = _write(tmp_path, data_dir, empty)
+    assert "no source makes any crude and no tank outside the refineries holds any" in nothing_can_flow(s)
+
+
+def test_a_network_without_refineries_is_a_shipping_study_and_runs(tmp_path, data_dir):
+    def strip(d):
+        d["network"]["refineries"] = []
+        d["network"]["pipelines"] = [p for p in d["network"]["pipelines"] if p["to"] != "mozyr"]
+    s = _write(tmp_path, data_dir, strip)
+    assert nothing_can_flow(s) is None
 
 
 def test_a_second_refinery_cut_off_is_reported_but_the_network_still_flows(tmp_path, data_dir):
@@ -49,7 +74,7 @@ def test_a_second_refinery_cut_off_is_reported_but_the_network_still_flows(tmp_p
 
 def test_the_cli_refuses_to_run_a_network_where_nothing_can_flow(tmp_path, data_dir, cli):
     data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
-    data.pop("shipping")
+    _no_shipping_no_stock_downstream(data)
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     r = cli("run", path, "-n", "1", "--executor", "serial", "--out", tmp_path / "run", "--quiet")
@@ -59,7 +84,7 @@ def test_the_cli_refuses_to_run_a_network_where_nothing_can_flow(tmp_path, data_
 
 def test_validate_reports_a_network_where_nothing_can_flow_at_its_line(tmp_path, data_dir, cli):
     data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
-    data.pop("shipping")
+    _no_shipping_no_stock_downstream(data)
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     r = cli("validate", path)

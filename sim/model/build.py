@@ -47,7 +47,7 @@ from sim.model.network import Flow, FlowNetwork, Schedule, Tank
 from sim.model.port import COL, Port, WaitBook
 from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
 from sim.recorder import VOYAGE_FIELDS, Records
-from sim.topology import nothing_can_flow, supplying_sources
+from sim.topology import nothing_can_flow
 
 EVENTS_PER_VOYAGE = 15
 EVENTS_PER_DAY = 4
@@ -183,13 +183,10 @@ def model_problems(scenario: sc.Scenario) -> list[Problem]:
     for i, fl in enumerate(scenario.shipping.fleets):
         serve(("shipping", "fleets", i, "load_port"), fl.tanker, fl.load_port, "load")
         serve(("shipping", "fleets", i, "discharge_port"), fl.tanker, fl.discharge_port, "discharge")
-    # Refused only when supply exists and refineries exist but no route joins them (a
-    # disconnected network).  A network without refineries (a port or shipping study) or
-    # without supply (a what-if living on stock) is legitimate and runs.
-    why = nothing_can_flow(scenario)
-    if why is not None and net.refineries and supplying_sources(scenario):
+    why = nothing_can_flow(scenario)  # a disconnected network (see sim.topology for what runs)
+    if why is not None:
         out.append(_problem(scenario, ("network",), f"nothing can flow: {why}",
-                            "connect a source to a refinery by pipelines or a shipping programme"))
+                            "connect a source or a stocked tank to a refinery by pipelines or a shipping programme"))
     return out
 
 
