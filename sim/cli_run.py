@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
                     "write results/<scenario>/<run-id>/ (manifest, resolved scenario, Parquet tables, "
                     "summary) and print a short KPI table. Same seed, same numbers, whatever the executor.",
         epilog="examples:\n  routesim run scenarios/baseline.yaml -n 200 --seed 1\n"
-               "  routesim run scenarios/baseline.yaml --set shipping.programmes.socar-belarus.every=20d\n"
+               "  routesim run scenarios/baseline.yaml --set shipping.programmes.belarus_azeri.every=20d\n"
                "  routesim run --resume results/baseline/20260101T120000Z-3f2a9c1e\n"
                "  routesim run --from-manifest results/baseline/20260101T120000Z-3f2a9c1e",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
     _executor_options(p)
     p.add_argument("--out", metavar="DIR", help="write the run here instead of results/<scenario>/<run-id>/")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override one scenario value, e.g. network.pipelines.odesa-brody.capacity=7Mt/y "
+                   help="override one scenario value, e.g. network.pipelines.odesa_brody.capacity=7Mt/y "
                         "(items of lists by name); repeatable")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run in its folder")
     p.add_argument("--from-manifest", metavar="RUN", help="run again what RUN ran (its scenario, seed, N)")
@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
         description="Run one run per point of the grid given by --set PATH=v1,v2,... (the product of "
                     "all --set values), all with the same seed, and write sweep.parquet (KPIs of every "
                     "replication by parameter) and points.parquet.",
-        epilog="example:\n  routesim sweep scenarios/baseline.yaml --set shipping.programmes.socar-belarus.every=20d,30d,40d -n 50",
+        epilog="example:\n  routesim sweep scenarios/baseline.yaml --set shipping.programmes.belarus_azeri.every=20d,30d,40d -n 50",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     _executor_options(p)
