@@ -52,7 +52,7 @@ EXECUTORS = ("local", "serial", "dask")
 FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
 BLOCK_TARGET_S = 0.5   # work per block on a pool: IPC and writes amortised, still fine-grained
 BLOCK_MIN_S = 0.05     # ... and at least this much, so the last blocks are not mostly overhead
-MAX_BLOCK = 64
+MAX_BLOCK = 32         # replications per block at most: bounds the memory a block takes in a worker
 
 Model = Callable[[Scenario, np.random.SeedSequence], Records]
 

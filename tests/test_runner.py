@@ -408,11 +408,11 @@ def test_block_sizes_follow_the_measured_time_per_replication(monkeypatch):
     pool = type("Ex", (), {"name": "local", "workers": 2})()
     serial = type("Ex", (), {"name": "serial", "workers": 1})()
     assert runner._block_size(None, 200, pool) == 1          # not timed yet
-    assert runner._block_size(0.01, 200, pool) == 50         # 0.5 s of 10 ms replications
+    assert runner._block_size(0.02, 200, pool) == 25         # 0.5 s of 20 ms replications
     assert runner._block_size(0.01, 30, pool) == 15          # each worker's share of the last 30
     assert runner._block_size(0.01, 6, pool) == 5            # but at least 50 ms of work
     assert runner._block_size(0.2, 6, pool) == 2             # 0.5 s of 200 ms replications
-    assert runner._block_size(0.01, 200, serial) == 64       # 5 s of work, capped at MAX_BLOCK
+    assert runner._block_size(0.01, 200, serial) == 32       # 5 s of work, capped at MAX_BLOCK
     monkeypatch.setattr(runner, "FLUSH_EVERY_S", 0.0)
     assert runner._block_size(0.01, 200, serial) == 1        # write after every replication
     assert runner._block_size(0.01, 200, pool) == 1          # also on a pool
