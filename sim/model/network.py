@@ -96,7 +96,7 @@ class Tank:
 
     __slots__ = ("name", "row", "capacity_t", "floor_t", "level_t", "reserved_in_t", "reserved_out_t", "lots",
                  "in_flows", "out_flows", "berth_in", "berth_out", "net_t_per_h", "free_net_t_per_h",
-                 "room_net_t_per_h", "watchers", "tally")
+                 "room_net_t_per_h", "watchers", "tally", "group")
 
     def __init__(self, name: str, row: int, capacity_t: float, floor_t: float, level_t: float,
                  origin: str, route: str) -> None:
@@ -118,6 +118,7 @@ class Tank:
         self.room_net_t_per_h = 0.0  # d room / dt
         self.watchers: list[list] = []  # [kind, tonnes, event]; kind "stock" or "room"
         self.tally: Callable[[str, str, float], None] | None = None  # set for refineries
+        self.group: Group | None = None  # connected group of tanks and flows (set by start)
 
     @property
     def ceiling_t(self) -> float:
@@ -143,7 +144,7 @@ class Flow:
                  "rec_index", "rec_rate", "seg_start_h", "demand_index", "demand_rate", "demand_start_h",
                  "line", "linefill_t", "deficit_t", "lost_index", "seen_contamination",
                  "batch_size_t", "batch_setup_h", "batch_cap_t_per_h", "batch_state", "batch_until_h",
-                 "batch_pumped_t", "refill_blame", "cargo", "remaining_t", "route", "done")
+                 "batch_pumped_t", "refill_blame", "cargo", "remaining_t", "route", "done", "group")
 
     def __init__(self, name: str, kind: str, src: Tank | None, dst: Tank | None,
                  conditions: list[Condition]) -> None:
@@ -183,6 +184,7 @@ class Flow:
         self.remaining_t = 0.0       # berth slot: tonnes still to move
         self.route = ""              # loading slot: route tag given to the cargo
         self.done: simpy.Event | None = None  # berth slot: fires when the cargo has moved
+        self.group: Group | None = None  # connected group of tanks and flows (set by start)
 
     def nominal(self, t_h: float) -> float:
         """Maximum rate with every factor at 1 (t/h)."""
@@ -230,6 +232,25 @@ def _waterfill(demands: list[float], weights: list[float], total: float) -> floa
     return INF
 
 
+class Group:
+    """A connected group of tanks and the flows between them (tanks joined by pipelines;
+    production, runs and berth slots belong to their one tank's group).  Rates in one group
+    never depend on another's, so a change re-solves only its own group: the cost of an
+    update follows the size of the group, not of the whole network."""
+
+    __slots__ = ("tanks", "flows", "slots", "pipes", "scheduled", "at_h", "lossy", "derated")
+
+    def __init__(self) -> None:
+        self.tanks: list[Tank] = []
+        self.flows: list[Flow] = []       # in the network's (upstream-first) order
+        self.slots: list[Flow] = []       # berth slots
+        self.pipes: list[Flow] = []       # pipelines
+        self.scheduled: list[Flow] = []   # flows with a rate schedule
+        self.at_h = INF                   # this group's next change, as last armed
+        self.lossy = False                # some flow of the group had lost flow at its last solve
+        self.derated = False              # some line, source or refinery is derated, or a line refills
+
+
 class FlowNetwork:
     """All tanks and continuous flows of one replication, with one timer for the next change."""
 
@@ -249,7 +270,10 @@ class FlowNetwork:
         self._rates: list[float] = []
         self._maxes: list[float] = []
         self._losing: list[tuple[float, list[tuple[tuple[str, str], float]]]] = []
+        self._loss: list = []    # per flow: (lost t/h, shares) of its own derate, or None
+        self._refill: list = []  # per flow: (t/h, blame) while it refills after a contamination, or None
         self._slots: list[Flow] = []  # berth slots (load and discharge flows)
+        self._groups: list[Group] = []
         self._timer_at = INF
         self._version = 0
         self._same_instant = (-1.0, 0)
@@ -299,13 +323,52 @@ class FlowNetwork:
         self._slots = [f for f in self.flows if f.kind in ("load", "discharge")]
         self._rates = [0.0] * len(self.flows)
         self._maxes = [0.0] * len(self.flows)
+        self._loss = [None] * len(self.flows)
+        self._refill = [None] * len(self.flows)
+        self._group()
         for tk in self.tanks:
             self.records.stock_t[tk.row, 0] = tk.level_t
         self.update()
 
     # -- the one entry point for every change ----------------------------------------------
-    def update(self) -> None:
-        """Integrate to now, apply state transitions, recompute rates, wake watchers, re-arm."""
+    def _group(self) -> None:
+        """Split tanks and flows into connected groups (see :class:`Group`)."""
+        parent = {id(t): t for t in self.tanks}
+
+        def root(t: Tank) -> Tank:
+            while parent[id(t)] is not t:
+                t = parent[id(t)]
+            return t
+
+        for f in self.flows:
+            if f.src is not None and f.dst is not None:
+                a, b = root(f.src), root(f.dst)
+                if a is not b:
+                    parent[id(b)] = a
+        groups: dict[int, Group] = {}
+        for tk in self.tanks:  # groups, and their tanks, in the network's order
+            g = groups.get(id(root(tk)))
+            if g is None:
+                g = groups[id(root(tk))] = Group()
+                self._groups.append(g)
+            tk.group = g
+            g.tanks.append(tk)
+        for f in self.flows:
+            g = (f.src if f.src is not None else f.dst).group  # type: ignore[union-attr]
+            f.group = g
+            g.flows.append(f)
+            if f.kind in ("load", "discharge"):
+                g.slots.append(f)
+            if f.kind == "pipeline":
+                g.pipes.append(f)
+            if f.schedule is not None:
+                g.scheduled.append(f)
+
+    def update(self, groups: list[Group] | tuple[Group, ...] | None = None) -> None:
+        """Integrate to now, apply state transitions, recompute rates, wake watchers, re-arm.
+
+        Only ``groups`` (default: all) are re-solved: a change in one connected group
+        cannot move a rate in another, and every other group's next change stays armed."""
         now = float(self.env.now)  # a numpy time from a random draw must not leak into records
         self.updates += 1
         t_last, n = self._same_instant
@@ -314,9 +377,20 @@ class FlowNetwork:
         if n > MAX_UPDATES_AT_ONE_INSTANT:
             raise RuntimeError(f"flow network stuck: {n} updates at t = {now:.6f} h (a model bug)")
         self._advance(now)
-        self._transitions(now)
-        self._recompute(now)
-        self._fire_watchers()
+        if groups is None:
+            groups = self._groups
+        lossy = False
+        for g in groups:
+            self._transitions(g, now)
+            lossy = self._recompute(g, now) or lossy
+        for g in self._groups:
+            # Lost flow is re-evaluated at every update, as levels now stand (a head tank
+            # that has left its floor since its group's last change raises the loss).
+            if g.derated and g not in groups:
+                lossy = self._losses(g) or lossy
+        if lossy:  # in the network's flow order, as lost flow is added up in that order
+            self._losing = [x for x in self._loss if x is not None] + [x for x in self._refill if x is not None]
+        self._fire_watchers(groups)
         self._arm(now)
 
     def _condition_changed(self, flow: Flow) -> None:
@@ -324,12 +398,12 @@ class FlowNetwork:
         flow.factor = flow.current_factor()  # cached: conditions only change here
         if flow.kind == "pipeline":
             self._contaminate(flow)
-        self.update()
+        self.update((flow.group,))  # type: ignore[arg-type]
 
     def _on_timer(self, version: int) -> None:
         if version == self._version:
-            self._timer_at = INF
-            self.update()
+            at, self._timer_at = self._timer_at, INF
+            self.update([g for g in self._groups if g.at_h <= at])
 
     # -- integration -----------------------------------------------------------------------
     def _advance(self, t: float) -> None:
@@ -414,10 +488,8 @@ class FlowNetwork:
         f.seen_contamination = active
 
     # -- state transitions -----------------------------------------------------------------
-    def _transitions(self, now: float) -> None:
-        for f in self.flows:
-            if f.kind != "pipeline":
-                continue
+    def _transitions(self, g: Group, now: float) -> None:
+        for f in g.pipes:
             if f.deficit_t > EPS_T:
                 f.feeds = False
             else:
@@ -438,7 +510,7 @@ class FlowNetwork:
                     f.batch_pumped_t = 0.0
 
     # -- rates -----------------------------------------------------------------------------
-    def _solve(self, r: list[float]) -> None:
+    def _solve(self, r: list[float], g: Group) -> None:
         """Throttle the maximum rates ``r`` in place until every tank bound is respected.
 
         Each tank at its floor shares its inflow among its outflows by water-filling in
@@ -448,8 +520,8 @@ class FlowNetwork:
         then a proportional pass that only lowers rates guarantees every bound holds even
         if the iteration were cut short."""
         flows = self.flows
-        floor_tanks = [tk for tk in self.tanks if tk.free_t <= tk.floor_t + EPS_T and tk.out_flows]
-        ceiling_tanks = [tk for tk in self.tanks if tk.room_t <= EPS_T and tk.in_flows]
+        floor_tanks = [tk for tk in g.tanks if tk.free_t <= tk.floor_t + EPS_T and tk.out_flows]
+        ceiling_tanks = [tk for tk in g.tanks if tk.room_t <= EPS_T and tk.in_flows]
         if not floor_tanks and not ceiling_tanks:
             return
         m = list(r)
@@ -523,14 +595,16 @@ class FlowNetwork:
             if not changed:
                 return
 
-    def _recompute(self, now: float) -> None:
+    def _recompute(self, g: Group, now: float) -> bool:
+        """Re-solve one group's rates; True if the network's list of lost flow may have changed."""
         r, maxes = self._rates, self._maxes
-        for i, f in enumerate(self.flows):
+        for f in g.flows:
             f.nominal_t_per_h = f.nominal(now)
-            maxes[i] = r[i] = f.nominal_t_per_h * f.factor
-        self._solve(r)
+            maxes[f.index] = r[f.index] = f.nominal_t_per_h * f.factor
+        self._solve(r, g)
         rec = self.records
-        for i, f in enumerate(self.flows):
+        for f in g.flows:
+            i = f.index
             f.rate_t_per_h = r[i]
             shown = r[i] if f.feeds else 0.0
             if shown != f.rec_rate:
@@ -539,10 +613,11 @@ class FlowNetwork:
             if f.demand_index >= 0 and maxes[i] != f.demand_rate:
                 rec.add_flow(f.demand_index, f.demand_start_h, now, f.demand_rate)
                 f.demand_rate, f.demand_start_h = maxes[i], now
-        for tk in self.tanks:
+        flows = self.flows
+        for tk in g.tanks:
             inn = 0.0
             for i in tk.in_flows:
-                if self.flows[i].feeds:
+                if flows[i].feeds:
                     inn += r[i]
             out = 0.0
             for i in tk.out_flows:
@@ -556,27 +631,45 @@ class FlowNetwork:
             tk.net_t_per_h = inn + b_in - out - b_out
             tk.free_net_t_per_h = inn + b_in - out  # loading uses reserved crude
             tk.room_net_t_per_h = out + b_out - inn  # discharging fills reserved room
-        self._losing = []
-        for i, f in enumerate(self.flows):
-            if f.factor >= 1.0 or f.nominal_t_per_h <= 0.0 or f.kind in ("load", "discharge"):
-                continue  # a paused berth delays a cargo (voyage times, demurrage), loses none
-            alt = list(maxes)
-            alt[i] = f.nominal_t_per_h
-            self._solve(alt)
-            lost = alt[i] - r[i]
-            if lost > TINY_RATE:
-                shares = attribution_shares(f.conditions)
-                if shares:
-                    self._losing.append((lost, shares))
-        for f in self.flows:
+        g.derated = any(f.factor < 1.0 or not f.feeds for f in g.flows if f.kind not in ("load", "discharge"))
+        return self._losses(g)
+
+    def _losses(self, g: Group) -> bool:
+        """Lost flow of group ``g``'s derated flows at its current rates; True if the
+        network's list of lost flow may have changed."""
+        r, maxes = self._rates, self._maxes
+        loss, refill = self._loss, self._refill
+        was, lossy = g.lossy, False
+        for f in g.flows:
+            i = f.index
+            loss[i] = refill[i] = None
+            if f.factor < 1.0 and f.nominal_t_per_h > 0.0 and f.kind not in ("load", "discharge"):
+                # (a paused berth delays a cargo (voyage times, demurrage), loses none)
+                alt = list(maxes)
+                alt[i] = f.nominal_t_per_h
+                self._solve(alt, g)
+                lost = alt[i] - r[i]
+                if lost > TINY_RATE:
+                    shares = attribution_shares(f.conditions)
+                    if shares:
+                        loss[i] = (lost, shares)
+                        lossy = True
             # A line refilling after a contamination delivers nothing at its tail: that
             # shortfall is the contamination's too, even after it has been lifted.
             if not f.feeds and f.rate_t_per_h > TINY_RATE and f.refill_blame:
-                self._losing.append((f.rate_t_per_h, f.refill_blame))
+                refill[i] = (f.rate_t_per_h, f.refill_blame)
+                lossy = True
+        g.lossy = lossy
+        return lossy or was
 
     # -- watchers and the next change ------------------------------------------------------
-    def _fire_watchers(self) -> None:
-        for tk in self.tanks:
+    def _fire_watchers(self, groups: list[Group] | tuple[Group, ...]) -> None:
+        if len(groups) == 1:
+            tanks, slots = groups[0].tanks, groups[0].slots
+        else:  # in the network's order, as events fire in the order they succeed
+            tanks = [tk for tk in self.tanks if tk.group in groups]
+            slots = [f for f in self._slots if f.group in groups]
+        for tk in tanks:
             if not tk.watchers:
                 continue
             keep = []
@@ -588,14 +681,15 @@ class FlowNetwork:
                 else:
                     keep.append(w)
             tk.watchers = keep
-        for f in self._slots:
+        for f in slots:
             if f.done is not None and f.remaining_t <= EPS_T:
                 ev, f.done = f.done, None
                 ev.succeed()
 
-    def _arm(self, now: float) -> None:
+    def _next_change(self, g: Group, now: float) -> float:
+        """Hours from ``now`` to the next change of group ``g`` (INF if none)."""
         best = INF
-        for tk in self.tanks:
+        for tk in g.tanks:
             free_net, room_net = tk.free_net_t_per_h, tk.room_net_t_per_h
             if free_net < -TINY_RATE and tk.free_t > tk.floor_t + EPS_T:
                 best = min(best, (tk.free_t - tk.floor_t) / -free_net)
@@ -606,14 +700,12 @@ class FlowNetwork:
                     best = min(best, (tonnes - tk.free_t) / free_net)
                 elif kind == "room" and room_net > TINY_RATE:
                     best = min(best, (tonnes - tk.room_t) / room_net)
-        for f in self._slots:
+        for f in g.slots:
             if f.remaining_t > EPS_T and f.rate_t_per_h > TINY_RATE:
                 best = min(best, f.remaining_t / f.rate_t_per_h)
-        for f in self.flows:
-            if f.schedule is not None:
-                best = min(best, f.schedule.next_change_after(now) - now)
-            if f.kind != "pipeline":
-                continue
+        for f in g.scheduled:
+            best = min(best, f.schedule.next_change_after(now) - now)  # type: ignore[union-attr]
+        for f in g.pipes:
             r = f.rate_t_per_h
             if not f.feeds and r > TINY_RATE:
                 best = min(best, f.deficit_t / r)
@@ -627,6 +719,15 @@ class FlowNetwork:
                 best = min(best, f.batch_until_h - now)
             elif st == "pump" and r > TINY_RATE:
                 best = min(best, (f.batch_size_t - f.batch_pumped_t) / r)
+        return best
+
+    def _arm(self, now: float) -> None:
+        best = INF
+        for g in self._groups:
+            b = self._next_change(g, now)
+            g.at_h = INF if b == INF else now + max(b, 0.0)
+            if b < best:
+                best = b
         if best == INF:
             if self._timer_at != INF:
                 self._version += 1
@@ -651,14 +752,14 @@ class FlowNetwork:
         """An event that fires when ``tank`` holds ``tonnes``."""
         ev = self.env.event()
         tank.watchers.append(["stock", tonnes, ev])
-        self.update()
+        self.update((tank.group,))  # type: ignore[arg-type]
         return ev
 
     def wait_room(self, tank: Tank, tonnes: float) -> simpy.Event:
         """An event that fires when ``tank`` has ``tonnes`` of unreserved room."""
         ev = self.env.event()
         tank.watchers.append(["room", tonnes, ev])
-        self.update()
+        self.update((tank.group,))  # type: ignore[arg-type]
         return ev
 
     def start_loading(self, slot: Flow, tonnes: float, rate_t_per_h: float, route: str) -> simpy.Event:
@@ -673,7 +774,7 @@ class FlowNetwork:
         slot.cargo = deque()
         slot.route = route
         slot.done = done = self.env.event()
-        self.update()
+        self.update((slot.group,))  # type: ignore[arg-type]
         return done
 
     def finish_loading(self, slot: Flow) -> deque:
@@ -687,7 +788,7 @@ class FlowNetwork:
         slot.remaining_t = 0.0
         slot.capacity_t_per_h = 0.0
         cargo, slot.cargo = slot.cargo, deque()
-        self.update()
+        self.update((slot.group,))  # type: ignore[arg-type]
         return cargo
 
     def start_discharge(self, slot: Flow, cargo: deque, tonnes: float, rate_t_per_h: float) -> simpy.Event:
@@ -699,7 +800,7 @@ class FlowNetwork:
         slot.remaining_t = tonnes
         slot.cargo = cargo
         slot.done = done = self.env.event()
-        self.update()
+        self.update((slot.group,))  # type: ignore[arg-type]
         return done
 
     def finish_discharge(self, slot: Flow) -> None:
@@ -713,7 +814,7 @@ class FlowNetwork:
         slot.remaining_t = 0.0
         slot.capacity_t_per_h = 0.0
         slot.cargo = deque()
-        self.update()
+        self.update((slot.group,))  # type: ignore[arg-type]
 
     # -- the end ---------------------------------------------------------------------------
     def finish(self, until_h: float) -> None:
