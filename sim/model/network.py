@@ -238,12 +238,14 @@ class Group:
     never depend on another's, so a change re-solves only its own group: the cost of an
     update follows the size of the group, not of the whole network."""
 
-    __slots__ = ("tanks", "flows", "slots", "pipes", "scheduled", "at_h", "lossy", "derated")
+    __slots__ = ("tanks", "bounded", "flows", "lines", "slots", "pipes", "scheduled", "at_h", "lossy", "derated")
 
     def __init__(self) -> None:
         self.tanks: list[Tank] = []
         self.flows: list[Flow] = []       # in the network's (upstream-first) order
         self.slots: list[Flow] = []       # berth slots
+        self.lines: list[Flow] = []       # every other flow (production, pipelines, runs)
+        self.bounded: list[Tank] = []     # tanks with lines in or out (the solver's tanks)
         self.pipes: list[Flow] = []       # pipelines
         self.scheduled: list[Flow] = []   # flows with a rate schedule
         self.at_h = INF                   # this group's next change, as last armed
@@ -274,6 +276,7 @@ class FlowNetwork:
         self._refill: list = []  # per flow: (t/h, blame) while it refills after a contamination, or None
         self._slots: list[Flow] = []  # berth slots (load and discharge flows)
         self._groups: list[Group] = []
+        self._derated = 0  # groups with a derated line (see Group.derated)
         self._timer_at = INF
         self._version = 0
         self._same_instant = (-1.0, 0)
@@ -359,10 +362,14 @@ class FlowNetwork:
             g.flows.append(f)
             if f.kind in ("load", "discharge"):
                 g.slots.append(f)
+            else:
+                g.lines.append(f)
             if f.kind == "pipeline":
                 g.pipes.append(f)
             if f.schedule is not None:
                 g.scheduled.append(f)
+        for g in self._groups:
+            g.bounded = [tk for tk in g.tanks if tk.in_flows or tk.out_flows]
 
     def update(self, groups: list[Group] | tuple[Group, ...] | None = None) -> None:
         """Integrate to now, apply state transitions, recompute rates, wake watchers, re-arm.
@@ -381,13 +388,15 @@ class FlowNetwork:
             groups = self._groups
         lossy = False
         for g in groups:
-            self._transitions(g, now)
+            if g.pipes:
+                self._transitions(g, now)
             lossy = self._recompute(g, now) or lossy
-        for g in self._groups:
-            # Lost flow is re-evaluated at every update, as levels now stand (a head tank
-            # that has left its floor since its group's last change raises the loss).
-            if g.derated and g not in groups:
-                lossy = self._losses(g) or lossy
+        if self._derated:
+            for g in self._groups:
+                # Lost flow is re-evaluated at every update, as levels now stand (a head
+                # tank that has left its floor since its group's last change raises the loss).
+                if g.derated and g not in groups:
+                    lossy = self._losses(g) or lossy
         if lossy:  # in the network's flow order, as lost flow is added up in that order
             self._losing = [x for x in self._loss if x is not None] + [x for x in self._refill if x is not None]
         self._fire_watchers(groups)
@@ -520,8 +529,8 @@ class FlowNetwork:
         then a proportional pass that only lowers rates guarantees every bound holds even
         if the iteration were cut short."""
         flows = self.flows
-        floor_tanks = [tk for tk in g.tanks if tk.free_t <= tk.floor_t + EPS_T and tk.out_flows]
-        ceiling_tanks = [tk for tk in g.tanks if tk.room_t <= EPS_T and tk.in_flows]
+        floor_tanks = [tk for tk in g.bounded if tk.free_t <= tk.floor_t + EPS_T and tk.out_flows]
+        ceiling_tanks = [tk for tk in g.bounded if tk.room_t <= EPS_T and tk.in_flows]
         if not floor_tanks and not ceiling_tanks:
             return
         m = list(r)
@@ -599,9 +608,12 @@ class FlowNetwork:
         """Re-solve one group's rates; True if the network's list of lost flow may have changed."""
         r, maxes = self._rates, self._maxes
         for f in g.flows:
-            f.nominal_t_per_h = f.nominal(now)
-            maxes[f.index] = r[f.index] = f.nominal_t_per_h * f.factor
-        self._solve(r, g)
+            # (f.nominal(now), without the call for the fixed-rate flows)
+            nom = f.capacity_t_per_h if f.schedule is None and not f.batch_state else f.nominal(now)
+            f.nominal_t_per_h = nom
+            maxes[f.index] = r[f.index] = nom * f.factor
+        if g.bounded:
+            self._solve(r, g)
         rec = self.records
         for f in g.flows:
             i = f.index
@@ -631,7 +643,16 @@ class FlowNetwork:
             tk.net_t_per_h = inn + b_in - out - b_out
             tk.free_net_t_per_h = inn + b_in - out  # loading uses reserved crude
             tk.room_net_t_per_h = out + b_out - inn  # discharging fills reserved room
-        g.derated = any(f.factor < 1.0 or not f.feeds for f in g.flows if f.kind not in ("load", "discharge"))
+        if not g.lines:
+            return False
+        derated = False
+        for f in g.lines:
+            if f.factor < 1.0 or not f.feeds:
+                derated = True
+                break
+        if derated != g.derated:
+            g.derated = derated
+            self._derated += 1 if derated else -1
         return self._losses(g)
 
     def _losses(self, g: Group) -> bool:
@@ -640,11 +661,11 @@ class FlowNetwork:
         r, maxes = self._rates, self._maxes
         loss, refill = self._loss, self._refill
         was, lossy = g.lossy, False
-        for f in g.flows:
+        for f in g.lines:
             i = f.index
             loss[i] = refill[i] = None
-            if f.factor < 1.0 and f.nominal_t_per_h > 0.0 and f.kind not in ("load", "discharge"):
-                # (a paused berth delays a cargo (voyage times, demurrage), loses none)
+            if f.factor < 1.0 and f.nominal_t_per_h > 0.0:
+                # (lines only: a paused berth delays a cargo (voyage times, demurrage), loses none)
                 alt = list(maxes)
                 alt[i] = f.nominal_t_per_h
                 self._solve(alt, g)

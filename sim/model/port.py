@@ -31,6 +31,9 @@ from sim.model.network import EPS_T, Flow, FlowNetwork, Tank
 from sim.recorder import VOYAGE_FIELDS, Records
 
 COL = {name: i for i, name in enumerate(VOYAGE_FIELDS)}
+_BERTH_LOAD, _LOAD_START, _LOAD_END = COL["berth_load_h"], COL["load_start_h"], COL["load_end_h"]
+_BERTH_DISCHARGE, _DISCHARGE_START, _DISCHARGE_END = (
+    COL["berth_discharge_h"], COL["discharge_start_h"], COL["discharge_end_h"])
 
 
 class WaitBook:
@@ -69,13 +72,23 @@ def blocking_disruptions(condition: Condition) -> str:
 
 
 class ConditionWatch:
-    """An event that fires at the next change of one facility's condition."""
+    """An event that fires at the next change of one facility's condition, and the
+    condition's factor and whether it has delays, kept up to date at each change (so a port
+    call or passage reads them without recomposing the condition)."""
 
     def __init__(self, env: simpy.Environment, condition: Condition) -> None:
         self.env = env
         self.condition = condition
         self._event: simpy.Event | None = None
+        self.factor = 1.0
+        self.delays = False
+        self._refresh()
         condition.on_change(self._changed)
+
+    def _refresh(self) -> None:
+        cond = self.condition
+        self.factor = cond.factor
+        self.delays = any(e.kind == "delay" and e.draw_delay_h is not None for e in cond.effects().values())
 
     def next_change(self) -> simpy.Event:
         if self._event is None:
@@ -83,6 +96,7 @@ class ConditionWatch:
         return self._event
 
     def _changed(self) -> None:
+        self._refresh()
         if self._event is not None:
             ev, self._event = self._event, None
             ev.succeed()
@@ -90,13 +104,15 @@ class ConditionWatch:
     def wait_usable(self, waits: WaitBook, facility: str, tanker: str) -> Iterator[simpy.Event]:
         """Wait (cause ``closed``) while the facility is closed or derated to zero."""
         cond = self.condition
-        while cond.factor <= 0.0:
+        while self.factor <= 0.0:
             token = waits.begin(facility, "closed", blocking_disruptions(cond), tanker)
             yield cond.when_open() if cond.closed else self.next_change()
             waits.end(token)
 
     def wait_delays(self, waits: WaitBook, facility: str, tanker: str) -> Iterator[simpy.Event]:
         """Wait out one draw of every active delay (cause ``delay``, attributed)."""
+        if not self.delays:
+            return
         for who, extra_h in self.condition.draw_delays():
             if extra_h > 0.0:
                 token = waits.begin(facility, "delay", who, tanker)
@@ -135,14 +151,16 @@ class Port:
 
     def load(self, tanker: str, cargo_t: float, row: list) -> Iterator[simpy.Event]:
         """Port call to load ``cargo_t``; returns the cargo's lots."""
-        env, net, tank = self.env, self.network, self.tank
-        yield from self.watch.wait_delays(self.waits, self.name, tanker)
-        yield from self.watch.wait_usable(self.waits, self.name, tanker)  # at anchor, not at a berth
+        env, net, tank, watch = self.env, self.network, self.tank, self.watch
+        if watch.delays:
+            yield from watch.wait_delays(self.waits, self.name, tanker)
+        if watch.factor <= 0.0:
+            yield from watch.wait_usable(self.waits, self.name, tanker)  # at anchor, not at a berth
         req = yield from self._berth(tanker)
-        row[COL["berth_load_h"]] = float(env.now)
+        row[_BERTH_LOAD] = float(env.now)
         while True:
-            if self.condition.factor <= 0.0:
-                yield from self.watch.wait_usable(self.waits, self.name, tanker)
+            if watch.factor <= 0.0:
+                yield from watch.wait_usable(self.waits, self.name, tanker)
                 continue
             net.sync()
             if tank.free_t < cargo_t - EPS_T:
@@ -151,24 +169,26 @@ class Port:
                 self.waits.end(token)
                 continue
             break
-        row[COL["load_start_h"]] = float(env.now)
+        row[_LOAD_START] = float(env.now)
         slot = _idle(self._load_slots)
         yield net.start_loading(slot, cargo_t, self.load_rate_t_per_h, route=self.name)
         cargo = net.finish_loading(slot)
         self.berths.release(req)
-        row[COL["load_end_h"]] = float(env.now)
+        row[_LOAD_END] = float(env.now)
         return cargo
 
     def discharge(self, tanker: str, cargo: deque, cargo_t: float, row: list) -> Iterator[simpy.Event]:
         """Port call to discharge ``cargo_t`` into the terminal's tank."""
-        env, net, tank = self.env, self.network, self.tank
-        yield from self.watch.wait_delays(self.waits, self.name, tanker)
-        yield from self.watch.wait_usable(self.waits, self.name, tanker)
+        env, net, tank, watch = self.env, self.network, self.tank, self.watch
+        if watch.delays:
+            yield from watch.wait_delays(self.waits, self.name, tanker)
+        if watch.factor <= 0.0:
+            yield from watch.wait_usable(self.waits, self.name, tanker)
         req = yield from self._berth(tanker)
-        row[COL["berth_discharge_h"]] = float(env.now)
+        row[_BERTH_DISCHARGE] = float(env.now)
         while True:
-            if self.condition.factor <= 0.0:
-                yield from self.watch.wait_usable(self.waits, self.name, tanker)
+            if watch.factor <= 0.0:
+                yield from watch.wait_usable(self.waits, self.name, tanker)
                 continue
             net.sync()
             if tank.room_t < cargo_t - EPS_T:
@@ -177,12 +197,12 @@ class Port:
                 self.waits.end(token)
                 continue
             break
-        row[COL["discharge_start_h"]] = float(env.now)
+        row[_DISCHARGE_START] = float(env.now)
         slot = _idle(self._discharge_slots)
         yield net.start_discharge(slot, cargo, cargo_t, self.discharge_rate_t_per_h)
         net.finish_discharge(slot)
         self.berths.release(req)
-        row[COL["discharge_end_h"]] = float(env.now)
+        row[_DISCHARGE_END] = float(env.now)
 
 
 def _idle(slots: list[Flow]) -> Flow:

@@ -55,10 +55,12 @@ class SeaLeg:
 
     def sail(self, tanker: str, ship: sc.Tanker, from_port: str) -> Iterator[simpy.Event]:
         """Sail the leg starting at ``from_port``; returns on arrival at the other end."""
-        env = self.env
-        yield from self.watch.wait_usable(self.waits, self.name, tanker)
-        yield from self.watch.wait_delays(self.waits, self.name, tanker)
-        speed_kn = ship.speed_kn * self.condition.factor
+        env, watch = self.env, self.watch
+        if watch.factor <= 0.0:
+            yield from watch.wait_usable(self.waits, self.name, tanker)
+        if watch.delays:
+            yield from watch.wait_delays(self.waits, self.name, tanker)
+        speed_kn = ship.speed_kn * watch.factor
         pos_nm = 0.0
         for at_nm, chokepoint, direction in self._passes[from_port]:
             if at_nm > pos_nm:
