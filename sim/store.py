@@ -649,7 +649,10 @@ class Assembler:
         self.dropped.add(table)
         entry = self.writers.pop(table, None)
         if entry is not None:
-            entry[0].close()
+            try:
+                entry[0].close()
+            except Exception:  # noqa: BLE001 - an interrupted write; the file is discarded anyway
+                pass
             entry[2].unlink(missing_ok=True)
 
     def finish(self, replications: int) -> set[str]:
