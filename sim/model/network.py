@@ -264,6 +264,7 @@ class FlowNetwork:
         self.flows: list[Flow] = []
         self.t_h = 0.0           # flows are integrated up to here
         self.next_day = 1        # next day boundary to sample (day 0 is sampled at start)
+        self._n_days = records.n_days
         self.initial_t = 0.0     # crude in tanks and lines at t = 0
         self.produced_t = 0.0
         self.processed_t = 0.0   # crude run by refineries (left the model)
@@ -279,7 +280,8 @@ class FlowNetwork:
         self._derated = 0  # groups with a derated line (see Group.derated)
         self._timer_at = INF
         self._version = 0
-        self._same_instant = (-1.0, 0)
+        self._instant_h = -1.0  # the instant of the last update, and the updates at it
+        self._at_instant = 0
         self.updates = 0
 
     # -- building --------------------------------------------------------------------------
@@ -378,11 +380,12 @@ class FlowNetwork:
         cannot move a rate in another, and every other group's next change stays armed."""
         now = float(self.env.now)  # a numpy time from a random draw must not leak into records
         self.updates += 1
-        t_last, n = self._same_instant
-        n = n + 1 if t_last == now else 1
-        self._same_instant = (now, n)
-        if n > MAX_UPDATES_AT_ONE_INSTANT:
-            raise RuntimeError(f"flow network stuck: {n} updates at t = {now:.6f} h (a model bug)")
+        if now == self._instant_h:
+            self._at_instant += 1
+            if self._at_instant > MAX_UPDATES_AT_ONE_INSTANT:
+                raise RuntimeError(f"flow network stuck: {self._at_instant} updates at t = {now:.6f} h (a model bug)")
+        else:
+            self._instant_h, self._at_instant = now, 1
         self._advance(now)
         if groups is None:
             groups = self._groups
@@ -422,13 +425,16 @@ class FlowNetwork:
         if dt <= 0.0:
             return
         rec = self.records
-        while self.next_day <= rec.n_days and 24.0 * self.next_day <= t:
-            b = 24.0 * self.next_day
-            col = self.next_day
-            for tk in self.tanks:
-                level = tk.level_t + tk.net_t_per_h * (b - t0)
-                rec.stock_t[tk.row, col] = level if abs(level) > EPS_T else 0.0  # no "-0" from rounding
-            self.next_day += 1
+        col = self.next_day
+        if col <= self._n_days and 24.0 * col <= t:
+            stock = rec.stock_t
+            while col <= self._n_days and 24.0 * col <= t:
+                b = 24.0 * col
+                for tk in self.tanks:
+                    level = tk.level_t + tk.net_t_per_h * (b - t0)
+                    stock[tk.row, col] = level if abs(level) > EPS_T else 0.0  # no "-0" from rounding
+                col += 1
+            self.next_day = col
         for f in self.flows:
             r = f.rate_t_per_h
             if r <= 0.0:

@@ -144,6 +144,9 @@ class Port:
 
     def _berth(self, tanker: str) -> Iterator[simpy.Event]:
         req = self.berths.request()
+        if req.triggered:  # a free berth: no wait to book (a zero-length wait writes no row)
+            yield req
+            return req
         token = self.waits.begin(self.name, "berth", "", tanker)
         yield req
         self.waits.end(token)
