@@ -96,7 +96,7 @@ class Tank:
 
     __slots__ = ("name", "row", "capacity_t", "floor_t", "level_t", "reserved_in_t", "reserved_out_t", "lots",
                  "in_flows", "out_flows", "berth_in", "berth_out", "net_t_per_h", "free_net_t_per_h",
-                 "room_net_t_per_h", "watchers", "tally", "group")
+                 "room_net_t_per_h", "watchers", "tally", "group", "bound")
 
     def __init__(self, name: str, row: int, capacity_t: float, floor_t: float, level_t: float,
                  origin: str, route: str) -> None:
@@ -119,6 +119,7 @@ class Tank:
         self.watchers: list[list] = []  # [kind, tonnes, event]; kind "stock" or "room"
         self.tally: Callable[[str, str, float], None] | None = None  # set for refineries
         self.group: Group | None = None  # connected group of tanks and flows (set by start)
+        self.bound = 0  # at the group's last solve: 1 at the floor, 2 at the ceiling (solver tanks)
 
     @property
     def ceiling_t(self) -> float:
@@ -389,6 +390,12 @@ class FlowNetwork:
         self._advance(now)
         if groups is None:
             groups = self._groups
+        else:
+            # Every other group whose re-solve would change anything now is re-solved too
+            # (a tank that reached or left a bound within EPS_T, a watcher or cargo done
+            # within EPS_T, a schedule step within 1e-9 h, a line refilled, a batch due),
+            # exactly as when every update re-solved the whole network.
+            groups = [g for g in self._groups if g in groups or self._pending(g, now)]
         lossy = False
         for g in groups:
             if g.pipes:
@@ -404,6 +411,41 @@ class FlowNetwork:
             self._losing = [x for x in self._loss if x is not None] + [x for x in self._refill if x is not None]
         self._fire_watchers(groups)
         self._arm(now)
+
+    def _pending(self, g: Group, now: float) -> bool:
+        """Whether re-solving group ``g`` now would change anything (see :meth:`update`).
+        The solver's rates depend only on the maxima, which lines feed and which tanks
+        are at a bound, so a group where none of these moved would solve to the same rates."""
+        for tk in g.bounded:
+            code = 1 if tk.out_flows and tk.level_t - tk.reserved_out_t <= tk.floor_t + EPS_T else 0
+            if tk.in_flows and tk.capacity_t - tk.reserved_in_t - tk.level_t <= EPS_T:
+                code |= 2
+            if code != tk.bound:
+                return True
+        for tk in g.tanks:
+            for kind, tonnes, _ in tk.watchers:
+                if (tk.free_t >= tonnes - EPS_T) if kind == "stock" else (tk.room_t >= tonnes - EPS_T):
+                    return True
+        for f in g.slots:
+            if f.done is not None and f.remaining_t <= EPS_T:
+                return True
+        for f in g.scheduled:
+            if f.schedule.rate_at(now) != f.nominal_t_per_h:  # type: ignore[union-attr]
+                return True
+        for f in g.pipes:
+            if f.deficit_t > EPS_T:
+                if f.feeds:
+                    return True
+            elif not f.feeds or f.deficit_t != 0.0:
+                return True
+            st = f.batch_state
+            if st == "pump" and f.batch_pumped_t >= f.batch_size_t - EPS_T:
+                return True
+            if st == "setup" and now >= f.batch_until_h - 1e-9:
+                return True
+            if st == "idle" and f.src.free_t >= f.batch_size_t - EPS_T and f.factor > 0.0:
+                return True
+        return False
 
     def _condition_changed(self, flow: Flow) -> None:
         self._advance(float(self.env.now))
@@ -619,6 +661,11 @@ class FlowNetwork:
             f.nominal_t_per_h = nom
             maxes[f.index] = r[f.index] = nom * f.factor
         if g.bounded:
+            for tk in g.bounded:  # as the solver sees them (see _pending)
+                code = 1 if tk.out_flows and tk.free_t <= tk.floor_t + EPS_T else 0
+                if tk.in_flows and tk.room_t <= EPS_T:
+                    code |= 2
+                tk.bound = code
             self._solve(r, g)
         rec = self.records
         for f in g.flows:
