@@ -766,33 +766,53 @@ class FlowNetwork:
         for tk in g.tanks:
             free_net, room_net = tk.free_net_t_per_h, tk.room_net_t_per_h
             if free_net < -TINY_RATE and tk.free_t > tk.floor_t + EPS_T:
-                best = min(best, (tk.free_t - tk.floor_t) / -free_net)
+                x = (tk.free_t - tk.floor_t) / -free_net
+                if x < best:
+                    best = x
             if room_net < -TINY_RATE and tk.room_t > EPS_T:
-                best = min(best, tk.room_t / -room_net)
+                x = tk.room_t / -room_net
+                if x < best:
+                    best = x
             for kind, tonnes, _ in tk.watchers:
                 if kind == "stock" and free_net > TINY_RATE:
-                    best = min(best, (tonnes - tk.free_t) / free_net)
+                    x = (tonnes - tk.free_t) / free_net
+                    if x < best:
+                        best = x
                 elif kind == "room" and room_net > TINY_RATE:
-                    best = min(best, (tonnes - tk.room_t) / room_net)
+                    x = (tonnes - tk.room_t) / room_net
+                    if x < best:
+                        best = x
         for f in g.slots:
             if f.remaining_t > EPS_T and f.rate_t_per_h > TINY_RATE:
-                best = min(best, f.remaining_t / f.rate_t_per_h)
+                x = f.remaining_t / f.rate_t_per_h
+                if x < best:
+                    best = x
         for f in g.scheduled:
-            best = min(best, f.schedule.next_change_after(now) - now)  # type: ignore[union-attr]
+            x = f.schedule.next_change_after(now) - now  # type: ignore[union-attr]
+            if x < best:
+                best = x
         for f in g.pipes:
             r = f.rate_t_per_h
             if not f.feeds and r > TINY_RATE:
-                best = min(best, f.deficit_t / r)
+                x = f.deficit_t / r
+                if x < best:
+                    best = x
             st = f.batch_state
             if st == "idle":
                 head = f.src
                 if (f.factor > 0.0 and head.free_net_t_per_h > TINY_RATE
                         and head.free_t < f.batch_size_t - EPS_T):
-                    best = min(best, (f.batch_size_t - head.free_t) / head.free_net_t_per_h)
+                    x = (f.batch_size_t - head.free_t) / head.free_net_t_per_h
+                    if x < best:
+                        best = x
             elif st == "setup":
-                best = min(best, f.batch_until_h - now)
+                x = f.batch_until_h - now
+                if x < best:
+                    best = x
             elif st == "pump" and r > TINY_RATE:
-                best = min(best, (f.batch_size_t - f.batch_pumped_t) / r)
+                x = (f.batch_size_t - f.batch_pumped_t) / r
+                if x < best:
+                    best = x
         return best
 
     def _arm(self, now: float) -> None:
