@@ -17,7 +17,7 @@ they are identical whatever the executor, the number of workers, the block sizes
 order in which blocks finished.
 
 ``--set path.to.value=v`` overrides apply to the merged scenario mapping before validation;
-items of named lists are addressed by name (``network.pipelines.odesa-brody.capacity=7Mt/y``)
+items of named lists are addressed by name (``network.pipelines.odesa_brody.capacity=7Mt/y``)
 or by index.  :func:`sweep` runs one run per point of a grid of overrides.
 """
 
@@ -73,7 +73,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     """``"shipping.programmes.socar.every=20d"`` -> (path, value); the value is read as YAML
     (so ``4`` is a number, ``[a, b]`` a list, ``7Mt/y`` a string)."""
     if "=" not in text:
-        raise UserError(f"--set {text!r}: write PATH=VALUE, e.g. --set network.pipelines.odesa-brody.capacity=7Mt/y")
+        raise UserError(f"--set {text!r}: write PATH=VALUE, e.g. --set network.pipelines.odesa_brody.capacity=7Mt/y")
     path, _, raw = text.partition("=")
     path = path.strip()
     if not path:
