@@ -7,8 +7,9 @@ The Python API (everything the ``routesim`` command does, a notebook can do)::
     problems = sim.validate("scenarios/my-whatif.yaml")      # [] when the file is valid
     schema = sim.scenario_json_schema()
 
-``run``, ``open_run`` and ``compare`` are imported on first use from the runner, the
-results store and the comparison module, so ``import sim`` stays light.
+``run``, ``open_run``, ``compare`` and ``attribute`` are imported on first use from the
+runner, the results store, the comparison module and the attribution module, so
+``import sim`` stays light.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _LAZY = {
     "run": ("sim.runner", "run"),
     "open_run": ("sim.store", "open_run"),
     "compare": ("sim.compare", "compare"),
+    "attribute": ("sim.attribution", "attribute"),
 }
 
 __all__ = [

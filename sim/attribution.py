@@ -212,7 +212,7 @@ def attribute_run(
         raise UserError(f"{folder}: not a run folder (no manifest.json); give the folder 'routesim run' wrote")
     manifest = store.read_manifest(folder)
     if manifest.get("analysis"):
-        raise UserError(f"{folder} is a {manifest['analysis']} folder, not a run; give a run folder")
+        raise UserError(f"{folder} holds a {manifest['analysis']} analysis, not a run; give a run folder")
     if manifest.get("status") != "complete":
         raise UserError(f"{folder}: the run is incomplete; finish it first with routesim run --resume {folder}")
     if (folder / f"{TABLE}.parquet").exists() or (folder / TABLE).exists():

@@ -1,7 +1,8 @@
-"""The ``brief``, ``criticality`` and ``sensitivity`` commands (registered by :mod:`sim.cli`).
+"""The ``brief``, ``criticality``, ``attribute`` and ``sensitivity`` commands (registered by :mod:`sim.cli`).
 
 Each handler calls one function of the Python API (:func:`sim.brief.brief`,
-:func:`sim.criticality.criticality`, :func:`sim.sensitivity.sensitivity`) and prints
+:func:`sim.criticality.criticality`, :func:`sim.attribution.attribute` or
+:func:`sim.attribution.attribute_run`, :func:`sim.sensitivity.sensitivity`) and prints
 where it wrote its output.
 """
 
@@ -15,7 +16,7 @@ from sim.cli_run import _executor_options
 
 
 def register(subparsers: Any) -> None:
-    """Add ``brief``, ``criticality`` and ``sensitivity`` to the ``routesim`` command line."""
+    """Add ``brief``, ``criticality``, ``attribute`` and ``sensitivity`` to the ``routesim`` command line."""
     p = subparsers.add_parser(
         "brief", help="write a policy briefing (Markdown or HTML, with charts) into a run folder",
         description="Write brief.md (or a self-contained brief.html) and charts/*.png|svg into the run "
@@ -52,6 +53,27 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", help="write here instead of results/<scenario>/criticality-<id>/")
     _executor_options(p)
     p.set_defaults(func=_cmd_criticality)
+
+    p = subparsers.add_parser(
+        "attribute", help="what each disruption cost the refineries: paired runs without it, same seed",
+        description="Run the scenario and, for each of its disruptions, the same replications with the same "
+                    "seed without that disruption (and once without all of them); report per disruption the "
+                    "crude delivered to the refineries it cost (mean, 95%% CI of the paired difference), the "
+                    "shortfall and cut-run days it added, its effect on the lowest days of cover and the "
+                    "waiting it added. Writes attribution.parquet and attribution.csv. With --into RUN, the "
+                    "saved run is the disrupted side (its scenario, seed and replications) and the table goes "
+                    "into RUN, where 'routesim brief' reports it as each disruption's cost to the refineries.",
+        epilog="examples:\n  routesim attribute scenarios/odesa_brody_outage.yaml -n 20\n"
+               "  routesim attribute --into results/odesa_brody_outage/<run-id>",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenario", nargs="?", metavar="SCENARIO", help="scenario YAML file")
+    p.add_argument("--into", metavar="RUN", help="attribute the disruptions of this saved run and write the "
+                                                 "table into its folder (instead of SCENARIO)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override one scenario value first (repeatable; not with --into)")
+    p.add_argument("--out", metavar="DIR", help="write here instead of results/<scenario>/attribution-<id>/")
+    _executor_options(p)
+    p.set_defaults(func=_cmd_attribute)
 
     p = subparsers.add_parser(
         "sensitivity", help="charts of KPIs against swept parameters, and a tornado chart",
@@ -92,6 +114,34 @@ def _cmd_criticality(args: argparse.Namespace) -> int:
             print(f"{r['rank_lost']:>4}  {r['facility']:<24} {r['lost_delivery_t_mean'] / 1e3:>10.1f} "
                   f"{r['peak_deficit_t_mean'] / 1e3:>18.1f} {surv:>12}")
     print(f"wrote {result.path / 'criticality.csv'} and {result.path / 'tornado.png'}")
+    return 0
+
+
+def _cmd_attribute(args: argparse.Namespace) -> int:
+    from sim.attribution import attribute, attribute_run, format_table
+    from sim.errors import UserError
+
+    progress = False if args.quiet else None
+    if args.into is not None:
+        if args.scenario is not None:
+            raise UserError("give either SCENARIO or --into RUN, not both")
+        fixed = [opt for opt, v in (("-n", args.replications), ("--seed", args.seed), ("--out", args.out),
+                                    ("--set", args.overrides)) if v]
+        if fixed:
+            raise UserError(f"{', '.join(fixed)} cannot be used with --into: the run's own scenario, seed and "
+                            "replications are used, and the table goes into the run folder")
+        table = attribute_run(args.into, executor=args.executor or "local", workers=args.workers,
+                              scheduler=args.scheduler, progress=progress)
+    elif args.scenario is None:
+        raise UserError("give a scenario file, or --into RUN to attribute a saved run")
+    else:
+        table = attribute(args.scenario, replications=args.replications, seed=args.seed,
+                          executor=args.executor or "local", workers=args.workers, scheduler=args.scheduler,
+                          overrides=args.overrides, progress=progress, out=args.out, results_root=args.results)
+    folder = table.attrs["path"]
+    if not args.quiet:
+        print(format_table(table), end="")
+    print(f"wrote {folder / 'attribution.csv'} and {folder / 'attribution.parquet'}")
     return 0
 
 
