@@ -124,7 +124,7 @@ KPI_FORMATS: dict[str, tuple[str, str, float, int]] = {
     "min_days_cover": ("lowest days of cover", "d", 1.0, 1),
     "time_to_survive_d": ("time to survive", "d", 1.0, 1),
     "time_to_recover_d": ("time to recover", "d", 1.0, 1),
-    "lost_flow_t": ("flow lost to disruptions", "kt", 1e-3, 1),
+    "lost_flow_t": ("flow held back at disrupted facilities", "kt", 1e-3, 1),
     "wait_h_total": ("waiting", "h", 1.0, 0),
     "disruption_wait_h": ("waiting caused by disruptions", "h", 1.0, 0),
     "demurrage_usd": ("demurrage", "k$", 1e-3, 0),
@@ -414,7 +414,7 @@ class DisruptionStats:
     targets: str
     timing: str
     activated_pct: float  # replications in which it was active at least once
-    lost: Stat | None  # attributed lost flow (t)
+    lost: Stat | None  # flow held back at its targets while it acted (t): throughput forgone there
     wait: Stat | None  # waiting it caused (h)
     survive: dict[str, Stat]  # refinery -> time to survive (d); NaN = never cut runs
     recover: dict[str, Stat]  # refinery -> time to recover (d); NaN = not recovered
@@ -643,6 +643,71 @@ def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
                   f"A labelled assumption (see seeds/README.md).")
 
 
+# --------------------------------------------------------------------------- attribution
+
+# The counterfactual figures of sim.attribution the brief shows: (stem, KPI whose format it takes, label)
+COST_FIGURES = (("delivered_lost_t", "delivered_t", "crude delivered lost (kt)"),
+                ("shortfall_added_t", "shortfall_t", "shortfall added (kt)"),
+                ("cut_run_days_added", "cut_run_days", "cut-run days added (d)"),
+                ("min_days_cover_change_d", "min_days_cover", "lowest cover change (d)"),
+                ("wait_added_h", "wait_h_total", "waiting added (h)"))
+
+
+def attribution_table(run: RunTables) -> pd.DataFrame | None:
+    """The run's counterfactual attribution (``attribution.parquet``, written by
+    ``routesim attribute --into RUN``) when it covers this run's replications, else None."""
+    t = run.extra.get("attribution")
+    if t is None or t.empty or not {"disruption", "delivered_lost_t_mean"} <= set(t.columns):
+        return None
+    if "replications" in t and int(t["replications"].iloc[0]) != run.replications:
+        return None
+    return t
+
+
+def cost_stat(row: pd.Series, stem: str) -> Stat:
+    """An attribution figure as a :class:`Stat` (mean, p5, p95 of the paired differences)."""
+    n = int(row.get("replications", 0))
+    return Stat(float(row[f"{stem}_mean"]), float(row[f"{stem}_p5"]), math.nan, float(row[f"{stem}_p95"]), n)
+
+
+def cost_ci(row: pd.Series, stem: str, column: str) -> str:
+    """``lo to hi unit``: the 95% interval of the mean paired difference."""
+    lo, hi = float(row[f"{stem}_ci_low"]), float(row[f"{stem}_ci_high"])
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a (too few replications)"
+    unit = kpi_format(column)[1]
+    return f"{fmt_diff(column, lo)} to {fmt_diff(column, hi)}" + (f" {unit}" if unit else "")
+
+
+def cost_rows(table: pd.DataFrame) -> list[list[str]]:
+    """A row per disruption (and all together) of the cost-to-the-refineries table."""
+    rows = []
+    for _, r in table.iterrows():
+        cells = [str(r["disruption"])]
+        for stem, col, _ in COST_FIGURES:
+            cells.append(fmt_range(col, cost_stat(r, stem)) if f"{stem}_mean" in r else "not recorded")
+            if stem == "delivered_lost_t":
+                cells.append(cost_ci(r, stem, col))
+        rows.append(cells)
+    return rows
+
+
+def _cost_sentence(run: RunTables) -> str:
+    """The headline's counterfactual sentence: what all the disruptions together cost."""
+    from sim.attribution import ALL
+
+    t = attribution_table(run)
+    if t is None or not (t["disruption"] == ALL).any():
+        return ""
+    r = t[t["disruption"] == ALL].iloc[0]
+    lost = cost_stat(r, "delivered_lost_t")
+    text = (f"Against the same replications without any disruption, the disruptions cost the refineries "
+            f"{fmt_range('delivered_t', lost)} of crude delivered (95% CI {cost_ci(r, 'delivered_lost_t', 'delivered_t')})")
+    if "shortfall_added_t_mean" in r:
+        text += f" and added {fmt_range('shortfall_t', cost_stat(r, 'shortfall_added_t'))} of shortfall"
+    return text + ". "
+
+
 # --------------------------------------------------------------------------- comparison
 
 
@@ -772,6 +837,7 @@ def headline(run: RunTables) -> str:
             else:
                 text += f", around {d[1]} (median; p5–p95 {d[0]} to {d[2]})"
         parts.append(text + ". ")
+    parts.append(_cost_sentence(run))
     parts.append(_resilience(run))
     b = binding_facility(run)
     if b is not None:
@@ -786,10 +852,16 @@ def headline(run: RunTables) -> str:
 
 
 def main_disruption(run: RunTables) -> DisruptionStats | None:
-    """The activated disruption with the largest mean attributed lost flow (then waiting)."""
+    """The activated disruption that cost the refineries the most crude delivered (from the
+    counterfactual attribution, when the run has one and some disruption cost any), else
+    the one that held back the most flow at its targets (then caused the most waiting)."""
     active = [d for d in disruption_stats(run) if d.activated_pct > 0]
     if not active:
         return None
+    costs = _delivered_lost_means(run)
+    costly = [d for d in active if costs.get(d.name, 0.0) > 0.0]
+    if costly:
+        return max(costly, key=lambda d: (costs[d.name], d.name))
 
     def weight(d: DisruptionStats) -> tuple[float, float]:
         lost = d.lost.mean if d.lost is not None and d.lost.n else 0.0
@@ -797,6 +869,22 @@ def main_disruption(run: RunTables) -> DisruptionStats | None:
         return (lost, wait)
 
     return max(active, key=weight)
+
+
+def _delivered_lost_means(run: RunTables) -> dict[str, float]:
+    """Disruption -> mean crude delivered it cost the refineries (counterfactual), if known."""
+    t = attribution_table(run)
+    if t is None:
+        return {}
+    return {str(r["disruption"]): float(r["delivered_lost_t_mean"]) for _, r in t.iterrows()
+            if math.isfinite(float(r["delivered_lost_t_mean"]))}
+
+
+def _cost_row(run: RunTables, name: str) -> pd.Series | None:
+    t = attribution_table(run)
+    if t is None or not (t["disruption"] == name).any():
+        return None
+    return t[t["disruption"] == name].iloc[0]
 
 
 def _resilience(run: RunTables) -> str:
@@ -810,14 +898,23 @@ def _resilience(run: RunTables) -> str:
     n_active = round(d.activated_pct * run.replications / 100.0)
     lost_any = bool(d.lost is not None and d.lost.n and d.lost.mean > 0)
     wait_any = bool(d.wait is not None and d.wait.n and d.wait.mean > 0)
-    if lost_any:
-        text = [f"The disruption with the largest lost flow, {d.name} (active in {n_active} of "
-                f"{run.replications} replications, {fmt_range('lost_flow_t', d.lost)} of flow lost"]
+    cost = _cost_row(run, d.name)
+    if cost is not None and float(cost["delivered_lost_t_mean"]) > 0.0:
+        text = [f"The disruption that cost the refineries the most crude, {d.name} (active in {n_active} of "
+                f"{run.replications} replications; without it they would have received "
+                f"{fmt_range('delivered_t', cost_stat(cost, 'delivered_lost_t'))} more, 95% CI "
+                f"{cost_ci(cost, 'delivered_lost_t', 'delivered_t')}"]
+        if lost_any:
+            text.append(f"; it held back {fmt_range('lost_flow_t', d.lost)} of flow at {d.targets} while it acted")
+    elif lost_any:
+        text = [f"The disruption that held back the most flow, {d.name} (active in {n_active} of "
+                f"{run.replications} replications, {fmt_range('lost_flow_t', d.lost)} of flow held back at "
+                f"{d.targets}: throughput forgone there while disrupted, and the crude may still arrive later"]
     elif wait_any:
         text = [f"The disruption that caused the most waiting, {d.name} (active in {n_active} of "
                 f"{run.replications} replications, {fmt_range('wait_h_total', d.wait)} of tanker waiting"]
     else:
-        text = [f"After {d.name} (active in {n_active} of {run.replications} replications, with no flow lost or "
+        text = [f"After {d.name} (active in {n_active} of {run.replications} replications, with no flow held back or "
                 f"waiting attributed to any disruption"]
     text.append("): ")
     clauses = []
@@ -986,15 +1083,31 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     if not stats:
         doc.p("The scenario has no disruptions.")
     else:
-        doc.p("Lost flow and waiting are attributed to each disruption by the model; mean with "
-              "p5–p95 over the replications in which it was active.")
-        doc.table(["disruption", "kind", "targets", "timing", "active in (%)", "lost flow", "waiting caused",
+        doc.p("Flow held back and waiting are attributed to each disruption by the model; mean with "
+              "p5–p95 over the replications in which it was active. Flow held back is the throughput a "
+              "disrupted facility did not move while the disruption acted, against what it could have moved: "
+              "the crude may still arrive later, so it is not what the refineries lost.")
+        doc.table(["disruption", "kind", "targets", "timing", "active in (%)", "flow held back at the facility",
+                   "waiting caused",
                    "source"],
                   [[d.name, d.kind, d.targets, d.timing,
                     "not recorded" if not math.isfinite(d.activated_pct) else _num(d.activated_pct, 0),
                     _stat_cell("lost_flow_t", d.lost), _stat_cell("wait_h_total", d.wait),
                     d.source or _seed_list(cited.get(d.name, []))]
                    for d in stats])
+        costs = attribution_table(run)
+        if costs is not None:
+            doc.h(3, "Cost to the refineries")
+            doc.p("Counterfactual: the same replications with the same seed, without the disruption (the last "
+                  "row without any), so each replication pairs with itself and the difference is the "
+                  "disruption's effect (routesim attribute). Mean with p5–p95 of the per-replication "
+                  "differences, and the 95% CI of the mean difference; costs need not add up when disruptions "
+                  "overlap.")
+            doc.table(["disruption", *(label for _, _, label in COST_FIGURES[:1]), "95% CI (kt)",
+                       *(label for _, _, label in COST_FIGURES[1:])], cost_rows(costs))
+        else:
+            doc.p("What the disruptions cost the refineries in crude delivered is not in this run folder: "
+                  f"`routesim attribute --into {run.path.name}` adds it (paired runs without each disruption).")
     doc.h(2, "Assumptions and sources")
     doc.table(["facility", "kind", "figures", "source", "note"], assumptions_table(run))
     rows, sentence = citation_rows(run)

@@ -206,7 +206,11 @@ def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
     assert f"around {expected['low.p50']} (median; p5–p95 {expected['low.p5']} to {expected['low.p95']})" in head
     assert (f"brody_mozyr bound the flow: it ran at {expected['util.mean']}% (p5–p95 {expected['util.p5']}–"
             f"{expected['util.p95']}%) of its capacity and was the most utilised leg or port in 100% of") in head
-    assert "The disruption with the largest lost flow, brody_closed (active in 20 of 20 replications" in head
+    # the model's lost flow is flow held back at the facility, and the brief says so
+    assert "The disruption that held back the most flow, brody_closed (active in 20 of 20 replications" in head
+    assert ("of flow held back at brody_mozyr: throughput forgone there while disrupted, and the crude may "
+            "still arrive later") in head
+    assert "flow lost" not in head
     assert f"before cutting runs (in {expected['cut_reps']} of 20 replications; it never ran short" in head
     assert f"(not recovered by the end in {expected['not_recovered']} of 20)" in head
 
