@@ -692,6 +692,24 @@ def cost_rows(table: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
+def _all_zero(column: str, st: Stat) -> bool:
+    return all(fmt_value(column, x) in ("0.0", "-0.0", "0", "-0") for x in (st.mean, st.p5, st.p95))
+
+
+def cost_clause(row: pd.Series) -> str:
+    """What the counterfactual says about crude delivered: ``the refineries would have
+    received X more crude (95% CI ...)``, or the same."""
+    lost = cost_stat(row, "delivered_lost_t")
+    ci = cost_ci(row, "delivered_lost_t", "delivered_t")
+    if _all_zero("delivered_t", lost):
+        return "the refineries would have received the same crude in every replication"
+    if lost.mean < 0:
+        gain = Stat(-lost.mean, -lost.p95, math.nan, -lost.p5, lost.n)
+        return (f"the refineries would have received {fmt_range('delivered_t', gain)} less crude "
+                f"(95% CI of the crude lost {ci})")
+    return f"the refineries would have received {fmt_range('delivered_t', lost)} more crude (95% CI {ci})"
+
+
 def _cost_sentence(run: RunTables) -> str:
     """The headline's counterfactual sentence: what all the disruptions together cost."""
     from sim.attribution import ALL
@@ -700,11 +718,11 @@ def _cost_sentence(run: RunTables) -> str:
     if t is None or not (t["disruption"] == ALL).any():
         return ""
     r = t[t["disruption"] == ALL].iloc[0]
-    lost = cost_stat(r, "delivered_lost_t")
-    text = (f"Against the same replications without any disruption, the disruptions cost the refineries "
-            f"{fmt_range('delivered_t', lost)} of crude delivered (95% CI {cost_ci(r, 'delivered_lost_t', 'delivered_t')})")
+    text = "Without any of the disruptions (the same replications and seed), " + cost_clause(r)
     if "shortfall_added_t_mean" in r:
-        text += f" and added {fmt_range('shortfall_t', cost_stat(r, 'shortfall_added_t'))} of shortfall"
+        short = cost_stat(r, "shortfall_added_t")
+        text += (", with the same shortfall" if _all_zero("shortfall_t", short) else
+                 f"; the disruptions added {fmt_range('shortfall_t', short)} of shortfall")
     return text + ". "
 
 
@@ -901,15 +919,15 @@ def _resilience(run: RunTables) -> str:
     cost = _cost_row(run, d.name)
     if cost is not None and float(cost["delivered_lost_t_mean"]) > 0.0:
         text = [f"The disruption that cost the refineries the most crude, {d.name} (active in {n_active} of "
-                f"{run.replications} replications; without it they would have received "
-                f"{fmt_range('delivered_t', cost_stat(cost, 'delivered_lost_t'))} more, 95% CI "
-                f"{cost_ci(cost, 'delivered_lost_t', 'delivered_t')}"]
+                f"{run.replications} replications; without it {cost_clause(cost)}"]
         if lost_any:
             text.append(f"; it held back {fmt_range('lost_flow_t', d.lost)} of flow at {d.targets} while it acted")
     elif lost_any:
         text = [f"The disruption that held back the most flow, {d.name} (active in {n_active} of "
                 f"{run.replications} replications, {fmt_range('lost_flow_t', d.lost)} of flow held back at "
                 f"{d.targets}: throughput forgone there while disrupted, and the crude may still arrive later"]
+        if cost is not None:
+            text.append(f"; without it {cost_clause(cost)}")
     elif wait_any:
         text = [f"The disruption that caused the most waiting, {d.name} (active in {n_active} of "
                 f"{run.replications} replications, {fmt_range('wait_h_total', d.wait)} of tanker waiting"]
