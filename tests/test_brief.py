@@ -447,3 +447,100 @@ def test_brief_command_writes_the_document_and_refuses_bad_input_plainly(tmp_pat
     assert r.code == 2 and "no such scenario file" in r.err
     r = cli("sensitivity", tmp_path)
     assert r.code == 2 and "no sweep.parquet" in r.err
+
+
+# ------------------------------------------------------------ counterfactual attribution
+
+COST_STEMS = (("delivered_lost_t", 1e-3, 1, " kt", 20_000, 40_000), ("shortfall_added_t", 1e-3, 1, " kt", 1_000, 15_000),
+              ("cut_run_days_added", 1.0, 1, " d", 0.5, 3.0), ("min_days_cover_change_d", 1.0, 1, " d", -3.0, -1.0),
+              ("wait_added_h", 1.0, 0, " h", 2.0, 90.0))
+
+
+def write_attribution(folder: Path, reps: int, seed: int = 3) -> pd.DataFrame:
+    """An attribution table as ``routesim attribute --into`` writes it, from a seeded generator:
+    for each figure, sorted draws give p5 <= CI low <= mean <= CI high <= p95."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in ("brody_closed", "all disruptions"):
+        r = {"disruption": name, "removed": "brody_closed", "replications": reps, "run": f"attribution/{name}"}
+        for stem, _, _, _, lo, hi in COST_STEMS:
+            v = np.sort(rng.uniform(lo, hi, 5))
+            r.update({f"{stem}_p5": v[0], f"{stem}_ci_low": v[1], f"{stem}_mean": v[2], f"{stem}_ci_high": v[3],
+                      f"{stem}_p95": v[4]})
+        rows.append(r)
+    table = pd.DataFrame(rows)
+    table.to_parquet(folder / "attribution.parquet")
+    return table
+
+
+def cost_text(r: pd.Series, stem: str) -> tuple[str, str]:
+    """(``mean unit (p5–p95 lo–hi unit)``, ``ci_low to ci_high unit``) as the brief must print them."""
+    _, scale, digits, unit, _, _ = next(c for c in COST_STEMS if c[0] == stem)
+    f = {s: f"{r[f'{stem}_{s}'] * scale:,.{digits}f}" for s in ("mean", "p5", "p95", "ci_low", "ci_high")}
+    return (f"{f['mean']}{unit} (p5–p95 {f['p5']}–{f['p95']}{unit})", f"{f['ci_low']} to {f['ci_high']}{unit}")
+
+
+def test_an_attribution_table_in_the_run_folder_is_the_cost_to_the_refineries(tmp_path):
+    folder = write_run(tmp_path / "run", reps=20)
+    table = write_attribution(folder, reps=20)
+    md = briefmod.brief(folder).read_text(encoding="utf-8")
+    head = section(md, "Headline")
+    own, every = table.iloc[0], table.iloc[1]
+    lost, lost_ci = cost_text(own, "delivered_lost_t")
+    expected = expected_numbers(folder)
+    # the headline prefers the counterfactual figure, and still says what was held back where
+    assert (f"The disruption that cost the refineries the most crude, brody_closed (active in 20 of 20 replications; "
+            f"without it the refineries would have received {lost} more crude (95% CI {lost_ci}); it held back "
+            f"{expected['lost.mean']} kt (p5–p95 {expected['lost.p5']}–{expected['lost.p95']} kt) of flow at "
+            f"brody_mozyr while it acted)") in head
+    all_lost, all_ci = cost_text(every, "delivered_lost_t")
+    all_short, _ = cost_text(every, "shortfall_added_t")
+    assert (f"Without any of the disruptions (the same replications and seed), the refineries would have received "
+            f"{all_lost} more crude (95% CI {all_ci}); the disruptions added {all_short} of shortfall.") in head
+    # no number in the headline comes from anywhere but the run's tables and the attribution table
+    allowed = set(expected.values()) | {"5", "95"}
+    for _, r in table.iterrows():
+        for stem, scale, digits, _, _, _ in COST_STEMS:
+            allowed |= {f"{r[f'{stem}_{s}'] * scale:,.{digits}f}" for s in ("mean", "p5", "p95", "ci_low", "ci_high")}
+    strays = [x for x in NUMBER.findall(head.replace("p5–p95", "")) if x not in allowed]
+    assert not strays, f"numbers in the headline not found in the tables: {strays}\n{head}"
+    # the cost table: a row per disruption, every cell from the attribution table
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
+            for r in section(md, "Disruptions").split("### Cost to the refineries")[1].splitlines()
+            if r.startswith("| ") and "95% CI" not in r}
+    assert set(rows) == {"brody_closed", "all disruptions"}
+    for _, r in table.iterrows():
+        cells = rows[r["disruption"]]
+        assert cells[1:3] == list(cost_text(r, "delivered_lost_t"))
+        assert cells[3:] == [cost_text(r, stem)[0] for stem, *_ in COST_STEMS[1:]]
+
+
+def test_without_an_attribution_table_the_brief_says_how_to_get_one(tmp_path):
+    folder = write_run(tmp_path / "run", reps=5)
+    dis = section(briefmod.brief(folder).read_text(encoding="utf-8"), "Disruptions")
+    assert "Cost to the refineries" not in dis
+    assert "routesim attribute --into run" in dis and "the crude may still arrive later" in dis
+    # a table of other replications (a stale or foreign file) is not used
+    write_attribution(folder, reps=4)
+    md = briefmod.brief(folder).read_text(encoding="utf-8")
+    assert "Cost to the refineries" not in md and "cost the refineries the most crude" not in md
+
+
+@pytest.mark.slow
+def test_attribute_into_a_real_run_reaches_its_brief(tmp_path):
+    """End to end: run, attribute into the run, brief; the cost rows are the table's."""
+    from sim.attribution import attribute_run
+    from sim.runner import run
+
+    scenarios = Path(__file__).parent.parent / "scenarios"
+    res = run(scenarios / "odesa_brody_outage.yaml", replications=2, seed=4, executor="serial",
+              out=tmp_path / "run", progress=False)
+    table = attribute_run(res.path, executor="serial", progress=False)
+    md = briefmod.brief(res.path).read_text(encoding="utf-8")
+    cost = section(md, "Disruptions").split("### Cost to the refineries")[1]
+    r = table[table.disruption == "odesa_brody_outage"].iloc[0]
+    row = next(x for x in cost.splitlines() if x.startswith("| odesa_brody_outage |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    mean = f"{r.delivered_lost_t_mean / 1e3:,.1f}"
+    assert cells[1].startswith(f"{mean} kt")
+    assert "| all disruptions |" in cost
