@@ -262,18 +262,20 @@ def schedule(disruption: Disruption, scenario: Scenario, seed_seq: np.random.See
 
 
 def effect_for(disruption: Disruption, draw_delay_h: Callable[[], float] | None = None) -> Effect:
-    """The :class:`Effect` one disruption has on each target while active."""
+    """The :class:`Effect` one disruption has on each target while active (with the
+    disruption's ``direction``, if any: it then acts only on that direction's traffic)."""
     kind = disruption.kind
+    direction = disruption.direction
     if kind in ("derate", "supply_cut", "run_cut"):
         assert disruption.factor is not None
-        return Effect(kind, factor=float(disruption.factor))
+        return Effect(kind, factor=float(disruption.factor), direction=direction)
     if kind == "delay":
         if draw_delay_h is None:
             raise DisruptionError(f"delay {disruption.name!r} needs a delay draw")
-        return Effect("delay", draw_delay_h=draw_delay_h)
+        return Effect("delay", draw_delay_h=draw_delay_h, direction=direction)
     if kind == "contamination":
-        return Effect("contamination", lost_t=float(disruption.lost_t or 0.0))
-    return Effect("closure")
+        return Effect("contamination", lost_t=float(disruption.lost_t or 0.0), direction=direction)
+    return Effect("closure", direction=direction)
 
 
 def _delay_drawer(dist: Distribution, rng: np.random.Generator) -> Callable[[], float]:

@@ -498,11 +498,15 @@ KIND_HINT = {
 class Disruption(Strict):
     """A named event acting on facilities.  ``factor`` is the share of capacity that
     remains (derate, supply_cut, run_cut); ``delay`` is extra time per passage;
-    ``lost`` is the crude in the line lost to a contamination."""
+    ``lost`` is the crude in the line lost to a contamination; ``direction`` (chokepoints
+    only) limits the disruption to that direction's traffic (default: both)."""
 
     name: Name
     target: Name | tuple[Name, ...]
     kind: DisruptionKind
+    direction: Literal["northbound", "southbound"] | None = Field(
+        default=None, description="chokepoint targets only: act on this direction's passages alone (default both)"
+    )
     factor: Fraction | None = None
     delay: Distribution | None = None
     lost_t: Tonnes | None = Field(default=None, alias="lost", ge=0)
@@ -672,6 +676,14 @@ def reference_problems(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         if unsuited:
             where = ", ".join(f"{n} ({KIND_OF_SECTION[section_of[n]]})" for n in unsuited)
             problems.append((("disruptions", i, "kind"), f"a {d.kind} cannot act on {where}; {KIND_HINT[d.kind]}"))
+        if d.direction is not None:
+            not_straits = [n for n in s.resolve_targets(d) if n in section_of and section_of[n] != "chokepoints"]
+            if not_straits:
+                where = ", ".join(f"{n} ({KIND_OF_SECTION[section_of[n]]})" for n in not_straits)
+                problems.append((("disruptions", i, "direction"),
+                                 f"'direction: {d.direction}' only applies to chokepoints, but disruption "
+                                 f"{d.name!r} targets {where}; give the chokepoints a disruption of "
+                                 "their own, or drop 'direction'"))
         timing, key = (d.window, "window") if d.window is not None else (d.recurring, "recurring")
         if timing is not None:
             first_h = s.at_h(timing.start)

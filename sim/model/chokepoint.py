@@ -44,6 +44,12 @@ Disruption effects other than closure:
   attributed to the derate(s), split between several derates by their share of
   ``log(prod f)``.
 
+A disruption with a ``direction`` acts only on that direction's traffic: a directional
+closure holds only that direction's tankers (the other direction keeps entering), and a
+directional delay or derate lengthens only that direction's passages.  The chokepoint reads
+its condition through ``closing_for`` / ``factors_for`` / ``draw_delays(direction)``; the
+waits are attributed to the disruption as usual.
+
 Waits are recorded in ``records.waits`` (``WAIT_FIELDS``) as consecutive segments, a new
 segment whenever the cause or the responsible disruption changes; every completed passage
 adds a ``PASSAGE_FIELDS`` row.  Nothing polls: each wait is a timeout to the instant the
@@ -235,7 +241,7 @@ class Chokepoint:
         arrive_h = env.now
         log = _WaitLog(self.records, self.name, tanker)
         self._open_logs[log] = None
-        for who, extra_h in self.condition.draw_delays():
+        for who, extra_h in self.condition.draw_delays(direction):
             if extra_h > 0:
                 log.mark(env.now, "delay", who)
                 yield env.timeout(extra_h)
@@ -266,8 +272,8 @@ class Chokepoint:
         enter_h = env.now
         log.end(enter_h)
         self._open_logs.pop(log, None)
-        factor = self.condition.factor
-        derates = {n: f for n, f in self.condition.factors().items() if f < 1.0}
+        factor = self.condition.factor_for(direction)
+        derates = {n: f for n, f in self.condition.factors_for(direction).items() if f < 1.0}
         transit_h = self.spec.transit_h / factor
         yield env.timeout(transit_h)
         lane.release(req)
@@ -283,28 +289,31 @@ class Chokepoint:
         self._open_logs.clear()
 
     # -- rules ---------------------------------------------------------------------------
-    def transit_now_h(self) -> float:
-        """Transit time of a tanker entering now (nominal / derate factor)."""
-        factor = self.condition.factor
+    def transit_now_h(self, direction: str | None = None) -> float:
+        """Transit time of a tanker entering now in ``direction`` (nominal / derate factor);
+        ``None`` counts only the disruptions without a direction."""
+        factor = self.condition.factor_for(direction)
         return self.spec.transit_h / factor if factor > 0 else math.inf
 
-    def _closed_by(self) -> str | None:
-        """The disruption that closes the strait now ('' if unnamed), or None when open."""
+    def _closed_by(self, direction: str) -> str | None:
+        """The disruption that closes the strait to ``direction`` now ('' if unnamed), or
+        None when open to it."""
         cond = self.condition
-        if cond.closed:
-            return cond.closing[0]
-        zero = [n for n, f in cond.factors().items() if f <= 0.0]
+        closing = cond.closing_for(direction)
+        if closing:
+            return closing[0]
+        zero = [n for n, f in cond.factors_for(direction).items() if f <= 0.0]
         return zero[0] if zero else None
 
     def _blocked(self, direction: str, daylight_bound: bool, t: float) -> tuple[str | None, str, float | None]:
         """(cause, disruption, instant the cause may lift) of what keeps a tanker out at
         ``t``; cause None when it may enter.  An instant of None means: until a change of
         the strait's condition."""
-        closer = self._closed_by()
+        closer = self._closed_by(direction)
         if closer is not None:
             return "closed", closer, None
         if daylight_bound:
-            nxt = _next_open(self._daylight_intervals, t)
+            nxt = _next_open(lambda day: self._daylight_intervals(day, direction), t)
             if nxt is None or nxt > t:
                 return "daylight", "", nxt
         allowed = self._one_way[direction]
@@ -316,7 +325,7 @@ class Chokepoint:
 
     def _queue_state(self, direction: str, t: float) -> tuple[str, str, float | None]:
         """What a tanker in the lane queue is waiting for, and when that may change."""
-        closer = self._closed_by()
+        closer = self._closed_by(direction)
         if closer is not None:
             return "closed", closer, None
         allowed = self._one_way[direction]
@@ -331,9 +340,9 @@ class Chokepoint:
             return "one_way", "", _next_open(days, t + 2 * EPS_H)
         return "lane", "", until
 
-    def _daylight_intervals(self, day: int) -> list[Interval]:
+    def _daylight_intervals(self, day: int, direction: str) -> list[Interval]:
         rise, fall = self._daylight.day_h(day)  # type: ignore[union-attr]
-        return [(rise, max(rise, fall - self.transit_now_h()))]
+        return [(rise, max(rise, fall - self.transit_now_h(direction)))]
 
     @staticmethod
     def _one_way_days(allowed: list[Interval]) -> Callable[[int], list[Interval]]:

@@ -4,6 +4,12 @@ Each facility owns one :class:`Condition`.  The disruption module applies and li
 effects by disruption name; the facility reads the composed state.  Composition rules
 (DESIGN.md): a closure wins over everything; derate factors multiply; delays add.
 "Closed" is a value here, not a special case (the Ciw idea): a closed facility has factor 0.
+
+An effect may carry a ``direction`` (a chokepoint only: ``northbound`` or ``southbound``);
+it then acts only on that direction's traffic.  The facility-level accessors (``closed``,
+``closing``, ``factor``, ``factors()``, ``draw_delays()``) count only the effects without a
+direction, so they keep their meaning for every other facility; a chokepoint asks the
+``*_for(direction)`` accessors, which add that direction's effects.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ class Effect:
     factor: float = 1.0  # share of capacity that remains (derate, supply_cut, run_cut)
     draw_delay_h: Callable[[], float] | None = None  # extra hours for one passage (delay)
     lost_t: float = 0.0  # crude in the line lost when a contamination starts
+    direction: str | None = None  # northbound | southbound: acts only on that direction (chokepoints)
 
 
 class Condition:
@@ -42,27 +49,43 @@ class Condition:
     # -- composed state ---------------------------------------------------------------
     @property
     def closed(self) -> bool:
-        return any(e.kind in CLOSING_KINDS for e in self._active.values())
+        """True while a closure without a direction is active (directional ones: ``closing_for``)."""
+        return bool(self.closing)
 
     @property
     def closing(self) -> list[str]:
-        """Names of the disruptions that keep the facility closed now."""
-        return [n for n, e in self._active.items() if e.kind in CLOSING_KINDS]
+        """Names of the disruptions without a direction that keep the facility closed now."""
+        return self.closing_for(None)
 
     @property
     def factor(self) -> float:
-        """Share of nominal capacity available now (0 when closed)."""
-        if self.closed:
-            return 0.0
-        f = 1.0
-        for e in self._active.values():
-            if e.kind in FACTOR_KINDS:
-                f *= e.factor
-        return f
+        """Share of nominal capacity available now (0 when closed); effects without a direction."""
+        return self.factor_for(None)
 
     def factors(self) -> dict[str, float]:
-        """Each active derate-like disruption and its factor (for attribution)."""
-        return {n: e.factor for n, e in self._active.items() if e.kind in FACTOR_KINDS}
+        """Each active derate-like disruption without a direction and its factor (for attribution)."""
+        return self.factors_for(None)
+
+    def _acts_on(self, effect: Effect, direction: str | None) -> bool:
+        return effect.direction is None or effect.direction == direction
+
+    def closing_for(self, direction: str | None) -> list[str]:
+        """Closing disruptions acting on ``direction``'s traffic: those without a direction
+        and those for that direction (``None``: only those without one)."""
+        return [n for n, e in self._active.items() if e.kind in CLOSING_KINDS and self._acts_on(e, direction)]
+
+    def factors_for(self, direction: str | None) -> dict[str, float]:
+        """Derate-like disruptions acting on ``direction``'s traffic and their factors."""
+        return {n: e.factor for n, e in self._active.items() if e.kind in FACTOR_KINDS and self._acts_on(e, direction)}
+
+    def factor_for(self, direction: str | None) -> float:
+        """Share of nominal capacity available to ``direction``'s traffic (0 when closed to it)."""
+        if self.closing_for(direction):
+            return 0.0
+        f = 1.0
+        for v in self.factors_for(direction).values():
+            f *= v
+        return f
 
     def active(self) -> list[str]:
         return list(self._active)
@@ -71,10 +94,12 @@ class Condition:
         """Every active disruption and its effect (e.g. a contamination's ``lost_t``)."""
         return dict(self._active)
 
-    def draw_delays(self) -> list[tuple[str, float]]:
-        """(disruption, extra hours) for one passage, one draw per active delay."""
+    def draw_delays(self, direction: str | None = None) -> list[tuple[str, float]]:
+        """(disruption, extra hours) for one passage, one draw per active delay acting on
+        ``direction`` (``None``: only delays without a direction).  Delays for the other
+        direction draw nothing, so their random streams are not consumed."""
         return [(n, e.draw_delay_h()) for n, e in self._active.items()
-                if e.kind == "delay" and e.draw_delay_h is not None]
+                if e.kind == "delay" and e.draw_delay_h is not None and self._acts_on(e, direction)]
 
     # -- changes ----------------------------------------------------------------------
     def apply(self, disruption: str, effect: Effect) -> None:
