@@ -134,15 +134,22 @@ def test_pivdennyi_at_half_rate_doubles_each_discharge_time() -> None:
     assert times and all(t == pytest.approx(81.6) for t in times)
 
 
-def test_straits_bad_winter_every_winter_passage_waits_13_to_16_days_in_delays() -> None:
+def test_straits_bad_winter_waits_13_to_16_days_southbound_and_1_to_6_northbound() -> None:
+    """Extra delay per passage: southbound 12.8-15.2 d, northbound 1-5.2 d (plus the
+    baseline's 0.2-0.8 d).  The programme's spot tankers pass only northbound (laden) and
+    leave the model after discharge, so only the northbound queue is met."""
+    s = load_scenario(_path("straits_bad_winter"))
+    directions = {d.name: d.direction for d in s.disruptions if d.name.startswith("bad_winter")}
+    assert set(directions.values()) == {"northbound", "southbound"}
     _, rec = _run("straits_bad_winter")
-    per_passage: dict[tuple[str, float], float] = {}
+    per_passage: dict[tuple[str, str], float] = {}
     for fac, cause, who, tanker, t0, t1 in rec.waits:
         if fac == "bosphorus" and cause == "delay" and who.startswith("bad_winter"):
             per_passage[(tanker, who)] = t1 - t0
-    assert per_passage
+    assert {directions[who] for _, who in per_passage} == {"northbound"}
     for (tanker, who), extra in per_passage.items():
-        assert 12.8 * 24 <= extra <= 15.2 * 24
+        lo_d, hi_d = (12.8, 15.2) if directions[who] == "southbound" else (1.0, 5.2)
+        assert lo_d * 24 <= extra <= hi_d * 24
 
 
 @pytest.mark.parametrize("name,disruption", [("black_sea_storms", "black_sea_storms"),
