@@ -216,3 +216,30 @@ def test_direction_on_a_chokepoint_is_accepted(tmp_path: Path):
           - {name: sb, target: bosphorus, kind: delay, direction: southbound, delay: 2d, window: {start: 1d, duration: 1d}}
         """)
     assert s.disruptions[0].direction == "southbound"
+
+
+# --------------------------------------------------------------------------- in the whole model
+
+
+def test_a_southbound_delay_holds_a_shuttle_on_its_ballast_return_only():
+    """A shuttle loads 24 kt at 1 kt/h (0-24 h) and sails 240 nm at 10 kn; the strait
+    (2 h transit) is 120 nm out, passed northbound laden and southbound in ballast.
+    Laden: strait at 36 h, out at 38, at B at 50 h (no delay: the delay is southbound).
+    Discharge 12 h (50-62); ballast: strait at 74 h, 10 h southbound delay (74-84), transit
+    84-86, back at A at 98 h, not 88 h as without the delay."""
+    from tests.test_model_support import SHUTTLE, TWO_PORTS, scenario, voyage_dicts
+    from sim.model import simulate
+
+    network = {**TWO_PORTS,
+               "sea_legs": [{**TWO_PORTS["sea_legs"][0],
+                             "passes": [{"chokepoint": "strait", "at": "120 nm", "direction": "northbound"}]}],
+               "chokepoints": [{"name": "strait", "transit": "2h"}]}
+    hold = {"name": "sb_queue", "target": "strait", "kind": "delay", "direction": "southbound",
+            "delay": "10h", "window": {"start": "0h", "duration": "10d"}}
+    rec = simulate(scenario(network, shipping=SHUTTLE, horizon="5d", disruptions=[hold]),
+                   np.random.SeedSequence(7))
+    v = voyage_dicts(rec)
+    assert v[0]["arrive_discharge_h"] == pytest.approx(50.0)
+    assert v[1]["arrive_load_h"] == pytest.approx(98.0)
+    strait_waits = [(w[1], w[2], w[4], w[5]) for w in rec.waits if w[0] == "strait"]
+    assert strait_waits == [("delay", "sb_queue", pytest.approx(74.0), pytest.approx(84.0))]
