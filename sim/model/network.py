@@ -36,6 +36,10 @@ would have had if only its own factor were 1 (the same solve with that one flow 
 nominal maximum, everything else as it is) minus its actual rate is recorded against the
 disruptions responsible; a closure is split equally between the closing disruptions, and
 simultaneous derates by their share of ``-log(prod factor)`` (factors multiply, so logs add).
+That counterfactual rate changes only at a change, or when a tank of the group leaves its
+floor or ceiling (a closed line's head tank filling off its floor: the open line would move
+its capacity instead of the tank's inflow); while a group has a derated line, that instant
+is a change too, so the figure is exact and does not depend on unrelated updates elsewhere.
 While a line refills after a contamination, what it takes in (and so does not deliver) is
 recorded against the contamination as well.
 
@@ -239,7 +243,8 @@ class Group:
     never depend on another's, so a change re-solves only its own group: the cost of an
     update follows the size of the group, not of the whole network."""
 
-    __slots__ = ("tanks", "bounded", "flows", "lines", "slots", "pipes", "scheduled", "at_h", "lossy", "derated")
+    __slots__ = ("tanks", "bounded", "flows", "lines", "slots", "pipes", "scheduled", "at_h", "lossy", "derated",
+                 "counterfactual")
 
     def __init__(self) -> None:
         self.tanks: list[Tank] = []
@@ -252,6 +257,7 @@ class Group:
         self.at_h = INF                   # this group's next change, as last armed
         self.lossy = False                # some flow of the group had lost flow at its last solve
         self.derated = False              # some line, source or refinery is derated, or a line refills
+        self.counterfactual = False       # some line's lost flow comes from a counterfactual solve
 
 
 class FlowNetwork:
@@ -403,8 +409,9 @@ class FlowNetwork:
             lossy = self._recompute(g, now) or lossy
         if self._derated:
             for g in self._groups:
-                # Lost flow is re-evaluated at every update, as levels now stand (a head
-                # tank that has left its floor since its group's last change raises the loss).
+                # Lost flow is re-evaluated at every update, as levels now stand.  (A tank
+                # leaving a bound is a change of its group (see _next_change), so this finds
+                # the same figures; it is kept as a guard.)
                 if g.derated and g not in groups:
                     lossy = self._losses(g) or lossy
         if lossy:  # in the network's flow order, as lost flow is added up in that order
@@ -714,10 +721,12 @@ class FlowNetwork:
         r, maxes = self._rates, self._maxes
         loss, refill = self._loss, self._refill
         was, lossy = g.lossy, False
+        g.counterfactual = False
         for f in g.lines:
             i = f.index
             loss[i] = refill[i] = None
             if f.factor < 1.0 and f.nominal_t_per_h > 0.0:
+                g.counterfactual = True
                 # (lines only: a paused berth delays a cargo (voyage times, demurrage), loses none)
                 alt = list(maxes)
                 alt[i] = f.nominal_t_per_h
@@ -763,6 +772,7 @@ class FlowNetwork:
     def _next_change(self, g: Group, now: float) -> float:
         """Hours from ``now`` to the next change of group ``g`` (INF if none)."""
         best = INF
+        cf = g.counterfactual
         for tk in g.tanks:
             free_net, room_net = tk.free_net_t_per_h, tk.room_net_t_per_h
             if free_net < -TINY_RATE and tk.free_t > tk.floor_t + EPS_T:
@@ -773,6 +783,20 @@ class FlowNetwork:
                 x = tk.room_t / -room_net
                 if x < best:
                     best = x
+            if cf:
+                # A tank leaving its floor or ceiling moves no actual rate, but it moves the
+                # counterfactual of a derated line (a closed line's head tank filling off its
+                # floor: the open line would have moved its capacity, not the tank's inflow).
+                # Its lost flow is re-solved as the tank clears the bound by 2 x EPS_T (so the
+                # solver no longer sees it at the bound), not at whatever update comes next.
+                if free_net > TINY_RATE and tk.out_flows and tk.free_t <= tk.floor_t + EPS_T:
+                    x = (tk.floor_t + 2.0 * EPS_T - tk.free_t) / free_net
+                    if x < best:
+                        best = x
+                if room_net > TINY_RATE and tk.in_flows and tk.room_t <= EPS_T:
+                    x = (2.0 * EPS_T - tk.room_t) / room_net
+                    if x < best:
+                        best = x
             for kind, tonnes, _ in tk.watchers:
                 if kind == "stock" and free_net > TINY_RATE:
                     x = (tonnes - tk.free_t) / free_net
