@@ -116,7 +116,6 @@ def test_too_many_events_are_refused_before_running_with_the_number_and_the_fix(
         simulate(s, np.random.SeedSequence(0))
 
 
-@pytest.mark.skipif(not BASELINE.exists(), reason="baseline scenario not written yet")
 def test_baseline_year_balances_and_is_reproducible() -> None:
     from sim.loader import load_scenario
     s = load_scenario(BASELINE)
