@@ -13,13 +13,9 @@ import zlib
 import numpy as np
 
 
-def replication_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
-    """The SeedSequence of each of ``n`` replications of a run with ``seed``."""
-    return np.random.SeedSequence(seed).spawn(n)
-
-
 def replication_seed(seed: int, i: int) -> np.random.SeedSequence:
-    """The SeedSequence of replication ``i`` alone (equal to ``replication_seeds(seed, i + 1)[i]``)."""
+    """The SeedSequence of replication ``i``: the i-th child of ``SeedSequence(seed)``, built
+    directly so a worker needs no other replication's sequence."""
     return np.random.SeedSequence(seed, spawn_key=(i,))
 
 
