@@ -21,7 +21,7 @@ shows in the voyage times (and demurrage), not in ``lost_flow_t``.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator
+from typing import Callable, Iterator
 
 import simpy
 
@@ -152,26 +152,39 @@ class Port:
         self.waits.end(token)
         return req
 
-    def load(self, tanker: str, cargo_t: float, row: list) -> Iterator[simpy.Event]:
-        """Port call to load ``cargo_t``; returns the cargo's lots."""
-        env, net, tank, watch = self.env, self.network, self.tank, self.watch
+    def _arrive(self, tanker: str) -> Iterator[simpy.Event]:
+        """Wait out any delay, then at anchor while closed, then for a berth; returns the berth."""
+        watch = self.watch
         if watch.delays:
             yield from watch.wait_delays(self.waits, self.name, tanker)
         if watch.factor <= 0.0:
             yield from watch.wait_usable(self.waits, self.name, tanker)  # at anchor, not at a berth
-        req = yield from self._berth(tanker)
-        row[_BERTH_LOAD] = float(env.now)
+        return (yield from self._berth(tanker))
+
+    def _wait_at_berth(self, tanker: str, cause: str, short: Callable[[], bool],
+                       until: Callable[[], simpy.Event]) -> Iterator[simpy.Event]:
+        """Hold the berth until the terminal is open and ``short()`` is false; a shortfall
+        is one ``cause`` wait, ended by the ``until()`` event."""
+        net, watch = self.network, self.watch
         while True:
             if watch.factor <= 0.0:
                 yield from watch.wait_usable(self.waits, self.name, tanker)
                 continue
             net.sync()
-            if tank.free_t < cargo_t - EPS_T:
-                token = self.waits.begin(self.name, "cargo", "", tanker)
-                yield net.wait_stock(tank, cargo_t)
+            if short():
+                token = self.waits.begin(self.name, cause, "", tanker)
+                yield until()
                 self.waits.end(token)
                 continue
             break
+
+    def load(self, tanker: str, cargo_t: float, row: list) -> Iterator[simpy.Event]:
+        """Port call to load ``cargo_t``; returns the cargo's lots."""
+        env, net, tank = self.env, self.network, self.tank
+        req = yield from self._arrive(tanker)
+        row[_BERTH_LOAD] = float(env.now)
+        yield from self._wait_at_berth(tanker, "cargo", lambda: tank.free_t < cargo_t - EPS_T,
+                                       lambda: net.wait_stock(tank, cargo_t))
         row[_LOAD_START] = float(env.now)
         slot = _idle(self._load_slots)
         yield net.start_loading(slot, cargo_t, self.load_rate_t_per_h, route=self.name)
@@ -182,24 +195,11 @@ class Port:
 
     def discharge(self, tanker: str, cargo: deque, cargo_t: float, row: list) -> Iterator[simpy.Event]:
         """Port call to discharge ``cargo_t`` into the terminal's tank."""
-        env, net, tank, watch = self.env, self.network, self.tank, self.watch
-        if watch.delays:
-            yield from watch.wait_delays(self.waits, self.name, tanker)
-        if watch.factor <= 0.0:
-            yield from watch.wait_usable(self.waits, self.name, tanker)
-        req = yield from self._berth(tanker)
+        env, net, tank = self.env, self.network, self.tank
+        req = yield from self._arrive(tanker)
         row[_BERTH_DISCHARGE] = float(env.now)
-        while True:
-            if watch.factor <= 0.0:
-                yield from watch.wait_usable(self.waits, self.name, tanker)
-                continue
-            net.sync()
-            if tank.room_t < cargo_t - EPS_T:
-                token = self.waits.begin(self.name, "tank_room", "", tanker)
-                yield net.wait_room(tank, cargo_t)
-                self.waits.end(token)
-                continue
-            break
+        yield from self._wait_at_berth(tanker, "tank_room", lambda: tank.room_t < cargo_t - EPS_T,
+                                       lambda: net.wait_room(tank, cargo_t))
         row[_DISCHARGE_START] = float(env.now)
         slot = _idle(self._discharge_slots)
         yield net.start_discharge(slot, cargo, cargo_t, self.discharge_rate_t_per_h)
