@@ -21,16 +21,12 @@ from typing import Any
 
 import pandas as pd
 
+from sim.metrics import slug  # the one column-name fragment rule (brief uses dependency.slug)
+
 TOTAL = "total"
 DIMENSIONS = ("origin", "route")
 
 Delivered = Mapping[tuple[str, str, str], float]
-
-
-def slug(label: str) -> str:
-    """A label as a column-name fragment: lower case, runs of other characters as '_'."""
-    s = re.sub(r"[^0-9a-z]+", "_", str(label).strip().lower()).strip("_")
-    return s or "unnamed"
 
 
 def hhi(shares_pct: Iterable[float]) -> float:
