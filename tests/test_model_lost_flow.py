@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sim.model.condition import Effect
-from tests.test_model_support import flow_row, imbalance_t, model_of, scenario, stock_row
+from tests.test_model_support import apply_between, flow_row, imbalance_t, model_of, scenario, stock_row
 
 # S makes r = 12 kt/d (500 t/h) into its own empty 1 Mt tank; P can move c = 24 kt/d (1 kt/h).
 # Before the closure S's tank sits at its floor and passes its inflow: P moves 12 kt/d.
@@ -37,15 +37,7 @@ TWO = {key: CORRIDOR[key] + ELSEWHERE[key] for key in CORRIDOR}
 def closed_24_to_72h(network: dict, effect: Effect):
     """P under ``effect`` from 24 h to 72 h (48 hours), over a 6-day horizon."""
     m = model_of(scenario(network, horizon="6d"))
-    cond = m.conditions["P"]
-
-    def shut():
-        yield m.env.timeout(24.0)
-        cond.apply("shut", effect)
-        yield m.env.timeout(48.0)
-        cond.lift("shut")
-
-    m.env.process(shut())
+    apply_between(m, "P", "shut", effect, 24.0, 72.0)
     return m.run()
 
 

@@ -10,7 +10,7 @@ import pytest
 from sim.model import simulate
 from sim.model.condition import Effect
 from sim.units import density_t_per_m3
-from tests.test_model_support import flow_row, imbalance_t, model_of, scenario, stock_row
+from tests.test_model_support import apply_between, flow_row, imbalance_t, model_of, scenario, stock_row
 
 SEED = np.random.SeedSequence(11)
 
@@ -98,15 +98,7 @@ def test_contamination_removes_linefill_and_the_line_refills_before_delivering()
     (5 h at 1 kt/h) before its tail delivers again: by 72 h it has delivered 24 + 19 kt.
     Lost flow: 24 kt while closed, plus 5 kt not delivered while refilling."""
     m = model_of(scenario(LINE, horizon="3d"))
-    cond = m.conditions["P"]
-
-    def spill():
-        yield m.env.timeout(24.0)
-        cond.apply("spill", Effect("contamination", lost_t=5_000.0))
-        yield m.env.timeout(24.0)
-        cond.lift("spill")
-
-    m.env.process(spill())
+    apply_between(m, "P", "spill", Effect("contamination", lost_t=5_000.0), 24.0, 48.0)
     rec = m.run()
     assert flow_row(rec, "P", "pipeline") == pytest.approx([24_000, 0, 19_000])
     assert flow_row(rec, "P", "lost") == pytest.approx([0, 5_000, 0])

@@ -13,6 +13,7 @@ from sim.model.condition import Effect
 from tests.test_model_support import (
     SHUTTLE,
     TWO_PORTS,
+    apply_between,
     flow_row,
     imbalance_t,
     model_of,
@@ -144,14 +145,7 @@ def test_a_closed_terminal_starts_no_loading_and_the_wait_names_the_closure() ->
     """A closure of A from 0 to 10 h holds the shuttle at its berth; loading starts at 10 h."""
     s = scenario(TWO_PORTS, shipping=SHUTTLE, horizon="2d")
     m = model_of(s)
-    cond = m.conditions["A"]
-
-    def storm():
-        cond.apply("storm", Effect("closure"))
-        yield m.env.timeout(10.0)
-        cond.lift("storm")
-
-    m.env.process(storm())
+    apply_between(m, "A", "storm", Effect("closure"), 0.0, 10.0)
     rec = m.run()
     v = voyage_dicts(rec)[0]
     assert v["load_start_h"] == pytest.approx(10.0)
@@ -188,15 +182,7 @@ def test_a_closure_during_loading_pauses_it() -> None:
     """Closed 6-10 h: the 24 h loading ends 4 h late, at 28 h; no new wait is recorded
     (the tanker stays at its berth)."""
     m = model_of(scenario(TWO_PORTS, shipping=SHUTTLE, horizon="3d"))
-    cond = m.conditions["A"]
-
-    def storm():
-        yield m.env.timeout(6.0)
-        cond.apply("storm", Effect("closure"))
-        yield m.env.timeout(4.0)
-        cond.lift("storm")
-
-    m.env.process(storm())
+    apply_between(m, "A", "storm", Effect("closure"), 6.0, 10.0)
     rec = m.run()
     assert voyage_dicts(rec)[0]["load_end_h"] == pytest.approx(28.0)
     assert rec.waits == []
@@ -372,14 +358,7 @@ def test_tankers_wait_out_a_closure_at_anchor_then_queue_for_the_berth() -> None
     10 h; then T2 waits for T1's 24 h loading, 'berth' 10-34 h."""
     two = {"fleets": [{**SHUTTLE["fleets"][0], "tankers": ["T1", "T2"], "start": "1h"}]}
     m = model_of(scenario(TWO_PORTS, shipping=two, horizon="3d"))
-    cond = m.conditions["A"]
-
-    def storm():
-        cond.apply("storm", Effect("closure"))
-        yield m.env.timeout(10.0)
-        cond.lift("storm")
-
-    m.env.process(storm())
+    apply_between(m, "A", "storm", Effect("closure"), 0.0, 10.0)
     rec = m.run()
     for t in ("T1", "T2"):
         assert ("A", "closed", "storm", t, 1.0, pytest.approx(10.0)) in rec.waits

@@ -37,6 +37,20 @@ def model_of(s: Scenario, seed: int = 1) -> Model:
     return build(simpy.Environment(), s, np.random.SeedSequence(seed))
 
 
+def apply_between(m: Model, facility: str, disruption: str, effect, start_h: float, end_h: float) -> None:
+    """Apply ``effect`` to ``facility`` as ``disruption`` from ``start_h`` to ``end_h``."""
+    cond = m.conditions[facility]
+
+    def window():
+        if start_h > 0.0:
+            yield m.env.timeout(start_h)
+        cond.apply(disruption, effect)
+        yield m.env.timeout(end_h - start_h)
+        cond.lift(disruption)
+
+    m.env.process(window())
+
+
 def imbalance_t(balance: dict[str, float]) -> float:
     """injected - (delivered + in pipelines + in tanks + aboard + removed)."""
     return balance["injected"] - (balance["delivered"] + balance["in_pipelines"] + balance["in_tanks"]
