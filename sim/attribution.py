@@ -102,6 +102,14 @@ def _aligned(with_kpis: pd.DataFrame, without_kpis: pd.DataFrame, col: str) -> t
     return a[col].to_numpy(dtype=float), b[col].to_numpy(dtype=float)
 
 
+def paired_difference(a_kpis: pd.DataFrame, b_kpis: pd.DataFrame, col: str) -> np.ndarray:
+    """``a - b`` of a KPI, replication by replication (runs sharing seed and replications);
+    float dust below a gram or a microsecond is 0."""
+    a, b = _aligned(a_kpis, b_kpis, col)
+    d = a - b
+    return np.where(np.abs(d) < 1e-6, 0.0, d)
+
+
 def paired_row(disruption: str, removed: Sequence[str], with_kpis: pd.DataFrame,
                without_kpis: pd.DataFrame, run: str = "") -> dict[str, Any]:
     """One row of the attribution table: each figure's mean, p5, p95 and 95% CI of the
@@ -112,9 +120,9 @@ def paired_row(disruption: str, removed: Sequence[str], with_kpis: pd.DataFrame,
         w, wo = _aligned(with_kpis, without_kpis, col)
         # paired_interval(a, b) is the interval of b - a
         mean, lo, hi, _ = paired_interval(w, wo, CONFIDENCE) if sign < 0 else paired_interval(wo, w, CONFIDENCE)
-        d = sign * (w - wo)
+        d = paired_difference(with_kpis, without_kpis, col) if sign > 0 else \
+            paired_difference(without_kpis, with_kpis, col)
         d = d[np.isfinite(d)]
-        d = np.where(np.abs(d) < 1e-6, 0.0, d)  # float dust below a gram or a microsecond is 0
         p5, p95 = (np.quantile(d, [0.05, 0.95]) if d.size else (math.nan, math.nan))
         row.update({f"{stem}_mean": _clean(mean), f"{stem}_p5": float(p5), f"{stem}_p95": float(p95),
                     f"{stem}_ci_low": _clean(lo), f"{stem}_ci_high": _clean(hi)})
@@ -249,4 +257,4 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
-__all__ = ["attribute", "attribute_run", "without", "paired_row", "format_table", "ALL", "COLUMNS", "FIGURES"]
+__all__ = ["attribute", "attribute_run", "without", "paired_difference", "paired_row", "format_table", "ALL", "COLUMNS", "FIGURES"]

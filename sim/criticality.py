@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim import charts, store, units
+from sim.attribution import paired_difference
 from sim.errors import UserError
 from sim.scenario import KIND_OF_SECTION, Disruption, Scenario
 
@@ -122,14 +123,6 @@ def peak_deficit_t(base_cum: np.ndarray, other_cum: np.ndarray) -> np.ndarray:
     return np.where(peak < 1e-6, 0.0, peak)
 
 
-def _paired(base: pd.DataFrame, other: pd.DataFrame, col: str) -> np.ndarray:
-    """Base minus other, replication by replication; float dust below 1 g is 0."""
-    b = base.sort_values("replication")[col].to_numpy(dtype=float)
-    o = other.sort_values("replication")[col].to_numpy(dtype=float)
-    d = b - o
-    return np.where(np.abs(d) < 1e-6, 0.0, d)
-
-
 def criticality(
     scenario_or_path: Scenario | str | os.PathLike[str],
     *,
@@ -184,8 +177,8 @@ def criticality(
         closed = with_closure(scenario, name, start, duration_h)
         res = runner.run(closed, out=runs / f"close-{name}", **common)
         closure = closed.disruptions[-1].name
-        lost = _paired(base.kpis, res.kpis, "delivered_t")
-        short = -_paired(base.kpis, res.kpis, "shortfall_t")
+        lost = paired_difference(base.kpis, res.kpis, "delivered_t")
+        short = -paired_difference(base.kpis, res.kpis, "shortfall_t")
         deficit = peak_deficit_t(base_cum, _cumulative_delivered(res, refineries))
         surv = _survive_d(res, closure, refineries)
         cut = surv[~np.isnan(surv)]
