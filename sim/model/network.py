@@ -126,10 +126,6 @@ class Tank:
         self.bound = 0  # at the group's last solve: 1 at the floor, 2 at the ceiling (solver tanks)
 
     @property
-    def ceiling_t(self) -> float:
-        return self.capacity_t - self.reserved_in_t
-
-    @property
     def room_t(self) -> float:
         return self.capacity_t - self.reserved_in_t - self.level_t
 
