@@ -250,12 +250,18 @@ def _clip(iv: list[float], horizon_h: float) -> Interval | None:
     return (s, e) if e > s else None
 
 
+def _replication_activations(disruption: Disruption, scenario: Scenario,
+                             seed_seq: np.random.SeedSequence) -> Iterator[Interval]:
+    """The activations of one disruption in the replication with ``seed_seq``, lazily."""
+    occ = iter_occurrences(disruption, scenario, times_stream(seed_seq, disruption.name),
+                           durations_stream(seed_seq, disruption.name))
+    return activations(occ, scenario.horizon_h)
+
+
 def schedule(disruption: Disruption, scenario: Scenario, seed_seq: np.random.SeedSequence) -> list[Interval]:
     """The activations of one disruption in the replication with ``seed_seq``: exactly what
     :func:`install` applies (before any ``until_h`` cut)."""
-    occ = iter_occurrences(disruption, scenario, times_stream(seed_seq, disruption.name),
-                           durations_stream(seed_seq, disruption.name))
-    return list(activations(occ, scenario.horizon_h))
+    return list(_replication_activations(disruption, scenario, seed_seq))
 
 
 # --------------------------------------------------------------------------- effects
@@ -310,8 +316,7 @@ def install(
             drawer = (_delay_drawer(d.delay, delay_stream(seed_seq, d.name, t))
                       if d.kind == "delay" and d.delay is not None else None)
             effects[t] = effect_for(d, drawer)
-        occ = iter_occurrences(d, scenario, times_stream(seed_seq, d.name), durations_stream(seed_seq, d.name))
-        env.process(_run(env, d, activations(occ, scenario.horizon_h),
+        env.process(_run(env, d, _replication_activations(d, scenario, seed_seq),
                          [(conditions[t], effects[t]) for t in targets], records))
 
 
