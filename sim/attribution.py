@@ -151,7 +151,7 @@ def _counterfactuals(scenario: Scenario, disrupted_kpis: pd.DataFrame, runs: Pat
 
 def _write(folder: Path, table: pd.DataFrame) -> None:
     table.to_csv(folder / f"{TABLE}.csv", index=False)
-    store._write_parquet_atomic(folder / f"{TABLE}.parquet", store._to_arrow(table))  # noqa: SLF001
+    store.write_parquet(folder / f"{TABLE}.parquet", table)
 
 
 def _common(executor: str, workers: int | None, scheduler: Any, progress: bool | None, model: Any) -> dict[str, Any]:

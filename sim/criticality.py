@@ -199,7 +199,7 @@ def criticality(
     table = pd.DataFrame(rows)
     table = rank(table, n)
     table.to_csv(folder / "criticality.csv", index=False)
-    store._write_parquet_atomic(folder / "criticality.parquet", store._to_arrow(table))  # noqa: SLF001
+    store.write_parquet(folder / "criticality.parquet", table)
     _write_manifest(folder, scenario, prep.source, s, n, duration_h, start, start_h, chosen)
     tornado(table, folder / "tornado", scenario=scenario, duration_h=duration_h, start=start, replications=n)
     return CriticalityResult(folder, table, base)

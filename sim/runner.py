@@ -767,8 +767,8 @@ def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str
         frames.append(kp)
     pts = pd.DataFrame(rows)
     table = pd.concat(frames, ignore_index=True)
-    store._write_parquet_atomic(folder / "points.parquet", store._to_arrow(pts))  # noqa: SLF001
-    store._write_parquet_atomic(folder / "sweep.parquet", store._to_arrow(table))  # noqa: SLF001
+    store.write_parquet(folder / "points.parquet", pts)
+    store.write_parquet(folder / "sweep.parquet", table)
     return SweepResult(folder, pts, table)
 
 

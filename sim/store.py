@@ -425,6 +425,12 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
 
 
+def write_parquet(path: Path, df: pd.DataFrame) -> None:
+    """A DataFrame as a Parquet file, written atomically (the analysis tables: sweep,
+    criticality, attribution)."""
+    _write_parquet_atomic(path, _to_arrow(df))
+
+
 def as_arrow(part: Any) -> pa.Table:
     """A DataFrame or a dict of numpy columns as an Arrow table."""
     if isinstance(part, pa.Table):
