@@ -462,7 +462,7 @@ def disruption_stats(run: RunTables) -> list[DisruptionStats]:
     return out
 
 
-def _facility_figures(section: str, f: Any) -> str:
+def _facility_figures(f: Any) -> str:
     parts = []
     for attr, label in (("capacity_t_per_day", "capacity {} kt/d"), ("rate_t_per_day", "rate {} kt/d"),
                         ("demand_t_per_day", "demand {} kt/d"), ("linefill_t", "linefill {} kt"),
@@ -487,7 +487,7 @@ def assumptions_table(run: RunTables) -> list[list[str]]:
     cited = cited_seeds(run)
     rows = []
     for section, f in run.scenario.network.facilities():
-        rows.append([f.name, KIND_OF_SECTION[section].replace("_", " "), _facility_figures(section, f),
+        rows.append([f.name, KIND_OF_SECTION[section].replace("_", " "), _facility_figures(f),
                      f.source or _seed_list(cited.get(f.name, [])), f.note or ""])
     return rows
 
