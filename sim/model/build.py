@@ -321,7 +321,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
                   tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
                   estimated_events=estimate)
     for t in net.terminals:
-        model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits, records,
+        model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits,
                                    berth_slots[(t.name, "load")], berth_slots[(t.name, "discharge")])
     for leg in net.sea_legs:
         model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)

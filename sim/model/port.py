@@ -124,7 +124,7 @@ class Port:
     """One terminal: its tank (in the flow network), its berths and its condition."""
 
     def __init__(self, env: simpy.Environment, spec: sc.Terminal, tank: Tank, condition: Condition,
-                 network: FlowNetwork, waits: WaitBook, records: Records,
+                 network: FlowNetwork, waits: WaitBook,
                  load_slots: list[Flow], discharge_slots: list[Flow]) -> None:
         self.env = env
         self.spec = spec
@@ -134,7 +134,6 @@ class Port:
         self.watch = ConditionWatch(env, condition)
         self.network = network
         self.waits = waits
-        self.records = records
         self.berths = simpy.Resource(env, capacity=spec.berths.count)
         b = spec.berths
         self.load_rate_t_per_h = b.load_rate_t_per_day / 24.0 if b.load_rate_t_per_day else 0.0
