@@ -140,9 +140,8 @@ def kpi_format(column: str) -> tuple[str, str, float, int]:
     if column in KPI_FORMATS:
         return KPI_FORMATS[column]
     if column.startswith("share_"):
-        kind, label = ("origin", dependency.label_of(column)) if column.startswith("share_origin_") else (
-            "route", dependency.label_of(column))
-        return (f"share by {kind}: {label}", "%", 1.0, 1)
+        kind = "origin" if column.startswith("share_origin_") else "route"
+        return (f"share by {kind}: {dependency.label_of(column)}", "%", 1.0, 1)
     for suffix, unit, scale in (("_t", "kt", 1e-3), ("_pct", "%", 1.0), ("_h", "h", 1.0), ("_d", "d", 1.0),
                                 ("_days", "d", 1.0), ("_usd", "k$", 1e-3)):
         if column.endswith(suffix):
