@@ -122,8 +122,6 @@ def _fmt(v: float | None) -> str:
     if v is None:
         return "-"
     a = abs(v)
-    if a >= 1e6:
-        return f"{v:,.0f}"
     if a >= 100:
         return f"{v:,.0f}"
     if a >= 10:
