@@ -35,7 +35,6 @@ from sim.errors import UserError
 from sim.scenario import KIND_OF_SECTION, Disruption, Scenario
 
 CLOSURE_NAME = "n1_closure"
-DEFAULT_DURATION_H = 14 * 24.0
 
 
 @dataclass

@@ -201,7 +201,6 @@ def _nanmin(values: np.ndarray) -> float:
 
 
 _VOYAGE_TEXT = ("tanker", "programme", "load_port", "discharge_port")
-_VOYAGE_TIMES = tuple(f for f in VOYAGE_FIELDS if f.endswith("_h"))
 
 
 def _num(values: list[Any]) -> np.ndarray:

@@ -234,9 +234,6 @@ def preflight(scenario: Scenario, seed: int) -> None:
     build(simpy.Environment(), scenario, replication_seed(seed, 0))
 
 
-Tables = dict[str, pa.Table]
-
-
 @dataclass(frozen=True)
 class BlockResult:
     """The tables of replications ``reps`` (consecutive), each encoded as the bytes of its
@@ -245,12 +242,6 @@ class BlockResult:
     reps: range
     tables: dict[str, pa.Buffer]
     seconds: float
-
-
-def replicate(scenario: Scenario, seed: int, i: int, model: Model | None = None) -> Tables:
-    """Simulate replication ``i`` of a run with ``seed`` and reduce it to its tables."""
-    encoded = replicate_block(scenario, seed, range(i, i + 1), model).tables
-    return {name: pa.ipc.open_file(buf).read_all() for name, buf in encoded.items()}
 
 
 def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | None = None) -> BlockResult:

@@ -39,7 +39,7 @@ import platform
 import shutil
 import subprocess
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -824,12 +824,6 @@ def open_run(path: str | os.PathLike[str]) -> RunResult:
     """Reload a saved run (complete, or the finished replications of an incomplete one)."""
     folder = Path(path)
     return RunResult(folder, read_manifest(folder))
-
-
-def iter_runs(root: str | os.PathLike[str] = "results") -> Iterator[Path]:
-    """Every run folder under ``root`` (folders holding a manifest)."""
-    for f in sorted(Path(root).glob("**/manifest.json")):
-        yield f.parent
 
 
 
