@@ -141,7 +141,7 @@ class Flow:
     at the berth (rate 0 when the slot is idle)."""
 
     __slots__ = ("name", "kind", "index", "src", "dst", "conditions", "schedule", "capacity_t_per_h",
-                 "origin", "rate_t_per_h", "max_t_per_h", "nominal_t_per_h", "factor", "feeds",
+                 "origin", "rate_t_per_h", "nominal_t_per_h", "factor", "feeds",
                  "rec_index", "rec_rate", "seg_start_h", "demand_index", "demand_rate", "demand_start_h",
                  "line", "linefill_t", "deficit_t", "lost_index", "seen_contamination",
                  "batch_size_t", "batch_setup_h", "batch_cap_t_per_h", "batch_state", "batch_until_h",
@@ -159,7 +159,6 @@ class Flow:
         self.capacity_t_per_h = 0.0
         self.origin = ""
         self.rate_t_per_h = 0.0
-        self.max_t_per_h = 0.0
         self.nominal_t_per_h = 0.0
         self.factor = 1.0  # product of the conditions' factors, refreshed when one changes
         self.feeds = True  # False while a pipeline refills its line (the tail delivers nothing)
