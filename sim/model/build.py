@@ -42,6 +42,7 @@ from sim import scenario as sc
 from sim import units
 from sim.errors import Problem, ScenarioError, UserError
 from sim.model import lots as lotq
+from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
 from sim.model.network import Flow, FlowNetwork, Schedule, Tank
 from sim.model.port import COL, Port, WaitBook
@@ -66,7 +67,7 @@ class Model:
     flows: dict[tuple[str, str], Flow]
     ports: dict[str, Port]
     legs: dict[str, SeaLeg]
-    chokepoints: dict[str, object]
+    chokepoints: dict[str, Chokepoint]
     waits: WaitBook
     estimated_events: int = 0
     voyage_rows: list[list] = field(default_factory=list)
@@ -111,9 +112,7 @@ class Model:
         self.network.finish(until_h)
         self.waits.close_all(until_h)
         for cp in self.chokepoints.values():
-            close = getattr(cp, "close_open_waits", None)
-            if close is not None:
-                close(until_h)
+            cp.close_open_waits(until_h)
         rec.voyages = [tuple(r) for r in self.voyage_rows]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
         rec.lost_flow_t = {k: float(v) for k, v in rec.lost_flow_t.items()}
@@ -312,11 +311,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
                 slots.append(network.add_flow(f))
             berth_slots[(t.name, kind)] = slots
 
-    chokepoints: dict[str, object] = {}
-    if net.chokepoints:
-        from sim.model.chokepoint import Chokepoint
-        for c in net.chokepoints:
-            chokepoints[c.name] = Chokepoint(env, c, conditions[c.name], records, scenario)
+    chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario) for c in net.chokepoints}
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
                   tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
                   estimated_events=estimate)
