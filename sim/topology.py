@@ -57,11 +57,15 @@ def crude_holders(scenario: Scenario) -> list[str]:
     return list(dict.fromkeys(supplying_sources(scenario) + stocked))
 
 
+def _wanting(scenario: Scenario) -> list[str]:
+    """Refineries with demand (a positive rate or a demand schedule), in file order."""
+    return [r.name for r in scenario.network.refineries if r.demand_t_per_day > 0 or r.demand_schedule]
+
+
 def unreachable_refineries(scenario: Scenario) -> list[str]:
     """Refineries with demand that no crude can reach, in file order."""
     reach = reachable_from(crude_holders(scenario), edges(scenario))
-    return [r.name for r in scenario.network.refineries
-            if r.name not in reach and (r.demand_t_per_day > 0 or r.demand_schedule)]
+    return [name for name in _wanting(scenario) if name not in reach]
 
 
 def nothing_can_flow(scenario: Scenario) -> str | None:
@@ -69,13 +73,14 @@ def nothing_can_flow(scenario: Scenario) -> str | None:
 
     A network without refineries (a port or shipping study) is not refused, and neither is
     one whose refineries want nothing."""
-    wanting = [r.name for r in scenario.network.refineries if r.demand_t_per_day > 0 or r.demand_schedule]
+    wanting = _wanting(scenario)
     if not wanting:
         return None
     holders = crude_holders(scenario)
     if not holders:
         return "no source makes any crude and no tank outside the refineries holds any"
-    if len(unreachable_refineries(scenario)) == len(wanting):
+    reach = reachable_from(holders, edges(scenario))
+    if not any(name in reach for name in wanting):
         return (f"no refinery ({', '.join(wanting)}) can be reached from where crude is made or "
                 f"stored ({', '.join(holders)}) by the pipelines and the shipping routes")
     return None
