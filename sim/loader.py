@@ -250,8 +250,7 @@ def parse_yaml(text: str, shown: str) -> Any:
         return Pos(shown, mark.line + 1, mark.column + 1)
 
     def stop(pos: Pos | None, message: str, hint: str | None = None) -> _Refused:
-        return _Refused(problems + [Problem(shown, pos.line if pos else None, pos.column if pos else None,
-                                            (), message, hint)])
+        return _Refused(problems + [_problem_at(pos, (), message, hint, shown)])
 
     def count(n: int, pos: Pos) -> None:
         nonlocal nodes
@@ -475,8 +474,9 @@ def _merge(base: Any, over: Any, path: tuple, shown_base: str, problems: list[Pr
     return over
 
 
-def _problem_at(pos: Pos | None, path: tuple, message: str, hint: str | None = None) -> Problem:
-    return Problem(pos.file if pos else "?", pos.line if pos else None, pos.column if pos else None, path, message, hint)
+def _problem_at(pos: Pos | None, path: tuple, message: str, hint: str | None = None, shown: str = "?") -> Problem:
+    """A problem at ``pos``, or in file ``shown`` with no line when the position is unknown."""
+    return Problem(pos.file if pos else shown, pos.line if pos else None, pos.column if pos else None, path, message, hint)
 
 
 def _nearby_yaml(target: Path) -> str | None:
@@ -586,12 +586,10 @@ def validate_tree(tree: PosDict, shown: str, earlier: list[Problem] | None = Non
 
 
 def _reference_problem(path: tuple, message: str, tree: Any, shown: str) -> Problem:
-    pos = position_of(tree, tuple(path))
     hint = None
     if "; did you mean" in message:
         message, hint = message.split("; ", 1)
-    return Problem(pos.file if pos else shown, pos.line if pos else None,
-                   pos.column if pos else None, tuple(path), message, hint)
+    return _problem_at(position_of(tree, tuple(path)), tuple(path), message, hint, shown)
 
 
 def _references_despite(exc: ValidationError, tree: Any, shown: str, context: dict) -> list[Problem]:
@@ -690,12 +688,8 @@ def validate(path: str | os.PathLike[str]) -> list[Problem]:
         return list(e.problems)
     from sim.model.build import model_problems  # lazy: the loader itself does not need the model
 
-    placed = []
-    for p in model_problems(scenario):
-        pos = position_of(tree, tuple(p.path))
-        placed.append(Problem(pos.file if pos else str(path), pos.line if pos else None,
-                              pos.column if pos else None, p.path, p.message, p.hint))
-    return _sorted(placed)
+    return _sorted([_problem_at(position_of(tree, tuple(p.path)), p.path, p.message, p.hint, str(path))
+                    for p in model_problems(scenario)])
 
 
 # --------------------------------------------------------------------------- pydantic errors -> problems
@@ -962,7 +956,5 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
             message, hint = f"expected {' or '.join(nouns)}, got {_kind(got)}", None
         else:
             message, hint = _message(items[0][0], items[0][1], tree)
-        pos = position_of(tree, path)
-        problems.append(Problem(pos.file if pos else shown, pos.line if pos else None,
-                                pos.column if pos else None, path, message, hint))
+        problems.append(_problem_at(position_of(tree, path), path, message, hint, shown))
     return problems
