@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -56,4 +55,3 @@ def test_explore_run_opens_a_saved_run(tmp_path, monkeypatch):
     assert (saved.path / "charts" / "route_map.png").exists()
     # nothing new was run: the notebook opened the saved run
     assert not (tmp_path / "results").exists()
-    assert os.environ["ROUTESIM_NB_RUN"] == str(saved.path)
