@@ -615,10 +615,7 @@ def _references_despite(exc: ValidationError, tree: Any, shown: str, context: di
         old = parent[list_path[-1]]
         keep = [j for j in range(len(old)) if j not in indices]
         for j in indices:
-            if isinstance(old[j], dict):
-                groups = old[j].get("groups")
-                candidates = [old[j].get("name"), *(groups if isinstance(groups, list) else [])]
-                dropped_names |= {n for n in candidates if isinstance(n, str)}
+            dropped_names.update(_item_names(old[j]))
         parent[list_path[-1]] = [old[j] for j in keep]
         index_maps[list_path] = keep
     try:
@@ -655,11 +652,16 @@ def _all_names(tree: Any) -> list[str]:
     for section, items in network.items():
         names.append(str(section))
         for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict):
-                groups = item.get("groups")
-                names += [n for n in [item.get("name"), *(groups if isinstance(groups, list) else [])]
-                          if isinstance(n, str)]
+            names += _item_names(item)
     return names
+
+
+def _item_names(item: Any) -> list[str]:
+    """The name and group names written on one raw list item."""
+    if not isinstance(item, dict):
+        return []
+    groups = item.get("groups")
+    return [n for n in [item.get("name"), *(groups if isinstance(groups, list) else [])] if isinstance(n, str)]
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
