@@ -30,13 +30,13 @@ delivered (run by refineries) + in_pipelines + in_tanks (refinery tanks included
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
+from sim import disruptions
 from sim import rng as rngmod
 from sim import scenario as sc
 from sim import units
@@ -201,18 +201,16 @@ def estimate_events(scenario: sc.Scenario) -> int:
         voyages += len(fl.tankers) * math.ceil(scenario.horizon_h / max(c, 1e-3))
     steps = sum(len(s.schedule) for s in scenario.network.sources)
     steps += sum(len(r.demand_schedule) for r in scenario.network.refineries)
-    disruptions = 0.0
-    if scenario.disruptions and importlib.util.find_spec("sim.disruptions") is not None:
-        from sim.disruptions import expected_count
-        for d in scenario.disruptions:
-            if d.stochastic is not None:
-                count = expected_count(d, scenario)
-            elif d.recurring is not None:
-                count = scenario.horizon_h / d.recurring.every_h + 1.0
-            else:
-                count = 1.0
-            disruptions += 4.0 * count * max(1, len(scenario.resolve_targets(d)))
-    return int(EVENTS_PER_VOYAGE * voyages + EVENTS_PER_DAY * scenario.horizon_days + 2 * steps + disruptions)
+    disruption_events = 0.0
+    for d in scenario.disruptions:
+        if d.stochastic is not None:
+            count = disruptions.expected_count(d, scenario)
+        elif d.recurring is not None:
+            count = scenario.horizon_h / d.recurring.every_h + 1.0
+        else:
+            count = 1.0
+        disruption_events += 4.0 * count * max(1, len(scenario.resolve_targets(d)))
+    return int(EVENTS_PER_VOYAGE * voyages + EVENTS_PER_DAY * scenario.horizon_days + 2 * steps + disruption_events)
 
 
 # --------------------------------------------------------------------------- build
@@ -322,10 +320,6 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
         model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)
 
     if scenario.disruptions:
-        if importlib.util.find_spec("sim.disruptions") is None:
-            raise UserError("this installation has no disruption module (sim.disruptions); "
-                            "remove the scenario's 'disruptions' or update routesim")
-        from sim import disruptions
         disruptions.install(env, scenario, conditions, records, seed_seq)
     for prog in scenario.shipping.programmes:
         start_programme(model, prog, rngmod.stream(seed_seq, "shipping", prog.name))
