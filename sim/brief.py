@@ -238,23 +238,33 @@ def demand_matrix(run: RunTables) -> np.ndarray:
     return _matrix(ts, (ts["kind"] == "demand") & ts["facility"].isin(refs), n_days(run))
 
 
+def _stock_and_rate(run: RunTables, r: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """A refinery's stock per [replication, day boundary] and the demand rate that applies
+    at each boundary (that day's demand, the last day's at the end); None without stock rows."""
+    ts = run.timeseries
+    is_stock = (ts["kind"] == "stock") & (ts["facility"] == r.name)
+    if not is_stock.any():
+        return None
+    days = n_days(run)
+    stock = _matrix(ts, is_stock, days + 1)
+    demand = _matrix(ts, (ts["kind"] == "demand") & (ts["facility"] == r.name), days)
+    return stock, np.concatenate([demand, demand[:, -1:]], axis=1)
+
+
 def cover_matrices(run: RunTables) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Refinery stock in days of demand per [replication, day boundary] (the level at
     00:00 of each day, and at the end) and each refinery's minimum-operating level in the
     same days.  A boundary's demand rate is that day's demand (the last day's at the end);
     days without demand are NaN."""
-    ts = run.timeseries
     out: dict[str, np.ndarray] = {}
     floor: dict[str, float] = {}
-    if ts.empty:
+    if run.timeseries.empty:
         return out, floor
-    days = n_days(run)
     for r in _refineries(run.scenario):
-        stock = _matrix(ts, (ts["kind"] == "stock") & (ts["facility"] == r.name), days + 1)
-        if not ((ts["kind"] == "stock") & (ts["facility"] == r.name)).any():
+        series = _stock_and_rate(run, r)
+        if series is None:
             continue
-        demand = _matrix(ts, (ts["kind"] == "demand") & (ts["facility"] == r.name), days)
-        rate = np.concatenate([demand, demand[:, -1:]], axis=1)
+        stock, rate = series
         with np.errstate(divide="ignore", invalid="ignore"):
             out[r.name] = np.where(rate > 0, stock / np.where(rate > 0, rate, 1.0), np.nan)
         floor[r.name] = r.min_stock_t / r.demand_t_per_day if r.demand_t_per_day > 0 else math.nan
@@ -264,16 +274,14 @@ def cover_matrices(run: RunTables) -> tuple[dict[str, np.ndarray], dict[str, flo
 def usable_cover_matrices(run: RunTables) -> dict[str, np.ndarray]:
     """Days of cover above the minimum operating stock (floored at 0), the quantity of
     ``min_days_cover`` in the KPIs: (stock - min_stock) / that day's demand."""
-    ts = run.timeseries
     out: dict[str, np.ndarray] = {}
-    total, _ = cover_matrices(run)
+    if run.timeseries.empty:
+        return out
     for r in _refineries(run.scenario):
-        if r.name not in total:
+        series = _stock_and_rate(run, r)
+        if series is None:
             continue
-        days = n_days(run)
-        stock = _matrix(ts, (ts["kind"] == "stock") & (ts["facility"] == r.name), days + 1)
-        demand = _matrix(ts, (ts["kind"] == "demand") & (ts["facility"] == r.name), days)
-        rate = np.concatenate([demand, demand[:, -1:]], axis=1)
+        stock, rate = series
         with np.errstate(divide="ignore", invalid="ignore"):
             out[r.name] = np.where(rate > 0, np.maximum(stock - r.min_stock_t, 0.0) / np.where(rate > 0, rate, 1.0),
                                    np.nan)
