@@ -8,12 +8,17 @@ from sim.loader import load_scenario
 from sim.topology import edges, nothing_can_flow, reachable_from, unreachable_refineries
 
 
-def _write(tmp_path, data_dir, change) -> object:
+def _write_yaml(tmp_path, data_dir, change):
+    """valid_minimal.yaml with ``change`` applied, written to a file; its path."""
     data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
     change(data)
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return load_scenario(path)
+    return path
+
+
+def _write(tmp_path, data_dir, change) -> object:
+    return load_scenario(_write_yaml(tmp_path, data_dir, change))
 
 
 def test_the_corridor_reaches_mozyr_through_the_sea_route(valid_scenario):
@@ -73,20 +78,14 @@ def test_a_second_refinery_cut_off_is_reported_but_the_network_still_flows(tmp_p
 
 
 def test_the_cli_refuses_to_run_a_network_where_nothing_can_flow(tmp_path, data_dir, cli):
-    data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
-    _no_shipping_no_stock_downstream(data)
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = _write_yaml(tmp_path, data_dir, _no_shipping_no_stock_downstream)
     r = cli("run", path, "-n", "1", "--executor", "serial", "--out", tmp_path / "run", "--quiet")
     assert r.code == 2 and "nothing can flow" in r.text and "Traceback" not in r.text
     assert not (tmp_path / "run" / "kpis.parquet").exists()
 
 
 def test_validate_reports_a_network_where_nothing_can_flow_at_its_line(tmp_path, data_dir, cli):
-    data = yaml.safe_load((data_dir / "valid_minimal.yaml").read_text())
-    _no_shipping_no_stock_downstream(data)
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = _write_yaml(tmp_path, data_dir, _no_shipping_no_stock_downstream)
     r = cli("validate", path)
     assert r.code == 2 and "Traceback" not in r.text
     (line,) = [ln for ln in r.out.splitlines() if "nothing can flow" in ln]
