@@ -114,7 +114,7 @@ def run_queue(where: str, replication: int) -> QueueRun:
         resource = model.ports["unload"].berths
     else:
         shift_h = load_h + SAIL_NM / 2 / SPEED_KN
-        resource = model.chokepoints["strait"].lanes["northbound"]  # type: ignore[attr-defined]
+        resource = model.chokepoints["strait"].lanes["northbound"]
     lo, hi = _window(shift_h)
     samples: list[int] = []
 
