@@ -11,7 +11,7 @@ from typing import Callable
 
 from benchmarks import workloads
 from benchmarks.harness import Budget, best_rate
-from sim import scenario as sc
+from sim.scenario import language as sc
 from sim.recorder import VOYAGE_FIELDS
 from sim.rng import replication_seed
 
@@ -55,7 +55,7 @@ class Replications:
     def one(self) -> float:
         records = self._simulate(self.scenario, replication_seed(self.scenario.seed, self.i))
         if self.tables:
-            from sim.metrics import replication_tables
+            from sim.results.metrics import replication_tables
 
             replication_tables(records, self.scenario, self.i)
         self.i += 1
@@ -101,7 +101,7 @@ def profile_replications(scenario: sc.Scenario, replications: int) -> tuple[list
     Returns the ten functions with the most own time, the phases of :data:`PHASES` (share
     of the profiled time, calls, mean microseconds per call) and the profiled seconds.
     """
-    from sim.metrics import replication_tables
+    from sim.results.metrics import replication_tables
 
     simulate = _simulate()
     records = simulate(scenario, replication_seed(scenario.seed, 0))  # warm-up

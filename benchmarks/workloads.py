@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim import scenario as sc
+from sim.scenario import language as sc
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -73,7 +73,7 @@ def shuttle_scenario(cycles: int) -> sc.Scenario:
 
 
 def baseline() -> sc.Scenario:
-    from sim.loader import load_scenario
+    from sim.scenario.loader import load_scenario
 
     return load_scenario(BASELINE)
 

@@ -17,19 +17,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
+from sim._version import __version__  # noqa: E402
 from sim.errors import Problem, ScenarioError, UserError  # noqa: E402
-from sim.loader import load_raw, load_scenario, validate  # noqa: E402
-from sim.scenario import Scenario  # noqa: E402
-from sim.schema import scenario_json_schema  # noqa: E402
+from sim.scenario.loader import load_raw, load_scenario, validate  # noqa: E402
+from sim.scenario.language import Scenario  # noqa: E402
+from sim.scenario.schema import scenario_json_schema  # noqa: E402
 
 # public name -> (module, attribute), imported when first used
 _LAZY = {
     "run": ("sim.runner", "run"),
-    "open_run": ("sim.store", "open_run"),
-    "compare": ("sim.compare", "compare"),
-    "attribute": ("sim.attribution", "attribute"),
+    "open_run": ("sim.results.store", "open_run"),
+    "compare": ("sim.analysis.compare", "compare"),
+    "attribute": ("sim.analysis.attribution", "attribute"),
 }
 
 __all__ = [

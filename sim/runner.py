@@ -5,7 +5,7 @@ and nothing else random, so its numbers depend only on (scenario, S, i): the sam
 ``serial`` executor, a ``local`` process pool of any size, or ``dask`` on a cluster.
 
 Streaming: work goes to the executor in blocks of consecutive replications; a worker
-simulates a block, reduces each replication to its tables (:func:`sim.metrics.replication_columns`)
+simulates a block, reduces each replication to its tables (:func:`sim.results.metrics.replication_columns`)
 and joins them into one Arrow table per table name, and only those travel back, once per
 block.  Blocks are sized from the measured time per replication (about
 :data:`BLOCK_TARGET_S` of work, at most :data:`FLUSH_EVERY_S`, smaller towards the end so
@@ -41,12 +41,12 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from sim import store
+from sim.results import store
 from sim.errors import ScenarioError, UserError
-from sim.metrics import replication_columns
+from sim.results.metrics import replication_columns
 from sim.recorder import Records
 from sim.rng import replication_seed
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 EXECUTORS = ("local", "serial", "dask")
 FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
@@ -172,7 +172,7 @@ class Prepared:
 
 def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequence[str] = ()) -> Prepared:
     """Load (if a path) and validate a scenario with ``--set`` overrides applied."""
-    from sim import loader
+    from sim.scenario import loader
 
     overrides = tuple(overrides)
     pairs = [parse_override(o) for o in overrides]
@@ -237,7 +237,7 @@ def preflight(scenario: Scenario, seed: int) -> None:
 @dataclass(frozen=True)
 class BlockResult:
     """The tables of replications ``reps`` (consecutive), each encoded as the bytes of its
-    part file (:func:`sim.store.encode_part`), and the seconds the worker spent on them."""
+    part file (:func:`sim.results.store.encode_part`), and the seconds the worker spent on them."""
 
     reps: range
     tables: dict[str, pa.Buffer]
@@ -654,7 +654,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
 
 
 def _load_run_scenario(folder: Path, manifest: Mapping[str, Any]) -> Scenario:
-    from sim import loader
+    from sim.scenario import loader
 
     scenario = loader.load_scenario(folder / "scenario.yaml")
     if store.scenario_hash(scenario) != manifest.get("scenario_hash"):

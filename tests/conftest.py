@@ -37,7 +37,7 @@ def valid_scenario() -> Path:
 @pytest.fixture
 def cli(capsys):
     """Run ``routesim`` in-process: ``cli("validate", path)`` -> CliResult(code, out, err)."""
-    from sim.cli import main
+    from sim.cli.shell import main
 
     def run(*argv: object) -> CliResult:
         capsys.readouterr()

@@ -25,10 +25,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.attribution import ALL, COLUMNS, attribute, attribute_run, without
+from sim.analysis.attribution import ALL, COLUMNS, attribute, attribute_run, without
 from sim.errors import UserError
 from sim.runner import run
-from sim.store import open_run
+from sim.results.store import open_run
 
 NETWORK = """\
     network:
@@ -186,7 +186,7 @@ def test_bad_input_is_a_clear_error(tmp_path):
         attribute(tmp_path / "missing.yaml", executor="serial", progress=False)
     with pytest.raises(UserError, match="not a run folder"):
         attribute_run(tmp_path, executor="serial")
-    from sim.loader import load_scenario
+    from sim.scenario.loader import load_scenario
 
     s = load_scenario(write(tmp_path, scenario_text(FIXED)))
     assert [d.name for d in without(s, ["spur_closed"]).disruptions] == ["line_closed"]

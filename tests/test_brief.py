@@ -1,7 +1,7 @@
 """The briefing: every number it prints is checked against the run's Parquet tables.
 
 A run folder with the results store's layout is written from known synthetic tables, so
-the figures the brief must print are worked out here independently of ``sim.brief``.
+the figures the brief must print are worked out here independently of ``sim.report.brief``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import brief as briefmod
+from sim.report import brief as briefmod
 from sim.errors import UserError
 
 SCENARIO_YAML = """\
@@ -296,7 +296,7 @@ def test_bad_run_folder_is_a_clear_error(tmp_path):
 
 
 def test_against_a_baseline_each_difference_is_flagged_from_sim_compare(tmp_path):
-    from sim.compare import compare
+    from sim.analysis.compare import compare
 
     base = write_run(tmp_path / "base", reps=10, seed=7)
     run = write_run(tmp_path / "run", reps=10, seed=8, shift_t=60_000.0)  # about +2 kt/d delivered
@@ -376,7 +376,7 @@ def numbers_derivable_from(folder: Path) -> set[str]:
 @pytest.mark.slow
 def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path):
     """The baseline and a what-if run by the runner; the what-if's brief against it."""
-    from sim.compare import compare
+    from sim.analysis.compare import compare
     from sim.runner import run
 
     scenarios = Path(__file__).parent.parent / "scenarios"
@@ -389,7 +389,7 @@ def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path
     allowed = numbers_derivable_from(what_if.path) | {"5", "95"}
     strays = [x for x in NUMBER.findall(head) if x not in allowed]
     assert not strays, f"headline numbers not derivable from the tables: {strays}\n{head}"
-    # the comparison table: each mean and difference as sim.compare gives it
+    # the comparison table: each mean and difference as sim.analysis.compare gives it
     verdicts = compare([base.path, what_if.path]).set_index("kpi")
     against = section(md, "Against baseline")
     v = verdicts.loc["min_days_cover"]
@@ -529,7 +529,7 @@ def test_without_an_attribution_table_the_brief_says_how_to_get_one(tmp_path):
 @pytest.mark.slow
 def test_attribute_into_a_real_run_reaches_its_brief(tmp_path):
     """End to end: run, attribute into the run, brief; the cost rows are the table's."""
-    from sim.attribution import attribute_run
+    from sim.analysis.attribution import attribute_run
     from sim.runner import run
 
     scenarios = Path(__file__).parent.parent / "scenarios"

@@ -16,7 +16,7 @@ from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition, Effect
 from sim.model.daylight import DaylightClock, sun_times_local_h
 from sim.recorder import Records
-from sim.scenario import Daylight, Scenario
+from sim.scenario.language import Daylight, Scenario
 
 LONG_M = 250.0   # over the 200 m daylight limit
 SHORT_M = 150.0

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import simpy
 
-from sim import disruptions
+from sim.model import disruptions
 from sim.errors import ScenarioError
-from sim.loader import load_scenario
+from sim.scenario.loader import load_scenario
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition, Effect
 from sim.recorder import Records
-from sim.scenario import Scenario, reference_problems
+from sim.scenario.language import Scenario, reference_problems
 from tests.test_chokepoint import arrive, at, entries, make, waits_of
 
 

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 
 import sim
-from sim import cli as cli_mod
-from sim.loader import plain, read_yaml_file, load_raw
-from sim.schema import jsonable, scenario_json_schema
+from sim.cli import shell as cli_mod
+from sim.scenario.loader import plain, read_yaml_file, load_raw
+from sim.scenario.schema import jsonable, scenario_json_schema
 
 REPO = Path(__file__).parent.parent
 SHIPPED = sorted((REPO / "scenarios").rglob("*.yaml"))
@@ -139,7 +139,7 @@ def test_an_internal_error_is_one_line_without_traceback(cli, monkeypatch, valid
     def broken(path):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr("sim.loader.validate", broken)
+    monkeypatch.setattr("sim.scenario.loader.validate", broken)
     r = cli("validate", valid_scenario)
     assert r.code == 1
     assert r.err == "internal error: RuntimeError: boom (please report; rerun with --debug for the traceback)\n"
@@ -153,14 +153,14 @@ def test_scenario_and_user_errors_from_a_command_exit_2(cli, monkeypatch, valid_
     def scenario_error(path):
         raise ScenarioError([Problem("x.yaml", 3, 1, ("seed",), "must not be negative (got -1)")])
 
-    monkeypatch.setattr("sim.loader.validate", scenario_error)
+    monkeypatch.setattr("sim.scenario.loader.validate", scenario_error)
     r = cli("validate", valid_scenario)
     assert (r.code, r.err) == (2, "x.yaml:3:1: seed: must not be negative (got -1)\n")
 
     def user_error(path):
         raise UserError("no run folder results/xyz")
 
-    monkeypatch.setattr("sim.loader.validate", user_error)
+    monkeypatch.setattr("sim.scenario.loader.validate", user_error)
     r = cli("validate", valid_scenario)
     assert (r.code, r.err) == (2, "error: no run folder results/xyz\n")
 

@@ -15,7 +15,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from sim.criticality import criticality, with_closure
+from sim.analysis.criticality import criticality, with_closure
 from sim.errors import UserError
 
 SCENARIO = textwrap.dedent("""\
@@ -88,7 +88,7 @@ def test_outputs_are_written(result):
 
 
 def test_closure_is_added_without_touching_the_scenario(tmp_path):
-    from sim.loader import load_scenario
+    from sim.scenario.loader import load_scenario
 
     path = tmp_path / "tiny.yaml"
     path.write_text(SCENARIO, encoding="utf-8")
@@ -132,7 +132,7 @@ def write_sweep(folder):
 
 
 def test_sensitivity_profiles_hold_the_other_parameters_at_their_middle_value(tmp_path):
-    from sim.sensitivity import sensitivity
+    from sim.analysis.sensitivity import sensitivity
 
     res = sensitivity(write_sweep(tmp_path / "sweep"), kpis=["shortfall_t"])
     t = res.table.set_index(["param", "value"])
@@ -149,7 +149,7 @@ def test_sensitivity_profiles_hold_the_other_parameters_at_their_middle_value(tm
 
 
 def test_sensitivity_tornado_ranks_the_parameter_that_moves_the_kpi_most(tmp_path):
-    from sim.sensitivity import sensitivity
+    from sim.analysis.sensitivity import sensitivity
 
     res = sensitivity(write_sweep(tmp_path / "sweep"), kpis=["shortfall_t"])
     tor = res.tornado.set_index("param")
@@ -161,7 +161,7 @@ def test_sensitivity_tornado_ranks_the_parameter_that_moves_the_kpi_most(tmp_pat
 
 
 def test_sensitivity_needs_a_sweep_folder(tmp_path):
-    from sim.sensitivity import sensitivity
+    from sim.analysis.sensitivity import sensitivity
 
     with pytest.raises(UserError, match="no sweep.parquet"):
         sensitivity(tmp_path)

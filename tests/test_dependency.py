@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sim import dependency
+from sim.results import dependency
 
 # Mozyr: 60 kt Azeri via Supsa, 20 kt Azeri via Ceyhan, 20 kt Russian by Druzhba.
 # Naftan: 100 kt Russian by Druzhba.

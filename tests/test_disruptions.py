@@ -14,10 +14,10 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import disruptions
+from sim.model import disruptions
 from sim.model.condition import Condition
 from sim.recorder import Records
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 
 def network() -> dict[str, Any]:
@@ -309,7 +309,7 @@ def test_changing_only_the_duration_keeps_the_occurrence_times():
 
 
 def _problems(disruptions_: list[dict[str, Any]], **kw: Any) -> list[tuple]:
-    from sim.scenario import reference_problems
+    from sim.scenario.language import reference_problems
     return reference_problems(scenario(disruptions_, **kw))
 
 

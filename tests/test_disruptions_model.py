@@ -12,7 +12,7 @@ import pytest
 
 from sim.model import simulate
 from sim.recorder import VOYAGE_FIELDS
-from sim.scenario import Scenario, reference_problems
+from sim.scenario.language import Scenario, reference_problems
 
 SEED = np.random.SeedSequence(4)
 

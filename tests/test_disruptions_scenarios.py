@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import disruptions
-from sim.loader import load_scenario, validate
+from sim.model import disruptions
+from sim.scenario.loader import load_scenario, validate
 from sim.model import simulate
 from sim.recorder import VOYAGE_FIELDS
 

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from sim import disruptions
-from sim.scenario import Distribution
+from sim.model import disruptions
+from sim.scenario.language import Distribution
 from tests.test_disruptions import Harness, scenario
 
 REPS = 400

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
-from sim.loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_raw, load_scenario
-from sim.scenario import Scenario
+from sim.scenario.loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_raw, load_scenario
+from sim.scenario.language import Scenario
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import Problem, ScenarioError
-from sim.loader import load_raw, load_scenario, validate
+from sim.scenario.loader import load_raw, load_scenario, validate
 
 DATA = Path(__file__).parent / "data"
 VALID = (DATA / "valid_minimal.yaml").read_text()

@@ -1,4 +1,4 @@
-"""KPIs pinned on hand-built Records with answers worked out by hand (sim.metrics)."""
+"""KPIs pinned on hand-built Records with answers worked out by hand (sim.results.metrics)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import metrics
+from sim.results import metrics
 from sim.recorder import Records
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 # A four-day toy corridor: brody (depot) -> brody-mozyr pipeline -> mozyr refinery, and a
 # tanker programme supsa -> pivdennyi through the bosphorus.

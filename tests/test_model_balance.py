@@ -117,7 +117,7 @@ def test_too_many_events_are_refused_before_running_with_the_number_and_the_fix(
 
 
 def test_baseline_year_balances_and_is_reproducible() -> None:
-    from sim.loader import load_scenario
+    from sim.scenario.loader import load_scenario
     s = load_scenario(BASELINE)
     a = simulate(s, np.random.SeedSequence(1))
     b = simulate(s, np.random.SeedSequence(1))

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
-from sim.topology import nothing_can_flow
+from sim.scenario.topology import nothing_can_flow
 from sim.model import simulate
 from tests.test_model_support import imbalance_t, scenario
 

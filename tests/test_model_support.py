@@ -10,7 +10,7 @@ import simpy
 
 from sim.model import build
 from sim.model.build import Model
-from sim.scenario import Scenario, reference_problems
+from sim.scenario.language import Scenario, reference_problems
 
 
 def scenario(network: dict[str, Any], *, horizon: str = "10d", shipping: dict | None = None,

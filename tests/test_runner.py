@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import runner, store
-from sim.cli import main
+from sim import runner
+from sim.results import store
+from sim.cli.shell import main
 from sim.errors import ScenarioError, UserError
 from sim.model import simulate
 from sim.recorder import Records
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 REPO = Path(__file__).resolve().parent.parent
 

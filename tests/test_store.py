@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim import store
+from sim.results import store
 from sim.errors import UserError
-from sim.loader import load_scenario
-from sim.scenario import Scenario
+from sim.scenario.loader import load_scenario
+from sim.scenario.language import Scenario
 from tests.test_metrics import SCENARIO
 
 

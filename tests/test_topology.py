@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from sim.loader import load_scenario
-from sim.topology import edges, nothing_can_flow, reachable_from, unreachable_refineries
+from sim.scenario.loader import load_scenario
+from sim.scenario.topology import edges, nothing_can_flow, reachable_from, unreachable_refineries
 
 
 def _write_yaml(tmp_path, data_dir, change):

@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim import metrics, rng
-from sim.loader import load_scenario
+from sim.results import metrics
+from sim import rng
+from sim.scenario.loader import load_scenario
 from sim.model import simulate
 
 ROOT = Path(__file__).resolve().parent.parent

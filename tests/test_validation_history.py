@@ -30,10 +30,10 @@ import simpy
 import yaml
 
 from sim import rng, units
-from sim.loader import load_scenario
+from sim.scenario.loader import load_scenario
 from sim.model.build import build
 from sim.recorder import VOYAGE_FIELDS, Records
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 COL = {n: i for i, n in enumerate(VOYAGE_FIELDS)}

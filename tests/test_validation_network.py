@@ -22,7 +22,7 @@ import pytest
 from sim import rng
 from sim.model import simulate
 from sim.recorder import VOYAGE_FIELDS, Records
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 COL = {n: i for i, n in enumerate(VOYAGE_FIELDS)}
 SUPER_SOURCE, SUPER_SINK = "<supply>", "<demand>"

@@ -29,7 +29,7 @@ import simpy
 from sim import rng
 from sim.model.build import build
 from sim.recorder import VOYAGE_FIELDS
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 COL = {n: i for i, n in enumerate(VOYAGE_FIELDS)}
 LAMBDA_PER_H = 0.1   # one arrival every 10 h on average

@@ -1,10 +1,10 @@
 """Build the SimPy model of a scenario, run one replication, and hand back its Records.
 
-:func:`build` turns a validated :class:`~sim.scenario.Scenario` into facilities: a
+:func:`build` turns a validated :class:`~sim.scenario.language.Scenario` into facilities: a
 :class:`~sim.model.network.FlowNetwork` of tanks and continuous flows, a
 :class:`~sim.model.port.Port` per terminal, a :class:`~sim.model.voyage.SeaLeg` per sea leg,
 a :class:`~sim.model.chokepoint.Chokepoint` per strait, one
-:class:`~sim.model.condition.Condition` per facility (handed to :mod:`sim.disruptions`), and
+:class:`~sim.model.condition.Condition` per facility (handed to :mod:`sim.model.disruptions`), and
 the voyage processes of every programme and fleet.  :func:`simulate` runs it.
 
 Conditions act as follows: a source's on its production, a pipeline's on its flow, a
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from sim import disruptions
+from sim.model import disruptions
 from sim import rng as rngmod
-from sim import scenario as sc
+from sim.scenario import language as sc
 from sim import units
 from sim.errors import Problem, ScenarioError, UserError
 from sim.model import lots as lotq
@@ -48,7 +48,7 @@ from sim.model.network import Flow, FlowNetwork, Schedule, Tank
 from sim.model.port import COL, Port, WaitBook
 from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
 from sim.recorder import VOYAGE_FIELDS, Records
-from sim.topology import nothing_can_flow
+from sim.scenario.topology import nothing_can_flow
 
 EVENTS_PER_VOYAGE = 15
 EVENTS_PER_DAY = 4
@@ -182,7 +182,7 @@ def model_problems(scenario: sc.Scenario) -> list[Problem]:
     for i, fl in enumerate(scenario.shipping.fleets):
         serve(("shipping", "fleets", i, "load_port"), fl.tanker, fl.load_port, "load")
         serve(("shipping", "fleets", i, "discharge_port"), fl.tanker, fl.discharge_port, "discharge")
-    why = nothing_can_flow(scenario)  # a disconnected network (see sim.topology for what runs)
+    why = nothing_can_flow(scenario)  # a disconnected network (see sim.scenario.topology for what runs)
     if why is not None:
         out.append(_problem(scenario, ("network",), f"nothing can flow: {why}",
                             "connect a source or a stocked tank to a refinery by pipelines or a shipping programme"))

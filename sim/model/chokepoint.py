@@ -63,7 +63,7 @@ from typing import Callable, Iterator
 
 import simpy
 
-from sim import scenario as sc
+from sim.scenario import language as sc
 from sim.errors import UserError
 from sim.model.condition import Condition
 from sim.model.daylight import DaylightClock

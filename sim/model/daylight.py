@@ -15,7 +15,7 @@ import datetime as _dt
 import functools
 import math
 
-from sim.scenario import Daylight
+from sim.scenario.language import Daylight
 
 ZENITH_DEG = 90.833  # official sunrise/sunset: refraction 34' + solar semi-diameter 16'
 _JD_UNIX_ORDINAL_OFFSET = 1721424.5  # Julian day at 00:00 UTC of date.toordinal() == 0

@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 
 import simpy
 
-from sim import scenario as sc
+from sim.scenario import language as sc
 from sim.model.condition import Condition
 from sim.model.network import EPS_T, Flow, FlowNetwork, Tank
 from sim.recorder import VOYAGE_FIELDS, Records

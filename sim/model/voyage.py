@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import simpy
 
-from sim import scenario as sc
+from sim.scenario import language as sc
 from sim.model.condition import Condition
 from sim.model.port import COL, ConditionWatch, Port, WaitBook
 

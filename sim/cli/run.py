@@ -1,4 +1,4 @@
-"""The ``run``, ``sweep`` and ``compare`` commands (registered by :mod:`sim.cli`).
+"""The ``run``, ``sweep`` and ``compare`` commands (registered by :mod:`sim.cli.shell`).
 
 Each handler calls one function of the Python API (:func:`sim.runner.run`,
 :func:`sim.runner.sweep`, :func:`sim.compare.compare`) and prints a short report.
@@ -226,8 +226,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sim.compare import HEADLINE, compare, format_table
-    from sim.store import open_run
+    from sim.analysis.compare import HEADLINE, compare, format_table
+    from sim.results.store import open_run
 
     if len(args.runs) < 2:
         raise UserError("compare needs at least two runs: a baseline and one or more to compare with it")

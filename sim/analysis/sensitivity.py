@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import charts, units
+from sim.report import charts
+from sim import units
 from sim.errors import UserError
 
 DEFAULT_KPIS = ("delivered_t", "shortfall_t", "demand_met_pct", "min_days_cover", "cut_run_days")
@@ -167,7 +168,7 @@ def _fname(text: str) -> str:
 
 
 def _axis_label(kpi: str) -> str:
-    from sim.brief import kpi_format
+    from sim.report.brief import kpi_format
 
     label, unit, _, _ = kpi_format(kpi)
     return f"{label} ({unit})" if unit else label
@@ -188,7 +189,7 @@ def _scenario_name(folder: Path) -> str:
 def sensitivity(path: str | os.PathLike[str], *, kpis: Sequence[str] | None = None,
                 base: Mapping[str, Any] | None = None) -> SensitivityResult:
     """Write ``sensitivity.csv`` and the charts into the sweep folder; see the module docstring."""
-    from sim.brief import kpi_format
+    from sim.report.brief import kpi_format
 
     folder = Path(path)
     table, params = load_sweep(folder)

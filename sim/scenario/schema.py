@@ -16,8 +16,8 @@ import copy
 import datetime as _dt
 from typing import Any
 
-from sim import __version__
-from sim.scenario import Scenario
+from sim._version import __version__
+from sim.scenario.language import Scenario
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}

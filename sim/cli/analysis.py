@@ -1,8 +1,8 @@
-"""The ``brief``, ``criticality``, ``attribute`` and ``sensitivity`` commands (registered by :mod:`sim.cli`).
+"""The ``brief``, ``criticality``, ``attribute`` and ``sensitivity`` commands (registered by :mod:`sim.cli.shell`).
 
 Each handler calls one function of the Python API (:func:`sim.brief.brief`,
-:func:`sim.criticality.criticality`, :func:`sim.attribution.attribute` or
-:func:`sim.attribution.attribute_run`, :func:`sim.sensitivity.sensitivity`) and prints
+:func:`sim.criticality.criticality`, :func:`sim.analysis.attribution.attribute` or
+:func:`sim.analysis.attribution.attribute_run`, :func:`sim.sensitivity.sensitivity`) and prints
 where it wrote its output.
 """
 
@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from sim.cli_run import _executor_options
+from sim.cli.run import _executor_options
 
 
 def register(subparsers: Any) -> None:
@@ -90,7 +90,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cmd_brief(args: argparse.Namespace) -> int:
-    from sim.brief import brief
+    from sim.report.brief import brief
 
     out = brief(args.run, vs=args.vs, format=args.format)
     print(f"wrote {out}")
@@ -99,7 +99,7 @@ def _cmd_brief(args: argparse.Namespace) -> int:
 
 
 def _cmd_criticality(args: argparse.Namespace) -> int:
-    from sim.criticality import criticality
+    from sim.analysis.criticality import criticality
 
     result = criticality(
         args.scenario, duration=args.duration, at=args.at, replications=args.replications, seed=args.seed,
@@ -118,7 +118,7 @@ def _cmd_criticality(args: argparse.Namespace) -> int:
 
 
 def _cmd_attribute(args: argparse.Namespace) -> int:
-    from sim.attribution import attribute, attribute_run, format_table
+    from sim.analysis.attribution import attribute, attribute_run, format_table
     from sim.errors import UserError
 
     progress = False if args.quiet else None
@@ -146,7 +146,7 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from sim.sensitivity import sensitivity
+    from sim.analysis.sensitivity import sensitivity
 
     result = sensitivity(args.sweep, kpis=args.kpis)
     for path in result.charts:

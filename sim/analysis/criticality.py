@@ -29,10 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import charts, store, units
-from sim.attribution import paired_difference
+from sim.report import charts
+from sim.results import store
+from sim import units
+from sim.analysis.attribution import paired_difference
 from sim.errors import UserError
-from sim.scenario import KIND_OF_SECTION, Disruption, Scenario
+from sim.scenario.language import KIND_OF_SECTION, Disruption, Scenario
 
 CLOSURE_NAME = "n1_closure"
 
@@ -41,7 +43,7 @@ CLOSURE_NAME = "n1_closure"
 class CriticalityResult:
     path: Path
     table: pd.DataFrame  # one row per facility, ranked by lost delivery
-    base: Any  # the undisrupted run (sim.store.RunResult)
+    base: Any  # the undisrupted run (sim.results.store.RunResult)
 
     def __repr__(self) -> str:
         return f"CriticalityResult({str(self.path)!r}, facilities={len(self.table)})"
@@ -87,7 +89,7 @@ def with_closure(scenario: Scenario, facility: str, start: str, duration_h: floa
 
 def _survive_d(run: Any, disruption: str, refineries: Sequence[str]) -> np.ndarray:
     """Per replication: the shortest time to survive over the refineries (NaN: none cut runs)."""
-    from sim.metrics import slug
+    from sim.results.catalogue import slug
 
     dk = run.disruption_kpis
     n = len(run.kpis)

@@ -1,6 +1,6 @@
 """Disruption timing: when each disruption acts, and the SimPy processes that apply it.
 
-A disruption (``sim.scenario.Disruption``) names its targets, a kind and one timing:
+A disruption (``sim.scenario.language.Disruption``) names its targets, a kind and one timing:
 
 - ``window``: one activation from ``start`` (a date, or an offset from the scenario start)
   for ``duration``;
@@ -45,7 +45,7 @@ import simpy
 from sim.model.condition import Condition, Effect
 from sim.recorder import Records
 from sim.rng import stream
-from sim.scenario import MONTHS, Disruption, Distribution, Scenario
+from sim.scenario.language import MONTHS, Disruption, Distribution, Scenario
 
 # z such that P(Z <= z) = 0.9 for a standard normal: lognormal sigma = ln(p90 / median) / Z90.
 Z90 = 1.2815515655446004

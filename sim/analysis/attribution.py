@@ -23,7 +23,7 @@ from streams keyed by programme, so removing one disruption leaves the shipping 
 every other disruption's occurrences unchanged; the difference in a replication is the
 effect of that disruption, not noise.  Each figure has its mean, the p5 and p95 of the
 per-replication differences, and the 95% t interval of the mean difference
-(:func:`sim.compare.paired_interval`).
+(:func:`sim.analysis.compare.paired_interval`).
 
 A last row, ``all disruptions``, removes them all at once.  Effects need not add up: two
 disruptions that block the same line at the same time cost less together than the sum of
@@ -39,7 +39,7 @@ Where the runs go:
 * :func:`attribute_run` (``routesim attribute --into RUN``): the saved run itself is the
   disrupted side (its resolved scenario, seed and replications); the counterfactual runs go
   to ``RUN/attribution/without-*`` and the table to ``RUN/attribution.parquet`` / ``.csv``,
-  where :mod:`sim.brief` finds it and reports each disruption's cost to the refineries.
+  where :mod:`sim.report.brief` finds it and reports each disruption's cost to the refineries.
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import store
-from sim.compare import paired_interval
+from sim.results import store
+from sim.analysis.compare import paired_interval
 from sim.errors import UserError
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 ALL = "all disruptions"
 TABLE = "attribution"

@@ -55,7 +55,7 @@ from pydantic import BaseModel, BeforeValidator
 
 from sim import units
 from sim.errors import UserError
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 FORMAT_VERSION = 1
 TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits")
@@ -238,7 +238,7 @@ def package_versions() -> dict[str, str]:
 
 def git_commit() -> dict[str, Any] | None:
     """The commit of the checkout the package runs from (and whether it has local changes)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None
     try:
@@ -730,7 +730,7 @@ def read_concat(folder: Path, table: str) -> pd.DataFrame:
 def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
                   disruption_kpis: pd.DataFrame) -> dict[str, Any]:
     """``summary.json``: the distribution of every KPI (run, per facility, per disruption)."""
-    from sim.metrics import summarise
+    from sim.results.metrics import summarise
 
     def records(df: pd.DataFrame) -> list[dict[str, Any]]:
         return df.to_dict(orient="records")
@@ -801,7 +801,7 @@ class RunResult:
     def summary(self) -> pd.DataFrame:
         """Mean, std, p5, p50, p95 of every run-level KPI over the replications."""
         if "summary" not in self._cache:
-            from sim.metrics import summarise
+            from sim.results.metrics import summarise
 
             self._cache["summary"] = summarise(self.kpis).set_index("kpi")
         return self._cache["summary"]
@@ -809,7 +809,7 @@ class RunResult:
     @property
     def scenario(self) -> Scenario:
         if "scenario" not in self._cache:
-            from sim.loader import load_scenario
+            from sim.scenario.loader import load_scenario
 
             self._cache["scenario"] = load_scenario(self.path / "scenario.yaml")
         return self._cache["scenario"]

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim import charts, dependency
+from sim.report import charts
+from sim.results import catalogue, dependency
 from sim.errors import UserError
 
 TABLES = ("kpis", "facility_kpis", "timeseries", "voyages")
@@ -45,7 +46,7 @@ class RunTables:
     path: Path
     manifest: dict[str, Any]
     summary: dict[str, Any]
-    scenario: Any  # sim.scenario.Scenario
+    scenario: Any  # sim.scenario.language.Scenario
     kpis: pd.DataFrame
     facility_kpis: pd.DataFrame
     timeseries: pd.DataFrame
@@ -60,8 +61,8 @@ class RunTables:
 def load_run(path: str | Path) -> RunTables:
     """Read a run folder (the finished replications of an incomplete one too); a clear
     :class:`UserError` when it is not one."""
-    from sim.loader import load_scenario
-    from sim.store import read_concat, read_manifest
+    from sim.scenario.loader import load_scenario
+    from sim.results.store import read_concat, read_manifest
 
     p = Path(path)
     if not p.is_dir():
@@ -446,7 +447,7 @@ def disruption_stats(run: RunTables) -> list[DisruptionStats]:
     ``disruption_kpis`` table (a row per replication and disruption)."""
     s = run.scenario
     dk = run.extra.get("disruption_kpis", pd.DataFrame())
-    refineries = {dependency.slug(r.name): r.name for r in _refineries(s)}
+    refineries = {catalogue.slug(r.name): r.name for r in _refineries(s)}
     out = []
     for d in s.disruptions:
         g = dk[dk["disruption"] == d.name] if not dk.empty and "disruption" in dk else pd.DataFrame()
@@ -489,7 +490,7 @@ def _facility_figures(f: Any) -> str:
 
 def assumptions_table(run: RunTables) -> list[list[str]]:
     """Facility, kind, key figures, source and note of every facility in the scenario."""
-    from sim.scenario import KIND_OF_SECTION
+    from sim.scenario.language import KIND_OF_SECTION
 
     cited = cited_seeds(run)
     rows = []
@@ -574,7 +575,7 @@ def seed_citations(scenario_file: Path, _seen: frozenset[Path] = frozenset()) ->
 def seeds_dir(near: Path | None = None) -> Path | None:
     """The ``seeds/`` folder: beside or above ``near``, else beside the ``sim`` package."""
     candidates = [*(p / "seeds" for p in ([near, *near.parents] if near is not None else []))]
-    candidates.append(Path(__file__).resolve().parent.parent / "seeds")
+    candidates.append(Path(__file__).resolve().parents[2] / "seeds")
     return next((c for c in candidates if c.is_dir()), None)
 
 
@@ -604,7 +605,7 @@ def original_scenario_file(run: RunTables) -> Path | None:
         v = run.manifest.get(key)
         if isinstance(v, str) and v:
             p = Path(v)
-            repo = Path(__file__).resolve().parent.parent  # a path relative to the checkout
+            repo = Path(__file__).resolve().parents[2]  # a path relative to the checkout
             for cand in (p, run.path / p, repo / p):
                 if cand.is_file():
                     return cand
@@ -652,7 +653,7 @@ def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
 
 # --------------------------------------------------------------------------- attribution
 
-# The counterfactual figures of sim.attribution the brief shows: (stem, KPI whose format it takes, label)
+# The counterfactual figures of sim.analysis.attribution the brief shows: (stem, KPI whose format it takes, label)
 COST_FIGURES = (("delivered_lost_t", "delivered_t", "crude delivered lost (kt)"),
                 ("shortfall_added_t", "shortfall_t", "shortfall added (kt)"),
                 ("cut_run_days_added", "cut_run_days", "cut-run days added (d)"),
@@ -719,7 +720,7 @@ def cost_clause(row: pd.Series) -> str:
 
 def _cost_sentence(run: RunTables) -> str:
     """The headline's counterfactual sentence: what all the disruptions together cost."""
-    from sim.attribution import ALL
+    from sim.analysis.attribution import ALL
 
     t = attribution_table(run)
     if t is None or not (t["disruption"] == ALL).any():
@@ -740,7 +741,7 @@ def differences(run: RunTables, base: RunTables, columns: Sequence[str]) -> pd.D
     """Per KPI (in ``columns`` order): kpi, base_mean, run_mean, diff (run - base), ci_low,
     ci_high (95%) and significant (beyond the replication noise), from :func:`sim.compare.compare`,
     the one place the noise test lives."""
-    from sim.compare import compare
+    from sim.analysis.compare import compare
 
     t = compare(base.kpis, run.kpis, kpis=list(columns))
     return t.rename(columns={"mean_baseline": "base_mean", "mean_run": "run_mean"})[

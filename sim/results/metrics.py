@@ -67,8 +67,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.results.catalogue import slug
 from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
-from sim.scenario import KIND_OF_SECTION, Scenario
+from sim.scenario.language import KIND_OF_SECTION, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
 CLOSING_KINDS = ("closure", "contamination")
@@ -81,12 +82,6 @@ QUANTILES = {"p5": 0.05, "p50": 0.50, "p95": 0.95}
 # The columns every run's KPI table has (the issue's minimum); more follow.
 CORE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
              "min_days_cover", "voyages")
-
-
-def slug(label: str) -> str:
-    """A facility or label as a column-name fragment: lower case, other characters as '_'."""
-    s = re.sub(r"[^0-9a-z]+", "_", str(label).strip().lower()).strip("_")
-    return s or "unnamed"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -417,7 +412,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             row["utilisation_pct"] = row["demand_met_pct"]
         row.setdefault("passages", nan if section != "chokepoints" else 0)
         rows.append(row)
-    from sim.dependency import dependency_facility_kpis  # each refinery's shares; NaN on other rows
+    from sim.results.dependency import dependency_facility_kpis  # each refinery's shares; NaN on other rows
 
     per_refinery = dependency_facility_kpis(records, scenario)
     share_cols = sorted({c for cols in per_refinery.values() for c in cols})
@@ -517,7 +512,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     Totals over refineries (``delivered_t``, ``demand_t``, ``run_t``, ``demand_met_pct``,
     ``shortfall_t``, ``cut_run_days``, ``min_days_cover``), the same per refinery
     (``delivered_<refinery>_t`` ...), voyages and cycle times, waits by cause, demurrage,
-    disruption totals and the dependency shares of :mod:`sim.dependency`.
+    disruption totals and the dependency shares of :mod:`sim.results.dependency`.
     """
     if facilities is None:
         facilities = facility_kpis(records, scenario, voyages_df=voyages_df, waits_df=waits_df)
@@ -566,7 +561,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
         out[f"cut_run_days_{s}"] = f["cut_run_days"]
         out[f"min_days_cover_{s}"] = f["min_days_cover"]
     try:
-        from sim.dependency import dependency_kpis
+        from sim.results.dependency import dependency_kpis
     except ImportError:  # pragma: no cover - the module ships with the package
         pass
     else:

@@ -1,6 +1,6 @@
 """Read scenario files: safe YAML with line numbers, limits, ``extends`` merging, validation.
 
-``load_scenario(path)`` returns a :class:`~sim.scenario.Scenario` or raises
+``load_scenario(path)`` returns a :class:`~sim.scenario.language.Scenario` or raises
 :class:`~sim.errors.ScenarioError` listing every problem, each with its file, line, column,
 field path and a hint.  ``load_raw(path)`` returns the merged mapping before validation.
 
@@ -36,14 +36,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, ScenarioError
-from sim.scenario import Scenario, reference_problems
+from sim.scenario.language import Scenario, reference_problems
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 MAX_EXTENDS_CHAIN = 16
 
-REPO_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 _YAML = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_YAML + t for t in ("null", "bool", "int", "float", "str", "timestamp")}

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.metrics import slug  # the one column-name fragment rule (brief uses dependency.slug)
+from sim.results.catalogue import slug
 
 TOTAL = "total"
 DIMENSIONS = ("origin", "route")

@@ -165,7 +165,7 @@ def _kpis_of(run: Any) -> tuple[str, pd.DataFrame, Any]:
     if isinstance(run, pd.DataFrame):
         return "run", run, None
     if isinstance(run, (str, os.PathLike)):
-        from sim.store import open_run
+        from sim.results.store import open_run
 
         run = open_run(run)
     kpis = getattr(run, "kpis", None)
@@ -193,7 +193,7 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
             labels: Sequence[str] | None = None, paired: bool | None = None) -> pd.DataFrame:
     """KPI by KPI, each run against the first: means, difference, its CI, significance.
 
-    ``runs``: run folders, :class:`sim.store.RunResult` objects or KPI DataFrames (a row per
+    ``runs``: run folders, :class:`sim.results.store.RunResult` objects or KPI DataFrames (a row per
     replication).  ``paired``: None chooses the paired interval when two runs share seed
     and replications and Welch's otherwise; True forces pairing by replication (KPI
     DataFrames with the same ``replication`` column), False forces Welch.  Returns a row
@@ -297,10 +297,10 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
 
 
 class _CallableModule(types.ModuleType):
-    """``sim.compare`` is both this module and the public function ``sim.compare(...)``.
+    """``sim.analysis.compare`` is both this module and the public function ``sim.analysis.compare(...)``.
 
-    Importing the submodule binds ``sim.compare`` to the module, which would hide the
-    function of the public API; making the module callable keeps ``sim.compare(a, b)``
+    Importing the submodule binds ``sim.analysis.compare`` to the module, which would hide the
+    function of the public API; making the module callable keeps ``sim.analysis.compare(a, b)``
     working whichever binding Python made last.
     """
 

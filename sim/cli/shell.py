@@ -21,10 +21,10 @@ import sys
 import traceback
 from typing import Sequence, TextIO
 
-from sim import __version__
+from sim._version import __version__
 from sim.errors import RoutesimError, ScenarioError
 
-COMMAND_MODULES = ("sim.cli_run", "sim.cli_analysis")
+COMMAND_MODULES = ("sim.cli.run", "sim.cli.analysis")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -37,7 +37,7 @@ def print_problems(err: ScenarioError, stream: TextIO | None = None) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sim.loader import validate
+    from sim.scenario.loader import validate
 
     status = EXIT_OK
     for path in args.files:
@@ -54,7 +54,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from sim.schema import scenario_json_schema
+    from sim.scenario.schema import scenario_json_schema
 
     text = json.dumps(scenario_json_schema(), indent=None if args.compact else 2, ensure_ascii=False)
     if args.output:

@@ -1,6 +1,6 @@
 """The scenario language: typed, frozen models of a scenario, with units resolved.
 
-A scenario file is YAML; ``sim.loader`` reads it (with ``extends`` merging, line numbers and
+A scenario file is YAML; ``sim.scenario.loader`` reads it (with ``extends`` merging, line numbers and
 clear errors) and validates it into :class:`Scenario`.  Quantities arrive as readable
 strings ("85kt", "9 Mt/y", "36h") and are stored in internal units (tonnes, tonnes/day,
 hours, nautical miles, knots, metres); every field name that holds a number says its unit.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from sim.scenario import Scenario
+from sim.scenario.language import Scenario
 
 
 def edges(scenario: Scenario) -> dict[str, set[str]]:

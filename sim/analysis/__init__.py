@@ -1,0 +1,1 @@
+"""Analyses over runs: compare, attribution (paired counterfactuals), criticality, sensitivity."""

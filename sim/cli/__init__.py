@@ -1,0 +1,1 @@
+"""The `routesim` command: an argparse shell (shell) and one module per command group."""

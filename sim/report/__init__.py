@@ -1,0 +1,1 @@
+"""Documents and figures for people: the brief and its charts."""
