@@ -85,7 +85,7 @@ def test_compare_flags_a_real_difference_and_not_noise():
 
 def test_sim_compare_is_the_function_even_after_the_module_is_imported():
     df = pd.DataFrame({"replication": [0, 1, 2], "x": [1.0, 2.0, 3.0]})
-    assert sim.analysis.compare(df, df.assign(x=df.x + 10)).loc[0, "diff"] == 10.0
+    assert sim.compare(df, df.assign(x=df.x + 10)).loc[0, "diff"] == 10.0
 
 
 def test_compare_needs_two_runs_and_known_kpis():

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import types
 from collections.abc import Sequence
 from pathlib import Path
 from statistics import NormalDist
@@ -294,18 +292,3 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
                        f"{ci:>30}  {flag}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
-
-
-class _CallableModule(types.ModuleType):
-    """``sim.analysis.compare`` is both this module and the public function ``sim.analysis.compare(...)``.
-
-    Importing the submodule binds ``sim.analysis.compare`` to the module, which would hide the
-    function of the public API; making the module callable keeps ``sim.analysis.compare(a, b)``
-    working whichever binding Python made last.
-    """
-
-    def __call__(self, *runs: Any, **kwargs: Any) -> pd.DataFrame:
-        return compare(*runs, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
