@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP_TEST)
 	$(BIN)/python -m pytest -n auto; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests were collected: treating as failure"; exit 1; fi; \
 	  exit $$status
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/mypy
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m benchmarks
