@@ -57,6 +57,21 @@ MAX_BLOCK = 32         # replications per block at most: bounds the memory a blo
 Model = Callable[[Scenario, np.random.SeedSequence], Records]
 
 
+class ReplicationFailed(RuntimeError):
+    """An internal error (a bug) in one replication stopped the run: the message names the
+    replication, its seed and the scenario hash; every replication that finished is saved
+    in ``path`` and the run is left ``incomplete``.  ``traceback`` is the failing
+    replication's traceback (text, from the worker)."""
+
+    def __init__(self, path: Path, failure: "Failure", seed: int, scenario_hash: str, done: int, total: int):
+        self.path, self.replication, self.seed, self.scenario_hash = path, failure.replication, seed, scenario_hash
+        self.done, self.total, self.traceback = done, total, failure.traceback
+        super().__init__(
+            f"replication {failure.replication} failed with {failure.error} (run seed {seed}, scenario hash "
+            f"{scenario_hash}); the run stopped with {done} of {total} replications saved in {path}, marked "
+            f"incomplete (after a fix, finish it with: routesim run --resume {path})")
+
+
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped a run; finished replications are saved in ``path``."""
 
@@ -235,30 +250,58 @@ def preflight(scenario: Scenario, seed: int) -> None:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Why replication ``replication`` raised: ``error`` is ``"Type: first line"``,
+    ``user`` whether it was a :class:`UserError` (the scenario's fault, e.g. the event
+    guard) rather than a bug, ``traceback`` the worker's traceback text."""
+
+    replication: int
+    error: str
+    user: bool
+    traceback: str
+
+
+@dataclass(frozen=True)
 class BlockResult:
     """The tables of replications ``reps`` (consecutive), each encoded as the bytes of its
-    part file (:func:`sim.results.store.encode_part`), and the seconds the worker spent on them."""
+    part file (:func:`sim.results.store.encode_part`), and the seconds the worker spent on them.
+    When a replication raised, ``failed`` says which and why, and ``reps`` holds only the
+    replications of the block that finished before it (possibly none)."""
 
     reps: range
     tables: dict[str, pa.Buffer]
     seconds: float
+    failed: Failure | None = None
 
 
 def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | None = None) -> BlockResult:
     """Simulate consecutive replications ``reps`` and reduce them to one Arrow table per
     table name (rows in replication order): built in the worker from numpy columns, with
     one conversion per column for the whole block, so a block travels back as a few large
-    buffers and the parent only has to write them."""
+    buffers and the parent only has to write them.  A replication that raises ends the
+    block: the replications before it are returned with the failure, not lost."""
+    import traceback
+
     t0 = time.perf_counter()
     simulate = model or _default_model()
     columns: dict[str, list[dict[str, np.ndarray]]] = {}
+    failed = None
+    finished = reps
     for i in reps:
-        records = simulate(scenario, replication_seed(seed, i))
-        for name, cols in replication_columns(records, scenario, i).items():
+        try:
+            records = simulate(scenario, replication_seed(seed, i))
+            tables_i = replication_columns(records, scenario, i)
+        except Exception as e:  # noqa: BLE001 - reported to the parent with the replication index
+            first = str(e).splitlines()[0] if str(e) else ""
+            failed = Failure(i, f"{type(e).__name__}: {first}"[:500], isinstance(e, UserError),
+                             traceback.format_exc())
+            finished = range(reps.start, i)
+            break
+        for name, cols in tables_i.items():
             columns.setdefault(name, []).append(cols)
     tables = {name: store.encode_part(store.block_table([store.join_columns(parts)]))
               for name, parts in columns.items()}
-    return BlockResult(reps, tables, time.perf_counter() - t0)
+    return BlockResult(finished, tables, time.perf_counter() - t0, failed)
 
 
 _WORKER: dict[str, Any] = {}
@@ -298,6 +341,10 @@ class _Serial:
         return set(futures)
 
     @staticmethod
+    def cancel(f: Any) -> bool:
+        return f.cancel()
+
+    @staticmethod
     def result(f: Any) -> BlockResult:
         return f.result()
 
@@ -322,6 +369,11 @@ class _Pool:
     def wait_any(self, futures: set) -> set:
         done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
         return done
+
+    @staticmethod
+    def cancel(f: Any) -> bool:
+        """Drop a block not yet started (True); one already running is left to finish."""
+        return f.cancel()
 
     @staticmethod
     def result(f: Any) -> BlockResult:
@@ -384,6 +436,10 @@ class _Dask:
         return set(done)
 
     @staticmethod
+    def cancel(f: Any) -> bool:
+        return False  # blocks in flight on the cluster are bounded: let them finish and keep them
+
+    @staticmethod
     def result(f: Any) -> BlockResult:
         out = f.result()
         f.release()
@@ -415,6 +471,15 @@ def _executor(name: str, scenario: Scenario, seed: int, model: Model | None, wor
 
 class _Terminated(Exception):
     pass
+
+
+class _Failed(Exception):
+    """A replication raised; carries the first (lowest-index) failure once the blocks in
+    flight are written."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.error)
+        self.failure = failure
 
 
 def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -> Any:
@@ -452,7 +517,12 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
             t_start: float, wall_before: float, assembler: store.Assembler | None = None) -> None:
     """Run ``todo`` on the executor in blocks of consecutive replications, writing each
     block to the store as soon as it comes back (and appending it to the final tables
-    through ``assembler`` while the workers run the next blocks)."""
+    through ``assembler`` while the workers run the next blocks).
+
+    When a replication raises, nothing more is submitted, blocks not yet started are
+    cancelled, the blocks still running are waited for and written (with the part of the
+    failing block that finished), and :class:`_Failed` is raised with the lowest-index
+    failure."""
     # enough blocks queued that no worker waits while the parent writes a block
     window = 1 if ex.name == "serial" else 3 * ex.workers
     pending: dict[Any, range] = {}
@@ -471,15 +541,27 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
             pending[ex.submit(reps)] = reps
             nxt = end
 
+    failures: list[Failure] = []
     while nxt < len(todo) or pending:
-        refill()
+        if not failures:
+            refill()
         for f in ex.wait_any(set(pending)):
             reps = pending.pop(f)
             res = ex.result(f)
-            if res.reps != reps:
+            expected = reps if res.failed is None else range(reps.start, res.failed.replication)
+            if res.reps != expected:
                 raise RuntimeError(f"the executor returned replications {res.reps} for {reps}")
+            if res.failed is not None:
+                if not failures:  # stop: submit nothing more, drop the blocks not yet started
+                    nxt = len(todo)
+                    for g in [g for g in pending if ex.cancel(g)]:
+                        pending.pop(g)
+                failures.append(res.failed)
+                reps = res.reps
+                if not len(reps):
+                    continue
             per_rep_s = res.seconds / len(reps)
-            if ex.name != "serial":
+            if ex.name != "serial" and not failures:
                 refill()  # queue the next block before writing this one
             block = store.write_block(folder, reps.start, reps.stop, res.tables)
             manifest["replications_done"] = manifest.get("replications_done", 0) + len(reps)
@@ -489,6 +571,8 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
                 bar.update(len(reps))
             if assembler is not None:
                 assembler.add(block)
+    if failures:
+        raise _Failed(min(failures, key=lambda x: x.replication))
 
 
 def _finish(folder: Path, manifest: dict[str, Any], assembler: store.Assembler | None = None) -> None:
@@ -527,6 +611,7 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
     todo = [i for i in range(n) if i not in done]
     manifest["replications_done"] = len(done)
     manifest["status"] = "incomplete"
+    manifest.pop("failure", None)  # a resumed run tries the failed replication again
     wall_before = float(manifest.get("wall_time_s") or 0.0)
     t_start = time.perf_counter()
     old_term = None
@@ -562,6 +647,19 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
         assembler.abort()
         _save_state(folder, manifest, wall_before, t_start)
         raise RunInterrupted(folder, int(manifest.get("replications_done", 0)), n) from None
+    except _Failed as e:
+        if ex is not None:
+            ex.close(abort=True)
+        assembler.abort()
+        failure = e.failure
+        manifest["failure"] = {"replication": failure.replication, "error": failure.error}
+        _save_state(folder, manifest, wall_before, t_start)
+        done = int(manifest.get("replications_done", 0))
+        if failure.user:  # the scenario's fault (e.g. the event guard): a user error, exit 2
+            raise UserError(f"replication {failure.replication} (run seed {seed}): {failure.error.partition(': ')[2]}"
+                            f"; the run stopped with {done} of {n} replications saved in {folder}, "
+                            "marked incomplete") from None
+        raise ReplicationFailed(folder, failure, seed, str(manifest.get("scenario_hash")), done, n) from None
     except BaseException:
         if ex is not None:
             ex.close(abort=True)
@@ -770,4 +868,4 @@ def _param_value(v: Any, all_values: Sequence[Any]) -> Any:
 
 
 __all__ = ["run", "resume", "from_manifest", "sweep", "prepare", "apply_override", "RunInterrupted",
-           "SweepResult", "EXECUTORS"]
+           "ReplicationFailed", "SweepResult", "EXECUTORS"]

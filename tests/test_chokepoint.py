@@ -181,8 +181,10 @@ def test_overlapping_closures_keep_the_strait_shut_until_the_last_lifts():
     at(env, 9.0, lambda: condition.lift("accident"))
     arrive(env, strait, "T", 2.0)
     env.run()
-    # attributed to the first closure while it lasts, then to the one still active
-    assert waits_of(records, "T") == [("closed", "storm", 2.0, 6.0), ("closed", "accident", 6.0, 9.0)]
+    # one segment per set of closures holding it: storm alone 2-3 h, both 3-6 h (credited in
+    # full to each), the accident alone 6-9 h
+    assert waits_of(records, "T") == [("closed", "storm", 2.0, 3.0), ("closed", "storm+accident", 3.0, 6.0),
+                                      ("closed", "accident", 6.0, 9.0)]
     assert entries(records)["T"] == (9.0, 11.0)
 
 

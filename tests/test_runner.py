@@ -101,6 +101,20 @@ def counting_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Reco
     return simulate(scenario, seed_seq)
 
 
+def failing_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
+    """The real model, except that replication 3 hits a bug (a division by zero)."""
+    if int(seed_seq.spawn_key[0]) == 3:
+        return 1.0 / 0.0  # type: ignore[return-value]
+    return simulate(scenario, seed_seq)
+
+
+def guarded_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
+    """The real model, except that replication 1 trips a scenario limit (a UserError)."""
+    if int(seed_seq.spawn_key[0]) == 1:
+        raise UserError("went past 10 simulation events; raise 'limits: max_events'")
+    return simulate(scenario, seed_seq)
+
+
 def assert_same_tables(a: store.RunResult, b: store.RunResult) -> None:
     for t in TABLES:
         pd.testing.assert_frame_equal(a.table(t), b.table(t), check_exact=True, obj=t)
@@ -417,3 +431,58 @@ def test_block_sizes_follow_the_measured_time_per_replication(monkeypatch):
     monkeypatch.setattr(runner, "FLUSH_EVERY_S", 0.0)
     assert runner._block_size(0.01, 200, serial) == 1        # write after every replication
     assert runner._block_size(0.01, 200, pool) == 1          # also on a pool
+
+
+@pytest.mark.parametrize("executor, workers", [("serial", None), ("local", 2)])
+def test_a_bug_in_one_replication_stops_the_run_and_keeps_every_replication_that_finished(
+        small, tmp_path, executor, workers):
+    """Six replications; replication 3 raises ZeroDivisionError.  The run stops with an
+    error naming replication 3, the run seed 7 and the scenario hash; the folder keeps
+    replications 0, 1 and 2 (serial: blocks run in order and stop at 3; the pool's first
+    blocks are single replications, so 0-2 and maybe 4-5, already running, finish too) and
+    its manifest says incomplete, with the failure.  Every kept replication equals the
+    same replication of a clean run."""
+    out = tmp_path / f"fail-{executor}"
+    with pytest.raises(runner.ReplicationFailed) as info:
+        runner.run(small, replications=6, executor=executor, workers=workers, out=out, model=failing_model,
+                   progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    message = str(info.value)
+    assert "replication 3 failed with ZeroDivisionError: float division by zero" in message
+    assert "run seed 7" in message and manifest["scenario_hash"] in message and str(out) in message
+    assert info.value.replication == 3 and "ZeroDivisionError" in info.value.traceback
+    assert manifest["status"] == "incomplete"
+    assert manifest["failure"] == {"replication": 3, "error": "ZeroDivisionError: float division by zero"}
+    kept = sorted(i for b in store.finished_blocks(out) for i in b.replications)
+    assert {0, 1, 2} <= set(kept) and 3 not in kept
+    assert manifest["replications_done"] == len(kept)
+    partial = store.open_run(out)
+    assert partial.status == "incomplete"
+    assert sorted(partial.kpis["replication"]) == kept
+    clean = runner.run(small, replications=6, executor="serial", out=tmp_path / f"clean-{executor}", progress=False)
+    want = clean.kpis[clean.kpis["replication"].isin(kept)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(partial.kpis.reset_index(drop=True), want)
+
+
+def test_the_cli_reports_a_failed_replication_in_one_line_with_exit_1(small, tmp_path, capsys, monkeypatch):
+    """The same bug through the CLI: one 'internal error' line naming replication 3 and the
+    saved replications, exit status 1 (a bug, not bad input), no traceback."""
+    monkeypatch.setattr(runner, "_default_model", lambda: failing_model)
+    monkeypatch.setattr(runner, "preflight", lambda scenario, seed: None)
+    out = tmp_path / "cli-fail"
+    code = main(["run", str(small), "--replications", "5", "--executor", "serial", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "internal error: ReplicationFailed: replication 3 failed" in err and "3 of 5 replications saved" in err
+
+
+def test_a_scenario_limit_hit_in_one_replication_is_a_user_error_and_keeps_what_finished(small, tmp_path):
+    """Replication 1 trips the event guard (the scenario's fault, not a bug): a UserError
+    (exit 2) naming replication 1 and the limit; replication 0 is saved, the run incomplete."""
+    out = tmp_path / "guard"
+    with pytest.raises(UserError, match=r"replication 1 \(run seed 7\): went past 10 simulation events.*"
+                                        r"1 of 3 replications saved"):
+        runner.run(small, replications=3, executor="serial", out=out, model=guarded_model, progress=False)
+    assert store.read_manifest(out)["status"] == "incomplete"
+    assert [list(b.replications) for b in store.finished_blocks(out)] == [[0]]

@@ -45,8 +45,9 @@ from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
 from sim.model.network import Flow, FlowNetwork, Schedule, Tank
-from sim.model.port import COL, Port, WaitBook
+from sim.model.port import COL, Port
 from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
+from sim.model.waits import WaitRecorder
 from sim.recorder import VOYAGE_FIELDS, Records
 from sim.scenario.topology import nothing_can_flow
 
@@ -68,7 +69,7 @@ class Model:
     ports: dict[str, Port]
     legs: dict[str, SeaLeg]
     chokepoints: dict[str, Chokepoint]
-    waits: WaitBook
+    waits: WaitRecorder
     estimated_events: int = 0
     voyage_rows: list[list] = field(default_factory=list)
 
@@ -111,8 +112,6 @@ class Model:
         rec = self.records
         self.network.finish(until_h)
         self.waits.close_all(until_h)
-        for cp in self.chokepoints.values():
-            cp.close_open_waits(until_h)
         rec.voyages = [tuple(r) for r in self.voyage_rows]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
         rec.lost_flow_t = {k: float(v) for k, v in rec.lost_flow_t.items()}
@@ -255,7 +254,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
     records = Records(horizon_h=scenario.horizon_h, flow_names=flow_names, tank_names=[f.name for f in storage])
     conditions = {f.name: Condition(env, f.name) for _, f in net.facilities()}
     network = FlowNetwork(env, records, scenario.horizon_h)
-    waits = WaitBook(env, records)
+    waits = WaitRecorder(env, records)
 
     tanks: dict[str, Tank] = {}
     for row, fac in enumerate(storage):
@@ -309,7 +308,8 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
                 slots.append(network.add_flow(f))
             berth_slots[(t.name, kind)] = slots
 
-    chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario) for c in net.chokepoints}
+    chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario, waits=waits)
+                   for c in net.chokepoints}
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
                   tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
                   estimated_events=estimate)

@@ -8,8 +8,8 @@ cause recorded for its wait):
 
 ``closed``
     The strait is closed (a closure, or a derate to zero): nobody enters; queued tankers
-    wait for it to open.  The wait is attributed to the closing disruption that was applied
-    first among those still active.
+    wait for it to open.  The wait is attributed to every closing disruption active (a new
+    segment when that set changes; see :mod:`sim.model.waits`).
 ``daylight``
     A tanker longer than ``daylight_only_over_m`` may enter only between sunrise and
     ``sunset - transit`` of the same day, so that it completes its transit in daylight (the
@@ -40,9 +40,8 @@ Disruption effects other than closure:
   anchorage) and recorded as a ``delay`` wait attributed to that disruption.
 * ``derate`` (factor f): traffic through the strait moves at the factor's share of its
   nominal pace, so the transit takes ``transit_h / f`` (and the daylight rule uses that
-  longer transit).  The extra time beyond ``transit_h`` is recorded as a ``delay`` wait
-  attributed to the derate(s), split between several derates by their share of
-  ``log(prod f)``.
+  longer transit).  The extra time beyond ``transit_h`` is recorded as one ``delay`` wait
+  attributed to every derate acting (several: one segment credited in full to each).
 
 A disruption with a ``direction`` acts only on that direction's traffic: a directional
 closure holds only that direction's tankers (the other direction keeps entering), and a
@@ -50,8 +49,9 @@ directional delay or derate lengthens only that direction's passages.  The choke
 its condition through ``closing_for`` / ``factors_for`` / ``draw_delays(direction)``; the
 waits are attributed to the disruption as usual.
 
-Waits are recorded in ``records.waits`` (``WAIT_FIELDS``) as consecutive segments, a new
-segment whenever the cause or the responsible disruption changes; every completed passage
+Waits are recorded by the model's :class:`sim.model.waits.WaitRecorder` in ``records.waits``
+(``WAIT_FIELDS``) as consecutive segments, a new segment whenever the cause or the set of
+responsible disruptions changes; every completed passage
 adds a ``PASSAGE_FIELDS`` row.  Nothing polls: each wait is a timeout to the instant the
 rule next permits entry, combined (``|``) with the facility condition's change event.
 """
@@ -67,6 +67,7 @@ from sim.scenario import language as sc
 from sim.errors import UserError
 from sim.model.condition import Condition
 from sim.model.daylight import DaylightClock
+from sim.model.waits import WaitRecorder, blocking
 from sim.recorder import Records
 
 DIRECTIONS = ("northbound", "southbound")
@@ -182,34 +183,6 @@ def _open_until(day_intervals: Callable[[int], list[Interval]], t: float) -> flo
     return None if end is not None else t
 
 
-# --------------------------------------------------------------------------- wait log
-
-
-class _WaitLog:
-    """The current wait segment of one tanker; a row is written when the cause changes."""
-
-    __slots__ = ("_records", "_facility", "_tanker", "cause", "who", "start_h")
-
-    def __init__(self, records: Records, facility: str, tanker: str) -> None:
-        self._records = records
-        self._facility = facility
-        self._tanker = tanker
-        self.cause: str | None = None
-        self.who = ""
-        self.start_h = 0.0
-
-    def mark(self, t_h: float, cause: str, who: str) -> None:
-        if cause != self.cause or who != self.who:
-            self.end(t_h)
-            self.cause, self.who, self.start_h = cause, who, t_h
-
-    def end(self, t_h: float) -> None:
-        if self.cause is not None and t_h > self.start_h:
-            self._records.waits.append((self._facility, self.cause, self.who, self._tanker, self.start_h, t_h))
-        self.cause = None
-        self.who = ""
-
-
 # --------------------------------------------------------------------------- the strait
 
 
@@ -217,7 +190,7 @@ class Chokepoint:
     """One strait with its lanes and rules; tankers pass through :meth:`passage`."""
 
     def __init__(self, env: simpy.Environment, spec: sc.Chokepoint, condition: Condition,
-                 records: Records, scenario: sc.Scenario) -> None:
+                 records: Records, scenario: sc.Scenario, *, waits: WaitRecorder | None = None) -> None:
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -229,7 +202,7 @@ class Chokepoint:
         self._daylight = (DaylightClock(spec.daylight, scenario.start, scenario.utc_offset_h)
                           if spec.daylight is not None and spec.daylight_only_over_m is not None else None)
         self._changed = env.event()
-        self._open_logs: dict[_WaitLog, None] = {}  # insertion order: deterministic rows
+        self.waits = waits if waits is not None else WaitRecorder(env, records)  # the model's, shared
         condition.on_change(self._on_condition_change)
 
     # -- the story of one passage -------------------------------------------------------
@@ -239,11 +212,10 @@ class Chokepoint:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         env = self.env
         arrive_h = env.now
-        log = _WaitLog(self.records, self.name, tanker)
-        self._open_logs[log] = None
+        log = self.waits.begin(self.name, tanker)
         for who, extra_h in self.condition.draw_delays(direction):
             if extra_h > 0:
-                log.mark(env.now, "delay", who)
+                log.mark("delay", who)
                 yield env.timeout(extra_h)
         daylight_bound = self._daylight is not None and length_m > self._limit_m  # type: ignore[operator]
         lane = self.lanes[direction]
@@ -255,11 +227,11 @@ class Chokepoint:
                 if cause is None:
                     req = lane.request()
                     continue
-                log.mark(now, cause, who)
+                log.mark(cause, who)
                 yield self._wake(wake_h)
             elif not req.triggered:  # in the lane queue
                 cause, who, wake_h = self._queue_state(direction, now)
-                log.mark(now, cause, who)
+                log.mark(cause, who)
                 yield self._wake(wake_h, req)
             elif cause is None:  # holding a lane and allowed in
                 break
@@ -267,11 +239,10 @@ class Chokepoint:
                 lane.release(req)
                 req = None
             else:  # holding a lane through a closure or the other direction's window
-                log.mark(now, cause, who)
+                log.mark(cause, who)
                 yield self._wake(wake_h)
         enter_h = env.now
-        log.end(enter_h)
-        self._open_logs.pop(log, None)
+        log.end()
         factor = self.condition.factor_for(direction)
         derates = {n: f for n, f in self.condition.factors_for(direction).items() if f < 1.0}
         transit_h = self.spec.transit_h / factor
@@ -283,10 +254,9 @@ class Chokepoint:
         self.records.passages.append((self.name, tanker, direction, arrive_h, enter_h, exit_h))
 
     def close_open_waits(self, end_h: float) -> None:
-        """Record the waits still in progress as ending at ``end_h`` (call at the horizon)."""
-        for log in self._open_logs:
-            log.end(end_h)
-        self._open_logs.clear()
+        """Record this strait's waits still in progress as ending at ``end_h`` (the model
+        closes every facility's at once through its recorder)."""
+        self.waits.close_all(end_h, facility=self.name)
 
     # -- rules ---------------------------------------------------------------------------
     def transit_now_h(self, direction: str | None = None) -> float:
@@ -296,14 +266,10 @@ class Chokepoint:
         return self.spec.transit_h / factor if factor > 0 else math.inf
 
     def _closed_by(self, direction: str) -> str | None:
-        """The disruption that closes the strait to ``direction`` now ('' if unnamed), or
-        None when open to it."""
-        cond = self.condition
-        closing = cond.closing_for(direction)
-        if closing:
-            return closing[0]
-        zero = [n for n, f in cond.factors_for(direction).items() if f <= 0.0]
-        return zero[0] if zero else None
+        """The disruptions that close the strait to ``direction`` now (every closing one,
+        else every derate to zero, joined with '+'), or None when open to it."""
+        who = blocking(self.condition, direction)
+        return who or None
 
     def _blocked(self, direction: str, daylight_bound: bool, t: float) -> tuple[str | None, str, float | None]:
         """(cause, disruption, instant the cause may lift) of what keeps a tanker out at
@@ -361,13 +327,6 @@ class Chokepoint:
         return simpy.AnyOf(self.env, events)
 
     def _record_derate(self, tanker: str, start_h: float, end_h: float, derates: dict[str, float]) -> None:
-        """Attribute the transit beyond nominal to the derates, by their share of log(prod f)."""
-        logs = {n: -math.log(f) for n, f in derates.items()}
-        total = sum(logs.values())
-        t = start_h
-        names = list(logs)
-        for i, n in enumerate(names):
-            t_next = end_h if i == len(names) - 1 else t + (end_h - start_h) * logs[n] / total
-            if t_next > t:
-                self.records.waits.append((self.name, "delay", n, tanker, t, t_next))
-            t = t_next
+        """The transit beyond nominal is one ``delay`` segment, responsible: every derate
+        acting (the one attribution rule of :mod:`sim.model.waits`)."""
+        self.waits.segment(self.name, "delay", "+".join(derates), tanker, start_h, end_h)

@@ -4,10 +4,11 @@ A port call reads the way a harbour master would tell it: wait out any delay, wa
 anchor while the terminal is closed, wait for a berth, wait (at the berth) until the
 terminal is open and holds the cargo (loading) or has room for it (discharging), then load
 or discharge at the berth rate.  A closure that starts while a tanker waits at a berth
-keeps it there; one that starts during loading or discharge pauses it.  Every wait is one
-``records.waits`` row with its cause (``delay``, ``berth``, ``closed``, ``cargo``,
-``tank_room``) and the disruption responsible ("" when none; several closing disruptions
-are joined with "+").
+keeps it there; one that starts during loading or discharge pauses it.  Every wait is
+recorded by the model's one :class:`sim.model.waits.WaitRecorder`, as ``records.waits``
+segments with their cause (``delay``, ``berth``, ``closed``, ``cargo``, ``tank_room``)
+and the disruptions responsible ("" when none; several, joined with "+", each credited
+with the segment in full: see :mod:`sim.model.waits`).
 
 Loading and discharging are flows of the flow network (:mod:`sim.model.network`), one
 slot per berth: loading reserves the whole cargo when it starts, so two tankers can never
@@ -28,7 +29,8 @@ import simpy
 from sim.scenario import language as sc
 from sim.model.condition import Condition
 from sim.model.network import EPS_T, Flow, FlowNetwork, Tank
-from sim.recorder import VOYAGE_FIELDS, Records
+from sim.model.waits import WaitRecorder, blocking
+from sim.recorder import VOYAGE_FIELDS
 
 COL = {name: i for i, name in enumerate(VOYAGE_FIELDS)}
 _BERTH_LOAD, _LOAD_START, _LOAD_END = COL["berth_load_h"], COL["load_start_h"], COL["load_end_h"]
@@ -36,39 +38,9 @@ _BERTH_DISCHARGE, _DISCHARGE_START, _DISCHARGE_END = (
     COL["berth_discharge_h"], COL["discharge_start_h"], COL["discharge_end_h"])
 
 
-class WaitBook:
-    """Writes wait rows, and remembers the open ones so a run that stops mid-wait records
-    them as ending at the stop."""
-
-    def __init__(self, env: simpy.Environment, records: Records) -> None:
-        self.env = env
-        self.records = records
-        self._open: dict[int, tuple] = {}
-        self._next = 0
-
-    def begin(self, facility: str, cause: str, disruption: str, tanker: str) -> int:
-        token = self._next
-        self._next += 1
-        self._open[token] = (facility, cause, disruption, tanker, float(self.env.now))
-        return token
-
-    def end(self, token: int) -> None:
-        facility, cause, disruption, tanker, start_h = self._open.pop(token)
-        now = float(self.env.now)
-        if now > start_h:
-            self.records.waits.append((facility, cause, disruption, tanker, start_h, now))
-
-    def close_all(self, end_h: float) -> None:
-        for facility, cause, disruption, tanker, start_h in self._open.values():
-            if end_h > start_h:
-                self.records.waits.append((facility, cause, disruption, tanker, start_h, end_h))
-        self._open.clear()
-
-
 def blocking_disruptions(condition: Condition) -> str:
     """Who keeps a facility shut: its closing disruptions, or its derates to zero."""
-    names = condition.closing or [n for n, f in condition.factors().items() if f <= 0.0]
-    return "+".join(names)
+    return blocking(condition)
 
 
 class ConditionWatch:
@@ -101,30 +73,35 @@ class ConditionWatch:
             ev, self._event = self._event, None
             ev.succeed()
 
-    def wait_usable(self, waits: WaitBook, facility: str, tanker: str) -> Iterator[simpy.Event]:
-        """Wait (cause ``closed``) while the facility is closed or derated to zero."""
+    def wait_usable(self, waits: WaitRecorder, facility: str, tanker: str) -> Iterator[simpy.Event]:
+        """Wait (cause ``closed``) while the facility is closed or derated to zero; returns
+        at once when it is usable.  The wait follows the condition, so a second closure
+        starting (or the first lifting) while the tanker waits starts a new segment."""
         cond = self.condition
+        if self.factor > 0.0:
+            return
+        wait = waits.begin(facility, tanker, follow=cond)
         while self.factor <= 0.0:
-            token = waits.begin(facility, "closed", blocking_disruptions(cond), tanker)
+            wait.mark("closed", blocking(cond))
             yield cond.when_open() if cond.closed else self.next_change()
-            waits.end(token)
+        wait.end()
 
-    def wait_delays(self, waits: WaitBook, facility: str, tanker: str) -> Iterator[simpy.Event]:
+    def wait_delays(self, waits: WaitRecorder, facility: str, tanker: str) -> Iterator[simpy.Event]:
         """Wait out one draw of every active delay (cause ``delay``, attributed)."""
         if not self.delays:
             return
         for who, extra_h in self.condition.draw_delays():
             if extra_h > 0.0:
-                token = waits.begin(facility, "delay", who, tanker)
+                wait = waits.begin(facility, tanker, "delay", who)
                 yield self.env.timeout(extra_h)
-                waits.end(token)
+                wait.end()
 
 
 class Port:
     """One terminal: its tank (in the flow network), its berths and its condition."""
 
     def __init__(self, env: simpy.Environment, spec: sc.Terminal, tank: Tank, condition: Condition,
-                 network: FlowNetwork, waits: WaitBook,
+                 network: FlowNetwork, waits: WaitRecorder,
                  load_slots: list[Flow], discharge_slots: list[Flow]) -> None:
         self.env = env
         self.spec = spec
@@ -146,9 +123,9 @@ class Port:
         if req.triggered:  # a free berth: no wait to book (a zero-length wait writes no row)
             yield req
             return req
-        token = self.waits.begin(self.name, "berth", "", tanker)
+        wait = self.waits.begin(self.name, tanker, "berth")
         yield req
-        self.waits.end(token)
+        wait.end()
         return req
 
     def _arrive(self, tanker: str) -> Iterator[simpy.Event]:
@@ -171,9 +148,9 @@ class Port:
                 continue
             net.sync()
             if short():
-                token = self.waits.begin(self.name, cause, "", tanker)
+                wait = self.waits.begin(self.name, tanker, cause)
                 yield until()
-                self.waits.end(token)
+                wait.end()
                 continue
             break
 

@@ -7,7 +7,8 @@ shuttle of a fleet sails back in ballast and starts its next voyage.
 
 Sea legs: sailing time is distance / (speed x the leg's factor at departure); a closed leg
 holds the tanker in port before it sails (cause ``closed`` at the leg); each active delay
-adds one draw per passage (cause ``delay``).  A chokepoint's own transit time and rules
+adds one draw per passage (cause ``delay``), waited out in port, after which the leg is
+checked again: a closure that began during the delay holds the tanker until it reopens.  A chokepoint's own transit time and rules
 come from :class:`sim.model.chokepoint.Chokepoint` and are in addition to the sailing time
 of the leg's whole distance.
 
@@ -26,7 +27,8 @@ import simpy
 
 from sim.scenario import language as sc
 from sim.model.condition import Condition
-from sim.model.port import COL, ConditionWatch, Port, WaitBook
+from sim.model.port import COL, ConditionWatch, Port
+from sim.model.waits import WaitRecorder
 
 if TYPE_CHECKING:
     from sim.model.build import Model
@@ -38,7 +40,7 @@ class SeaLeg:
     """A sea passage between two terminals, with the chokepoints it passes."""
 
     def __init__(self, env: simpy.Environment, spec: sc.SeaLeg, condition: Condition,
-                 chokepoints: dict, waits: WaitBook) -> None:
+                 chokepoints: dict, waits: WaitRecorder) -> None:
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -60,6 +62,9 @@ class SeaLeg:
             yield from watch.wait_usable(self.waits, self.name, tanker)
         if watch.delays:
             yield from watch.wait_delays(self.waits, self.name, tanker)
+            # a closure that started while the tanker waited out the delays keeps it in port
+            # until the leg reopens (the speed factor is read only once the leg is usable)
+            yield from watch.wait_usable(self.waits, self.name, tanker)
         speed_kn = ship.speed_kn * watch.factor
         pos_nm = 0.0
         for at_nm, chokepoint, direction in self._passes[from_port]:

@@ -24,8 +24,14 @@ Definitions (all per replication, over the scenario horizon):
   has no recorded tank).  The run table's value is the minimum over refineries.
 * **voyages**: voyages that finished discharging within the horizon.  **Cycle time** of
   a voyage = discharge end - arrival at the load port (hours), over finished voyages.
-* **waits**: every recorded wait, with its end clipped to the horizon (an open wait ends
-  at the horizon).  By cause (:data:`WAIT_CAUSES`): count, mean, p95 and total hours.
+* **waits**: every recorded wait segment (:mod:`sim.model.waits`: one row per stretch of
+  one cause and one set of responsible disruptions), with its end clipped to the horizon
+  (an open wait ends at the horizon).  By cause (:data:`WAIT_CAUSES`): count, total hours,
+  p95, and two means: ``wait_<cause>_h_mean`` **per wait** (over the rows that occurred: a
+  tanker that found a free berth writes none) and ``wait_<cause>_h_per_voyage`` **per
+  voyage started**, zeros included (total / ``voyages_started``).  The second is the one
+  Little's law uses: mean number of tankers waiting for a cause = voyages started per hour
+  x ``wait_<cause>_h_per_voyage`` (exact when every wait ends within the horizon).
 * **demurrage**: laytime is *reversible* (one allowance for loading and discharging
   together, as in ASBATANKVOY charters): demurrage hours of a voyage = max(0, hours at
   the load port (arrival to load end) + hours at the discharge port (arrival to discharge
@@ -36,12 +42,21 @@ Definitions (all per replication, over the scenario horizon):
   terminals - berth hours occupied (berthing to end of loading/discharge) / (berths x
   horizon); chokepoints - lane hours occupied (entry to exit) / (lanes x 2 directions x
   horizon); refineries - run / demand; sources - production / scheduled production;
-  depots and sea legs - NaN (no capacity to use).  **Closed hours**: hours in which at
-  least one closure or contamination acted on the facility (overlaps counted once);
-  **disrupted hours**: the same for any disruption kind.
+  depots and sea legs - NaN (no capacity to use).  **Closed hours** (``closed_h``): hours
+  in which the facility was closed to all traffic by closures or contaminations (overlaps
+  counted once); a closure limited to one direction of a chokepoint does not count, but
+  a northbound and a southbound one that overlap do, for their overlap.  Chokepoint rows
+  also give ``closed_northbound_h`` and ``closed_southbound_h``: hours closed to that
+  direction's traffic (by a closure for both directions or for that one; NaN on other
+  rows).  **Disrupted hours**: hours in which any disruption of any kind or direction
+  acted on the facility.
 * **per disruption** (``disruption_kpis``): ``activations``, ``active_h`` (union over
   targets and activations), ``lost_t`` (the lost flow the model attributed to it) and the
-  waits whose responsible disruption it is (``waits``, ``wait_h`` total, mean, p95).
+  wait segments it is responsible for (``waits``, ``wait_h`` total, mean, p95).  A segment
+  with several responsible disruptions (``storm+strike``) is credited in full to each, so
+  per-disruption ``wait_h`` may add up to more than the run's ``disruption_wait_h``, which
+  counts every segment once; ``wait_h_shared`` is the part of ``wait_h`` shared with
+  another disruption (``wait_h - wait_h_shared`` is this disruption's alone).
 * **time to survive** (``time_to_survive_<refinery>_d``): whole days from the day the
   disruption first starts to the first day, on or after it, on which that refinery cuts
   runs - how long the refinery ran on stock.  0 if it was already cutting; NaN if it never
@@ -110,6 +125,33 @@ def _p95(values: np.ndarray) -> float:
 
 def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else math.nan
+
+
+def _union(intervals: Iterable[tuple[float, float]], horizon_h: float) -> list[tuple[float, float]]:
+    """The union of intervals clipped to [0, horizon], as sorted disjoint intervals."""
+    out: list[tuple[float, float]] = []
+    for s, e in sorted((max(0.0, s), min(horizon_h, e)) for s, e in intervals):
+        if e <= s:
+            continue
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _overlap_hours(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """Total length of the intersection of two sorted disjoint interval lists."""
+    total, i, j = 0.0, 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if hi > lo:
+            total += hi - lo
+        if a[i][1] <= b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
 
 
 def _union_hours(intervals: Iterable[tuple[float, float]], horizon_h: float) -> float:
@@ -319,17 +361,21 @@ def timeseries_columns(records: Records, scenario: Scenario) -> dict[str, np.nda
             "facility": facility, "kind": kind, "value_t": value.astype("float64")}
 
 
-def _wait_stats(w: pd.DataFrame, prefix: str) -> dict[str, float]:
-    """``waits_<cause>``, ``wait_<cause>_h_mean``, ``_p95``, ``_total`` for every cause."""
+def _wait_stats(w: pd.DataFrame, prefix: str, voyages_started: int) -> dict[str, float]:
+    """``waits_<cause>``, ``wait_<cause>_h_mean`` (per wait that occurred), ``_p95``,
+    ``_total`` and ``_per_voyage`` (per voyage started, voyages without one counted as 0)
+    for every cause."""
     out: dict[str, float] = {}
     hours = _col(w, "wait_h", "float64")
     causes = _col(w, "cause", object)
     for cause in WAIT_CAUSES:
         h = hours[causes == cause]
+        total = float(h.sum())
         out[f"{prefix}waits_{cause}"] = int(h.size)
         out[f"{prefix}wait_{cause}_h_mean"] = _mean(h)
         out[f"{prefix}wait_{cause}_h_p95"] = _p95(h)
-        out[f"{prefix}wait_{cause}_h_total"] = float(h.sum())
+        out[f"{prefix}wait_{cause}_h_total"] = total
+        out[f"{prefix}wait_{cause}_h_per_voyage"] = total / voyages_started if voyages_started else math.nan
     return out
 
 
@@ -351,16 +397,23 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
                                    ("discharge_port", "berth_discharge_h", "discharge_end_h")):
         berth_use.extend(zip(_col(v, port_col, object), _col(v, b_col, "float64"),
                              _col(v, e_col, "float64")))
+    direction_of = {d.name: d.direction for d in scenario.disruptions}
     rows: list[dict[str, Any]] = []
     for section, fac in scenario.network.facilities():
         kind = KIND_OF_SECTION[section]
         name = fac.name
         nan = math.nan
+        closings = [(direction_of.get(d), (s, _end(e, horizon))) for d, f, k, s, e in dis
+                    if f == name and k in CLOSING_KINDS]
+        closed_to = {way: _union((iv for dr, iv in closings if dr in (None, way)), horizon)
+                     for way in ("northbound", "southbound")}
         row: dict[str, Any] = {
             "facility": name, "kind": kind,
             "throughput_t": nan, "utilisation_pct": nan,
-            "closed_h": _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in dis
-                                      if f == name and k in CLOSING_KINDS), horizon),
+            # closed to all traffic: both directions at once (a closure for both, or two
+            # directional ones that overlap); by direction on chokepoint rows only
+            "closed_h": _overlap_hours(closed_to["northbound"], closed_to["southbound"]),
+            "closed_northbound_h": nan, "closed_southbound_h": nan,
             "disrupted_h": _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in dis if f == name), horizon),
             "delivered_t": nan, "demand_t": nan, "run_t": nan, "demand_met_pct": nan,
             "shortfall_t": nan, "cut_run_days": nan, "min_days_cover": nan,
@@ -389,6 +442,8 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             mine_p = [(en, ex) for cp, _t, _d, _a, en, ex in passages if cp == name and _finite(en) and en < horizon]
             row["throughput_t"] = nan
             row["passages"] = len(mine_p)
+            for way, ivs in closed_to.items():
+                row[f"closed_{way}_h"] = float(sum(e - s for s, e in ivs))
             cap = fac.lanes * 2 * horizon
             occupied = sum(_end(ex, horizon) - en for en, ex in mine_p)
             row["utilisation_pct"] = 100.0 * occupied / cap if cap > 0 else nan
@@ -481,8 +536,13 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFr
     per_ref = {r: (delivered_daily_t(records, scenario, r), _flow(records, r, "demand"), _flow(records, r, "run"))
                for r in refineries}
     rows = []
+    # a wait segment names every responsible disruption ("storm+strike") and is credited in
+    # full to each (sim.model.waits); the segments shared with another are counted apart
+    credited = [str(v).split("+") if v else [] for v in w_dis]
+    shared = np.array([len(names) > 1 for names in credited], dtype=bool)
     for d in scenario.disruptions:
-        mine_w = w_h[w_dis == d.name]
+        mask = np.array([d.name in names for names in credited], dtype=bool)
+        mine_w = w_h[mask]
         lost = sum(t for (dn, _fac), t in records.lost_flow_t.items() if dn == d.name)
         start, end, n_act = first.get(d.name, (math.nan, math.nan, 0))
         row: dict[str, Any] = {
@@ -491,6 +551,7 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFr
             "active_h": _union_hours(((s, _end(e, horizon)) for dn, _f, _k, s, e in records.disruptions
                                       if dn == d.name), horizon),
             "lost_t": float(lost), "waits": int(mine_w.size), "wait_h": float(mine_w.sum()),
+            "wait_h_shared": float(w_h[mask & shared].sum()),
             "wait_h_mean": _mean(mine_w), "wait_h_p95": _p95(mine_w),
         }
         for r in refineries:
@@ -549,7 +610,8 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     out["wait_h_total"] = float(wh.sum())
     out["wait_h_mean"] = _mean(wh)
     out["wait_h_p95"] = _p95(wh)
-    out.update(_wait_stats(w, ""))
+    out["wait_h_per_voyage"] = out["wait_h_total"] / out["voyages_started"] if out["voyages_started"] else math.nan
+    out.update(_wait_stats(w, "", out["voyages_started"]))
     out["lost_flow_t"] = float(sum(records.lost_flow_t.values()))
     out["disruption_wait_h"] = float(wh[_col(w, "disruption", object) != ""].sum())
     out["disruption_activations"] = len({(d, round(float(s), 9)) for d, _f, _k, s, _e in records.disruptions})
