@@ -933,8 +933,8 @@ def _resilience(run: RunTables) -> str:
     elif held_any:
         text = [f"The disruption that held back the most flow, {d.name} (active in {n_active} of "
                 f"{run.replications} replications, {fmt_range('held_back_t', d.held_back)} of flow held back at "
-                f"{d.targets}: what they moved while it acted, less than in the same replications without it; "
-                f"the crude may still arrive later"]
+                f"{d.targets}: throughput forgone there while it acted, against the same replications without "
+                f"it; the crude may still arrive later"]
         if cost is not None:
             text.append(f"; without it {cost_clause(cost)}")
     elif wait_any:

@@ -208,7 +208,7 @@ def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
             f"{expected['util.p95']}%) of its capacity and was the most utilised leg or port in 100% of") in head
     # flow held back (from paired runs) is throughput forgone at the facility, and the brief says so
     assert "The disruption that held back the most flow, brody_closed (active in 20 of 20 replications" in head
-    assert ("of flow held back at brody_mozyr: what they moved while it acted, less than in the same "
+    assert ("of flow held back at brody_mozyr: throughput forgone there while it acted, against the same "
             "replications without it; the crude may still arrive later") in head
     assert "flow lost" not in head
     assert f"before cutting runs (in {expected['cut_reps']} of 20 replications; it never ran short" in head
