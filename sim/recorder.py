@@ -21,8 +21,8 @@ import numpy as np
 #   discharge   tonnes discharged from tankers into a terminal's tanks
 #   run         tonnes a refinery processed
 #   demand      tonnes a refinery wanted to process (its scheduled run rate)
-#   lost        tonnes removed from the system (e.g. contaminated linefill)
-FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "lost")
+#   removed     tonnes taken out of the system (contaminated linefill)
+FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed")
 
 VOYAGE_FIELDS = (
     "voyage",          # int, 0.. in order of creation
@@ -70,8 +70,11 @@ class Records:
     disruptions: list[tuple] = field(default_factory=list)  # DISRUPTION_FIELDS
     # tonnes delivered to each refinery by (refinery, origin, route)
     delivered_by_origin: dict[tuple[str, str, str], float] = field(default_factory=dict)
-    # tonnes of flow lost at a facility, attributed to a disruption: (disruption, facility) -> t
-    lost_flow_t: dict[tuple[str, str], float] = field(default_factory=dict)
+    # throughput windows: (disruption, facility, start_h, end_h), by default every activation
+    # of every disruption at each of its targets; window_t[j] = tonnes through the facility
+    # in window j (throughput as defined in sim.model.build), filled by the model
+    windows: list[tuple[str, str, float, float]] = field(default_factory=list)
+    window_t: np.ndarray = field(init=False)
     # mass balance at the end: injected, delivered, in_pipelines, in_tanks, aboard, removed
     balance: dict[str, float] = field(default_factory=dict)
     events: int = 0  # SimPy events processed
@@ -80,6 +83,7 @@ class Records:
         n_days = max(1, math.ceil(self.horizon_h / 24.0))
         self.flow_t = np.zeros((len(self.flow_names), n_days))
         self.stock_t = np.zeros((len(self.tank_names), n_days + 1))
+        self.window_t = np.zeros(len(self.windows))
         self._flow_index = {name: i for i, name in enumerate(self.flow_names)}
 
     @property

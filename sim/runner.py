@@ -19,6 +19,12 @@ order in which blocks finished.
 ``--set path.to.value=v`` overrides apply to the merged scenario mapping before validation;
 items of named lists are addressed by name (``network.pipelines.odesa_brody.capacity=7Mt/y``)
 or by index.  :func:`sweep` runs one run per point of a grid of overrides.
+
+Flow held back (``held_back=True``, ``routesim run --held-back``): each replication is
+paired in the worker with a replication without each disruption, same seed, cut at the
+end of that disruption's last activation (:func:`sim.model.counterfactual.held_back`); the figures
+go to ``disruption_kpis`` (``held_back_t`` ...).  Off by default: it costs up to one
+shortened replication per disruption, and a run without it publishes no held-back figure.
 """
 
 from __future__ import annotations
@@ -274,7 +280,8 @@ class BlockResult:
     failed: Failure | None = None
 
 
-def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | None = None) -> BlockResult:
+def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | None = None,
+                    held_back: bool = False) -> BlockResult:
     """Simulate consecutive replications ``reps`` and reduce them to one Arrow table per
     table name (rows in replication order): built in the worker from numpy columns, with
     one conversion per column for the whole block, so a block travels back as a few large
@@ -288,9 +295,15 @@ def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | N
     failed = None
     finished = reps
     for i in reps:
+        seq = replication_seed(seed, i)
         try:
-            records = simulate(scenario, replication_seed(seed, i))
-            tables_i = replication_columns(records, scenario, i)
+            records = simulate(scenario, seq)
+            pairs = None
+            if held_back:
+                from sim.model.counterfactual import held_back as paired_held_back
+
+                pairs = paired_held_back(scenario, seq, records, simulate)
+            tables_i = replication_columns(records, scenario, i, held_back=pairs)
         except Exception as e:  # noqa: BLE001 - reported to the parent with the replication index
             first = str(e).splitlines()[0] if str(e) else ""
             failed = Failure(i, f"{type(e).__name__}: {first}"[:500], isinstance(e, UserError),
@@ -307,14 +320,14 @@ def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | N
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(scenario: Scenario, seed: int, model: Model | None) -> None:
+def _init_worker(scenario: Scenario, seed: int, model: Model | None, held_back: bool = False) -> None:
     # Ctrl-C goes to the whole process group; only the parent decides what to do with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.update(scenario=scenario, seed=seed, model=model)
+    _WORKER.update(scenario=scenario, seed=seed, model=model, held_back=held_back)
 
 
 def _replicate_in_worker(reps: range) -> BlockResult:
-    return replicate_block(_WORKER["scenario"], _WORKER["seed"], reps, _WORKER["model"])
+    return replicate_block(_WORKER["scenario"], _WORKER["seed"], reps, _WORKER["model"], _WORKER["held_back"])
 
 
 # --------------------------------------------------------------------------- executors
@@ -323,14 +336,14 @@ def _replicate_in_worker(reps: range) -> BlockResult:
 class _Serial:
     name = "serial"
 
-    def __init__(self, scenario: Scenario, seed: int, model: Model | None):
-        self.args = (scenario, seed, model)
+    def __init__(self, scenario: Scenario, seed: int, model: Model | None, held_back: bool = False):
+        self.args = (scenario, seed, model, held_back)
         self.workers = 1
 
     def submit(self, reps: range) -> Any:
         f: cf.Future = cf.Future()
         try:
-            f.set_result(replicate_block(*self.args[:2], reps, self.args[2]))
+            f.set_result(replicate_block(*self.args[:2], reps, *self.args[2:]))
         except BaseException as e:  # noqa: BLE001 - handed to the caller via the future
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -358,10 +371,10 @@ class _Serial:
 class _Pool:
     name = "local"
 
-    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int):
+    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int, held_back: bool = False):
         self.workers = workers
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                           initargs=(scenario, seed, model))
+                                           initargs=(scenario, seed, model, held_back))
 
     def submit(self, reps: range) -> Any:
         return self.pool.submit(_replicate_in_worker, reps)
@@ -399,7 +412,8 @@ class _Pool:
 class _Dask:
     name = "dask"
 
-    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int | None, scheduler: Any):
+    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int | None, scheduler: Any,
+                 held_back: bool = False):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -420,11 +434,11 @@ class _Dask:
             self.client = Client(self.cluster)
         info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
         self.workers = workers or max(1, len(info.get("workers", {})) or 1)
-        self.args = (self.client.scatter(scenario, broadcast=True), seed, model)
+        self.args = (self.client.scatter(scenario, broadcast=True), seed, model, held_back)
 
     def submit(self, reps: range) -> Any:
-        scenario, seed, model = self.args
-        return self.client.submit(replicate_block, scenario, seed, reps, model, pure=False)
+        scenario, seed, model, held_back = self.args
+        return self.client.submit(replicate_block, scenario, seed, reps, model, held_back, pure=False)
 
     def wait_any(self, futures: set) -> set:
         from distributed import wait
@@ -456,13 +470,13 @@ class _Dask:
 
 
 def _executor(name: str, scenario: Scenario, seed: int, model: Model | None, workers: int | None,
-              scheduler: Any) -> Any:
+              scheduler: Any, held_back: bool = False) -> Any:
     if name == "serial":
-        return _Serial(scenario, seed, model)
+        return _Serial(scenario, seed, model, held_back)
     if name == "local":
-        return _Pool(scenario, seed, model, workers or os.cpu_count() or 1)
+        return _Pool(scenario, seed, model, workers or os.cpu_count() or 1, held_back)
     if name == "dask":
-        return _Dask(scenario, seed, model, workers, scheduler)
+        return _Dask(scenario, seed, model, workers, scheduler, held_back)
     raise UserError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
 
 
@@ -629,7 +643,7 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
         if todo:
             if workers is None and executor in ("local", "dask") and not scheduler:
                 workers = min(os.cpu_count() or 1, len(todo))  # no idle processes for a short run
-            ex = _executor(executor, scenario, seed, model, workers, scheduler)
+            ex = _executor(executor, scenario, seed, model, workers, scheduler, bool(manifest.get("held_back")))
             manifest["executor"] = executor
             manifest["workers"] = ex.workers
             store.write_manifest(folder, manifest)
@@ -699,7 +713,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
         seed: int | None = None, executor: str = "local", workers: int | None = None, scheduler: Any = None,
         out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (), progress: bool | None = None,
         results_root: str | os.PathLike[str] = "results", model: Model | None = None,
-        _prefix: str = "") -> store.RunResult:
+        held_back: bool = False, _prefix: str = "") -> store.RunResult:
     """Run a scenario's replications and save them; returns the saved run.
 
     ``replications`` and ``seed`` default to the scenario's.  ``executor``: ``"local"`` (a
@@ -708,6 +722,9 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     go to ``out`` or ``results/<scenario>/<run-id>/``.  ``overrides`` are ``"path=value"``
     strings.  ``progress``: None shows a bar only on a terminal.  ``model`` replaces
     :func:`sim.model.simulate` (tests, alternative models); it must be picklable.
+    ``held_back``: also compute each disruption's flow held back from paired replications
+    without it (see the module docstring); the model must then accept ``until_h`` and
+    ``windows`` keywords as :func:`sim.model.simulate` does.
     """
     _check_options(executor, replications, seed, workers)
     if model is None:
@@ -737,6 +754,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
         "workers": workers,
         "scheduler": scheduler if isinstance(scheduler, str) else None,
         "model": "sim.model.simulate" if model is None else f"{model.__module__}.{model.__qualname__}",
+        "held_back": bool(held_back),
         "status": "incomplete",
         "created_utc": store.utc_now(),
         "finished_utc": None,
@@ -800,7 +818,8 @@ def from_manifest(path: str | os.PathLike[str], *, executor: str | None = None, 
         model = _import_model(manifest["model"])
     return run(scenario, replications=int(manifest["replications"]), seed=int(manifest["seed"]),
                executor=executor or manifest.get("executor") or "local", workers=workers, scheduler=scheduler,
-               out=out, progress=progress, results_root=results_root, model=model)
+               out=out, progress=progress, results_root=results_root, model=model,
+               held_back=bool(manifest.get("held_back")))
 
 
 # --------------------------------------------------------------------------- sweeps

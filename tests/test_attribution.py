@@ -25,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.analysis.attribution import ALL, COLUMNS, attribute, attribute_run, without
+from sim.analysis.attribution import ALL, COLUMNS, attribute, attribute_run
+from sim.model.counterfactual import without
 from sim.errors import UserError
 from sim.runner import run
 from sim.results.store import open_run

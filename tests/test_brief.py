@@ -95,7 +95,7 @@ def write_run(folder: Path, *, reps: int = 20, seed: int = 7, shift_t: float = 0
             "hhi_route": 10_000.0,
         })
         dis_rows.append({"replication": r, "disruption": "brody_closed", "kind": "closure", "activations": 1,
-                         "lost_flow_t": rng.uniform(40_000, 60_000), "wait_h_total": 0.0,
+                         "held_back_t": rng.uniform(40_000, 60_000), "wait_h_total": 0.0,
                          "time_to_survive_mozyr_d": rng.uniform(8, 20) if r % 4 else np.nan,
                          "time_to_recover_mozyr_d": rng.uniform(3, 9) if r % 5 else np.nan})
         for f in FACILITIES:
@@ -152,7 +152,7 @@ def expected_numbers(folder: Path) -> dict[str, str]:
         mean, p5, _, p95 = q(k[col])
         out[f"{col}.mean"], out[f"{col}.p5"], out[f"{col}.p95"] = (shown(col, x) for x in (mean, p5, p95))
     dk = pd.read_parquet(folder / "disruption_kpis.parquet")
-    for col, name in (("lost_flow_t", "lost"), ("time_to_survive_mozyr_d", "survive"),
+    for col, name in (("held_back_t", "held"), ("time_to_survive_mozyr_d", "survive"),
                       ("time_to_recover_mozyr_d", "recover")):
         mean, p5, _, p95 = q(dk[col])
         scale = 1e-3 if col.endswith("_t") else 1.0
@@ -201,15 +201,15 @@ def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
     strays = [n for n in found if n not in allowed]
     assert not strays, f"numbers in the headline not found in the tables: {strays}\n{head}"
     # and the main figures are all there, with their ranges
-    for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "lost", "survive", "recover"):
+    for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "held", "survive", "recover"):
         assert f"{expected[key + '.mean']}" in head and f"{expected[key + '.p5']}–{expected[key + '.p95']}" in head
     assert f"around {expected['low.p50']} (median; p5–p95 {expected['low.p5']} to {expected['low.p95']})" in head
     assert (f"brody_mozyr bound the flow: it ran at {expected['util.mean']}% (p5–p95 {expected['util.p5']}–"
             f"{expected['util.p95']}%) of its capacity and was the most utilised leg or port in 100% of") in head
-    # the model's lost flow is flow held back at the facility, and the brief says so
+    # flow held back (from paired runs) is throughput forgone at the facility, and the brief says so
     assert "The disruption that held back the most flow, brody_closed (active in 20 of 20 replications" in head
-    assert ("of flow held back at brody_mozyr: throughput forgone there while disrupted, and the crude may "
-            "still arrive later") in head
+    assert ("of flow held back at brody_mozyr: throughput forgone there while it acted, against the same "
+            "replications without it; the crude may still arrive later") in head
     assert "flow lost" not in head
     assert f"before cutting runs (in {expected['cut_reps']} of 20 replications; it never ran short" in head
     assert f"(not recovered by the end in {expected['not_recovered']} of 20)" in head
@@ -239,7 +239,7 @@ def test_dependency_and_disruption_tables_come_from_the_run(run_folder):
     assert "| all refineries | origin | azeri | 100.0 | 100.0 | 100.0 |" in section(md, "Dependency")
     dis = section(md, "Disruptions")
     dk = pd.read_parquet(run_folder / "disruption_kpis.parquet")
-    mean, p5, _, p95 = q(dk["lost_flow_t"])
+    mean, p5, _, p95 = q(dk["held_back_t"])
     assert (f"| brody_closed | closure | brody_mozyr | from 2021-01-10 for 5.0 d | 100 | "
             f"{mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt) | 0 h (in every replication) | test |") in dis
 
@@ -491,8 +491,8 @@ def test_an_attribution_table_in_the_run_folder_is_the_cost_to_the_refineries(tm
     # the headline prefers the counterfactual figure, and still says what was held back where
     assert (f"The disruption that cost the refineries the most crude, brody_closed (active in 20 of 20 replications; "
             f"without it the refineries would have received {lost} more crude (95% CI {lost_ci}); it held back "
-            f"{expected['lost.mean']} kt (p5–p95 {expected['lost.p5']}–{expected['lost.p95']} kt) of flow at "
-            f"brody_mozyr while it acted)") in head
+            f"{expected['held.mean']} kt (p5–p95 {expected['held.p5']}–{expected['held.p95']} kt) of flow at "
+            f"brody_mozyr while it acted, against the same replications without it)") in head
     all_lost, all_ci = cost_text(every, "delivered_lost_t")
     all_short, _ = cost_text(every, "shortfall_added_t")
     assert (f"Without any of the disruptions (the same replications and seed), the refineries would have received "

@@ -102,13 +102,13 @@ def test_without_the_closure_the_same_tankers_pass_on_arrival():
 
 
 def test_a_half_derate_halves_a_pipelines_delivered_flow_over_its_window():
-    """Derate 0.5 over days 1-2: the line delivers 24, 12, 12, 24 kt a day; the 24 kt it
-    could not move is lost flow attributed to the derate."""
+    """Derate 0.5 over days 1-2: the line delivers 24, 12, 12, 24 kt a day; the model meters
+    the line's intake during the derate, 12 + 12 = 24 kt."""
     s = _scenario(LINE, [{"name": "half", "target": "P", "kind": "derate", "factor": 0.5,
                           **_window("1d", "2d")}], horizon="4d")
     rec = simulate(s, SEED)
     assert _flow(rec, "P", "pipeline") == pytest.approx([24_000, 12_000, 12_000, 24_000])
-    assert rec.lost_flow_t == {("half", "P"): pytest.approx(24_000)}
+    assert rec.windows == [("half", "P", 24.0, 72.0)] and rec.window_t == pytest.approx([24_000])
     assert rec.disruptions == [("half", "P", "derate", 24.0, 72.0)]
 
 
@@ -155,18 +155,18 @@ def test_two_overlapping_delays_add_at_the_strait():
     assert by_cause == {"inspection": pytest.approx(9.0), "pilots": pytest.approx(10.0)}
 
 
-def test_a_closure_inside_a_derate_wins_and_each_gets_its_own_lost_flow():
+def test_a_closure_inside_a_derate_wins_and_each_window_is_metered_on_its_own():
     """Derate 0.5 over 24-72 h and a closure over 48-60 h on the same line:
     day 0: 24 kt; day 1: 12 kt (derated); day 2: closed 12 h then derated 12 h = 6 kt;
-    day 3: 24 kt.  Lost: the closure 12 kt (12 h at 1 kt/h: closure wins, the derate
-    counts nothing while it is closed); the derate 12 kt + 6 kt = 18 kt."""
+    day 3: 24 kt.  Metered intake: 12 + 6 = 18 kt in the derate's window, 0 in the closure's."""
     s = _scenario(LINE, [
         {"name": "half", "target": "P", "kind": "derate", "factor": 0.5, **_window("1d", "2d")},
         {"name": "shut", "target": "P", "kind": "closure", **_window("2d", "12h")},
     ], horizon="4d")
     rec = simulate(s, SEED)
     assert _flow(rec, "P", "pipeline") == pytest.approx([24_000, 12_000, 6_000, 24_000])
-    assert rec.lost_flow_t == {("half", "P"): pytest.approx(18_000), ("shut", "P"): pytest.approx(12_000)}
+    assert [w[0] for w in rec.windows] == ["half", "shut"]
+    assert rec.window_t == pytest.approx([18_000, 0.0])
 
 
 def test_two_overlapping_derates_multiply():
@@ -177,8 +177,8 @@ def test_two_overlapping_derates_multiply():
     ], horizon="5d")
     rec = simulate(s, SEED)
     assert _flow(rec, "P", "pipeline") == pytest.approx([24_000, 12_000, 6_000, 12_000, 24_000])
-    # day 2 loses 18 kt split evenly (equal log shares); a alone loses 12 kt on day 1, b on day 3
-    assert rec.lost_flow_t == {("a", "P"): pytest.approx(21_000), ("b", "P"): pytest.approx(21_000)}
+    # a's window (days 1-2) meters 12 + 6 kt, b's (days 2-3) 6 + 12 kt
+    assert rec.window_t == pytest.approx([18_000, 18_000])
 
 
 # --------------------------------------------------------------------------- other kinds
@@ -200,13 +200,13 @@ def test_supply_cut_and_run_cut_scale_the_source_and_the_refinery():
 
 def test_a_contamination_from_the_scenario_removes_its_stated_tonnes_once():
     """Closed 24-48 h with 5 kt lost (the model's refill rule: 5 h at 1 kt/h before the tail
-    delivers again), so 24, 0, 19, 24 kt; the removal is attributed to the contamination."""
+    delivers again), so 24, 0, 19, 24 kt; the line takes in nothing while closed."""
     s = _scenario(LINE, [{"name": "chlorides", "target": "P", "kind": "contamination", "lost": "5kt",
                           **_window("1d", "1d")}], horizon="4d")
     rec = simulate(s, SEED)
     assert _flow(rec, "P", "pipeline") == pytest.approx([24_000, 0, 19_000, 24_000])
     assert rec.balance["removed"] == pytest.approx(5_000)
-    assert rec.lost_flow_t == {("chlorides", "P"): pytest.approx(24_000 + 5_000)}
+    assert rec.window_t == pytest.approx([0.0])
 
 
 # --------------------------------------------------------------------------- randomness

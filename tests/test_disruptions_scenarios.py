@@ -98,8 +98,8 @@ def test_contamination_2019_removes_both_linefills_and_mozyr_cuts_runs() -> None
     11 Mt/y / 365 x 4 d + 12 Mt/y / 365 x 5 d = 120,547.9 + 164,383.6 = 284,931.5 t."""
     _, rec = _run("contamination_2019")
     assert rec.balance["removed"] == pytest.approx(11e6 / 365 * 4 + 12e6 / 365 * 5, abs=1.0)
-    assert {k for k in rec.lost_flow_t} >= {("druzhba_chlorides_mozyr", "druzhba_mozyr"),
-                                             ("druzhba_chlorides_naftan", "druzhba_naftan")}
+    assert {(w[0], w[1]) for w in rec.windows} >= {("druzhba_chlorides_mozyr", "druzhba_mozyr"),
+                                                    ("druzhba_chlorides_naftan", "druzhba_naftan")}
     run = _day_flow(rec, "naftan", "run")
     demand = _day_flow(rec, "naftan", "demand")
     assert (run < demand - 1.0).any()

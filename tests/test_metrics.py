@@ -81,7 +81,6 @@ def toy_records() -> Records:
     ]
     r.passages = [("bosphorus", "t0", "northbound", 40.0, 40.0, 46.0), ("bosphorus", "t1", "northbound", 90.0, nan, nan)]
     r.disruptions = [("storm", "bosphorus", "closure", 72.0, 84.0)]
-    r.lost_flow_t = {("storm", "brody-mozyr"): 1200.0}
     r.delivered_by_origin = {("mozyr", "azeri", "supsa"): 250.0}
     r.events = 123
     return r
@@ -138,7 +137,7 @@ def test_waits_by_cause_mean_p95_total_with_open_wait_clipped(scenario):
     assert k["waits_daylight"] == 0 and math.isnan(k["wait_daylight_h_mean"])
     assert k["wait_h_total"] == pytest.approx(35 + 10 + 10 + 6)
     assert k["disruption_wait_h"] == pytest.approx(6.0)
-    assert k["lost_flow_t"] == 1200.0
+    assert "lost_flow_t" not in k and "held_back_t" not in k  # held back is a per-disruption, paired figure
 
 
 def test_facility_utilisation_and_closed_hours(scenario):
@@ -159,11 +158,17 @@ def test_facility_utilisation_and_closed_hours(scenario):
     assert len({tuple(r) for r in rows.values()}) == 1  # every row has the same columns
 
 
-def test_disruption_kpis_attribute_waits_and_lost_flow(scenario):
-    rows = {r["disruption"]: r for r in metrics.disruption_kpis(toy_records(), scenario)}
+def test_disruption_kpis_attribute_waits_and_publish_held_back_only_when_given(scenario):
+    """Held back = throughput without - with: 1,500 t - 300 t = 1,200 t for the storm; a
+    table made without the paired figures has no held-back column at all."""
+    plain = {r["disruption"]: r for r in metrics.disruption_kpis(toy_records(), scenario)}
+    assert not {"held_back_t", "throughput_t", "throughput_without_t", "lost_t"} & set(plain["storm"])
+    rows = {r["disruption"]: r for r in metrics.disruption_kpis(
+        toy_records(), scenario, held_back={"storm": (300.0, 1_500.0), "quiet": (0.0, 0.0)})}
     storm = rows["storm"]
     assert storm["activations"] == 1 and storm["active_h"] == 12.0
-    assert storm["lost_t"] == 1200.0 and storm["wait_h"] == 6.0
+    assert storm["held_back_t"] == 1200.0 and storm["throughput_without_t"] == 1500.0
+    assert storm["wait_h"] == 6.0
     # storm starts on day 3; mozyr's only cut was on day 2 -> it never ran short afterwards
     assert math.isnan(storm["time_to_survive_mozyr_d"])
     quiet = rows["quiet"]  # never activated within the records

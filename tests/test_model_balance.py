@@ -79,7 +79,7 @@ def test_mass_balance_holds_to_the_tonne_at_any_instant(case: str, frac: float, 
     # the daily flows agree with the balance: production in, runs out, losses removed
     prod = sum(rec.flow_t[i].sum() for i, (_, k) in enumerate(rec.flow_names) if k == "production")
     runs = sum(rec.flow_t[i].sum() for i, (_, k) in enumerate(rec.flow_names) if k == "run")
-    lost = sum(rec.flow_t[i].sum() for i, (_, k) in enumerate(rec.flow_names) if k == "lost")
+    lost = sum(rec.flow_t[i].sum() for i, (_, k) in enumerate(rec.flow_names) if k == "removed")
     assert prod == pytest.approx(rec.balance["produced"], abs=1e-3)
     assert runs == pytest.approx(rec.balance["delivered"], abs=1e-3)
     assert lost == pytest.approx(rec.balance["removed"], abs=1e-3)
@@ -92,7 +92,7 @@ def test_the_corridor_exercises_waits_batches_and_losses() -> None:
     assert "delay" in causes
     assert rec.balance["removed"] == pytest.approx(5_000)
     assert rec.passages and rec.voyages and rec.disruptions
-    assert any(k[0] == "squeeze" for k in rec.lost_flow_t)
+    assert any(w[0] == "squeeze" for w in rec.windows)
     assert abs(imbalance_t(rec.balance)) < 1e-3
 
 

@@ -175,7 +175,6 @@ def test_a_derate_during_loading_slows_the_rest() -> None:
     rec = m.run()
     assert voyage_dicts(rec)[0]["load_end_h"] == pytest.approx(36.0)
     assert flow_row(rec, "A", "load")[:2] == pytest.approx([18_000, 6_000])
-    assert rec.lost_flow_t == {}
 
 
 def test_a_closure_during_loading_pauses_it() -> None:

@@ -1,12 +1,22 @@
-"""Counterfactual attribution: what each disruption cost the refineries.
+"""Counterfactual attribution: what each disruption held back, and what it cost the refineries.
 
-The model's own attribution (``lost_t`` in ``disruption_kpis``, ``lost_flow_t`` in the
-KPIs) is the flow a facility did not move while a disruption acted on it, against what it
-could have moved: throughput forgone *at the facility*.  Much of that crude still reaches
+**Flow held back** (:func:`held_back`; ``held_back_t`` in ``disruption_kpis`` of a run made
+with ``--held-back``, and of the disrupted run of ``routesim attribute``): for a
+disruption D and each facility F it acts on, F's throughput during D's activation windows
+in the replication *without D* (same seed, so the same random numbers) minus the same
+throughput in the replication with it, summed over D's targets.  Throughput is defined
+per kind of facility in :mod:`sim.model.build` (a pipeline: tonnes into the line at its
+head; a depot: tonnes pumped out of it; a terminal: tonnes through its berths; ...).  The
+counterfactual replication only runs until the end of D's last activation, and not at
+all when D never acts in it, so the figure costs at most one shortened replication per
+disruption.  It is throughput forgone *at the facility*: much of that crude still reaches
 the refineries later (a pipeline outage backs cargoes up at the port, and they flow once
-the line reopens), so it is not what the refineries lost.
+the line reopens), so it is not what the refineries lost.  It can be negative (a closure
+that lets a tank fill, which then moves more during a later window of the same
+disruption) and is not additive over disruptions whose windows overlap.
 
-This module answers the refineries' question by counterfactual: for each disruption named
+The refineries' question is answered by the same counterfactual over the whole horizon:
+for each disruption named
 in the scenario, the same replications are run with the same seed *without that
 disruption*, and the paired difference, replication by replication, is its cost:
 
@@ -57,6 +67,7 @@ import pandas as pd
 from sim.results import store
 from sim.analysis.compare import paired_interval
 from sim.errors import UserError
+from sim.model.counterfactual import without
 from sim.scenario.language import Scenario
 
 ALL = "all disruptions"
@@ -74,16 +85,6 @@ FIGURES: tuple[tuple[str, str, float], ...] = (
 STATS = ("mean", "p5", "p95", "ci_low", "ci_high")
 COLUMNS = ["disruption", "removed", "replications",
            *(f"{stem}_{s}" for stem, _, _ in FIGURES for s in STATS), "run"]
-
-
-def without(scenario: Scenario, names: Sequence[str]) -> Scenario:
-    """The scenario with the disruptions named ``names`` removed (nothing else changes)."""
-    drop = set(names)
-    unknown = drop - {d.name for d in scenario.disruptions}
-    if unknown:
-        raise UserError(f"the scenario has no disruption {', '.join(sorted(unknown))}; it has "
-                        f"{', '.join(d.name for d in scenario.disruptions) or 'none'}")
-    return scenario.model_copy(update={"disruptions": tuple(d for d in scenario.disruptions if d.name not in drop)})
 
 
 def _folder_name(name: str) -> str:
@@ -188,7 +189,7 @@ def attribute(
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="attribution-")
     runs = folder / "runs"
     kw = _common(executor, workers, scheduler, progress, model)
-    disrupted = runner.run(scenario, replications=n, seed=s, out=runs / "disrupted", **kw)
+    disrupted = runner.run(scenario, replications=n, seed=s, out=runs / "disrupted", held_back=True, **kw)
     table = _counterfactuals(scenario, disrupted.kpis, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
     _write(folder, table)
     store.write_manifest(folder, {

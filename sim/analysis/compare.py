@@ -34,7 +34,7 @@ from sim.errors import UserError
 # Shown by `routesim compare` unless --all or --kpi is given.
 HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover",
             "voyages", "cycle_h_mean", "wait_h_total", "wait_berth_h_total", "wait_closed_h_total",
-            "demurrage_h", "demurrage_usd", "lost_flow_t")
+            "demurrage_h", "demurrage_usd")
 
 
 # --------------------------------------------------------------------------- Student's t

@@ -71,6 +71,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override one scenario value, e.g. network.pipelines.odesa_brody.capacity=7Mt/y "
                         "(items of lists by name); repeatable")
+    p.add_argument("--held-back", action="store_true",
+                   help="also compute each disruption's flow held back at its facilities, from paired "
+                        "replications without it (same seed; up to one shortened replication per disruption)")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run in its folder")
     p.add_argument("--from-manifest", metavar="RUN", help="run again what RUN ran (its scenario, seed, N)")
     p.set_defaults(func=_cmd_run)
@@ -164,6 +167,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     modes = [m for m in (args.scenario, args.resume, args.from_manifest) if m]
     if len(modes) != 1:
         raise UserError("give exactly one of: a SCENARIO file, --resume RUN or --from-manifest RUN")
+    if args.held_back and not args.scenario:
+        raise UserError("--held-back applies to a new run; --resume and --from-manifest keep what the run was "
+                        "started with (its manifest says whether it computes flow held back)")
     try:
         if args.resume:
             for opt in ("replications", "seed", "out"):
@@ -185,7 +191,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             result = runner.run(args.scenario, replications=args.replications, seed=args.seed,
                                 executor=args.executor or "local", workers=args.workers, scheduler=args.scheduler,
                                 out=args.out, overrides=args.overrides, progress=progress,
-                                results_root=args.results)
+                                results_root=args.results, held_back=args.held_back)
     except runner.RunInterrupted as e:
         print(str(e), file=sys.stderr)
         return EXIT_INTERRUPTED

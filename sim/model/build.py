@@ -11,10 +11,24 @@ Conditions act as follows: a source's on its production, a pipeline's on its flo
 depot's on every line into or out of it, a refinery's on its runs, a terminal's on its
 berths (a closed terminal starts no loading or discharge; a derate slows the berth rate; a
 delay adds time per port call), a sea leg's on sailing, a chokepoint's on passages.
-``Records.lost_flow_t`` covers the continuous flows (sources, lines, depots, refineries);
-what a terminal, sea leg or chokepoint disruption costs shows as attributed waits and
-slower berth operations (voyage times, demurrage), and downstream as the flows and
-shortfall that follow.
+
+Throughput of a facility in a time window (``Records.windows`` / ``Records.window_t``; by
+default every activation of every disruption at each of its targets, which is what
+:func:`sim.model.counterfactual.held_back` compares with a run without the disruption):
+
+* source: tonnes produced (accepted into its tank);
+* pipeline: tonnes pumped into the line at its head (plug flow: the same tonnes leave the
+  tail, except while the line refills after a contamination);
+* depot: tonnes pumped out of it into the lines that leave it (each crude tonne counted
+  once, however many lines the depot joins);
+* terminal: tonnes through its berths (loaded onto tankers plus discharged from them);
+* refinery: tonnes run;
+* chokepoint: cargo tonnes of laden tankers that complete their passage (leave the strait)
+  in the window (tankers in ballast carry none);
+* sea leg: cargo tonnes of laden tankers that arrive at the end of the leg in the window.
+
+Continuous flows are metered exactly as they are integrated (no extra event); tanker
+figures come from the voyage and passage records at the end of the run.
 
 Route tags in ``Records.delivered_by_origin`` (refinery, origin, route): crude shipped by
 sea carries its load terminal's name (e.g. "Supsa"); crude that only went by pipeline or
@@ -44,7 +58,7 @@ from sim.errors import Problem, ScenarioError, UserError
 from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
-from sim.model.network import Flow, FlowNetwork, Schedule, Tank
+from sim.model.network import Flow, FlowNetwork, Meter, Schedule, Tank
 from sim.model.port import COL, Port
 from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
 from sim.model.waits import WaitRecorder
@@ -114,16 +128,20 @@ class Model:
         self.waits.close_all(until_h)
         rec.voyages = [tuple(r) for r in self.voyage_rows]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
-        rec.lost_flow_t = {k: float(v) for k, v in rec.lost_flow_t.items()}
+        _tanker_throughput(rec, set(self.chokepoints),
+                           {frozenset((leg.spec.from_, leg.spec.to)): name for name, leg in self.legs.items()})
         rec.balance = self.network.balance()
         rec.events = events
 
 
 def simulate(scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
-             until_h: float | None = None) -> Records:
-    """Run one replication of ``scenario`` with ``seed_seq``; returns its Records."""
+             until_h: float | None = None,
+             windows: list[tuple[str, str, float, float]] | None = None) -> Records:
+    """Run one replication of ``scenario`` with ``seed_seq``; returns its Records.
+    ``windows``: the throughput windows ``(disruption, facility, start_h, end_h)`` to meter
+    (default: every activation of every disruption of the scenario at each target)."""
     env = simpy.Environment()
-    return build(env, scenario, seed_seq).run(until_h)
+    return build(env, scenario, seed_seq, windows=windows).run(until_h)
 
 
 # --------------------------------------------------------------------------- checks
@@ -229,8 +247,10 @@ def _schedule(scenario: sc.Scenario, base_t_per_day: float, steps: tuple[sc.Rate
     return Schedule(base_t_per_day / 24.0, [(scenario.at_h(s.start), s.rate_t_per_day / 24.0) for s in steps])
 
 
-def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.SeedSequence) -> Model:
-    """The model of one replication, ready to run (processes started, first rates set)."""
+def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
+          windows: list[tuple[str, str, float, float]] | None = None) -> Model:
+    """The model of one replication, ready to run (processes started, first rates set);
+    ``windows`` as in :func:`simulate`."""
     problems = model_problems(scenario)
     if problems:
         raise ScenarioError(problems)
@@ -246,12 +266,15 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
     flow_names: list[tuple[str, str]] = []
     flow_names += [(s.name, "production") for s in net.sources]
     for p in net.pipelines:
-        flow_names += [(p.name, "pipeline"), (p.name, "lost")]
+        flow_names += [(p.name, "pipeline"), (p.name, "removed")]
     for t in net.terminals:
         flow_names += [(t.name, "load"), (t.name, "discharge")]
     for r in net.refineries:
         flow_names += [(r.name, "run"), (r.name, "demand")]
-    records = Records(horizon_h=scenario.horizon_h, flow_names=flow_names, tank_names=[f.name for f in storage])
+    if windows is None:
+        windows = disruptions.target_windows(scenario, seed_seq)
+    records = Records(horizon_h=scenario.horizon_h, flow_names=flow_names, tank_names=[f.name for f in storage],
+                      windows=list(windows))
     conditions = {f.name: Condition(env, f.name) for _, f in net.facilities()}
     network = FlowNetwork(env, records, scenario.horizon_h)
     waits = WaitRecorder(env, records)
@@ -282,7 +305,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
         f.linefill_t = _linefill_t(p, scenario)
         lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
         f.rec_index = records.flow_index(p.name, "pipeline")
-        f.lost_index = records.flow_index(p.name, "lost")
+        f.removed_index = records.flow_index(p.name, "removed")
         if p.batching is not None:
             b = p.batching
             f.batch_state = "idle"
@@ -308,6 +331,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
                 slots.append(network.add_flow(f))
             berth_slots[(t.name, kind)] = slots
 
+    _meter(records, scenario, flows, berth_slots)
     chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario, waits=waits)
                    for c in net.chokepoints}
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
@@ -327,6 +351,49 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
         start_fleet(model, fleet)
     network.start()
     return model
+
+
+def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str], Flow],
+           berth_slots: dict[tuple[str, str], list[Flow]]) -> None:
+    """Give every flow that counts towards a metered facility's throughput its windows."""
+    if not records.windows:
+        return
+    net = scenario.network
+    counts: dict[str, list[Flow]] = {s.name: [flows[(s.name, "production")]] for s in net.sources}
+    counts.update({p.name: [flows[(p.name, "pipeline")]] for p in net.pipelines})
+    counts.update({d.name: [flows[(p.name, "pipeline")] for p in net.pipelines if p.from_ == d.name]
+                   for d in net.depots})
+    counts.update({t.name: berth_slots[(t.name, "load")] + berth_slots[(t.name, "discharge")] for t in net.terminals})
+    counts.update({r.name: [flows[(r.name, "run")]] for r in net.refineries})
+    per_flow: dict[int, tuple[Flow, list[tuple[float, float, int]]]] = {}
+    for j, (_d, facility, start, end) in enumerate(records.windows):
+        for f in counts.get(facility, ()):
+            per_flow.setdefault(id(f), (f, []))[1].append((float(start), float(end), j))
+    for f, wins in per_flow.values():
+        f.meter = Meter(wins)
+
+
+def _tanker_throughput(rec: Records, chokepoints: set[str], legs: dict[frozenset[str], str]) -> None:
+    """Cargo tonnes through the metered chokepoints and sea legs (see the module docstring)."""
+    wanted = [j for j, w in enumerate(rec.windows) if w[1] in chokepoints or w[1] in legs.values()]
+    if not wanted:
+        return
+    laden: dict[str, list[tuple[float, float, float]]] = {}  # tanker -> (loaded, arrived, cargo)
+    passed: dict[str, list[tuple[float, float]]] = {}        # facility -> (time, cargo tonnes)
+    for v in rec.voyages:
+        arrived, cargo = v[COL["arrive_discharge_h"]], v[COL["cargo_t"]]
+        laden.setdefault(v[COL["tanker"]], []).append((v[COL["load_end_h"]], arrived, cargo))
+        leg = legs.get(frozenset((v[COL["load_port"]], v[COL["discharge_port"]])))
+        if leg is not None and arrived == arrived:  # NaN: not arrived yet
+            passed.setdefault(leg, []).append((arrived, cargo))
+    for cp, tanker, _dir, _arrive, _enter, exit_h in rec.passages:
+        for loaded, arrived, cargo in laden.get(tanker, ()):
+            if loaded <= exit_h and not arrived < exit_h:  # laden (NaN arrival: still at sea)
+                passed.setdefault(cp, []).append((exit_h, cargo))
+                break
+    for j in wanted:
+        _d, facility, start, end = rec.windows[j]
+        rec.window_t[j] = float(sum(t for at, t in passed.get(facility, ()) if start <= at < end))
 
 
 def _tally(delivered: dict[tuple[str, str, str], float], refinery: str):

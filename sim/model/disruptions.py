@@ -264,6 +264,22 @@ def schedule(disruption: Disruption, scenario: Scenario, seed_seq: np.random.See
     return list(_replication_activations(disruption, scenario, seed_seq))
 
 
+def target_windows(scenario: Scenario, seed_seq: np.random.SeedSequence,
+                   names: Iterable[str] | None = None) -> list[tuple[str, str, float, float]]:
+    """``(disruption, facility, start_h, end_h)`` for every activation of every disruption
+    (or of those in ``names``) at each of its targets, in scenario order: the windows in
+    which the model meters each target's throughput."""
+    keep = None if names is None else set(names)
+    out: list[tuple[str, str, float, float]] = []
+    for d in scenario.disruptions:
+        if keep is not None and d.name not in keep:
+            continue
+        targets = scenario.resolve_targets(d)
+        for start, end in _replication_activations(d, scenario, seed_seq):
+            out.extend((d.name, t, float(start), float(end)) for t in targets)
+    return out
+
+
 # --------------------------------------------------------------------------- effects
 
 

@@ -31,21 +31,17 @@ Batch rule (``Pipeline.batching``): a batch starts when the head tank holds ``si
 ``setup`` hours of notice the line pumps at most ``min(capacity, size / min_window)`` until
 ``size`` has been pumped, then stops until the next batch.
 
-Lost flow attribution: while a flow's own facilities are derated or closed, the flow it
-would have had if only its own factor were 1 (the same solve with that one flow at its
-nominal maximum, everything else as it is) minus its actual rate is recorded against the
-disruptions responsible; a closure is split equally between the closing disruptions, and
-simultaneous derates by their share of ``-log(prod factor)`` (factors multiply, so logs add).
-That counterfactual rate changes only at a change, or when a tank of the group leaves its
-floor or ceiling (a closed line's head tank filling off its floor: the open line would move
-its capacity instead of the tank's inflow); while a group has a derated line, that instant
-is a change too, so the figure is exact and does not depend on unrelated updates elsewhere.
-While a line refills after a contamination, what it takes in (and so does not deliver) is
-recorded against the contamination as well.
+Throughput meters: the network estimates no "flow held back" itself (what a facility
+would have moved without a disruption depends on everything upstream and downstream of
+it, so it is measured against a run without the disruption, :func:`sim.model.counterfactual.held_back`).
+It only meters, exactly, the tonnes its flows move inside given time windows
+(``Records.windows`` / ``Records.window_t``): each metered flow adds what it moved in each
+integration step to the windows the step overlaps.  Metering adds no event and changes no
+rate, so a metered run's records are those of an unmetered one.
 
 Berth operations are flows too, at the berth rate times the terminal's factor (a derate
 slows an operation under way, a closure pauses it; that delays the cargo, which shows in
-the voyage times, and is not counted as lost flow): loading reserves
+the voyage times): loading reserves
 its whole cargo when it starts (lines can no longer draw it, two tankers never count the
 same crude) and moves it aboard as it loads; discharging reserves the room for the whole
 cargo when it starts (lines can no longer fill it) and lands the crude as it discharges,
@@ -143,9 +139,9 @@ class Flow:
     __slots__ = ("name", "kind", "index", "src", "dst", "conditions", "schedule", "capacity_t_per_h",
                  "origin", "rate_t_per_h", "nominal_t_per_h", "factor", "feeds",
                  "rec_index", "rec_rate", "seg_start_h", "demand_index", "demand_rate", "demand_start_h",
-                 "line", "linefill_t", "deficit_t", "lost_index", "seen_contamination",
+                 "line", "linefill_t", "deficit_t", "removed_index", "seen_contamination",
                  "batch_size_t", "batch_setup_h", "batch_cap_t_per_h", "batch_state", "batch_until_h",
-                 "batch_pumped_t", "refill_blame", "cargo", "remaining_t", "route", "done", "group")
+                 "batch_pumped_t", "meter", "cargo", "remaining_t", "route", "done", "group")
 
     def __init__(self, name: str, kind: str, src: Tank | None, dst: Tank | None,
                  conditions: list[Condition]) -> None:
@@ -171,7 +167,7 @@ class Flow:
         self.line: deque = deque()
         self.linefill_t = 0.0
         self.deficit_t = 0.0
-        self.lost_index = -1
+        self.removed_index = -1
         self.seen_contamination: set[str] = set()
         self.batch_size_t = 0.0
         self.batch_setup_h = 0.0
@@ -179,7 +175,7 @@ class Flow:
         self.batch_state = ""  # "" (no batch rule), idle, setup, pump
         self.batch_until_h = 0.0
         self.batch_pumped_t = 0.0
-        self.refill_blame: list[tuple[tuple[str, str], float]] = []  # who emptied the line
+        self.meter: Meter | None = None  # the throughput windows this flow counts towards
         self.cargo: deque = deque()  # berth slot: the lots aboard the tanker
         self.remaining_t = 0.0       # berth slot: tonnes still to move
         self.route = ""              # loading slot: route tag given to the cargo
@@ -203,19 +199,38 @@ class Flow:
         return f
 
 
-def attribution_shares(conditions: list[Condition]) -> list[tuple[tuple[str, str], float]]:
-    """((disruption, facility), share) of a flow's reduction: closures split it equally;
-    derates by their share of -log(prod factor); derates to zero equally among themselves."""
-    closing = [(n, c.facility) for c in conditions for n in c.closing]
-    if closing:
-        return [(k, 1.0 / len(closing)) for k in closing]
-    factors = [((n, c.facility), f) for c in conditions for n, f in c.factors().items() if f < 1.0]
-    zero = [k for k, f in factors if f <= 0.0]
-    if zero:
-        return [(k, 1.0 / len(zero)) for k in zero]
-    logs = [(k, -math.log(f)) for k, f in factors]
-    total = sum(v for _, v in logs)
-    return [(k, v / total) for k, v in logs] if total > 0 else []
+class Meter:
+    """The throughput windows one flow counts towards: ``(start_h, end_h, index)`` sorted by
+    start, ``index`` into ``Records.window_t``; windows not yet reached wait in order, those
+    under way are ``open``."""
+
+    __slots__ = ("windows", "next", "open")
+
+    def __init__(self, windows: list[tuple[float, float, int]]) -> None:
+        self.windows = sorted(windows)
+        self.next = 0
+        self.open: list[tuple[float, float, int]] = []
+
+    def add(self, out, t0: float, t1: float, tonnes: float) -> None:
+        """Add ``tonnes`` moved at a constant rate over ``[t0, t1)`` to the windows it overlaps."""
+        w, k = self.windows, self.next
+        while k < len(w) and w[k][0] < t1:
+            self.open.append(w[k])
+            k += 1
+        self.next = k
+        if not self.open:
+            return
+        rate = tonnes / (t1 - t0)
+        keep = []
+        for win in self.open:
+            s, e, j = win
+            a = s if s > t0 else t0
+            b = e if e < t1 else t1
+            if b > a:
+                out[j] += rate * (b - a)
+            if e > t1:
+                keep.append(win)
+        self.open = keep
 
 
 def _waterfill(demands: list[float], weights: list[float], total: float) -> float:
@@ -238,8 +253,7 @@ class Group:
     never depend on another's, so a change re-solves only its own group: the cost of an
     update follows the size of the group, not of the whole network."""
 
-    __slots__ = ("tanks", "bounded", "flows", "lines", "slots", "pipes", "scheduled", "at_h", "lossy", "derated",
-                 "counterfactual")
+    __slots__ = ("tanks", "bounded", "flows", "lines", "slots", "pipes", "scheduled", "at_h")
 
     def __init__(self) -> None:
         self.tanks: list[Tank] = []
@@ -250,9 +264,6 @@ class Group:
         self.pipes: list[Flow] = []       # pipelines
         self.scheduled: list[Flow] = []   # flows with a rate schedule
         self.at_h = INF                   # this group's next change, as last armed
-        self.lossy = False                # some flow of the group had lost flow at its last solve
-        self.derated = False              # some line, source or refinery is derated, or a line refills
-        self.counterfactual = False       # some line's lost flow comes from a counterfactual solve
 
 
 class FlowNetwork:
@@ -274,12 +285,8 @@ class FlowNetwork:
         self.aboard_t = 0.0      # crude on tankers
         self._rates: list[float] = []
         self._maxes: list[float] = []
-        self._losing: list[tuple[float, list[tuple[tuple[str, str], float]]]] = []
-        self._loss: list = []    # per flow: (lost t/h, shares) of its own derate, or None
-        self._refill: list = []  # per flow: (t/h, blame) while it refills after a contamination, or None
         self._slots: list[Flow] = []  # berth slots (load and discharge flows)
         self._groups: list[Group] = []
-        self._derated = 0  # groups with a derated line (see Group.derated)
         self._timer_at = INF
         self._version = 0
         self._instant_h = -1.0  # the instant of the last update, and the updates at it
@@ -330,8 +337,6 @@ class FlowNetwork:
         self._slots = [f for f in self.flows if f.kind in ("load", "discharge")]
         self._rates = [0.0] * len(self.flows)
         self._maxes = [0.0] * len(self.flows)
-        self._loss = [None] * len(self.flows)
-        self._refill = [None] * len(self.flows)
         self._group()
         for tk in self.tanks:
             self.records.stock_t[tk.row, 0] = tk.level_t
@@ -397,20 +402,10 @@ class FlowNetwork:
             # within EPS_T, a schedule step within 1e-9 h, a line refilled, a batch due),
             # exactly as when every update re-solved the whole network.
             groups = [g for g in self._groups if g in groups or self._pending(g, now)]
-        lossy = False
         for g in groups:
             if g.pipes:
                 self._transitions(g, now)
-            lossy = self._recompute(g, now) or lossy
-        if self._derated:
-            for g in self._groups:
-                # Lost flow is re-evaluated at every update, as levels now stand.  (A tank
-                # leaving a bound is a change of its group (see _next_change), so this finds
-                # the same figures; it is kept as a guard.)
-                if g.derated and g not in groups:
-                    lossy = self._losses(g) or lossy
-        if lossy:  # in the network's flow order, as lost flow is added up in that order
-            self._losing = [x for x in self._loss if x is not None] + [x for x in self._refill if x is not None]
+            self._recompute(g, now)
         self._fire_watchers(groups)
         self._arm(now)
 
@@ -522,11 +517,8 @@ class FlowNetwork:
                 lotq.move(f.cargo, dst.lots, m, tally=dst.tally)
                 f.remaining_t -= m
                 self.aboard_t -= m
-        lost = rec.lost_flow_t
-        for rate, shares in self._losing:
-            amount = rate * dt
-            for key, share in shares:
-                lost[key] = lost.get(key, 0.0) + amount * share
+            if f.meter is not None:
+                f.meter.add(rec.window_t, t0, t, m)
         self.t_h = t
 
     def _contaminate(self, f: Flow) -> None:
@@ -541,9 +533,7 @@ class FlowNetwork:
                 lotq.move(f.line, None, lost_t)
                 f.deficit_t += lost_t
                 self.removed_t += lost_t
-                self.records.add_amount(f.lost_index, self.env.now, lost_t)
-        if new:
-            f.refill_blame = [((n, f.name), 1.0 / len(new)) for n in new]
+                self.records.add_amount(f.removed_index, self.env.now, lost_t)
         f.seen_contamination = active
 
     # -- state transitions -----------------------------------------------------------------
@@ -654,8 +644,8 @@ class FlowNetwork:
             if not changed:
                 return
 
-    def _recompute(self, g: Group, now: float) -> bool:
-        """Re-solve one group's rates; True if the network's list of lost flow may have changed."""
+    def _recompute(self, g: Group, now: float) -> None:
+        """Re-solve one group's rates."""
         r, maxes = self._rates, self._maxes
         for f in g.flows:
             # (f.nominal(now), without the call for the fixed-rate flows)
@@ -698,47 +688,6 @@ class FlowNetwork:
             tk.net_t_per_h = inn + b_in - out - b_out
             tk.free_net_t_per_h = inn + b_in - out  # loading uses reserved crude
             tk.room_net_t_per_h = out + b_out - inn  # discharging fills reserved room
-        if not g.lines:
-            return False
-        derated = False
-        for f in g.lines:
-            if f.factor < 1.0 or not f.feeds:
-                derated = True
-                break
-        if derated != g.derated:
-            g.derated = derated
-            self._derated += 1 if derated else -1
-        return self._losses(g)
-
-    def _losses(self, g: Group) -> bool:
-        """Lost flow of group ``g``'s derated flows at its current rates; True if the
-        network's list of lost flow may have changed."""
-        r, maxes = self._rates, self._maxes
-        loss, refill = self._loss, self._refill
-        was, lossy = g.lossy, False
-        g.counterfactual = False
-        for f in g.lines:
-            i = f.index
-            loss[i] = refill[i] = None
-            if f.factor < 1.0 and f.nominal_t_per_h > 0.0:
-                g.counterfactual = True
-                # (lines only: a paused berth delays a cargo (voyage times, demurrage), loses none)
-                alt = list(maxes)
-                alt[i] = f.nominal_t_per_h
-                self._solve(alt, g)
-                lost = alt[i] - r[i]
-                if lost > TINY_RATE:
-                    shares = attribution_shares(f.conditions)
-                    if shares:
-                        loss[i] = (lost, shares)
-                        lossy = True
-            # A line refilling after a contamination delivers nothing at its tail: that
-            # shortfall is the contamination's too, even after it has been lifted.
-            if not f.feeds and f.rate_t_per_h > TINY_RATE and f.refill_blame:
-                refill[i] = (f.rate_t_per_h, f.refill_blame)
-                lossy = True
-        g.lossy = lossy
-        return lossy or was
 
     # -- watchers and the next change ------------------------------------------------------
     def _fire_watchers(self, groups: list[Group] | tuple[Group, ...]) -> None:
@@ -767,7 +716,6 @@ class FlowNetwork:
     def _next_change(self, g: Group, now: float) -> float:
         """Hours from ``now`` to the next change of group ``g`` (INF if none)."""
         best = INF
-        cf = g.counterfactual
         for tk in g.tanks:
             free_net, room_net = tk.free_net_t_per_h, tk.room_net_t_per_h
             if free_net < -TINY_RATE and tk.free_t > tk.floor_t + EPS_T:
@@ -778,20 +726,6 @@ class FlowNetwork:
                 x = tk.room_t / -room_net
                 if x < best:
                     best = x
-            if cf:
-                # A tank leaving its floor or ceiling moves no actual rate, but it moves the
-                # counterfactual of a derated line (a closed line's head tank filling off its
-                # floor: the open line would have moved its capacity, not the tank's inflow).
-                # Its lost flow is re-solved as the tank clears the bound by 2 x EPS_T (so the
-                # solver no longer sees it at the bound), not at whatever update comes next.
-                if free_net > TINY_RATE and tk.out_flows and tk.free_t <= tk.floor_t + EPS_T:
-                    x = (tk.floor_t + 2.0 * EPS_T - tk.free_t) / free_net
-                    if x < best:
-                        best = x
-                if room_net > TINY_RATE and tk.in_flows and tk.room_t <= EPS_T:
-                    x = (2.0 * EPS_T - tk.room_t) / room_net
-                    if x < best:
-                        best = x
             for kind, tonnes, _ in tk.watchers:
                 if kind == "stock" and free_net > TINY_RATE:
                     x = (tonnes - tk.free_t) / free_net
@@ -964,4 +898,4 @@ class FlowNetwork:
         }
 
 
-__all__ = ["EPS_T", "Flow", "FlowNetwork", "Schedule", "Tank", "attribution_shares"]
+__all__ = ["EPS_T", "Flow", "FlowNetwork", "Meter", "Schedule", "Tank"]

@@ -16,7 +16,7 @@ count the same crude, and moves it aboard as it loads; discharging reserves the 
 the whole cargo when it starts and fills it as it goes.  The berth rate is the nominal
 rate times the terminal's factor as it changes: a derate slows an operation under way, a
 closure pauses it (the tanker stays at the berth); the cargo is late, not lost, so this
-shows in the voyage times (and demurrage), not in ``lost_flow_t``.
+shows in the voyage times (and demurrage) and in the berth throughput during the closure.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ KPI_FORMATS: dict[str, tuple[str, str, float, int]] = {
     "min_days_cover": ("lowest days of cover", "d", 1.0, 1),
     "time_to_survive_d": ("time to survive", "d", 1.0, 1),
     "time_to_recover_d": ("time to recover", "d", 1.0, 1),
-    "lost_flow_t": ("flow held back at disrupted facilities", "kt", 1e-3, 1),
+    "held_back_t": ("flow held back at its facilities", "kt", 1e-3, 1),
     "wait_h_total": ("waiting", "h", 1.0, 0),
     "disruption_wait_h": ("waiting caused by disruptions", "h", 1.0, 0),
     "demurrage_usd": ("demurrage", "k$", 1e-3, 0),
@@ -422,7 +422,7 @@ class DisruptionStats:
     targets: str
     timing: str
     activated_pct: float  # replications in which it was active at least once
-    lost: Stat | None  # flow held back at its targets while it acted (t): throughput forgone there
+    held_back: Stat | None  # flow held back at its targets (t), from paired runs; None if not computed
     wait: Stat | None  # waiting it caused (h)
     survive: dict[str, Stat]  # refinery -> time to survive (d); NaN = never cut runs
     recover: dict[str, Stat]  # refinery -> time to recover (d); NaN = not recovered
@@ -451,9 +451,8 @@ def disruption_stats(run: RunTables) -> list[DisruptionStats]:
     out = []
     for d in s.disruptions:
         g = dk[dk["disruption"] == d.name] if not dk.empty and "disruption" in dk else pd.DataFrame()
-        lost_col = _fac_col(g, "lost_t", "lost_flow_t")
         wait_col = _fac_col(g, "wait_h", "wait_h_total")
-        lost = Stat.of(g[lost_col]) if lost_col else None
+        held = Stat.of(g["held_back_t"]) if "held_back_t" in g and len(g) else None
         wait = Stat.of(g[wait_col]) if wait_col else None
         active = g[g["activations"] > 0] if "activations" in g else g
         survive, recover = {}, {}
@@ -466,7 +465,7 @@ def disruption_stats(run: RunTables) -> list[DisruptionStats]:
         out.append(DisruptionStats(
             d.name, d.kind, ", ".join(s.resolve_targets(d)), _timing(s, d),
             100.0 * len(active) / max(1, run.replications) if len(g) else math.nan,
-            lost, wait, survive, recover, d.source or "", d.note or "", to_end))
+            held, wait, survive, recover, d.source or "", d.note or "", to_end))
     return out
 
 
@@ -817,7 +816,7 @@ BINDING_PCT = 90.0
 
 HEADLINE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
                  "min_days_cover")
-TABLE_KPIS = (*HEADLINE_KPIS, "voyages", "cycle_h_mean", "lost_flow_t", "disruption_wait_h", "demurrage_usd",
+TABLE_KPIS = (*HEADLINE_KPIS, "voyages", "cycle_h_mean", "disruption_wait_h", "demurrage_usd",
               "hhi_origin", "hhi_route")
 
 
@@ -880,7 +879,8 @@ def headline(run: RunTables) -> str:
 def main_disruption(run: RunTables) -> DisruptionStats | None:
     """The activated disruption that cost the refineries the most crude delivered (from the
     counterfactual attribution, when the run has one and some disruption cost any), else
-    the one that held back the most flow at its targets (then caused the most waiting)."""
+    the one that held back the most flow at its targets (when the run computed it from paired
+    replications), then the one that caused the most waiting."""
     active = [d for d in disruption_stats(run) if d.activated_pct > 0]
     if not active:
         return None
@@ -890,9 +890,9 @@ def main_disruption(run: RunTables) -> DisruptionStats | None:
         return max(costly, key=lambda d: (costs[d.name], d.name))
 
     def weight(d: DisruptionStats) -> tuple[float, float]:
-        lost = d.lost.mean if d.lost is not None and d.lost.n else 0.0
+        held = d.held_back.mean if d.held_back is not None and d.held_back.n else 0.0
         wait = d.wait.mean if d.wait is not None and d.wait.n else 0.0
-        return (lost, wait)
+        return (held, wait)
 
     return max(active, key=weight)
 
@@ -922,26 +922,29 @@ def _resilience(run: RunTables) -> str:
     if d is None:
         return "No disruption was active in any replication. "
     n_active = round(d.activated_pct * run.replications / 100.0)
-    lost_any = bool(d.lost is not None and d.lost.n and d.lost.mean > 0)
+    held_any = bool(d.held_back is not None and d.held_back.n and d.held_back.mean > 0)
     wait_any = bool(d.wait is not None and d.wait.n and d.wait.mean > 0)
     cost = _cost_row(run, d.name)
     if cost is not None and float(cost["delivered_lost_t_mean"]) > 0.0:
         text = [f"The disruption that cost the refineries the most crude, {d.name} (active in {n_active} of "
                 f"{run.replications} replications; without it {cost_clause(cost)}"]
-        if lost_any:
-            text.append(f"; it held back {fmt_range('lost_flow_t', d.lost)} of flow at {d.targets} while it acted")
-    elif lost_any:
+        if held_any:
+            text.append(f"; it held back {fmt_range('held_back_t', d.held_back)} of flow at {d.targets} "
+                        f"while it acted, against the same replications without it")
+    elif held_any:
         text = [f"The disruption that held back the most flow, {d.name} (active in {n_active} of "
-                f"{run.replications} replications, {fmt_range('lost_flow_t', d.lost)} of flow held back at "
-                f"{d.targets}: throughput forgone there while disrupted, and the crude may still arrive later"]
+                f"{run.replications} replications, {fmt_range('held_back_t', d.held_back)} of flow held back at "
+                f"{d.targets}: throughput forgone there while it acted, against the same replications without "
+                f"it; the crude may still arrive later"]
         if cost is not None:
             text.append(f"; without it {cost_clause(cost)}")
     elif wait_any:
         text = [f"The disruption that caused the most waiting, {d.name} (active in {n_active} of "
                 f"{run.replications} replications, {fmt_range('wait_h_total', d.wait)} of tanker waiting"]
     else:
-        text = [f"After {d.name} (active in {n_active} of {run.replications} replications, with no flow held back or "
-                f"waiting attributed to any disruption"]
+        held = "no flow held back or " if d.held_back is not None else ""
+        text = [f"After {d.name} (active in {n_active} of {run.replications} replications, with {held}"
+                f"no waiting attributed to any disruption"]
     text.append("): ")
     clauses = []
     for ref in sorted(set(d.survive) | set(d.recover)):
@@ -1109,16 +1112,23 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     if not stats:
         doc.p("The scenario has no disruptions.")
     else:
-        doc.p("Flow held back and waiting are attributed to each disruption by the model; mean with "
-              "p5–p95 over the replications in which it was active. Flow held back is the throughput a "
-              "disrupted facility did not move while the disruption acted, against what it could have moved: "
-              "the crude may still arrive later, so it is not what the refineries lost.")
-        doc.table(["disruption", "kind", "targets", "timing", "active in (%)", "flow held back at the facility",
-                   "waiting caused",
-                   "source"],
+        held = any(d.held_back is not None for d in stats)
+        if held:
+            doc.p("Flow held back and waiting per disruption; mean with p5–p95 over the replications. Flow "
+                  "held back is what its target facilities moved during its activations in the same "
+                  "replication without it (same seed, so the same random numbers) minus what they moved "
+                  "with it, summed over its targets (throughput as defined in the README: a pipeline's "
+                  "intake at its head, a terminal's berth transfers, ...); the crude may still arrive later, "
+                  "so it is not what the refineries lost.")
+        else:
+            doc.p("Waiting is attributed to each disruption by the model; mean with p5–p95 over the "
+                  "replications. Flow held back was not computed for this run (it needs paired runs "
+                  "without each disruption: `routesim run --held-back`, or `routesim attribute`).")
+        doc.table(["disruption", "kind", "targets", "timing", "active in (%)",
+                   *(["flow held back at its facilities"] if held else []), "waiting caused", "source"],
                   [[d.name, d.kind, d.targets, d.timing,
                     "not recorded" if not math.isfinite(d.activated_pct) else _num(d.activated_pct, 0),
-                    _stat_cell("lost_flow_t", d.lost), _stat_cell("wait_h_total", d.wait),
+                    *([_stat_cell("held_back_t", d.held_back)] if held else []), _stat_cell("wait_h_total", d.wait),
                     d.source or _seed_list(cited.get(d.name, []))]
                    for d in stats])
         costs = attribution_table(run)

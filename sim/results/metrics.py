@@ -50,13 +50,18 @@ Definitions (all per replication, over the scenario horizon):
   direction's traffic (by a closure for both directions or for that one; NaN on other
   rows).  **Disrupted hours**: hours in which any disruption of any kind or direction
   acted on the facility.
+* **removed** (facility ``removed_t``): crude a contamination took out of a pipeline.
 * **per disruption** (``disruption_kpis``): ``activations``, ``active_h`` (union over
-  targets and activations), ``lost_t`` (the lost flow the model attributed to it) and the
-  wait segments it is responsible for (``waits``, ``wait_h`` total, mean, p95).  A segment
-  with several responsible disruptions (``storm+strike``) is credited in full to each, so
-  per-disruption ``wait_h`` may add up to more than the run's ``disruption_wait_h``, which
-  counts every segment once; ``wait_h_shared`` is the part of ``wait_h`` shared with
-  another disruption (``wait_h - wait_h_shared`` is this disruption's alone).
+  targets and activations) and the wait segments it is responsible for (``waits``,
+  ``wait_h`` total, mean, p95).  A segment with several responsible disruptions
+  (``storm+strike``) is credited in full to each, so per-disruption ``wait_h`` may add up
+  to more than the run's ``disruption_wait_h``, which counts every segment once;
+  ``wait_h_shared`` is the part of ``wait_h`` shared with another disruption
+  (``wait_h - wait_h_shared`` is this disruption's alone).  When the run computed it
+  (``routesim run --held-back``, :func:`sim.model.counterfactual.held_back`), the flow it
+  held back: ``throughput_t`` (its targets' throughput during its activations),
+  ``throughput_without_t`` (the same in the replication without it, same seed) and
+  ``held_back_t`` = without - with; a run without that option has none of the three columns.
 * **time to survive** (``time_to_survive_<refinery>_d``): whole days from the day the
   disruption first starts to the first day, on or after it, on which that refinery cuts
   runs - how long the refinery ran on stock.  0 if it was already cutting; NaN if it never
@@ -417,7 +422,8 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             "disrupted_h": _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in dis if f == name), horizon),
             "delivered_t": nan, "demand_t": nan, "run_t": nan, "demand_met_pct": nan,
             "shortfall_t": nan, "cut_run_days": nan, "min_days_cover": nan,
-            "stock_mean_t": nan, "stock_min_t": nan, "stock_end_t": nan, "lost_t": float(_flow(records, name, "lost").sum()),
+            "stock_mean_t": nan, "stock_min_t": nan, "stock_end_t": nan,
+            "removed_t": float(_flow(records, name, "removed").sum()),
         }
         here = w_fac == name
         h = w_h[here]
@@ -524,9 +530,12 @@ def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float,
     return math.nan
 
 
-def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFrame | None = None,
+                    held_back: dict[str, tuple[float, float]] | None = None) -> list[dict[str, Any]]:
     """A row per disruption of the scenario (activated or not): activations, active hours,
-    attributed lost flow and waiting, and time to survive / recover for each refinery."""
+    attributed waiting, time to survive / recover for each refinery, and with ``held_back``
+    (disruption -> (throughput with, without), :func:`sim.model.counterfactual.held_back`) the flow
+    it held back."""
     horizon = records.horizon_h
     w = waits(records) if waits_df is None else waits_df
     w_dis = _col(w, "disruption", object)
@@ -543,17 +552,19 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFr
     for d in scenario.disruptions:
         mask = np.array([d.name in names for names in credited], dtype=bool)
         mine_w = w_h[mask]
-        lost = sum(t for (dn, _fac), t in records.lost_flow_t.items() if dn == d.name)
         start, end, n_act = first.get(d.name, (math.nan, math.nan, 0))
         row: dict[str, Any] = {
             "disruption": d.name, "kind": d.kind, "activations": n_act,
             "first_start_h": start, "first_end_h": end,
             "active_h": _union_hours(((s, _end(e, horizon)) for dn, _f, _k, s, e in records.disruptions
                                       if dn == d.name), horizon),
-            "lost_t": float(lost), "waits": int(mine_w.size), "wait_h": float(mine_w.sum()),
+            "waits": int(mine_w.size), "wait_h": float(mine_w.sum()),
             "wait_h_shared": float(w_h[mask & shared].sum()),
             "wait_h_mean": _mean(mine_w), "wait_h_p95": _p95(mine_w),
         }
+        if held_back is not None:
+            with_t, without_t = held_back[d.name]
+            row.update(throughput_t=with_t, throughput_without_t=without_t, held_back_t=without_t - with_t)
         for r in refineries:
             delivered, demand, run = per_ref[r]
             if n_act:
@@ -612,7 +623,6 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     out["wait_h_p95"] = _p95(wh)
     out["wait_h_per_voyage"] = out["wait_h_total"] / out["voyages_started"] if out["voyages_started"] else math.nan
     out.update(_wait_stats(w, "", out["voyages_started"]))
-    out["lost_flow_t"] = float(sum(records.lost_flow_t.values()))
     out["disruption_wait_h"] = float(wh[_col(w, "disruption", object) != ""].sum())
     out["disruption_activations"] = len({(d, round(float(s), 9)) for d, _f, _k, s, _e in records.disruptions})
     for f in refs:
@@ -674,9 +684,11 @@ def _rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
             for k in rows[0]}
 
 
-def replication_columns(records: Records, scenario: Scenario, replication: int) -> dict[str, dict[str, np.ndarray]]:
+def replication_columns(records: Records, scenario: Scenario, replication: int, *,
+                        held_back: dict[str, tuple[float, float]] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Every table of one replication as columns (name -> numpy array), each table with a
-    leading ``replication`` column: the cheap form the runner ships back from a worker."""
+    leading ``replication`` column: the cheap form the runner ships back from a worker.
+    ``held_back``: as in :func:`disruption_kpis`."""
     v = voyage_columns(records, scenario)
     w = wait_columns(records)
     fac = facility_kpis(records, scenario, voyages_df=v, waits_df=w)
@@ -684,7 +696,7 @@ def replication_columns(records: Records, scenario: Scenario, replication: int) 
     tables = {
         "kpis": _rows_to_columns([k]),
         "facility_kpis": _rows_to_columns(fac),
-        "disruption_kpis": _rows_to_columns(disruption_kpis(records, scenario, waits_df=w)),
+        "disruption_kpis": _rows_to_columns(disruption_kpis(records, scenario, waits_df=w, held_back=held_back)),
         "timeseries": timeseries_columns(records, scenario),
         "voyages": v,
         "waits": w,
