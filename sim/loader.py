@@ -688,9 +688,16 @@ def validate(path: str | os.PathLike[str]) -> list[Problem]:
         scenario = validate_tree(tree, str(path), problems)
     except ScenarioError as e:
         return list(e.problems)
+    return model_problems_at(tree, scenario, str(path))
+
+
+def model_problems_at(tree: Any, scenario: Scenario, shown: str) -> list[Problem]:
+    """What the model would refuse before a run (:func:`sim.model.build.model_problems`:
+    its checks and its work and memory guards), placed at the lines of the fields
+    concerned in ``tree``.  ``validate`` and ``run`` both report these, word for word."""
     from sim.model.build import model_problems  # lazy: the loader itself does not need the model
 
-    return _sorted([_problem_at(position_of(tree, tuple(p.path)), p.path, p.message, p.hint, str(path))
+    return _sorted([_problem_at(position_of(tree, tuple(p.path)), p.path, p.message, p.hint, shown)
                     for p in model_problems(scenario)])
 
 

@@ -168,6 +168,25 @@ class Prepared:
     scenario: Scenario
     source: str | None
     overrides: tuple[str, ...]
+    tree: Any = None   # the mapping it was validated from, with file positions (None: a Scenario object)
+    shown: str = ""    # the file name to show in problems
+    applied: tuple = ()  # (field path, --set path, value) of each override
+
+
+def check(prep: Prepared) -> None:
+    """Refuse what the model would refuse (its checks, its work and memory guards) with
+    the same lines ``routesim validate`` prints: file, line, field, and the ``--set``
+    that caused it.  Cheap (estimates only); called before any run folder exists."""
+    from sim import loader
+
+    if prep.tree is None:
+        from sim.model.build import model_problems
+
+        problems = model_problems(prep.scenario)
+    else:
+        problems = loader.model_problems_at(prep.tree, prep.scenario, prep.shown)
+    if problems:
+        raise ScenarioError([_blame_override(p, list(prep.applied)) for p in problems])
 
 
 def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequence[str] = ()) -> Prepared:
@@ -190,13 +209,13 @@ def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequ
         shown = str(path)
         source = str(path)
     if not pairs:
-        return Prepared(loader.validate_tree(tree, shown), source, ())
+        return Prepared(loader.validate_tree(tree, shown), source, (), tree, shown)
     applied = [(apply_override(tree, p, v), p, v) for p, v in pairs]
     try:
         scenario = loader.validate_tree(tree, shown)
     except ScenarioError as e:
         raise ScenarioError([_blame_override(p, applied) for p in e.problems]) from None
-    return Prepared(scenario, source, overrides)
+    return Prepared(scenario, source, overrides, tree, shown, tuple(applied))
 
 
 def _blame_override(problem: Any, applied: list[tuple[tuple[str | int, ...], str, Any]]) -> Any:
@@ -619,6 +638,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     n = int(replications if replications is not None else scenario.replications)
     s = int(seed if seed is not None else scenario.seed)
     if model is None:
+        check(prep)
         preflight(scenario, s)
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix=_prefix)
     header = (f"# Resolved scenario of this run (extends and overrides applied, units in tonnes, hours, t/d).\n"
@@ -739,8 +759,10 @@ def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str
     for values in points:
         sets = [f"{p}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
                 for p, v in zip(grid, values)]
-        point = prepare(scenario_or_path, [*overrides, *sets]).scenario
+        prep_point = prepare(scenario_or_path, [*overrides, *sets])
+        point = prep_point.scenario
         if model is None:
+            check(prep_point)
             preflight(point, seed if seed is not None else point.seed)
         prepared.append((values, point, sets))
     folder = store.new_run_dir(base.scenario, root=results_root, out=out, prefix="sweep-")

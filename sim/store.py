@@ -67,7 +67,7 @@ RUN_MARKER = ".routesim-run"
 
 _UNIT_SUFFIX = {
     units.parse_duration: "h", units.parse_mass: " t", units.parse_rate: " t/d",
-    units.parse_distance: " nm", units.parse_speed: " kn", units.parse_length: " m",
+    units.parse_distance: " nm", units.parse_speed: " kn", units.parse_length: " m", units.parse_memory: " B",
 }
 
 

@@ -342,8 +342,8 @@ def test_override_changes_the_run_and_bad_values_name_the_set(small):
 
 
 def test_a_scenario_the_model_refuses_creates_no_run_folder(small, tmp_path):
-    with pytest.raises(UserError, match="max_events"):
-        runner.run(small, overrides=["limits.max_events=1000", "horizon=100y"], results_root=tmp_path,
+    with pytest.raises(ScenarioError, match="max_events"):
+        runner.run(small, overrides=["limits={max_events: 1000}", "horizon=100y"], results_root=tmp_path,
                    executor="serial", progress=False)
     assert not (tmp_path / "runner-test").exists()
 
