@@ -43,6 +43,7 @@ PER_TIME = {"h": 24.0, "d": 1.0, "day": 1.0, "w": 1 / 7, "mo": 12 / DAYS_PER_YEA
 DISTANCE_UNITS = {"nm": 1.0, "km": 1 / KM_PER_NM, "m": 1 / (KM_PER_NM * 1000), "mi": 1.609344 / KM_PER_NM}
 SPEED_UNITS = {"kn": 1.0, "kt": 1.0, "knots": 1.0, "km/h": 1 / KM_PER_NM}
 LENGTH_UNITS = {"m": 1.0, "km": 1000.0, "ft": 0.3048, "mm": 1e-3, "in": 0.0254}
+MIN_RATE_T_PER_DAY = 1e-6  # a gram a day: the smallest positive rate accepted
 MEMORY_UNITS = {"B": 1.0, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
                 "KiB": 1024.0, "MiB": 1024.0 ** 2, "GiB": 1024.0 ** 3, "TiB": 1024.0 ** 4}
 
@@ -134,7 +135,13 @@ def parse_rate(text: object, barrels_per_tonne: float | None = None) -> float:
         tonnes = value * BARREL_UNITS[qty] / _need_factor(barrels_per_tonne, text)
     else:
         raise _unknown(qty, str(text), "quantity", {**MASS_UNITS, **BARREL_UNITS}, "25 kt/d")
-    return _finite(tonnes * PER_TIME[per], text, "rate")
+    rate = _finite(tonnes * PER_TIME[per], text, "rate")
+    if 0.0 < abs(rate) < MIN_RATE_T_PER_DAY:
+        # Nothing physical flows at less than a gram a day; such a rate only makes
+        # divisions by it (days of cover, transit times) overflow.  Zero means none.
+        raise UnitError(f"rate {text!r} is {rate:.3g} t/d, below the smallest rate that means anything "
+                        f"({MIN_RATE_T_PER_DAY:g} t/d, a gram a day); write 0 for no flow")
+    return rate
 
 
 def parse_distance(text: object) -> float:
