@@ -32,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import itertools
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -189,6 +190,25 @@ class Prepared:
     scenario: Scenario
     source: str | None
     overrides: tuple[str, ...]
+    tree: Any = None   # the mapping it was validated from, with file positions (None: a Scenario object)
+    shown: str = ""    # the file name to show in problems
+    applied: tuple = ()  # (field path, --set path, value) of each override
+
+
+def check(prep: Prepared) -> None:
+    """Refuse what the model would refuse (its checks, its work and memory guards) with
+    the same lines ``routesim validate`` prints: file, line, field, and the ``--set``
+    that caused it.  Cheap (estimates only); called before any run folder exists."""
+    from sim.scenario import loader
+
+    if prep.tree is None:
+        from sim.model.build import model_problems
+
+        problems = model_problems(prep.scenario)
+    else:
+        problems = loader.model_problems_at(prep.tree, prep.scenario, prep.shown)
+    if problems:
+        raise ScenarioError([_blame_override(p, list(prep.applied)) for p in problems])
 
 
 def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequence[str] = ()) -> Prepared:
@@ -211,13 +231,13 @@ def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequ
         shown = str(path)
         source = str(path)
     if not pairs:
-        return Prepared(loader.validate_tree(tree, shown), source, ())
+        return Prepared(loader.validate_tree(tree, shown), source, (), tree, shown)
     applied = [(apply_override(tree, p, v), p, v) for p, v in pairs]
     try:
         scenario = loader.validate_tree(tree, shown)
     except ScenarioError as e:
         raise ScenarioError([_blame_override(p, applied) for p in e.problems]) from None
-    return Prepared(scenario, source, overrides)
+    return Prepared(scenario, source, overrides, tree, shown, tuple(applied))
 
 
 def _blame_override(problem: Any, applied: list[tuple[tuple[str | int, ...], str, Any]]) -> Any:
@@ -607,12 +627,21 @@ def _finish(folder: Path, manifest: dict[str, Any], assembler: store.Assembler |
 
 def _execute(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str, workers: int | None,
              scheduler: Any, progress: bool | None, model: Model | None) -> store.RunResult:
-    store.lock_run(folder)
+    try:
+        store.lock_run(folder)
+    except OSError as e:
+        msg = store.environment_problem(e, folder)
+        if msg is None:
+            raise
+        raise UserError(msg) from None
     try:
         return _execute_locked(folder, scenario, manifest, executor=executor, workers=workers,
                                scheduler=scheduler, progress=progress, model=model)
     finally:
-        store.unlock_run(folder)
+        try:
+            store.unlock_run(folder)
+        except OSError:
+            pass  # a read-only folder: the lock is stale once this process ends, and is taken over
 
 
 def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str,
@@ -641,8 +670,7 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
         for block in store.finished_blocks(folder):  # a resumed run: what is already on disk
             assembler.add(block)
         if todo:
-            if workers is None and executor in ("local", "dask") and not scheduler:
-                workers = min(os.cpu_count() or 1, len(todo))  # no idle processes for a short run
+            workers = useful_workers(executor, workers, len(todo), scheduler)
             ex = _executor(executor, scenario, seed, model, workers, scheduler, bool(manifest.get("held_back")))
             manifest["executor"] = executor
             manifest["workers"] = ex.workers
@@ -674,18 +702,41 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
                             f"; the run stopped with {done} of {n} replications saved in {folder}, "
                             "marked incomplete") from None
         raise ReplicationFailed(folder, failure, seed, str(manifest.get("scenario_hash")), done, n) from None
-    except BaseException:
+    except BaseException as e:
         if ex is not None:
             ex.close(abort=True)
         assembler.abort()
         _save_state(folder, manifest, wall_before, t_start)
-        raise
+        msg = store.environment_problem(e, folder) if isinstance(e, OSError) else None
+        if msg is None:
+            raise
+        saved = sum(len(b.replications) for b in store.finished_blocks(folder))
+        raise UserError(f"{msg}; {saved} of {n} replications are saved in {folder}; when the disk allows, "
+                        f"finish with: routesim run --resume {shlex.quote(str(folder))}") from None
     finally:
         if bar is not None:
             bar.close()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
     return store.open_run(folder)
+
+
+def useful_workers(executor: str, workers: int | None, todo: int, scheduler: Any = None) -> int | None:
+    """Processes worth starting: no more than the replications (a block holds at least
+    one) nor, on this machine, the cores; more would only cost memory.  When a requested
+    ``workers`` is capped, says so in one line on standard error."""
+    if executor == "serial" or (executor == "dask" and scheduler):
+        return workers
+    cores = os.cpu_count() or 1
+    useful = max(1, min(cores, todo))
+    if workers is None:
+        return useful  # no idle processes for a short run
+    if workers > useful:
+        why = (f"{todo} replication{'s' if todo != 1 else ''} to run" if todo <= cores
+               else f"{cores} core{'s' if cores != 1 else ''} here")
+        print(f"routesim: --workers {workers} capped at {useful} ({why})", file=sys.stderr)
+        return useful
+    return workers
 
 
 def _save_state(folder: Path, manifest: dict[str, Any], wall_before: float, t_start: float) -> None:
@@ -734,8 +785,22 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     n = int(replications if replications is not None else scenario.replications)
     s = int(seed if seed is not None else scenario.seed)
     if model is None:
+        check(prep)
         preflight(scenario, s)
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix=_prefix)
+    try:
+        return _start(folder, scenario, prep, n, s, executor=executor, workers=workers, scheduler=scheduler,
+                      progress=progress, model=model, held_back=held_back)
+    except OSError as e:  # before the manifest exists: nothing to resume
+        msg = store.environment_problem(e, folder)
+        if msg is None:
+            raise
+        raise UserError(f"{msg}; nothing was run: remove {folder} and start again") from None
+
+
+def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, executor: str,
+           workers: int | None, scheduler: Any, progress: bool | None, model: Model | None,
+           held_back: bool) -> store.RunResult:
     header = (f"# Resolved scenario of this run (extends and overrides applied, units in tonnes, hours, t/d).\n"
               f"# source: {prep.source or 'a Scenario object'}\n"
               + "".join(f"# --set {o}\n" for o in prep.overrides))
@@ -856,8 +921,10 @@ def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str
     for values in points:
         sets = [f"{p}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
                 for p, v in zip(grid, values)]
-        point = prepare(scenario_or_path, [*overrides, *sets]).scenario
+        prep_point = prepare(scenario_or_path, [*overrides, *sets])
+        point = prep_point.scenario
         if model is None:
+            check(prep_point)
             preflight(point, seed if seed is not None else point.seed)
         prepared.append((values, point, sets))
     folder = store.new_run_dir(base.scenario, root=results_root, out=out, prefix="sweep-")

@@ -43,6 +43,9 @@ PER_TIME = {"h": 24.0, "d": 1.0, "day": 1.0, "w": 1 / 7, "mo": 12 / DAYS_PER_YEA
 DISTANCE_UNITS = {"nm": 1.0, "km": 1 / KM_PER_NM, "m": 1 / (KM_PER_NM * 1000), "mi": 1.609344 / KM_PER_NM}
 SPEED_UNITS = {"kn": 1.0, "kt": 1.0, "knots": 1.0, "km/h": 1 / KM_PER_NM}
 LENGTH_UNITS = {"m": 1.0, "km": 1000.0, "ft": 0.3048, "mm": 1e-3, "in": 0.0254}
+MIN_RATE_T_PER_DAY = 1e-6  # a gram a day: the smallest positive rate accepted
+MEMORY_UNITS = {"B": 1.0, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+                "KiB": 1024.0, "MiB": 1024.0 ** 2, "GiB": 1024.0 ** 3, "TiB": 1024.0 ** 4}
 
 
 def _split(text: object, what: str, example: str) -> tuple[float, str]:
@@ -132,7 +135,13 @@ def parse_rate(text: object, barrels_per_tonne: float | None = None) -> float:
         tonnes = value * BARREL_UNITS[qty] / _need_factor(barrels_per_tonne, text)
     else:
         raise _unknown(qty, str(text), "quantity", {**MASS_UNITS, **BARREL_UNITS}, "25 kt/d")
-    return _finite(tonnes * PER_TIME[per], text, "rate")
+    rate = _finite(tonnes * PER_TIME[per], text, "rate")
+    if 0.0 < abs(rate) < MIN_RATE_T_PER_DAY:
+        # Nothing physical flows at less than a gram a day; such a rate only makes
+        # divisions by it (days of cover, transit times) overflow.  Zero means none.
+        raise UnitError(f"rate {text!r} is {rate:.3g} t/d, below the smallest rate that means anything "
+                        f"({MIN_RATE_T_PER_DAY:g} t/d, a gram a day); write 0 for no flow")
+    return rate
 
 
 def parse_distance(text: object) -> float:
@@ -148,6 +157,22 @@ def parse_speed(text: object) -> float:
 def parse_length(text: object) -> float:
     """Length in metres: ``"245 m"``, ``"1020 mm"``, ``"42 in"``."""
     return _parse_simple(text, "length", LENGTH_UNITS, "245 m", "'{v} m'")
+
+
+def parse_memory(text: object) -> float:
+    """Memory in bytes: ``"1 GiB"``, ``"512 MiB"``, ``"2 GB"``."""
+    return _parse_simple(text, "memory size", MEMORY_UNITS, "1 GiB", "'{v} GiB' or '{v} MiB'")
+
+
+def format_bytes(n: float) -> str:
+    """``5 * 2**20`` -> ``"5 MiB"``, ``1.5e9`` -> ``"1.4 GiB"`` (binary units, as limits are set)."""
+    if not math.isfinite(n):
+        return "more than 1,024 TiB"
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        size = MEMORY_UNITS[unit]
+        if n >= size:
+            return f"{n / size:,.1f} {unit}".replace(".0 ", " ")
+    return f"{n:,.0f} B"
 
 
 def parse_clock(text: object) -> float:

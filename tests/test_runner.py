@@ -357,8 +357,8 @@ def test_override_changes_the_run_and_bad_values_name_the_set(small):
 
 
 def test_a_scenario_the_model_refuses_creates_no_run_folder(small, tmp_path):
-    with pytest.raises(UserError, match="max_events"):
-        runner.run(small, overrides=["limits.max_events=1000", "horizon=100y"], results_root=tmp_path,
+    with pytest.raises(ScenarioError, match="max_events"):
+        runner.run(small, overrides=["limits={max_events: 1000}", "horizon=100y"], results_root=tmp_path,
                    executor="serial", progress=False)
     assert not (tmp_path / "runner-test").exists()
 
@@ -486,3 +486,29 @@ def test_a_scenario_limit_hit_in_one_replication_is_a_user_error_and_keeps_what_
         runner.run(small, replications=3, executor="serial", out=out, model=guarded_model, progress=False)
     assert store.read_manifest(out)["status"] == "incomplete"
     assert [list(b.replications) for b in store.finished_blocks(out)] == [[0]]
+
+
+@pytest.mark.parametrize("cores, asked, n, used, line", [
+    (8, 1000, 2, 2, "routesim: --workers 1000 capped at 2 (2 replications to run)"),
+    (2, 1000, 50, 2, "routesim: --workers 1000 capped at 2 (2 cores here)"),
+    (8, 3, 50, 3, None),
+])
+def test_workers_are_capped_at_what_is_useful_and_the_cap_is_said(small, tmp_path, capsys, monkeypatch,
+                                                                  cores, asked, n, used, line):
+    """--workers 1000 -n 2 started about 1,000 processes (2.9 GB).  A block holds at least
+    one replication, so more workers than replications to run, or than cores, only idle:
+    on 8 cores, 2 replications use 2 workers; on 2 cores, 50 use 2; 3 asked of 8 stay 3.
+    The cap is one line on stderr; no line when nothing is capped."""
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert runner.useful_workers("local", asked, n) == used
+    assert capsys.readouterr().err.splitlines() == ([line] if line else [])
+    assert runner.useful_workers("serial", asked, n) == asked  # one process whatever is asked
+    assert runner.useful_workers("local", None, n) == min(cores, n)
+
+
+def test_a_capped_run_records_the_workers_it_used(small, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    code = main(["run", str(small), "-n", "2", "--workers", "1000", "--out", str(tmp_path / "r"), "-q"])
+    assert code == 0
+    assert capsys.readouterr().err.splitlines() == ["routesim: --workers 1000 capped at 2 (2 replications to run)"]
+    assert json.loads((tmp_path / "r" / "manifest.json").read_text())["workers"] == 2

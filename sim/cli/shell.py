@@ -149,13 +149,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = None  # type: ignore[assignment]
         finally:
             return EXIT_OK
+    except OSError as e:  # a read-only or full disk is the user's environment, not a bug
+        from sim.results.store import environment_problem
+
+        msg = environment_problem(e)
+        if msg is None:
+            return _internal(e, debug)
+        print(f"error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a one-line report
-        if debug:
-            traceback.print_exc()
-        first = str(e).splitlines()[0] if str(e) else ""
-        print(f"internal error: {type(e).__name__}: {first} (please report; rerun with --debug "
-              "for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal(e, debug)
+
+
+def _internal(e: BaseException, debug: bool) -> int:
+    """One line for a bug (``--debug``: the traceback too); exit status 1."""
+    if debug:
+        traceback.print_exception(e)
+    first = str(e).splitlines()[0] if str(e) else ""
+    print(f"internal error: {type(e).__name__}: {first} (please report; rerun with --debug "
+          "for the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,13 +60,19 @@ from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
 from sim.model.network import Flow, FlowNetwork, Meter, Schedule, Tank
 from sim.model.port import COL, Port
-from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
+from sim.model.voyage import SeaLeg, cycle_h, lifting_count, start_fleet, start_programme
 from sim.model.waits import WaitRecorder
 from sim.recorder import VOYAGE_FIELDS, Records
 from sim.scenario.topology import nothing_can_flow
 
 EVENTS_PER_VOYAGE = 15
 EVENTS_PER_DAY = 4
+# Memory of one replication, generously (measured peaks are about 2.5 kB per queued
+# lifting: its SimPy process, voyage row and wait rows; the tables of metrics add more).
+BYTES_PER_VOYAGE = 4096
+BYTES_PER_SERIES_DAY = 64   # a day of one flow or tank series: the array cell and its table rows
+BYTES_PER_ACTIVATION = 512  # a disruption activation: its processes and its table row
+BASE_BYTES = 16 * 1024 ** 2  # the model's fixed part
 
 
 @dataclass
@@ -203,31 +209,104 @@ def model_problems(scenario: sc.Scenario) -> list[Problem]:
     if why is not None:
         out.append(_problem(scenario, ("network",), f"nothing can flow: {why}",
                             "connect a source or a stocked tank to a refinery by pipelines or a shipping programme"))
+    out += work_problems(scenario)
     return out
 
 
-def estimate_events(scenario: sc.Scenario) -> int:
-    """A generous estimate of the SimPy events a replication needs (for the max_events guard)."""
+@dataclass(frozen=True)
+class Work:
+    """What one replication will cost, estimated from the scenario alone (nothing is built)."""
+
+    events: float        # SimPy events, generously
+    memory_bytes: float  # peak memory of the replication and its tables, generously
+    # the largest contributor: (field path, what it is, its count, the fix)
+    driver: tuple[tuple, str, float, str]
+
+
+def estimate_work(scenario: sc.Scenario) -> Work:
+    """Events and memory of one replication, from counts worked out arithmetically (a
+    programme's liftings are never listed here).  Each programme lifting starts its voyage
+    process when the model is built, so its memory is held from the start
+    (:data:`BYTES_PER_VOYAGE` covers the process, its voyage and wait rows and their table
+    rows); each day holds a column of every flow and tank series."""
     by_name = scenario.network.by_name()
-    voyages = sum(len(lifting_times_h(p, scenario)) for p in scenario.shipping.programmes)
-    for fl in scenario.shipping.fleets:
+    parts: list[tuple[tuple, str, float, float, float, str]] = []  # path, label, count, events, bytes, fix
+    for i, p in enumerate(scenario.shipping.programmes):
+        n = lifting_count(p, scenario)
+        path = ("shipping", "programmes", i, "every" if p.every_h is not None else "dates")
+        parts.append((path, f"programme {p.name!r}: {_count(n)} liftings", n, EVENTS_PER_VOYAGE * n,
+                      BYTES_PER_VOYAGE * n, "lift less often"))
+    for i, fl in enumerate(scenario.shipping.fleets):
         leg = next((l for l in scenario.network.sea_legs if {l.from_, l.to} == {fl.load_port, fl.discharge_port}), None)
         if leg is None:
             continue
         c = cycle_h(fl.tanker, by_name[fl.load_port], by_name[fl.discharge_port], leg)  # type: ignore[arg-type]
-        voyages += len(fl.tankers) * math.ceil(scenario.horizon_h / max(c, 1e-3))
-    steps = sum(len(s.schedule) for s in scenario.network.sources)
-    steps += sum(len(r.demand_schedule) for r in scenario.network.refineries)
-    disruption_events = 0.0
-    for d in scenario.disruptions:
+        n = len(fl.tankers) * math.ceil(scenario.horizon_h / max(c, 1e-3))
+        parts.append((("shipping", "fleets", i, "tankers"), f"fleet {fl.name!r}: {_count(n)} voyages", n,
+                      EVENTS_PER_VOYAGE * n, BYTES_PER_VOYAGE * n, "use fewer tankers"))
+    net = scenario.network
+    series = (len(net.sources) + 2 * len(net.pipelines) + 2 * len(net.terminals) + 2 * len(net.refineries)
+              + len(net.sources) + len(net.depots) + len(net.terminals) + len(net.refineries))
+    steps = sum(len(s.schedule) for s in net.sources) + sum(len(r.demand_schedule) for r in net.refineries)
+    days = scenario.horizon_days
+    parts.append((("horizon",), f"the horizon: {_count(days)} days", days, EVENTS_PER_DAY * days + 2 * steps,
+                  BYTES_PER_SERIES_DAY * series * days, "shorten the horizon"))
+    for i, d in enumerate(scenario.disruptions):
         if d.stochastic is not None:
             count = disruptions.expected_count(d, scenario)
         elif d.recurring is not None:
             count = scenario.horizon_h / d.recurring.every_h + 1.0
         else:
             count = 1.0
-        disruption_events += 4.0 * count * max(1, len(scenario.resolve_targets(d)))
-    return int(EVENTS_PER_VOYAGE * voyages + EVENTS_PER_DAY * scenario.horizon_days + 2 * steps + disruption_events)
+        n = count * max(1, len(scenario.resolve_targets(d)))
+        parts.append((("disruptions", i), f"disruption {d.name!r}: {_count(n)} activations", n, 4.0 * n,
+                      BYTES_PER_ACTIVATION * n, "make it less frequent"))
+    events = sum(p[3] for p in parts)
+    memory = BASE_BYTES + sum(p[4] for p in parts)
+    top = max(parts, key=lambda p: (p[3] / scenario.limits.max_events, p[4] / scenario.limits.max_memory_bytes))
+    return Work(events, memory, (top[0], top[1], top[2], top[5]))
+
+
+def estimate_events(scenario: sc.Scenario) -> int:
+    """A generous estimate of the SimPy events a replication needs (for the max_events guard)."""
+    events = estimate_work(scenario).events
+    return int(events) if math.isfinite(events) else 2**63
+
+
+def _count(x: float) -> str:
+    """A count for a message: ``3,153,600,000``; beyond 1e15, ``1.2e+20``."""
+    if not math.isfinite(x):
+        return "more than 1e+15"
+    return f"{x:,.0f}" if x < 1e15 else f"{x:.1e}"
+
+
+def work_problems(scenario: sc.Scenario) -> list[Problem]:
+    """The work and memory guards: one problem at the field that drives the estimate, when
+    a replication would need more events than ``limits.max_events`` or more memory than
+    ``limits.max_memory``.  Checked from estimates before anything is built, by ``validate``
+    and by ``run`` alike."""
+    work = estimate_work(scenario)
+    lim = scenario.limits
+    over: list[str] = []
+    raise_to: list[str] = []
+    if work.events > lim.max_events:
+        over.append(f"about {_count(work.events)} simulation events, more than limits.max_events = "
+                    f"{lim.max_events:,}")
+        if work.events < 1e15:
+            raise_to.append(f"max_events: {int(work.events * 1.5):_}")
+    if work.memory_bytes > lim.max_memory_bytes:
+        over.append(f"about {units.format_bytes(work.memory_bytes)} of memory, more than limits.max_memory = "
+                    f"{units.format_bytes(lim.max_memory_bytes)}")
+        if work.memory_bytes < 2.0 ** 50:
+            raise_to.append(f"max_memory: {units.format_bytes(math.ceil(work.memory_bytes * 1.5 / 2**30) * 2**30)}")
+    if not over:
+        return []
+    path, label, _, fix = work.driver
+    hint = f"{fix}, or shorten the horizon" if fix != "shorten the horizon" else fix
+    if raise_to:
+        hint += f"; if the run is meant to be this big, raise the limit with 'limits: {{{', '.join(raise_to)}}}'"
+    return [_problem(scenario, path, f"one replication would need {' and '.join(over)} (most of it for {label})",
+                     hint)]
 
 
 # --------------------------------------------------------------------------- build
@@ -255,12 +334,6 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
     if problems:
         raise ScenarioError(problems)
     estimate = estimate_events(scenario)
-    if estimate > scenario.limits.max_events:
-        raise UserError(
-            f"scenario {scenario.name!r} would need about {estimate:,} simulation events, more than "
-            f"limits.max_events = {scenario.limits.max_events:,}; shorten the horizon, or raise it with "
-            f"'limits: {{max_events: {int(estimate * 1.5):,}}}'".replace(",", "_")
-        )
     net = scenario.network
     storage = list(net.sources) + list(net.depots) + list(net.terminals) + list(net.refineries)
     flow_names: list[tuple[str, str]] = []

@@ -782,6 +782,12 @@ class FlowNetwork:
             return
         best = max(best, 0.0)
         at = now + best
+        if best > 0.0 and at == now:
+            # A change due sooner than the clock can resolve (a fast rate against a bound
+            # tolerance of EPS_T): take the next representable instant, or the update
+            # would fire at ``now`` again, move nothing and never reach the change.
+            at = math.nextafter(now, INF)
+            best = at - now
         if at == self._timer_at:
             return
         self._version += 1

@@ -31,6 +31,7 @@ finished blocks.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import math
@@ -67,7 +68,7 @@ RUN_MARKER = ".routesim-run"
 
 _UNIT_SUFFIX = {
     units.parse_duration: "h", units.parse_mass: " t", units.parse_rate: " t/d",
-    units.parse_distance: " nm", units.parse_speed: " kn", units.parse_length: " m",
+    units.parse_distance: " nm", units.parse_speed: " kn", units.parse_length: " m", units.parse_memory: " B",
 }
 
 
@@ -258,6 +259,38 @@ def utc_now() -> str:
 # --------------------------------------------------------------------------- the run folder
 
 
+# The user's environment, not a bug: a read-only or full disk, no permission, a quota.
+ENVIRONMENT_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG,
+                                errno.ENOTDIR})
+
+
+def environment_problem(e: OSError, fallback: Path | str | None = None) -> str | None:
+    """``"cannot write /x/y: Read-only file system"`` for an OSError the user's environment
+    caused (see :data:`ENVIRONMENT_ERRNOS`), naming the path; None for anything else."""
+    if e.errno not in ENVIRONMENT_ERRNOS:
+        return None
+    where = e.filename if e.filename is not None else fallback
+    reason = e.strerror or os.strerror(e.errno or 0)
+    if e.errno == errno.ENOSPC:
+        reason += " (the disk is full: free some space)"
+    elif e.errno == errno.EROFS:
+        reason += " (choose a writable folder with --out or --results)"
+    return f"cannot write {where}: {reason}" if where is not None else f"cannot write the results: {reason}"
+
+
+def _make_parents(folder: Path) -> None:
+    """Create the folders above ``folder``; a file in the way is named as such."""
+    for up in [folder.parent, *folder.parent.parents]:
+        if up.exists() or up.is_symlink():
+            if not up.is_dir():
+                raise UserError(f"cannot create {folder}: {up} is a file, not a folder")
+            break
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(environment_problem(e, folder.parent) or f"cannot create {folder.parent}: {e.strerror or e}") from None
+
+
 def _claim(folder: Path) -> None:
     """Make ``folder`` ours: create it exclusively, or claim an existing empty folder."""
     try:
@@ -280,17 +313,18 @@ def new_run_dir(scenario: Scenario, *, root: str | os.PathLike[str] = "results",
     """Create (exclusively) the folder of a new run and return it."""
     if out is not None:
         folder = Path(out)
+        _make_parents(folder)
         try:
-            folder.parent.mkdir(parents=True, exist_ok=True)
+            _claim(folder)
         except OSError as e:
-            raise UserError(f"cannot create {folder.parent}: {e.strerror or e}") from None
-        _claim(folder)
+            raise UserError(environment_problem(e, folder) or f"cannot create {folder}: {e.strerror or e}") from None
         return folder
     base = Path(root) / scenario.name
+    _make_parents(base / "x")
     try:
         base.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"cannot create {base}: {e.strerror or e}") from None
+        raise UserError(environment_problem(e, base) or f"cannot create {base}: {e.strerror or e}") from None
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{prefix}{stamp}-{scenario_hash(scenario)[:8]}"
     for k in range(1, 10_000):
@@ -299,7 +333,12 @@ def new_run_dir(scenario: Scenario, *, root: str | os.PathLike[str] = "results",
             folder.mkdir()
         except FileExistsError:
             continue
-        _claim_marker(folder)
+        except OSError as e:
+            raise UserError(environment_problem(e, folder) or f"cannot create {folder}: {e.strerror or e}") from None
+        try:
+            _claim_marker(folder)
+        except OSError as e:
+            raise UserError(environment_problem(e, folder) or f"cannot create {folder}: {e.strerror or e}") from None
         return folder
     raise UserError(f"too many runs of {scenario.name} started in the same second under {base}")
 

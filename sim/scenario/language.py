@@ -58,6 +58,7 @@ TonnesPerDay = _unit_type(units.parse_rate, "9 Mt/y", "rate: mass per time (e.g.
 NauticalMiles = _unit_type(units.parse_distance, "540 nm", "distance: nm or km")
 Knots = _unit_type(units.parse_speed, "14 kn", "speed: kn or km/h")
 Metres = _unit_type(units.parse_length, "245 m", "length: m, mm, in or ft")
+Bytes = _unit_type(units.parse_memory, "1 GiB", "memory size: B, kB, MB, GB, KiB, MiB, GiB")
 ClockHours = Annotated[
     float,
     BeforeValidator(units.parse_clock),
@@ -542,9 +543,12 @@ class Disruption(Strict):
 
 
 class Limits(Strict):
-    """Guards against runs that would never finish."""
+    """Guards against runs that would never finish or would not fit in memory, checked
+    from estimates before anything is built (see :func:`sim.model.build.estimate_work`)."""
 
     max_events: int = Field(default=50_000_000, ge=1000)
+    max_memory_bytes: Bytes = Field(default=1024.0 ** 3, alias="max_memory", ge=16 * 1024.0 ** 2,
+                                    description="memory one replication may use (estimated before running)")
 
 
 class Scenario(Strict):

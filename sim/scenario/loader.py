@@ -25,6 +25,7 @@ import datetime as _dt
 import math
 import os
 import re
+import stat
 import types
 import typing
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, ScenarioError
 from sim.scenario.language import Scenario, reference_problems
+from sim.units import format_bytes
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 100_000
@@ -154,6 +156,17 @@ def _show(path: Path) -> str:
     return rel if not rel.startswith("..") else str(path)
 
 
+def _kind_of(mode: int) -> str:
+    """What a non-regular file is, for a message."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
 def _read_text(path: Path, shown: str) -> str:
     def refuse(message: str, hint: str | None = None, line: int | None = None) -> _Refused:
         return _Refused([Problem(shown, line, None, (), message, hint)])
@@ -164,19 +177,21 @@ def _read_text(path: Path, shown: str) -> str:
         raise refuse("no such file") from None
     except OSError as e:
         raise refuse(f"cannot read the file: {e.strerror or e}") from None
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise refuse("this is a folder, not a scenario file")
+    if not stat.S_ISREG(st.st_mode):  # opening a FIFO would block until a writer comes
+        raise refuse(f"this is {_kind_of(st.st_mode)}, not a regular file; a scenario is a YAML file on disk")
     if st.st_size > MAX_FILE_BYTES:
         raise refuse(
             f"the file is {st.st_size / 1e6:,.1f} MB; scenario files are limited to "
-            f"{MAX_FILE_BYTES / 1e6:g} MB", "a scenario is a few kilobytes of YAML; is this the right file?")
+            f"{format_bytes(MAX_FILE_BYTES)}", "a scenario is a few kilobytes of YAML; is this the right file?")
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)  # a device or growing file cannot exceed the cap
     except OSError as e:
         raise refuse(f"cannot read the file: {e.strerror or e}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise refuse(f"the file is larger than {MAX_FILE_BYTES / 1e6:g} MB; scenario files are limited to that")
+        raise refuse(f"the file is larger than {format_bytes(MAX_FILE_BYTES)}; scenario files are limited to that")
     if b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise refuse("this is a binary file (it contains NUL bytes), not a YAML scenario", line=line)
@@ -521,8 +536,14 @@ def _load_tree(path: Path, shown: str, roots: list[Path], chain: list[Path], pro
         raise refuse(f"loops: {cycle}", "a file cannot extend itself, directly or through others")
     if len(chain) >= MAX_EXTENDS_CHAIN:
         raise refuse(f"the 'extends' chain is longer than {MAX_EXTENDS_CHAIN} files")
-    if not target.is_file():
-        raise refuse(f"names a file that does not exist: {ext!r}", _nearby_yaml(target))
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        raise refuse(f"names a file that does not exist: {ext!r}", _nearby_yaml(target)) from None
+    if stat.S_ISDIR(mode):
+        raise refuse(f"{ext!r} is a folder, not a file", "name the base scenario's YAML file, e.g. 'extends: baseline.yaml'")
+    if not stat.S_ISREG(mode):
+        raise refuse(f"{ext!r} is {_kind_of(mode)}, not a regular file", "name the base scenario's YAML file")
     shown_base = _show(target)
     base = _load_tree(target, shown_base, roots, chain + [target], problems)
     return _merge(base, tree, (), shown_base, problems)
@@ -688,9 +709,16 @@ def validate(path: str | os.PathLike[str]) -> list[Problem]:
         scenario = validate_tree(tree, str(path), problems)
     except ScenarioError as e:
         return list(e.problems)
+    return model_problems_at(tree, scenario, str(path))
+
+
+def model_problems_at(tree: Any, scenario: Scenario, shown: str) -> list[Problem]:
+    """What the model would refuse before a run (:func:`sim.model.build.model_problems`:
+    its checks and its work and memory guards), placed at the lines of the fields
+    concerned in ``tree``.  ``validate`` and ``run`` both report these, word for word."""
     from sim.model.build import model_problems  # lazy: the loader itself does not need the model
 
-    return _sorted([_problem_at(position_of(tree, tuple(p.path)), p.path, p.message, p.hint, str(path))
+    return _sorted([_problem_at(position_of(tree, tuple(p.path)), p.path, p.message, p.hint, shown)
                     for p in model_problems(scenario)])
 
 
