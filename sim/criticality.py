@@ -224,13 +224,12 @@ def rank(table: pd.DataFrame, replications: int) -> pd.DataFrame:
 
 def _write_manifest(folder: Path, scenario: Scenario, source: str | None, seed: int, n: int, duration_h: float,
                     start: str, start_h: float, chosen: Sequence[str]) -> None:
-    store.write_manifest(folder, {
-        "analysis": "criticality", "scenario": scenario.name, "scenario_hash": store.scenario_hash(scenario),
-        "scenario_source": source, "seed": seed, "replications": n, "closure_duration_h": duration_h,
-        "closure_start": start, "closure_start_h": start_h, "facilities": list(chosen),
-        "versions": store.package_versions(), "git": store.git_commit(), "created_utc": store.utc_now(),
-        "status": "complete",
-    })
+    store.write_manifest(folder, store.Manifest(
+        analysis="criticality", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
+        scenario_source=source, seed=seed, replications=n, closure_duration_h=float(duration_h),
+        closure_start=str(start), closure_start_h=float(start_h), facilities=list(chosen),
+        versions=store.package_versions(), git=store.git_commit(), created_utc=store.utc_now(),
+        status="complete"))
 
 
 def tornado(table: pd.DataFrame, stem: Path, *, scenario: Scenario, duration_h: float, start: str,

@@ -52,6 +52,7 @@ EXECUTORS = ("local", "serial", "dask")
 FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
 BLOCK_TARGET_S = 0.5   # work per block on a pool: IPC and writes amortised, still fine-grained
 BLOCK_MIN_S = 0.05     # ... and at least this much, so the last blocks are not mostly overhead
+LOOPBACK = "127.0.0.1"  # where the local Dask cluster listens
 MAX_BLOCK = 32         # replications per block at most: bounds the memory a block takes in a worker
 
 Model = Callable[[Scenario, np.random.SeedSequence], Records]
@@ -363,8 +364,12 @@ class _Dask:
             except (OSError, TimeoutError) as e:
                 raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
         else:
+            # a private cluster for this run: scheduler, workers, nannies and dashboard listen on
+            # the loopback interface only (a cluster others may reach is one the user starts
+            # and passes with --scheduler)
             self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                        processes=True, dashboard_address=":0", silence_logs=40)
+                                        processes=True, host=LOOPBACK, dashboard_address=f"{LOOPBACK}:0",
+                                        worker_dashboard_address=None, silence_logs=40)
             self.client = Client(self.cluster)
         info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
         self.workers = workers or max(1, len(info.get("workers", {})) or 1)
@@ -448,7 +453,7 @@ def _block_size(per_rep_s: float | None, left: int, ex: Any) -> int:
     return max(1, size)
 
 
-def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], bar: Any,
+def _stream(folder: Path, ex: Any, todo: list[int], manifest: store.Manifest, bar: Any,
             t_start: float, wall_before: float, assembler: store.Assembler | None = None) -> None:
     """Run ``todo`` on the executor in blocks of consecutive replications, writing each
     block to the store as soon as it comes back (and appending it to the final tables
@@ -482,8 +487,8 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
             if ex.name != "serial":
                 refill()  # queue the next block before writing this one
             block = store.write_block(folder, reps.start, reps.stop, res.tables)
-            manifest["replications_done"] = manifest.get("replications_done", 0) + len(reps)
-            manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+            manifest.replications_done = (manifest.replications_done or 0) + len(reps)
+            manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
             store.write_manifest(folder, manifest)
             if bar is not None:
                 bar.update(len(reps))
@@ -491,43 +496,43 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
                 assembler.add(block)
 
 
-def _finish(folder: Path, manifest: dict[str, Any], assembler: store.Assembler | None = None) -> None:
+def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler | None = None) -> None:
     """Assemble the final tables, write the summary, then mark the run complete."""
-    n = int(manifest["replications"])
+    n = int(manifest.replications or 0)
     written = assembler.finish(n) if assembler is not None else set()
     store.assemble(folder, n, skip=written)
     kpis = pd.read_parquet(folder / "kpis.parquet")
     fk = pd.read_parquet(folder / "facility_kpis.parquet")
     dk = pd.read_parquet(folder / "disruption_kpis.parquet")
     store.write_summary(folder, kpis, fk, dk)
-    manifest["status"] = "complete"
-    manifest["replications_done"] = n
-    manifest["finished_utc"] = store.utc_now()
+    manifest.status = "complete"
+    manifest.replications_done = n
+    manifest.finished_utc = store.utc_now()
     store.write_manifest(folder, manifest)
     store.remove_parts(folder)
 
 
-def _execute(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str, workers: int | None,
+def _execute(folder: Path, scenario: Scenario, manifest: store.Manifest, *, executor: str, workers: int | None,
              scheduler: Any, progress: bool | None, model: Model | None) -> store.RunResult:
-    store.lock_run(folder)
+    held = store.lock_run(folder)
     try:
         return _execute_locked(folder, scenario, manifest, executor=executor, workers=workers,
                                scheduler=scheduler, progress=progress, model=model)
     finally:
-        store.unlock_run(folder)
+        store.unlock_run(held)
 
 
-def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str,
+def _execute_locked(folder: Path, scenario: Scenario, manifest: store.Manifest, *, executor: str,
                     workers: int | None, scheduler: Any, progress: bool | None,
                     model: Model | None) -> store.RunResult:
     store.remove_temporaries(folder)
-    n = int(manifest["replications"])
-    seed = int(manifest["seed"])
+    n = int(manifest.replications or 0)
+    seed = int(manifest.seed or 0)
     done = {i for b in store.finished_blocks(folder) for i in b.replications}
     todo = [i for i in range(n) if i not in done]
-    manifest["replications_done"] = len(done)
-    manifest["status"] = "incomplete"
-    wall_before = float(manifest.get("wall_time_s") or 0.0)
+    manifest.replications_done = len(done)
+    manifest.status = "incomplete"
+    wall_before = float(manifest.wall_time_s or 0.0)
     t_start = time.perf_counter()
     old_term = None
     if threading.current_thread() is threading.main_thread():
@@ -545,14 +550,14 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
             if workers is None and executor in ("local", "dask") and not scheduler:
                 workers = min(os.cpu_count() or 1, len(todo))  # no idle processes for a short run
             ex = _executor(executor, scenario, seed, model, workers, scheduler)
-            manifest["executor"] = executor
-            manifest["workers"] = ex.workers
+            manifest.executor = executor  # type: ignore[assignment]
+            manifest.workers = int(ex.workers)
             store.write_manifest(folder, manifest)
             bar = _progress_bar(n, len(done), progress, scenario.name)
             _stream(folder, ex, todo, manifest, bar, t_start, wall_before, assembler)
             ex.close(wait=False)
             closing, ex = ex, None
-        manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+        manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
         _finish(folder, manifest, assembler)
         if closing is not None:
             closing.join()
@@ -561,7 +566,7 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
             ex.close(abort=True)
         assembler.abort()
         _save_state(folder, manifest, wall_before, t_start)
-        raise RunInterrupted(folder, int(manifest.get("replications_done", 0)), n) from None
+        raise RunInterrupted(folder, int(manifest.replications_done or 0), n) from None
     except BaseException:
         if ex is not None:
             ex.close(abort=True)
@@ -576,10 +581,10 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
     return store.open_run(folder)
 
 
-def _save_state(folder: Path, manifest: dict[str, Any], wall_before: float, t_start: float) -> None:
-    manifest["status"] = "incomplete"
-    manifest["replications_done"] = sum(len(b.replications) for b in store.finished_blocks(folder))
-    manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+def _save_state(folder: Path, manifest: store.Manifest, wall_before: float, t_start: float) -> None:
+    manifest.status = "incomplete"
+    manifest.replications_done = sum(len(b.replications) for b in store.finished_blocks(folder))
+    manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
     try:
         store.write_manifest(folder, manifest)
     except OSError:
@@ -601,7 +606,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
         seed: int | None = None, executor: str = "local", workers: int | None = None, scheduler: Any = None,
         out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (), progress: bool | None = None,
         results_root: str | os.PathLike[str] = "results", model: Model | None = None,
-        _prefix: str = "") -> store.RunResult:
+        _prefix: str = "", _citations: list[store.CitedFigure] | None = None) -> store.RunResult:
     """Run a scenario's replications and save them; returns the saved run.
 
     ``replications`` and ``seed`` default to the scenario's.  ``executor``: ``"local"`` (a
@@ -625,84 +630,116 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
               f"# source: {prep.source or 'a Scenario object'}\n"
               + "".join(f"# --set {o}\n" for o in prep.overrides))
     store.write_scenario_yaml(folder, store.scenario_data(scenario), header)
-    manifest: dict[str, Any] = {
-        "format_version": store.FORMAT_VERSION,
-        "routesim_run": folder.name,
-        "scenario": scenario.name,
-        "scenario_hash": store.scenario_hash(scenario),
-        "scenario_source": prep.source,
-        "overrides": list(prep.overrides),
-        "seed": s,
-        "replications": n,
-        "replications_done": 0,
-        "executor": executor,
-        "workers": workers,
-        "scheduler": scheduler if isinstance(scheduler, str) else None,
-        "model": "sim.model.simulate" if model is None else f"{model.__module__}.{model.__qualname__}",
-        "status": "incomplete",
-        "created_utc": store.utc_now(),
-        "finished_utc": None,
-        "wall_time_s": 0.0,
-        "versions": store.package_versions(),
-        "git": store.git_commit(),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
-        "tables": list(store.TABLES),
-    }
+    manifest = store.Manifest(
+        format_version=store.FORMAT_VERSION,
+        routesim_run=folder.name,
+        scenario=scenario.name,
+        scenario_hash=store.scenario_hash(scenario),
+        scenario_source=prep.source,
+        overrides=list(prep.overrides),
+        seed=s,
+        replications=n,
+        replications_done=0,
+        executor=executor,  # type: ignore[arg-type]
+        workers=workers,
+        scheduler=scheduler if isinstance(scheduler, str) else None,
+        status="incomplete",
+        created_utc=store.utc_now(),
+        wall_time_s=0.0,
+        versions=store.package_versions(),
+        git=store.git_commit(),
+        command=" ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+        tables=list(store.TABLES),
+        citations=_citations if _citations is not None else source_citations(prep),
+    )
     store.write_manifest(folder, manifest)
     return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
                     progress=progress, model=model)
 
 
-def _load_run_scenario(folder: Path, manifest: Mapping[str, Any]) -> Scenario:
+def source_citations(prep: Prepared) -> list[store.CitedFigure] | None:
+    """The ``# seed:`` citations of the scenario source (and the files it extends) as they
+    are now, with the seed entries they cite, for the run folder: a brief reads them from
+    there, so it cites what was run even after the source or seeds/ change.  A figure a
+    ``--set`` replaced is marked with that override.  None without a source file."""
+    if prep.source is None:
+        return None
+    from sim.brief import seed_citations, seed_entries, seeds_dir
+
+    src = Path(prep.source)
+    cites = seed_citations(src)
+    folder = seeds_dir(src.resolve().parent)
+    entries = seed_entries(folder) if folder is not None and cites else {}
+    sets = [(o.partition("=")[0].strip(), o) for o in prep.overrides]
+    out = []
+    for c in {(c.item, c.field): c for c in cites}.values():  # a file that extends another overrides it
+        e = entries.get(c.seed)
+        tail = ".".join(p for p in (c.item, c.field) if p)
+        hit = next((o for path, o in sets if path == tail or path.endswith("." + tail)), None)
+        out.append(store.CitedFigure(
+            file=c.file, item=c.item, field=c.field, value=c.value, seed=c.seed,
+            seed_value=None if e is None else f"{e.get('value')} {e.get('unit', '')}".strip(),
+            confidence=None if e is None else str(e.get("confidence", "?")),
+            seed_source=None if e is None else str(e.get("source", "")),
+            overridden=hit))
+    return out
+
+
+def _load_run_scenario(folder: Path, manifest: Mapping[str, Any] | store.Manifest) -> Scenario:
     from sim import loader
 
+    m = manifest if isinstance(manifest, store.Manifest) else store.Manifest.model_validate(dict(manifest))
+    _runnable(folder, m)
     scenario = loader.load_scenario(folder / "scenario.yaml")
-    if store.scenario_hash(scenario) != manifest.get("scenario_hash"):
+    if store.scenario_hash(scenario) != m.scenario_hash:
         raise UserError(f"{folder}/scenario.yaml does not match the scenario hash in the manifest; "
                         "it was edited after the run started, so the run cannot be resumed or reproduced")
     return scenario
 
 
+def _runnable(folder: Path, m: store.Manifest) -> None:
+    """Refuse a manifest that lacks what a resume or a rerun needs (naming the field)."""
+    if m.analysis:
+        raise UserError(f"{folder} holds a {m.analysis} analysis, not a run; give one of its runs/ folders")
+    for name in ("scenario_hash", "seed", "replications"):
+        if getattr(m, name) is None:
+            raise UserError(f"{folder / 'manifest.json'}: {name}: missing; a run's manifest records it, so this "
+                            "folder cannot be resumed or reproduced")
+    if not (folder / "scenario.yaml").is_file():
+        raise UserError(f"{folder}: scenario.yaml is missing, so the run cannot be resumed or reproduced")
+
+
 def resume(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
            scheduler: Any = None, progress: bool | None = None, model: Model | None = None) -> store.RunResult:
-    """Finish an interrupted run in place, without redoing its finished replications."""
+    """Finish an interrupted run in place, without redoing its finished replications.
+
+    It runs the built-in model (or ``model``, given here): the run folder is data and
+    never chooses code (see :class:`sim.store.Manifest`)."""
     folder = Path(path)
-    manifest = store.read_manifest(folder)
-    if manifest.get("status") == "complete":
+    manifest = store.load_manifest(folder)
+    if manifest.status == "complete":
         return store.open_run(folder)
-    executor = executor or manifest.get("executor") or "local"
+    executor = executor or manifest.executor or "local"
     _check_options(executor, None, None, workers)
     scenario = _load_run_scenario(folder, manifest)
-    if model is None and manifest.get("model") not in (None, "sim.model.simulate"):
-        model = _import_model(manifest["model"])
     return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
                     progress=progress, model=model)
-
-
-def _import_model(qualname: str) -> Model:
-    import importlib
-
-    module, _, attr = qualname.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
-        raise UserError(f"the run used the model {qualname}, which cannot be imported here: {e}") from None
 
 
 def from_manifest(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
                   scheduler: Any = None, out: str | os.PathLike[str] | None = None, progress: bool | None = None,
                   results_root: str | os.PathLike[str] = "results", model: Model | None = None) -> store.RunResult:
-    """Run again what a saved run ran: its resolved scenario, seed and replications."""
+    """Run again what a saved run ran: its resolved scenario, seed and replications, with
+    the built-in model (or ``model``, given here; never one named by the folder)."""
     folder = Path(path)
     if folder.name == "manifest.json":
         folder = folder.parent
-    manifest = store.read_manifest(folder)
+    manifest = store.load_manifest(folder)
     scenario = _load_run_scenario(folder, manifest)
-    if model is None and manifest.get("model") not in (None, "sim.model.simulate"):
-        model = _import_model(manifest["model"])
-    return run(scenario, replications=int(manifest["replications"]), seed=int(manifest["seed"]),
-               executor=executor or manifest.get("executor") or "local", workers=workers, scheduler=scheduler,
-               out=out, progress=progress, results_root=results_root, model=model)
+    return run(scenario, replications=int(manifest.replications or 0), seed=int(manifest.seed or 0),
+               executor=executor or manifest.executor or "local", workers=workers, scheduler=scheduler,
+               out=out, progress=progress, results_root=results_root, model=model,
+               _citations=manifest.citations)
 
 
 # --------------------------------------------------------------------------- sweeps
