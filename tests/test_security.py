@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -187,3 +188,124 @@ def test_the_local_dask_cluster_listens_on_loopback_only(tmp_path):
                     assert s.connect_ex((other, port)) != 0, f"port {port} answers on {other}"
     finally:
         ex.close()
+
+
+# --------------------------------------------------------------------------- the brief
+
+PAYLOADS = {
+    "script": "<script>alert(1)</script>",
+    "img": "<img src=x onerror=alert(2)>",
+    "iframe": '<iframe src="https://evil.example/"></iframe>',
+    "link": "[click me](javascript:alert(3))",
+    "anchor": '<a href="javascript:alert(4)">here</a>',
+    "autolink": "<javascript:alert(5)>",
+    "table": "a | b `code` **bold** _em_ \\ &amp;",
+}
+HOSTILE = " ".join(PAYLOADS.values())
+
+
+def _hostile_scenario(tmp_path: Path) -> Path:
+    """The runner test scenario with the payloads in its description, in a facility's
+    source and note, and in a disruption's source and note."""
+    text = SMALL.replace(
+        "description: A small corridor with random laycans and port storms, for runner tests.",
+        f"description: {json.dumps('Storm test. ' + HOSTILE)}")
+    text = text.replace("      origin: azeri\n",
+                        f"      origin: azeri\n      source: {json.dumps(HOSTILE)}\n      note: {json.dumps(HOSTILE)}\n")
+    assert "disruptions:" in text
+    text = text.replace("disruptions:\n", f"disruptions:\n  - {{name: sea-closed, target: supsa-pivdennyi, kind: closure,"
+                        f" window: {{start: 2021-02-01, duration: 3d}}, source: {json.dumps(HOSTILE)},"
+                        f" note: {json.dumps(HOSTILE)}}}\n", 1)
+    src = tmp_path / "hostile.yaml"
+    src.write_text(text, encoding="utf-8")
+    return src
+
+
+class _Tags:
+    """Every start tag and attribute an HTML document holds (standard-library parser)."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        tags = self.tags
+
+        class P(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                tags.append((tag, dict(attrs)))
+
+        P().feed(text)
+
+    def names(self) -> set[str]:
+        return {t for t, _ in self.tags}
+
+    def unsafe(self) -> list[tuple[str, dict]]:
+        bad = []
+        for tag, attrs in self.tags:
+            if tag in ("script", "iframe", "object", "embed") or any(k.startswith("on") for k in attrs):
+                bad.append((tag, attrs))
+            for k in ("href", "src"):
+                if (attrs.get(k) or "").strip().lower().startswith("javascript:"):
+                    bad.append((tag, attrs))
+        return bad
+
+
+@pytest.mark.slow
+def test_user_text_in_the_brief_is_escaped_in_markdown_and_html(tmp_path):
+    """Scenario text with <script>, <img onerror>, <iframe>, javascript: links (Markdown,
+    HTML and autolink forms), table pipes and Markdown markup, in the description, a
+    facility's source and note and a disruption's source.  brief.md rendered by a CommonMark
+    viewer that passes raw HTML through (markdown-it with html on: the worst case), and
+    brief.html as written, hold no script, iframe, event handler or javascript: URL; the
+    text itself is shown, escaped."""
+    from markdown_it import MarkdownIt
+
+    from sim.brief import brief
+
+    res = runner.run(_hostile_scenario(tmp_path), replications=1, executor="serial", out=tmp_path / "run",
+                     progress=False)
+    md = brief(res.path).read_text(encoding="utf-8")
+    page = brief(res.path, format="html").read_text(encoding="utf-8")
+    viewed = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+    for doc in (viewed, page):
+        tags = _Tags(doc)
+        assert tags.unsafe() == []
+        assert "a" not in tags.names()  # no link at all: the brief makes none, the payloads make none
+        assert all(a.get("src", "").startswith(("charts/", "data:image/png;base64,")) for t, a in tags.tags if t == "img")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in doc  # shown as text
+        assert "[click me](javascript:alert(3))" in doc
+    # the Markdown source never holds a raw tag or link from the scenario
+    assert "<script" not in md and "<iframe" not in md and "<img" not in md
+    assert not re.search(r"(?<!\\)\]\(javascript:", md)  # an unescaped ']' before '(' would make a link
+    # the table payload stays inside its cell: the assumptions row of sangachal keeps its columns
+    row = next(ln for ln in md.splitlines() if ln.startswith("| sangachal |"))
+    assert len(re.findall(r"(?<!\\)\|", row)) == 6  # 5 cells
+
+
+@pytest.mark.slow
+def test_the_brief_cites_what_was_run_even_after_the_source_is_edited(tmp_path):
+    """The source cites two seed entries (# seed: comments) and is run; then the source
+    and seeds/ are edited (capacity 100 kb/d -> 1 kb/d, another seed key, the seed entry's
+    value 100 -> 999).  The brief still shows the figures and seed entries as they were
+    when the run started, because it reads them from the run folder's manifest."""
+    from sim.brief import brief
+
+    scen = tmp_path / "scenarios"
+    seeds = tmp_path / "seeds"
+    scen.mkdir()
+    seeds.mkdir()
+    (seeds / "pipes.yaml").write_text("wrep:\n  capacity:\n    value: 100\n    unit: kb/d\n    confidence: H\n"
+                                      "    source: operator\n", encoding="utf-8")
+    line = "    - {name: wrep, from: sangachal, to: supsa, capacity: 100 kb/d, transit: 11d}\n"
+    assert line in SMALL
+    src = scen / "cited.yaml"
+    src.write_text(SMALL.replace(line, "    - name: wrep\n      from: sangachal\n      to: supsa\n"
+                                       "      capacity: 100 kb/d  # seed: wrep.capacity\n      transit: 11d\n"),
+                   encoding="utf-8")
+    res = runner.run(src, replications=1, executor="serial", out=tmp_path / "run", progress=False)
+    src.write_text(src.read_text().replace("capacity: 100 kb/d  # seed: wrep.capacity",
+                                           "capacity: 1 kb/d  # seed: wrep.other"), encoding="utf-8")
+    (seeds / "pipes.yaml").write_text((seeds / "pipes.yaml").read_text().replace("value: 100", "value: 999"))
+    md = brief(res.path).read_text(encoding="utf-8")
+    assert "| wrep | capacity | 100 kb/d | wrep.capacity = 100 kb/d | H | operator |" in md
+    assert "1 kb/d" not in md and "999" not in md and "wrep.other" not in md
