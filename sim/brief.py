@@ -432,8 +432,9 @@ class DisruptionStats:
 
 def _timing(s: Any, d: Any) -> str:
     if d.window is not None:
-        start = s.start + _dt.timedelta(hours=s.at_h(d.window.start))
-        return f"from {start.isoformat()} for {d.window.duration_h / 24:.1f} d"
+        start = _dt.datetime.combine(s.start, _dt.time()) + _dt.timedelta(hours=s.at_h(d.window.start))
+        shown = start.date().isoformat() if start.time() == _dt.time() else start.isoformat(" ", "minutes")
+        return f"from {shown} for {d.window.duration_h / 24:.1f} d"
     if d.recurring is not None:
         return f"every {d.recurring.every_h / 24:.1f} d for {d.recurring.duration_h / 24:.1f} d"
     st = d.stochastic
