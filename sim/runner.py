@@ -676,12 +676,17 @@ def source_citations(prep: Prepared) -> list[store.CitedFigure] | None:
         e = entries.get(c.seed)
         tail = ".".join(p for p in (c.item, c.field) if p)
         hit = next((o for path, o in sets if path == tail or path.endswith("." + tail)), None)
+        def cap(text: Any, n: int) -> str:  # within the manifest schema's limits, whatever seeds/ holds
+            t = str(text)
+            return t if len(t) <= n else t[:n - 1] + "…"
+
         out.append(store.CitedFigure(
-            file=c.file, item=c.item, field=c.field, value=c.value, seed=c.seed,
-            seed_value=None if e is None else f"{e.get('value')} {e.get('unit', '')}".strip(),
-            confidence=None if e is None else str(e.get("confidence", "?")),
-            seed_source=None if e is None else str(e.get("source", "")),
-            overridden=hit))
+            file=cap(c.file, 300), item=cap(c.item, 200), field=cap(c.field, 300), value=cap(c.value, 200),
+            seed=cap(c.seed, 200),
+            seed_value=None if e is None else cap(f"{e.get('value')} {e.get('unit', '')}".strip(), 200),
+            confidence=None if e is None else cap(e.get("confidence", "?"), 20),
+            seed_source=None if e is None else cap(e.get("source", ""), 2000),
+            overridden=None if hit is None else cap(hit, 2000)))
     return out
 
 

@@ -92,6 +92,16 @@ def slow_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
     return simulate(scenario, seed_seq)
 
 
+def gated_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
+    """The real model, held until the file named by ROUTESIM_TEST_GATE exists (at most 2 min),
+    so a test decides when a run may go on."""
+    gate = Path(os.environ["ROUTESIM_TEST_GATE"])
+    t0 = time.monotonic()
+    while not gate.exists() and time.monotonic() - t0 < 120:
+        time.sleep(0.02)
+    return simulate(scenario, seed_seq)
+
+
 CALLS: list[int] = []
 
 
@@ -439,16 +449,18 @@ def test_the_run_lock_is_held_by_exactly_one_of_many_contending_processes(tmp_pa
 
 
 def test_a_double_resume_gives_the_loser_a_clean_error_and_the_holder_finishes(small, tmp_path):
-    """Process A resumes a run (a slowed model: 3 replications x 1 s); while it holds the
-    lock, 'routesim run --resume' of the same folder exits 2 with one line naming A's pid and
-    no traceback, and leaves the folder alone; A then finishes the run (exit 0, complete)."""
+    """Process A resumes a run with a model held at a gate; while it holds the lock,
+    'routesim run --resume' of the same folder exits 2 with one line naming A's pid and no
+    traceback, and leaves the folder alone; the gate opens and A finishes the run (exit 0,
+    complete)."""
     runner.run(small, replications=3, executor="serial", out=tmp_path / "r", progress=False)
     m = store.read_manifest(tmp_path / "r")
     store.write_manifest(tmp_path / "r", {**m, "status": "incomplete"})
-    code = ("import sys; from sim import runner; from tests.test_runner import slow_model; "
-            "runner.resume(sys.argv[1], executor='serial', model=slow_model, progress=False)")
+    code = ("import sys; from sim import runner; from tests.test_runner import gated_model; "
+            "runner.resume(sys.argv[1], executor='serial', model=gated_model, progress=False)")
+    gate = tmp_path / "gate"
     a = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "r")], cwd=REPO,
-                         env={**os.environ, "ROUTESIM_TEST_DELAY_S": "1.0"}, stderr=subprocess.PIPE, text=True)
+                         env={**os.environ, "ROUTESIM_TEST_GATE": str(gate)}, stderr=subprocess.PIPE, text=True)
     try:
         pid_file = tmp_path / "r" / store.LOCK_PID
         t0 = time.monotonic()
@@ -460,6 +472,8 @@ def test_a_double_resume_gives_the_loser_a_clean_error_and_the_holder_finishes(s
         assert b.returncode == 2, b.stderr
         assert f"is in use by pid {a.pid}" in b.stderr and "Traceback" not in b.stderr
         assert len(b.stderr.strip().splitlines()) == 1
+        assert store.read_manifest(tmp_path / "r")["status"] == "incomplete"  # the loser changed nothing
+        gate.touch()
         assert a.wait(timeout=120) == 0, a.stderr.read() if a.stderr else ""
     finally:
         if a.poll() is None:
