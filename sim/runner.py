@@ -59,6 +59,7 @@ EXECUTORS = ("local", "serial", "dask")
 FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
 BLOCK_TARGET_S = 0.5   # work per block on a pool: IPC and writes amortised, still fine-grained
 BLOCK_MIN_S = 0.05     # ... and at least this much, so the last blocks are not mostly overhead
+LOOPBACK = "127.0.0.1"  # where the local Dask cluster listens
 MAX_BLOCK = 32         # replications per block at most: bounds the memory a block takes in a worker
 
 Model = Callable[[Scenario, np.random.SeedSequence], Records]
@@ -449,8 +450,12 @@ class _Dask:
             except (OSError, TimeoutError) as e:
                 raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
         else:
+            # a private cluster for this run: scheduler, workers, nannies and dashboard listen on
+            # the loopback interface only (a cluster others may reach is one the user starts
+            # and passes with --scheduler)
             self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                        processes=True, dashboard_address=":0", silence_logs=40)
+                                        processes=True, host=LOOPBACK, dashboard_address=f"{LOOPBACK}:0",
+                                        worker_dashboard_address=None, silence_logs=40)
             self.client = Client(self.cluster)
         info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
         self.workers = workers or max(1, len(info.get("workers", {})) or 1)
@@ -547,7 +552,7 @@ def _block_size(per_rep_s: float | None, left: int, ex: Any) -> int:
     return max(1, size)
 
 
-def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], bar: Any,
+def _stream(folder: Path, ex: Any, todo: list[int], manifest: store.Manifest, bar: Any,
             t_start: float, wall_before: float, assembler: store.Assembler | None = None) -> None:
     """Run ``todo`` on the executor in blocks of consecutive replications, writing each
     block to the store as soon as it comes back (and appending it to the final tables
@@ -598,8 +603,8 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
             if ex.name != "serial" and not failures:
                 refill()  # queue the next block before writing this one
             block = store.write_block(folder, reps.start, reps.stop, res.tables)
-            manifest["replications_done"] = manifest.get("replications_done", 0) + len(reps)
-            manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+            manifest.replications_done = (manifest.replications_done or 0) + len(reps)
+            manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
             store.write_manifest(folder, manifest)
             if bar is not None:
                 bar.update(len(reps))
@@ -609,26 +614,26 @@ def _stream(folder: Path, ex: Any, todo: list[int], manifest: dict[str, Any], ba
         raise _Failed(min(failures, key=lambda x: x.replication))
 
 
-def _finish(folder: Path, manifest: dict[str, Any], assembler: store.Assembler | None = None) -> None:
+def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler | None = None) -> None:
     """Assemble the final tables, write the summary, then mark the run complete."""
-    n = int(manifest["replications"])
+    n = int(manifest.replications or 0)
     written = assembler.finish(n) if assembler is not None else set()
     store.assemble(folder, n, skip=written)
     kpis = pd.read_parquet(folder / "kpis.parquet")
     fk = pd.read_parquet(folder / "facility_kpis.parquet")
     dk = pd.read_parquet(folder / "disruption_kpis.parquet")
     store.write_summary(folder, kpis, fk, dk)
-    manifest["status"] = "complete"
-    manifest["replications_done"] = n
-    manifest["finished_utc"] = store.utc_now()
+    manifest.status = "complete"
+    manifest.replications_done = n
+    manifest.finished_utc = store.utc_now()
     store.write_manifest(folder, manifest)
     store.remove_parts(folder)
 
 
-def _execute(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str, workers: int | None,
+def _execute(folder: Path, scenario: Scenario, manifest: store.Manifest, *, executor: str, workers: int | None,
              scheduler: Any, progress: bool | None, model: Model | None) -> store.RunResult:
     try:
-        store.lock_run(folder)
+        held = store.lock_run(folder)
     except OSError as e:
         msg = store.environment_problem(e, folder)
         if msg is None:
@@ -639,23 +644,23 @@ def _execute(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, exec
                                scheduler=scheduler, progress=progress, model=model)
     finally:
         try:
-            store.unlock_run(folder)
+            store.unlock_run(held)
         except OSError:
-            pass  # a read-only folder: the lock is stale once this process ends, and is taken over
+            pass  # a read-only folder: the OS lock ends with this process anyway
 
 
-def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], *, executor: str,
+def _execute_locked(folder: Path, scenario: Scenario, manifest: store.Manifest, *, executor: str,
                     workers: int | None, scheduler: Any, progress: bool | None,
                     model: Model | None) -> store.RunResult:
     store.remove_temporaries(folder)
-    n = int(manifest["replications"])
-    seed = int(manifest["seed"])
+    n = int(manifest.replications or 0)
+    seed = int(manifest.seed or 0)
     done = {i for b in store.finished_blocks(folder) for i in b.replications}
     todo = [i for i in range(n) if i not in done]
-    manifest["replications_done"] = len(done)
-    manifest["status"] = "incomplete"
-    manifest.pop("failure", None)  # a resumed run tries the failed replication again
-    wall_before = float(manifest.get("wall_time_s") or 0.0)
+    manifest.replications_done = len(done)
+    manifest.status = "incomplete"
+    manifest.failure = None  # a resumed run tries the failed replication again
+    wall_before = float(manifest.wall_time_s or 0.0)
     t_start = time.perf_counter()
     old_term = None
     if threading.current_thread() is threading.main_thread():
@@ -671,15 +676,15 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
             assembler.add(block)
         if todo:
             workers = useful_workers(executor, workers, len(todo), scheduler)
-            ex = _executor(executor, scenario, seed, model, workers, scheduler, bool(manifest.get("held_back")))
-            manifest["executor"] = executor
-            manifest["workers"] = ex.workers
+            ex = _executor(executor, scenario, seed, model, workers, scheduler, bool(manifest.held_back))
+            manifest.executor = executor  # type: ignore[assignment]
+            manifest.workers = int(ex.workers)
             store.write_manifest(folder, manifest)
             bar = _progress_bar(n, len(done), progress, scenario.name)
             _stream(folder, ex, todo, manifest, bar, t_start, wall_before, assembler)
             ex.close(wait=False)
             closing, ex = ex, None
-        manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+        manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
         _finish(folder, manifest, assembler)
         if closing is not None:
             closing.join()
@@ -688,20 +693,20 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: dict[str, Any], 
             ex.close(abort=True)
         assembler.abort()
         _save_state(folder, manifest, wall_before, t_start)
-        raise RunInterrupted(folder, int(manifest.get("replications_done", 0)), n) from None
+        raise RunInterrupted(folder, int(manifest.replications_done or 0), n) from None
     except _Failed as e:
         if ex is not None:
             ex.close(abort=True)
         assembler.abort()
         failure = e.failure
-        manifest["failure"] = {"replication": failure.replication, "error": failure.error}
+        manifest.failure = store.FailureNote(replication=failure.replication, error=failure.error)
         _save_state(folder, manifest, wall_before, t_start)
-        done = int(manifest.get("replications_done", 0))
+        done = int(manifest.replications_done or 0)
         if failure.user:  # the scenario's fault (e.g. the event guard): a user error, exit 2
             raise UserError(f"replication {failure.replication} (run seed {seed}): {failure.error.partition(': ')[2]}"
                             f"; the run stopped with {done} of {n} replications saved in {folder}, "
                             "marked incomplete") from None
-        raise ReplicationFailed(folder, failure, seed, str(manifest.get("scenario_hash")), done, n) from None
+        raise ReplicationFailed(folder, failure, seed, str(manifest.scenario_hash), done, n) from None
     except BaseException as e:
         if ex is not None:
             ex.close(abort=True)
@@ -739,10 +744,10 @@ def useful_workers(executor: str, workers: int | None, todo: int, scheduler: Any
     return workers
 
 
-def _save_state(folder: Path, manifest: dict[str, Any], wall_before: float, t_start: float) -> None:
-    manifest["status"] = "incomplete"
-    manifest["replications_done"] = sum(len(b.replications) for b in store.finished_blocks(folder))
-    manifest["wall_time_s"] = round(wall_before + time.perf_counter() - t_start, 3)
+def _save_state(folder: Path, manifest: store.Manifest, wall_before: float, t_start: float) -> None:
+    manifest.status = "incomplete"
+    manifest.replications_done = sum(len(b.replications) for b in store.finished_blocks(folder))
+    manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
     try:
         store.write_manifest(folder, manifest)
     except OSError:
@@ -764,7 +769,8 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
         seed: int | None = None, executor: str = "local", workers: int | None = None, scheduler: Any = None,
         out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (), progress: bool | None = None,
         results_root: str | os.PathLike[str] = "results", model: Model | None = None,
-        held_back: bool = False, _prefix: str = "") -> store.RunResult:
+        held_back: bool = False, _prefix: str = "",
+        _citations: list[store.CitedFigure] | None = None) -> store.RunResult:
     """Run a scenario's replications and save them; returns the saved run.
 
     ``replications`` and ``seed`` default to the scenario's.  ``executor``: ``"local"`` (a
@@ -790,7 +796,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix=_prefix)
     try:
         return _start(folder, scenario, prep, n, s, executor=executor, workers=workers, scheduler=scheduler,
-                      progress=progress, model=model, held_back=held_back)
+                      progress=progress, model=model, held_back=held_back, citations=_citations)
     except OSError as e:  # before the manifest exists: nothing to resume
         msg = store.environment_problem(e, folder)
         if msg is None:
@@ -800,91 +806,127 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
 
 def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, executor: str,
            workers: int | None, scheduler: Any, progress: bool | None, model: Model | None,
-           held_back: bool) -> store.RunResult:
+           held_back: bool, citations: list[store.CitedFigure] | None) -> store.RunResult:
     header = (f"# Resolved scenario of this run (extends and overrides applied, units in tonnes, hours, t/d).\n"
               f"# source: {prep.source or 'a Scenario object'}\n"
               + "".join(f"# --set {o}\n" for o in prep.overrides))
     store.write_scenario_yaml(folder, store.scenario_data(scenario), header)
-    manifest: dict[str, Any] = {
-        "format_version": store.FORMAT_VERSION,
-        "routesim_run": folder.name,
-        "scenario": scenario.name,
-        "scenario_hash": store.scenario_hash(scenario),
-        "scenario_source": prep.source,
-        "overrides": list(prep.overrides),
-        "seed": s,
-        "replications": n,
-        "replications_done": 0,
-        "executor": executor,
-        "workers": workers,
-        "scheduler": scheduler if isinstance(scheduler, str) else None,
-        "model": "sim.model.simulate" if model is None else f"{model.__module__}.{model.__qualname__}",
-        "held_back": bool(held_back),
-        "status": "incomplete",
-        "created_utc": store.utc_now(),
-        "finished_utc": None,
-        "wall_time_s": 0.0,
-        "versions": store.package_versions(),
-        "git": store.git_commit(),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
-        "tables": list(store.TABLES),
-    }
+    manifest = store.Manifest(
+        format_version=store.FORMAT_VERSION,
+        routesim_run=folder.name,
+        scenario=scenario.name,
+        scenario_hash=store.scenario_hash(scenario),
+        scenario_source=prep.source,
+        overrides=list(prep.overrides),
+        seed=s,
+        replications=n,
+        replications_done=0,
+        executor=executor,  # type: ignore[arg-type]
+        workers=workers,
+        scheduler=scheduler if isinstance(scheduler, str) else None,
+        held_back=bool(held_back),
+        status="incomplete",
+        created_utc=store.utc_now(),
+        wall_time_s=0.0,
+        versions=store.package_versions(),
+        git=store.git_commit(),
+        command=" ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+        tables=list(store.TABLES),
+        citations=citations if citations is not None else source_citations(prep),
+    )
     store.write_manifest(folder, manifest)
     return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
                     progress=progress, model=model)
 
 
-def _load_run_scenario(folder: Path, manifest: Mapping[str, Any]) -> Scenario:
+def source_citations(prep: Prepared) -> list[store.CitedFigure] | None:
+    """The ``# seed:`` citations of the scenario source (and the files it extends) as they
+    are now, with the seed entries they cite, for the run folder: a brief reads them from
+    there, so it cites what was run even after the source or seeds/ change.  A figure a
+    ``--set`` replaced is marked with that override.  None without a source file."""
+    if prep.source is None:
+        return None
+    from sim.report.brief import seed_citations, seed_entries, seeds_dir
+
+    src = Path(prep.source)
+    cites = seed_citations(src)
+    folder = seeds_dir(src.resolve().parent)
+    entries = seed_entries(folder) if folder is not None and cites else {}
+    sets = [(o.partition("=")[0].strip(), o) for o in prep.overrides]
+    out = []
+    for c in {(c.item, c.field): c for c in cites}.values():  # a file that extends another overrides it
+        e = entries.get(c.seed)
+        tail = ".".join(p for p in (c.item, c.field) if p)
+        hit = next((o for path, o in sets if path == tail or path.endswith("." + tail)), None)
+        def cap(text: Any, n: int) -> str:  # within the manifest schema's limits, whatever seeds/ holds
+            t = str(text)
+            return t if len(t) <= n else t[:n - 1] + "…"
+
+        out.append(store.CitedFigure(
+            file=cap(c.file, 300), item=cap(c.item, 200), field=cap(c.field, 300), value=cap(c.value, 200),
+            seed=cap(c.seed, 200),
+            seed_value=None if e is None else cap(f"{e.get('value')} {e.get('unit', '')}".strip(), 200),
+            confidence=None if e is None else cap(e.get("confidence", "?"), 20),
+            seed_source=None if e is None else cap(e.get("source", ""), 2000),
+            overridden=None if hit is None else cap(hit, 2000)))
+    return out
+
+
+def _load_run_scenario(folder: Path, manifest: Mapping[str, Any] | store.Manifest) -> Scenario:
     from sim.scenario import loader
 
+    m = manifest if isinstance(manifest, store.Manifest) else store.Manifest.model_validate(dict(manifest))
+    _runnable(folder, m)
     scenario = loader.load_scenario(folder / "scenario.yaml")
-    if store.scenario_hash(scenario) != manifest.get("scenario_hash"):
+    if store.scenario_hash(scenario) != m.scenario_hash:
         raise UserError(f"{folder}/scenario.yaml does not match the scenario hash in the manifest; "
                         "it was edited after the run started, so the run cannot be resumed or reproduced")
     return scenario
 
 
+def _runnable(folder: Path, m: store.Manifest) -> None:
+    """Refuse a manifest that lacks what a resume or a rerun needs (naming the field)."""
+    if m.analysis:
+        raise UserError(f"{folder} holds a {m.analysis} analysis, not a run; give one of its runs/ folders")
+    for name in ("scenario_hash", "seed", "replications"):
+        if getattr(m, name) is None:
+            raise UserError(f"{folder / 'manifest.json'}: {name}: missing; a run's manifest records it, so this "
+                            "folder cannot be resumed or reproduced")
+    if not (folder / "scenario.yaml").is_file():
+        raise UserError(f"{folder}: scenario.yaml is missing, so the run cannot be resumed or reproduced")
+
+
 def resume(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
            scheduler: Any = None, progress: bool | None = None, model: Model | None = None) -> store.RunResult:
-    """Finish an interrupted run in place, without redoing its finished replications."""
+    """Finish an interrupted run in place, without redoing its finished replications.
+
+    It runs the built-in model (or ``model``, given here): the run folder is data and
+    never chooses code (see :class:`sim.results.store.Manifest`)."""
     folder = Path(path)
-    manifest = store.read_manifest(folder)
-    if manifest.get("status") == "complete":
+    manifest = store.load_manifest(folder)
+    if manifest.status == "complete":
         return store.open_run(folder)
-    executor = executor or manifest.get("executor") or "local"
+    executor = executor or manifest.executor or "local"
     _check_options(executor, None, None, workers)
     scenario = _load_run_scenario(folder, manifest)
-    if model is None and manifest.get("model") not in (None, "sim.model.simulate"):
-        model = _import_model(manifest["model"])
     return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
                     progress=progress, model=model)
-
-
-def _import_model(qualname: str) -> Model:
-    import importlib
-
-    module, _, attr = qualname.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
-        raise UserError(f"the run used the model {qualname}, which cannot be imported here: {e}") from None
 
 
 def from_manifest(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
                   scheduler: Any = None, out: str | os.PathLike[str] | None = None, progress: bool | None = None,
                   results_root: str | os.PathLike[str] = "results", model: Model | None = None) -> store.RunResult:
-    """Run again what a saved run ran: its resolved scenario, seed and replications."""
+    """Run again what a saved run ran: its resolved scenario, seed and replications, with
+    the built-in model (or ``model``, given here; never one named by the folder)."""
     folder = Path(path)
     if folder.name == "manifest.json":
         folder = folder.parent
-    manifest = store.read_manifest(folder)
+    manifest = store.load_manifest(folder)
     scenario = _load_run_scenario(folder, manifest)
-    if model is None and manifest.get("model") not in (None, "sim.model.simulate"):
-        model = _import_model(manifest["model"])
-    return run(scenario, replications=int(manifest["replications"]), seed=int(manifest["seed"]),
-               executor=executor or manifest.get("executor") or "local", workers=workers, scheduler=scheduler,
+    return run(scenario, replications=int(manifest.replications or 0), seed=int(manifest.seed or 0),
+               executor=executor or manifest.executor or "local", workers=workers, scheduler=scheduler,
                out=out, progress=progress, results_root=results_root, model=model,
-               held_back=bool(manifest.get("held_back")))
+               held_back=bool(manifest.held_back), _citations=manifest.citations)
 
 
 # --------------------------------------------------------------------------- sweeps

@@ -188,10 +188,40 @@ def parse_clock(text: object) -> float:
     return hh + mm / 60
 
 
-def parse_date(text: object) -> _dt.date:
-    """A calendar date ``YYYY-MM-DD``."""
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d")
+
+
+def _as_datetime(text: object) -> _dt.datetime | None:
+    """A YAML timestamp with a time, or a string ``2021-01-10T18:00[:00][zone]`` (a space
+    for the ``T`` too), as a datetime; None for anything else."""
     if isinstance(text, _dt.datetime):
-        return text.date()
+        return text
+    if isinstance(text, str) and _DATE_TIME.match(text.strip()):
+        try:
+            return _dt.datetime.fromisoformat(text.strip())
+        except ValueError as e:
+            raise UnitError(f"cannot read {text!r} as a date and time: {e} "
+                            "(write e.g. '2021-01-10T18:00' or '2021-01-10 18:00')") from None
+    return None
+
+
+def _shown(text: object) -> str:
+    return text.isoformat() if isinstance(text, _dt.date) else repr(text)
+
+
+def parse_date(text: object) -> _dt.date:
+    """A calendar date ``YYYY-MM-DD``.  A date-time is accepted only at 00:00 without a zone
+    (it is that date); any other time of day is refused, never cut to midnight."""
+    moment = _as_datetime(text)
+    if moment is not None:
+        if moment.tzinfo is not None:
+            raise UnitError(f"{_shown(text)} has a time zone, but this field takes a date "
+                            "(e.g. '2021-01-10'); write the date alone")
+        if moment.time() != _dt.time(0, 0):
+            raise UnitError(f"{_shown(text)} has a time of day ({moment.time().isoformat('minutes')}), but this field "
+                            "takes a date (e.g. '2021-01-10'), counted from 00:00; write the date alone "
+                            "(times of day go in instants such as a window's start or a programme's 'first')")
+        return moment.date()
     if isinstance(text, _dt.date):
         return text
     if isinstance(text, str):
@@ -200,6 +230,36 @@ def parse_date(text: object) -> _dt.date:
         except ValueError:
             pass
     raise UnitError(f"expected a date like '2021-01-15', got {text!r}")
+
+
+def parse_instant(text: object, utc_offset_h: float | None = 0.0) -> tuple[_dt.date | None, float | None]:
+    """An instant: a date (``2021-01-10``: 00:00 that day), a date and time of day
+    (``2021-01-10T18:00``, ``2021-01-10 18:00:00``, an unquoted YAML timestamp), or an
+    offset from the scenario start (``9d``).  Returns ``(date, hours after that date's
+    00:00)`` (hours None at midnight) or ``(None, hours after the start)``.
+
+    A time with a zone (``Z``, ``+03:00``) is converted to the scenario's local clock,
+    ``utc_offset_h`` hours from UTC; when that offset is unknown (None) it is refused.
+    """
+    moment = _as_datetime(text)
+    if moment is not None:
+        if moment.tzinfo is not None:
+            if utc_offset_h is None:
+                raise UnitError(f"{_shown(text)} has a time zone, but the scenario's clock (utc_offset_h) is not "
+                                "known here; write the scenario's local time without a zone")
+            moment = moment.astimezone(_dt.timezone(_dt.timedelta(hours=utc_offset_h))).replace(tzinfo=None)
+        t = moment.time()
+        hours = t.hour + t.minute / 60 + t.second / 3600 + t.microsecond / 3.6e9
+        return moment.date(), (hours or None)
+    if isinstance(text, _dt.date):
+        return text, None
+    if isinstance(text, str):
+        try:
+            return _dt.date.fromisoformat(text.strip()), None
+        except ValueError:
+            return None, parse_duration(text)
+    raise UnitError(f"expected a date like '2021-01-10', a date and time like '2021-01-10T18:00', "
+                    f"or an offset like '9d', got {text!r}")
 
 
 def _need_factor(barrels_per_tonne: float | None, text: object) -> float:

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from sim.report import brief as briefmod
+from sim import runner
 from sim.errors import UserError
 
 SCENARIO_YAML = """\
@@ -117,9 +118,14 @@ def write_run(folder: Path, *, reps: int = 20, seed: int = 7, shift_t: float = 0
     pd.DataFrame(kpi_rows).to_parquet(folder / "kpis.parquet")
     pd.DataFrame(fac_rows).to_parquet(folder / "facility_kpis.parquet")
     pd.DataFrame(voy_rows).to_parquet(folder / "voyages.parquet")
+    # the citations the runner records from the source file and seeds/ when a run starts
+    source = folder.parent / "mini.yaml"
+    source.write_text(SCENARIO_YAML, encoding="utf-8")
+    cites = runner.source_citations(runner.prepare(source))
     (folder / "manifest.json").write_text(json.dumps({
         "scenario_hash": "abc123def456", "seed": seed, "replications": reps, "executor": "serial",
-        "versions": {"routesim": "0.1.0"}, "status": "complete"}), encoding="utf-8")
+        "versions": {"routesim": "0.1.0"}, "status": "complete",
+        "citations": [c.model_dump(exclude_none=True) for c in cites]}), encoding="utf-8")
     (folder / "summary.json").write_text("{}", encoding="utf-8")
     return folder
 

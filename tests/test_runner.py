@@ -93,6 +93,16 @@ def slow_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
     return simulate(scenario, seed_seq)
 
 
+def gated_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
+    """The real model, held until the file named by ROUTESIM_TEST_GATE exists (at most 2 min),
+    so a test decides when a run may go on."""
+    gate = Path(os.environ["ROUTESIM_TEST_GATE"])
+    t0 = time.monotonic()
+    while not gate.exists() and time.monotonic() - t0 < 120:
+        time.sleep(0.02)
+    return simulate(scenario, seed_seq)
+
+
 CALLS: list[int] = []
 
 
@@ -142,7 +152,7 @@ def test_replication_depends_only_on_seed_and_index(small, tmp_path):
 def test_dask_gives_the_same_tables_as_serial(small, tmp_path):
     distributed = pytest.importorskip("distributed")
     a = runner.run(small, replications=4, seed=5, executor="serial", out=tmp_path / "a", progress=False)
-    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster, \
+    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address="127.0.0.1:0") as cluster, \
             distributed.Client(cluster) as client:
         b = runner.run(small, replications=4, seed=5, executor="dask", scheduler=client, out=tmp_path / "b",
                        progress=False)
@@ -395,21 +405,116 @@ def test_cli_run_bad_input_exits_2_without_traceback(small, tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
 
 
-def test_a_run_being_written_by_a_live_process_cannot_be_resumed_twice(small, tmp_path):
+_CONTENDER = """
+import os, sys, time
+from pathlib import Path
+from sim.results import store
+from sim.errors import UserError
+folder, log, start = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+Path(sys.argv[4]).touch()  # ready
+while not start.exists():
+    time.sleep(0.001)
+stop = time.monotonic() + 2.0
+held_count = 0
+while time.monotonic() < stop:
+    try:
+        held = store.lock_run(folder)
+    except UserError as e:
+        assert "is in use by" in str(e), e
+        continue
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.write(fd, f"+{os.getpid()}\\n".encode())
+    time.sleep(0.002)
+    os.write(fd, f"-{os.getpid()}\\n".encode())
+    os.close(fd)
+    held.release()
+    held_count += 1
+print(held_count)
+"""
+
+
+@pytest.mark.slow
+def test_the_run_lock_is_held_by_exactly_one_of_many_contending_processes(tmp_path):
+    """Eight processes try to take the lock of one folder as fast as they can for two
+    seconds.  Each writes '+pid' when it gets the lock and '-pid' before it lets go, to one
+    append-only log; with a lock held by at most one process at a time the log alternates
+    +a -a +b -b ... and never shows +a +b.  (The old pid-file lock let two in, 140 of 400
+    times.)  Every refusal is a UserError 'in use by', never an OSError: each contender
+    exits 0, and the acquisitions they count add up to the log's pairs."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    log, start = tmp_path / "log", tmp_path / "go"
+    ready = [tmp_path / f"ready-{k}" for k in range(8)]
+    procs = [subprocess.Popen([sys.executable, "-c", _CONTENDER, str(folder), str(log), str(start), str(r)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in ready]
+    t0 = time.monotonic()
+    while not all(r.exists() for r in ready):
+        assert all(p.poll() is None for p in procs) and time.monotonic() - t0 < 120, "a contender did not start"
+        time.sleep(0.01)
+    start.touch()
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err for _, err in outs]
+    lines = log.read_text().split()
+    assert len(lines) >= 20 and len(lines) % 2 == 0  # it was taken many times over
+    for enter, leave in zip(lines[0::2], lines[1::2]):
+        assert enter.startswith("+") and leave == "-" + enter[1:], "two processes held the lock at once"
+    assert sum(int(out) for out, _ in outs) == len(lines) // 2
+    assert len({ln[1:] for ln in lines}) >= 2  # more than one process won it over the run
+
+
+def test_a_double_resume_gives_the_loser_a_clean_error_and_the_holder_finishes(small, tmp_path):
+    """Process A resumes a run with a model held at a gate; while it holds the lock,
+    'routesim run --resume' of the same folder exits 2 with one line naming A's pid and no
+    traceback, and leaves the folder alone; the gate opens and A finishes the run (exit 0,
+    complete)."""
+    runner.run(small, replications=3, executor="serial", out=tmp_path / "r", progress=False)
+    m = store.read_manifest(tmp_path / "r")
+    store.write_manifest(tmp_path / "r", {**m, "status": "incomplete"})
+    code = ("import sys; from sim import runner; from tests.test_runner import gated_model; "
+            "runner.resume(sys.argv[1], executor='serial', model=gated_model, progress=False)")
+    gate = tmp_path / "gate"
+    a = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "r")], cwd=REPO,
+                         env={**os.environ, "ROUTESIM_TEST_GATE": str(gate)}, stderr=subprocess.PIPE, text=True)
+    try:
+        pid_file = tmp_path / "r" / store.LOCK_PID
+        t0 = time.monotonic()
+        while not (pid_file.exists() and pid_file.read_text().strip() == str(a.pid)):
+            assert a.poll() is None and time.monotonic() - t0 < 60, "the first resume never took the lock"
+            time.sleep(0.02)
+        b = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(tmp_path / "r"), "-q"],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert b.returncode == 2, b.stderr
+        assert f"is in use by pid {a.pid}" in b.stderr and "Traceback" not in b.stderr
+        assert len(b.stderr.strip().splitlines()) == 1
+        assert store.read_manifest(tmp_path / "r")["status"] == "incomplete"  # the loser changed nothing
+        gate.touch()
+        assert a.wait(timeout=120) == 0, a.stderr.read() if a.stderr else ""
+    finally:
+        if a.poll() is None:
+            a.kill()
+            a.wait()
+    assert store.open_run(tmp_path / "r").complete
+    assert not (tmp_path / "r" / store.LOCK_PID).exists()
+
+
+def test_a_lock_left_by_a_killed_process_is_free(small, tmp_path):
+    """The lock is the kernel's: a process killed with -9 while holding it leaves nothing
+    that stops the next resume (no stale-pid guessing)."""
     runner.run(small, replications=1, executor="serial", out=tmp_path / "r", progress=False)
     m = store.read_manifest(tmp_path / "r")
     store.write_manifest(tmp_path / "r", {**m, "status": "incomplete"})
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from sim.results import store; "
+                               "held = store.lock_run(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)",
+                               str(tmp_path / "r")], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
-        (tmp_path / "r" / store.LOCK).write_text(str(live.pid))
-        with pytest.raises(UserError, match=f"another process \\(pid {live.pid}\\)"):
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match=f"in use by pid {holder.pid}"):
             runner.resume(tmp_path / "r", progress=False)
     finally:
-        live.kill()
-        live.wait()
-    # a lock left by a dead process is taken over
-    assert runner.resume(tmp_path / "r", progress=False).complete
-    assert not (tmp_path / "r" / store.LOCK).exists()
+        holder.kill()
+        holder.wait()
+    assert runner.resume(tmp_path / "r", executor="serial", progress=False).complete
 
 
 def test_cli_resume_of_a_complete_run_is_a_no_op(small, tmp_path, capsys):

@@ -109,6 +109,8 @@ def test_dates():
     import datetime as dt
 
     assert units.parse_date("2021-01-15") == dt.date(2021, 1, 15)
-    assert units.parse_date(dt.datetime(2021, 1, 15, 6)) == dt.date(2021, 1, 15)
+    assert units.parse_date(dt.datetime(2021, 1, 15, 0, 0)) == dt.date(2021, 1, 15)  # 00:00 is the date
+    with pytest.raises(UnitError, match=r"has a time of day \(06:00\)"):  # never cut to midnight
+        units.parse_date(dt.datetime(2021, 1, 15, 6))
     with pytest.raises(UnitError, match="2021-01-15"):
         units.parse_date("15/01/2021")

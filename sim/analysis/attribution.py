@@ -192,11 +192,11 @@ def attribute(
     disrupted = runner.run(scenario, replications=n, seed=s, out=runs / "disrupted", held_back=True, **kw)
     table = _counterfactuals(scenario, disrupted.kpis, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
     _write(folder, table)
-    store.write_manifest(folder, {
-        "analysis": "attribution", "scenario": scenario.name, "scenario_hash": store.scenario_hash(scenario),
-        "scenario_source": prep.source, "overrides": list(prep.overrides), "seed": s, "replications": n,
-        "disruptions": [d.name for d in scenario.disruptions], "versions": store.package_versions(),
-        "git": store.git_commit(), "created_utc": store.utc_now(), "status": "complete"})
+    store.write_manifest(folder, store.Manifest(
+        analysis="attribution", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
+        scenario_source=prep.source, overrides=list(prep.overrides), seed=s, replications=n,
+        disruptions=[d.name for d in scenario.disruptions], versions=store.package_versions(),
+        git=store.git_commit(), created_utc=store.utc_now(), status="complete"))
     table.attrs["path"] = folder
     return table
 
@@ -219,20 +219,18 @@ def attribute_run(
     folder = Path(run_path)
     if not (folder / "manifest.json").is_file():
         raise UserError(f"{folder}: not a run folder (no manifest.json); give the folder 'routesim run' wrote")
-    manifest = store.read_manifest(folder)
-    if manifest.get("analysis"):
-        raise UserError(f"{folder} holds a {manifest['analysis']} analysis, not a run; give a run folder")
-    if manifest.get("status") != "complete":
+    manifest = store.load_manifest(folder)
+    if manifest.analysis:
+        raise UserError(f"{folder} holds a {manifest.analysis} analysis, not a run; give a run folder")
+    if manifest.status != "complete":
         raise UserError(f"{folder}: the run is incomplete; finish it first with routesim run --resume {folder}")
     if (folder / f"{TABLE}.parquet").exists() or (folder / TABLE).exists():
         raise UserError(f"{folder} already holds an attribution ({TABLE}.parquet or {TABLE}/); "
                         f"delete them to attribute again")
     scenario = runner._load_run_scenario(folder, manifest)  # noqa: SLF001 - checks the scenario hash
-    if model is None and manifest.get("model") not in (None, "sim.model.simulate"):
-        model = runner._import_model(manifest["model"])  # noqa: SLF001
     disrupted = store.open_run(folder)
-    table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest["replications"]),
-                             seed=int(manifest["seed"]), run_kwargs=_common(executor, workers, scheduler, progress,
+    table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest.replications or 0),
+                             seed=int(manifest.seed or 0), run_kwargs=_common(executor, workers, scheduler, progress,
                                                                             model),
                              relative_to=folder)
     _write(folder, table)

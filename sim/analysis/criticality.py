@@ -60,13 +60,11 @@ def _closure_start(scenario: Scenario, at: str | _dt.date | None) -> tuple[str, 
     else:
         text = str(at).strip()
     try:
-        date = _dt.date.fromisoformat(text)
-        hours = (date - scenario.start).days * 24.0
-    except ValueError:
-        try:
-            hours = units.parse_duration(text)
-        except units.UnitError as e:
-            raise UserError(f"--at {text!r}: give a date like 2021-07-01 or an offset like 180d ({e})") from None
+        date, h = units.parse_instant(at if isinstance(at, _dt.datetime) else text, scenario.utc_offset_h)
+    except units.UnitError as e:
+        raise UserError(f"--at {text!r}: give a date like 2021-07-01, a date and time like 2021-07-01T18:00 "
+                        f"or an offset like 180d ({e})") from None
+    hours = (date - scenario.start).days * 24.0 + (h or 0.0) if date is not None else float(h or 0.0)
     if not 0 <= hours < scenario.horizon_h:
         end = scenario.start + _dt.timedelta(hours=scenario.horizon_h)
         raise UserError(f"--at {text!r} is outside the scenario's horizon ({scenario.start} to {end:%Y-%m-%d})")
@@ -83,7 +81,7 @@ def with_closure(scenario: Scenario, facility: str, start: str, duration_h: floa
     closure = Disruption.model_validate(
         {"name": name, "target": facility, "kind": "closure",
          "window": {"start": start, "duration": f"{duration_h}h"},
-         "note": f"N-1 criticality: {facility} closed"})
+         "note": f"N-1 criticality: {facility} closed"}, context={"utc_offset_h": scenario.utc_offset_h})
     return scenario.model_copy(update={"disruptions": (*scenario.disruptions, closure)})
 
 
@@ -226,13 +224,12 @@ def rank(table: pd.DataFrame, replications: int) -> pd.DataFrame:
 
 def _write_manifest(folder: Path, scenario: Scenario, source: str | None, seed: int, n: int, duration_h: float,
                     start: str, start_h: float, chosen: Sequence[str]) -> None:
-    store.write_manifest(folder, {
-        "analysis": "criticality", "scenario": scenario.name, "scenario_hash": store.scenario_hash(scenario),
-        "scenario_source": source, "seed": seed, "replications": n, "closure_duration_h": duration_h,
-        "closure_start": start, "closure_start_h": start_h, "facilities": list(chosen),
-        "versions": store.package_versions(), "git": store.git_commit(), "created_utc": store.utc_now(),
-        "status": "complete",
-    })
+    store.write_manifest(folder, store.Manifest(
+        analysis="criticality", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
+        scenario_source=source, seed=seed, replications=n, closure_duration_h=float(duration_h),
+        closure_start=str(start), closure_start_h=float(start_h), facilities=list(chosen),
+        versions=store.package_versions(), git=store.git_commit(), created_utc=store.utc_now(),
+        status="complete"))
 
 
 def tornado(table: pd.DataFrame, stem: Path, *, scenario: Scenario, duration_h: float, start: str,

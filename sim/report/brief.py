@@ -433,8 +433,9 @@ class DisruptionStats:
 
 def _timing(s: Any, d: Any) -> str:
     if d.window is not None:
-        start = s.start + _dt.timedelta(hours=s.at_h(d.window.start))
-        return f"from {start.isoformat()} for {d.window.duration_h / 24:.1f} d"
+        start = _dt.datetime.combine(s.start, _dt.time()) + _dt.timedelta(hours=s.at_h(d.window.start))
+        shown = start.date().isoformat() if start.time() == _dt.time() else start.isoformat(" ", "minutes")
+        return f"from {shown} for {d.window.duration_h / 24:.1f} d"
     if d.recurring is not None:
         return f"every {d.recurring.every_h / 24:.1f} d for {d.recurring.duration_h / 24:.1f} d"
     st = d.stochastic
@@ -506,8 +507,8 @@ def _seed_list(keys: list[str]) -> str:
 def cited_seeds(run: RunTables) -> dict[str, list[str]]:
     """Named item (facility, programme, disruption) -> the seed keys its figures cite."""
     out: dict[str, list[str]] = {}
-    for c in _citations(run)[0]:
-        out.setdefault(c.item, []).append(c.seed)
+    for c in recorded_citations(run):
+        out.setdefault(str(c.get("item", "")), []).append(str(c.get("seed", "")))
     return out
 
 
@@ -598,56 +599,40 @@ def seed_entries(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def original_scenario_file(run: RunTables) -> Path | None:
-    """The scenario file the run was started from, when the manifest names one that exists."""
-    for key in ("scenario_file", "scenario_path", "source_file", "scenario_source"):
-        v = run.manifest.get(key)
-        if isinstance(v, str) and v:
-            p = Path(v)
-            repo = Path(__file__).resolve().parents[2]  # a path relative to the checkout
-            for cand in (p, run.path / p, repo / p):
-                if cand.is_file():
-                    return cand
-    return None
-
-
-def _citations(run: RunTables) -> tuple[list[Citation], Path | None]:
-    """The run's seed citations and the file they were read from."""
-    src = original_scenario_file(run)
-    cites = seed_citations(src) if src is not None else []
-    if not cites:
-        cites = seed_citations(run.path / "scenario.yaml")
-        src = run.path / "scenario.yaml" if cites else src
-    return cites, src
+def recorded_citations(run: RunTables) -> list[dict[str, Any]]:
+    """The seed citations the run recorded in its manifest when it started (the figures of
+    its source file and the seed entries they cited then; see
+    :func:`sim.runner.source_citations`).  The brief reads nothing but the run folder, so an
+    edit to the source or to seeds/ after the run cannot change what it cites."""
+    cites = run.manifest.get("citations")
+    return [c for c in cites if isinstance(c, dict)] if isinstance(cites, list) else []
 
 
 def citation_rows(run: RunTables) -> tuple[list[list[str]], str]:
     """Rows of the cited-figures table and a sentence saying where they came from."""
-    cites, src = _citations(run)
+    cites = recorded_citations(run)
     if not cites:
-        return [], ("The scenario file cites no seed entries (no '# seed:' comments were found), so the "
-                    "facility notes above are the only record of its sources.")
-    folder = seeds_dir(src.parent if src is not None else None)
-    entries = seed_entries(folder) if folder is not None else {}
-    # a file that extends another overrides its figures: keep the last citation of each field
-    latest = {(c.item, c.field): c for c in cites}
-    files = list(dict.fromkeys(c.file for c in latest.values()))
+        return [], ("The run folder records no seed citations (the scenario file had no '# seed:' comments, "
+                    "or the run was started from a Scenario object), so the facility notes above are the "
+                    "only record of its sources.")
+    files = list(dict.fromkeys(str(c.get("file", "")) for c in cites))
     rows = []
-    for c in latest.values():
-        e = entries.get(c.seed)
-        where = [c.file] if len(files) > 1 else []
-        if e is None:
-            rows.append([*where, c.item or "(scenario)", c.field, c.value, c.seed, "?",
-                         "seed entry not found in seeds/"])
+    for c in cites:
+        where = [str(c.get("file", ""))] if len(files) > 1 else []
+        value = str(c.get("value", ""))
+        if c.get("overridden"):
+            value += f" (this run: --set {c['overridden']})"
+        if c.get("seed_value") is None:
+            rows.append([*where, c.get("item") or "(scenario)", str(c.get("field", "")), value, str(c.get("seed", "")),
+                         "?", "seed entry not found in seeds/"])
         else:
-            seed_value = e.get("value")
-            unit = e.get("unit", "")
-            rows.append([*where, c.item or "(scenario)", c.field, c.value, f"{c.seed} = {seed_value} {unit}".strip(),
-                         str(e.get("confidence", "?")), str(e.get("source", ""))])
-    place = "seeds/" if folder is not None else "seeds/ (not found beside the scenario or the package)"
-    return rows, (f"Figures of {' and '.join(reversed(files))} that cite the reference data in {place}; "
-                  f"confidence H official or agreed, M one report, L weak, E estimate worked out from sources, "
-                  f"A labelled assumption (see seeds/README.md).")
+            rows.append([*where, c.get("item") or "(scenario)", str(c.get("field", "")), value,
+                         f"{c.get('seed', '')} = {c['seed_value']}", str(c.get("confidence") or "?"),
+                         str(c.get("seed_source") or "")])
+    return rows, (f"Figures of {' and '.join(esc(f) for f in reversed(files))} that cite the reference data in "
+                  f"seeds/, as they were when the run started (recorded in its manifest); confidence H official "
+                  f"or agreed, M one report, L weak, E estimate worked out from sources, A labelled assumption "
+                  f"(see seeds/README.md).")
 
 
 # --------------------------------------------------------------------------- attribution
@@ -749,6 +734,38 @@ def differences(run: RunTables, base: RunTables, columns: Sequence[str]) -> pd.D
 
 # --------------------------------------------------------------------------- document
 
+# Markdown punctuation that could start markup in user text; '_' only where it can open or
+# close emphasis (inside a word, as in odesa_brody, it cannot)
+_MD_SPECIAL = re.compile(r"[\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def esc(text: object) -> str:
+    """User text (a name, description, note, source, label, file name) as Markdown that any
+    viewer shows as exactly that text: ``<``, ``>`` and ``&`` become entities (so no HTML
+    tag, ``<img onerror>``, ``<iframe>`` or autolink), and the punctuation of links, images,
+    code, emphasis and tables is backslash-escaped (so no ``[x](javascript:...)``).  Runs of
+    whitespace, newlines included, become one space: the text stays in its paragraph or cell."""
+    t = " ".join(str(text).split())
+    t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), t)
+
+
+def code(text: object) -> str:
+    """``text`` as a Markdown code span (literal in every viewer), fenced with more
+    backticks than any run inside it."""
+    t = " ".join(str(text).split())
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", t)), default=0) + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
+
+
+def _inline_html(markdown: str) -> str:
+    """A paragraph's Markdown as HTML by a CommonMark renderer with raw HTML turned off
+    (markdown-it-py): what a viewer shows, and user text escaped by :func:`esc` stays text."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).renderInline(markdown)
+
 
 @dataclass
 class Doc:
@@ -772,16 +789,16 @@ class Doc:
         out: list[str] = []
         for kind, b in self.blocks:
             if kind == "h":
-                out.append("#" * b[0] + " " + b[1])
+                out.append("#" * b[0] + " " + esc(b[1]))
             elif kind == "p":
-                out.append(b)
+                out.append(b)  # Markdown already: its user text went through esc()
             elif kind == "table":
                 header, rows = b
-                esc = [[c.replace("|", "\\|").replace("\n", " ") for c in r] for r in [header, *rows]]
-                out.append("\n".join(["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(header),
-                                      *("| " + " | ".join(r) + " |" for r in esc[1:])]))
+                cells = [[esc(c) for c in r] for r in [header, *rows]]
+                out.append("\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(header),
+                                      *("| " + " | ".join(r) + " |" for r in cells[1:])]))
             elif kind == "img":
-                out.append(f"![{b[1]}]({b[0].relative_to(root).as_posix()})")
+                out.append(f"![{esc(b[1])}]({b[0].relative_to(root).as_posix()})")
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
@@ -790,10 +807,7 @@ class Doc:
             if kind == "h":
                 body.append(f"<h{b[0]}>{html.escape(b[1])}</h{b[0]}>")
             elif kind == "p":
-                text = html.escape(b)
-                text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-                text = re.sub(r"(?<![\w*])_(.+?)_(?![\w*])", r"<em>\1</em>", text)
-                body.append(f"<p>{text}</p>")
+                body.append(f"<p>{_inline_html(b)}</p>")
             elif kind == "table":
                 header, rows = b
                 head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
@@ -867,11 +881,11 @@ def headline(run: RunTables) -> str:
     b = binding_facility(run)
     if b is not None:
         if b.utilisation.mean >= BINDING_PCT:
-            parts.append(f"{b.facility} bound the flow: it ran at {fmt_range('utilisation_pct', b.utilisation)} "
+            parts.append(f"{esc(b.facility)} bound the flow: it ran at {fmt_range('utilisation_pct', b.utilisation)} "
                          f"of its capacity and was the most utilised leg or port in {_num(b.share_pct, 0)}% of "
                          f"replications.")
         else:
-            parts.append(f"No leg or port ran near its capacity: the most utilised, {b.facility}, ran at "
+            parts.append(f"No leg or port ran near its capacity: the most utilised, {esc(b.facility)}, ran at "
                          f"{fmt_range('utilisation_pct', b.utilisation)}.")
     return "".join(parts).strip()
 
@@ -926,24 +940,24 @@ def _resilience(run: RunTables) -> str:
     wait_any = bool(d.wait is not None and d.wait.n and d.wait.mean > 0)
     cost = _cost_row(run, d.name)
     if cost is not None and float(cost["delivered_lost_t_mean"]) > 0.0:
-        text = [f"The disruption that cost the refineries the most crude, {d.name} (active in {n_active} of "
+        text = [f"The disruption that cost the refineries the most crude, {esc(d.name)} (active in {n_active} of "
                 f"{run.replications} replications; without it {cost_clause(cost)}"]
         if held_any:
-            text.append(f"; it held back {fmt_range('held_back_t', d.held_back)} of flow at {d.targets} "
+            text.append(f"; it held back {fmt_range('held_back_t', d.held_back)} of flow at {esc(d.targets)} "
                         f"while it acted, against the same replications without it")
     elif held_any:
-        text = [f"The disruption that held back the most flow, {d.name} (active in {n_active} of "
+        text = [f"The disruption that held back the most flow, {esc(d.name)} (active in {n_active} of "
                 f"{run.replications} replications, {fmt_range('held_back_t', d.held_back)} of flow held back at "
                 f"{d.targets}: throughput forgone there while it acted, against the same replications without "
                 f"it; the crude may still arrive later"]
         if cost is not None:
             text.append(f"; without it {cost_clause(cost)}")
     elif wait_any:
-        text = [f"The disruption that caused the most waiting, {d.name} (active in {n_active} of "
+        text = [f"The disruption that caused the most waiting, {esc(d.name)} (active in {n_active} of "
                 f"{run.replications} replications, {fmt_range('wait_h_total', d.wait)} of tanker waiting"]
     else:
         held = "no flow held back or " if d.held_back is not None else ""
-        text = [f"After {d.name} (active in {n_active} of {run.replications} replications, with {held}"
+        text = [f"After {esc(d.name)} (active in {n_active} of {run.replications} replications, with {held}"
                 f"no waiting attributed to any disruption"]
     text.append("): ")
     clauses = []
@@ -955,15 +969,15 @@ def _resilience(run: RunTables) -> str:
         if cut == 0 and (rc is None or (rc.n == n_active and rc.mean == 0.0)):
             continue  # this refinery neither cut runs nor lost delivered flow
         if cut and sv.p95 <= 0.0:
-            clause = f"{ref} was already cutting runs when it began"
+            clause = f"{esc(ref)} was already cutting runs when it began"
             if cut < n_active:
                 clause += f" (in {cut} of {n_active} replications)"
         elif cut:
-            clause = f"{ref} ran on stock for {fmt_range('time_to_survive_d', sv)} before cutting runs"
+            clause = f"{esc(ref)} ran on stock for {fmt_range('time_to_survive_d', sv)} before cutting runs"
             if cut < n_active:
                 clause += f" (in {cut} of {n_active} replications; it never ran short in the others)"
         else:
-            clause = f"{ref} never had to cut runs"
+            clause = f"{esc(ref)} never had to cut runs"
         if rc is not None and rc.n:
             clause += (f", and its delivered flow took {fmt_range('time_to_recover_d', rc)} to return to 95% "
                        f"of the undisrupted level")
@@ -1056,7 +1070,7 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
     s = run.scenario
     doc = Doc()
     doc.h(1, f"Briefing: {s.name}")
-    doc.p(f"_{s.description.strip()}_")
+    doc.p(f"_{esc(s.description.strip())}_")
     status = run.manifest.get("status")
     if status is not None and status != "complete":
         doc.p(f"**This run is {status}: the figures below cover the {run.replications} replications that "
@@ -1088,7 +1102,7 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
         within = len(rows) - len(beyond)
         named = beyond if len(beyond) <= 6 else [*beyond[:5], f"{len(beyond) - 5} more figures"]
         listed = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] if named else ""
-        doc.p(f"Compared with {base.scenario.name} ({base.path.name}): "
+        doc.p(f"Compared with {esc(base.scenario.name)} ({esc(base.path.name)}): "
               + (f"{listed} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
                  if beyond else "no figure differs beyond the replication noise")
               + (f"; {within} other figure{'s are' if within != 1 else ' is'} within noise." if within else "."))
@@ -1143,11 +1157,12 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
                        *(label for _, _, label in COST_FIGURES[1:])], cost_rows(costs))
         else:
             doc.p("What the disruptions cost the refineries in crude delivered is not in this run folder: "
-                  f"`routesim attribute --into {run.path.name}` adds it (paired runs without each disruption).")
+                  f"{code('routesim attribute --into ' + run.path.name)} adds it (paired runs without each "
+                  "disruption).")
     doc.h(2, "Assumptions and sources")
     doc.table(["facility", "kind", "figures", "source", "note"], assumptions_table(run))
     rows, sentence = citation_rows(run)
-    doc.p(sentence)
+    doc.p(sentence)  # Markdown: its file names are escaped
     if rows:
         header = ["item", "field", "value in scenario", "seed entry", "confidence", "source"]
         doc.table((["file"] if len(rows[0]) > len(header) else []) + header, rows)

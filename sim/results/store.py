@@ -37,25 +37,28 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
+import threading
 import typing
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from sim import units
-from sim.errors import UserError
+from sim.errors import Problem, ScenarioError, UserError
 from sim.scenario.language import Scenario
 
 FORMAT_VERSION = 1
@@ -349,46 +352,77 @@ def _claim_marker(folder: Path) -> None:
 
 
 LOCK = ".lock"
+LOCK_PID = ".lock.pid"  # who holds the lock, for the message only: the lock itself is the OS lock
 
 
-def lock_run(folder: Path) -> Path:
-    """Take the run folder for this process (a lock file holding its pid).
+@dataclass
+class RunLock:
+    """The OS lock on a run folder this process holds (see :func:`lock_run`)."""
 
-    A lock left by a process that no longer exists (killed) is taken over; a live one is
-    refused, so two processes never resume the same run at once.
-    """
-    lock = folder / LOCK
-    for _ in range(3):
+    folder: Path
+    lock: Any
+    key: str
+
+    def release(self) -> None:
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or "0")
-            except (OSError, ValueError):
-                pid = 0
-            if pid and pid != os.getpid() and _alive(pid):
-                raise UserError(f"{folder} is being written by another process (pid {pid}); "
-                                "wait for it to finish or stop it first") from None
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        return lock
-    raise UserError(f"cannot lock {folder}")
+            (self.folder / LOCK_PID).unlink(missing_ok=True)
+        finally:
+            self.lock.release()
+            with _HELD_GUARD:
+                _HELD.discard(self.key)
 
 
-def _alive(pid: int) -> bool:
+_HELD: set[str] = set()  # run folders this process holds
+_HELD_GUARD = threading.Lock()
+
+
+def lock_run(folder: Path) -> RunLock:
+    """Take the run folder for this process, or refuse with a :class:`UserError`.
+
+    The lock is an OS file lock (``filelock``: ``flock`` on ``.lock``), taken without
+    waiting: exactly one process holds it at a time, and the kernel releases it when that
+    process ends, however it ends (``kill -9`` too), so there is no stale lock to guess
+    about.  The holder's pid is written beside it, only so the refusal can name it.
+    """
+    from filelock import FileLock, Timeout
+
+    key = os.path.realpath(folder)
+    with _HELD_GUARD:  # filelock is re-entrant within a thread; a run folder is not
+        if key in _HELD:
+            raise UserError(f"{folder} is in use by this process (pid {os.getpid()}): it is already "
+                            "running or resuming it")
+        _HELD.add(key)
+    lock = FileLock(str(folder / LOCK), timeout=0, thread_local=False)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        lock.acquire()
+    except BaseException as e:
+        with _HELD_GUARD:
+            _HELD.discard(key)
+        if isinstance(e, Timeout):
+            raise UserError(f"{folder} is in use by {_holder(folder)} (another routesim run or resume is "
+                            "writing it); wait for it to finish or stop it first") from None
+        if isinstance(e, OSError):
+            raise UserError(f"cannot lock {folder}: {e.strerror or e}") from None
+        raise
+    try:
+        tmp = folder / f"{LOCK_PID}.tmp-{os.getpid()}"
+        tmp.write_text(f"{os.getpid()}\n", encoding="ascii")
+        os.replace(tmp, folder / LOCK_PID)
+    except OSError:
+        pass  # the pid is only for the message; the lock is held
+    return RunLock(folder, lock, key)
 
 
-def unlock_run(folder: Path) -> None:
-    (folder / LOCK).unlink(missing_ok=True)
+def _holder(folder: Path) -> str:
+    try:
+        pid = (folder / LOCK_PID).read_text(encoding="ascii").strip()
+    except OSError:
+        pid = ""
+    return f"pid {pid}" if pid.isdigit() else "another process"
+
+
+def unlock_run(held: RunLock) -> None:
+    held.release()
 
 
 def write_scenario_yaml(folder: Path, data: dict[str, Any], header: str = "") -> None:
@@ -396,7 +430,132 @@ def write_scenario_yaml(folder: Path, data: dict[str, Any], header: str = "") ->
     atomic_write_text(folder / "scenario.yaml", header + text)
 
 
-def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+# --------------------------------------------------------------------------- the manifest
+
+
+class GitInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    commit: str = Field(pattern=r"^[0-9a-f]{7,64}$")
+    dirty: bool = False
+
+
+class CitedFigure(BaseModel):
+    """A figure of the scenario source that cites a seed entry (``# seed: key``), as it was
+    when the run started, with the seed entry it cited then: the brief's citation table
+    comes from these, never from the source or seeds/ as they are later."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    file: str = Field(max_length=300)
+    item: str = Field(max_length=200)
+    field: str = Field(max_length=300)
+    value: str = Field(max_length=200)
+    seed: str = Field(max_length=200)
+    seed_value: str | None = Field(default=None, max_length=200)
+    confidence: str | None = Field(default=None, max_length=20)
+    seed_source: str | None = Field(default=None, max_length=2000)
+    overridden: str | None = Field(default=None, max_length=2000)  # the --set that replaced the figure
+
+
+_Text = Annotated[str, Field(max_length=10_000)]
+_Count = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class FailureNote(BaseModel):
+    """The replication that stopped a run with an internal error, and the error's first line."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    replication: _Count
+    error: _Text
+
+
+class Manifest(BaseModel):
+    """``manifest.json`` of a run (or of an analysis folder: ``analysis`` set).
+
+    A run folder is data people share and download, so every field is untrusted when read
+    back: unknown fields are refused (a folder cannot add one that some code would act on),
+    every value is checked for its type and range, and nothing in it names code to import.
+    The run always uses the built-in model; a Python caller may pass ``model=`` explicitly.
+    Written by the runner, :mod:`sim.analysis.criticality` and :mod:`sim.analysis.attribution`.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+    format_version: Literal[1] | None = None
+    analysis: Literal["criticality", "attribution"] | None = None
+    routesim_run: _Text | None = None
+    scenario: _Text | None = None
+    scenario_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,64}$")
+    scenario_source: _Text | None = None  # where the scenario was read from; shown, never read
+    overrides: list[_Text] | None = None
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    replications: int | None = Field(default=None, ge=1, le=10_000_000)
+    replications_done: _Count | None = None
+    executor: Literal["local", "serial", "dask"] | None = None
+    workers: int | None = Field(default=None, ge=1, le=100_000)
+    scheduler: _Text | None = None
+    # legacy: manifests before this schema named the model function; only the built-in
+    # one is accepted (and ignored), so an edited folder cannot choose code to run
+    model: Literal["sim.model.simulate"] | None = Field(default=None, exclude=True)
+    held_back: bool | None = None  # each disruption's flow held back, from paired replications
+    status: Literal["complete", "incomplete"] | None = None
+    failure: FailureNote | None = None  # the replication that stopped the run, when one did
+    created_utc: _Text | None = None
+    finished_utc: _Text | None = None
+    wall_time_s: float | None = Field(default=None, ge=0)
+    versions: dict[str, _Text] | None = None
+    git: GitInfo | None = None
+    command: _Text | None = None
+    tables: list[_Text] | None = None
+    citations: list[CitedFigure] | None = None
+    # criticality
+    closure_duration_h: float | None = Field(default=None, gt=0)
+    closure_start: _Text | None = None
+    closure_start_h: float | None = None
+    facilities: list[_Text] | None = None
+    # attribution
+    disruptions: list[_Text] | None = None
+
+    @model_validator(mode="after")
+    def _done_within_asked(self) -> "Manifest":
+        if self.replications is not None and (self.replications_done or 0) > self.replications:
+            raise ValueError(f"replications_done ({self.replications_done}) is more than replications "
+                             f"({self.replications})")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields that are set, as plain data (``model`` never: it is not kept)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _manifest_problems(f: Path, text: str, e: ValidationError) -> list[Problem]:
+    lines = text.splitlines()
+    names = list(Manifest.model_fields)
+    out = []
+    for err in e.errors():
+        loc = tuple(err["loc"])
+        key = str(loc[0]) if loc else ""
+        line = next((k + 1 for k, ln in enumerate(lines) if re.match(rf'\s*"{re.escape(key)}"\s*:', ln)), None)
+        got = err.get("input")
+        shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        if err["type"] == "extra_forbidden" and len(loc) == 1:
+            near = get_close_matches(key, names, n=1, cutoff=0.6)
+            msg = f"{key!r} is not a manifest field"
+            hint = (f"did you mean {near[0]!r}?" if near else f"valid fields: {', '.join(names)}")
+        elif key == "model" and len(loc) == 1:
+            msg = f"names code to run ({shown}); a run folder never chooses code"
+            hint = ("routesim always runs its built-in model (the only value accepted here is "
+                    "'sim.model.simulate'); delete the line if you trust the rest of the folder")
+        else:
+            msg = f"{err['msg'].lower()} (got {shown})"
+            hint = None
+        out.append(Problem(str(f), line, None, loc, msg, hint))
+    return out
+
+
+def load_manifest(folder: str | os.PathLike[str]) -> Manifest:
+    """The validated manifest of a run folder; a :class:`ScenarioError` naming the file, the
+    line and the field of every bad value, or a :class:`UserError` for a missing one."""
     p = Path(folder)
     f = p / "manifest.json"
     if not p.is_dir():
@@ -404,13 +563,37 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if not f.exists():
         raise UserError(f"{p}: not a run folder (no manifest.json)")
     try:
-        return json.loads(f.read_text(encoding="utf-8"))
+        if f.stat().st_size > MAX_MANIFEST_BYTES:
+            raise UserError(f"{f}: {f.stat().st_size:,} bytes is too large for a manifest "
+                            f"(at most {MAX_MANIFEST_BYTES // 2**20} MiB); this is not a routesim run folder")
+        text = f.read_text(encoding="utf-8")
+        data = json.loads(text)
     except (OSError, ValueError) as e:
         raise UserError(f"{f}: cannot read the manifest: {e}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{f}: cannot read the manifest: it holds {type(data).__name__}, not a JSON object")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_manifest_problems(f, text, e)) from None
 
 
-def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    atomic_write_json(folder / "manifest.json", manifest)
+MAX_MANIFEST_BYTES = 16 * 2**20
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The validated manifest of a run folder as plain data (see :func:`load_manifest`)."""
+    return load_manifest(folder).as_dict()
+
+
+def write_manifest(folder: Path, manifest: Manifest | dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically; a dict is validated as a :class:`Manifest` first,
+    so what is written is what :func:`load_manifest` accepts."""
+    if isinstance(manifest, Manifest):
+        m = manifest
+    else:  # plain data (numpy numbers, dates) as JSON would carry it, then checked
+        m = Manifest.model_validate(json.loads(json.dumps(_clean(dict(manifest)), default=_json_default)))
+    atomic_write_json(folder / "manifest.json", m.as_dict())
 
 
 # --------------------------------------------------------------------------- blocks of replications
@@ -866,4 +1049,4 @@ def open_run(path: str | os.PathLike[str]) -> RunResult:
 
 
 
-__all__ = ["RunResult", "open_run", "scenario_data", "scenario_hash", "TABLES"]
+__all__ = ["Manifest", "RunResult", "open_run", "load_manifest", "scenario_data", "scenario_hash", "TABLES"]

@@ -73,18 +73,16 @@ Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Z
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-def _instant(v: Any) -> Any:
-    """An instant is a date ('2021-01-10') or an offset from the start ('9d')."""
-    if isinstance(v, (_dt.date, _dt.datetime)):
-        return {"date": units.parse_date(v)}
-    if isinstance(v, str):
-        try:
-            return {"date": _dt.date.fromisoformat(v.strip())}
-        except ValueError:
-            return {"offset_h": units.parse_duration(v)}
+def _instant(v: Any, info: ValidationInfo) -> Any:
+    """An instant is a date ('2021-01-10'), a date and time of day ('2021-01-10T18:00',
+    a zone converted to the scenario's clock) or an offset from the start ('9d')."""
     if isinstance(v, dict):
         return v
-    raise units.UnitError(f"expected a date like '2021-01-10' or an offset like '9d', got {v!r}")
+    # the loader passes the scenario's clock; without it a time with a zone is refused
+    date, hours = units.parse_instant(v, (info.context or {}).get("utc_offset_h"))
+    if date is None:
+        return {"offset_h": hours}
+    return {"date": date} if hours is None else {"date": date, "offset_h": hours}
 
 
 class Strict(BaseModel):
@@ -95,20 +93,25 @@ class Strict(BaseModel):
 
 
 class Instant(Strict):
+    """A moment: ``date`` plus ``offset_h`` hours after its 00:00 (a time of day), or, with
+    no date, ``offset_h`` hours after the scenario start."""
+
     date: _dt.date | None = None
     offset_h: float | None = None
 
     def hours_from(self, start: _dt.date) -> float:
         if self.date is not None:
-            return (self.date - start).days * 24.0
+            return (self.date - start).days * 24.0 + float(self.offset_h or 0.0)
         return float(self.offset_h or 0.0)
 
 
 When = Annotated[
     Instant,
     BeforeValidator(_instant),
-    WithJsonSchema({"type": "string", "examples": ["2021-01-10", "9d"],
-                    "description": "a date, or an offset from the scenario start"}),
+    WithJsonSchema({"type": "string", "examples": ["2021-01-10", "2021-01-10T18:00", "9d"],
+                    "description": "a date (00:00 that day), a date and time of day (a zone such as Z or "
+                                   "+03:00 is converted to the scenario's utc_offset_h), or an offset from "
+                                   "the scenario start"}),
 ]
 
 # --------------------------------------------------------------------------- network

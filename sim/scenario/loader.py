@@ -578,6 +578,19 @@ def load_raw(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _context(tree: dict) -> dict[str, Any]:
+    return {**_factor_context(tree), "utc_offset_h": _utc_offset(tree)}
+
+
+def _utc_offset(tree: dict) -> float | None:
+    """The scenario's clock for converting times with a zone (None when it is not valid;
+    validation reports that at its line)."""
+    v = tree.get("utc_offset_h", 0.0)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not -12 <= v <= 14:
+        return None
+    return float(v)
+
+
+def _factor_context(tree: dict) -> dict[str, Any]:
     factor = tree.get("barrels_per_tonne")
     if isinstance(factor, bool) or not isinstance(factor, (int, float)):
         return {"barrels_per_tonne": None}
