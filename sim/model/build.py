@@ -281,7 +281,14 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
         f = Flow(p.name, "pipeline", tanks[p.from_], tanks[p.to], conds)
         f.capacity_t_per_h = p.capacity_t_per_day / 24.0
         f.linefill_t = _linefill_t(p, scenario)
-        lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
+        if p.kind == "rail":
+            # A rail leg holds only what was loaded onto it: its tank cars start empty, so
+            # the first crude reaches the tail once a transit's worth (capacity x transit)
+            # has been loaded, as a refilling line does (no linefill, no lost flow).
+            f.deficit_t = f.linefill_t
+            f.feeds = False
+        else:
+            lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
         f.rec_index = records.flow_index(p.name, "pipeline")
         f.lost_index = records.flow_index(p.name, "lost")
         if p.batching is not None:

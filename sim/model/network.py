@@ -295,7 +295,7 @@ class FlowNetwork:
     def add_flow(self, flow: Flow) -> Flow:
         self.flows.append(flow)
         if flow.kind == "pipeline":
-            self.initial_t += flow.linefill_t
+            self.initial_t += flow.linefill_t - flow.deficit_t  # a rail leg starts empty
         for cond in flow.conditions:
             cond.on_change(lambda f=flow: self._condition_changed(f))
         return flow
