@@ -36,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, ScenarioError
+from sim import checks
 from sim.scenario import Scenario, reference_problems
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -579,7 +580,8 @@ def validate_tree(tree: PosDict, shown: str, earlier: list[Problem] | None = Non
         problems += problems_from_validation_error(e, tree, shown)
         problems += _references_despite(e, tree, shown, context)
         raise ScenarioError(_sorted(problems)) from None
-    problems += [_reference_problem(path, message, tree, shown) for path, message in reference_problems(scenario)]
+    problems += [_problem_at(position_of(tree, path), path, message, hint, shown)
+                 for path, message, hint in checks.problems(scenario)]
     if problems:
         raise ScenarioError(_sorted(problems))
     return scenario
@@ -680,18 +682,15 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 def validate(path: str | os.PathLike[str]) -> list[Problem]:
     """Every problem in a scenario file (an empty list means it is valid and will run).
 
-    Besides the file's own problems this includes what the model would refuse before a
-    run (a cargo no berth can take, a network where nothing can flow, ...), placed at the
-    lines of the fields concerned, so ``validate`` answers "will this run?"."""
+    Besides the file's own problems this includes what the model would refuse (a cargo no
+    berth can take, a network where nothing can flow, ...; :func:`sim.checks.problems`, the
+    one check ``load_scenario`` and ``run`` make too), placed at the lines of the fields
+    concerned, so ``validate`` answers "will this run?"."""
     try:
-        tree, problems = _tree_and_problems(path)
-        scenario = validate_tree(tree, str(path), problems)
+        load_scenario(path)
     except ScenarioError as e:
         return list(e.problems)
-    from sim.model.build import model_problems  # lazy: the loader itself does not need the model
-
-    return _sorted([_problem_at(position_of(tree, tuple(p.path)), p.path, p.message, p.hint, str(path))
-                    for p in model_problems(scenario)])
+    return []
 
 
 # --------------------------------------------------------------------------- pydantic errors -> problems

@@ -5,6 +5,6 @@ Build a model from a validated :class:`sim.scenario.Scenario` and run one replic
 The model never writes files and never reads the global random state.
 """
 
-from sim.model.build import Model, build, estimate_events, model_problems, simulate
+from sim.model.build import Model, build, estimate_events, simulate
 
-__all__ = ["Model", "build", "estimate_events", "model_problems", "simulate"]
+__all__ = ["Model", "build", "estimate_events", "simulate"]

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from sim import disruptions
+from sim import checks, disruptions
 from sim import rng as rngmod
 from sim import scenario as sc
 from sim import units
-from sim.errors import Problem, ScenarioError, UserError
+from sim.errors import ScenarioError, UserError
 from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
@@ -48,7 +48,6 @@ from sim.model.network import Flow, FlowNetwork, Schedule, Tank
 from sim.model.port import COL, Port, WaitBook
 from sim.model.voyage import SeaLeg, cycle_h, lifting_times_h, start_fleet, start_programme
 from sim.recorder import VOYAGE_FIELDS, Records
-from sim.topology import nothing_can_flow
 
 EVENTS_PER_VOYAGE = 15
 EVENTS_PER_DAY = 4
@@ -127,68 +126,6 @@ def simulate(scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
     return build(env, scenario, seed_seq).run(until_h)
 
 
-# --------------------------------------------------------------------------- checks
-
-
-def _problem(scenario: sc.Scenario, path: tuple, message: str, hint: str | None = None) -> Problem:
-    return Problem(file=f"scenario {scenario.name!r}", line=None, column=None, path=path, message=message, hint=hint)
-
-
-def model_problems(scenario: sc.Scenario) -> list[Problem]:
-    """What would make the model wrong or stuck although the scenario validates."""
-    out: list[Problem] = []
-    net = scenario.network
-    by_name = net.by_name()
-    for i, p in enumerate(net.pipelines):
-        if p.inner_diameter_m is not None and scenario.barrels_per_tonne is None:
-            out.append(_problem(scenario, ("network", "pipelines", i, "inner_diameter"),
-                                f"pipeline {p.name!r} needs the crude density to turn its diameter into a linefill",
-                                "add 'barrels_per_tonne' at the top level (e.g. 7.33 for Azeri Light) or give 'linefill'"))
-        if p.batching is not None:
-            head = by_name.get(p.from_)
-            cap = getattr(getattr(head, "tank", None), "capacity_t", None)
-            if cap is not None and p.batching.size_t > cap:
-                out.append(_problem(scenario, ("network", "pipelines", i, "batching", "size"),
-                                    f"a batch of {p.batching.size_t:,.0f} t on {p.name!r} can never start: its head "
-                                    f"tank {p.from_!r} holds at most {cap:,.0f} t",
-                                    "make the batch smaller or the head tank larger"))
-
-    for i, r in enumerate(net.refineries):
-        if r.min_stock_t > r.tank.capacity_t:
-            out.append(_problem(scenario, ("network", "refineries", i, "min_stock"),
-                                f"refinery {r.name!r} has a minimum stock of {r.min_stock_t:,.0f} t but its tanks "
-                                f"hold only {r.tank.capacity_t:,.0f} t", "lower 'min_stock' or raise the tank capacity"))
-
-    def serve(path: tuple, ship: sc.Tanker, port_name: str, what: str) -> None:
-        port = by_name.get(port_name)
-        if not isinstance(port, sc.Terminal):
-            return  # reference_problems reports it
-        b = port.berths
-        if b.max_cargo_t is not None and ship.cargo_t > b.max_cargo_t:
-            out.append(_problem(scenario, path, f"a {ship.cargo_t:,.0f} t cargo can never {what} at {port_name!r}: "
-                                f"its berths take at most {b.max_cargo_t:,.0f} t", "use a smaller cargo"))
-        if b.max_length_m is not None and ship.length_m > b.max_length_m:
-            out.append(_problem(scenario, path, f"a {ship.length_m:g} m tanker can never {what} at {port_name!r}: "
-                                f"its berths take at most {b.max_length_m:g} m", "use a shorter tanker"))
-        if ship.cargo_t > port.tank.capacity_t:
-            out.append(_problem(scenario, path, f"a {ship.cargo_t:,.0f} t cargo can never {what} at {port_name!r}: "
-                                f"its tanks hold only {port.tank.capacity_t:,.0f} t",
-                                "use a smaller cargo or give the terminal more tank capacity"))
-
-    for i, prog in enumerate(scenario.shipping.programmes):
-        for j, ps in enumerate(prog.load_ports):
-            serve(("shipping", "programmes", i, "load_ports", j), prog.tanker, ps.terminal, "load")
-        serve(("shipping", "programmes", i, "discharge_port"), prog.tanker, prog.discharge_port, "discharge")
-    for i, fl in enumerate(scenario.shipping.fleets):
-        serve(("shipping", "fleets", i, "load_port"), fl.tanker, fl.load_port, "load")
-        serve(("shipping", "fleets", i, "discharge_port"), fl.tanker, fl.discharge_port, "discharge")
-    why = nothing_can_flow(scenario)  # a disconnected network (see sim.topology for what runs)
-    if why is not None:
-        out.append(_problem(scenario, ("network",), f"nothing can flow: {why}",
-                            "connect a source or a stocked tank to a refinery by pipelines or a shipping programme"))
-    return out
-
-
 def estimate_events(scenario: sc.Scenario) -> int:
     """A generous estimate of the SimPy events a replication needs (for the max_events guard)."""
     by_name = scenario.network.by_name()
@@ -232,7 +169,7 @@ def _schedule(scenario: sc.Scenario, base_t_per_day: float, steps: tuple[sc.Rate
 
 def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.SeedSequence) -> Model:
     """The model of one replication, ready to run (processes started, first rates set)."""
-    problems = model_problems(scenario)
+    problems = checks.scenario_problems(scenario)  # the loader's check: none for a loaded scenario
     if problems:
         raise ScenarioError(problems)
     estimate = estimate_events(scenario)
