@@ -197,19 +197,16 @@ class Prepared:
 
 
 def check(prep: Prepared) -> None:
-    """Refuse what the model would refuse (its checks, its work and memory guards) with
-    the same lines ``routesim validate`` prints: file, line, field, and the ``--set``
-    that caused it.  Cheap (estimates only); called before any run folder exists."""
-    from sim.scenario import loader
-
+    """Refuse what the model would refuse (:func:`sim.scenario.checks.problems`: its checks,
+    its work and memory guards) before any run folder exists.  A scenario read from a file
+    (or changed by ``--set``) was checked by the loader already, at its lines and naming the
+    ``--set`` that caused a problem; a :class:`Scenario` made in code is checked here."""
     if prep.tree is None:
-        from sim.model.build import model_problems
+        from sim.scenario import checks
 
-        problems = model_problems(prep.scenario)
-    else:
-        problems = loader.model_problems_at(prep.tree, prep.scenario, prep.shown)
-    if problems:
-        raise ScenarioError([_blame_override(p, list(prep.applied)) for p in problems])
+        problems = checks.scenario_problems(prep.scenario)
+        if problems:
+            raise ScenarioError(problems)
 
 
 def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequence[str] = ()) -> Prepared:

@@ -1,4 +1,5 @@
-"""Comparing runs: Student's t quantiles, Welch intervals worked by hand, the table and the command."""
+"""Comparing runs: Student's t quantiles, Welch and paired intervals worked by hand, the
+numerical tolerance, empty KPIs, the table and the command."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sim.errors import UserError
     (0.95, 30, 1.697260887),
     (0.975, 1e9, 1.959963985),  # the normal limit
     (0.025, 10, -2.228138852),
+    (0.975, math.inf, 1.959963985),
 ])
 def test_t_quantiles_match_tables(p, df, expected):
     assert cmp_module.t_ppf(p, df) == pytest.approx(expected, abs=1e-7)
@@ -86,6 +88,68 @@ def test_compare_flags_a_real_difference_and_not_noise():
 def test_sim_compare_is_the_function_even_after_the_module_is_imported():
     df = pd.DataFrame({"replication": [0, 1, 2], "x": [1.0, 2.0, 3.0]})
     assert sim.compare(df, df.assign(x=df.x + 10)).loc[0, "diff"] == 10.0
+
+
+def test_means_difference_and_interval_come_from_the_same_paired_rows():
+    """Baseline [2, 2, -] and run [3, 3, 7.5] (replication 2 has no baseline value).
+
+    Before, the run's mean was over its own three values, (3 + 3 + 7.5) / 3 = 4.5, while the
+    difference was over the two pairs, 1.0: "baseline 2.0, run 4.5, difference 1.0".  Now
+    both means are over the two paired replications: baseline 2.0, run 3.0, difference
+    1.0 = 3.0 - 2.0, and the differences (1, 1) have no spread, so the interval is [1, 1].
+    """
+    base = pd.DataFrame({"replication": range(3), "x": [2.0, 2.0, np.nan]})
+    run = pd.DataFrame({"replication": range(3), "x": [3.0, 3.0, 7.5]})
+    r = cmp_module.compare(base, run, paired=True).iloc[0]
+    assert (r.n_paired, r.n_baseline, r.n_run) == (2, 2, 2)
+    assert (r.mean_baseline, r.mean_run, r["diff"]) == (2.0, 3.0, 1.0)
+    assert r["diff"] == r.mean_run - r.mean_baseline
+    assert (r.ci_low, r.ci_high) == (1.0, 1.0) and r.significant
+    out = cmp_module.format_table(cmp_module.compare(base, run, paired=True))
+    assert "2 replications paired" in out
+
+
+def test_float_dust_is_never_significant():
+    """Paired differences of -1.3e-10, -1.4e-10 and -1.5e-10 t on shortfalls of 10 to 30 t:
+    mean -1.4e-10, sd 1e-11, so the t interval (-1.4e-10 +- 4.30 x 1e-11 / sqrt 3 =
+    [-1.65e-10, -1.15e-10]) excludes 0, which was reported as significant.  The tolerance
+    is 1e-9 x 20 t (the larger mean) + 1e-6 t (a gram) = 1.02e-6 t, far above 1.4e-10:
+    not significant."""
+    base = pd.DataFrame({"replication": range(3), "shortfall_t": [10.0, 20.0, 30.0]})
+    run = base.assign(shortfall_t=base.shortfall_t + [-1.3e-10, -1.4e-10, -1.5e-10])
+    r = cmp_module.compare(base, run, paired=True).iloc[0]
+    assert r["diff"] == pytest.approx(-1.4e-10, rel=1e-3)
+    assert r.ci_high < 0  # the interval alone would call it significant ...
+    assert not r.significant  # ... but it is rounding
+    assert r.tolerance == pytest.approx(1e-9 * 20.0 + 1e-6)
+    assert r.note.startswith("within numerical tolerance")
+    # a real difference of a tenth of a tonne with the same spread is significant
+    real = base.assign(shortfall_t=base.shortfall_t + [0.09, 0.10, 0.11])
+    assert cmp_module.compare(base, real, paired=True).iloc[0].significant
+
+
+def test_tolerance_is_relative_plus_a_floor_per_unit():
+    """1e-9 of the larger magnitude plus the unit's floor: 2 Mt delivered -> 2e-3 + 1e-6 t;
+    hours carry 1e-6 h (3.6 ms); a count carries 1e-9."""
+    assert cmp_module.tolerance("delivered_t", 1.5e6, 2e6) == pytest.approx(2e-3 + 1e-6)
+    assert cmp_module.unit_of("wait_berth_h_total") == "h"
+    assert cmp_module.tolerance("wait_berth_h_total", 0.0) == 1e-6
+    assert cmp_module.unit_of("min_days_cover") == "d" and cmp_module.unit_of("voyages") == ""
+    assert cmp_module.tolerance("voyages", 10.0) == pytest.approx(1e-8 + 1e-9)
+
+
+def test_an_empty_kpi_says_what_is_the_case_not_too_few_replications():
+    """200 replications without a single daylight wait: wait_daylight_h_mean is NaN in
+    every one.  That is not "too few replications": no waits of this kind occurred."""
+    base = pd.DataFrame({"replication": range(200), "wait_daylight_h_mean": np.nan, "cycle_h_mean": 300.0})
+    run = base.assign(cycle_h_mean=np.nan)
+    t = cmp_module.compare(base, run).set_index("kpi")
+    assert t.loc["wait_daylight_h_mean", "note"] == "no waits of this kind occurred in either run"
+    assert t.loc["cycle_h_mean", "note"] == "no voyage finished in the run"
+    out = cmp_module.format_table(t.reset_index())
+    assert "too few" not in out and "no waits of this kind occurred in either run" in out
+    one = cmp_module.compare(base.iloc[:1], run.iloc[:1].assign(cycle_h_mean=290.0)).set_index("kpi")
+    assert one.loc["cycle_h_mean", "note"] == "too few replications with a value"
 
 
 def test_compare_needs_two_runs_and_known_kpis():

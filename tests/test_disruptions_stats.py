@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from sim.model import disruptions
+from sim.scenario import work
 from sim.scenario.language import Distribution
 from tests.test_disruptions import Harness, scenario
 
@@ -52,7 +53,7 @@ def test_per_year_rate_count_over_replications_matches_the_rate():
     # 12 a year over a 365-day horizon: Poisson(12) per replication, 4,800 expected in all
     s, occ = _all_occurrences(_stochastic({"per_year": 12}), horizon="365d")
     counts = np.array([len(o) for o in occ])
-    assert disruptions.expected_count(s.disruptions[0], s) == 12.0
+    assert work.expected_count(s.disruptions[0], s) == 12.0
     assert abs(counts.sum() - 4800) < 4 * math.sqrt(4800)  # 4 sd of a Poisson(4800) total = 277
     # Poisson: variance equals the mean (dispersion index 1, sd sqrt(2/(n-1)) = 0.071)
     assert abs(counts.var(ddof=1) / counts.mean() - 1.0) < 4 * math.sqrt(2 / (REPS - 1))
@@ -78,7 +79,7 @@ def test_per_month_rates_place_occurrences_in_their_months_in_proportion():
     expected = {1: 3 * REPS, 2: 1 * REPS, 11: 2 * REPS}
     chi2 = sum((counts[m] - e) ** 2 / e for m, e in expected.items())
     assert chi2 < 13.8  # chi-square, 3 cells with fixed expectations (df 3 at 0.3%: 13.8)
-    assert disruptions.expected_count(s.disruptions[0], s) == 6.0
+    assert work.expected_count(s.disruptions[0], s) == 6.0
 
 
 def test_a_monthly_rate_is_per_calendar_month_and_prorated_for_a_partial_month():
@@ -86,8 +87,8 @@ def test_a_monthly_rate_is_per_calendar_month_and_prorated_for_a_partial_month()
     d = _stochastic({"per_month": {"jan": 31, "feb": 28}})
     s, occ = _all_occurrences(d, start="2021-01-16", horizon="31d")
     expected = 31 * 16 / 31 + 28 * 15 / 28  # = 31
-    assert math.isclose(disruptions.expected_count(s.disruptions[0], s), expected)
-    segs = disruptions.rate_segments(s.disruptions[0], s)
+    assert math.isclose(work.expected_count(s.disruptions[0], s), expected)
+    segs = work.rate_segments(s.disruptions[0], s)
     assert segs == [(0.0, 384.0, 31 / 744), (384.0, 744.0, 28 / 672)]  # rate per hour = monthly rate / hours in that month
     total = sum(len(o) for o in occ)
     assert abs(total - expected * REPS) < 4 * math.sqrt(expected * REPS)
@@ -95,7 +96,7 @@ def test_a_monthly_rate_is_per_calendar_month_and_prorated_for_a_partial_month()
 
 def test_a_leap_february_spreads_its_rate_over_29_days():
     s = scenario([_stochastic({"per_month": {"feb": 2}})], start="2024-02-01", horizon="29d")
-    assert disruptions.rate_segments(s.disruptions[0], s) == [(0.0, 696.0, 2 / 696)]
+    assert work.rate_segments(s.disruptions[0], s) == [(0.0, 696.0, 2 / 696)]
 
 
 def test_zero_rates_give_no_occurrences():

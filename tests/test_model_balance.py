@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
-from sim.model import estimate_events, simulate
+from sim.model import simulate
+from sim.scenario.work import estimate_events, estimate_work
 from tests.test_model_shipping import FED_LOAD_PORT, ROOM, STRAIT
 from tests.test_model_support import SHUTTLE, TWO_PORTS, imbalance_t, scenario
 
@@ -130,7 +131,6 @@ def test_the_work_estimate_counts_liftings_without_listing_them() -> None:
     import time
     import tracemalloc
 
-    from sim.model.build import estimate_work
 
     ship = {"programmes": [{"name": "p", "every": "0.01s", "first": "0d", "load_ports": [{"terminal": "A"}],
                             "discharge_port": "B", "tanker": {"cargo": "1kt", "speed": "10 kn"}}]}

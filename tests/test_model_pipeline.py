@@ -180,3 +180,27 @@ def test_two_lines_drawing_on_an_empty_tank_share_it_by_capacity() -> None:
     rec = simulate(scenario(net, horizon="1d"), SEED)
     assert flow_row(rec, "L1", "pipeline") == pytest.approx([12_000])
     assert flow_row(rec, "L2", "pipeline") == pytest.approx([8_000])
+
+
+RAIL = {
+    "depots": [{"name": "K", "tank": {"capacity": "1Mt", "initial": "200kt"}}],
+    "pipelines": [{"name": "L", "kind": "rail", "from": "K", "to": "R", "capacity": "14 kt/d", "transit": "3d"}],
+    "refineries": [{"name": "R", "tank": {"capacity": "1Mt"}, "demand": "0 t/d"}],
+}
+
+
+def test_a_rail_leg_starts_empty_and_delivers_only_what_was_loaded() -> None:
+    """Klaipeda-like: 200 kt at the port, tank-car trains at 14 kt/d with a 3-day transit.
+
+    A pipeline would start full (14 kt/d x 3 d = 42 kt of linefill) and deliver 14 kt on
+    day 1, crude that was never loaded anywhere.  The trains start empty: for three days
+    they take 14 kt/d and deliver nothing; from day 4 on, 14 kt/d arrive.  Over 10 days:
+    140 kt loaded (the port keeps 60 kt), 7 x 14 = 98 kt delivered, 42 kt on the rails;
+    nothing was in the system but the port's 200 kt."""
+    rec = simulate(scenario(RAIL, horizon="10d"), SEED)
+    assert flow_row(rec, "L", "pipeline") == pytest.approx([0.0] * 3 + [14_000.0] * 7)
+    assert stock_row(rec, "R")[-1] == pytest.approx(98_000.0)
+    assert stock_row(rec, "K")[-1] == pytest.approx(60_000.0)
+    b = rec.balance
+    assert b["initial"] == pytest.approx(200_000.0) and b["in_pipelines"] == pytest.approx(42_000.0)
+    assert abs(imbalance_t(b)) < 1e-6

@@ -18,7 +18,9 @@ from tests.test_metrics import SCENARIO
 
 
 def test_resolved_scenario_round_trips_exactly(tmp_path):
-    s = Scenario.model_validate({**SCENARIO, "horizon": "12d", "disruptions": [
+    # Brody stocked, so the toy can run (load_scenario refuses a network where nothing can flow)
+    network = {**SCENARIO["network"], "depots": [{"name": "brody", "tank": {"capacity": "10kt", "initial": "5kt"}}]}
+    s = Scenario.model_validate({**SCENARIO, "network": network, "horizon": "12d", "disruptions": [
         *SCENARIO["disruptions"],
         {"name": "fog", "target": "bosphorus", "kind": "delay", "delay": {"triangular": ["1h", "2h", "6h"]},
          "stochastic": {"per_month": {"jan": 2, "feb": 1}, "duration": {"lognormal": {"median": "10h", "p90": "1d"}}}},

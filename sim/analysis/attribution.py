@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from sim.results import store
-from sim.analysis.compare import paired_interval
+from sim.analysis.compare import ABS_TOLERANCE, REL_TOLERANCE, paired_interval, unit_of
 from sim.errors import UserError
 from sim.model.counterfactual import without
 from sim.scenario.language import Scenario
@@ -105,10 +105,12 @@ def _aligned(with_kpis: pd.DataFrame, without_kpis: pd.DataFrame, col: str) -> t
 
 def paired_difference(a_kpis: pd.DataFrame, b_kpis: pd.DataFrame, col: str) -> np.ndarray:
     """``a - b`` of a KPI, replication by replication (runs sharing seed and replications);
-    float dust below a gram or a microsecond is 0."""
+    a difference within the numerical tolerance of :mod:`sim.analysis.compare` (1e-9 of the values
+    plus a gram, 1e-6 h, ...: :func:`sim.analysis.compare.tolerance`) is float rounding, so 0."""
     a, b = _aligned(a_kpis, b_kpis, col)
     d = a - b
-    return np.where(np.abs(d) < 1e-6, 0.0, d)
+    tol = REL_TOLERANCE * np.fmax(np.abs(a), np.abs(b)) + ABS_TOLERANCE[unit_of(col)]
+    return np.where(np.abs(d) <= tol, 0.0, d)
 
 
 def paired_row(disruption: str, removed: Sequence[str], with_kpis: pd.DataFrame,

@@ -2,7 +2,7 @@
 
 For each KPI of the run table and each run after the first (the baseline), the difference
 of means (run - baseline) gets a confidence interval, and is flagged ``significant`` when
-the interval excludes 0:
+the interval excludes 0 and the difference is larger than the numerical tolerance:
 
 * ``welch`` (runs with different seeds, or KPI tables without a manifest): Welch's t
   interval (unequal variances, Welch-Satterthwaite degrees of freedom).
@@ -12,22 +12,31 @@ the interval excludes 0:
   differences d_i = run_i - baseline_i are independent draws and the interval is the
   t interval of their mean.  It removes the noise both runs share, so it detects a real
   effect with far fewer replications than Welch's; ``paired=False`` forces Welch.
+  Only replications where both runs have a value are used, for the means as for the
+  difference and its interval (``n_paired``), so the three always agree.
 
-Student's t quantiles are computed here (regularised incomplete beta by continued fraction,
-inverted by bisection), so no SciPy is needed.
+**Numerical tolerance**: a difference of at most ``1e-9`` of the magnitude of the means
+plus an absolute floor per unit (1e-6 t = a gram, 1e-6 h, 1e-6 d, 1e-6 USD, 1e-9 for
+percentages and counts; :data:`ABS_TOLERANCE`) is float rounding and never significant.
+
+A KPI without values (``wait_daylight_h_mean`` when no tanker waited for daylight) says
+so (``note``: "no waits of this kind occurred in either run") rather than "too few
+replications".  :func:`compare_kpi` is the one comparison of one KPI; the brief's
+"against baseline" table uses :func:`compare` too.  Student's t is ``scipy.stats.t``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.errors import UserError
 
@@ -37,80 +46,40 @@ HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run
             "demurrage_h", "demurrage_usd")
 
 
+# --------------------------------------------------------------------------- tolerance
+
+# A difference no larger than REL_TOLERANCE x the magnitude of the means compared, plus the
+# absolute floor of the KPI's unit, is float rounding (sums over thousands of flow steps
+# drift by a few ulps between runs that differ in nothing but the order of additions):
+# never significant, whatever its interval says.
+REL_TOLERANCE = 1e-9
+ABS_TOLERANCE = {"t": 1e-6, "h": 1e-6, "d": 1e-6, "pct": 1e-9, "usd": 1e-6, "": 1e-9}
+_UNITS = {"t": "t", "h": "h", "d": "d", "days": "d", "pct": "pct", "usd": "usd"}
+
+
+def unit_of(kpi: str) -> str:
+    """The unit a KPI column carries in its name (``wait_berth_h_total`` -> ``h``), ``''`` for counts."""
+    for part in reversed(kpi.split("_")):
+        if part in _UNITS:
+            return _UNITS[part]
+    return ""
+
+
+def tolerance(kpi: str, *magnitudes: float) -> float:
+    """The numerical tolerance of a difference in ``kpi`` between values of these magnitudes:
+    ``REL_TOLERANCE * max|m| + ABS_TOLERANCE[unit]`` (1e-9 relative, plus a gram, 3.6 ms, ...)."""
+    m = max((abs(x) for x in magnitudes if math.isfinite(x)), default=0.0)
+    return REL_TOLERANCE * m + ABS_TOLERANCE[unit_of(kpi)]
+
+
 # --------------------------------------------------------------------------- Student's t
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 400):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float, y: float) -> float:
-    """Regularised incomplete beta I_x(a, b); ``y`` = 1 - x, passed in to keep its precision."""
-    if x <= 0.0:
-        return 0.0
-    if y <= 0.0:
-        return 1.0
-    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(lbeta) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(lbeta) * _betacf(b, a, y) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
-    x = df / (df + t * t)
-    tail = 0.5 * _betainc(df / 2.0, 0.5, x, t * t / (df + t * t))
-    return 1.0 - tail if t > 0 else tail
-
-
 def t_ppf(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t (bisection on :func:`t_cdf`, to 1e-12)."""
+    """The ``p`` quantile of Student's t (``scipy.stats.t``); the normal one for infinite df."""
     if not 0.0 < p < 1.0:
         raise ValueError("p must be between 0 and 1")
-    if df > 1e5:
-        # lgamma loses precision for huge df: use the Cornish-Fisher expansion about the
-        # normal quantile instead (its error is O(df^-3), below 1e-15 here)
-        z = NormalDist().inv_cdf(p)
-        if math.isinf(df):
-            return z
-        return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df)
-    lo, hi = -1.0, 1.0
-    while t_cdf(lo, df) > p:
-        lo *= 2.0
-    while t_cdf(hi, df) < p:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * max(1.0, abs(mid)):
-            break
-    return 0.5 * (lo + hi)
+    return float(stats.norm.ppf(p) if math.isinf(df) else stats.t.ppf(p, df))
 
 
 def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
@@ -155,10 +124,75 @@ def paired_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> t
     return mean, mean - half, mean + half, float(d.size - 1)
 
 
+# --------------------------------------------------------------------------- one KPI
+
+# Why a KPI can have no value in a replication (see sim.results.metrics), said plainly
+_EMPTY = (
+    (re.compile(r"^(wait|waits)_|_wait_"), "no waits of this kind occurred"),
+    (re.compile(r"^cycle_h"), "no voyage finished"),
+    (re.compile(r"^demurrage_usd"), "no demurrage rate is given"),
+    (re.compile(r"^time_to_survive_"), "no refinery cut runs after the disruption began"),
+    (re.compile(r"^time_to_recover_"), "the flow did not recover before the horizon"),
+    (re.compile(r"^min_days_cover"), "no refinery had demand and a tank"),
+)
+
+
+def empty_reason(kpi: str) -> str:
+    """What it means that ``kpi`` has no value in a run ("no waits of this kind occurred")."""
+    return next((why for pattern, why in _EMPTY if pattern.search(kpi)), "the KPI is undefined in every replication")
+
+
+def compare_kpi(kpi: str, a: np.ndarray, b: np.ndarray, method: str, confidence: float = 0.95,
+                names: tuple[str, str] = ("the baseline", "the run")) -> dict[str, Any]:
+    """One KPI, ``b`` (the run) against ``a`` (the baseline), as one row of :func:`compare`.
+
+    ``paired``: ``a[i]`` and ``b[i]`` are replication i of runs sharing their random
+    numbers; only the replications where both have a value are used, for both means, the
+    difference and its interval alike (``n_paired`` of them), so the difference is always
+    ``mean_run - mean_baseline``.  ``welch``: each run's own values.  The difference is
+    ``significant`` when its interval excludes 0 *and* it exceeds :func:`tolerance`.
+    ``note`` says why there is no interval, or that the difference is float rounding.
+    """
+    a = np.asarray(a, dtype="float64")
+    b = np.asarray(b, dtype="float64")
+    has_a, has_b = bool((~np.isnan(a)).any()), bool((~np.isnan(b)).any())
+    if method == "paired":
+        both = ~np.isnan(a) & ~np.isnan(b)
+        a, b = a[both], b[both]
+        n_paired = int(both.sum())
+        diff, lo, hi, _ = paired_interval(a, b, confidence)
+    else:
+        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+        n_paired = 0
+        diff, lo, hi, _ = welch_interval(a, b, confidence)
+    mean_a = float(a.mean()) if a.size else math.nan
+    mean_b = float(b.mean()) if b.size else math.nan
+    tol = tolerance(kpi, mean_a, mean_b)
+    note = ""
+    if not has_a and not has_b:
+        note = empty_reason(kpi) + " in either run"
+    elif not has_a or not has_b:
+        note = f"{empty_reason(kpi)} in {names[0] if not has_a else names[1]}"
+    elif not a.size or not b.size:
+        note = "no replication has a value in both runs"
+    elif not (math.isfinite(lo) and math.isfinite(hi)):
+        note = "too few replications with a value"
+    elif abs(diff) <= tol:
+        note = f"within numerical tolerance ({tol:.2g})"
+    significant = bool(not note and (lo > 0 or hi < 0))
+    return {
+        "kpi": kpi, "n_baseline": int(a.size), "n_run": int(b.size), "n_paired": n_paired,
+        "mean_baseline": mean_a, "mean_run": mean_b, "diff": diff,
+        "diff_pct": 100.0 * diff / abs(mean_a) if math.isfinite(mean_a) and mean_a != 0.0 else math.nan,
+        "ci_low": lo, "ci_high": hi, "tolerance": tol, "significant": significant, "method": method,
+        "note": note,
+    }
+
+
 # --------------------------------------------------------------------------- runs
 
 
-def _kpis_of(run: Any) -> tuple[str, pd.DataFrame, Any]:
+def _kpis_of(run: Any, incomplete_ok: bool = False) -> tuple[str, pd.DataFrame, Any]:
     """(label, KPI table, seed or None) of a run folder path, a RunResult, or a KPI DataFrame."""
     if isinstance(run, pd.DataFrame):
         return "run", run, None
@@ -171,7 +205,7 @@ def _kpis_of(run: Any) -> tuple[str, pd.DataFrame, Any]:
         raise UserError(f"cannot compare {run!r}: give run folders, RunResults or KPI DataFrames")
     path = Path(getattr(run, "path", "run"))
     manifest = getattr(run, "manifest", {}) or {}
-    if manifest.get("status") not in (None, "complete"):
+    if manifest.get("status") not in (None, "complete") and not incomplete_ok:
         raise UserError(f"{path}: the run is incomplete ({manifest.get('replications_done')} of "
                         f"{manifest.get('replications')} replications); finish it with routesim run --resume {path}")
     if kpis.empty:
@@ -188,17 +222,23 @@ def _pairable(a: tuple[str, pd.DataFrame, Any], b: tuple[str, pd.DataFrame, Any]
 
 
 def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0.95,
-            labels: Sequence[str] | None = None, paired: bool | None = None) -> pd.DataFrame:
+            labels: Sequence[str] | None = None, paired: bool | None = None,
+            incomplete_ok: bool = False) -> pd.DataFrame:
     """KPI by KPI, each run against the first: means, difference, its CI, significance.
 
-    ``runs``: run folders, :class:`sim.results.store.RunResult` objects or KPI DataFrames (a row per
+    ``runs``: run folders, :class:`sim.results.store.RunResult` objects (anything with ``kpis``,
+    ``path`` and ``manifest``, such as the brief's run tables) or KPI DataFrames (a row per
     replication).  ``paired``: None chooses the paired interval when two runs share seed
     and replications and Welch's otherwise; True forces pairing by replication (KPI
-    DataFrames with the same ``replication`` column), False forces Welch.  Returns a row
-    per (KPI, run after the first) with ``kpi``, ``baseline``, ``run``, ``n_baseline``,
-    ``n_run``, ``mean_baseline``, ``mean_run``, ``diff`` (run - baseline), ``diff_pct``
-    (of the baseline mean), ``ci_low``, ``ci_high`` (``confidence``), ``significant`` (the
-    interval excludes 0) and ``method`` (``paired`` or ``welch``).
+    DataFrames with the same ``replication`` column), False forces Welch.
+    ``incomplete_ok``: compare the finished replications of an incomplete run (the brief
+    does, and says so) instead of refusing.  Returns a row per (KPI, run after the first)
+    with ``kpi``, ``baseline``, ``run``, ``n_baseline``, ``n_run`` (the values each mean is
+    over), ``n_paired`` (replications paired; 0 for Welch), ``mean_baseline``,
+    ``mean_run``, ``diff`` (run - baseline), ``diff_pct`` (of the baseline mean),
+    ``ci_low``, ``ci_high`` (``confidence``), ``tolerance``, ``significant``, ``method``
+    (``paired`` or ``welch``) and ``note`` (why there is no interval, or that the
+    difference is within the numerical tolerance); see :func:`compare_kpi`.
     """
     if len(runs) == 1 and isinstance(runs[0], (list, tuple)):
         runs = tuple(runs[0])
@@ -206,7 +246,7 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
         raise UserError("compare needs at least two runs: a baseline and one or more to compare with it")
     if not 0.5 <= confidence < 1.0:
         raise UserError(f"confidence must be between 0.5 and 1, got {confidence}")
-    loaded = [_kpis_of(r) for r in runs]
+    loaded = [_kpis_of(r, incomplete_ok) for r in runs]
     names = list(labels) if labels is not None else [item[0] for item in loaded]
     if len(set(names)) < len(names):
         names = [f"{i}:{n}" for i, n in enumerate(names)]
@@ -243,26 +283,26 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
         for name, (_, df, _seed), method in zip(names[1:], loaded[1:], methods):
             if c not in df.columns:
                 continue
-            b = df[c].to_numpy(dtype="float64")
-            interval = paired_interval if method == "paired" else welch_interval
-            diff, lo, hi, _df = interval(a, b, confidence)
-            mean_a = float(np.nanmean(a)) if np.isfinite(a).any() else math.nan
-            mean_b = float(np.nanmean(b)) if np.isfinite(b).any() else math.nan
-            rows.append({
-                "kpi": c, "baseline": names[0], "run": name,
-                "n_baseline": int(np.isfinite(a).sum()), "n_run": int(np.isfinite(b).sum()),
-                "mean_baseline": mean_a, "mean_run": mean_b, "diff": diff,
-                "diff_pct": 100.0 * diff / abs(mean_a) if mean_a not in (0.0,) and math.isfinite(mean_a) else math.nan,
-                "ci_low": lo, "ci_high": hi,
-                "significant": bool(math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)),
-                "method": method,
-            })
-    return pd.DataFrame(rows, columns=["kpi", "baseline", "run", "n_baseline", "n_run", "mean_baseline", "mean_run",
-                                       "diff", "diff_pct", "ci_low", "ci_high", "significant", "method"])
+            row = compare_kpi(c, a, df[c].to_numpy(dtype="float64"), method, confidence,
+                              names=("the baseline", "the run"))
+            rows.append({"baseline": names[0], "run": name, **row})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+COLUMNS = ["kpi", "baseline", "run", "n_baseline", "n_run", "n_paired", "mean_baseline", "mean_run",
+           "diff", "diff_pct", "ci_low", "ci_high", "tolerance", "significant", "method", "note"]
+
+
+def describe_method(method: str, n_paired: int) -> str:
+    """How the intervals were made, for the text of a table."""
+    if method == "paired":
+        return f"paired by replication (same seed), {n_paired} replications paired"
+    return "Welch (independent runs)"
 
 
 def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
-    """The comparison as text for a terminal: one line per KPI and run."""
+    """The comparison as text for a terminal: one line per KPI and run; the last column says
+    ``significant``, or why not (no values, too few replications, numerical tolerance)."""
     if table.empty:
         return "(no KPIs in common)"
 
@@ -280,15 +320,17 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
     pct = int(round(confidence * 100))
     header = f"{'KPI':<26} {'baseline':>14} {'run':>14} {'difference':>14} {f'{pct}% CI of difference':>30}  "
     for run_name, g in table.groupby("run", sort=False):
-        out.append(f"baseline: {g['baseline'].iloc[0]}  (n={g['n_baseline'].max()})")
         method = g["method"].iloc[0]
-        how = ("paired by replication (same seed)" if method == "paired" else "Welch (independent runs)")
-        out.append(f"run:      {run_name}  (n={g['n_run'].max()}); interval: {how}")
+        out.append(f"baseline: {g['baseline'].iloc[0]}  (n={g['n_baseline'].max()})")
+        out.append(f"run:      {run_name}  (n={g['n_run'].max()}); interval: "
+                   f"{describe_method(method, int(g['n_paired'].max()))}")
         out.append(header)
         for r in g.itertuples():
-            ci = f"[{num(r.ci_low)}, {num(r.ci_high)}]" if math.isfinite(r.ci_low) else "(too few replications)"
-            flag = "significant" if r.significant else ""
+            ci = f"[{num(r.ci_low)}, {num(r.ci_high)}]" if math.isfinite(r.ci_low) and math.isfinite(r.ci_high) else "-"
+            said = "significant" if r.significant else r.note
+            if method == "paired" and math.isfinite(r.ci_low) and r.n_paired < g["n_paired"].max():
+                said = "; ".join(filter(None, [said, f"{r.n_paired} replications paired"]))
             out.append(f"{r.kpi:<26} {num(r.mean_baseline):>14} {num(r.mean_run):>14} {num(r.diff):>14} "
-                       f"{ci:>30}  {flag}")
+                       f"{ci:>30}  {said}".rstrip())
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -14,6 +14,12 @@ to survive (days from the closure's start until
 a refinery first cuts runs; a closure that never makes a refinery cut runs ranks after all
 that do).  Results: ``criticality.csv`` and ``criticality.parquet`` (one row per
 facility), ``tornado.png``/``.svg``, and the runs themselves under ``runs/``.
+
+A lost delivery can be negative: a closure can move tanker calls and pipeline batches so
+that crude the undisrupted run still held upstream at the horizon reaches a refinery in
+time.  It is real (the same random numbers, mass conserved), not rounding (differences
+within :func:`sim.analysis.compare.tolerance` are 0), and ``note`` / ``replications_gained`` say
+so (:func:`gain_note`).
 """
 
 from __future__ import annotations
@@ -113,6 +119,25 @@ def _cumulative_delivered(run: Any, refineries: Sequence[str]) -> np.ndarray:
     return np.cumsum(m.sort_index().to_numpy(dtype=float), axis=1)
 
 
+def gain_note(lost_t: np.ndarray, deficit_t: np.ndarray) -> str:
+    """Why a lost delivery can be negative, said when it is: ``lost_t`` (base minus closed,
+    float rounding already 0: :func:`sim.analysis.attribution.paired_difference`) below 0 in a
+    replication means the closure let *more* crude reach the refineries within the
+    horizon.  Nothing is created (the model conserves mass): the closure moved tanker
+    calls and pipeline batches, so crude the undisrupted run still held upstream at the
+    horizon (a batch waiting at a depot, a cargo in port) arrived in time.  Empty when no
+    replication gained."""
+    gained = lost_t[lost_t < 0]
+    if not gained.size:
+        return ""
+    delayed = int((deficit_t > 0).sum())
+    return (f"negative in {gained.size} of {lost_t.size} replications (up to {-gained.min() / 1e3:,.1f} kt more "
+            "delivered): the closure shifted tanker calls and pipeline batches, so crude the undisrupted run "
+            "still held upstream at the horizon reached the refineries in time; no crude is created, it is "
+            "a timing effect" + (f" (deliveries were still held back for a while in {delayed} replications: "
+                                 "see the peak deficit)" if delayed else ""))
+
+
 def peak_deficit_t(base_cum: np.ndarray, other_cum: np.ndarray) -> np.ndarray:
     """Per replication, the largest shortfall of cumulative deliveries against the base run
     at any day (t): crude the closure delayed, even when it arrived later."""
@@ -193,6 +218,8 @@ def criticality(
             "time_to_survive_d_median": float(np.median(cut)) if cut.size else math.nan,
             "time_to_survive_d_min": float(cut.min()) if cut.size else math.nan,
             "replications_cut": int(cut.size),
+            "replications_gained": int((lost < 0).sum()),
+            "note": gain_note(lost, deficit),
             "run": str(res.path.relative_to(folder)),
         })
     table = pd.DataFrame(rows)

@@ -113,6 +113,8 @@ def _cmd_criticality(args: argparse.Namespace) -> int:
             surv = "no cut" if r["replications_cut"] == 0 else f"{r['time_to_survive_d_median']:.0f}"
             print(f"{r['rank_lost']:>4}  {r['facility']:<24} {r['lost_delivery_t_mean'] / 1e3:>10.1f} "
                   f"{r['peak_deficit_t_mean'] / 1e3:>18.1f} {surv:>12}")
+        for _, r in t[t["note"] != ""].iterrows() if "note" in t else ():
+            print(f"note: {r['facility']}: lost {r['note']}")
     print(f"wrote {result.path / 'criticality.csv'} and {result.path / 'tornado.png'}")
     return 0
 

@@ -5,6 +5,6 @@ Build a model from a validated :class:`sim.scenario.language.Scenario` and run o
 The model never writes files and never reads the global random state.
 """
 
-from sim.model.build import Model, build, estimate_events, model_problems, simulate
+from sim.model.build import Model, build, simulate
 
-__all__ = ["Model", "build", "estimate_events", "model_problems", "simulate"]
+__all__ = ["Model", "build", "simulate"]

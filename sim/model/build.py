@@ -50,29 +50,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from sim.scenario import checks
 from sim.model import disruptions
 from sim import rng as rngmod
 from sim.scenario import language as sc
 from sim import units
-from sim.errors import Problem, ScenarioError, UserError
+from sim.errors import ScenarioError, UserError
 from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
 from sim.model.network import Flow, FlowNetwork, Meter, Schedule, Tank
 from sim.model.port import COL, Port
-from sim.model.voyage import SeaLeg, cycle_h, lifting_count, start_fleet, start_programme
+from sim.model.voyage import SeaLeg, start_fleet, start_programme
+from sim.scenario.work import estimate_events
 from sim.model.waits import WaitRecorder
 from sim.recorder import VOYAGE_FIELDS, Records
-from sim.scenario.topology import nothing_can_flow
 
-EVENTS_PER_VOYAGE = 15
-EVENTS_PER_DAY = 4
-# Memory of one replication, generously (measured peaks are about 2.5 kB per queued
-# lifting: its SimPy process, voyage row and wait rows; the tables of metrics add more).
-BYTES_PER_VOYAGE = 4096
-BYTES_PER_SERIES_DAY = 64   # a day of one flow or tank series: the array cell and its table rows
-BYTES_PER_ACTIVATION = 512  # a disruption activation: its processes and its table row
-BASE_BYTES = 16 * 1024 ** 2  # the model's fixed part
 
 
 @dataclass
@@ -150,165 +143,6 @@ def simulate(scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
     return build(env, scenario, seed_seq, windows=windows).run(until_h)
 
 
-# --------------------------------------------------------------------------- checks
-
-
-def _problem(scenario: sc.Scenario, path: tuple, message: str, hint: str | None = None) -> Problem:
-    return Problem(file=f"scenario {scenario.name!r}", line=None, column=None, path=path, message=message, hint=hint)
-
-
-def model_problems(scenario: sc.Scenario) -> list[Problem]:
-    """What would make the model wrong or stuck although the scenario validates."""
-    out: list[Problem] = []
-    net = scenario.network
-    by_name = net.by_name()
-    for i, p in enumerate(net.pipelines):
-        if p.inner_diameter_m is not None and scenario.barrels_per_tonne is None:
-            out.append(_problem(scenario, ("network", "pipelines", i, "inner_diameter"),
-                                f"pipeline {p.name!r} needs the crude density to turn its diameter into a linefill",
-                                "add 'barrels_per_tonne' at the top level (e.g. 7.33 for Azeri Light) or give 'linefill'"))
-        if p.batching is not None:
-            head = by_name.get(p.from_)
-            cap = getattr(getattr(head, "tank", None), "capacity_t", None)
-            if cap is not None and p.batching.size_t > cap:
-                out.append(_problem(scenario, ("network", "pipelines", i, "batching", "size"),
-                                    f"a batch of {p.batching.size_t:,.0f} t on {p.name!r} can never start: its head "
-                                    f"tank {p.from_!r} holds at most {cap:,.0f} t",
-                                    "make the batch smaller or the head tank larger"))
-
-    for i, r in enumerate(net.refineries):
-        if r.min_stock_t > r.tank.capacity_t:
-            out.append(_problem(scenario, ("network", "refineries", i, "min_stock"),
-                                f"refinery {r.name!r} has a minimum stock of {r.min_stock_t:,.0f} t but its tanks "
-                                f"hold only {r.tank.capacity_t:,.0f} t", "lower 'min_stock' or raise the tank capacity"))
-
-    def serve(path: tuple, ship: sc.Tanker, port_name: str, what: str) -> None:
-        port = by_name.get(port_name)
-        if not isinstance(port, sc.Terminal):
-            return  # reference_problems reports it
-        b = port.berths
-        if b.max_cargo_t is not None and ship.cargo_t > b.max_cargo_t:
-            out.append(_problem(scenario, path, f"a {ship.cargo_t:,.0f} t cargo can never {what} at {port_name!r}: "
-                                f"its berths take at most {b.max_cargo_t:,.0f} t", "use a smaller cargo"))
-        if b.max_length_m is not None and ship.length_m > b.max_length_m:
-            out.append(_problem(scenario, path, f"a {ship.length_m:g} m tanker can never {what} at {port_name!r}: "
-                                f"its berths take at most {b.max_length_m:g} m", "use a shorter tanker"))
-        if ship.cargo_t > port.tank.capacity_t:
-            out.append(_problem(scenario, path, f"a {ship.cargo_t:,.0f} t cargo can never {what} at {port_name!r}: "
-                                f"its tanks hold only {port.tank.capacity_t:,.0f} t",
-                                "use a smaller cargo or give the terminal more tank capacity"))
-
-    for i, prog in enumerate(scenario.shipping.programmes):
-        for j, ps in enumerate(prog.load_ports):
-            serve(("shipping", "programmes", i, "load_ports", j), prog.tanker, ps.terminal, "load")
-        serve(("shipping", "programmes", i, "discharge_port"), prog.tanker, prog.discharge_port, "discharge")
-    for i, fl in enumerate(scenario.shipping.fleets):
-        serve(("shipping", "fleets", i, "load_port"), fl.tanker, fl.load_port, "load")
-        serve(("shipping", "fleets", i, "discharge_port"), fl.tanker, fl.discharge_port, "discharge")
-    why = nothing_can_flow(scenario)  # a disconnected network (see sim.scenario.topology for what runs)
-    if why is not None:
-        out.append(_problem(scenario, ("network",), f"nothing can flow: {why}",
-                            "connect a source or a stocked tank to a refinery by pipelines or a shipping programme"))
-    out += work_problems(scenario)
-    return out
-
-
-@dataclass(frozen=True)
-class Work:
-    """What one replication will cost, estimated from the scenario alone (nothing is built)."""
-
-    events: float        # SimPy events, generously
-    memory_bytes: float  # peak memory of the replication and its tables, generously
-    # the largest contributor: (field path, what it is, its count, the fix)
-    driver: tuple[tuple, str, float, str]
-
-
-def estimate_work(scenario: sc.Scenario) -> Work:
-    """Events and memory of one replication, from counts worked out arithmetically (a
-    programme's liftings are never listed here).  Each programme lifting starts its voyage
-    process when the model is built, so its memory is held from the start
-    (:data:`BYTES_PER_VOYAGE` covers the process, its voyage and wait rows and their table
-    rows); each day holds a column of every flow and tank series."""
-    by_name = scenario.network.by_name()
-    parts: list[tuple[tuple, str, float, float, float, str]] = []  # path, label, count, events, bytes, fix
-    for i, p in enumerate(scenario.shipping.programmes):
-        n = lifting_count(p, scenario)
-        path = ("shipping", "programmes", i, "every" if p.every_h is not None else "dates")
-        parts.append((path, f"programme {p.name!r}: {_count(n)} liftings", n, EVENTS_PER_VOYAGE * n,
-                      BYTES_PER_VOYAGE * n, "lift less often"))
-    for i, fl in enumerate(scenario.shipping.fleets):
-        leg = next((l for l in scenario.network.sea_legs if {l.from_, l.to} == {fl.load_port, fl.discharge_port}), None)
-        if leg is None:
-            continue
-        c = cycle_h(fl.tanker, by_name[fl.load_port], by_name[fl.discharge_port], leg)  # type: ignore[arg-type]
-        n = len(fl.tankers) * math.ceil(scenario.horizon_h / max(c, 1e-3))
-        parts.append((("shipping", "fleets", i, "tankers"), f"fleet {fl.name!r}: {_count(n)} voyages", n,
-                      EVENTS_PER_VOYAGE * n, BYTES_PER_VOYAGE * n, "use fewer tankers"))
-    net = scenario.network
-    series = (len(net.sources) + 2 * len(net.pipelines) + 2 * len(net.terminals) + 2 * len(net.refineries)
-              + len(net.sources) + len(net.depots) + len(net.terminals) + len(net.refineries))
-    steps = sum(len(s.schedule) for s in net.sources) + sum(len(r.demand_schedule) for r in net.refineries)
-    days = scenario.horizon_days
-    parts.append((("horizon",), f"the horizon: {_count(days)} days", days, EVENTS_PER_DAY * days + 2 * steps,
-                  BYTES_PER_SERIES_DAY * series * days, "shorten the horizon"))
-    for i, d in enumerate(scenario.disruptions):
-        if d.stochastic is not None:
-            count = disruptions.expected_count(d, scenario)
-        elif d.recurring is not None:
-            count = scenario.horizon_h / d.recurring.every_h + 1.0
-        else:
-            count = 1.0
-        n = count * max(1, len(scenario.resolve_targets(d)))
-        parts.append((("disruptions", i), f"disruption {d.name!r}: {_count(n)} activations", n, 4.0 * n,
-                      BYTES_PER_ACTIVATION * n, "make it less frequent"))
-    events = sum(p[3] for p in parts)
-    memory = BASE_BYTES + sum(p[4] for p in parts)
-    top = max(parts, key=lambda p: (p[3] / scenario.limits.max_events, p[4] / scenario.limits.max_memory_bytes))
-    return Work(events, memory, (top[0], top[1], top[2], top[5]))
-
-
-def estimate_events(scenario: sc.Scenario) -> int:
-    """A generous estimate of the SimPy events a replication needs (for the max_events guard)."""
-    events = estimate_work(scenario).events
-    return int(events) if math.isfinite(events) else 2**63
-
-
-def _count(x: float) -> str:
-    """A count for a message: ``3,153,600,000``; beyond 1e15, ``1.2e+20``."""
-    if not math.isfinite(x):
-        return "more than 1e+15"
-    return f"{x:,.0f}" if x < 1e15 else f"{x:.1e}"
-
-
-def work_problems(scenario: sc.Scenario) -> list[Problem]:
-    """The work and memory guards: one problem at the field that drives the estimate, when
-    a replication would need more events than ``limits.max_events`` or more memory than
-    ``limits.max_memory``.  Checked from estimates before anything is built, by ``validate``
-    and by ``run`` alike."""
-    work = estimate_work(scenario)
-    lim = scenario.limits
-    over: list[str] = []
-    raise_to: list[str] = []
-    if work.events > lim.max_events:
-        over.append(f"about {_count(work.events)} simulation events, more than limits.max_events = "
-                    f"{lim.max_events:,}")
-        if work.events < 1e15:
-            raise_to.append(f"max_events: {int(work.events * 1.5):_}")
-    if work.memory_bytes > lim.max_memory_bytes:
-        over.append(f"about {units.format_bytes(work.memory_bytes)} of memory, more than limits.max_memory = "
-                    f"{units.format_bytes(lim.max_memory_bytes)}")
-        if work.memory_bytes < 2.0 ** 50:
-            raise_to.append(f"max_memory: {units.format_bytes(math.ceil(work.memory_bytes * 1.5 / 2**30) * 2**30)}")
-    if not over:
-        return []
-    path, label, _, fix = work.driver
-    hint = f"{fix}, or shorten the horizon" if fix != "shorten the horizon" else fix
-    if raise_to:
-        hint += f"; if the run is meant to be this big, raise the limit with 'limits: {{{', '.join(raise_to)}}}'"
-    return [_problem(scenario, path, f"one replication would need {' and '.join(over)} (most of it for {label})",
-                     hint)]
-
-
 # --------------------------------------------------------------------------- build
 
 
@@ -330,7 +164,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
           windows: list[tuple[str, str, float, float]] | None = None) -> Model:
     """The model of one replication, ready to run (processes started, first rates set);
     ``windows`` as in :func:`simulate`."""
-    problems = model_problems(scenario)
+    problems = checks.scenario_problems(scenario)  # the loader's check: none for a loaded scenario
     if problems:
         raise ScenarioError(problems)
     estimate = estimate_events(scenario)
@@ -376,7 +210,14 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
         f = Flow(p.name, "pipeline", tanks[p.from_], tanks[p.to], conds)
         f.capacity_t_per_h = p.capacity_t_per_day / 24.0
         f.linefill_t = _linefill_t(p, scenario)
-        lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
+        if p.kind == "rail":
+            # A rail leg holds only what was loaded onto it: its tank cars start empty, so
+            # the first crude reaches the tail once a transit's worth (capacity x transit)
+            # has been loaded, as a refilling line does (no linefill, no lost flow).
+            f.deficit_t = f.linefill_t
+            f.feeds = False
+        else:
+            lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
         f.rec_index = records.flow_index(p.name, "pipeline")
         f.removed_index = records.flow_index(p.name, "removed")
         if p.batching is not None:

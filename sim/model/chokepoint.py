@@ -63,14 +63,14 @@ from typing import Callable, Iterator
 
 import simpy
 
+from sim.scenario import checks
 from sim.scenario import language as sc
-from sim.errors import UserError
 from sim.model.condition import Condition
 from sim.model.daylight import DaylightClock
 from sim.model.waits import WaitRecorder, blocking
 from sim.recorder import Records
 
-DIRECTIONS = ("northbound", "southbound")
+DIRECTIONS = checks.DIRECTIONS
 EPS_H = 1e-6  # tolerance on rule boundaries (3.6 ms), so a wake-up at a boundary counts as inside
 _SEARCH_DAYS = 3  # daily rules repeat every day: three days ahead always find the next window
 
@@ -80,78 +80,13 @@ Interval = tuple[float, float]
 # --------------------------------------------------------------------------- daily windows
 
 
-def _clock_intervals(windows: tuple[sc.ClockWindow, ...], where: str) -> list[Interval]:
-    """Clock windows as merged ``[from, to]`` hours within one day (past-midnight split)."""
-    raw: list[Interval] = []
-    for w in windows:
-        a, b = float(w.from_h), float(w.to_h)
-        if a == b:
-            raise UserError(f"{where}: the window from {_clock(a)} to {_clock(b)} is empty; "
-                            "write e.g. from '06:00' to '12:00' (or to '24:00' for the rest of the day)")
-        raw.extend([(a, b)] if b > a else [(a, 24.0), (0.0, b)])
-    return _merge(raw)
-
-
-def _merge(intervals: list[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    for a, b in sorted(intervals):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _complement(intervals: list[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    t = 0.0
-    for a, b in intervals:
-        if a > t:
-            out.append((t, a))
-        t = max(t, b)
-    if t < 24.0:
-        out.append((t, 24.0))
-    return out
-
-
-def _clock(h: float) -> str:
-    minutes = int(round(h * 60))
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def one_way_schedule(spec: sc.Chokepoint) -> dict[str, list[Interval] | None]:
-    """Clock intervals in which each direction may enter (None: at any time).
-
-    Raises :class:`UserError` when the windows contradict each other: both directions'
-    windows overlap, or one direction could never enter.
-    """
-    where = f"chokepoint {spec.name!r}, one_way"
-    given = {d: _clock_intervals(w, f"{where}.{d}") for d, w in spec.one_way.items() if w}
-    out: dict[str, list[Interval] | None] = {d: None for d in DIRECTIONS}
-    if not given:
-        return out
-    if len(given) == 2:
-        n, s = given["northbound"], given["southbound"]
-        for a, b in n:
-            for c, d in s:
-                lo, hi = max(a, c), min(b, d)
-                if hi > lo:
-                    raise UserError(
-                        f"{where}: the northbound and southbound windows overlap from {_clock(lo)} to "
-                        f"{_clock(hi)}; a one-way window lets only its own direction enter, so they must not overlap")
-    for d in DIRECTIONS:
-        if d in given:
-            out[d] = given[d]
-        else:
-            other_dir = "southbound" if d == "northbound" else "northbound"
-            free = _complement(given[other_dir])
-            if not free:
-                raise UserError(f"{where}: the {other_dir} windows cover the whole day, so {d} tankers "
-                                "could never enter; leave a gap for them")
-            out[d] = free
-    return out
+    """Clock intervals in which each direction may enter (None: at any time), from
+    :func:`sim.scenario.checks.one_way_windows`; contradictory windows never get here (the
+    scenario's check refuses them), hence the assertion."""
+    schedule, contradictions = checks.one_way_windows(spec)
+    assert not contradictions, contradictions
+    return schedule
 
 
 def _next_open(day_intervals: Callable[[int], list[Interval]], t: float) -> float | None:

@@ -34,8 +34,6 @@ Pure functions (:func:`draw_duration`, :func:`occurrences`, :func:`activations`,
 
 from __future__ import annotations
 
-import calendar
-import datetime as _dt
 import math
 from collections.abc import Callable, Iterable, Iterator
 
@@ -45,11 +43,11 @@ import simpy
 from sim.model.condition import Condition, Effect
 from sim.recorder import Records
 from sim.rng import stream
-from sim.scenario.language import MONTHS, Disruption, Distribution, Scenario
+from sim.scenario.language import Disruption, Distribution, Scenario
+from sim.scenario.work import rate_segments
 
 # z such that P(Z <= z) = 0.9 for a standard normal: lognormal sigma = ln(p90 / median) / Z90.
 Z90 = 1.2815515655446004
-HOURS_PER_YEAR = 365.0 * 24.0
 
 Interval = tuple[float, float]
 
@@ -100,40 +98,6 @@ def mean_duration_h(dist: Distribution) -> float:
 
 
 # --------------------------------------------------------------------------- rates
-
-
-def month_segments(start: _dt.date, horizon_h: float) -> list[tuple[float, float, int, int]]:
-    """Calendar months covering ``[0, horizon_h)``: (from_h, to_h, year, month 1..12), clipped."""
-    out: list[tuple[float, float, int, int]] = []
-    year, month = start.year, start.month
-    t0 = 0.0
-    while t0 < horizon_h:
-        ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
-        t1 = min((_dt.date(ny, nm, 1) - start).days * 24.0, horizon_h)
-        out.append((t0, t1, year, month))
-        t0, year, month = t1, ny, nm
-    return out
-
-
-def rate_segments(disruption: Disruption, scenario: Scenario) -> list[tuple[float, float, float]]:
-    """Piecewise-constant occurrence rate of a stochastic disruption over the horizon:
-    (from_h, to_h, occurrences per hour).  A monthly rate r in a month of D days is
-    r / (24 D) per hour, so the expected count in that whole month is exactly r."""
-    st = disruption.stochastic
-    if st is None:
-        raise DisruptionError(f"disruption {disruption.name!r} is not stochastic")
-    if st.per_year is not None:
-        return [(0.0, scenario.horizon_h, st.per_year / HOURS_PER_YEAR)]
-    per_month = st.per_month or {}
-    return [
-        (t0, t1, per_month.get(MONTHS[m - 1], 0.0) / (24.0 * calendar.monthrange(y, m)[1]))
-        for t0, t1, y, m in month_segments(scenario.start, scenario.horizon_h)
-    ]
-
-
-def expected_count(disruption: Disruption, scenario: Scenario) -> float:
-    """Expected number of occurrences of a stochastic disruption over the horizon."""
-    return sum((t1 - t0) * r for t0, t1, r in rate_segments(disruption, scenario))
 
 
 def poisson_times(segments: list[tuple[float, float, float]], rng: np.random.Generator) -> Iterator[float]:

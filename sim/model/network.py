@@ -25,7 +25,10 @@ head push X t out at the tail, and a tagged batch arrives linefill / flow hours 
 line contents are a FIFO of origin-tagged lots (:mod:`sim.model.lots`), as are tanks, so
 crude arrives at a refinery in the order it left its source.  After a contamination the
 lost crude is taken out of the line; the line then only takes in crude (the tail delivers
-nothing) until it is full again.
+nothing) until it is full again.  A rail leg (``kind: rail``) starts in that state, empty:
+its tank cars hold only what was loaded onto them, so the first crude reaches the tail
+once capacity x transit has been loaded (no phantom linefill).  Its contents stay on the
+rails when loading stops (a fuller rail model is the operations issue's).
 
 Batch rule (``Pipeline.batching``): a batch starts when the head tank holds ``size``; after
 ``setup`` hours of notice the line pumps at most ``min(capacity, size / min_window)`` until
@@ -302,7 +305,7 @@ class FlowNetwork:
     def add_flow(self, flow: Flow) -> Flow:
         self.flows.append(flow)
         if flow.kind == "pipeline":
-            self.initial_t += flow.linefill_t
+            self.initial_t += flow.linefill_t - flow.deficit_t  # a rail leg starts empty
         for cond in flow.conditions:
             cond.on_change(lambda f=flow: self._condition_changed(f))
         return flow

@@ -85,23 +85,6 @@ def voyage(model: "Model", tanker: str, ship: sc.Tanker, programme: str, load: P
     yield from discharge.discharge(tanker, cargo, ship.cargo_t, row)
 
 
-def lifting_count(prog: sc.Programme, scenario: sc.Scenario) -> float:
-    """How many liftings :func:`lifting_times_h` would give, worked out without listing
-    them (a float: an ``every`` of 0.01 s over a year is 3.2e9 liftings, and a guard must
-    see that number before anything is built)."""
-    end_h = scenario.horizon_h
-    if prog.until is not None:
-        end_h = min(end_h, scenario.at_h(prog.until))
-    if prog.every_h is None:
-        return float(len(prog.dates))
-    first = scenario.at_h(prog.first)  # type: ignore[arg-type]
-    n = (end_h - first) / prog.every_h
-    skipped = math.ceil(-first / prog.every_h) if first < 0.0 else 0  # liftings before t = 0
-    if not math.isfinite(n) or n > 1e15:
-        return float(n)  # far beyond any limit: exactness no longer matters
-    return float(max(0, math.ceil(n - 1e-9) - skipped))
-
-
 def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
     """Laycan of every lifting of a programme within the horizon (hours from start)."""
     end_h = scenario.horizon_h
@@ -161,11 +144,3 @@ def _shuttle(model: "Model", fleet: sc.Fleet, tanker: str, start_h: float) -> It
     while True:
         yield from voyage(model, tanker, fleet.tanker, fleet.name, load, discharge, leg)
         yield from leg.sail(tanker, fleet.tanker, discharge.name)  # back in ballast
-
-
-def cycle_h(ship: sc.Tanker, load: sc.Terminal, discharge: sc.Terminal, leg: sc.SeaLeg) -> float:
-    """Shortest round trip of a shuttle (no waits): for the event estimate."""
-    sail = 2.0 * leg.distance_nm / ship.speed_kn
-    lr = load.berths.load_rate_t_per_day or math.inf
-    dr = discharge.berths.discharge_rate_t_per_day or math.inf
-    return sail + 24.0 * ship.cargo_t / lr + 24.0 * ship.cargo_t / dr

@@ -723,13 +723,16 @@ def _cost_sentence(run: RunTables) -> str:
 
 def differences(run: RunTables, base: RunTables, columns: Sequence[str]) -> pd.DataFrame:
     """Per KPI (in ``columns`` order): kpi, base_mean, run_mean, diff (run - base), ci_low,
-    ci_high (95%) and significant (beyond the replication noise), from :func:`sim.compare.compare`,
-    the one place the noise test lives."""
+    ci_high (95%), significant (beyond the replication noise and the numerical tolerance),
+    n_paired, method and note, from :func:`sim.analysis.compare.compare` on the two runs themselves,
+    the one place the noise test lives: paired by replication when they share seed and
+    replications (as ``routesim compare`` does), Welch's otherwise."""
     from sim.analysis.compare import compare
 
-    t = compare(base.kpis, run.kpis, kpis=list(columns))
+    t = compare(base, run, kpis=list(columns), incomplete_ok=True)
     return t.rename(columns={"mean_baseline": "base_mean", "mean_run": "run_mean"})[
-        ["kpi", "base_mean", "run_mean", "diff", "ci_low", "ci_high", "significant"]]
+        ["kpi", "base_mean", "run_mean", "diff", "ci_low", "ci_high", "significant", "n_paired", "method",
+         "note"]]
 
 
 # --------------------------------------------------------------------------- document
@@ -1096,13 +1099,20 @@ def build(run: RunTables, base: RunTables | None = None) -> Doc:
             rows.append([label + (f" ({unit})" if unit else ""),
                          fmt_value(c, float(r["run_mean"])),
                          fmt_value(c, float(r["base_mean"])),
-                         ("+" if r["diff"] > 0 else "") + fmt_diff(c, float(r["diff"])),
-                         f"{fmt_diff(c, float(r['ci_low']))} to {fmt_diff(c, float(r['ci_high']))}",
+                         ("+" if r["diff"] > 0 else "") + fmt_diff(c, float(r["diff"])) if math.isfinite(r["diff"])
+                         else "n/a",
+                         f"{fmt_diff(c, float(r['ci_low']))} to {fmt_diff(c, float(r['ci_high']))}"
+                         if math.isfinite(r["ci_low"]) and math.isfinite(r["ci_high"]) else f"n/a ({r['note']})",
                          "beyond noise" if sig else "within noise"])
         within = len(rows) - len(beyond)
         named = beyond if len(beyond) <= 6 else [*beyond[:5], f"{len(beyond) - 5} more figures"]
         listed = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] if named else ""
-        doc.p(f"Compared with {esc(base.scenario.name)} ({esc(base.path.name)}): "
+        how = ""
+        if not diff.empty:
+            how = ("; intervals paired by replication, " f"{int(diff['n_paired'].max())} replications paired (the same "
+                   "seed, so the noise both runs share cancels)" if diff["method"].iloc[0] == "paired" else
+                   "; Welch's intervals (the runs do not share seed and replications)")
+        doc.p(f"Compared with {esc(base.scenario.name)} ({esc(base.path.name)}{how}): "
               + (f"{listed} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
                  if beyond else "no figure differs beyond the replication noise")
               + (f"; {within} other figure{'s are' if within != 1 else ' is'} within noise." if within else "."))

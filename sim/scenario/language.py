@@ -547,7 +547,7 @@ class Disruption(Strict):
 
 class Limits(Strict):
     """Guards against runs that would never finish or would not fit in memory, checked
-    from estimates before anything is built (see :func:`sim.model.build.estimate_work`)."""
+    from estimates before anything is built (see :func:`sim.scenario.work.estimate_work`)."""
 
     max_events: int = Field(default=50_000_000, ge=1000)
     max_memory_bytes: Bytes = Field(default=1024.0 ** 3, alias="max_memory", ge=16 * 1024.0 ** 2,

@@ -37,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, ScenarioError
+from sim.scenario import checks
 from sim.scenario.language import Scenario, reference_problems
 from sim.units import format_bytes
 
@@ -613,7 +614,8 @@ def validate_tree(tree: PosDict, shown: str, earlier: list[Problem] | None = Non
         problems += problems_from_validation_error(e, tree, shown)
         problems += _references_despite(e, tree, shown, context)
         raise ScenarioError(_sorted(problems)) from None
-    problems += [_reference_problem(path, message, tree, shown) for path, message in reference_problems(scenario)]
+    problems += [_problem_at(position_of(tree, path), path, message, hint, shown)
+                 for path, message, hint in checks.problems(scenario)]
     if problems:
         raise ScenarioError(_sorted(problems))
     return scenario
@@ -714,25 +716,15 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 def validate(path: str | os.PathLike[str]) -> list[Problem]:
     """Every problem in a scenario file (an empty list means it is valid and will run).
 
-    Besides the file's own problems this includes what the model would refuse before a
-    run (a cargo no berth can take, a network where nothing can flow, ...), placed at the
-    lines of the fields concerned, so ``validate`` answers "will this run?"."""
+    Besides the file's own problems this includes what the model would refuse (a cargo no
+    berth can take, a network where nothing can flow, ...; :func:`sim.scenario.checks.problems`, the
+    one check ``load_scenario`` and ``run`` make too), placed at the lines of the fields
+    concerned, so ``validate`` answers "will this run?"."""
     try:
-        tree, problems = _tree_and_problems(path)
-        scenario = validate_tree(tree, str(path), problems)
+        load_scenario(path)
     except ScenarioError as e:
         return list(e.problems)
-    return model_problems_at(tree, scenario, str(path))
-
-
-def model_problems_at(tree: Any, scenario: Scenario, shown: str) -> list[Problem]:
-    """What the model would refuse before a run (:func:`sim.model.build.model_problems`:
-    its checks and its work and memory guards), placed at the lines of the fields
-    concerned in ``tree``.  ``validate`` and ``run`` both report these, word for word."""
-    from sim.model.build import model_problems  # lazy: the loader itself does not need the model
-
-    return _sorted([_problem_at(position_of(tree, tuple(p.path)), p.path, p.message, p.hint, shown)
-                    for p in model_problems(scenario)])
+    return []
 
 
 # --------------------------------------------------------------------------- pydantic errors -> problems
