@@ -88,6 +88,49 @@ def test_schema_command_prints_the_schema(cli, tmp_path):
     assert r.code == 0 and json.loads(out.read_text()) == printed
 
 
+def test_schema_output_creates_the_missing_editor_folder(cli, tmp_path):
+    """README's editor set-up, ``routesim schema -o .vscode/routesim.schema.json``, works in a
+    fresh clone: the missing ``.vscode/`` (here two levels, ``a/.vscode/``) is created, the file
+    holds the same schema ``routesim schema`` prints, and no temporary file is left beside it."""
+    out = tmp_path / "a" / ".vscode" / "routesim.schema.json"
+    r = cli("schema", "-o", out)
+    assert (r.code, r.out, r.err) == (0, "", f"wrote {out}\n")
+    assert json.loads(out.read_text()) == json.loads(json.dumps(scenario_json_schema()))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["routesim.schema.json"]
+
+
+def test_schema_output_into_a_folder_or_under_a_file_is_a_user_error(cli, tmp_path):
+    """``-o`` naming an existing folder, or a path under a plain file, exits 2 with one
+    ``error:`` line that says what is wrong and what would work; nothing is written."""
+    r = cli("schema", "-o", tmp_path)
+    assert r.code == 2 and "Traceback" not in r.text
+    assert r.err == (f"error: cannot write {tmp_path}: it is a folder; give a file name, e.g. "
+                     f"{tmp_path / 'routesim.schema.json'}\n")
+    plain_file = tmp_path / "notes.txt"
+    plain_file.write_text("x")
+    r = cli("schema", "-o", plain_file / "schema.json")
+    assert r.code == 2
+    assert r.err == f"error: cannot write {plain_file / 'schema.json'}: {plain_file} is a file, not a folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_schema_output_on_a_full_disk_is_a_user_error_without_a_stray_file(cli, tmp_path, monkeypatch):
+    """The user's environment is not an internal error: a full disk (ENOSPC, raised here by
+    fsync) gives exit 2 and ``error: cannot write FILE: No space left on device``, and the
+    atomic write removes its temporary file, so the folder stays empty."""
+    import errno
+    import os
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    out = tmp_path / "routesim.schema.json"
+    r = cli("schema", "-o", out)
+    assert (r.code, r.err) == (2, f"error: cannot write {out}: {os.strerror(errno.ENOSPC)}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("path", SHIPPED + [Path(__file__).parent / "data" / "valid_minimal.yaml"],
                          ids=lambda p: p.name)
 def test_schema_validates_shipped_scenarios_as_written_and_resolved(path):

@@ -19,6 +19,7 @@ import importlib
 import json
 import sys
 import traceback
+from pathlib import Path
 from typing import Sequence, TextIO
 
 from sim._version import __version__
@@ -58,17 +59,38 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
     text = json.dumps(scenario_json_schema(), indent=None if args.compact else 2, ensure_ascii=False)
     if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
-        except OSError as e:
-            from sim.errors import UserError
-
-            raise UserError(f"cannot write {args.output}: {e.strerror or e}") from None
+        _write_schema_file(Path(args.output), text + "\n")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         print(text)
     return EXIT_OK
+
+
+def _write_schema_file(path: Path, text: str) -> None:
+    """Write the schema to ``path`` atomically, creating its missing parent folders.
+
+    ``routesim schema -o .vscode/routesim.schema.json`` is the documented set-up for an
+    editor, and a fresh clone has no ``.vscode/``: refusing would only make the user type
+    ``mkdir`` first, and the folder is named on the command line, so creating it (like
+    ``routesim run --out DIR``) writes nowhere the user did not ask for.  A folder given
+    as the file, or a folder that cannot be created or written, is a user error (exit 2).
+    """
+    from sim.errors import UserError
+    from sim.results.store import atomic_write_text
+
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a folder; give a file name, e.g. "
+                        f"{path / 'routesim.schema.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"cannot write {path}: {path.parent} is a file, not a folder") from None
+    except OSError as e:
+        raise UserError(f"cannot create the folder {path.parent} for {path}: {e.strerror or e}") from None
+    try:
+        atomic_write_text(path, text)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class _Parser(argparse.ArgumentParser):
