@@ -11,6 +11,7 @@ network from waiting on connections it will never get (sync, updates, QUIC, fiel
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -78,7 +79,7 @@ class Chromium:
         if binary is None:
             raise BrowserError("chromium is not installed (Debian: apt-get install chromium; `make test` does it)")
         self._profile = tempfile.TemporaryDirectory(prefix="routesim-chromium-")
-        self._log = open(Path(self._profile.name) / "chromium.log", "wb")  # noqa: SIM115 - closed in __exit__
+        self._log = open(Path(self._profile.name) / "chromium.log", "wb")  # closed in __exit__
         # The browser reads commands on its fd 3 and writes answers on its fd 4.  Its ends of
         # the two pipes are first moved to fds >= 10 (so neither is 3 or 4 already), then bash
         # puts them at 3 and 4 as it execs Chromium (dash takes single-digit fds only): no
@@ -109,10 +110,8 @@ class Chromium:
 
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None:
-            try:
+            with contextlib.suppress(BrowserError, OSError):  # it may be gone already
                 self.send("Browser.close")
-            except (BrowserError, OSError):
-                pass
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -220,12 +219,17 @@ class Chromium:
         images = self.evaluate(
             "Array.from(document.images).map(i => ({src: i.src.startsWith('data:') ? i.src.slice(0, 40) : i.src,"
             " naturalWidth: i.naturalWidth}))")
-        widths = self.evaluate("[(document.scrollingElement || document.documentElement).scrollWidth, window.innerWidth]")
+        widths = self.evaluate(
+            "[(document.scrollingElement || document.documentElement).scrollWidth, window.innerWidth]")
         return PageReport(self.console_errors(), images, int(widths[0]), int(widths[1]))
 
-    def screenshot(self, path: Path) -> Path:
-        """A PNG of the whole page (beyond the window's height) at the window's width."""
-        data = self.page("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+    def screenshot(self, path: Path, max_height: int | None = None) -> Path:
+        """A PNG of the page at the window's width: all of it, or its top ``max_height`` px."""
+        height = int(self.evaluate("(document.scrollingElement || document.documentElement).scrollHeight"))
+        if max_height is not None:
+            height = min(height, max_height)
+        clip = {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1}
+        data = self.page("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
         return path
