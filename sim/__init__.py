@@ -7,9 +7,10 @@ The Python API (everything the ``routesim`` command does, a notebook can do)::
     problems = sim.validate("scenarios/my-whatif.yaml")      # [] when the file is valid
     schema = sim.scenario_json_schema()
 
-``run``, ``open_run``, ``compare`` and ``attribute`` are imported on first use from the
-runner, the results store, the comparison module and the attribution module, so
-``import sim`` stays light.
+``run``, ``open_run``, ``combine`` (one table of several runs, tagged ``run``/``run_id``/
+``scenario``), ``compare``, ``attribute`` and ``brief`` (a run's briefing, Markdown or HTML)
+are imported on first use from the runner, the results store, the comparison, attribution
+and briefing modules, so ``import sim`` stays light.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from sim.scenario.schema import scenario_json_schema  # noqa: E402
 _LAZY = {
     "run": ("sim.runner", "run"),
     "open_run": ("sim.results.store", "open_run"),
+    "combine": ("sim.results.combine", "combine"),
     "compare": ("sim.analysis.compare", "compare"),
     "attribute": ("sim.analysis.attribution", "attribute"),
+    "brief": ("sim.report.brief", "brief"),
 }
 
 __all__ = [

@@ -519,9 +519,20 @@ class _Failed(Exception):
 
 
 def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -> Any:
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+    """The replications bar, or None.  ``progress=None`` shows it on a terminal and in a
+    Jupyter kernel (whose stderr is no terminal, but whose notebook shows the bar: a widget
+    when ipywidgets is installed, else tqdm's text bar, which Jupyter redraws in place)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    in_kernel = shell is not None and hasattr(shell, "kernel")  # a terminal IPython has no kernel
+    show = (sys.stderr.isatty() or in_kernel) if progress is None else bool(progress)
     if not show:
         return None
+    if in_kernel:
+        from tqdm.auto import tqdm as auto_bar  # the widget, or the text bar without ipywidgets
+
+        auto_bar.monitor_interval = 0  # no monitor thread (it would be forked into pool workers)
+        return auto_bar(total=total, initial=initial, unit="rep", desc=label, smoothing=0.1)
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread (it would be forked into pool workers)
@@ -774,7 +785,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     process pool of ``workers``, default all cores), ``"serial"`` or ``"dask"`` (``scheduler``
     is an address, an existing ``distributed.Client``, or None for a local cluster).  Results
     go to ``out`` or ``results/<scenario>/<run-id>/``.  ``overrides`` are ``"path=value"``
-    strings.  ``progress``: None shows a bar only on a terminal.  ``model`` replaces
+    strings.  ``progress``: None shows a bar on a terminal or in Jupyter.  ``model`` replaces
     :func:`sim.model.simulate` (tests, alternative models); it must be picklable.
     ``held_back``: also compute each disruption's flow held back from paired replications
     without it (see the module docstring); the model must then accept ``until_h`` and
