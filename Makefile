@@ -30,7 +30,7 @@ $(STAMP_NB): pyproject.toml | $(BIN)/python
 
 # tests/test_brief_browser.py renders a brief in headless Chromium; machines run as root
 chromium:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
 run: $(STAMP_RUN)
 	$(BIN)/routesim validate scenarios/baseline.yaml
@@ -42,7 +42,7 @@ test: $(STAMP_TEST) chromium
 	  exit $$status
 
 notebooks: $(STAMP_NB)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check sim tests benchmarks
