@@ -167,13 +167,14 @@ def test_the_local_dask_cluster_listens_on_loopback_only(tmp_path):
     the machine's other address is refused."""
     pytest.importorskip("distributed")
     psutil = pytest.importorskip("psutil")
+    from sim.runner.executors import DaskExecutor
     from sim.scenario.loader import load_scenario
 
     src = tmp_path / "small.yaml"
     src.write_text(SMALL, encoding="utf-8")
     me = psutil.Process(os.getpid())
     before = {(ip, port) for _, ip, port in _listening([me.pid])}
-    ex = runner._Dask(load_scenario(src), 1, None, 2, None)  # noqa: SLF001 - the executor the CLI starts
+    ex = DaskExecutor(load_scenario(src), 1, None, 2, None)  # the executor the CLI starts
     try:
         dashboard = ex.client.dashboard_link
         pids = [me.pid, *(c.pid for c in me.children(recursive=True))]

@@ -4,17 +4,12 @@ Replication ``i`` of a run with seed ``S`` simulates with ``sim.rng.replication_
 and nothing else random, so its numbers depend only on (scenario, S, i): the same with the
 ``serial`` executor, a ``local`` process pool of any size, or ``dask`` on a cluster.
 
-Streaming: work goes to the executor in blocks of consecutive replications; a worker
-simulates a block, reduces each replication to its tables (:func:`sim.results.metrics.replication_columns`)
-and joins them into one Arrow table per table name, and only those travel back, once per
-block.  Blocks are sized from the measured time per replication (about
-:data:`BLOCK_TARGET_S` of work, at most :data:`FLUSH_EVERY_S`, smaller towards the end so
-every worker stays busy to the last one), so the parent process only writes each finished
-block to the store as it arrives.  At most a bounded window of blocks is in flight, so memory
-does not grow with the number of replications and an interrupted run loses at most the
-blocks in flight.  The final tables are assembled block by block in replication order, so
-they are identical whatever the executor, the number of workers, the block sizes or the
-order in which blocks finished.
+The package's modules, each one job: this one is the API (:func:`prepare`, :func:`run`,
+:func:`resume`, :func:`from_manifest`, :func:`sweep`) that turns a scenario and options into
+a run folder and a manifest; :mod:`sim.runner.execution` streams blocks of replications from
+an executor into that folder (block sizing, the bounded window in flight, interruption,
+failures, the final tables); :mod:`sim.runner.executors` is the code that runs in the
+workers and the ``serial``, ``local`` and ``dask`` executors.
 
 ``--set path.to.value=v`` overrides apply to the merged scenario mapping before validation;
 items of named lists are addressed by name (``network.pipelines.odesa_brody.capacity=7Mt/y``)
@@ -29,64 +24,26 @@ shortened replication per disruption, and a run without it publishes no held-bac
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import itertools
 import os
-import shlex
-import signal
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
+import simpy
 import yaml
 
-from sim.results import store
 from sim.errors import ScenarioError, UserError
-from sim.results.metrics import replication_columns
-from sim.recorder import Records
+from sim.model import build as build_model
+from sim.results import store
 from sim.rng import replication_seed
+from sim.runner.execution import ReplicationFailed, RunInterrupted, execute, useful_workers
+from sim.runner.executors import EXECUTORS, SimulateFn
 from sim.scenario.language import Scenario
-
-EXECUTORS = ("local", "serial", "dask")
-FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
-BLOCK_TARGET_S = 0.5   # work per block on a pool: IPC and writes amortised, still fine-grained
-BLOCK_MIN_S = 0.05     # ... and at least this much, so the last blocks are not mostly overhead
-LOOPBACK = "127.0.0.1"  # where the local Dask cluster listens
-MAX_BLOCK = 32         # replications per block at most: bounds the memory a block takes in a worker
-
-Model = Callable[[Scenario, np.random.SeedSequence], Records]
-
-
-class ReplicationFailed(RuntimeError):
-    """An internal error (a bug) in one replication stopped the run: the message names the
-    replication, its seed and the scenario hash; every replication that finished is saved
-    in ``path`` and the run is left ``incomplete``.  ``traceback`` is the failing
-    replication's traceback (text, from the worker)."""
-
-    def __init__(self, path: Path, failure: "Failure", seed: int, scenario_hash: str, done: int, total: int):
-        self.path, self.replication, self.seed, self.scenario_hash = path, failure.replication, seed, scenario_hash
-        self.done, self.total, self.traceback = done, total, failure.traceback
-        super().__init__(
-            f"replication {failure.replication} failed with {failure.error} (run seed {seed}, scenario hash "
-            f"{scenario_hash}); the run stopped with {done} of {total} replications saved in {path}, marked "
-            f"incomplete (after a fix, finish it with: routesim run --resume {path})")
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped a run; finished replications are saved in ``path``."""
-
-    def __init__(self, path: Path, done: int, total: int):
-        self.path, self.done, self.total = path, done, total
-        super().__init__(f"interrupted: {done} of {total} replications saved in {path}; "
-                         f"finish with: routesim run --resume {path}")
 
 
 # --------------------------------------------------------------------------- overrides
@@ -252,503 +209,13 @@ def _blame_override(problem: Any, applied: list[tuple[tuple[str | int, ...], str
     return problem
 
 
-# --------------------------------------------------------------------------- one replication
-
-
-def _default_model() -> Model:
-    try:
-        from sim.model import simulate
-    except ImportError as e:
-        raise UserError(f"the route model (sim.model.simulate) cannot be imported: {e}") from None
-    return simulate
+# --------------------------------------------------------------------------- runs
 
 
 def preflight(scenario: Scenario, seed: int) -> None:
     """Let the model refuse a scenario (its own checks and event guard) before any run
     folder exists: builds replication 0 without running it."""
-    import simpy
-
-    from sim.model import build
-
-    build(simpy.Environment(), scenario, replication_seed(seed, 0))
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why replication ``replication`` raised: ``error`` is ``"Type: first line"``,
-    ``user`` whether it was a :class:`UserError` (the scenario's fault, e.g. the event
-    guard) rather than a bug, ``traceback`` the worker's traceback text."""
-
-    replication: int
-    error: str
-    user: bool
-    traceback: str
-
-
-@dataclass(frozen=True)
-class BlockResult:
-    """The tables of replications ``reps`` (consecutive), each encoded as the bytes of its
-    part file (:func:`sim.results.store.encode_part`), and the seconds the worker spent on them.
-    When a replication raised, ``failed`` says which and why, and ``reps`` holds only the
-    replications of the block that finished before it (possibly none)."""
-
-    reps: range
-    tables: dict[str, pa.Buffer]
-    seconds: float
-    failed: Failure | None = None
-
-
-def replicate_block(scenario: Scenario, seed: int, reps: range, model: Model | None = None,
-                    held_back: bool = False) -> BlockResult:
-    """Simulate consecutive replications ``reps`` and reduce them to one Arrow table per
-    table name (rows in replication order): built in the worker from numpy columns, with
-    one conversion per column for the whole block, so a block travels back as a few large
-    buffers and the parent only has to write them.  A replication that raises ends the
-    block: the replications before it are returned with the failure, not lost."""
-    import traceback
-
-    t0 = time.perf_counter()
-    simulate = model or _default_model()
-    columns: dict[str, list[dict[str, np.ndarray]]] = {}
-    failed = None
-    finished = reps
-    for i in reps:
-        seq = replication_seed(seed, i)
-        try:
-            records = simulate(scenario, seq)
-            pairs = None
-            if held_back:
-                from sim.model.counterfactual import held_back as paired_held_back
-
-                pairs = paired_held_back(scenario, seq, records, simulate)
-            tables_i = replication_columns(records, scenario, i, held_back=pairs)
-        except Exception as e:  # noqa: BLE001 - reported to the parent with the replication index
-            first = str(e).splitlines()[0] if str(e) else ""
-            failed = Failure(i, f"{type(e).__name__}: {first}"[:500], isinstance(e, UserError),
-                             traceback.format_exc())
-            finished = range(reps.start, i)
-            break
-        for name, cols in tables_i.items():
-            columns.setdefault(name, []).append(cols)
-    tables = {name: store.encode_part(store.block_table([store.join_columns(parts)]))
-              for name, parts in columns.items()}
-    return BlockResult(finished, tables, time.perf_counter() - t0, failed)
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(scenario: Scenario, seed: int, model: Model | None, held_back: bool = False) -> None:
-    # Ctrl-C goes to the whole process group; only the parent decides what to do with it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.update(scenario=scenario, seed=seed, model=model, held_back=held_back)
-
-
-def _replicate_in_worker(reps: range) -> BlockResult:
-    return replicate_block(_WORKER["scenario"], _WORKER["seed"], reps, _WORKER["model"], _WORKER["held_back"])
-
-
-# --------------------------------------------------------------------------- executors
-
-
-class _Serial:
-    name = "serial"
-
-    def __init__(self, scenario: Scenario, seed: int, model: Model | None, held_back: bool = False):
-        self.args = (scenario, seed, model, held_back)
-        self.workers = 1
-
-    def submit(self, reps: range) -> Any:
-        f: cf.Future = cf.Future()
-        try:
-            f.set_result(replicate_block(*self.args[:2], reps, *self.args[2:]))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller via the future
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            f.set_exception(e)
-        return f
-
-    def wait_any(self, futures: set) -> set:
-        return set(futures)
-
-    @staticmethod
-    def cancel(f: Any) -> bool:
-        return f.cancel()
-
-    @staticmethod
-    def result(f: Any) -> BlockResult:
-        return f.result()
-
-    def close(self, abort: bool = False, wait: bool = True) -> None:
-        pass
-
-    def join(self) -> None:
-        pass
-
-
-class _Pool:
-    name = "local"
-
-    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int, held_back: bool = False):
-        self.workers = workers
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                           initargs=(scenario, seed, model, held_back))
-
-    def submit(self, reps: range) -> Any:
-        return self.pool.submit(_replicate_in_worker, reps)
-
-    def wait_any(self, futures: set) -> set:
-        done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
-        return done
-
-    @staticmethod
-    def cancel(f: Any) -> bool:
-        """Drop a block not yet started (True); one already running is left to finish."""
-        return f.cancel()
-
-    @staticmethod
-    def result(f: Any) -> BlockResult:
-        return f.result()
-
-    def close(self, abort: bool = False, wait: bool = True) -> None:
-        if abort:
-            # stop promptly: running replications are lost anyway and will be redone on resume
-            for p in list(getattr(self.pool, "_processes", {}).values()):
-                try:
-                    p.terminate()
-                except OSError:
-                    pass
-            self.pool.shutdown(wait=False, cancel_futures=True)
-        else:
-            # wait=False: the workers exit while the parent assembles; join() waits for them
-            self.pool.shutdown(wait=wait)
-
-    def join(self) -> None:
-        self.pool.shutdown(wait=True)
-
-
-class _Dask:
-    name = "dask"
-
-    def __init__(self, scenario: Scenario, seed: int, model: Model | None, workers: int | None, scheduler: Any,
-                 held_back: bool = False):
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise UserError("the dask executor needs dask.distributed: pip install 'routesim[dask]'") from None
-        self.cluster = None
-        self.own_client = True
-        if scheduler is not None and not isinstance(scheduler, str):
-            self.client = scheduler  # an existing distributed.Client
-            self.own_client = False
-        elif scheduler:
-            try:
-                self.client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as e:
-                raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
-        else:
-            # a private cluster for this run: scheduler, workers, nannies and dashboard listen on
-            # the loopback interface only (a cluster others may reach is one the user starts
-            # and passes with --scheduler)
-            self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                        processes=True, host=LOOPBACK, dashboard_address=f"{LOOPBACK}:0",
-                                        worker_dashboard_address=None, silence_logs=40)
-            self.client = Client(self.cluster)
-        info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
-        self.workers = workers or max(1, len(info.get("workers", {})) or 1)
-        self.args = (self.client.scatter(scenario, broadcast=True), seed, model, held_back)
-
-    def submit(self, reps: range) -> Any:
-        scenario, seed, model, held_back = self.args
-        return self.client.submit(replicate_block, scenario, seed, reps, model, held_back, pure=False)
-
-    def wait_any(self, futures: set) -> set:
-        from distributed import wait
-
-        try:
-            done, _ = wait(list(futures), timeout=1.0, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return set()
-        return set(done)
-
-    @staticmethod
-    def cancel(f: Any) -> bool:
-        return False  # blocks in flight on the cluster are bounded: let them finish and keep them
-
-    @staticmethod
-    def result(f: Any) -> BlockResult:
-        out = f.result()
-        f.release()
-        return out
-
-    def join(self) -> None:
-        pass
-
-    def close(self, abort: bool = False, wait: bool = True) -> None:
-        if self.own_client:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-def _executor(name: str, scenario: Scenario, seed: int, model: Model | None, workers: int | None,
-              scheduler: Any, held_back: bool = False) -> Any:
-    if name == "serial":
-        return _Serial(scenario, seed, model, held_back)
-    if name == "local":
-        return _Pool(scenario, seed, model, workers or os.cpu_count() or 1, held_back)
-    if name == "dask":
-        return _Dask(scenario, seed, model, workers, scheduler, held_back)
-    raise UserError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
-
-
-# --------------------------------------------------------------------------- the run loop
-
-
-class _Terminated(Exception):
-    pass
-
-
-class _Failed(Exception):
-    """A replication raised; carries the first (lowest-index) failure once the blocks in
-    flight are written."""
-
-    def __init__(self, failure: Failure):
-        super().__init__(failure.error)
-        self.failure = failure
-
-
-def _progress_bar(total: int, initial: int, progress: bool | None, label: str) -> Any:
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    tqdm.monitor_interval = 0  # no monitor thread (it would be forked into pool workers)
-    try:
-        sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
-    except (OSError, ValueError):
-        sized = False
-    # a terminal that reports no width (some pseudo-terminals) gets a fixed 80-column bar
-    return tqdm(total=total, initial=initial, unit="rep", desc=label, file=sys.stderr, smoothing=0.1,
-                **({"dynamic_ncols": True} if sized else {"ncols": 80}))
-
-
-def _block_size(per_rep_s: float | None, left: int, ex: Any) -> int:
-    """Replications in the next block: about :data:`BLOCK_TARGET_S` of work (never more than
-    :data:`FLUSH_EVERY_S`, so a slow model still writes often), and on a pool no more than
-    each worker's share of what is left (guided self-scheduling), so blocks shrink towards
-    the end and no worker idles long waiting for the last one."""
-    if per_rep_s is None:
-        return 1  # the first blocks measure the time per replication
-    target_s = FLUSH_EVERY_S if ex.name == "serial" else min(BLOCK_TARGET_S, FLUSH_EVERY_S)
-    per_rep_s = max(per_rep_s, 1e-9)
-    size = min(MAX_BLOCK, int(target_s / per_rep_s))
-    if ex.name != "serial":
-        size = max(min(size, -(-left // ex.workers)), min(size, int(BLOCK_MIN_S / per_rep_s)))
-    return max(1, size)
-
-
-def _stream(folder: Path, ex: Any, todo: list[int], manifest: store.Manifest, bar: Any,
-            t_start: float, wall_before: float, assembler: store.Assembler | None = None) -> None:
-    """Run ``todo`` on the executor in blocks of consecutive replications, writing each
-    block to the store as soon as it comes back (and appending it to the final tables
-    through ``assembler`` while the workers run the next blocks).
-
-    When a replication raises, nothing more is submitted, blocks not yet started are
-    cancelled, the blocks still running are waited for and written (with the part of the
-    failing block that finished), and :class:`_Failed` is raised with the lowest-index
-    failure."""
-    # enough blocks queued that no worker waits while the parent writes a block
-    window = 1 if ex.name == "serial" else 3 * ex.workers
-    pending: dict[Any, range] = {}
-    per_rep_s: float | None = None
-    nxt = 0  # next position of todo to submit
-
-    def refill() -> None:
-        nonlocal nxt
-        # until a block has been timed, one single-replication block per worker
-        while nxt < len(todo) and len(pending) < (window if per_rep_s is not None else ex.workers):
-            size = _block_size(per_rep_s, len(todo) - nxt, ex)
-            end = nxt + 1
-            while end < len(todo) and end - nxt < size and todo[end] == todo[end - 1] + 1:
-                end += 1
-            reps = range(todo[nxt], todo[end - 1] + 1)
-            pending[ex.submit(reps)] = reps
-            nxt = end
-
-    failures: list[Failure] = []
-    while nxt < len(todo) or pending:
-        if not failures:
-            refill()
-        for f in ex.wait_any(set(pending)):
-            reps = pending.pop(f)
-            res = ex.result(f)
-            expected = reps if res.failed is None else range(reps.start, res.failed.replication)
-            if res.reps != expected:
-                raise RuntimeError(f"the executor returned replications {res.reps} for {reps}")
-            if res.failed is not None:
-                if not failures:  # stop: submit nothing more, drop the blocks not yet started
-                    nxt = len(todo)
-                    for g in [g for g in pending if ex.cancel(g)]:
-                        pending.pop(g)
-                failures.append(res.failed)
-                reps = res.reps
-                if not len(reps):
-                    continue
-            per_rep_s = res.seconds / len(reps)
-            if ex.name != "serial" and not failures:
-                refill()  # queue the next block before writing this one
-            block = store.write_block(folder, reps.start, reps.stop, res.tables)
-            manifest.replications_done = (manifest.replications_done or 0) + len(reps)
-            manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
-            store.write_manifest(folder, manifest)
-            if bar is not None:
-                bar.update(len(reps))
-            if assembler is not None:
-                assembler.add(block)
-    if failures:
-        raise _Failed(min(failures, key=lambda x: x.replication))
-
-
-def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler | None = None) -> None:
-    """Assemble the final tables, write the summary, then mark the run complete."""
-    n = int(manifest.replications or 0)
-    written = assembler.finish(n) if assembler is not None else set()
-    store.assemble(folder, n, skip=written)
-    kpis = pd.read_parquet(folder / "kpis.parquet")
-    fk = pd.read_parquet(folder / "facility_kpis.parquet")
-    dk = pd.read_parquet(folder / "disruption_kpis.parquet")
-    store.write_summary(folder, kpis, fk, dk)
-    manifest.status = "complete"
-    manifest.replications_done = n
-    manifest.finished_utc = store.utc_now()
-    store.write_manifest(folder, manifest)
-    store.remove_parts(folder)
-
-
-def _execute(folder: Path, scenario: Scenario, manifest: store.Manifest, *, executor: str, workers: int | None,
-             scheduler: Any, progress: bool | None, model: Model | None) -> store.RunResult:
-    try:
-        held = store.lock_run(folder)
-    except OSError as e:
-        msg = store.environment_problem(e, folder)
-        if msg is None:
-            raise
-        raise UserError(msg) from None
-    try:
-        return _execute_locked(folder, scenario, manifest, executor=executor, workers=workers,
-                               scheduler=scheduler, progress=progress, model=model)
-    finally:
-        try:
-            store.unlock_run(held)
-        except OSError:
-            pass  # a read-only folder: the OS lock ends with this process anyway
-
-
-def _execute_locked(folder: Path, scenario: Scenario, manifest: store.Manifest, *, executor: str,
-                    workers: int | None, scheduler: Any, progress: bool | None,
-                    model: Model | None) -> store.RunResult:
-    store.remove_temporaries(folder)
-    n = int(manifest.replications or 0)
-    seed = int(manifest.seed or 0)
-    done = {i for b in store.finished_blocks(folder) for i in b.replications}
-    todo = [i for i in range(n) if i not in done]
-    manifest.replications_done = len(done)
-    manifest.status = "incomplete"
-    manifest.failure = None  # a resumed run tries the failed replication again
-    wall_before = float(manifest.wall_time_s or 0.0)
-    t_start = time.perf_counter()
-    old_term = None
-    if threading.current_thread() is threading.main_thread():
-        def on_term(signum: int, frame: Any) -> None:
-            raise _Terminated()
-
-        old_term = signal.signal(signal.SIGTERM, on_term)
-    ex = closing = None
-    bar = None
-    assembler = store.Assembler(folder)
-    try:
-        for block in store.finished_blocks(folder):  # a resumed run: what is already on disk
-            assembler.add(block)
-        if todo:
-            workers = useful_workers(executor, workers, len(todo), scheduler)
-            ex = _executor(executor, scenario, seed, model, workers, scheduler, bool(manifest.held_back))
-            manifest.executor = executor  # type: ignore[assignment]
-            manifest.workers = int(ex.workers)
-            store.write_manifest(folder, manifest)
-            bar = _progress_bar(n, len(done), progress, scenario.name)
-            _stream(folder, ex, todo, manifest, bar, t_start, wall_before, assembler)
-            ex.close(wait=False)
-            closing, ex = ex, None
-        manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
-        _finish(folder, manifest, assembler)
-        if closing is not None:
-            closing.join()
-    except (KeyboardInterrupt, _Terminated):
-        if ex is not None:
-            ex.close(abort=True)
-        assembler.abort()
-        _save_state(folder, manifest, wall_before, t_start)
-        raise RunInterrupted(folder, int(manifest.replications_done or 0), n) from None
-    except _Failed as e:
-        if ex is not None:
-            ex.close(abort=True)
-        assembler.abort()
-        failure = e.failure
-        manifest.failure = store.FailureNote(replication=failure.replication, error=failure.error)
-        _save_state(folder, manifest, wall_before, t_start)
-        done = int(manifest.replications_done or 0)
-        if failure.user:  # the scenario's fault (e.g. the event guard): a user error, exit 2
-            raise UserError(f"replication {failure.replication} (run seed {seed}): {failure.error.partition(': ')[2]}"
-                            f"; the run stopped with {done} of {n} replications saved in {folder}, "
-                            "marked incomplete") from None
-        raise ReplicationFailed(folder, failure, seed, str(manifest.scenario_hash), done, n) from None
-    except BaseException as e:
-        if ex is not None:
-            ex.close(abort=True)
-        assembler.abort()
-        _save_state(folder, manifest, wall_before, t_start)
-        msg = store.environment_problem(e, folder) if isinstance(e, OSError) else None
-        if msg is None:
-            raise
-        saved = sum(len(b.replications) for b in store.finished_blocks(folder))
-        raise UserError(f"{msg}; {saved} of {n} replications are saved in {folder}; when the disk allows, "
-                        f"finish with: routesim run --resume {shlex.quote(str(folder))}") from None
-    finally:
-        if bar is not None:
-            bar.close()
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
-    return store.open_run(folder)
-
-
-def useful_workers(executor: str, workers: int | None, todo: int, scheduler: Any = None) -> int | None:
-    """Processes worth starting: no more than the replications (a block holds at least
-    one) nor, on this machine, the cores; more would only cost memory.  When a requested
-    ``workers`` is capped, says so in one line on standard error."""
-    if executor == "serial" or (executor == "dask" and scheduler):
-        return workers
-    cores = os.cpu_count() or 1
-    useful = max(1, min(cores, todo))
-    if workers is None:
-        return useful  # no idle processes for a short run
-    if workers > useful:
-        why = (f"{todo} replication{'s' if todo != 1 else ''} to run" if todo <= cores
-               else f"{cores} core{'s' if cores != 1 else ''} here")
-        print(f"routesim: --workers {workers} capped at {useful} ({why})", file=sys.stderr)
-        return useful
-    return workers
-
-
-def _save_state(folder: Path, manifest: store.Manifest, wall_before: float, t_start: float) -> None:
-    manifest.status = "incomplete"
-    manifest.replications_done = sum(len(b.replications) for b in store.finished_blocks(folder))
-    manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
-    try:
-        store.write_manifest(folder, manifest)
-    except OSError:
-        pass
+    build_model(simpy.Environment(), scenario, replication_seed(seed, 0))
 
 
 def _check_options(executor: str, replications: int | None, seed: int | None, workers: int | None) -> None:
@@ -765,7 +232,7 @@ def _check_options(executor: str, replications: int | None, seed: int | None, wo
 def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: int | None = None,
         seed: int | None = None, executor: str = "local", workers: int | None = None, scheduler: Any = None,
         out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (), progress: bool | None = None,
-        results_root: str | os.PathLike[str] = "results", model: Model | None = None,
+        results_root: str | os.PathLike[str] = "results", model: SimulateFn | None = None,
         held_back: bool = False, _prefix: str = "",
         _citations: list[store.CitedFigure] | None = None) -> store.RunResult:
     """Run a scenario's replications and save them; returns the saved run.
@@ -781,8 +248,6 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
     ``windows`` keywords as :func:`sim.model.simulate` does.
     """
     _check_options(executor, replications, seed, workers)
-    if model is None:
-        _default_model()  # fail before creating a run folder
     prep = prepare(scenario_or_path, overrides)
     scenario = prep.scenario
     n = int(replications if replications is not None else scenario.replications)
@@ -802,7 +267,7 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
 
 
 def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, executor: str,
-           workers: int | None, scheduler: Any, progress: bool | None, model: Model | None,
+           workers: int | None, scheduler: Any, progress: bool | None, model: SimulateFn | None,
            held_back: bool, citations: list[store.CitedFigure] | None) -> store.RunResult:
     header = (f"# Resolved scenario of this run (extends and overrides applied, units in tonnes, hours, t/d).\n"
               f"# source: {prep.source or 'a Scenario object'}\n"
@@ -832,7 +297,7 @@ def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, 
         citations=citations if citations is not None else source_citations(prep),
     )
     store.write_manifest(folder, manifest)
-    return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
+    return execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
                     progress=progress, model=model)
 
 
@@ -843,7 +308,7 @@ def source_citations(prep: Prepared) -> list[store.CitedFigure] | None:
     ``--set`` replaced is marked with that override.  None without a source file."""
     if prep.source is None:
         return None
-    from sim.report.brief import seed_citations, seed_entries, seeds_dir
+    from sim.scenario.citations import seed_citations, seed_entries, seeds_dir
 
     src = Path(prep.source)
     cites = seed_citations(src)
@@ -869,7 +334,9 @@ def source_citations(prep: Prepared) -> list[store.CitedFigure] | None:
     return out
 
 
-def _load_run_scenario(folder: Path, manifest: Mapping[str, Any] | store.Manifest) -> Scenario:
+def load_run_scenario(folder: Path, manifest: Mapping[str, Any] | store.Manifest) -> Scenario:
+    """The resolved scenario a run folder holds, refused unless it is the one the manifest's
+    scenario hash names (an edited ``scenario.yaml`` cannot be resumed or reproduced)."""
     from sim.scenario import loader
 
     m = manifest if isinstance(manifest, store.Manifest) else store.Manifest.model_validate(dict(manifest))
@@ -894,7 +361,7 @@ def _runnable(folder: Path, m: store.Manifest) -> None:
 
 
 def resume(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
-           scheduler: Any = None, progress: bool | None = None, model: Model | None = None) -> store.RunResult:
+           scheduler: Any = None, progress: bool | None = None, model: SimulateFn | None = None) -> store.RunResult:
     """Finish an interrupted run in place, without redoing its finished replications.
 
     It runs the built-in model (or ``model``, given here): the run folder is data and
@@ -905,21 +372,21 @@ def resume(path: str | os.PathLike[str], *, executor: str | None = None, workers
         return store.open_run(folder)
     executor = executor or manifest.executor or "local"
     _check_options(executor, None, None, workers)
-    scenario = _load_run_scenario(folder, manifest)
-    return _execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
+    scenario = load_run_scenario(folder, manifest)
+    return execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
                     progress=progress, model=model)
 
 
 def from_manifest(path: str | os.PathLike[str], *, executor: str | None = None, workers: int | None = None,
                   scheduler: Any = None, out: str | os.PathLike[str] | None = None, progress: bool | None = None,
-                  results_root: str | os.PathLike[str] = "results", model: Model | None = None) -> store.RunResult:
+                  results_root: str | os.PathLike[str] = "results", model: SimulateFn | None = None) -> store.RunResult:
     """Run again what a saved run ran: its resolved scenario, seed and replications, with
     the built-in model (or ``model``, given here; never one named by the folder)."""
     folder = Path(path)
     if folder.name == "manifest.json":
         folder = folder.parent
     manifest = store.load_manifest(folder)
-    scenario = _load_run_scenario(folder, manifest)
+    scenario = load_run_scenario(folder, manifest)
     return run(scenario, replications=int(manifest.replications or 0), seed=int(manifest.seed or 0),
                executor=executor or manifest.executor or "local", workers=workers, scheduler=scheduler,
                out=out, progress=progress, results_root=results_root, model=model,
@@ -943,7 +410,7 @@ def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str
           replications: int | None = None, seed: int | None = None, executor: str = "local",
           workers: int | None = None, scheduler: Any = None, out: str | os.PathLike[str] | None = None,
           overrides: Sequence[str] = (), progress: bool | None = None,
-          results_root: str | os.PathLike[str] = "results", model: Model | None = None) -> SweepResult:
+          results_root: str | os.PathLike[str] = "results", model: SimulateFn | None = None) -> SweepResult:
     """One run per point of the grid (the product of the values of each path), all with the
     same seed, into ``<sweep folder>/point-NNN/``, plus ``sweep.parquet`` (KPIs of every
     replication by parameter) and ``points.parquet`` (which run holds which point)."""
@@ -992,5 +459,6 @@ def _param_value(v: Any, all_values: Sequence[Any]) -> Any:
     return float(v) if numeric else str(v)
 
 
-__all__ = ["run", "resume", "from_manifest", "sweep", "prepare", "apply_override", "RunInterrupted",
-           "ReplicationFailed", "SweepResult", "EXECUTORS"]
+__all__ = ["EXECUTORS", "Prepared", "ReplicationFailed", "RunInterrupted", "SimulateFn", "SweepResult",
+           "apply_override", "from_manifest", "load_run_scenario", "prepare", "resume", "run", "sweep",
+           "useful_workers"]
