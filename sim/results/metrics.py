@@ -87,8 +87,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.results.catalogue import slug
 from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.results.catalogue import slug
+from sim.results.dependency import dependency_facility_kpis, dependency_kpis
 from sim.scenario.language import KIND_OF_SECTION, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
@@ -109,8 +110,9 @@ CORE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_ru
 
 def _flow(records: Records, facility: str, kind: str) -> np.ndarray:
     """Daily tonnes of one flow series, zeros when the model did not record it."""
-    idx = records._flow_index.get((facility, kind))  # noqa: SLF001 - the documented lookup
-    if idx is None:
+    try:
+        idx = records.flow_index(facility, kind)
+    except KeyError:
         return np.zeros(records.n_days)
     return records.flow_t[idx]
 
@@ -473,8 +475,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             row["utilisation_pct"] = row["demand_met_pct"]
         row.setdefault("passages", nan if section != "chokepoints" else 0)
         rows.append(row)
-    from sim.results.dependency import dependency_facility_kpis  # each refinery's shares; NaN on other rows
-
+    # each refinery's dependency shares; NaN on other rows
     per_refinery = dependency_facility_kpis(records, scenario)
     share_cols = sorted({c for cols in per_refinery.values() for c in cols})
     for row in rows:
@@ -632,12 +633,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
         out[f"shortfall_{s}_t"] = f["shortfall_t"]
         out[f"cut_run_days_{s}"] = f["cut_run_days"]
         out[f"min_days_cover_{s}"] = f["min_days_cover"]
-    try:
-        from sim.results.dependency import dependency_kpis
-    except ImportError:  # pragma: no cover - the module ships with the package
-        pass
-    else:
-        out.update(dependency_kpis(records, scenario))
+    out.update(dependency_kpis(records, scenario))
     out["events"] = int(records.events)
     return out
 
