@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.results import metrics
+from sim.results import metrics, tables
 from sim.recorder import Records
 from sim.scenario.language import Scenario
 
@@ -197,7 +197,7 @@ def test_time_to_recover_waits_for_the_forward_week_mean_to_reach_95_pct_of_base
 
 
 def test_timeseries_long_format_has_flows_delivered_and_stocks(scenario):
-    ts = metrics.timeseries(toy_records(), scenario)
+    ts = tables.timeseries(toy_records(), scenario)
     assert list(ts.columns) == ["day", "date", "facility", "kind", "value_t"]
     run = ts[(ts.facility == "mozyr") & (ts.kind == "run")]
     assert list(run.value_t) == [100, 100, 40, 100]
