@@ -126,9 +126,12 @@ def kpi_lines(kpis: pd.DataFrame) -> list[str]:
         ("demurrage", "demurrage_h", "h", 1.0, 0),
     ]
     waits = [c for c in kpis.columns if c.startswith("wait_") and c.endswith("_h_total") and c != "wait_h_total"]
-    waits = sorted(waits, key=lambda c: -float(kpis[c].mean()))
+    def mean_h(column: str) -> float:
+        return float(kpis[column].mean())
+
+    waits = sorted(waits, key=lambda c: -mean_h(c))
     for c in waits[:3]:
-        if float(kpis[c].mean()) > 0:
+        if mean_h(c) > 0:
             rows.append((f"waiting: {c[5:-8].replace('_', ' ')}", c, "h", 1.0, 0))
     n = len(kpis)
     out = [f"{'KPI (' + str(n) + ' replication' + ('s' if n != 1 else '') + ')':<28} {'mean':>12} {'p5':>12} {'p95':>12}"]

@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. 'routesim schema | head': the reader has all it wanted
         # Python flushes stdout again at exit; with the pipe gone that would raise once more
         # and print a second error, so stdout is pointed at nothing first
-        sys.stdout = None  # type: ignore[assignment]  # the documented way to silence it
+        sys.stdout = None
         return EXIT_OK
     except OSError as e:  # a read-only or full disk is the user's environment, not a bug
         from sim.results.store import environment_problem

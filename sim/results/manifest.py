@@ -17,14 +17,14 @@ import subprocess
 from difflib import get_close_matches
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import Problem, ScenarioError, UserError
 from sim.results.files import atomic_write_json, json_clean, json_default
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1  # Final: its type is Literal[1], what Manifest.format_version accepts
 
 # --------------------------------------------------------------------------- provenance
 
@@ -53,6 +53,12 @@ def git_commit() -> dict[str, Any] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": bool(dirty)}
+
+
+def git_info() -> GitInfo | None:
+    """:func:`git_commit` as the manifest's typed field."""
+    found = git_commit()
+    return None if found is None else GitInfo.model_validate(found)
 
 
 def utc_now() -> str:

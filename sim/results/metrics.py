@@ -86,7 +86,7 @@ Definitions (all per replication, over the scenario horizon):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -99,15 +99,19 @@ from sim.results.tables import (
     WAIT_CAUSES,
     daily_flow_t,
     delivered_daily_t,
+    programmes_and_fleets,
     timeseries_columns,
     voyage_columns,
     voyages,
     wait_columns,
     waits,
 )
-from sim.scenario.language import KIND_OF_SECTION, Scenario
+from sim.scenario.language import KIND_OF_SECTION, Chokepoint, Pipeline, Refinery, Scenario, Source, Terminal
 
 CLOSING_KINDS = ("closure", "contamination")
+
+Columns = pd.DataFrame | Mapping[str, np.ndarray]
+"""A table as a DataFrame or as named numpy columns (the cheaper form the worker builds)."""
 CUT_TOL_T = 1.0
 BASELINE_DAYS = 28
 RECOVERY_WINDOW_D = 7
@@ -169,18 +173,19 @@ def _overlap_hours(a: list[tuple[float, float]], b: list[tuple[float, float]]) -
 def _union_hours(intervals: Iterable[tuple[float, float]], horizon_h: float) -> float:
     """Total length of the union of intervals clipped to [0, horizon]."""
     clipped = sorted((max(0.0, s), min(horizon_h, e)) for s, e in intervals)
-    total, cur_s, cur_e = 0.0, None, None
+    total = 0.0
+    cur: tuple[float, float] | None = None  # the interval being merged
     for s, e in clipped:
         if e <= s:
             continue
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
+        if cur is None or s > cur[1]:
+            if cur is not None:
+                total += cur[1] - cur[0]
+            cur = (s, e)
         else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
+            cur = (cur[0], max(cur[1], e))
+    if cur is not None:
+        total += cur[1] - cur[0]
     return total
 
 
@@ -216,7 +221,7 @@ def _cover_days(records: Records, scenario: Scenario, refinery: str) -> np.ndarr
     return cover
 
 
-def _col(table: Any, name: str, dtype: Any) -> np.ndarray:
+def _col(table: Columns, name: str, dtype: Any) -> np.ndarray:
     """A column of a DataFrame or of a dict of arrays, as a numpy array."""
     return np.asarray(table[name], dtype=dtype)
 
@@ -230,7 +235,7 @@ def _nanmin(values: np.ndarray) -> float:
 
 
 
-def _wait_stats(w: pd.DataFrame, prefix: str, voyages_started: int) -> dict[str, float]:
+def _wait_stats(w: Columns, prefix: str, voyages_started: int) -> dict[str, float]:
     """``waits_<cause>``, ``wait_<cause>_h_mean`` (per wait that occurred), ``_p95``,
     ``_total`` and ``_per_voyage`` (per voyage started, voyages without one counted as 0)
     for every cause."""
@@ -248,8 +253,8 @@ def _wait_stats(w: pd.DataFrame, prefix: str, voyages_started: int) -> dict[str,
     return out
 
 
-def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFrame | None = None,
-                  waits_df: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns | None = None,
+                  waits_df: Columns | None = None) -> list[dict[str, Any]]:
     """A row per facility (file order): throughput, utilisation, closures, waits, stocks,
     and for refineries delivered, demand, run, shortfall, cut-run days and days of cover.
     Every row has the same columns (NaN where a KPI does not apply)."""
@@ -261,7 +266,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
     w_fac = _col(w, "facility", object)
     w_cause = _col(w, "cause", object)
     w_h = _col(w, "wait_h", "float64")
-    berth_use = []  # (terminal, berthed at, left the berth) for loading and discharging
+    berth_use: list[tuple[Any, float, float]] = []  # (terminal, berthed at, left the berth) for loading and discharging
     for port_col, b_col, e_col in (("load_port", "berth_load_h", "load_end_h"),
                                    ("discharge_port", "berth_discharge_h", "discharge_end_h")):
         berth_use.extend(zip(_col(v, port_col, object), _col(v, b_col, "float64"),
@@ -298,17 +303,17 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
         if name in records.tank_names:
             stock = records.stock_t[records.tank_names.index(name)]
             row.update(stock_mean_t=float(stock.mean()), stock_min_t=float(stock.min()), stock_end_t=float(stock[-1]))
-        if section == "pipelines":
+        if isinstance(fac, Pipeline):
             moved = float(daily_flow_t(records, name, "pipeline").sum())
             row["throughput_t"] = moved
             row["utilisation_pct"] = 100.0 * moved / (fac.capacity_t_per_day * horizon / 24.0) if horizon > 0 else nan
-        elif section == "terminals":
+        elif isinstance(fac, Terminal):
             row["throughput_t"] = float(daily_flow_t(records, name, "load").sum() + daily_flow_t(records, name, "discharge").sum())
             busy = [_end(e0, horizon) - b0 for port, b0, e0 in berth_use
                     if port == name and _finite(b0) and b0 < horizon]
             cap = fac.berths.count * horizon
             row["utilisation_pct"] = 100.0 * sum(busy) / cap if cap > 0 else nan
-        elif section == "chokepoints":
+        elif isinstance(fac, Chokepoint):
             mine_p = [(en, ex) for cp, _t, _d, _a, en, ex in passages if cp == name and _finite(en) and en < horizon]
             row["throughput_t"] = nan
             row["passages"] = len(mine_p)
@@ -317,12 +322,12 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             cap = fac.lanes * 2 * horizon
             occupied = sum(_end(ex, horizon) - en for en, ex in mine_p)
             row["utilisation_pct"] = 100.0 * occupied / cap if cap > 0 else nan
-        elif section == "sources":
+        elif isinstance(fac, Source):
             made = float(daily_flow_t(records, name, "production").sum())
             row["throughput_t"] = made
             nominal = _scheduled_t(scenario, fac.rate_t_per_day, fac.schedule, horizon)
             row["utilisation_pct"] = 100.0 * made / nominal if nominal > 0 else nan
-        elif section == "refineries":
+        elif isinstance(fac, Refinery):
             demand = daily_flow_t(records, name, "demand")
             run = daily_flow_t(records, name, "run")
             delivered = delivered_daily_t(records, scenario, name)
@@ -393,7 +398,7 @@ def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float,
     return math.nan
 
 
-def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFrame | None = None,
+def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns | None = None,
                     held_back: dict[str, tuple[float, float]] | None = None) -> list[dict[str, Any]]:
     """A row per disruption of the scenario (activated or not): activations, active hours,
     attributed waiting, time to survive / recover for each refinery, and with ``held_back``
@@ -441,7 +446,7 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFr
 
 
 def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict[str, Any]] | None = None, *,
-                     voyages_df: pd.DataFrame | None = None, waits_df: pd.DataFrame | None = None) -> dict[str, Any]:
+                     voyages_df: Columns | None = None, waits_df: Columns | None = None) -> dict[str, Any]:
     """The flat KPI row of one replication (see the module docstring for definitions).
 
     Totals over refineries (``delivered_t``, ``demand_t``, ``run_t``, ``demand_met_pct``,
@@ -475,8 +480,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     out["cycle_h_mean"] = _mean(cycle)
     out["cycle_h_p95"] = _p95(cycle)
     out["demurrage_h"] = float(_col(v, "demurrage_h", "float64").sum())
-    has_rate = any(p.demurrage_usd_per_day is not None
-                   for p in (*scenario.shipping.programmes, *scenario.shipping.fleets))
+    has_rate = any(p.demurrage_usd_per_day is not None for p in programmes_and_fleets(scenario))
     out["demurrage_usd"] = float(np.nansum(_col(v, "demurrage_usd", "float64"))) if has_rate else math.nan
     w = waits(records) if waits_df is None else waits_df
     wh = _col(w, "wait_h", "float64")
@@ -517,7 +521,7 @@ def summarise(kpis: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataF
         groups: list[tuple[Any, np.ndarray | None]] = [((), None)]
     else:
         gb = kpis.groupby(by, sort=True)
-        groups = [(key, gb.indices[key]) for key in gb.size().index]  # sorted keys, row positions
+        groups = [(key, np.asarray(gb.indices[key])) for key in gb.size().index]  # sorted keys, row positions
     rows = []
     for key, idx in groups:
         key = key if isinstance(key, tuple) else (key,)

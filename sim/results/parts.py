@@ -95,7 +95,7 @@ def join_columns(parts: list[dict[str, np.ndarray]]) -> pa.Table:
         return pa.table({})
     names = list(parts[0])
     same = all(list(p) == names and all(p[k].dtype == parts[0][k].dtype for k in names) for p in parts[1:])
-    if same and sum(len(p[names[0]]) for p in parts):
+    if same and sum(len(p[names[0]]) for p in parts) > 0:
         cols = {}
         for k in names:
             col = pa.array(np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k],

@@ -44,6 +44,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Hashable
 from typing import Any
 
 import pandas as pd
@@ -59,6 +60,7 @@ from sim.results.manifest import (
     GitInfo,
     Manifest,
     git_commit,
+    git_info,
     load_manifest,
     package_versions,
     read_manifest,
@@ -265,7 +267,7 @@ def write_scenario_yaml(folder: Path, data: dict[str, Any], header: str = "") ->
 def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
                   disruption_kpis: pd.DataFrame) -> dict[str, Any]:
     """``summary.json``: the distribution of every KPI (run, per facility, per disruption)."""
-    def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    def records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
         return df.to_dict(orient="records")
 
     summary = {
@@ -360,7 +362,7 @@ __all__ = [
     "RUN_MARKER", "TABLES", "Assembler", "Block", "CitedFigure", "FailureNote", "GitInfo", "Manifest",
     "RunLock", "RunResult", "as_arrow", "assemble", "atomic_write_bytes", "atomic_write_json",
     "atomic_write_text", "block_table", "encode_part", "environment_problem", "finished_blocks", "git_commit",
-    "join_columns", "load_manifest", "lock_run", "new_run_dir", "open_run", "package_versions", "read_concat",
+    "git_info", "join_columns", "load_manifest", "lock_run", "new_run_dir", "open_run", "package_versions", "read_concat",
     "read_manifest", "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run",
     "utc_now", "write_block", "write_manifest", "write_parquet", "write_scenario_yaml", "write_summary",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
-from sim.scenario.language import Scenario
+from sim.scenario.language import Fleet, Programme, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
 
@@ -42,10 +42,15 @@ def delivered_daily_t(records: Records, scenario: Scenario, refinery: str) -> np
     return out
 
 
+def programmes_and_fleets(scenario: Scenario) -> list[Programme | Fleet]:
+    """Every cargo programme and dedicated fleet: what a voyage's ``programme`` names."""
+    return [*scenario.shipping.programmes, *scenario.shipping.fleets]
+
+
 def _laytimes(scenario: Scenario) -> dict[str, tuple[float, float | None]]:
     """Programme or fleet name -> (laytime_h, demurrage_usd_per_day)."""
     out: dict[str, tuple[float, float | None]] = {}
-    for p in (*scenario.shipping.programmes, *scenario.shipping.fleets):
+    for p in programmes_and_fleets(scenario):
         out[p.name] = (p.laytime_h, p.demurrage_usd_per_day)
     return out
 
@@ -83,7 +88,10 @@ def voyage_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray
         else:
             data[name] = _num(list(values))
     horizon = records.horizon_h
-    g = data.get
+
+    def g(column: str) -> np.ndarray:
+        return data[column]
+
     with np.errstate(invalid="ignore"):
         data["wait_load_berth_h"] = g("berth_load_h") - g("arrive_load_h")
         data["wait_cargo_h"] = g("load_start_h") - g("berth_load_h")

@@ -260,12 +260,12 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: store.Manifest, 
         failure = e.failure
         manifest.failure = store.FailureNote(replication=failure.replication, error=failure.error)
         _save_state(folder, manifest, wall_before, t_start)
-        done = int(manifest.replications_done or 0)
+        saved = int(manifest.replications_done or 0)
         if failure.user:  # the scenario's fault (e.g. the event guard): a user error, exit 2
             raise UserError(f"replication {failure.replication} (run seed {seed}): {failure.error.partition(': ')[2]}"
-                            f"; the run stopped with {done} of {n} replications saved in {folder}, "
+                            f"; the run stopped with {saved} of {n} replications saved in {folder}, "
                             "marked incomplete") from None
-        raise ReplicationFailed(folder, failure, seed, str(manifest.scenario_hash), done, n) from None
+        raise ReplicationFailed(folder, failure, seed, str(manifest.scenario_hash), saved, n) from None
     except BaseException as e:
         if ex is not None:
             ex.close(abort=True)
