@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _internal(e, debug)
         print(f"error: {msg}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a one-line report
+    except Exception as e:  # the one place that turns bugs into a one-line report
         return _internal(e, debug)
 
 

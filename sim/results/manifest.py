@@ -63,7 +63,7 @@ def git_info() -> GitInfo | None:
 
 def utc_now() -> str:
     """Now in UTC as ``2021-01-01T12:00:00Z`` (the manifest's time fields)."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --------------------------------------------------------------------------- the manifest
@@ -152,7 +152,7 @@ class Manifest(BaseModel):
     disruptions: list[_Text] | None = None
 
     @model_validator(mode="after")
-    def _done_within_asked(self) -> "Manifest":
+    def _done_within_asked(self) -> Manifest:
         if self.replications is not None and (self.replications_done or 0) > self.replications:
             raise ValueError(f"replications_done ({self.replications_done}) is more than replications "
                              f"({self.replications})")

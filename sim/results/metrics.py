@@ -270,7 +270,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
     for port_col, b_col, e_col in (("load_port", "berth_load_h", "load_end_h"),
                                    ("discharge_port", "berth_discharge_h", "discharge_end_h")):
         berth_use.extend(zip(_col(v, port_col, object), _col(v, b_col, "float64"),
-                             _col(v, e_col, "float64")))
+                             _col(v, e_col, "float64"), strict=True))
     direction_of = {d.name: d.direction for d in scenario.disruptions}
     rows: list[dict[str, Any]] = []
     for section, fac in scenario.network.facilities():
@@ -297,7 +297,8 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
         here = w_fac == name
         h = w_h[here]
         causes = w_cause[here]
-        row.update({"waits": int(h.size), "wait_h_mean": _mean(h), "wait_h_p95": _p95(h), "wait_h_total": float(h.sum())})
+        row.update({"waits": int(h.size), "wait_h_mean": _mean(h), "wait_h_p95": _p95(h),
+                    "wait_h_total": float(h.sum())})
         for cause in WAIT_CAUSES:
             row[f"wait_{cause}_h_total"] = float(h[causes == cause].sum())
         if name in records.tank_names:
@@ -308,7 +309,8 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
             row["throughput_t"] = moved
             row["utilisation_pct"] = 100.0 * moved / (fac.capacity_t_per_day * horizon / 24.0) if horizon > 0 else nan
         elif isinstance(fac, Terminal):
-            row["throughput_t"] = float(daily_flow_t(records, name, "load").sum() + daily_flow_t(records, name, "discharge").sum())
+            row["throughput_t"] = float(daily_flow_t(records, name, "load").sum()
+                                        + daily_flow_t(records, name, "discharge").sum())
             busy = [_end(e0, horizon) - b0 for port, b0, e0 in berth_use
                     if port == name and _finite(b0) and b0 < horizon]
             cap = fac.berths.count * horizon
@@ -410,7 +412,8 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns |
     w_h = _col(w, "wait_h", "float64")
     first = _first_activations(records)
     refineries = [r.name for r in scenario.network.refineries]
-    per_ref = {r: (delivered_daily_t(records, scenario, r), daily_flow_t(records, r, "demand"), daily_flow_t(records, r, "run"))
+    per_ref = {r: (delivered_daily_t(records, scenario, r), daily_flow_t(records, r, "demand"),
+                   daily_flow_t(records, r, "run"))
                for r in refineries}
     rows = []
     # a wait segment names every responsible disruption ("storm+strike") and is credited in
@@ -474,7 +477,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     v = voyages(records, scenario) if voyages_df is None else voyages_df
     completed = _col(v, "completed", bool)
     out["voyages"] = int(completed.sum())
-    out["voyages_started"] = int(len(v))
+    out["voyages_started"] = len(v)
     out["cargo_delivered_by_sea_t"] = float(_col(v, "cargo_t", "float64")[completed].sum())
     cycle = _col(v, "cycle_h", "float64")[completed]
     out["cycle_h_mean"] = _mean(cycle)
@@ -525,15 +528,15 @@ def summarise(kpis: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataF
     rows = []
     for key, idx in groups:
         key = key if isinstance(key, tuple) else (key,)
-        for col, column in zip(numeric, values):
+        for col, column in zip(numeric, values, strict=True):
             vals = column if idx is None else column[idx]
             vals = vals[~np.isnan(vals)]
-            row = dict(zip([by] if isinstance(by, str) else list(by or ()), key))
+            row = dict(zip([by] if isinstance(by, str) else list(by or ()), key, strict=True))
             row.update(kpi=col, n=int(vals.size), mean=_mean(vals),
                        std=float(vals.std(ddof=1)) if vals.size > 1 else math.nan)
             # all quantiles in one call (same numbers as one call each, a third of the cost)
             qs = np.quantile(vals, list(QUANTILES.values())) if vals.size else [math.nan] * len(QUANTILES)
-            row.update(zip(QUANTILES, map(float, qs)))
+            row.update(zip(QUANTILES, map(float, qs), strict=True))
             rows.append(row)
     cols = ([by] if isinstance(by, str) else list(by or ())) + ["kpi", "n", "mean", "std", *QUANTILES]
     return pd.DataFrame(rows, columns=cols)

@@ -11,6 +11,7 @@ final tables are the same however the replications were split into blocks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterable
@@ -299,10 +300,8 @@ class Assembler:
         self.dropped.add(table)
         entry = self.writers.pop(table, None)
         if entry is not None:
-            try:
+            with contextlib.suppress(Exception):  # an interrupted write; the file is discarded anyway
                 entry[0].close()
-            except Exception:  # noqa: BLE001 - an interrupted write; the file is discarded anyway
-                pass
             entry[2].unlink(missing_ok=True)
 
     def finish(self, replications: int) -> set[str]:

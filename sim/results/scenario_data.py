@@ -56,7 +56,7 @@ def _value_data(value: Any, annotation: Any, field_meta: typing.Iterable[Any] = 
                 parser = parser or _parser_of(typing.get_args(member)[1:])
     if isinstance(value, (tuple, list)):
         inner = _element_types(annotation, len(value))
-        return [_value_data(v, t) for v, t in zip(value, inner)]
+        return [_value_data(v, t) for v, t in zip(value, inner, strict=True)]
     if isinstance(value, dict):
         vt = _dict_value_type(annotation)
         return {k: _value_data(v, vt) for k, v in value.items()}

@@ -123,7 +123,8 @@ def _make_parents(folder: Path) -> None:
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(environment_problem(e, folder.parent) or f"cannot create {folder.parent}: {e.strerror or e}") from None
+        raise UserError(environment_problem(e, folder.parent)
+                        or f"cannot create {folder.parent}: {e.strerror or e}") from None
 
 
 def _claim(folder: Path) -> None:
@@ -160,7 +161,7 @@ def new_run_dir(scenario: Scenario, *, root: str | os.PathLike[str] = "results",
         base.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(environment_problem(e, base) or f"cannot create {base}: {e.strerror or e}") from None
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{prefix}{stamp}-{scenario_hash(scenario)[:8]}"
     for k in range(1, 10_000):
         folder = base / (run_id if k == 1 else f"{run_id}-{k}")
@@ -271,7 +272,7 @@ def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
         return df.to_dict(orient="records")
 
     summary = {
-        "replications": int(len(kpis)),
+        "replications": len(kpis),
         "kpis": records(summarise(kpis)) if len(kpis) else [],
         "facility_kpis": records(summarise(facility_kpis.drop(columns=["kind"], errors="ignore"), by="facility"))
         if len(facility_kpis) else [],
@@ -359,10 +360,10 @@ def open_run(path: str | os.PathLike[str]) -> RunResult:
 
 __all__ = [
     "ENVIRONMENT_ERRNOS", "FORMAT_VERSION", "LOCK", "LOCK_PID", "MAX_MANIFEST_BYTES", "PARTS", "PART_EXT",
-    "RUN_MARKER", "TABLES", "Assembler", "Block", "CitedFigure", "FailureNote", "GitInfo", "Manifest",
-    "RunLock", "RunResult", "as_arrow", "assemble", "atomic_write_bytes", "atomic_write_json",
-    "atomic_write_text", "block_table", "encode_part", "environment_problem", "finished_blocks", "git_commit",
-    "git_info", "join_columns", "load_manifest", "lock_run", "new_run_dir", "open_run", "package_versions", "read_concat",
-    "read_manifest", "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run",
-    "utc_now", "write_block", "write_manifest", "write_parquet", "write_scenario_yaml", "write_summary",
+    "RUN_MARKER", "TABLES", "Assembler", "Block", "CitedFigure", "FailureNote", "GitInfo", "Manifest", "RunLock",
+    "RunResult", "as_arrow", "assemble", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
+    "block_table", "encode_part", "environment_problem", "finished_blocks", "git_commit", "git_info", "join_columns",
+    "load_manifest", "lock_run", "new_run_dir", "open_run", "package_versions", "read_concat", "read_manifest",
+    "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run", "utc_now", "write_block",
+    "write_manifest", "write_parquet", "write_scenario_yaml", "write_summary",
 ]

@@ -78,9 +78,9 @@ def voyage_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray
     finished discharging within the horizon.
     """
     rows = records.voyages
-    cols = list(zip(*rows)) if rows else [() for _ in VOYAGE_FIELDS]
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in VOYAGE_FIELDS]
     data: dict[str, Any] = {}
-    for name, values in zip(VOYAGE_FIELDS, cols):
+    for name, values in zip(VOYAGE_FIELDS, cols, strict=True):
         if name == "voyage":
             data[name] = np.array(values, dtype="int64")
         elif name in _VOYAGE_TEXT:
@@ -132,9 +132,9 @@ def waits(records: Records) -> pd.DataFrame:
 def wait_columns(records: Records) -> dict[str, np.ndarray]:
     """A row per recorded wait (``WAIT_FIELDS``) plus ``wait_h``, the end clipped to the horizon."""
     rows = records.waits
-    cols = list(zip(*rows)) if rows else [() for _ in WAIT_FIELDS]
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in WAIT_FIELDS]
     data: dict[str, Any] = {}
-    for name, values in zip(WAIT_FIELDS, cols):
+    for name, values in zip(WAIT_FIELDS, cols, strict=True):
         if name in ("start_h", "end_h"):
             data[name] = _num(list(values))
         else:

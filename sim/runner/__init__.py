@@ -426,7 +426,7 @@ def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str
     prepared = []
     for values in points:
         sets = [f"{p}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
-                for p, v in zip(grid, values)]
+                for p, v in zip(grid, values, strict=True)]
         prep_point = prepare(scenario_or_path, [*overrides, *sets])
         point = prep_point.scenario
         if model is None:
@@ -439,7 +439,7 @@ def sweep(scenario_or_path: Scenario | str | os.PathLike[str], grid: Mapping[str
         res = run(scenario, replications=replications, seed=seed if seed is not None else base.scenario.seed,
                   executor=executor, workers=workers, scheduler=scheduler, out=folder / f"point-{k:03d}",
                   progress=progress, model=model)
-        params = {p: _param_value(v, grid[p]) for p, v in zip(grid, values)}
+        params = {p: _param_value(v, grid[p]) for p, v in zip(grid, values, strict=True)}
         rows.append({"point": k, **params, "run": str(res.path.relative_to(folder)), "set": " ".join(sets)})
         kp = res.kpis.copy()
         for j, (p, v) in enumerate(params.items()):

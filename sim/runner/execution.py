@@ -15,6 +15,7 @@ scenario and the manifest and calls :func:`execute`; this module owns everything
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -202,10 +203,8 @@ def execute(folder: Path, scenario: Scenario, manifest: store.Manifest, *, execu
         return _execute_locked(folder, scenario, manifest, executor=executor, workers=workers,
                                scheduler=scheduler, progress=progress, model=model)
     finally:
-        try:
+        with contextlib.suppress(OSError):  # a read-only folder: the OS lock ends with this process anyway
             store.unlock_run(held)
-        except OSError:
-            pass  # a read-only folder: the OS lock ends with this process anyway
 
 
 def _execute_locked(folder: Path, scenario: Scenario, manifest: store.Manifest, *, executor: str,
@@ -307,7 +306,5 @@ def _save_state(folder: Path, manifest: store.Manifest, wall_before: float, t_st
     manifest.status = "incomplete"
     manifest.replications_done = sum(len(b.replications) for b in store.finished_blocks(folder))
     manifest.wall_time_s = round(wall_before + time.perf_counter() - t_start, 3)
-    try:
+    with contextlib.suppress(OSError):  # a full or read-only disk: the error that stopped the run is reported
         store.write_manifest(folder, manifest)
-    except OSError:
-        pass

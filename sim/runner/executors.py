@@ -12,6 +12,7 @@ runs in worker processes is the code in this file.
 
 from __future__ import annotations
 
+import contextlib
 import concurrent.futures as cf
 import os
 import signal
@@ -85,7 +86,7 @@ def replicate_block(scenario: Scenario, seed: int, reps: range, model: SimulateF
             if held_back:
                 pairs = paired_held_back(scenario, seq, records, simulate_one)
             tables_i = replication_columns(records, scenario, i, held_back=pairs)
-        except Exception as e:  # noqa: BLE001 - reported to the parent with the replication index
+        except Exception as e:  # reported to the parent with the replication index
             first = str(e).splitlines()[0] if str(e) else ""
             failed = Failure(i, f"{type(e).__name__}: {first}"[:500], isinstance(e, UserError),
                              traceback.format_exc())
@@ -148,7 +149,7 @@ class SerialExecutor:
         f: cf.Future[BlockResult] = cf.Future()
         try:
             f.set_result(replicate_block(*self.args[:2], reps, *self.args[2:]))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller via the future
+        except BaseException as e:  # handed to the caller via the future
             if isinstance(e, KeyboardInterrupt):
                 raise
             f.set_exception(e)
@@ -205,10 +206,8 @@ class PoolExecutor:
             # The standard library offers no public way to terminate a pool's workers, so this
             # reads ProcessPoolExecutor's own process table (absent: nothing to terminate).
             for p in list((getattr(self.pool, "_processes", None) or {}).values()):
-                try:
+                with contextlib.suppress(OSError):  # it has exited already
                     p.terminate()
-                except OSError:
-                    pass
             self.pool.shutdown(wait=False, cancel_futures=True)
         else:
             # wait=False: the workers exit while the parent assembles; join() waits for them
