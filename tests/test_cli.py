@@ -131,7 +131,7 @@ def test_schema_output_on_a_full_disk_is_a_user_error_without_a_stray_file(cli, 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("path", SHIPPED + [Path(__file__).parent / "data" / "valid_minimal.yaml"],
+@pytest.mark.parametrize("path", [*SHIPPED, Path(__file__).parent / "data" / "valid_minimal.yaml"],
                          ids=lambda p: p.name)
 def test_schema_validates_shipped_scenarios_as_written_and_resolved(path):
     v = schema_validator()

@@ -79,7 +79,8 @@ def toy_records() -> Records:
         ("pivdennyi", "tank_room", "", "t0", 70.0, 80.0),
         ("bosphorus", "closed", "storm", "t1", 90.0, nan),  # still waiting at the horizon: 6 h
     ]
-    r.passages = [("bosphorus", "t0", "northbound", 40.0, 40.0, 46.0), ("bosphorus", "t1", "northbound", 90.0, nan, nan)]
+    r.passages = [("bosphorus", "t0", "northbound", 40.0, 40.0, 46.0),
+                  ("bosphorus", "t1", "northbound", 90.0, nan, nan)]
     r.disruptions = [("storm", "bosphorus", "closure", 72.0, 84.0)]
     r.delivered_by_origin = {("mozyr", "azeri", "supsa"): 250.0}
     r.events = 123

@@ -343,7 +343,8 @@ def test_override_addresses_named_list_items_and_indexes():
 
 def test_override_errors_name_the_path_and_suggest():
     tree = {"network": {"pipelines": [{"name": "odesa-brody", "capacity": "9 Mt/y"}]}}
-    with pytest.raises(UserError, match=r"network.pipelines has no item named 'odesa-brdy'.*did you mean 'odesa-brody'"):
+    with pytest.raises(UserError,
+                       match=r"network.pipelines has no item named 'odesa-brdy'.*did you mean 'odesa-brody'"):
         runner.apply_override(tree, "network.pipelines.odesa-brdy.capacity", "7Mt/y")
     with pytest.raises(UserError, match=r"has no 'netwrk'.*did you mean 'network'"):
         runner.apply_override(tree, "netwrk.pipelines.x", 1)
@@ -459,7 +460,7 @@ def test_the_run_lock_is_held_by_exactly_one_of_many_contending_processes(tmp_pa
     assert [p.returncode for p in procs] == [0] * 8, [err for _, err in outs]
     lines = log.read_text().split()
     assert len(lines) >= 20 and len(lines) % 2 == 0  # it was taken many times over
-    for enter, leave in zip(lines[0::2], lines[1::2]):
+    for enter, leave in zip(lines[0::2], lines[1::2], strict=False):
         assert enter.startswith("+") and leave == "-" + enter[1:], "two processes held the lock at once"
     assert sum(int(out) for out, _ in outs) == len(lines) // 2
     assert len({ln[1:] for ln in lines}) >= 2  # more than one process won it over the run
@@ -506,7 +507,8 @@ def test_a_lock_left_by_a_killed_process_is_free(small, tmp_path):
     runner.run(small, replications=1, executor="serial", out=tmp_path / "r", progress=False)
     m = store.read_manifest(tmp_path / "r")
     store.write_manifest(tmp_path / "r", {**m, "status": "incomplete"})
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from sim.results import store; "
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from pathlib import Path; from sim.results import store; "
                                "held = store.lock_run(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)",
                                str(tmp_path / "r")], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
