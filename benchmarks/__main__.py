@@ -55,7 +55,7 @@ class Bench:
         t0 = time.perf_counter()
         try:
             fn()
-        except Exception as e:  # noqa: BLE001 - one broken section must not hide the others
+        except Exception as e:  # one broken section must not hide the others
             self.add(Row(f"{name}.error", f"{name}: failed", None, "", status="ERROR",
                          note=f"{type(e).__name__}: {e}"[:160]))
             traceback.print_exc(file=sys.stderr)
@@ -147,7 +147,8 @@ class Bench:
                      f">= {target:.2g}", judge(speedup, target), note="wall time, both under the same load"))
         serial_plain, plain = runner_bench.plain_pool_rates(n, self.cores)
         self.add(Row("runner.plain_pool_speedup", "simulate() alone over a plain pool: speed-up", plain / serial_plain,
-                     "x", status="info", note=f"{serial_plain:.0f} -> {plain:.0f} reps/s (wall); the model's parallel ceiling",
+                     "x", status="info",
+                     note=f"{serial_plain:.0f} -> {plain:.0f} reps/s (wall); the model's parallel ceiling",
                      extra={"serial_reps_per_s": serial_plain, "pool_reps_per_s": plain}))
 
     def memory(self) -> None:
@@ -165,7 +166,7 @@ class Bench:
     # -- 6. profile -----------------------------------------------------------------------------
     def profiled(self) -> None:
         n = self.plan.profile_replications
-        top, phases, total_s = model_bench.profile_replications(workloads.baseline(), n)
+        top, phases, _total_s = model_bench.profile_replications(workloads.baseline(), n)
         self.profile = {"baseline_replication": top,
                         "shuttle": model_bench.profile_shuttle(self.plan.shuttle_cycles)}
         for ph in phases:

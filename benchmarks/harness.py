@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -10,7 +11,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
@@ -80,10 +81,8 @@ def machine() -> dict:
     except OSError:
         pass
     mem_gb = None
-    try:
+    with contextlib.suppress(ValueError, OSError, AttributeError):  # no such sysconf here
         mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
     import numpy
     import simpy
     return {
@@ -97,7 +96,7 @@ def machine() -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "git": _git_commit(),
         "load_before": load_average(),
-        "utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
@@ -134,7 +133,7 @@ def table(rows: list[Row]) -> str:
     head = ["figure", "value", "unit", "target", "status", "note"]
     body = [[r.what, _fmt(r.value), r.unit, r.target, r.status, r.note] for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(b) for b in body]
     return "\n".join(out)

@@ -6,8 +6,7 @@ import cProfile
 import functools
 import math
 import pstats
-import time
-from typing import Callable
+from collections.abc import Callable
 
 from benchmarks import workloads
 from benchmarks.harness import Budget, best_rate
@@ -82,7 +81,7 @@ def doubling_ratio(sizes: list[float], seconds: list[float]) -> float:
     xs = [math.log2(s) for s in sizes]
     ys = [math.log2(t) for t in seconds]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     return 2.0 ** b
 
 

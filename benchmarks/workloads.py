@@ -86,7 +86,7 @@ def stretched(scenario: sc.Scenario, years: float) -> sc.Scenario:
     disruptions = []
     for d in scenario.disruptions:
         w = d.window
-        if w is not None and scenario.at_h(w.start) <= 0.0 and w.duration_h >= scenario.horizon_h:
+        if w is not None and scenario.at_h(w.start) <= 0.0 and float(w.duration_h) >= scenario.horizon_h:
             d = d.model_copy(update={"window": w.model_copy(update={"duration_h": horizon_h})})
         disruptions.append(d)
     return scenario.model_copy(update={

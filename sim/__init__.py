@@ -18,11 +18,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from sim._version import __version__  # noqa: E402
-from sim.errors import Problem, ScenarioError, UserError  # noqa: E402
-from sim.scenario.loader import load_raw, load_scenario, validate  # noqa: E402
-from sim.scenario.language import Scenario  # noqa: E402
-from sim.scenario.schema import scenario_json_schema  # noqa: E402
+from sim._version import __version__
+from sim.errors import Problem, ScenarioError, UserError
+from sim.scenario.loader import load_raw, load_scenario, validate
+from sim.scenario.language import Scenario
+from sim.scenario.schema import scenario_json_schema
 
 # public name -> (module, attribute), imported when first used
 _LAZY = {
@@ -43,13 +43,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module_name, attr = _LAZY[name]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name == module_name:
-                raise AttributeError(f"sim.{name} is not available yet ({module_name} is not built)") from None
-            raise
-        value = getattr(module, attr)
+        value = getattr(importlib.import_module(module_name), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

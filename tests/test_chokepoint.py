@@ -149,7 +149,7 @@ def test_two_lanes_pass_two_at_a_time_and_directions_do_not_share_lanes():
 
 
 def test_unknown_direction_is_refused_with_a_clear_message():
-    env, strait, _, _ = make({})
+    _env, strait, _, _ = make({})
     with pytest.raises(ValueError, match="northbound, southbound"):
         next(strait.passage("T", SHORT_M, "eastbound"))
 
@@ -252,7 +252,8 @@ def test_contradictory_one_way_windows_are_refused(one_way, message):
 
     spec = {"name": "Bosphorus", "transit": "2h", "one_way": one_way}
     found = checks.one_way_windows(Scenario.model_validate({
-        "name": "strait", "description": "one strait, for the chokepoint tests", "start": "2021-01-15", "horizon": "30d",
+        "name": "strait", "description": "one strait, for the chokepoint tests", "start": "2021-01-15",
+        "horizon": "30d",
         "network": {"chokepoints": [spec]}}).network.chokepoints[0])[1]
     assert any(message in text for _, text, _ in found), found
 
@@ -384,7 +385,7 @@ def test_rules_hold_for_any_arrivals_and_closures(arrivals, closures, lanes, one
         # the waits tile [arrival, entry] without gaps or overlaps
         rows = waits_of(records, tanker)
         t = arrive_h
-        for cause, _, start_h, end_h in rows:
+        for _cause, _, start_h, end_h in rows:
             assert start_h == pytest.approx(t) and end_h > start_h
             t = end_h
         assert t == pytest.approx(enter_h)

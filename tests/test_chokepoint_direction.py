@@ -214,7 +214,7 @@ def test_direction_on_a_chokepoint_is_accepted(tmp_path: Path):
     s = _load(tmp_path, """\
         disruptions:
           - {name: sb, target: bosphorus, kind: delay, direction: southbound, delay: 2d, window: {start: 1d, duration: 1d}}
-        """)
+        """)  # noqa: E501 - one disruption reads best on one line of YAML
     assert s.disruptions[0].direction == "southbound"
 
 

@@ -192,7 +192,7 @@ def test_sensitivity_tornado_ranks_the_parameter_that_moves_the_kpi_most(tmp_pat
 def test_sensitivity_needs_a_sweep_folder(tmp_path):
     from sim.analysis.sensitivity import sensitivity
 
-    with pytest.raises(UserError, match="no sweep.parquet"):
+    with pytest.raises(UserError, match=r"no sweep.parquet"):
         sensitivity(tmp_path)
     with pytest.raises(UserError, match="no KPI nope"):
         sensitivity(write_sweep(tmp_path / "sweep"), kpis=["nope"])

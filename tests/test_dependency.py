@@ -81,7 +81,7 @@ def test_labels_become_column_safe_slugs():
 def test_tidy_frame_sums_to_100_percent_per_split():
     df = dependency.shares_frame(DELIVERED)
     sums = df.groupby(["refinery", "dimension"])["share_pct"].sum()
-    assert sums.to_dict() == pytest.approx({k: 100.0 for k in sums.index})
+    assert sums.to_dict() == pytest.approx(dict.fromkeys(sums.index, 100.0))
     total = df[(df.refinery == "total") & (df.dimension == "origin")]
     assert total["delivered_t"].sum() == pytest.approx(200_000.0)
 

@@ -18,11 +18,13 @@ from sim.model import disruptions
 from sim.model.condition import Condition
 from sim.recorder import Records
 from sim.scenario.language import Scenario
+import itertools
 
 
 def network() -> dict[str, Any]:
     """A toy corridor with one facility of every kind and a 'turkish_straits' group."""
-    terminal = {"tank": {"capacity": "100kt"}, "berths": {"count": 1, "load_rate": "50 kt/d", "discharge_rate": "50 kt/d"}}
+    terminal = {"tank": {"capacity": "100kt"},
+                "berths": {"count": 1, "load_rate": "50 kt/d", "discharge_rate": "50 kt/d"}}
     return {
         "sources": [{"name": "baku", "origin": "azeri", "rate": "10 kt/d"}],
         "depots": [{"name": "brody", "tank": {"capacity": "100kt"}}],
@@ -51,11 +53,11 @@ class Harness:
         self.records = Records(horizon_h=s.horizon_h, flow_names=[], tank_names=[])
         self.conditions = {name: Condition(self.env, name) for name in s.network.by_name()}
         self.log: dict[str, list[tuple[float, bool, float]]] = {n: [] for n in self.conditions}
-        for name, cond in self.conditions.items():
+        for _name, cond in self.conditions.items():
             cond.on_change(lambda c=cond: self.log[c.facility].append((self.env.now, c.closed, c.factor)))
         disruptions.install(self.env, s, self.conditions, self.records, np.random.SeedSequence(seed))
 
-    def run(self, until_h: float) -> "Harness":
+    def run(self, until_h: float) -> Harness:
         self.env.run(until=until_h)
         return self
 
@@ -155,7 +157,7 @@ def test_a_stochastic_disruption_never_applies_twice_at_once():
     h = Harness(s, seed=1).run(121)
     rows = [r[3:] for r in h.records.disruptions]
     assert len(rows) < len(raw)
-    assert all(e1 < s2 for (_, e1), (s2, _) in zip(rows, rows[1:]))
+    assert all(e1 < s2 for (_, e1), (s2, _) in itertools.pairwise(rows))
     # the log alternates closed/open: no repeated apply without a lift in between
     states = [closed for _, closed, _ in h.log["supsa"]]
     assert states == [True, False] * (len(states) // 2)
@@ -206,7 +208,8 @@ def test_two_overlapping_delays_add_and_each_is_attributed():
 
 
 def test_a_group_target_gives_one_row_per_facility_per_activation():
-    s = scenario([closure("straits_shut", "turkish_straits", recurring={"start": "0d", "every": "10d", "duration": "1d"})])
+    s = scenario([closure("straits_shut", "turkish_straits",
+                          recurring={"start": "0d", "every": "10d", "duration": "1d"})])
     h = Harness(s).run(720)
     assert h.records.disruptions == [
         ("straits_shut", f, "closure", t, t + 24.0) for t in (0.0, 240.0, 480.0) for f in ("bosphorus", "dardanelles")
@@ -358,7 +361,7 @@ def test_activations_are_ordered_disjoint_and_cover_exactly_the_clipped_occurren
     occ = sorted(occ)
     acts = list(disruptions.activations(occ, horizon))
     assert all(0.0 <= s < e <= horizon for s, e in acts)
-    assert all(e1 < s2 for (_, e1), (s2, _) in zip(acts, acts[1:]))  # disjoint, not touching
+    assert all(e1 < s2 for (_, e1), (s2, _) in itertools.pairwise(acts))  # disjoint, not touching
     # every instant inside an occurrence (and the horizon) is inside exactly one activation
     for s, e in occ:
         lo, hi = max(s, 0.0), min(e, horizon)

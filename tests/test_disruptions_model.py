@@ -20,7 +20,8 @@ SEED = np.random.SeedSequence(4)
 # transit, one lane, no daylight rule).  Berths are plenty and fast: 24 kt load in 2.4 h.
 STRAIT_ROUTE: dict[str, Any] = {
     "terminals": [
-        {"name": "A", "tank": {"capacity": "500kt", "initial": "500kt"}, "berths": {"count": 3, "load_rate": "240 kt/d"}},
+        {"name": "A", "tank": {"capacity": "500kt", "initial": "500kt"},
+         "berths": {"count": 3, "load_rate": "240 kt/d"}},
         {"name": "B", "tank": {"capacity": "5Mt"}, "berths": {"count": 3, "discharge_rate": "240 kt/d"}},
     ],
     "sea_legs": [{"name": "AB", "from": "A", "to": "B", "distance": "240 nm",
@@ -56,7 +57,7 @@ def _flow(rec, facility: str, kind: str) -> list[float]:
 
 
 def _voyages(rec) -> list[dict]:
-    return [dict(zip(VOYAGE_FIELDS, v)) for v in rec.voyages]
+    return [dict(zip(VOYAGE_FIELDS, v, strict=False)) for v in rec.voyages]
 
 
 def _window(start: str, duration: str) -> dict:
@@ -122,7 +123,8 @@ def test_a_fixed_delay_adds_exactly_that_to_every_passage():
     base = simulate(_scenario(STRAIT_ROUTE, [], horizon="6d", shipping=THREE_CARGOES), SEED)
     slow = simulate(_scenario(STRAIT_ROUTE, delay, horizon="6d", shipping=THREE_CARGOES), SEED)
     assert [p[4] - p[3] for p in slow.passages] == pytest.approx([5.0, 5.0, 5.0])
-    gain = [b["arrive_discharge_h"] - a["arrive_discharge_h"] for a, b in zip(_voyages(base), _voyages(slow))]
+    gain = [b["arrive_discharge_h"] - a["arrive_discharge_h"]
+            for a, b in zip(_voyages(base), _voyages(slow), strict=False)]
     assert gain == pytest.approx([5.0, 5.0, 5.0])
     assert [(w[1], w[2], w[5] - w[4]) for w in slow.waits] == [("delay", "checks", pytest.approx(5.0))] * 3
 

@@ -63,8 +63,8 @@ def _run(name: str, seed: np.random.SeedSequence = SEED):
     s = load_scenario(_path(name))
     rec = simulate(s, seed)
     b = rec.balance
-    assert b["injected"] == pytest.approx(b["delivered"] + b["in_pipelines"] + b["in_tanks"] + b["aboard"] + b["removed"],
-                                          abs=1.0)
+    assert b["injected"] == pytest.approx(
+        b["delivered"] + b["in_pipelines"] + b["in_tanks"] + b["aboard"] + b["removed"], abs=1.0)
     return s, rec
 
 
@@ -78,7 +78,7 @@ def test_a_what_if_runs_three_replications_and_each_scheduled_disruption_acts(na
 
 
 def _voyages(rec) -> list[dict]:
-    return [dict(zip(VOYAGE_FIELDS, v)) for v in rec.voyages]
+    return [dict(zip(VOYAGE_FIELDS, v, strict=False)) for v in rec.voyages]
 
 
 def _day_flow(rec, facility: str, kind: str) -> np.ndarray:
@@ -90,7 +90,7 @@ def test_bosphorus_closed_10d_holds_the_first_ceyhan_cargo_until_it_reopens() ->
     attributed to this closure lies inside the window and ends when it reopens."""
     _, rec = _run("bosphorus_closed_10d_winter")
     closed = [w for w in rec.waits if w[0] == "bosphorus" and w[1] == "closed" and w[2] == "bosphorus_closed_10d"]
-    assert closed and all(912.0 <= w[4] and w[5] == pytest.approx(1152.0) for w in closed)
+    assert closed and all(w[4] >= 912.0 and w[5] == pytest.approx(1152.0) for w in closed)
 
 
 def test_contamination_2019_removes_both_linefills_and_mozyr_cuts_runs() -> None:
@@ -147,7 +147,7 @@ def test_straits_bad_winter_waits_13_to_16_days_southbound_and_1_to_6_northbound
         if fac == "bosphorus" and cause == "delay" and who.startswith("bad_winter"):
             per_passage[(tanker, who)] = t1 - t0
     assert {directions[who] for _, who in per_passage} == {"northbound"}
-    for (tanker, who), extra in per_passage.items():
+    for (_tanker, who), extra in per_passage.items():
         lo_d, hi_d = (12.8, 15.2) if directions[who] == "southbound" else (1.0, 5.2)
         assert lo_d * 24 <= extra <= hi_d * 24
 

@@ -63,7 +63,7 @@ def test_per_year_rate_count_over_replications_matches_the_rate():
 def test_gaps_between_occurrences_are_exponential_with_the_rate():
     # 50 a year: mean gap 8760 / 50 = 175.2 h; gaps pooled from the start (the first gap
     # is from hour 0); 100 replications of ten years give about 5,000 gaps
-    s, occ = _all_occurrences(_stochastic({"per_year": 50}), reps=100, horizon="3650d")
+    _s, occ = _all_occurrences(_stochastic({"per_year": 50}), reps=100, horizon="3650d")
     gaps = np.concatenate([np.diff([0.0] + [t for t, _ in o]) for o in occ])
     rate = 50 / 8760
     assert abs(gaps.mean() * rate - 1.0) < 4 / math.sqrt(len(gaps))
@@ -89,7 +89,8 @@ def test_a_monthly_rate_is_per_calendar_month_and_prorated_for_a_partial_month()
     expected = 31 * 16 / 31 + 28 * 15 / 28  # = 31
     assert math.isclose(work.expected_count(s.disruptions[0], s), expected)
     segs = work.rate_segments(s.disruptions[0], s)
-    assert segs == [(0.0, 384.0, 31 / 744), (384.0, 744.0, 28 / 672)]  # rate per hour = monthly rate / hours in that month
+    # rate per hour = monthly rate / hours in that month
+    assert segs == [(0.0, 384.0, 31 / 744), (384.0, 744.0, 28 / 672)]
     total = sum(len(o) for o in occ)
     assert abs(total - expected * REPS) < 4 * math.sqrt(expected * REPS)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.results import metrics
+from sim.results import metrics, tables
 from sim.recorder import Records
 from sim.scenario.language import Scenario
 
@@ -79,7 +79,8 @@ def toy_records() -> Records:
         ("pivdennyi", "tank_room", "", "t0", 70.0, 80.0),
         ("bosphorus", "closed", "storm", "t1", 90.0, nan),  # still waiting at the horizon: 6 h
     ]
-    r.passages = [("bosphorus", "t0", "northbound", 40.0, 40.0, 46.0), ("bosphorus", "t1", "northbound", 90.0, nan, nan)]
+    r.passages = [("bosphorus", "t0", "northbound", 40.0, 40.0, 46.0),
+                  ("bosphorus", "t1", "northbound", 90.0, nan, nan)]
     r.disruptions = [("storm", "bosphorus", "closure", 72.0, 84.0)]
     r.delivered_by_origin = {("mozyr", "azeri", "supsa"): 250.0}
     r.events = 123
@@ -197,7 +198,7 @@ def test_time_to_recover_waits_for_the_forward_week_mean_to_reach_95_pct_of_base
 
 
 def test_timeseries_long_format_has_flows_delivered_and_stocks(scenario):
-    ts = metrics.timeseries(toy_records(), scenario)
+    ts = tables.timeseries(toy_records(), scenario)
     assert list(ts.columns) == ["day", "date", "facility", "kind", "value_t"]
     run = ts[(ts.facility == "mozyr") & (ts.kind == "run")]
     assert list(run.value_t) == [100, 100, 40, 100]

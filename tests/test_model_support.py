@@ -67,7 +67,7 @@ def stock_row(records, tank: str) -> np.ndarray:
 
 def voyage_dicts(records) -> list[dict[str, Any]]:
     from sim.recorder import VOYAGE_FIELDS
-    return [dict(zip(VOYAGE_FIELDS, v)) for v in records.voyages]
+    return [dict(zip(VOYAGE_FIELDS, v, strict=False)) for v in records.voyages]
 
 
 # A two-port network: A loads, B discharges, 240 nm apart.

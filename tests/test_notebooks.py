@@ -116,7 +116,7 @@ def test_the_progress_bar_shows_in_a_jupyter_kernel(tmp_path, monkeypatch):
 
 
 def test_outside_a_kernel_and_a_terminal_no_bar_is_shown(monkeypatch):
-    from sim.runner import _progress_bar
+    from sim.runner.execution import progress_bar as _progress_bar
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
     monkeypatch.delitem(sys.modules, "IPython", raising=False)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from sim import runner
+from sim.runner import execution, executors
 from sim.results import store
 from sim.cli.shell import main
 from sim.errors import ScenarioError, UserError
@@ -229,8 +230,8 @@ def test_two_runs_started_together_get_separate_folders(small, tmp_path):
 def test_resume_finishes_without_redoing_finished_replications(small, tmp_path, monkeypatch):
     full = runner.run(small, replications=6, seed=2, executor="serial", out=tmp_path / "full", progress=False)
     # simulate an interruption: stop after the first block of 2 replications is on disk
-    monkeypatch.setattr(runner, "FLUSH_EVERY_S", 0.0)
-    original = runner._stream
+    monkeypatch.setattr(execution, "FLUSH_EVERY_S", 0.0)
+    original = execution.stream_blocks
 
     def stop_after_two(folder, ex, todo, manifest, bar, t0, wall, *rest):
         ex_submit = ex.submit
@@ -243,14 +244,14 @@ def test_resume_finishes_without_redoing_finished_replications(small, tmp_path, 
         ex.submit = submit
         return original(folder, ex, todo, manifest, bar, t0, wall, *rest)
 
-    monkeypatch.setattr(runner, "_stream", stop_after_two)
+    monkeypatch.setattr(execution, "stream_blocks", stop_after_two)
     with pytest.raises(runner.RunInterrupted) as info:
         runner.run(small, replications=6, seed=2, executor="serial", out=tmp_path / "cut", progress=False)
     assert info.value.done >= 1
     m = store.read_manifest(tmp_path / "cut")
     assert m["status"] == "incomplete" and not (tmp_path / "cut" / "kpis.parquet").exists()
     done_before = m["replications_done"]
-    monkeypatch.setattr(runner, "_stream", original)
+    monkeypatch.setattr(execution, "stream_blocks", original)
     CALLS.clear()
     res = runner.resume(tmp_path / "cut", model=counting_model, progress=False)
     assert sorted(CALLS) == list(range(done_before, 6))  # only the unfinished ones ran
@@ -261,8 +262,9 @@ def test_resume_finishes_without_redoing_finished_replications(small, tmp_path, 
 KILL_SCRIPT = textwrap.dedent("""
     import sys
     from sim import runner
+    from sim.runner import execution
     from tests.test_runner import slow_model
-    runner.FLUSH_EVERY_S = 0.0
+    execution.FLUSH_EVERY_S = 0.0
     runner.run(sys.argv[1], replications=int(sys.argv[2]), seed=4, executor=sys.argv[3], workers=2,
                out=sys.argv[4], model=slow_model, progress=False)
 """)
@@ -315,9 +317,9 @@ def test_ctrl_c_stops_a_pool_run_promptly_and_marks_it_incomplete(small, tmp_pat
 
 
 def test_progress_bar_only_on_a_terminal_or_when_asked(capsys):
-    assert runner._progress_bar(10, 0, None, "x") is None  # pytest's stderr is not a terminal
-    assert runner._progress_bar(10, 0, False, "x") is None
-    bar = runner._progress_bar(10, 3, True, "x")
+    assert execution.progress_bar(10, 0, None, "x") is None  # pytest's stderr is not a terminal
+    assert execution.progress_bar(10, 0, False, "x") is None
+    bar = execution.progress_bar(10, 3, True, "x")
     bar.update(2)
     bar.close()
     assert "5/10" in capsys.readouterr().err
@@ -341,7 +343,8 @@ def test_override_addresses_named_list_items_and_indexes():
 
 def test_override_errors_name_the_path_and_suggest():
     tree = {"network": {"pipelines": [{"name": "odesa-brody", "capacity": "9 Mt/y"}]}}
-    with pytest.raises(UserError, match=r"network.pipelines has no item named 'odesa-brdy'.*did you mean 'odesa-brody'"):
+    with pytest.raises(UserError,
+                       match=r"network.pipelines has no item named 'odesa-brdy'.*did you mean 'odesa-brody'"):
         runner.apply_override(tree, "network.pipelines.odesa-brdy.capacity", "7Mt/y")
     with pytest.raises(UserError, match=r"has no 'netwrk'.*did you mean 'network'"):
         runner.apply_override(tree, "netwrk.pipelines.x", 1)
@@ -457,7 +460,7 @@ def test_the_run_lock_is_held_by_exactly_one_of_many_contending_processes(tmp_pa
     assert [p.returncode for p in procs] == [0] * 8, [err for _, err in outs]
     lines = log.read_text().split()
     assert len(lines) >= 20 and len(lines) % 2 == 0  # it was taken many times over
-    for enter, leave in zip(lines[0::2], lines[1::2]):
+    for enter, leave in zip(lines[0::2], lines[1::2], strict=False):
         assert enter.startswith("+") and leave == "-" + enter[1:], "two processes held the lock at once"
     assert sum(int(out) for out, _ in outs) == len(lines) // 2
     assert len({ln[1:] for ln in lines}) >= 2  # more than one process won it over the run
@@ -504,7 +507,8 @@ def test_a_lock_left_by_a_killed_process_is_free(small, tmp_path):
     runner.run(small, replications=1, executor="serial", out=tmp_path / "r", progress=False)
     m = store.read_manifest(tmp_path / "r")
     store.write_manifest(tmp_path / "r", {**m, "status": "incomplete"})
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from sim.results import store; "
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from pathlib import Path; from sim.results import store; "
                                "held = store.lock_run(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)",
                                str(tmp_path / "r")], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
@@ -527,15 +531,15 @@ def test_cli_resume_of_a_complete_run_is_a_no_op(small, tmp_path, capsys):
 def test_block_sizes_follow_the_measured_time_per_replication(monkeypatch):
     pool = type("Ex", (), {"name": "local", "workers": 2})()
     serial = type("Ex", (), {"name": "serial", "workers": 1})()
-    assert runner._block_size(None, 200, pool) == 1          # not timed yet
-    assert runner._block_size(0.02, 200, pool) == 25         # 0.5 s of 20 ms replications
-    assert runner._block_size(0.01, 30, pool) == 15          # each worker's share of the last 30
-    assert runner._block_size(0.01, 6, pool) == 5            # but at least 50 ms of work
-    assert runner._block_size(0.2, 6, pool) == 2             # 0.5 s of 200 ms replications
-    assert runner._block_size(0.01, 200, serial) == 32       # 5 s of work, capped at MAX_BLOCK
-    monkeypatch.setattr(runner, "FLUSH_EVERY_S", 0.0)
-    assert runner._block_size(0.01, 200, serial) == 1        # write after every replication
-    assert runner._block_size(0.01, 200, pool) == 1          # also on a pool
+    assert execution.block_size(None, 200, pool) == 1          # not timed yet
+    assert execution.block_size(0.02, 200, pool) == 25         # 0.5 s of 20 ms replications
+    assert execution.block_size(0.01, 30, pool) == 15          # each worker's share of the last 30
+    assert execution.block_size(0.01, 6, pool) == 5            # but at least 50 ms of work
+    assert execution.block_size(0.2, 6, pool) == 2             # 0.5 s of 200 ms replications
+    assert execution.block_size(0.01, 200, serial) == 32       # 5 s of work, capped at MAX_BLOCK
+    monkeypatch.setattr(execution, "FLUSH_EVERY_S", 0.0)
+    assert execution.block_size(0.01, 200, serial) == 1        # write after every replication
+    assert execution.block_size(0.01, 200, pool) == 1          # also on a pool
 
 
 @pytest.mark.parametrize("executor, workers", [("serial", None), ("local", 2)])
@@ -572,7 +576,7 @@ def test_a_bug_in_one_replication_stops_the_run_and_keeps_every_replication_that
 def test_the_cli_reports_a_failed_replication_in_one_line_with_exit_1(small, tmp_path, capsys, monkeypatch):
     """The same bug through the CLI: one 'internal error' line naming replication 3 and the
     saved replications, exit status 1 (a bug, not bad input), no traceback."""
-    monkeypatch.setattr(runner, "_default_model", lambda: failing_model)
+    monkeypatch.setattr(executors, "simulate", failing_model)
     monkeypatch.setattr(runner, "preflight", lambda scenario, seed: None)
     out = tmp_path / "cli-fail"
     code = main(["run", str(small), "--replications", "5", "--executor", "serial", "--out", str(out), "--quiet"])

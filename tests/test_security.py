@@ -167,13 +167,14 @@ def test_the_local_dask_cluster_listens_on_loopback_only(tmp_path):
     the machine's other address is refused."""
     pytest.importorskip("distributed")
     psutil = pytest.importorskip("psutil")
+    from sim.runner.executors import DaskExecutor
     from sim.scenario.loader import load_scenario
 
     src = tmp_path / "small.yaml"
     src.write_text(SMALL, encoding="utf-8")
     me = psutil.Process(os.getpid())
     before = {(ip, port) for _, ip, port in _listening([me.pid])}
-    ex = runner._Dask(load_scenario(src), 1, None, 2, None)  # noqa: SLF001 - the executor the CLI starts
+    ex = DaskExecutor(load_scenario(src), 1, None, 2, None)  # the executor the CLI starts
     try:
         dashboard = ex.client.dashboard_link
         pids = [me.pid, *(c.pid for c in me.children(recursive=True))]
@@ -212,9 +213,11 @@ def _hostile_scenario(tmp_path: Path) -> Path:
         "description: A small corridor with random laycans and port storms, for runner tests.",
         f"description: {json.dumps('Storm test. ' + HOSTILE)}")
     text = text.replace("      origin: azeri\n",
-                        f"      origin: azeri\n      source: {json.dumps(HOSTILE)}\n      note: {json.dumps(HOSTILE)}\n")
+                        f"      origin: azeri\n      source: {json.dumps(HOSTILE)}\n"
+                        f"      note: {json.dumps(HOSTILE)}\n")
     assert "disruptions:" in text
-    text = text.replace("disruptions:\n", f"disruptions:\n  - {{name: sea-closed, target: supsa-pivdennyi, kind: closure,"
+    text = text.replace("disruptions:\n",
+                        "disruptions:\n  - {name: sea-closed, target: supsa-pivdennyi, kind: closure,"
                         f" window: {{start: 2021-02-01, duration: 3d}}, source: {json.dumps(HOSTILE)},"
                         f" note: {json.dumps(HOSTILE)}}}\n", 1)
     src = tmp_path / "hostile.yaml"
@@ -272,7 +275,8 @@ def test_user_text_in_the_brief_is_escaped_in_markdown_and_html(tmp_path):
         tags = _Tags(doc)
         assert tags.unsafe() == []
         assert "a" not in tags.names()  # no link at all: the brief makes none, the payloads make none
-        assert all(a.get("src", "").startswith(("charts/", "data:image/png;base64,")) for t, a in tags.tags if t == "img")
+        assert all(a.get("src", "").startswith(("charts/", "data:image/png;base64,"))
+                   for t, a in tags.tags if t == "img")
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in doc  # shown as text
         assert "[click me](javascript:alert(3))" in doc
     # the Markdown source never holds a raw tag or link from the scenario

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -225,7 +226,8 @@ def _matches(text: str, key: str) -> str | None:
         if isinstance(want, dict):
             ok = isinstance(value, dict) and set(value) == set(want) and all(_close(value[k], want[k]) for k in want)
         elif isinstance(want, list):
-            ok = isinstance(value, list) and len(value) == len(want) and all(_close(a, b) for a, b in zip(value, want))
+            ok = (isinstance(value, list) and len(value) == len(want)
+                  and all(_close(a, b) for a, b in zip(value, want, strict=False)))
         else:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and _close(value, want)
         return None if ok else f"{value!r} differs from the seed's {want!r} {unit}"
@@ -233,14 +235,15 @@ def _matches(text: str, key: str) -> str | None:
     want_list = want if isinstance(want, list) else [want]
     if len(got_list) != len(want_list):
         return f"{value!r} has {len(got_list)} values, the seed {len(want_list)}"
-    for got, exp in zip(got_list, want_list):
+    for got, exp in zip(got_list, want_list, strict=False):
         _dim, parser, exp_internal = _dimension(exp, unit)
         try:
             got_internal = _parse(got, parser)
         except units.UnitError as exc:
             return f"{got!r} is not a {_dim} like the seed's '{exp} {unit}': {exc}"
         if not _close(got_internal, exp_internal):
-            return f"{got!r} = {got_internal:g} differs from the seed's '{exp} {unit}' = {exp_internal:g} (internal units)"
+            return (f"{got!r} = {got_internal:g} differs from the seed's '{exp} {unit}' = {exp_internal:g} "
+                    "(internal units)")
     return None
 
 

@@ -115,7 +115,7 @@ def test_manifest_writes_are_atomic_json_without_nan(tmp_path):
 def test_open_run_errors_are_clear(tmp_path):
     with pytest.raises(UserError, match="no such run folder"):
         store.open_run(tmp_path / "nope")
-    with pytest.raises(UserError, match="no manifest.json"):
+    with pytest.raises(UserError, match=r"no manifest.json"):
         store.open_run(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(UserError, match="cannot read the manifest"):

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -85,7 +85,7 @@ def corridor_figures(scenario: Scenario, replications: int = REPLICATIONS) -> Co
         row = model.records.flow_index("brody_mozyr", "pipeline")
         cum: list[float] = []
 
-        def sample() -> Iterator[simpy.Event]:
+        def sample(env=env, model=model, flow=flow, row=row, cum=cum) -> Iterator[simpy.Event]:
             # cumulative tail flow of Brody–Mozyr every hour: closed segments + the open one
             while True:
                 cum.append(float(model.records.flow_t[row].sum()) + flow.rec_rate * (env.now - flow.seg_start_h))
@@ -141,7 +141,7 @@ def baseline() -> tuple[Scenario, CorridorFigures]:
 
 def test_baseline_delivers_about_one_million_tonnes_south(baseline) -> None:
     """ROUTE_FACTS: the 2021 contract was ≈1 Mt; 12 liftings of 85 kt are 1.02 Mt."""
-    s, f = baseline
+    _s, f = baseline
     target = units.parse_rate(f"{seed_value('sangachal.belarus_allocation')} Mt/y") * 365
     mean, p5, _ = _stats(f.delivered_south_t)
     assert mean == pytest.approx(target, rel=0.05)
@@ -288,8 +288,10 @@ def report() -> str:
         "|---|---|---|---|",
         f"| itemised Azeri cargoes delivered to Mozyr | {_fmt(h.delivered_south_t, 'kt', 1e-3, 0)} "
         f"| 7 tankers, 4.7 mb ≈ 641 kt; ≈720 kt in the year | SOCAR via Azernews; ROUTE_FACTS |",
-        f"| Supsa → Pivdennyi sea transit | {_fmt(h.sea_transit_d['supsa'], 'd', 1, 2)} | 2–3.5 d | Azernews, Report 2020 |",
-        f"| Ceyhan → Pivdennyi sea transit | {_fmt(h.sea_transit_d['ceyhan'], 'd', 1, 2)} | 7 d (5→12 March) | Azernews 2020 |",
+        f"| Supsa → Pivdennyi sea transit | {_fmt(h.sea_transit_d['supsa'], 'd', 1, 2)} | 2–3.5 d | "
+        "Azernews, Report 2020 |",
+        f"| Ceyhan → Pivdennyi sea transit | {_fmt(h.sea_transit_d['ceyhan'], 'd', 1, 2)} | 7 d (5→12 March) | "
+        "Azernews 2020 |",
         f"| March Ceyhan cargo: arrival → first oil at Mozyr | {_fmt(h.first_oil_by_programme_d['mar_ceyhan'], 'd')} "
         f"| 4–10 d (12 March → 'this week' of 16 March) | News.az / BelTA, March 2020 |",
         f"| March Ceyhan cargo: arrival → whole 90 kt at Mozyr | {_fmt(h.lead_time_by_programme_d['mar_ceyhan'], 'd')} "

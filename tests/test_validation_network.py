@@ -66,7 +66,7 @@ def max_flow(capacity: dict[str, dict[str, float]], s: str, t: str) -> float:
 def shuttle_cycle_h(scenario: Scenario, fleet) -> float:
     """Round trip of one shuttle with no waits: load + sail + strait transits + discharge + sail back."""
     by = scenario.network.by_name()
-    leg = next(l for l in scenario.network.sea_legs if {l.from_, l.to} == {fleet.load_port, fleet.discharge_port})
+    leg = next(sl for sl in scenario.network.sea_legs if {sl.from_, sl.to} == {fleet.load_port, fleet.discharge_port})
     straits = sum(by[p.chokepoint].transit_h for p in leg.passes)  # type: ignore[attr-defined]
     load = 24.0 * fleet.tanker.cargo_t / by[fleet.load_port].berths.load_rate_t_per_day  # type: ignore[attr-defined]
     dis = 24.0 * fleet.tanker.cargo_t / by[fleet.discharge_port].berths.discharge_rate_t_per_day  # type: ignore[attr-defined]
@@ -316,7 +316,8 @@ def _tagged_arrived_t(s: Scenario, until_h: float) -> float:
     [(50, 5, 20, 5), (50, 5, 2, 2), (450.6, 24.657, 100, 24.657)],
     ids=["at capacity", "below capacity (source-limited)", "odesa-brody at 9 Mt/y"],
 )
-def test_plug_flow_transit_is_linefill_over_flow(linefill_kt: float, capacity: float, source: float, flow: float) -> None:
+def test_plug_flow_transit_is_linefill_over_flow(linefill_kt: float, capacity: float, source: float,
+                                                  flow: float) -> None:
     transit_h = linefill_kt / flow * 24.0  # 10 d, 25 d, 18.27 d
     s = _line(linefill_kt, capacity, source)
     assert _tagged_arrived_t(s, transit_h - 1.0) == 0.0
@@ -378,7 +379,8 @@ if __name__ == "__main__":
                     ("sea: discharge berth", _sea(40_000, 8, 25_000)), ("sea: supply", _sea(15_000, 8, 25_000)),
                     ("sea: fleet of 2", _sea(40_000, 2, 25_000))]:
         rec = _run(s)
-        print(f"{name}: min cut {min_cut_t_per_day(s):,.0f} t/d; simulated {_steady_run_t_per_day(rec, s, 100):,.0f} t/d")
+        print(f"{name}: min cut {min_cut_t_per_day(s):,.0f} t/d; "
+              f"simulated {_steady_run_t_per_day(rec, s, 100):,.0f} t/d")
     for ample, tree in ((False, True), (True, True), (False, False), (True, False)):
         hits = []
         for k in range(25):

@@ -24,7 +24,8 @@ SEED = np.random.SeedSequence(12)
 # out of A (2 h transit, one lane).  Plenty of fast berths: a 24 kt cargo takes 2.4 h.
 ROUTE: dict[str, Any] = {
     "terminals": [
-        {"name": "A", "tank": {"capacity": "500kt", "initial": "500kt"}, "berths": {"count": 3, "load_rate": "240 kt/d"}},
+        {"name": "A", "tank": {"capacity": "500kt", "initial": "500kt"},
+         "berths": {"count": 3, "load_rate": "240 kt/d"}},
         {"name": "B", "tank": {"capacity": "5Mt"}, "berths": {"count": 3, "discharge_rate": "240 kt/d"}},
     ],
     "sea_legs": [{"name": "AB", "from": "A", "to": "B", "distance": "240 nm",
@@ -53,7 +54,7 @@ def _window(start: str, duration: str) -> dict:
 
 
 def _voyage(rec) -> dict:
-    return dict(zip(VOYAGE_FIELDS, rec.voyages[0]))
+    return dict(zip(VOYAGE_FIELDS, rec.voyages[0], strict=False))
 
 
 # --------------------------------------------------------------------------- item 2: sea leg
@@ -184,7 +185,7 @@ def test_wait_per_voyage_satisfies_littles_law_where_the_mean_per_wait_does_not(
     grid = np.arange(0.0, 240.0, 0.1) + 0.05
     waiting = ((v["arrive_load_h"].to_numpy()[:, None] <= grid) & (grid < v["berth_load_h"].to_numpy()[:, None]))
     L = waiting.sum(axis=0).mean()
-    assert L == pytest.approx(0.15)
+    assert pytest.approx(0.15) == L
     rate_per_h = k["voyages_started"] / s.horizon_h
     assert rate_per_h * k["wait_berth_h_per_voyage"] == pytest.approx(L)
     assert rate_per_h * k["wait_berth_h_mean"] != pytest.approx(L)

@@ -229,7 +229,7 @@ def attribute_run(
     if (folder / f"{TABLE}.parquet").exists() or (folder / TABLE).exists():
         raise UserError(f"{folder} already holds an attribution ({TABLE}.parquet or {TABLE}/); "
                         f"delete them to attribute again")
-    scenario = runner._load_run_scenario(folder, manifest)  # noqa: SLF001 - checks the scenario hash
+    scenario = runner.load_run_scenario(folder, manifest)  # checks the scenario hash
     disrupted = store.open_run(folder)
     table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest.replications or 0),
                              seed=int(manifest.seed or 0), run_kwargs=_common(executor, workers, scheduler, progress,

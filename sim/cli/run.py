@@ -83,7 +83,8 @@ def register(subparsers: Any) -> None:
         description="Run one run per point of the grid given by --set PATH=v1,v2,... (the product of "
                     "all --set values), all with the same seed, and write sweep.parquet (KPIs of every "
                     "replication by parameter) and points.parquet.",
-        epilog="example:\n  routesim sweep scenarios/baseline.yaml --set shipping.programmes.belarus_azeri.every=20d,30d,40d -n 50",
+        epilog="example:\n  routesim sweep scenarios/baseline.yaml "
+               "--set shipping.programmes.belarus_azeri.every=20d,30d,40d -n 50",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     _executor_options(p)
@@ -126,12 +127,16 @@ def kpi_lines(kpis: pd.DataFrame) -> list[str]:
         ("demurrage", "demurrage_h", "h", 1.0, 0),
     ]
     waits = [c for c in kpis.columns if c.startswith("wait_") and c.endswith("_h_total") and c != "wait_h_total"]
-    waits = sorted(waits, key=lambda c: -float(kpis[c].mean()))
+    def mean_h(column: str) -> float:
+        return float(kpis[column].mean())
+
+    waits = sorted(waits, key=lambda c: -mean_h(c))
     for c in waits[:3]:
-        if float(kpis[c].mean()) > 0:
+        if mean_h(c) > 0:
             rows.append((f"waiting: {c[5:-8].replace('_', ' ')}", c, "h", 1.0, 0))
     n = len(kpis)
-    out = [f"{'KPI (' + str(n) + ' replication' + ('s' if n != 1 else '') + ')':<28} {'mean':>12} {'p5':>12} {'p95':>12}"]
+    title = f"KPI ({n} replication{'s' if n != 1 else ''})"
+    out = [f"{title:<28} {'mean':>12} {'p5':>12} {'p95':>12}"]
     for label, col, unit, scale, digits in rows:
         if col not in kpis:
             continue

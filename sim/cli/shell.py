@@ -20,7 +20,8 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from sim._version import __version__
 from sim.errors import RoutesimError, ScenarioError
@@ -128,13 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
 
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # that command module is not built yet
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -166,11 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # e.g. 'routesim schema | head'
-        try:
-            sys.stdout = None  # type: ignore[assignment]
-        finally:
-            return EXIT_OK
+    except BrokenPipeError:  # e.g. 'routesim schema | head': the reader has all it wanted
+        # Python flushes stdout again at exit; with the pipe gone that would raise once more
+        # and print a second error, so stdout is pointed at nothing first
+        sys.stdout = None
+        return EXIT_OK
     except OSError as e:  # a read-only or full disk is the user's environment, not a bug
         from sim.results.store import environment_problem
 
@@ -179,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _internal(e, debug)
         print(f"error: {msg}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a one-line report
+    except Exception as e:  # the one place that turns bugs into a one-line report
         return _internal(e, debug)
 
 

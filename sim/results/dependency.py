@@ -53,7 +53,7 @@ class Split:
     def shares_pct(self) -> dict[str, float]:
         total = self.delivered_t
         if total <= 0.0:
-            return {k: 0.0 for k in self.tonnes}
+            return dict.fromkeys(self.tonnes, 0.0)
         return {k: 100.0 * v / total for k, v in self.tonnes.items()}
 
     @property
@@ -90,7 +90,7 @@ def splits(
     out: list[Split] = []
     for ref in [*refinery_keys, TOTAL]:
         for dim, keys, pos in (("origin", origin_keys, 1), ("route", route_keys, 2)):
-            tonnes = {k: 0.0 for k in keys}
+            tonnes = dict.fromkeys(keys, 0.0)
             for key, t in delivered.items():
                 if ref == TOTAL or key[0] == ref:
                     tonnes[key[pos]] += max(0.0, float(t))

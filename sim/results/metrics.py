@@ -1,4 +1,10 @@
-"""KPIs and tables of one replication, computed from its :class:`sim.recorder.Records`.
+"""KPIs of one replication, computed from its :class:`sim.recorder.Records`.
+
+(The row tables they are computed from, voyages, waits and the time series, are built in
+:mod:`sim.results.tables`.  This module stays one file past 500 lines on purpose: the
+definitions below are the single reference for every KPI, and the code that computes each
+one sits beside the others it must agree with, e.g. cut-run days in both the facility and
+the run tables.)
 
 One uniform signature: every function takes ``(records, scenario)`` and returns plain data
 (a flat ``dict`` of KPI columns, or a pandas DataFrame).  Nothing here runs the model or
@@ -80,19 +86,32 @@ Definitions (all per replication, over the scenario horizon):
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.recorder import Records
 from sim.results.catalogue import slug
-from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
-from sim.scenario.language import KIND_OF_SECTION, Scenario
+from sim.results.dependency import dependency_facility_kpis, dependency_kpis
+from sim.results.tables import (
+    WAIT_CAUSES,
+    daily_flow_t,
+    delivered_daily_t,
+    programmes_and_fleets,
+    timeseries_columns,
+    voyage_columns,
+    voyages,
+    wait_columns,
+    waits,
+)
+from sim.scenario.language import KIND_OF_SECTION, Chokepoint, Pipeline, Refinery, Scenario, Source, Terminal
 
-WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
 CLOSING_KINDS = ("closure", "contamination")
+
+Columns = pd.DataFrame | Mapping[str, np.ndarray]
+"""A table as a DataFrame or as named numpy columns (the cheaper form the worker builds)."""
 CUT_TOL_T = 1.0
 BASELINE_DAYS = 28
 RECOVERY_WINDOW_D = 7
@@ -105,14 +124,6 @@ CORE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_ru
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _flow(records: Records, facility: str, kind: str) -> np.ndarray:
-    """Daily tonnes of one flow series, zeros when the model did not record it."""
-    idx = records._flow_index.get((facility, kind))  # noqa: SLF001 - the documented lookup
-    if idx is None:
-        return np.zeros(records.n_days)
-    return records.flow_t[idx]
 
 
 def _day_hours(records: Records) -> np.ndarray:
@@ -162,18 +173,19 @@ def _overlap_hours(a: list[tuple[float, float]], b: list[tuple[float, float]]) -
 def _union_hours(intervals: Iterable[tuple[float, float]], horizon_h: float) -> float:
     """Total length of the union of intervals clipped to [0, horizon]."""
     clipped = sorted((max(0.0, s), min(horizon_h, e)) for s, e in intervals)
-    total, cur_s, cur_e = 0.0, None, None
+    total = 0.0
+    cur: tuple[float, float] | None = None  # the interval being merged
     for s, e in clipped:
         if e <= s:
             continue
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
+        if cur is None or s > cur[1]:
+            if cur is not None:
+                total += cur[1] - cur[0]
+            cur = (s, e)
         else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
+            cur = (cur[0], max(cur[1], e))
+    if cur is not None:
+        total += cur[1] - cur[0]
     return total
 
 
@@ -188,26 +200,6 @@ def _finite(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def _pipelines_into(scenario: Scenario, node: str) -> list[str]:
-    return [p.name for p in scenario.network.pipelines if p.to == node]
-
-
-def delivered_daily_t(records: Records, scenario: Scenario, refinery: str) -> np.ndarray:
-    """Daily tonnes arriving into ``refinery``: the tail flows of the legs ending there."""
-    out = np.zeros(records.n_days)
-    for name in _pipelines_into(scenario, refinery):
-        out = out + _flow(records, name, "pipeline")
-    return out
-
-
-def _laytimes(scenario: Scenario) -> dict[str, tuple[float, float | None]]:
-    """Programme or fleet name -> (laytime_h, demurrage_usd_per_day)."""
-    out: dict[str, tuple[float, float | None]] = {}
-    for p in (*scenario.shipping.programmes, *scenario.shipping.fleets):
-        out[p.name] = (p.laytime_h, p.demurrage_usd_per_day)
-    return out
-
-
 def _cut_days(demand: np.ndarray, run: np.ndarray) -> np.ndarray:
     return (demand - run) > CUT_TOL_T
 
@@ -220,7 +212,7 @@ def _cover_days(records: Records, scenario: Scenario, refinery: str) -> np.ndarr
     except ValueError:
         return np.full(records.n_days + 1, math.nan)
     stock = records.stock_t[tank]
-    demand = _flow(records, refinery, "demand")
+    demand = daily_flow_t(records, refinery, "demand")
     rate = demand / (_day_hours(records) / 24.0)
     rate = np.append(rate, rate[-1])
     above = np.maximum(stock - ref.min_stock_t, 0.0)
@@ -229,7 +221,7 @@ def _cover_days(records: Records, scenario: Scenario, refinery: str) -> np.ndarr
     return cover
 
 
-def _col(table: Any, name: str, dtype: Any) -> np.ndarray:
+def _col(table: Columns, name: str, dtype: Any) -> np.ndarray:
     """A column of a DataFrame or of a dict of arrays, as a numpy array."""
     return np.asarray(table[name], dtype=dtype)
 
@@ -242,131 +234,8 @@ def _nanmin(values: np.ndarray) -> float:
 # --------------------------------------------------------------------------- tables
 
 
-_VOYAGE_TEXT = ("tanker", "programme", "load_port", "discharge_port")
 
-
-def _num(values: list[Any]) -> np.ndarray:
-    """Floats, with None as NaN."""
-    return np.array([math.nan if v is None else float(v) for v in values], dtype="float64")
-
-
-def voyages(records: Records, scenario: Scenario) -> pd.DataFrame:
-    """A row per voyage (see :func:`voyage_columns`)."""
-    return pd.DataFrame(voyage_columns(records, scenario))
-
-
-def voyage_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray]:
-    """A row per voyage: the recorded timestamps (hours) plus each stage's duration.
-
-    Stage columns: ``wait_load_berth_h``, ``wait_cargo_h``, ``load_h``, ``sail_h``,
-    ``wait_discharge_berth_h``, ``wait_tank_room_h``, ``discharge_h``, ``cycle_h``,
-    ``port_h`` (both ports), ``demurrage_h`` and ``demurrage_usd`` (NaN without a rate).
-    A stage not reached within the horizon is NaN; ``completed`` says whether the voyage
-    finished discharging within the horizon.
-    """
-    rows = records.voyages
-    cols = list(zip(*rows)) if rows else [() for _ in VOYAGE_FIELDS]
-    data: dict[str, Any] = {}
-    for name, values in zip(VOYAGE_FIELDS, cols):
-        if name == "voyage":
-            data[name] = np.array(values, dtype="int64")
-        elif name in _VOYAGE_TEXT:
-            data[name] = np.array([str(v) for v in values], dtype=object)
-        else:
-            data[name] = _num(list(values))
-    horizon = records.horizon_h
-    g = data.get
-    with np.errstate(invalid="ignore"):
-        data["wait_load_berth_h"] = g("berth_load_h") - g("arrive_load_h")
-        data["wait_cargo_h"] = g("load_start_h") - g("berth_load_h")
-        data["load_h"] = g("load_end_h") - g("load_start_h")
-        data["sail_h"] = g("arrive_discharge_h") - g("load_end_h")
-        data["wait_discharge_berth_h"] = g("berth_discharge_h") - g("arrive_discharge_h")
-        data["wait_tank_room_h"] = g("discharge_start_h") - g("berth_discharge_h")
-        data["discharge_h"] = g("discharge_end_h") - g("discharge_start_h")
-        end = g("discharge_end_h")
-        completed = ~np.isnan(end) & (end <= horizon)
-        data["completed"] = completed
-        data["cycle_h"] = np.where(completed, end - g("arrive_load_h"), math.nan)
-
-        def in_port(arrive: np.ndarray, leave: np.ndarray) -> np.ndarray:
-            e = np.minimum(np.where(np.isnan(leave), horizon, leave), horizon)
-            here = ~np.isnan(arrive) & (arrive < horizon)
-            return np.where(here, np.maximum(e - np.minimum(arrive, horizon), 0.0), 0.0)
-
-        port = in_port(g("arrive_load_h"), g("load_end_h")) + in_port(g("arrive_discharge_h"), g("discharge_end_h"))
-        data["port_h"] = port
-        lay = _laytimes(scenario)
-        laytime = np.array([lay.get(p, (math.nan, None))[0] for p in data["programme"]], dtype="float64")
-        rate = np.array([_nan_if_none(lay.get(p, (math.nan, None))[1]) for p in data["programme"]], dtype="float64")
-        data["demurrage_h"] = np.maximum(port - laytime, 0.0)
-        data["demurrage_usd"] = data["demurrage_h"] / 24.0 * rate
-    return data
-
-
-def _nan_if_none(v: float | None) -> float:
-    return math.nan if v is None else float(v)
-
-
-def waits(records: Records) -> pd.DataFrame:
-    """A row per recorded wait (see :func:`wait_columns`)."""
-    return pd.DataFrame(wait_columns(records))
-
-
-def wait_columns(records: Records) -> dict[str, np.ndarray]:
-    """A row per recorded wait (``WAIT_FIELDS``) plus ``wait_h``, the end clipped to the horizon."""
-    rows = records.waits
-    cols = list(zip(*rows)) if rows else [() for _ in WAIT_FIELDS]
-    data: dict[str, Any] = {}
-    for name, values in zip(WAIT_FIELDS, cols):
-        if name in ("start_h", "end_h"):
-            data[name] = _num(list(values))
-        else:
-            data[name] = np.array(["" if v is None else str(v) for v in values], dtype=object)
-    known = set(WAIT_CAUSES)
-    data["cause"] = np.array([c if c in known else "other" for c in data["cause"]], dtype=object)
-    h = records.horizon_h
-    end = np.minimum(np.where(np.isnan(data["end_h"]), h, data["end_h"]), h)
-    data["wait_h"] = np.maximum(end - np.minimum(data["start_h"], h), 0.0)
-    return data
-
-
-def timeseries(records: Records, scenario: Scenario) -> pd.DataFrame:
-    """Daily flows and day-boundary stocks in long format (see :func:`timeseries_columns`)."""
-    return pd.DataFrame(timeseries_columns(records, scenario))
-
-
-def timeseries_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray]:
-    """Daily flows and day-boundary stocks in long format.
-
-    Columns: ``day`` (0-based), ``date`` (the calendar date the day starts), ``facility``,
-    ``kind`` (a flow kind of :data:`sim.recorder.FLOW_KINDS`, ``delivered`` for the crude
-    arriving into each refinery, or ``stock`` for the tank level at 00:00 of that day, with
-    one extra row at day ``n_days`` for the level at the end) and ``value_t`` (tonnes).
-    """
-    n = records.n_days
-    names: list[tuple[str, str]] = list(records.flow_names)
-    values: list[np.ndarray] = [records.flow_t]
-    refs = [r.name for r in scenario.network.refineries]
-    names += [(r, "delivered") for r in refs]
-    if refs:
-        values.append(np.vstack([delivered_daily_t(records, scenario, r) for r in refs]))
-    n_flow = len(names)
-    flows = np.vstack(values) if n_flow else np.zeros((0, n))
-    n_tank = len(records.tank_names)
-    day = np.concatenate([np.tile(np.arange(n, dtype="int64"), n_flow),
-                          np.tile(np.arange(n + 1, dtype="int64"), n_tank)])
-    facility = np.concatenate([np.repeat(np.array([f for f, _ in names], dtype=object), n),
-                               np.repeat(np.array(records.tank_names, dtype=object), n + 1)])
-    kind = np.concatenate([np.repeat(np.array([k for _, k in names], dtype=object), n),
-                           np.full(n_tank * (n + 1), "stock", dtype=object)])
-    value = np.concatenate([flows.reshape(-1), np.asarray(records.stock_t, dtype="float64").reshape(-1)])
-    start = np.datetime64(scenario.start, "D")
-    return {"day": day, "date": (start + day.astype("timedelta64[D]")).astype("datetime64[s]"),
-            "facility": facility, "kind": kind, "value_t": value.astype("float64")}
-
-
-def _wait_stats(w: pd.DataFrame, prefix: str, voyages_started: int) -> dict[str, float]:
+def _wait_stats(w: Columns, prefix: str, voyages_started: int) -> dict[str, float]:
     """``waits_<cause>``, ``wait_<cause>_h_mean`` (per wait that occurred), ``_p95``,
     ``_total`` and ``_per_voyage`` (per voyage started, voyages without one counted as 0)
     for every cause."""
@@ -384,8 +253,8 @@ def _wait_stats(w: pd.DataFrame, prefix: str, voyages_started: int) -> dict[str,
     return out
 
 
-def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFrame | None = None,
-                  waits_df: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns | None = None,
+                  waits_df: Columns | None = None) -> list[dict[str, Any]]:
     """A row per facility (file order): throughput, utilisation, closures, waits, stocks,
     and for refineries delivered, demand, run, shortfall, cut-run days and days of cover.
     Every row has the same columns (NaN where a KPI does not apply)."""
@@ -397,11 +266,11 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
     w_fac = _col(w, "facility", object)
     w_cause = _col(w, "cause", object)
     w_h = _col(w, "wait_h", "float64")
-    berth_use = []  # (terminal, berthed at, left the berth) for loading and discharging
+    berth_use: list[tuple[Any, float, float]] = []  # (terminal, berthed at, left the berth) for loading and discharging
     for port_col, b_col, e_col in (("load_port", "berth_load_h", "load_end_h"),
                                    ("discharge_port", "berth_discharge_h", "discharge_end_h")):
         berth_use.extend(zip(_col(v, port_col, object), _col(v, b_col, "float64"),
-                             _col(v, e_col, "float64")))
+                             _col(v, e_col, "float64"), strict=True))
     direction_of = {d.name: d.direction for d in scenario.disruptions}
     rows: list[dict[str, Any]] = []
     for section, fac in scenario.network.facilities():
@@ -423,28 +292,30 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             "delivered_t": nan, "demand_t": nan, "run_t": nan, "demand_met_pct": nan,
             "shortfall_t": nan, "cut_run_days": nan, "min_days_cover": nan,
             "stock_mean_t": nan, "stock_min_t": nan, "stock_end_t": nan,
-            "removed_t": float(_flow(records, name, "removed").sum()),
+            "removed_t": float(daily_flow_t(records, name, "removed").sum()),
         }
         here = w_fac == name
         h = w_h[here]
         causes = w_cause[here]
-        row.update({"waits": int(h.size), "wait_h_mean": _mean(h), "wait_h_p95": _p95(h), "wait_h_total": float(h.sum())})
+        row.update({"waits": int(h.size), "wait_h_mean": _mean(h), "wait_h_p95": _p95(h),
+                    "wait_h_total": float(h.sum())})
         for cause in WAIT_CAUSES:
             row[f"wait_{cause}_h_total"] = float(h[causes == cause].sum())
         if name in records.tank_names:
             stock = records.stock_t[records.tank_names.index(name)]
             row.update(stock_mean_t=float(stock.mean()), stock_min_t=float(stock.min()), stock_end_t=float(stock[-1]))
-        if section == "pipelines":
-            moved = float(_flow(records, name, "pipeline").sum())
+        if isinstance(fac, Pipeline):
+            moved = float(daily_flow_t(records, name, "pipeline").sum())
             row["throughput_t"] = moved
             row["utilisation_pct"] = 100.0 * moved / (fac.capacity_t_per_day * horizon / 24.0) if horizon > 0 else nan
-        elif section == "terminals":
-            row["throughput_t"] = float(_flow(records, name, "load").sum() + _flow(records, name, "discharge").sum())
+        elif isinstance(fac, Terminal):
+            row["throughput_t"] = float(daily_flow_t(records, name, "load").sum()
+                                        + daily_flow_t(records, name, "discharge").sum())
             busy = [_end(e0, horizon) - b0 for port, b0, e0 in berth_use
                     if port == name and _finite(b0) and b0 < horizon]
             cap = fac.berths.count * horizon
             row["utilisation_pct"] = 100.0 * sum(busy) / cap if cap > 0 else nan
-        elif section == "chokepoints":
+        elif isinstance(fac, Chokepoint):
             mine_p = [(en, ex) for cp, _t, _d, _a, en, ex in passages if cp == name and _finite(en) and en < horizon]
             row["throughput_t"] = nan
             row["passages"] = len(mine_p)
@@ -453,14 +324,14 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             cap = fac.lanes * 2 * horizon
             occupied = sum(_end(ex, horizon) - en for en, ex in mine_p)
             row["utilisation_pct"] = 100.0 * occupied / cap if cap > 0 else nan
-        elif section == "sources":
-            made = float(_flow(records, name, "production").sum())
+        elif isinstance(fac, Source):
+            made = float(daily_flow_t(records, name, "production").sum())
             row["throughput_t"] = made
             nominal = _scheduled_t(scenario, fac.rate_t_per_day, fac.schedule, horizon)
             row["utilisation_pct"] = 100.0 * made / nominal if nominal > 0 else nan
-        elif section == "refineries":
-            demand = _flow(records, name, "demand")
-            run = _flow(records, name, "run")
+        elif isinstance(fac, Refinery):
+            demand = daily_flow_t(records, name, "demand")
+            run = daily_flow_t(records, name, "run")
             delivered = delivered_daily_t(records, scenario, name)
             row.update(
                 delivered_t=float(delivered.sum()), demand_t=float(demand.sum()), run_t=float(run.sum()),
@@ -473,8 +344,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: pd.DataFr
             row["utilisation_pct"] = row["demand_met_pct"]
         row.setdefault("passages", nan if section != "chokepoints" else 0)
         rows.append(row)
-    from sim.results.dependency import dependency_facility_kpis  # each refinery's shares; NaN on other rows
-
+    # each refinery's dependency shares; NaN on other rows
     per_refinery = dependency_facility_kpis(records, scenario)
     share_cols = sorted({c for cols in per_refinery.values() for c in cols})
     for row in rows:
@@ -530,7 +400,7 @@ def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float,
     return math.nan
 
 
-def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFrame | None = None,
+def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns | None = None,
                     held_back: dict[str, tuple[float, float]] | None = None) -> list[dict[str, Any]]:
     """A row per disruption of the scenario (activated or not): activations, active hours,
     attributed waiting, time to survive / recover for each refinery, and with ``held_back``
@@ -542,7 +412,8 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFr
     w_h = _col(w, "wait_h", "float64")
     first = _first_activations(records)
     refineries = [r.name for r in scenario.network.refineries]
-    per_ref = {r: (delivered_daily_t(records, scenario, r), _flow(records, r, "demand"), _flow(records, r, "run"))
+    per_ref = {r: (delivered_daily_t(records, scenario, r), daily_flow_t(records, r, "demand"),
+                   daily_flow_t(records, r, "run"))
                for r in refineries}
     rows = []
     # a wait segment names every responsible disruption ("storm+strike") and is credited in
@@ -578,7 +449,7 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: pd.DataFr
 
 
 def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict[str, Any]] | None = None, *,
-                     voyages_df: pd.DataFrame | None = None, waits_df: pd.DataFrame | None = None) -> dict[str, Any]:
+                     voyages_df: Columns | None = None, waits_df: Columns | None = None) -> dict[str, Any]:
     """The flat KPI row of one replication (see the module docstring for definitions).
 
     Totals over refineries (``delivered_t``, ``demand_t``, ``run_t``, ``demand_met_pct``,
@@ -599,21 +470,20 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     out["shortfall_t"] = float(sum(f["shortfall_t"] for f in refs))
     any_cut = np.zeros(records.n_days, dtype=bool)
     for r in scenario.network.refineries:
-        any_cut |= _cut_days(_flow(records, r.name, "demand"), _flow(records, r.name, "run"))
+        any_cut |= _cut_days(daily_flow_t(records, r.name, "demand"), daily_flow_t(records, r.name, "run"))
     out["cut_run_days"] = int(any_cut.sum())
     covers = np.array([f["min_days_cover"] for f in refs], dtype="float64")
     out["min_days_cover"] = _nanmin(covers)
     v = voyages(records, scenario) if voyages_df is None else voyages_df
     completed = _col(v, "completed", bool)
     out["voyages"] = int(completed.sum())
-    out["voyages_started"] = int(len(v))
+    out["voyages_started"] = len(v)
     out["cargo_delivered_by_sea_t"] = float(_col(v, "cargo_t", "float64")[completed].sum())
     cycle = _col(v, "cycle_h", "float64")[completed]
     out["cycle_h_mean"] = _mean(cycle)
     out["cycle_h_p95"] = _p95(cycle)
     out["demurrage_h"] = float(_col(v, "demurrage_h", "float64").sum())
-    has_rate = any(p.demurrage_usd_per_day is not None
-                   for p in (*scenario.shipping.programmes, *scenario.shipping.fleets))
+    has_rate = any(p.demurrage_usd_per_day is not None for p in programmes_and_fleets(scenario))
     out["demurrage_usd"] = float(np.nansum(_col(v, "demurrage_usd", "float64"))) if has_rate else math.nan
     w = waits(records) if waits_df is None else waits_df
     wh = _col(w, "wait_h", "float64")
@@ -632,12 +502,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
         out[f"shortfall_{s}_t"] = f["shortfall_t"]
         out[f"cut_run_days_{s}"] = f["cut_run_days"]
         out[f"min_days_cover_{s}"] = f["min_days_cover"]
-    try:
-        from sim.results.dependency import dependency_kpis
-    except ImportError:  # pragma: no cover - the module ships with the package
-        pass
-    else:
-        out.update(dependency_kpis(records, scenario))
+    out.update(dependency_kpis(records, scenario))
     out["events"] = int(records.events)
     return out
 
@@ -659,19 +524,19 @@ def summarise(kpis: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataF
         groups: list[tuple[Any, np.ndarray | None]] = [((), None)]
     else:
         gb = kpis.groupby(by, sort=True)
-        groups = [(key, gb.indices[key]) for key in gb.size().index]  # sorted keys, row positions
+        groups = [(key, np.asarray(gb.indices[key])) for key in gb.size().index]  # sorted keys, row positions
     rows = []
     for key, idx in groups:
         key = key if isinstance(key, tuple) else (key,)
-        for col, column in zip(numeric, values):
+        for col, column in zip(numeric, values, strict=True):
             vals = column if idx is None else column[idx]
             vals = vals[~np.isnan(vals)]
-            row = dict(zip([by] if isinstance(by, str) else list(by or ()), key))
+            row = dict(zip([by] if isinstance(by, str) else list(by or ()), key, strict=True))
             row.update(kpi=col, n=int(vals.size), mean=_mean(vals),
                        std=float(vals.std(ddof=1)) if vals.size > 1 else math.nan)
             # all quantiles in one call (same numbers as one call each, a third of the cost)
             qs = np.quantile(vals, list(QUANTILES.values())) if vals.size else [math.nan] * len(QUANTILES)
-            row.update(zip(QUANTILES, map(float, qs)))
+            row.update(zip(QUANTILES, map(float, qs), strict=True))
             rows.append(row)
     cols = ([by] if isinstance(by, str) else list(by or ())) + ["kpi", "n", "mean", "std", *QUANTILES]
     return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,90 @@
+"""Files written whole or not at all: bytes, text, JSON and Parquet moved into place with
+``os.replace`` after they are complete, so a crash never leaves a file that looks finished.
+
+Every writer of the results folder (the store, the manifest, the analysis tables, the
+``schema -o`` command) goes through these; kept apart so that each of them can without
+importing the run-folder machinery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, and move it into place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or a read-only folder leaves no stray temporary file
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` of UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def json_default(o: Any) -> Any:
+    """JSON for numpy numbers (non-finite as null), dates and paths; ``json.dumps(default=)``."""
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not math.isfinite(float(o)) else float(o)
+    if isinstance(o, (_dt.date, _dt.datetime)):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def json_clean(o: Any) -> Any:
+    """NaN and infinity as null: JSON has no NaN."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: json_clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [json_clean(v) for v in o]
+    return o
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Indented JSON (NaN and infinity as null), written atomically."""
+    atomic_write_text(path, json.dumps(json_clean(data), indent=2, default=json_default, allow_nan=False) + "\n")
+
+
+def write_parquet_atomic(path: Path, table: pa.Table) -> None:
+    """Write an Arrow table as Parquet under a temporary name, then move it into place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    """A DataFrame as an Arrow table without its pandas index or metadata."""
+    return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> None:
+    """A DataFrame as a Parquet file, written atomically (the analysis tables: sweep,
+    criticality, attribution)."""
+    write_parquet_atomic(path, to_arrow(df))

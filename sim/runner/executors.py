@@ -1,0 +1,295 @@
+"""Where replications run: one block of consecutive replications in a worker, and the three
+executors (``serial``, a ``local`` process pool, ``dask``) that hand blocks to workers.
+
+A worker simulates a block, reduces each replication to its tables
+(:func:`sim.results.metrics.replication_columns`) and encodes them as part files
+(:func:`sim.results.store.encode_part`), so only a few large buffers travel back.  Every
+executor has the same small interface (``submit``, ``wait_any``, ``cancel``, ``result``,
+``close``, ``join``, ``name``, ``workers``) that :mod:`sim.runner.execution` drives; none
+of them decides anything about the run.  Kept apart from the run loop so that the code that
+runs in worker processes is the code in this file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import concurrent.futures as cf
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from sim.errors import UserError
+from sim.model import simulate
+from sim.model.counterfactual import held_back as paired_held_back
+from sim.recorder import Records
+from sim.results import store
+from sim.results.metrics import replication_columns
+from sim.rng import replication_seed
+from sim.scenario.language import Scenario
+
+EXECUTORS = ("local", "serial", "dask")
+LOOPBACK = "127.0.0.1"  # where the local Dask cluster listens
+
+SimulateFn = Callable[[Scenario, np.random.SeedSequence], Records]
+"""A model: one replication of a scenario from its seed sequence (:func:`sim.model.simulate`)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why replication ``replication`` raised: ``error`` is ``"Type: first line"``,
+    ``user`` whether it was a :class:`UserError` (the scenario's fault, e.g. the event
+    guard) rather than a bug, ``traceback`` the worker's traceback text."""
+
+    replication: int
+    error: str
+    user: bool
+    traceback: str
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """The tables of replications ``reps`` (consecutive), each encoded as the bytes of its
+    part file (:func:`sim.results.store.encode_part`), and the seconds the worker spent on them.
+    When a replication raised, ``failed`` says which and why, and ``reps`` holds only the
+    replications of the block that finished before it (possibly none)."""
+
+    reps: range
+    tables: dict[str, pa.Buffer]
+    seconds: float
+    failed: Failure | None = None
+
+
+def replicate_block(scenario: Scenario, seed: int, reps: range, model: SimulateFn | None = None,
+                    held_back: bool = False) -> BlockResult:
+    """Simulate consecutive replications ``reps`` and reduce them to one Arrow table per
+    table name (rows in replication order): built in the worker from numpy columns, with
+    one conversion per column for the whole block, so a block travels back as a few large
+    buffers and the parent only has to write them.  A replication that raises ends the
+    block: the replications before it are returned with the failure, not lost."""
+    t0 = time.perf_counter()
+    simulate_one = model or simulate
+    columns: dict[str, list[dict[str, np.ndarray]]] = {}
+    failed = None
+    finished = reps
+    for i in reps:
+        seq = replication_seed(seed, i)
+        try:
+            records = simulate_one(scenario, seq)
+            pairs = None
+            if held_back:
+                pairs = paired_held_back(scenario, seq, records, simulate_one)
+            tables_i = replication_columns(records, scenario, i, held_back=pairs)
+        except Exception as e:  # reported to the parent with the replication index
+            first = str(e).splitlines()[0] if str(e) else ""
+            failed = Failure(i, f"{type(e).__name__}: {first}"[:500], isinstance(e, UserError),
+                             traceback.format_exc())
+            finished = range(reps.start, i)
+            break
+        for name, cols in tables_i.items():
+            columns.setdefault(name, []).append(cols)
+    tables = {name: store.encode_part(store.block_table([store.join_columns(parts)]))
+              for name, parts in columns.items()}
+    return BlockResult(finished, tables, time.perf_counter() - t0, failed)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(scenario: Scenario, seed: int, model: SimulateFn | None, held_back: bool = False) -> None:
+    # Ctrl-C goes to the whole process group; only the parent decides what to do with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.update(scenario=scenario, seed=seed, model=model, held_back=held_back)
+
+
+def _replicate_in_worker(reps: range) -> BlockResult:
+    return replicate_block(_WORKER["scenario"], _WORKER["seed"], reps, _WORKER["model"], _WORKER["held_back"])
+
+
+# --------------------------------------------------------------------------- executors
+
+
+class Executor(Protocol):
+    """What the run loop needs of an executor: submit a block of consecutive replications
+    and get a future for its :class:`BlockResult`; wait for some futures; cancel one not yet
+    started; read a result; shut down (``abort``: now, dropping running blocks)."""
+
+    name: str
+    workers: int
+
+    def submit(self, reps: range) -> Any: ...
+
+    def wait_any(self, futures: set[Any]) -> set[Any]: ...
+
+    def cancel(self, f: Any) -> bool: ...
+
+    def result(self, f: Any) -> BlockResult: ...
+
+    def close(self, abort: bool = False, wait: bool = True) -> None: ...
+
+    def join(self) -> None: ...
+
+
+class SerialExecutor:
+    """Blocks run in this process as they are submitted (tests, debugging, one core)."""
+
+    name = "serial"
+
+    def __init__(self, scenario: Scenario, seed: int, model: SimulateFn | None, held_back: bool = False):
+        self.args = (scenario, seed, model, held_back)
+        self.workers = 1
+
+    def submit(self, reps: range) -> Any:
+        f: cf.Future[BlockResult] = cf.Future()
+        try:
+            f.set_result(replicate_block(*self.args[:2], reps, *self.args[2:]))
+        except BaseException as e:  # handed to the caller via the future
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            f.set_exception(e)
+        return f
+
+    def wait_any(self, futures: set[Any]) -> set[Any]:
+        return set(futures)
+
+    @staticmethod
+    def cancel(f: Any) -> bool:
+        return f.cancel()
+
+    @staticmethod
+    def result(f: Any) -> BlockResult:
+        return f.result()
+
+    def close(self, abort: bool = False, wait: bool = True) -> None:
+        pass
+
+    def join(self) -> None:
+        pass
+
+
+class PoolExecutor:
+    """A local process pool; each worker holds the scenario from its initializer."""
+
+    name = "local"
+
+    def __init__(self, scenario: Scenario, seed: int, model: SimulateFn | None, workers: int,
+                 held_back: bool = False):
+        self.workers = workers
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                           initargs=(scenario, seed, model, held_back))
+
+    def submit(self, reps: range) -> Any:
+        return self.pool.submit(_replicate_in_worker, reps)
+
+    def wait_any(self, futures: set[Any]) -> set[Any]:
+        done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    @staticmethod
+    def cancel(f: Any) -> bool:
+        """Drop a block not yet started (True); one already running is left to finish."""
+        return f.cancel()
+
+    @staticmethod
+    def result(f: Any) -> BlockResult:
+        return f.result()
+
+    def close(self, abort: bool = False, wait: bool = True) -> None:
+        if abort:
+            # stop promptly: running replications are lost anyway and will be redone on resume.
+            # The standard library offers no public way to terminate a pool's workers, so this
+            # reads ProcessPoolExecutor's own process table (absent: nothing to terminate).
+            for p in list((getattr(self.pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError):  # it has exited already
+                    p.terminate()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            # wait=False: the workers exit while the parent assembles; join() waits for them
+            self.pool.shutdown(wait=wait)
+
+    def join(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+class DaskExecutor:
+    """Dask distributed: a given scheduler or client, or a private cluster on loopback."""
+
+    name = "dask"
+
+    def __init__(self, scenario: Scenario, seed: int, model: SimulateFn | None, workers: int | None, scheduler: Any,
+                 held_back: bool = False):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise UserError("the dask executor needs dask.distributed: pip install 'routesim[dask]'") from None
+        self.cluster = None
+        self.own_client = True
+        if scheduler is not None and not isinstance(scheduler, str):
+            self.client = scheduler  # an existing distributed.Client
+            self.own_client = False
+        elif scheduler:
+            try:
+                self.client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
+        else:
+            # a private cluster for this run: scheduler, workers, nannies and dashboard listen on
+            # the loopback interface only (a cluster others may reach is one the user starts
+            # and passes with --scheduler)
+            self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                        processes=True, host=LOOPBACK, dashboard_address=f"{LOOPBACK}:0",
+                                        worker_dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+        info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
+        self.workers = workers or max(1, len(info.get("workers", {})) or 1)
+        self.args = (self.client.scatter(scenario, broadcast=True), seed, model, held_back)
+
+    def submit(self, reps: range) -> Any:
+        scenario, seed, model, held_back = self.args
+        return self.client.submit(replicate_block, scenario, seed, reps, model, held_back, pure=False)
+
+    def wait_any(self, futures: set[Any]) -> set[Any]:
+        from distributed import wait
+
+        try:
+            done, _ = wait(list(futures), timeout=1.0, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set()
+        return set(done)
+
+    @staticmethod
+    def cancel(f: Any) -> bool:
+        return False  # blocks in flight on the cluster are bounded: let them finish and keep them
+
+    @staticmethod
+    def result(f: Any) -> BlockResult:
+        out = f.result()
+        f.release()
+        return out
+
+    def join(self) -> None:
+        pass
+
+    def close(self, abort: bool = False, wait: bool = True) -> None:
+        if self.own_client:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(name: str, scenario: Scenario, seed: int, model: SimulateFn | None, workers: int | None,
+                  scheduler: Any, held_back: bool = False) -> Executor:
+    """The executor called ``name`` (one of :data:`EXECUTORS`), ready to take blocks."""
+    if name == "serial":
+        return SerialExecutor(scenario, seed, model, held_back)
+    if name == "local":
+        return PoolExecutor(scenario, seed, model, workers or os.cpu_count() or 1, held_back)
+    if name == "dask":
+        return DaskExecutor(scenario, seed, model, workers, scheduler, held_back)
+    raise UserError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
