@@ -28,8 +28,9 @@ import pandas as pd
 from sim.report import charts
 from sim import units
 from sim.errors import UserError
+from sim.results.catalogue import SENSITIVITY_DEFAULT, kpi_format
 
-DEFAULT_KPIS = ("delivered_t", "shortfall_t", "demand_met_pct", "min_days_cover", "cut_run_days")
+DEFAULT_KPIS = SENSITIVITY_DEFAULT
 NOT_PARAMS = {"point", "run", "set", "replication"}
 
 
@@ -168,8 +169,6 @@ def _fname(text: str) -> str:
 
 
 def _axis_label(kpi: str) -> str:
-    from sim.report.brief import kpi_format
-
     label, unit, _, _ = kpi_format(kpi)
     return f"{label} ({unit})" if unit else label
 
@@ -189,8 +188,6 @@ def _scenario_name(folder: Path) -> str:
 def sensitivity(path: str | os.PathLike[str], *, kpis: Sequence[str] | None = None,
                 base: Mapping[str, Any] | None = None) -> SensitivityResult:
     """Write ``sensitivity.csv`` and the charts into the sweep folder; see the module docstring."""
-    from sim.report.brief import kpi_format
-
     folder = Path(path)
     table, params = load_sweep(folder)
     chosen = list(kpis) if kpis else [k for k in DEFAULT_KPIS if k in table.columns]

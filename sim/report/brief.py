@@ -29,6 +29,7 @@ import yaml
 
 from sim.report import charts
 from sim.results import catalogue, dependency
+from sim.results.catalogue import KPIS as KPI_FORMATS, kpi_format
 from sim.errors import UserError
 
 TABLES = ("kpis", "facility_kpis", "timeseries", "voyages")
@@ -113,41 +114,6 @@ def _kt(t: float) -> str:
 
 def _num(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
-
-
-# How each KPI is shown: (label, unit shown, scale from the stored unit, digits)
-KPI_FORMATS: dict[str, tuple[str, str, float, int]] = {
-    "delivered_t": ("crude delivered", "kt", 1e-3, 1),
-    "demand_t": ("demand", "kt", 1e-3, 1),
-    "demand_met_pct": ("demand met", "%", 1.0, 1),
-    "shortfall_t": ("shortfall", "kt", 1e-3, 1),
-    "cut_run_days": ("days with cut runs", "d", 1.0, 1),
-    "min_days_cover": ("lowest days of cover", "d", 1.0, 1),
-    "time_to_survive_d": ("time to survive", "d", 1.0, 1),
-    "time_to_recover_d": ("time to recover", "d", 1.0, 1),
-    "held_back_t": ("flow held back at its facilities", "kt", 1e-3, 1),
-    "wait_h_total": ("waiting", "h", 1.0, 0),
-    "disruption_wait_h": ("waiting caused by disruptions", "h", 1.0, 0),
-    "demurrage_usd": ("demurrage", "k$", 1e-3, 0),
-    "cycle_h_mean": ("mean voyage cycle", "h", 1.0, 1),
-    "voyages": ("tanker voyages", "", 1.0, 1),
-    "hhi_origin": ("concentration by origin (HHI)", "", 1.0, 0),
-    "hhi_route": ("concentration by route (HHI)", "", 1.0, 0),
-}
-
-
-def kpi_format(column: str) -> tuple[str, str, float, int]:
-    """(label, unit, scale, digits) of a KPI column, guessed from its unit suffix if unknown."""
-    if column in KPI_FORMATS:
-        return KPI_FORMATS[column]
-    if column.startswith("share_"):
-        kind = "origin" if column.startswith("share_origin_") else "route"
-        return (f"share by {kind}: {dependency.label_of(column)}", "%", 1.0, 1)
-    for suffix, unit, scale in (("_t", "kt", 1e-3), ("_pct", "%", 1.0), ("_h", "h", 1.0), ("_d", "d", 1.0),
-                                ("_days", "d", 1.0), ("_usd", "k$", 1e-3)):
-        if column.endswith(suffix):
-            return (column[: -len(suffix)].replace("_", " "), unit, scale, 1)
-    return (column.replace("_", " "), "", 1.0, 1)
 
 
 def fmt_value(column: str, value: float) -> str:
@@ -831,10 +797,8 @@ class Doc:
 # A flow facility used at least this much (mean utilisation, %) is said to bind the flow.
 BINDING_PCT = 90.0
 
-HEADLINE_KPIS = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days",
-                 "min_days_cover")
-TABLE_KPIS = (*HEADLINE_KPIS, "voyages", "cycle_h_mean", "disruption_wait_h", "demurrage_usd",
-              "hhi_origin", "hhi_route")
+HEADLINE_KPIS = catalogue.BRIEF_HEADLINE
+TABLE_KPIS = catalogue.BRIEF_TABLE
 
 
 def _stat(run: RunTables, col: str) -> Stat | None:
