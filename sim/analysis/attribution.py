@@ -118,7 +118,7 @@ def paired_row(disruption: str, removed: Sequence[str], with_kpis: pd.DataFrame,
     """One row of the attribution table: each figure's mean, p5, p95 and 95% CI of the
     paired difference between the disrupted run and the run without ``removed``."""
     row: dict[str, Any] = {"disruption": disruption, "removed": ", ".join(removed),
-                           "replications": int(len(with_kpis)), "run": run}
+                           "replications": len(with_kpis), "run": run}
     for stem, col, sign in FIGURES:
         w, wo = _aligned(with_kpis, without_kpis, col)
         # paired_interval(a, b) is the interval of b - a
@@ -158,7 +158,13 @@ def _write(folder: Path, table: pd.DataFrame) -> None:
 
 
 def _common(executor: str, workers: int | None, scheduler: Any, progress: bool | None, model: Any) -> dict[str, Any]:
-    return dict(executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model)
+    return {"executor": executor, "workers": workers, "scheduler": scheduler, "progress": progress, "model": model}
+
+
+def _git() -> store.GitInfo | None:
+    """The checkout's commit as the manifest records it (None outside a git checkout)."""
+    found = store.git_commit()
+    return store.GitInfo.model_validate(found) if found is not None else None
 
 
 def attribute(
@@ -198,7 +204,7 @@ def attribute(
         analysis="attribution", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
         scenario_source=prep.source, overrides=list(prep.overrides), seed=s, replications=n,
         disruptions=[d.name for d in scenario.disruptions], versions=store.package_versions(),
-        git=store.git_commit(), created_utc=store.utc_now(), status="complete"))
+        git=_git(), created_utc=store.utc_now(), status="complete"))
     table.attrs["path"] = folder
     return table
 
@@ -229,7 +235,7 @@ def attribute_run(
     if (folder / f"{TABLE}.parquet").exists() or (folder / TABLE).exists():
         raise UserError(f"{folder} already holds an attribution ({TABLE}.parquet or {TABLE}/); "
                         f"delete them to attribute again")
-    scenario = runner._load_run_scenario(folder, manifest)  # noqa: SLF001 - checks the scenario hash
+    scenario = runner._load_run_scenario(folder, manifest)  # checks the scenario hash
     disrupted = store.open_run(folder)
     table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest.replications or 0),
                              seed=int(manifest.seed or 0), run_kwargs=_common(executor, workers, scheduler, progress,
@@ -258,4 +264,5 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
-__all__ = ["attribute", "attribute_run", "without", "paired_difference", "paired_row", "format_table", "ALL", "COLUMNS", "FIGURES"]
+__all__ = ["ALL", "COLUMNS", "FIGURES", "attribute", "attribute_run", "format_table", "paired_difference", "paired_row",
+           "without"]
