@@ -9,10 +9,11 @@ through pyplot, so no display is needed and a notebook's own backend is left alo
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -21,9 +22,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 DPI = 150
 COLOURS = ("#1f5f99", "#c2561a", "#2e8b57", "#8e44ad", "#b8860b", "#5f6b73", "#c0392b", "#17a2b8")
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
@@ -47,7 +51,9 @@ def save(fig: Any, stem: Path) -> Path:
     return png
 
 
-def _figure(width_in: float = 8.0, height_in: float = 4.5, nrows: int = 1, ncols: int = 1, **kw):
+def _figure(width_in: float = 8.0, height_in: float = 4.5, nrows: int = 1, ncols: int = 1,
+            **kw: Any) -> tuple[Figure, Any]:
+    """A constrained-layout figure and its axes (``Figure.subplots``), built under the house style."""
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(width_in, height_in), layout="constrained")
         axes = fig.subplots(nrows, ncols, **kw)
@@ -63,7 +69,8 @@ def quantile_bands(matrix: np.ndarray) -> dict[str, np.ndarray]:
     return {"p5": qs[0], "p25": qs[1], "p50": qs[2], "p75": qs[3], "p95": qs[4], "mean": m.mean(axis=0)}
 
 
-def _fan(ax, x, matrix: np.ndarray, colour: str, label: str, *, inner: bool = True) -> None:
+def _fan(ax: Any, x: Any, matrix: np.ndarray, colour: str, label: str, *, inner: bool = True) -> None:
+    """Median line with p25–p75 and p5–p95 bands over replications."""
     b = quantile_bands(matrix)
     ax.fill_between(x, b["p5"], b["p95"], color=colour, alpha=0.18, linewidth=0, label=f"{label}: p5–p95")
     if inner:
@@ -71,13 +78,13 @@ def _fan(ax, x, matrix: np.ndarray, colour: str, label: str, *, inner: bool = Tr
     ax.plot(x, b["p50"], color=colour, linewidth=1.6, label=f"{label}: median")
 
 
-def _date_axis(ax) -> None:
+def _date_axis(ax: Any) -> None:
     loc = mdates.AutoDateLocator(minticks=4, maxticks=9)
     ax.xaxis.set_major_locator(loc)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
 
 
-def _title(fig, title: str, subtitle: str | None) -> None:
+def _title(fig: Figure, title: str, subtitle: str | None) -> None:
     fig.suptitle(title if not subtitle else f"{title}\n{subtitle}", fontsize=10, x=0.01, ha="left")
 
 
@@ -132,7 +139,7 @@ def days_of_cover(
     x = pd.to_datetime(list(dates))
     names = list(cover_d)
     fig, axes = _figure(8.0, 2.6 + 1.9 * len(names), len(names), 1, sharex=True, squeeze=False)
-    for i, (ax, name) in enumerate(zip(axes[:, 0], names)):
+    for i, (ax, name) in enumerate(zip(axes[:, 0], names, strict=True)):
         m = np.atleast_2d(np.asarray(cover_d[name], dtype=float))
         _fan(ax, x[: m.shape[1]], m, COLOURS[0], "cover")
         lvl = min_operating_d.get(name)
@@ -158,14 +165,14 @@ def waits(
 ) -> Path:
     """Distribution of waits (box plots, hours) by place; ``table`` has columns
     ``place`` and ``wait_h`` (one row per wait, zero waits included)."""
-    places = [p for p, _ in sorted(table.groupby("place")["wait_h"], key=lambda kv: kv[1].mean())]
+    places = [str(p) for p, _ in sorted(table.groupby("place")["wait_h"], key=lambda kv: kv[1].mean())]
     data = [table.loc[table.place == p, "wait_h"].to_numpy(dtype=float) for p in places]
     fig, ax = _figure(8.0, 1.4 + 0.45 * max(1, len(places)))
     if places:
         ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=True, widths=0.55,
                    flierprops={"markersize": 2, "alpha": 0.4},
                    medianprops={"color": COLOURS[1]})
-        ax.set_yticks(range(1, len(places) + 1), [f"{p}, n={len(d)}" for p, d in zip(places, data)])
+        ax.set_yticks(range(1, len(places) + 1), [f"{p}, n={len(d)}" for p, d in zip(places, data, strict=True)])
         means = [float(np.mean(d)) if len(d) else 0.0 for d in data]
         ax.scatter(means, range(1, len(places) + 1), marker="D", s=14, color=COLOURS[0], zorder=3,
                    label="mean")
@@ -202,7 +209,7 @@ def utilisation(
                     label="p5–p95")
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", visible=False)
-        for yi, m in zip(y, mean):
+        for yi, m in zip(y, mean, strict=True):
             if not np.isfinite(m):
                 ax.text(1.0, yi, "n/a (no capacity)", va="center", ha="left", fontsize=7, color="#666666")
     top = float(np.nanmax(t["utilisation_pct_p95"])) if t["utilisation_pct_p95"].notna().any() else 100.0
@@ -249,7 +256,7 @@ def tornado(
         ax.errorbar(mid, y, xerr=[np.clip(mid - lo, 0, None), np.clip(hi - mid, 0, None)], fmt="none",
                     ecolor="black", elinewidth=0.8, capsize=2, label="p5–p95")
     if "low_label" in t.columns and "high_label" in t.columns:
-        for yi, lo, hi, ll, hl in zip(y, lows, highs, t["low_label"], t["high_label"]):
+        for yi, lo, hi, ll, hl in zip(y, lows, highs, t["low_label"], t["high_label"], strict=True):
             ax.annotate(str(ll), (lo, yi), xytext=(-3 if lo <= hi else 3, 0), textcoords="offset points",
                         ha="right" if lo <= hi else "left", va="center", fontsize=7)
             ax.annotate(str(hl), (hi, yi), xytext=(3 if hi >= lo else -3, 0), textcoords="offset points",
@@ -279,7 +286,7 @@ def ranked_panels(
     n = len(labels)
     y = np.arange(n)[::-1]
     fig, axes = _figure(9.0, 1.6 + 0.32 * max(1, n), 1, len(panels), sharey=True, squeeze=False)
-    for k, (ax, (mean, p5, p95, xlabel)) in enumerate(zip(axes[0], panels)):
+    for k, (ax, (mean, p5, p95, xlabel)) in enumerate(zip(axes[0], panels, strict=True)):
         mean = np.asarray(mean, dtype=float)
         ax.barh(y, mean, color=COLOURS[k % len(COLOURS)], height=0.6, label="mean")
         ax.errorbar(mean, y, xerr=[np.clip(mean - np.asarray(p5, dtype=float), 0, None),
@@ -445,13 +452,13 @@ def route_map(
         return 1.0 + 8.0 * math.sqrt(abs(flow_of(name)) / top)
 
     def draw_leg(name: str, pts: list[tuple[float, float]], style: Any, colour: str) -> None:
-        xs, ys = zip(*pts)
+        xs, ys = zip(*pts, strict=True)
         ax.plot(xs, ys, linestyle=style, color=colour, linewidth=width(name), alpha=0.8,
                 solid_capstyle="round", zorder=2)
         if name in disrupted_set:
             ax.plot(xs, ys, linestyle=(0, (1, 1.5)), color=COLOURS[6], linewidth=3.0, zorder=3)
         # label the longest segment at 40% of its length (node labels sit at the ends)
-        segs = list(zip(pts[:-1], pts[1:]))
+        segs = list(itertools.pairwise(pts))
         (x0, y0), (x1, y1) = max(segs, key=lambda s_: math.dist(s_[0], s_[1]))
         ax.annotate(f"{name}\n{flow_of(name) / 1e3:.1f} kt/d", (x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0)),
                     fontsize=7, ha="center", va="center", color="#222222",

@@ -14,7 +14,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 
 # Markdown punctuation that could start markup in user text; '_' only where it can open or
@@ -50,59 +49,87 @@ def _inline_html(markdown: str) -> str:
     return MarkdownIt("commonmark", {"html": False}).renderInline(markdown)
 
 
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str  # plain text (escaped when rendered)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    markdown: str  # Markdown already: its user text went through esc()
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]  # plain text cells (escaped when rendered)
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Image:
+    path: Path  # a PNG under the document's folder
+    alt: str  # plain text: the alt text and the caption
+
+
+Block = Heading | Paragraph | Table | Image
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+          "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
+          "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
+          "th{background:#f2f2f2}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
+
+
 @dataclass
 class Doc:
-    """The brief as blocks, rendered to Markdown or HTML."""
+    """The brief as blocks, rendered to Markdown (images beside it) or to one HTML file
+    (images inlined as data URIs)."""
 
-    blocks: list[tuple[str, Any]] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
 
     def h(self, level: int, text: str) -> None:
-        self.blocks.append(("h", (level, text)))
+        self.blocks.append(Heading(level, text))
 
     def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
+        self.blocks.append(Paragraph(text))
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        self.blocks.append(("table", (list(header), [list(map(str, r)) for r in rows])))
+        self.blocks.append(Table(list(header), [list(map(str, r)) for r in rows]))
 
     def image(self, path: Path, alt: str) -> None:
-        self.blocks.append(("img", (path, alt)))
+        self.blocks.append(Image(path, alt))
 
     def markdown(self, root: Path) -> str:
+        """The document as Markdown; image paths relative to ``root`` (the document's folder)."""
         out: list[str] = []
-        for kind, b in self.blocks:
-            if kind == "h":
-                out.append("#" * b[0] + " " + esc(b[1]))
-            elif kind == "p":
-                out.append(b)  # Markdown already: its user text went through esc()
-            elif kind == "table":
-                header, rows = b
-                cells = [[esc(c) for c in r] for r in [header, *rows]]
-                out.append("\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(header),
+        for b in self.blocks:
+            if isinstance(b, Heading):
+                out.append("#" * b.level + " " + esc(b.text))
+            elif isinstance(b, Paragraph):
+                out.append(b.markdown)
+            elif isinstance(b, Table):
+                cells = [[esc(c) for c in r] for r in [b.header, *b.rows]]
+                out.append("\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(b.header),
                                       *("| " + " | ".join(r) + " |" for r in cells[1:])]))
-            elif kind == "img":
-                out.append(f"![{esc(b[1])}]({b[0].relative_to(root).as_posix()})")
+            else:
+                out.append(f"![{esc(b.alt)}]({b.path.relative_to(root).as_posix()})")
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
+        """The document as one self-contained HTML page."""
         body: list[str] = []
-        for kind, b in self.blocks:
-            if kind == "h":
-                body.append(f"<h{b[0]}>{html.escape(b[1])}</h{b[0]}>")
-            elif kind == "p":
-                body.append(f"<p>{_inline_html(b)}</p>")
-            elif kind == "table":
-                header, rows = b
-                head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
-                trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+        for b in self.blocks:
+            if isinstance(b, Heading):
+                body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+            elif isinstance(b, Paragraph):
+                body.append(f"<p>{_inline_html(b.markdown)}</p>")
+            elif isinstance(b, Table):
+                head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
+                trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in b.rows)
                 body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>")
-            elif kind == "img":
-                data = base64.b64encode(Path(b[0]).read_bytes()).decode("ascii")
-                body.append(f'<figure><img alt="{html.escape(b[1])}" src="data:image/png;base64,{data}">'
-                            f"<figcaption>{html.escape(b[1])}</figcaption></figure>")
-        style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
-                 "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
-                 "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
-                 "th{background:#f2f2f2}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
+            else:
+                data = base64.b64encode(Path(b.path).read_bytes()).decode("ascii")
+                body.append(f'<figure><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">'
+                            f"<figcaption>{html.escape(b.alt)}</figcaption></figure>")
         return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
-                f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+                f"</title><style>{_STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
