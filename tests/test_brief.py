@@ -170,7 +170,8 @@ def expected_numbers(folder: Path) -> dict[str, str]:
     stock = ts[(ts.kind == "stock") & (ts.facility == "mozyr")].pivot(index="replication", columns="day",
                                                                      values="value_t")
     low = stock.to_numpy().argmin(axis=1)
-    for name, x in zip(("low.p5", "low.p50", "low.p95"), np.quantile(low, [0.05, 0.5, 0.95], method="nearest")):
+    for name, x in zip(("low.p5", "low.p50", "low.p95"), np.quantile(low, [0.05, 0.5, 0.95], method="nearest"),
+                       strict=True):
         out[name] = (dt.date(2021, 1, 1) + dt.timedelta(days=int(x))).isoformat()
     # binding facility: brody_mozyr has the highest utilisation in every replication
     top = fk.sort_values(["replication", "utilisation_pct"], ascending=[True, False]).groupby("replication").head(1)
@@ -247,7 +248,8 @@ def test_dependency_and_disruption_tables_come_from_the_run(run_folder):
     dk = pd.read_parquet(run_folder / "disruption_kpis.parquet")
     mean, p5, _, p95 = q(dk["held_back_t"])
     assert (f"| brody_closed | closure | brody_mozyr | from 2021-01-10 for 5.0 d | 100 | "
-            f"{mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt) | 0 h (in every replication) | test |") in dis
+            f"{mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt) | 0 h (in every replication) "
+            "| test |") in dis
 
 
 def test_assumptions_and_what_was_run(run_folder):
@@ -295,7 +297,7 @@ def test_bad_run_folder_is_a_clear_error(tmp_path):
         briefmod.brief(tmp_path / "nope")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "manifest.json").write_text("{}")
-    with pytest.raises(UserError, match="missing scenario.yaml"):
+    with pytest.raises(UserError, match=r"missing scenario.yaml"):
         briefmod.brief(tmp_path / "half")
     with pytest.raises(UserError, match="unknown brief format"):
         briefmod.brief(tmp_path / "half", format="pdf")  # type: ignore[arg-type]
@@ -353,7 +355,7 @@ def test_brief_of_a_real_run_matches_its_tables(tmp_path, valid_scenario):
     head = section(md, "Headline")
     k = pd.read_parquet(res.path / "kpis.parquet")
     dk = pd.read_parquet(res.path / "disruption_kpis.parquet")
-    assert f"Over 90 days from 2021-01-01 (3 replications)" in head
+    assert "Over 90 days from 2021-01-01 (3 replications)" in head
     assert f"against a demand of {k.demand_t.mean() / 1e3:,.1f} kt" in head
     mean, p5, _, p95 = q(k.delivered_t)
     if f"{p5 / 1e3:,.1f}" == f"{p95 / 1e3:,.1f}" == f"{mean / 1e3:,.1f}":
@@ -364,7 +366,7 @@ def test_brief_of_a_real_run_matches_its_tables(tmp_path, valid_scenario):
     storm = dk[dk.disruption == "pivdennyi-storm"]
     assert (storm.activations > 0).all()  # a fixed window: active in every replication
     assert "| pivdennyi-storm | closure | pivdennyi | from 2021-01-20 for 3.0 d | 100 |" in section(md, "Disruptions")
-    assert f"| seed | 11 |" in md and f"| scenario hash | {res.manifest['scenario_hash']} |" in md
+    assert "| seed | 11 |" in md and f"| scenario hash | {res.manifest['scenario_hash']} |" in md
 
 
 def numbers_derivable_from(folder: Path) -> set[str]:
@@ -430,7 +432,8 @@ def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path
 def test_charts_carry_axis_labels_with_units_and_legends(run_folder):
     """Labels are kept as text in the SVGs, so they can be checked (and read by screen readers)."""
     expected = {
-        "delivered": ["cumulative delivered − demand (kt)", "crude per day, 7-day mean (kt/d)", "deliveries equal demand"],
+        "delivered": ["cumulative delivered − demand (kt)", "crude per day, 7-day mean (kt/d)",
+                      "deliveries equal demand"],
         "cover": ["stock in days of demand (d)", "minimum operating (5.0 d)", "cover: p5–p95"],
         "waits": ["wait per tanker (h)", "supsa (berth), n=60", "median"],
         "utilisation": ["utilisation (%)", "closed (days)", "p5–p95"],
@@ -475,7 +478,8 @@ def test_brief_command_writes_the_document_and_refuses_bad_input_plainly(tmp_pat
 
 # ------------------------------------------------------------ counterfactual attribution
 
-COST_STEMS = (("delivered_lost_t", 1e-3, 1, " kt", 20_000, 40_000), ("shortfall_added_t", 1e-3, 1, " kt", 1_000, 15_000),
+COST_STEMS = (("delivered_lost_t", 1e-3, 1, " kt", 20_000, 40_000),
+              ("shortfall_added_t", 1e-3, 1, " kt", 1_000, 15_000),
               ("cut_run_days_added", 1.0, 1, " d", 0.5, 3.0), ("min_days_cover_change_d", 1.0, 1, " d", -3.0, -1.0),
               ("wait_added_h", 1.0, 0, " h", 2.0, 90.0))
 

@@ -116,7 +116,7 @@ def test_float_dust_is_never_significant():
     is 1e-9 x 20 t (the larger mean) + 1e-6 t (a gram) = 1.02e-6 t, far above 1.4e-10:
     not significant."""
     base = pd.DataFrame({"replication": range(3), "shortfall_t": [10.0, 20.0, 30.0]})
-    run = base.assign(shortfall_t=base.shortfall_t + [-1.3e-10, -1.4e-10, -1.5e-10])
+    run = base.assign(shortfall_t=base.shortfall_t + np.array([-1.3e-10, -1.4e-10, -1.5e-10]))
     r = cmp_module.compare(base, run, paired=True).iloc[0]
     assert r["diff"] == pytest.approx(-1.4e-10, rel=1e-3)
     assert r.ci_high < 0  # the interval alone would call it significant ...
@@ -124,7 +124,7 @@ def test_float_dust_is_never_significant():
     assert r.tolerance == pytest.approx(1e-9 * 20.0 + 1e-6)
     assert r.note.startswith("within numerical tolerance")
     # a real difference of a tenth of a tonne with the same spread is significant
-    real = base.assign(shortfall_t=base.shortfall_t + [0.09, 0.10, 0.11])
+    real = base.assign(shortfall_t=base.shortfall_t + np.array([0.09, 0.10, 0.11]))
     assert cmp_module.compare(base, real, paired=True).iloc[0].significant
 
 
