@@ -138,7 +138,7 @@ def _clean(x: float) -> float:
 
 def _counterfactuals(scenario: Scenario, disrupted_kpis: pd.DataFrame, runs: Path, *, n: int, seed: int,
                      run_kwargs: dict[str, Any], relative_to: Path) -> pd.DataFrame:
-    from sim import runner
+    import sim.runner as runner
 
     names = [d.name for d in scenario.disruptions]
     if not names:
@@ -186,7 +186,7 @@ def attribute(
     disruption, then ``all disruptions``; columns :data:`COLUMNS`) and write it as
     ``attribution.parquet`` / ``.csv`` into a new folder (``table.attrs["path"]``).
     See the module docstring for the figures and where the runs go."""
-    from sim import runner
+    import sim.runner as runner
 
     prep = runner.prepare(scenario_or_path, overrides)
     scenario = prep.scenario
@@ -222,7 +222,7 @@ def attribute_run(
     (its resolved scenario, seed and replications); the counterfactual runs go to
     ``RUN/attribution/`` and the table to ``RUN/attribution.parquet`` / ``.csv``, where the
     brief reads it.  Refused if the run already holds an attribution table."""
-    from sim import runner
+    import sim.runner as runner
 
     folder = Path(run_path)
     if not (folder / "manifest.json").is_file():

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import units
+import sim.units as units
 from sim.results import store
 from sim.analysis.attribution import paired_difference
 from sim.errors import UserError
@@ -176,7 +176,7 @@ def criticality(
     ``duration`` is a duration ("14d", "36h") or hours; ``at`` a date or an offset from the
     start; ``facilities`` limits the facilities closed (default: every facility).
     """
-    from sim import runner
+    import sim.runner as runner
 
     prep = runner.prepare(scenario_or_path, overrides)
     scenario = prep.scenario

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import units
+import sim.units as units
 from sim.errors import UserError
 from sim.results.catalogue import SENSITIVITY_DEFAULT
 

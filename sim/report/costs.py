@@ -65,6 +65,7 @@ def cost_rows(table: pd.DataFrame) -> list[list[str]]:
 
 
 def all_zero(column: str, st: Stat) -> bool:
+    """True when the mean, p5 and p95 all print as zero in the KPI's format."""
     return all(fmt_value(column, x) in ("0.0", "-0.0", "0", "-0") for x in (st.mean, st.p5, st.p95))
 
 
@@ -99,6 +100,7 @@ def cost_sentence(run: RunResult) -> str:
 
 
 def cost_row(run: RunResult, name: str) -> pd.Series | None:
+    """The attribution row of disruption ``name`` (or of all together), None if the run has none."""
     t = attribution_table(run)
     if t is None or not (t["disruption"] == name).any():
         return None

@@ -51,23 +51,31 @@ def _inline_html(markdown: str) -> str:
 
 @dataclass(frozen=True)
 class Heading:
+    """A heading of the given level (1 = title)."""
+
     level: int
     text: str  # plain text (escaped when rendered)
 
 
 @dataclass(frozen=True)
 class Paragraph:
+    """A paragraph of Markdown."""
+
     markdown: str  # Markdown already: its user text went through esc()
 
 
 @dataclass(frozen=True)
 class Table:
+    """A table: a header row and rows of cells."""
+
     header: list[str]  # plain text cells (escaped when rendered)
     rows: list[list[str]]
 
 
 @dataclass(frozen=True)
 class Image:
+    """A chart, with its caption."""
+
     path: Path  # a PNG under the document's folder
     alt: str  # plain text: the alt text and the caption
 

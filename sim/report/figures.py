@@ -29,6 +29,7 @@ FLOW_SECTIONS = ("pipelines", "terminals", "sea_legs", "chokepoints")
 
 
 def refineries(s: Any) -> list[Any]:
+    """The refineries of a scenario, in scenario order."""
     return list(s.network.refineries)
 
 
@@ -58,6 +59,7 @@ def n_days(run: RunResult) -> int:
 
 
 def dates(run: RunResult) -> list[_dt.date]:
+    """The calendar date of each day of the daily series."""
     return [run.scenario.start + _dt.timedelta(days=i) for i in range(n_days(run))]
 
 
@@ -77,6 +79,7 @@ def delivered_matrix(run: RunResult) -> np.ndarray:
 
 
 def demand_matrix(run: RunResult) -> np.ndarray:
+    """Refinery demand per [replication, day] (t), from the ``demand`` series."""
     ts = run.timeseries
     refs = {r.name for r in refineries(run.scenario)}
     if ts.empty:
@@ -181,6 +184,7 @@ def waits_table(run: RunResult) -> pd.DataFrame:
 
 
 def fac_col(df: pd.DataFrame, *names: str) -> str | None:
+    """The first of ``names`` that is a column of ``df`` (tables written by older versions differ)."""
     for n in names:
         if n in df.columns:
             return n
@@ -209,6 +213,8 @@ def utilisation_table(run: RunResult) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Binding:
+    """The flow facility that bound the flow most often, and its utilisation (%)."""
+
     facility: str
     share_pct: float  # replications in which it was the most utilised flow facility
     utilisation: Stat

@@ -38,10 +38,12 @@ class Stat:
 
 
 def kt(t: float) -> str:
+    """Tonnes as kilotonnes with one decimal (no unit text)."""
     return f"{t / 1e3:,.1f}"
 
 
 def num(x: float, digits: int = 1) -> str:
+    """A number with thousands separators and ``digits`` decimals."""
     return f"{x:,.{digits}f}"
 
 

@@ -52,6 +52,7 @@ PLACES: tuple[tuple[str, tuple[float, float]], ...] = (
 
 
 def place_of(name: str) -> tuple[float, float] | None:
+    """Rough (longitude, latitude) of a facility whose name contains a known place, else None."""
     low = name.lower()
     for key, xy in PLACES:
         if key in low:

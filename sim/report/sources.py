@@ -14,6 +14,7 @@ from sim.scenario.language import KIND_OF_SECTION
 
 
 def _facility_figures(f: Any) -> str:
+    """A facility's key figures as the assumptions table prints them (capacity, tank, berths)."""
     parts = []
     for attr, label in (("capacity_t_per_day", "capacity {} kt/d"), ("rate_t_per_day", "rate {} kt/d"),
                         ("demand_t_per_day", "demand {} kt/d"), ("linefill_t", "linefill {} kt"),
@@ -42,6 +43,7 @@ def assumptions_table(run: RunResult) -> list[list[str]]:
 
 
 def seed_list(keys: list[str]) -> str:
+    """``seeds: a, b`` for the seed keys an item cites, or ``not given``."""
     return ("seeds: " + ", ".join(dict.fromkeys(keys))) if keys else "not given"
 
 
