@@ -128,7 +128,7 @@ def test_removing_all_disruptions_gives_the_combined_cost_and_the_files_are_writ
     assert pd.read_csv(folder / "attribution.csv")["disruption"].tolist() == fixed["disruption"].tolist()
     # each counterfactual run really lacks its disruption, and has the same seed and replications
     base = open_run(folder / "runs" / "disrupted")
-    for label, runpath in zip(fixed["disruption"], fixed["run"], strict=False):
+    for label, runpath in zip(fixed["disruption"], fixed["run"], strict=True):
         cf = open_run(folder / runpath)
         assert cf.manifest["seed"] == base.manifest["seed"] == 3
         assert cf.kpis["replication"].tolist() == base.kpis["replication"].tolist() == [0, 1]

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.criticality import criticality, with_closure
+from sim.analysis.criticality import with_closure
+from sim.report.analysis_charts import criticality_with_chart as criticality
 from sim.errors import UserError
 
 SCENARIO = textwrap.dedent("""\
@@ -178,7 +179,7 @@ def test_sensitivity_profiles_hold_the_other_parameters_at_their_middle_value(tm
 
 
 def test_sensitivity_tornado_ranks_the_parameter_that_moves_the_kpi_most(tmp_path):
-    from sim.analysis.sensitivity import sensitivity
+    from sim.report.analysis_charts import sensitivity_with_charts as sensitivity
 
     res = sensitivity(write_sweep(tmp_path / "sweep"), kpis=["shortfall_t"])
     tor = res.tornado.set_index("param")

@@ -118,7 +118,7 @@ def paired_row(disruption: str, removed: Sequence[str], with_kpis: pd.DataFrame,
     """One row of the attribution table: each figure's mean, p5, p95 and 95% CI of the
     paired difference between the disrupted run and the run without ``removed``."""
     row: dict[str, Any] = {"disruption": disruption, "removed": ", ".join(removed),
-                           "replications": int(len(with_kpis)), "run": run}
+                           "replications": len(with_kpis), "run": run}
     for stem, col, sign in FIGURES:
         w, wo = _aligned(with_kpis, without_kpis, col)
         # paired_interval(a, b) is the interval of b - a
@@ -138,7 +138,7 @@ def _clean(x: float) -> float:
 
 def _counterfactuals(scenario: Scenario, disrupted_kpis: pd.DataFrame, runs: Path, *, n: int, seed: int,
                      run_kwargs: dict[str, Any], relative_to: Path) -> pd.DataFrame:
-    from sim import runner
+    import sim.runner as runner
 
     names = [d.name for d in scenario.disruptions]
     if not names:
@@ -158,7 +158,13 @@ def _write(folder: Path, table: pd.DataFrame) -> None:
 
 
 def _common(executor: str, workers: int | None, scheduler: Any, progress: bool | None, model: Any) -> dict[str, Any]:
-    return dict(executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model)
+    return {"executor": executor, "workers": workers, "scheduler": scheduler, "progress": progress, "model": model}
+
+
+def _git() -> store.GitInfo | None:
+    """The checkout's commit as the manifest records it (None outside a git checkout)."""
+    found = store.git_commit()
+    return store.GitInfo.model_validate(found) if found is not None else None
 
 
 def attribute(
@@ -180,7 +186,7 @@ def attribute(
     disruption, then ``all disruptions``; columns :data:`COLUMNS`) and write it as
     ``attribution.parquet`` / ``.csv`` into a new folder (``table.attrs["path"]``).
     See the module docstring for the figures and where the runs go."""
-    from sim import runner
+    import sim.runner as runner
 
     prep = runner.prepare(scenario_or_path, overrides)
     scenario = prep.scenario
@@ -198,7 +204,7 @@ def attribute(
         analysis="attribution", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
         scenario_source=prep.source, overrides=list(prep.overrides), seed=s, replications=n,
         disruptions=[d.name for d in scenario.disruptions], versions=store.package_versions(),
-        git=store.git_commit(), created_utc=store.utc_now(), status="complete"))
+        git=_git(), created_utc=store.utc_now(), status="complete"))
     table.attrs["path"] = folder
     return table
 
@@ -216,7 +222,7 @@ def attribute_run(
     (its resolved scenario, seed and replications); the counterfactual runs go to
     ``RUN/attribution/`` and the table to ``RUN/attribution.parquet`` / ``.csv``, where the
     brief reads it.  Refused if the run already holds an attribution table."""
-    from sim import runner
+    import sim.runner as runner
 
     folder = Path(run_path)
     if not (folder / "manifest.json").is_file():
@@ -258,4 +264,5 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
-__all__ = ["attribute", "attribute_run", "without", "paired_difference", "paired_row", "format_table", "ALL", "COLUMNS", "FIGURES"]
+__all__ = ["ALL", "COLUMNS", "FIGURES", "attribute", "attribute_run", "format_table", "paired_difference", "paired_row",
+           "without"]

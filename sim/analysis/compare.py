@@ -39,11 +39,10 @@ import pandas as pd
 from scipy import stats
 
 from sim.errors import UserError
+from sim.results.catalogue import COMPARE_HEADLINE, unit_of
 
-# Shown by `routesim compare` unless --all or --kpi is given.
-HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover",
-            "voyages", "cycle_h_mean", "wait_h_total", "wait_berth_h_total", "wait_closed_h_total",
-            "demurrage_h", "demurrage_usd")
+# Shown by `routesim compare` unless --all or --kpi is given (the catalogue's selection).
+HEADLINE = COMPARE_HEADLINE
 
 
 # --------------------------------------------------------------------------- tolerance
@@ -53,16 +52,8 @@ HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run
 # drift by a few ulps between runs that differ in nothing but the order of additions):
 # never significant, whatever its interval says.
 REL_TOLERANCE = 1e-9
+# keyed by the unit a column stores (sim.results.catalogue.unit_of)
 ABS_TOLERANCE = {"t": 1e-6, "h": 1e-6, "d": 1e-6, "pct": 1e-9, "usd": 1e-6, "": 1e-9}
-_UNITS = {"t": "t", "h": "h", "d": "d", "days": "d", "pct": "pct", "usd": "usd"}
-
-
-def unit_of(kpi: str) -> str:
-    """The unit a KPI column carries in its name (``wait_berth_h_total`` -> ``h``), ``''`` for counts."""
-    for part in reversed(kpi.split("_")):
-        if part in _UNITS:
-            return _UNITS[part]
-    return ""
 
 
 def tolerance(kpi: str, *magnitudes: float) -> float:
@@ -280,7 +271,7 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
     rows = []
     for c in cols:
         a = base[c].to_numpy(dtype="float64")
-        for name, (_, df, _seed), method in zip(names[1:], loaded[1:], methods):
+        for name, (_, df, _seed), method in zip(names[1:], loaded[1:], methods, strict=True):
             if c not in df.columns:
                 continue
             row = compare_kpi(c, a, df[c].to_numpy(dtype="float64"), method, confidence,
@@ -307,7 +298,7 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
         return "(no KPIs in common)"
 
     def num(x: float) -> str:
-        if x is None or not math.isfinite(x):
+        if not math.isfinite(x):
             return "-"
         ax = abs(x)
         if ax >= 1e5:
@@ -317,7 +308,7 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
         return f"{x:,.2f}"
 
     out = []
-    pct = int(round(confidence * 100))
+    pct = round(confidence * 100)
     header = f"{'KPI':<26} {'baseline':>14} {'run':>14} {'difference':>14} {f'{pct}% CI of difference':>30}  "
     for run_name, g in table.groupby("run", sort=False):
         method = g["method"].iloc[0]
@@ -325,12 +316,13 @@ def format_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
         out.append(f"run:      {run_name}  (n={g['n_run'].max()}); interval: "
                    f"{describe_method(method, int(g['n_paired'].max()))}")
         out.append(header)
-        for r in g.itertuples():
-            ci = f"[{num(r.ci_low)}, {num(r.ci_high)}]" if math.isfinite(r.ci_low) and math.isfinite(r.ci_high) else "-"
-            said = "significant" if r.significant else r.note
-            if method == "paired" and math.isfinite(r.ci_low) and r.n_paired < g["n_paired"].max():
-                said = "; ".join(filter(None, [said, f"{r.n_paired} replications paired"]))
-            out.append(f"{r.kpi:<26} {num(r.mean_baseline):>14} {num(r.mean_run):>14} {num(r.diff):>14} "
-                       f"{ci:>30}  {said}".rstrip())
+        for r in g.to_dict("records"):
+            lo, hi = float(r["ci_low"]), float(r["ci_high"])
+            ci = f"[{num(lo)}, {num(hi)}]" if math.isfinite(lo) and math.isfinite(hi) else "-"
+            said = "significant" if r["significant"] else str(r["note"])
+            if method == "paired" and math.isfinite(lo) and r["n_paired"] < g["n_paired"].max():
+                said = "; ".join(filter(None, [said, f"{r['n_paired']} replications paired"]))
+            out.append(f"{r['kpi']:<26} {num(float(r['mean_baseline'])):>14} {num(float(r['mean_run'])):>14} "
+                       f"{num(float(r['diff'])):>14} {ci:>30}  {said}".rstrip())
         out.append("")
     return "\n".join(out).rstrip() + "\n"

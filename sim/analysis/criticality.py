@@ -35,9 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.report import charts
+import sim.units as units
 from sim.results import store
-from sim import units
 from sim.analysis.attribution import paired_difference
 from sim.errors import UserError
 from sim.scenario.language import KIND_OF_SECTION, Disruption, Scenario
@@ -47,9 +46,19 @@ CLOSURE_NAME = "n1_closure"
 
 @dataclass
 class CriticalityResult:
+    """The N-1 analysis of one scenario: its table, its folder and what was closed when.
+
+    The closure's ``start``, ``duration_h`` and the ``replications`` are kept so the report
+    layer (:func:`sim.report.analysis_charts.criticality_tornado`) can title its chart.
+    """
+
     path: Path
     table: pd.DataFrame  # one row per facility, ranked by lost delivery
     base: Any  # the undisrupted run (sim.results.store.RunResult)
+    scenario: Scenario
+    duration_h: float
+    start: str  # as the scenario language writes it
+    replications: int
 
     def __repr__(self) -> str:
         return f"CriticalityResult({str(self.path)!r}, facilities={len(self.table)})"
@@ -61,16 +70,13 @@ def _closure_start(scenario: Scenario, at: str | _dt.date | None) -> tuple[str, 
         day = int(scenario.horizon_h // 48)  # the day nearest the middle of the horizon
         date = scenario.start + _dt.timedelta(days=day)
         return date.isoformat(), day * 24.0
-    if isinstance(at, _dt.date):
-        text = at.isoformat()
-    else:
-        text = str(at).strip()
+    text = at.isoformat() if isinstance(at, _dt.date) else str(at).strip()
     try:
-        date, h = units.parse_instant(at if isinstance(at, _dt.datetime) else text, scenario.utc_offset_h)
+        on, h = units.parse_instant(at if isinstance(at, _dt.datetime) else text, scenario.utc_offset_h)
     except units.UnitError as e:
         raise UserError(f"--at {text!r}: give a date like 2021-07-01, a date and time like 2021-07-01T18:00 "
                         f"or an offset like 180d ({e})") from None
-    hours = (date - scenario.start).days * 24.0 + (h or 0.0) if date is not None else float(h or 0.0)
+    hours = (on - scenario.start).days * 24.0 + (h or 0.0) if on is not None else float(h or 0.0)
     if not 0 <= hours < scenario.horizon_h:
         end = scenario.start + _dt.timedelta(hours=scenario.horizon_h)
         raise UserError(f"--at {text!r} is outside the scenario's horizon ({scenario.start} to {end:%Y-%m-%d})")
@@ -105,7 +111,8 @@ def _survive_d(run: Any, disruption: str, refineries: Sequence[str]) -> np.ndarr
         return np.full(n, math.nan)
     values = mine[cols].to_numpy(dtype=float)
     with np.errstate(all="ignore"):
-        out = np.where(np.isnan(values).all(axis=1), math.nan, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=1))
+        out = np.where(np.isnan(values).all(axis=1), math.nan,
+                       np.nanmin(np.where(np.isnan(values), np.inf, values), axis=1))
     return out
 
 
@@ -169,7 +176,7 @@ def criticality(
     ``duration`` is a duration ("14d", "36h") or hours; ``at`` a date or an offset from the
     start; ``facilities`` limits the facilities closed (default: every facility).
     """
-    from sim import runner
+    import sim.runner as runner
 
     prep = runner.prepare(scenario_or_path, overrides)
     scenario = prep.scenario
@@ -191,8 +198,8 @@ def criticality(
     s = int(seed if seed is not None else scenario.seed)
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="criticality-")
     runs = folder / "runs"
-    common = dict(replications=n, seed=s, executor=executor, workers=workers, scheduler=scheduler,
-                  progress=progress, model=model)
+    common: dict[str, Any] = {"replications": n, "seed": s, "executor": executor, "workers": workers,
+                              "scheduler": scheduler, "progress": progress, "model": model}
     base = runner.run(scenario, out=runs / "base", **common)
     refineries = [r.name for r in scenario.network.refineries]
     base_cum = _cumulative_delivered(base, refineries)
@@ -227,8 +234,7 @@ def criticality(
     table.to_csv(folder / "criticality.csv", index=False)
     store.write_parquet(folder / "criticality.parquet", table)
     _write_manifest(folder, scenario, prep.source, s, n, duration_h, start, start_h, chosen)
-    tornado(table, folder / "tornado", scenario=scenario, duration_h=duration_h, start=start, replications=n)
-    return CriticalityResult(folder, table, base)
+    return CriticalityResult(folder, table, base, scenario, duration_h, start, n)
 
 
 def rank(table: pd.DataFrame, replications: int) -> pd.DataFrame:
@@ -237,16 +243,22 @@ def rank(table: pd.DataFrame, replications: int) -> pd.DataFrame:
     order the rows by lost delivery, then peak delivery deficit (crude delayed), then extra
     shortfall, then name."""
     t = table.copy()
-    lost_key = list(zip(-t["lost_delivery_t_mean"].round(3), -t["peak_deficit_t_mean"].round(3)))
+    lost_key = list(zip(-t["lost_delivery_t_mean"].round(3), -t["peak_deficit_t_mean"].round(3), strict=True))
     t["rank_lost"] = [sorted(lost_key).index(k) + 1 for k in lost_key]
     # a closure that makes refineries cut runs in fewer replications is less critical
     surv = t["time_to_survive_d_median"].fillna(np.inf)
-    key = list(zip(surv, -t["replications_cut"]))
+    key = list(zip(surv, -t["replications_cut"], strict=True))
     order = sorted(set(key))
     t["rank_survive"] = [order.index(k) + 1 for k in key]
     t = t.sort_values(["lost_delivery_t_mean", "peak_deficit_t_mean", "extra_shortfall_t_mean", "facility"],
                       ascending=[False, False, False, True], kind="mergesort").reset_index(drop=True)
     return t
+
+
+def _git() -> store.GitInfo | None:
+    """The checkout's commit as the manifest records it (None outside a git checkout)."""
+    found = store.git_commit()
+    return store.GitInfo.model_validate(found) if found is not None else None
 
 
 def _write_manifest(folder: Path, scenario: Scenario, source: str | None, seed: int, n: int, duration_h: float,
@@ -255,20 +267,5 @@ def _write_manifest(folder: Path, scenario: Scenario, source: str | None, seed: 
         analysis="criticality", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
         scenario_source=source, seed=seed, replications=n, closure_duration_h=float(duration_h),
         closure_start=str(start), closure_start_h=float(start_h), facilities=list(chosen),
-        versions=store.package_versions(), git=store.git_commit(), created_utc=store.utc_now(),
+        versions=store.package_versions(), git=_git(), created_utc=store.utc_now(),
         status="complete"))
-
-
-def tornado(table: pd.DataFrame, stem: Path, *, scenario: Scenario, duration_h: float, start: str,
-            replications: int) -> Path:
-    """Ranked bars (most critical at the top): delivery lost over the horizon and the peak
-    delivery deficit, mean with p5–p95 whiskers over the paired replications."""
-    return charts.ranked_panels(
-        table["facility"].tolist(),
-        [(table["lost_delivery_t_mean"] / 1e3, table["lost_delivery_t_p5"] / 1e3, table["lost_delivery_t_p95"] / 1e3,
-          "crude delivery lost over the horizon (kt)"),
-         (table["peak_deficit_t_mean"] / 1e3, table["peak_deficit_t_p5"] / 1e3, table["peak_deficit_t_p95"] / 1e3,
-          "peak delivery deficit: crude held back (kt)")],
-        stem,
-        title=f"N-1 criticality: each facility closed for {duration_h / 24:g} days from {start}",
-        subtitle=f"{scenario.name}, {replications} replications, paired with the undisrupted run")

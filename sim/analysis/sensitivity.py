@@ -1,12 +1,14 @@
-"""Sensitivity of KPIs to swept parameters: charts with bands, and tornado charts.
+"""Sensitivity of KPIs to swept parameters: profiles with bands, and tornado tables.
 
 Input is a sweep folder written by :func:`sim.runner.sweep`: ``sweep.parquet`` (a row per
 point and replication, a column per swept parameter, then the KPIs) and ``points.parquet``.
 
-For each parameter and KPI, the KPI's mean and p5–p95 band over replications is charted
-against the parameter's values, the other parameters held at their base values.  When
-several parameters were swept, a tornado chart shows, for each parameter, the KPI's mean at
-the parameter's lowest and highest value (others at base) around the base point's mean.
+For each parameter and KPI, the KPI's mean and p5–p95 band over replications at each of
+the parameter's values, the other parameters held at their base values (a
+:class:`Profile`).  When several parameters were swept, a tornado table gives, for each
+parameter, the KPI's mean at the parameter's lowest and highest value (others at base)
+around the base point's mean.  This module returns tables; the charts of them are drawn by
+:mod:`sim.report.analysis_charts` (``routesim sensitivity`` writes both).
 
 Base values: by default each parameter's middle value (the median of its sorted values,
 the lower of the two middle ones for an even count); pass ``base={param: value}`` to choose.
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,21 +26,42 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.report import charts
-from sim import units
+import sim.units as units
 from sim.errors import UserError
+from sim.results.catalogue import SENSITIVITY_DEFAULT
 
-DEFAULT_KPIS = ("delivered_t", "shortfall_t", "demand_met_pct", "min_days_cover", "cut_run_days")
+DEFAULT_KPIS = SENSITIVITY_DEFAULT
 NOT_PARAMS = {"point", "run", "set", "replication"}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One KPI against one swept parameter (the others at base): ``table`` has value (as
+    swept, not as text), n, mean, p5, p95 per value of the parameter."""
+
+    kpi: str
+    param: str
+    table: pd.DataFrame
 
 
 @dataclass
 class SensitivityResult:
+    """What :func:`sensitivity` found in a sweep folder, as tables.
+
+    ``charts`` lists the charts drawn from it; :func:`sensitivity` draws none (the report
+    layer does: :func:`sim.report.analysis_charts.sensitivity_charts`).
+    """
+
     path: Path
     table: pd.DataFrame  # param, value, kpi, n, mean, p5, p95 (others at base)
     tornado: pd.DataFrame  # kpi, param, low_value, high_value, low_mean, high_mean, base_mean
     charts: list[Path] = field(default_factory=list)
     table_path: Path | None = None
+    params: list[str] = field(default_factory=list)  # the swept parameters
+    kpis: list[str] = field(default_factory=list)  # the KPIs analysed, in order
+    base: dict[str, Any] = field(default_factory=dict)  # each parameter's base value
+    profiles: list[Profile] = field(default_factory=list)  # per KPI, then per parameter
+    scenario: str = ""  # the swept scenario's name
 
 
 def load_sweep(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -101,9 +123,9 @@ def short_name(param: str) -> str:
 
 def _sorted_values(series: pd.Series) -> list[Any]:
     values = list(pd.unique(series))
-    nums = [numeric(v) for v in values]
-    if all(n is not None for n in nums):
-        return [v for _, v in sorted(zip([n[0] for n in nums], values), key=lambda t: t[0])]  # type: ignore[index]
+    nums = [n for n in (numeric(v) for v in values) if n is not None]
+    if len(nums) == len(values):
+        return [v for _, v in sorted(zip([n[0] for n in nums], values, strict=True), key=lambda t: t[0])]
     return values
 
 
@@ -163,17 +185,6 @@ def tornado_table(table: pd.DataFrame, params: Sequence[str], kpi: str, base: Ma
     return pd.DataFrame(rows, columns=["kpi", "param", "low_value", "high_value", "low_mean", "high_mean", "base_mean"])
 
 
-def _fname(text: str) -> str:
-    return re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_")
-
-
-def _axis_label(kpi: str) -> str:
-    from sim.report.brief import kpi_format
-
-    label, unit, _, _ = kpi_format(kpi)
-    return f"{label} ({unit})" if unit else label
-
-
 def _scenario_name(folder: Path) -> str:
     """The swept scenario's name, from the first point's manifest when there is one."""
     import json
@@ -188,9 +199,9 @@ def _scenario_name(folder: Path) -> str:
 
 def sensitivity(path: str | os.PathLike[str], *, kpis: Sequence[str] | None = None,
                 base: Mapping[str, Any] | None = None) -> SensitivityResult:
-    """Write ``sensitivity.csv`` and the charts into the sweep folder; see the module docstring."""
-    from sim.report.brief import kpi_format
-
+    """Write ``sensitivity.csv`` into the sweep folder and return the profiles and tornado
+    tables; see the module docstring.  The charts are drawn from the result by
+    :func:`sim.report.analysis_charts.sensitivity_charts` (``routesim sensitivity`` does both)."""
     folder = Path(path)
     table, params = load_sweep(folder)
     chosen = list(kpis) if kpis else [k for k in DEFAULT_KPIS if k in table.columns]
@@ -198,40 +209,18 @@ def sensitivity(path: str | os.PathLike[str], *, kpis: Sequence[str] | None = No
     if missing:
         raise UserError(f"no KPI {', '.join(missing)} in {folder / 'sweep.parquet'}")
     b = base_values(table, params, base)
-    out_dir = folder / "charts"
-    made: list[Path] = []
-    frames, tornados = [], []
-    scenario = _scenario_name(folder)
+    profiles: list[Profile] = []
+    tornados: list[pd.DataFrame] = []
     for kpi in chosen:
-        _, unit, scale, _ = kpi_format(kpi)
         for p in params:
-            prof = profile(table, params, p, kpi, b)
-            frames.append(prof.assign(param=p, kpi=kpi))
-            nums = [numeric(v) for v in prof["value"]]
-            if len(prof) >= 2 and all(n is not None for n in nums) and len({n[1] for n in nums}) == 1:  # type: ignore[index]
-                xs, x_unit = readable([n[0] for n in nums], nums[0][1])  # type: ignore[index]
-                others = ", ".join(f"{short_name(q)}={b[q]}" for q in params if q != p)
-                made.append(charts.kpi_vs_parameter(
-                    xs, prof["mean"] * scale, prof["p5"] * scale, prof["p95"] * scale,
-                    out_dir / f"sensitivity_{_fname(kpi)}_{_fname(p)}",
-                    xlabel=f"{p} ({x_unit})" if x_unit else p, ylabel=_axis_label(kpi),
-                    title=f"{kpi_format(kpi)[0]} against {short_name(p)}",
-                    subtitle=f"{scenario}; mean and p5–p95 over replications" + (f"; {others}" if others else "")))
+            profiles.append(Profile(kpi, p, profile(table, params, p, kpi, b)))
         if len(params) >= 2:
-            tt = tornado_table(table, params, kpi, b)
-            tornados.append(tt)
-            if not tt.empty:
-                made.append(charts.tornado(
-                    pd.DataFrame({"label": tt["param"].map(short_name), "low": tt["low_mean"] * scale, "high": tt["high_mean"] * scale,
-                                  "low_label": tt["low_value"].astype(str), "high_label": tt["high_value"].astype(str)}),
-                    out_dir / f"tornado_{_fname(kpi)}", base=float(tt["base_mean"].iloc[0]) * scale,
-                    below_label="below the base point", above_label="above the base point",
-                    xlabel=_axis_label(kpi) + ", mean at each parameter's lowest and highest value",
-                    title=f"Which swept parameter moves {kpi_format(kpi)[0]} most",
-                    subtitle=f"{scenario}; base point: " + ", ".join(f"{short_name(q)}={v}" for q, v in b.items())))
+            tornados.append(tornado_table(table, params, kpi, b))
+    frames = [pr.table.assign(param=pr.param, kpi=pr.kpi) for pr in profiles]
     long = pd.concat(frames, ignore_index=True)[["param", "value", "kpi", "n", "mean", "p5", "p95"]]
     long["value"] = long["value"].astype(str)
     table_path = folder / "sensitivity.csv"
     long.to_csv(table_path, index=False)
     tor = pd.concat(tornados, ignore_index=True) if tornados else pd.DataFrame()
-    return SensitivityResult(folder, long, tor, made, table_path)
+    return SensitivityResult(folder, long, tor, [], table_path, params=list(params), kpis=chosen, base=b,
+                             profiles=profiles, scenario=_scenario_name(folder))

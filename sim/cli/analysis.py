@@ -1,9 +1,10 @@
 """The ``brief``, ``criticality``, ``attribute`` and ``sensitivity`` commands (registered by :mod:`sim.cli.shell`).
 
-Each handler calls one function of the Python API (:func:`sim.brief.brief`,
-:func:`sim.criticality.criticality`, :func:`sim.analysis.attribution.attribute` or
-:func:`sim.analysis.attribution.attribute_run`, :func:`sim.sensitivity.sensitivity`) and prints
-where it wrote its output.
+Each handler calls one function of the Python API (:func:`sim.report.brief.brief`,
+:func:`sim.report.analysis_charts.criticality_with_chart` (the N-1 tables of
+:mod:`sim.analysis.criticality`, then their chart), :func:`sim.analysis.attribution.attribute`
+or :func:`sim.analysis.attribution.attribute_run`,
+:func:`sim.report.analysis_charts.sensitivity_with_charts`) and prints where it wrote its output.
 """
 
 from __future__ import annotations
@@ -99,9 +100,9 @@ def _cmd_brief(args: argparse.Namespace) -> int:
 
 
 def _cmd_criticality(args: argparse.Namespace) -> int:
-    from sim.analysis.criticality import criticality
+    from sim.report.analysis_charts import criticality_with_chart
 
-    result = criticality(
+    result = criticality_with_chart(
         args.scenario, duration=args.duration, at=args.at, replications=args.replications, seed=args.seed,
         facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
         scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
@@ -148,9 +149,9 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from sim.analysis.sensitivity import sensitivity
+    from sim.report.analysis_charts import sensitivity_with_charts
 
-    result = sensitivity(args.sweep, kpis=args.kpis)
+    result = sensitivity_with_charts(args.sweep, kpis=args.kpis)
     for path in result.charts:
         print(f"wrote {path}")
     print(f"wrote {result.table_path}")

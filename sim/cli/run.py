@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import UserError
+from sim.results.catalogue import RUN_SUMMARY, RUN_SUMMARY_WAITS, SWEEP_SUMMARY, kpi_format, wait_by_cause
 
 EXIT_INTERRUPTED = 130
 
@@ -116,24 +117,12 @@ def _fmt(x: float, scale: float = 1.0, digits: int = 1) -> str:
 
 def kpi_lines(kpis: pd.DataFrame) -> list[str]:
     """The short KPI table printed after a run: mean and p5-p95 over replications."""
-    rows = [
-        ("delivered", "delivered_t", "kt", 1e3, 1),
-        ("demand", "demand_t", "kt", 1e3, 1),
-        ("demand met", "demand_met_pct", "%", 1.0, 1),
-        ("shortfall", "shortfall_t", "kt", 1e3, 1),
-        ("days with cut runs", "cut_run_days", "d", 1.0, 1),
-        ("min days of cover", "min_days_cover", "d", 1.0, 1),
-        ("voyages completed", "voyages", "", 1.0, 1),
-        ("demurrage", "demurrage_h", "h", 1.0, 0),
-    ]
-    waits = [c for c in kpis.columns if c.startswith("wait_") and c.endswith("_h_total") and c != "wait_h_total"]
-    def mean_h(column: str) -> float:
-        return float(kpis[column].mean())
-
-    waits = sorted(waits, key=lambda c: -mean_h(c))
-    for c in waits[:3]:
-        if mean_h(c) > 0:
-            rows.append((f"waiting: {c[5:-8].replace('_', ' ')}", c, "h", 1.0, 0))
+    rows = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
+            for r in RUN_SUMMARY]
+    waits = sorted(wait_by_cause(list(kpis.columns)), key=lambda c: -float(kpis[c].mean()))
+    for c in waits[:RUN_SUMMARY_WAITS]:
+        if float(kpis[c].mean()) > 0:
+            rows.append((kpi_format(c).label, c, kpi_format(c).unit, 1 / kpi_format(c).scale, kpi_format(c).digits))
     n = len(kpis)
     title = f"KPI ({n} replication{'s' if n != 1 else ''})"
     out = [f"{title:<28} {'mean':>12} {'p5':>12} {'p95':>12}"]
@@ -226,8 +215,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(f"results: {res.path}")
     if not args.quiet:
-        cols = [c for c in ("delivered_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover")
-                if c in res.kpis]
+        cols = [c for c in SWEEP_SUMMARY if c in res.kpis]
         means = res.kpis.groupby(["point", *grid], sort=True)[cols].mean().reset_index()
         with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format",
                                lambda v: f"{v:,.1f}"):

@@ -1,14 +1,155 @@
-"""The KPI catalogue: how a KPI, a facility or a label is named in the tables.
+"""The KPI catalogue: how a KPI, a facility or a label is named, measured and shown.
 
-One place for the naming rules every table, the CLI, ``compare`` and the brief share.
+One place for what every table, the CLI, ``compare``, the analyses and the brief say about
+a KPI column:
+
+* :func:`slug`: a facility or label as a column-name fragment (``wait_<cause>_h_total``,
+  ``share_origin_<origin>_pct``).
+* :func:`unit_of`: the unit a column *stores*, read from its name (``_t`` tonnes, ``_h``
+  hours, ``_d``/``_days`` days, ``_pct`` percent, ``_usd`` dollars; ``''`` for counts);
+  ``compare`` sets its numerical tolerance by it.
+* :func:`kpi_format`: how a column is *shown*: its label, the unit shown, the scale from
+  the stored unit to the shown one and the digits (the brief, chart axes, the terminal).
+  Columns not listed in :data:`KPIS` get a format from their name (share columns, the
+  ``wait_<cause>_h_total`` family, then the unit suffix).
+* The selections each front end starts from: :data:`COMPARE_HEADLINE` (``routesim
+  compare``), :data:`BRIEF_HEADLINE` and :data:`BRIEF_TABLE` (the brief),
+  :data:`RUN_SUMMARY` (the table ``routesim run`` prints), :data:`SWEEP_SUMMARY` and
+  :data:`SENSITIVITY_DEFAULT`.
+
+The catalogue reads nothing but column names, so every layer above the results may use it.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 
 def slug(label: str) -> str:
     """A facility or label as a column-name fragment: lower case, other characters as '_'."""
     s = re.sub(r"[^0-9a-z]+", "_", str(label).strip().lower()).strip("_")
     return s or "unnamed"
+
+
+# --------------------------------------------------------------------------- stored units
+
+# Name part -> the unit a column stores, as compare's tolerance table keys it.
+STORED_UNITS = {"t": "t", "h": "h", "d": "d", "days": "d", "pct": "pct", "usd": "usd"}
+
+
+def unit_of(kpi: str) -> str:
+    """The unit a KPI column carries in its name (``wait_berth_h_total`` -> ``h``), ``''`` for counts."""
+    for part in reversed(kpi.split("_")):
+        if part in STORED_UNITS:
+            return STORED_UNITS[part]
+    return ""
+
+
+# --------------------------------------------------------------------------- shown formats
+
+
+class KpiFormat(NamedTuple):
+    """How a KPI is shown: ``shown = stored * scale``, printed with ``digits`` decimals.
+
+    A named tuple so that ``label, unit, scale, digits = kpi_format(col)`` and
+    ``kpi_format(col)[0]`` (the notebooks) keep working.
+    """
+
+    label: str  # as the brief and chart axes name it
+    unit: str  # the unit shown ("kt", "%", "d", "h", "k$"; "" for counts)
+    scale: float  # from the stored unit to the shown one (1e-3: tonnes to kt)
+    digits: int  # decimals printed
+
+    @property
+    def labelled(self) -> str:
+        """``label (unit)``, or the label alone for a count."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+KPIS: dict[str, KpiFormat] = {
+    "delivered_t": KpiFormat("crude delivered", "kt", 1e-3, 1),
+    "demand_t": KpiFormat("demand", "kt", 1e-3, 1),
+    "demand_met_pct": KpiFormat("demand met", "%", 1.0, 1),
+    "shortfall_t": KpiFormat("shortfall", "kt", 1e-3, 1),
+    "cut_run_days": KpiFormat("days with cut runs", "d", 1.0, 1),
+    "min_days_cover": KpiFormat("lowest days of cover", "d", 1.0, 1),
+    "time_to_survive_d": KpiFormat("time to survive", "d", 1.0, 1),
+    "time_to_recover_d": KpiFormat("time to recover", "d", 1.0, 1),
+    "held_back_t": KpiFormat("flow held back at its facilities", "kt", 1e-3, 1),
+    "wait_h_total": KpiFormat("waiting", "h", 1.0, 0),
+    "disruption_wait_h": KpiFormat("waiting caused by disruptions", "h", 1.0, 0),
+    "demurrage_h": KpiFormat("demurrage", "h", 1.0, 0),
+    "demurrage_usd": KpiFormat("demurrage", "k$", 1e-3, 0),
+    "cycle_h_mean": KpiFormat("mean voyage cycle", "h", 1.0, 1),
+    "voyages": KpiFormat("tanker voyages", "", 1.0, 1),
+    "hhi_origin": KpiFormat("concentration by origin (HHI)", "", 1.0, 0),
+    "hhi_route": KpiFormat("concentration by route (HHI)", "", 1.0, 0),
+}
+
+# Unit suffix -> (unit shown, scale), for columns the table above does not list
+_SUFFIXES = (("_t", "kt", 1e-3), ("_pct", "%", 1.0), ("_h", "h", 1.0), ("_d", "d", 1.0), ("_days", "d", 1.0),
+             ("_usd", "k$", 1e-3))
+_WAIT_BY_CAUSE = re.compile(r"^wait_(?P<cause>.+)_h_total$")
+
+
+def share_label(column: str) -> str:
+    """The origin or route a ``share_origin_<x>_pct`` / ``share_route_<x>_pct`` column is about."""
+    for prefix in ("share_origin_", "share_route_"):
+        if column.startswith(prefix):
+            return column[len(prefix):].removesuffix("_pct")
+    return column
+
+
+def kpi_format(column: str) -> KpiFormat:
+    """(label, unit, scale, digits) of a KPI column, guessed from its name if it is not listed."""
+    if column in KPIS:
+        return KPIS[column]
+    if column.startswith("share_"):
+        kind = "origin" if column.startswith("share_origin_") else "route"
+        return KpiFormat(f"share by {kind}: {share_label(column)}", "%", 1.0, 1)
+    wait = _WAIT_BY_CAUSE.match(column)
+    if wait:  # the waits of one cause (metrics.py: wait_<cause>_h_total), as `routesim run` prints them
+        return KpiFormat(f"waiting: {wait.group('cause').replace('_', ' ')}", "h", 1.0, 0)
+    for suffix, unit, scale in _SUFFIXES:
+        if column.endswith(suffix):
+            return KpiFormat(column[: -len(suffix)].replace("_", " "), unit, scale, 1)
+    return KpiFormat(column.replace("_", " "), "", 1.0, 1)
+
+
+# --------------------------------------------------------------------------- selections
+
+
+# Shown by `routesim compare` unless --all or --kpi is given.
+COMPARE_HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover",
+                    "voyages", "cycle_h_mean", "wait_h_total", "wait_berth_h_total", "wait_closed_h_total",
+                    "demurrage_h", "demurrage_usd")
+
+# The brief's headline figures, and its key-figures table (and "against baseline" rows)
+BRIEF_HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover")
+BRIEF_TABLE = (*BRIEF_HEADLINE, "voyages", "cycle_h_mean", "disruption_wait_h", "demurrage_usd",
+               "hhi_origin", "hhi_route")
+
+
+class SummaryRow(NamedTuple):
+    """A row of the short KPI table ``routesim run`` prints: the terminal's shorter label."""
+
+    kpi: str
+    label: str
+
+
+# The table `routesim run` prints, in order (the largest three wait_<cause>_h_total follow).
+RUN_SUMMARY = (SummaryRow("delivered_t", "delivered"), SummaryRow("demand_t", "demand"),
+               SummaryRow("demand_met_pct", "demand met"), SummaryRow("shortfall_t", "shortfall"),
+               SummaryRow("cut_run_days", "days with cut runs"), SummaryRow("min_days_cover", "min days of cover"),
+               SummaryRow("voyages", "voyages completed"), SummaryRow("demurrage_h", "demurrage"))
+RUN_SUMMARY_WAITS = 3  # how many of the largest waits by cause follow them
+
+# Mean KPIs by point that `routesim sweep` prints, and the KPIs `routesim sensitivity` charts by default
+SWEEP_SUMMARY = ("delivered_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover")
+SENSITIVITY_DEFAULT = ("delivered_t", "shortfall_t", "demand_met_pct", "min_days_cover", "cut_run_days")
+
+
+def wait_by_cause(columns: list[str] | tuple[str, ...]) -> list[str]:
+    """The ``wait_<cause>_h_total`` columns among ``columns`` (not the all-causes total)."""
+    return [c for c in columns if _WAIT_BY_CAUSE.match(c) is not None]

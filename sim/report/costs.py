@@ -1,0 +1,107 @@
+"""What the disruptions cost the refineries, as the brief states it.
+
+Reads the counterfactual table :mod:`sim.analysis.attribution` writes into a run folder
+(``routesim attribute --into RUN``: ``attribution.parquet``, paired runs without each
+disruption) and turns its rows into table cells and sentences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value
+from sim.report.reading import read_attribution, replications
+from sim.results.catalogue import kpi_format
+from sim.results.store import RunResult
+
+
+# The counterfactual figures of sim.analysis.attribution the brief shows: (stem, KPI whose format it takes, label)
+COST_FIGURES = (("delivered_lost_t", "delivered_t", "crude delivered lost (kt)"),
+                ("shortfall_added_t", "shortfall_t", "shortfall added (kt)"),
+                ("cut_run_days_added", "cut_run_days", "cut-run days added (d)"),
+                ("min_days_cover_change_d", "min_days_cover", "lowest cover change (d)"),
+                ("wait_added_h", "wait_h_total", "waiting added (h)"))
+
+
+def attribution_table(run: RunResult) -> pd.DataFrame | None:
+    """The run's counterfactual attribution (``attribution.parquet``, written by
+    ``routesim attribute --into RUN``) when it covers this run's replications, else None."""
+    t = read_attribution(run)
+    if t is None or t.empty or not {"disruption", "delivered_lost_t_mean"} <= set(t.columns):
+        return None
+    if "replications" in t and int(t["replications"].iloc[0]) != replications(run):
+        return None
+    return t
+
+
+def cost_stat(row: pd.Series, stem: str) -> Stat:
+    """An attribution figure as a :class:`Stat` (mean, p5, p95 of the paired differences)."""
+    n = int(row.get("replications", 0))
+    return Stat(float(row[f"{stem}_mean"]), float(row[f"{stem}_p5"]), math.nan, float(row[f"{stem}_p95"]), n)
+
+
+def cost_ci(row: pd.Series, stem: str, column: str) -> str:
+    """``lo to hi unit``: the 95% interval of the mean paired difference."""
+    lo, hi = float(row[f"{stem}_ci_low"]), float(row[f"{stem}_ci_high"])
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a (too few replications)"
+    unit = kpi_format(column)[1]
+    return f"{fmt_diff(column, lo)} to {fmt_diff(column, hi)}" + (f" {unit}" if unit else "")
+
+
+def cost_rows(table: pd.DataFrame) -> list[list[str]]:
+    """A row per disruption (and all together) of the cost-to-the-refineries table."""
+    rows = []
+    for _, r in table.iterrows():
+        cells = [str(r["disruption"])]
+        for stem, col, _ in COST_FIGURES:
+            cells.append(fmt_range(col, cost_stat(r, stem)) if f"{stem}_mean" in r else "not recorded")
+            if stem == "delivered_lost_t":
+                cells.append(cost_ci(r, stem, col))
+        rows.append(cells)
+    return rows
+
+
+def all_zero(column: str, st: Stat) -> bool:
+    """True when the mean, p5 and p95 all print as zero in the KPI's format."""
+    return all(fmt_value(column, x) in ("0.0", "-0.0", "0", "-0") for x in (st.mean, st.p5, st.p95))
+
+
+def cost_clause(row: pd.Series) -> str:
+    """What the counterfactual says about crude delivered: ``the refineries would have
+    received X more crude (95% CI ...)``, or the same."""
+    lost = cost_stat(row, "delivered_lost_t")
+    ci = cost_ci(row, "delivered_lost_t", "delivered_t")
+    if all_zero("delivered_t", lost):
+        return "the refineries would have received the same crude in every replication"
+    if lost.mean < 0:
+        gain = Stat(-lost.mean, -lost.p95, math.nan, -lost.p5, lost.n)
+        return (f"the refineries would have received {fmt_range('delivered_t', gain)} less crude "
+                f"(95% CI of the crude lost {ci})")
+    return f"the refineries would have received {fmt_range('delivered_t', lost)} more crude (95% CI {ci})"
+
+
+def cost_sentence(run: RunResult) -> str:
+    """The headline's counterfactual sentence: what all the disruptions together cost."""
+    from sim.analysis.attribution import ALL
+
+    t = attribution_table(run)
+    if t is None or not (t["disruption"] == ALL).any():
+        return ""
+    r = t[t["disruption"] == ALL].iloc[0]
+    text = "Without any of the disruptions (the same replications and seed), " + cost_clause(r)
+    if "shortfall_added_t_mean" in r:
+        short = cost_stat(r, "shortfall_added_t")
+        text += (", with the same shortfall" if all_zero("shortfall_t", short) else
+                 f"; the disruptions added {fmt_range('shortfall_t', short)} of shortfall")
+    return text + ". "
+
+
+def cost_row(run: RunResult, name: str) -> pd.Series | None:
+    """The attribution row of disruption ``name`` (or of all together), None if the run has none."""
+    t = attribution_table(run)
+    if t is None or not (t["disruption"] == name).any():
+        return None
+    return t[t["disruption"] == name].iloc[0]

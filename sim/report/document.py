@@ -1,0 +1,143 @@
+"""The brief as a document: blocks rendered to Markdown or to self-contained HTML.
+
+User text (names, descriptions, notes, sources, file names) is escaped by :func:`esc` so
+that any Markdown viewer shows it as text; a paragraph's Markdown becomes HTML through a
+CommonMark renderer with raw HTML off (markdown-it-py), and table cells and headings are
+HTML-escaped, so nothing a scenario says can become markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+# Markdown punctuation that could start markup in user text; '_' only where it can open or
+# close emphasis (inside a word, as in odesa_brody, it cannot)
+_MD_SPECIAL = re.compile(r"[\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def esc(text: object) -> str:
+    """User text (a name, description, note, source, label, file name) as Markdown that any
+    viewer shows as exactly that text: ``<``, ``>`` and ``&`` become entities (so no HTML
+    tag, ``<img onerror>``, ``<iframe>`` or autolink), and the punctuation of links, images,
+    code, emphasis and tables is backslash-escaped (so no ``[x](javascript:...)``).  Runs of
+    whitespace, newlines included, become one space: the text stays in its paragraph or cell."""
+    t = " ".join(str(text).split())
+    t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), t)
+
+
+def code(text: object) -> str:
+    """``text`` as a Markdown code span (literal in every viewer), fenced with more
+    backticks than any run inside it."""
+    t = " ".join(str(text).split())
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", t)), default=0) + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
+
+
+def _inline_html(markdown: str) -> str:
+    """A paragraph's Markdown as HTML by a CommonMark renderer with raw HTML turned off
+    (markdown-it-py): what a viewer shows, and user text escaped by :func:`esc` stays text."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).renderInline(markdown)
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A heading of the given level (1 = title)."""
+
+    level: int
+    text: str  # plain text (escaped when rendered)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of Markdown."""
+
+    markdown: str  # Markdown already: its user text went through esc()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: a header row and rows of cells."""
+
+    header: list[str]  # plain text cells (escaped when rendered)
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Image:
+    """A chart, with its caption."""
+
+    path: Path  # a PNG under the document's folder
+    alt: str  # plain text: the alt text and the caption
+
+
+Block = Heading | Paragraph | Table | Image
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+          "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
+          "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
+          "th{background:#f2f2f2}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
+
+
+@dataclass
+class Doc:
+    """The brief as blocks, rendered to Markdown (images beside it) or to one HTML file
+    (images inlined as data URIs)."""
+
+    blocks: list[Block] = field(default_factory=list)
+
+    def h(self, level: int, text: str) -> None:
+        self.blocks.append(Heading(level, text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(Paragraph(text))
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.blocks.append(Table(list(header), [list(map(str, r)) for r in rows]))
+
+    def image(self, path: Path, alt: str) -> None:
+        self.blocks.append(Image(path, alt))
+
+    def markdown(self, root: Path) -> str:
+        """The document as Markdown; image paths relative to ``root`` (the document's folder)."""
+        out: list[str] = []
+        for b in self.blocks:
+            if isinstance(b, Heading):
+                out.append("#" * b.level + " " + esc(b.text))
+            elif isinstance(b, Paragraph):
+                out.append(b.markdown)
+            elif isinstance(b, Table):
+                cells = [[esc(c) for c in r] for r in [b.header, *b.rows]]
+                out.append("\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(b.header),
+                                      *("| " + " | ".join(r) + " |" for r in cells[1:])]))
+            else:
+                out.append(f"![{esc(b.alt)}]({b.path.relative_to(root).as_posix()})")
+        return "\n\n".join(out) + "\n"
+
+    def html(self, title: str) -> str:
+        """The document as one self-contained HTML page."""
+        body: list[str] = []
+        for b in self.blocks:
+            if isinstance(b, Heading):
+                body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+            elif isinstance(b, Paragraph):
+                body.append(f"<p>{_inline_html(b.markdown)}</p>")
+            elif isinstance(b, Table):
+                head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
+                trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in b.rows)
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>")
+            else:
+                data = base64.b64encode(Path(b.path).read_bytes()).decode("ascii")
+                body.append(f'<figure><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">'
+                            f"<figcaption>{html.escape(b.alt)}</figcaption></figure>")
+        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
+                f"</title><style>{_STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
