@@ -59,8 +59,6 @@ def test_nothing_in_the_brief_is_wider_than_the_window(rendered: PageReport) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the citations table (long source URLs) is 1139 px wide: sim/report/brief.py's "
-                                       "style needs td{overflow-wrap:anywhere}; remove this mark when it fits")
 def test_the_brief_fits_a_half_screen_window(what_if_brief: Path) -> None:
     with Chromium(width=1024) as browser:
         report = browser.inspect(what_if_brief)

@@ -84,7 +84,7 @@ Block = Heading | Paragraph | Table | Image
 
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
           "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
-          "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
+          "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}"
           "th{background:#f2f2f2}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
 
 
