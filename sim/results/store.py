@@ -61,6 +61,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from sim import units
 from sim.errors import Problem, ScenarioError, UserError
 from sim.scenario.language import Scenario
+from sim.scenario.quantities import Unit
 
 FORMAT_VERSION = 1
 TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits")
@@ -79,6 +80,8 @@ _UNIT_SUFFIX = {
 def _parser_of(metadata_items: typing.Iterable[Any]) -> Any:
     """The unit parser behind a field's BeforeValidator, or None for a plain field."""
     for m in metadata_items:
+        if isinstance(m, Unit):  # a quantity declares its unit (sim.scenario.quantities)
+            return m.parse
         if not isinstance(m, BeforeValidator):
             continue
         if m.func is units.parse_clock or m.func is units.parse_date:

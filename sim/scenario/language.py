@@ -30,47 +30,20 @@ from pydantic import (
 
 from sim import units
 
-# --------------------------------------------------------------------------- unit types
+from sim.scenario.quantities import (
+    Bytes,
+    ClockHours,
+    Date,
+    Fraction,
+    Hours,
+    Knots,
+    Metres,
+    Name,
+    NauticalMiles,
+    Tonnes,
+    TonnesPerDay,
+)
 
-
-def _ctx_factor(info: ValidationInfo) -> float | None:
-    ctx = info.context or {}
-    return ctx.get("barrels_per_tonne")
-
-
-def _unit_type(parse, example: str, description: str, *, with_factor: bool = False):
-    if with_factor:
-        def before(v: Any, info: ValidationInfo) -> float:
-            return parse(v, _ctx_factor(info))
-    else:
-        def before(v: Any) -> float:
-            return parse(v)
-    return Annotated[
-        float,
-        BeforeValidator(before),
-        WithJsonSchema({"type": ["string", "number"], "examples": [example], "description": description}),
-    ]
-
-
-Hours = _unit_type(units.parse_duration, "36h", "duration: a number and h, d, w or y (e.g. '36h', '3d')")
-Tonnes = _unit_type(units.parse_mass, "85kt", "mass: t, kt, Mt, or bbl/kb/mb with barrels_per_tonne", with_factor=True)
-TonnesPerDay = _unit_type(units.parse_rate, "9 Mt/y", "rate: mass per time (e.g. '9 Mt/y', '25 kt/d', '100 kb/d')", with_factor=True)
-NauticalMiles = _unit_type(units.parse_distance, "540 nm", "distance: nm or km")
-Knots = _unit_type(units.parse_speed, "14 kn", "speed: kn or km/h")
-Metres = _unit_type(units.parse_length, "245 m", "length: m, mm, in or ft")
-Bytes = _unit_type(units.parse_memory, "1 GiB", "memory size: B, kB, MB, GB, KiB, MiB, GiB")
-ClockHours = Annotated[
-    float,
-    BeforeValidator(units.parse_clock),
-    WithJsonSchema({"type": ["string", "integer"], "examples": ["06:30"], "description": "time of day HH:MM"}),
-]
-Date = Annotated[
-    _dt.date,
-    BeforeValidator(units.parse_date),
-    WithJsonSchema({"type": "string", "format": "date", "examples": ["2021-01-15"]}),
-]
-Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 def _instant(v: Any, info: ValidationInfo) -> Any:
