@@ -20,6 +20,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sim.errors import Problem
 from sim.scenario.language import Scenario, reference_problems
@@ -196,7 +197,7 @@ _NOUNS = {
 _NAME_PATTERN_HINT = "a name starts with a letter and holds only letters, digits, '-' and '_' (at most 80)"
 
 
-def _message(err: dict, w: _Walk, tree: Any) -> tuple[str, str | None]:
+def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
     typ = err["type"]
     ctx = err.get("ctx") or {}
     raw = value_at(tree, w.clean)
@@ -268,7 +269,7 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
                 keep[n] = False
     # what remains: one problem per path; union branches that all failed at the type
     # check become one "expected X or Y" problem
-    slots: dict[tuple, list[tuple[dict, _Walk]]] = {}
+    slots: dict[tuple, list[tuple[ErrorDetails, _Walk]]] = {}
     for n, (e, w) in enumerate(zip(errors, walks, strict=True)):
         if keep[n]:
             slot = (w.clean,) if w.tags else (w.clean, n)
@@ -309,10 +310,12 @@ def references_despite(exc: ValidationError, tree: Any, shown: str, context: dic
     drop: dict[tuple, set[int]] = {}
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        first = next((i for i, part in enumerate(loc) if isinstance(part, int) and not isinstance(part, bool)), None)
-        if first is None or not isinstance(value_at(tree, loc[:first]), list):
+        found = next(((i, part) for i, part in enumerate(loc) if isinstance(part, int) and not isinstance(part, bool)),
+                     None)
+        if found is None or not isinstance(value_at(tree, loc[:found[0]]), list):
             return []  # a problem outside any list item: nothing sensible to leave out
-        drop.setdefault(loc[:first], set()).add(loc[first])
+        first, index = found
+        drop.setdefault(loc[:first], set()).add(index)
     pruned = plain(tree)
     index_maps: dict[tuple, list[int]] = {}
     dropped_names: set[str] = set()
@@ -331,9 +334,10 @@ def references_despite(exc: ValidationError, tree: Any, shown: str, context: dic
     out = []
     for path, message in reference_problems(scenario):
         path = tuple(path)
-        k = next((i for i, part in enumerate(path) if isinstance(part, int)), None)
-        if k is not None and path[:k] in index_maps:
-            path = (*path[:k], index_maps[path[:k]][path[k]], *path[k + 1:])
+        item = next(((i, part) for i, part in enumerate(path) if isinstance(part, int)), None)
+        if item is not None and path[:item[0]] in index_maps:
+            k, index = item
+            path = (*path[:k], index_maps[path[:k]][index], *path[k + 1:])
         if not message.startswith("unknown "):
             continue  # e.g. "no sea leg between ...": may only be missing because of a left-out item
         value = value_at(tree, path)

@@ -268,6 +268,7 @@ def parse_yaml(text: str, shown: str) -> Any:
             top.key, top.key_pos = (_MergeKey if is_merge else value), pos
             return
         key, key_pos = top.key, top.key_pos
+        assert key_pos is not None  # set together with the key, just above
         top.key = MISSING
         if key is _MergeKey:
             sources = value if isinstance(value, list) else [value]
@@ -326,7 +327,8 @@ def parse_yaml(text: str, shown: str) -> Any:
                     add(None, pos, is_merge=True)
                     continue
                 check_tag(tag, _SCALAR_TAGS, pos)
-                node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+                # libyaml's marks work as PyYAML's here; the stubs only name PyYAML's Mark
+                node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)  # type: ignore[arg-type]
                 try:
                     value = yaml.SafeLoader.yaml_constructors[tag](loader, node)
                 except (ValueError, OverflowError, yaml.YAMLError) as e:
