@@ -8,7 +8,7 @@ the scenario start, into an :class:`Instant` that the scenario turns into hours.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, WithJsonSchema
 
@@ -25,6 +25,9 @@ def _instant(v: Any, info: ValidationInfo) -> Any:
     if date is None:
         return {"offset_h": hours}
     return {"date": date} if hours is None else {"date": date, "offset_h": hours}
+
+# A tanker's direction through a strait (each sea leg's pass says which way is which).
+Direction = Literal["northbound", "southbound"]
 
 
 class Strict(BaseModel):

@@ -19,9 +19,8 @@ the other way round.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from sim.scenario import language as sc
+from sim.scenario.base import Direction
 from sim.errors import Problem
 from sim.scenario.topology import nothing_can_flow
 from sim.scenario.work import work_problems
@@ -29,7 +28,7 @@ from sim.scenario.work import work_problems
 Path = tuple[str | int, ...]
 Found = tuple[Path, str, "str | None"]  # (field path, message, hint)
 Interval = tuple[float, float]
-DIRECTIONS: tuple[Literal["northbound", "southbound"], ...] = ("northbound", "southbound")
+DIRECTIONS: tuple[Direction, ...] = ("northbound", "southbound")
 
 
 # --------------------------------------------------------------------------- one-way windows

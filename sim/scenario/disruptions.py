@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.scenario.base import Strict, When
+from sim.scenario.base import Direction, Strict, When
 from sim.scenario.network import KIND_OF_SECTION
 from sim.scenario.quantities import Fraction, Hours, Name, Tonnes
 
@@ -134,7 +134,7 @@ class Disruption(Strict):
     name: Name
     target: Name | tuple[Name, ...]
     kind: DisruptionKind
-    direction: Literal["northbound", "southbound"] | None = Field(
+    direction: Direction | None = Field(
         default=None, description="chokepoint targets only: act on this direction's passages alone (default both)"
     )
     factor: Fraction | None = None

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sim.scenario.base import Strict, When
+from sim.scenario.base import Direction, Strict, When
 from sim.scenario.quantities import ClockHours, Metres, Name, NauticalMiles, Tonnes, TonnesPerDay, Hours
 
 
@@ -129,7 +129,7 @@ class Pass(Strict):
 
     chokepoint: Name
     at_nm: NauticalMiles = Field(alias="at", ge=0)
-    direction: Literal["northbound", "southbound"] = Field(
+    direction: Direction = Field(
         description="direction of a tanker sailing the leg from 'from' to 'to'; the return is the opposite"
     )
 
@@ -186,7 +186,7 @@ class Chokepoint(Facility):
         description="tankers longer than this may only enter between sunrise and sunset",
     )
     daylight: Daylight | None = None
-    one_way: dict[Literal["northbound", "southbound"], tuple[ClockWindow, ...]] = Field(
+    one_way: dict[Direction, tuple[ClockWindow, ...]] = Field(
         default_factory=dict,
         description="daily windows in which only that direction may enter; none means two-way",
     )
