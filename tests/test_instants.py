@@ -33,7 +33,8 @@ CLOSURE = """\
 """
 
 
-def scenario_file(tmp_path: Path, start: str, *, utc_offset: float | None = None, scenario_start: str | None = None) -> Path:
+def scenario_file(tmp_path: Path, start: str, *, utc_offset: float | None = None,
+                  scenario_start: str | None = None) -> Path:
     text = SMALL.replace("disruptions:\n", "disruptions:\n" + CLOSURE.format(start=start), 1)
     if utc_offset is not None:
         text = text.replace("seed: 7\n", f"seed: 7\nutc_offset_h: {utc_offset}\n", 1)
