@@ -57,8 +57,7 @@ class Unit:
                 "x-unit": self.internal}
 
     def __get_pydantic_core_schema__(self, source_type: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.with_info_before_validator_function(
-            self.read, handler(source_type), field_name=handler.field_name)
+        return core_schema.with_info_before_validator_function(self.read, handler(source_type))
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         return self.json_schema
