@@ -177,7 +177,7 @@ def format_bytes(n: float) -> str:
 
 def parse_clock(text: object) -> float:
     """A time of day ``"HH:MM"`` as hours after midnight (``"24:00"`` allowed as the day's end)."""
-    if isinstance(text, int) and not isinstance(text, bool) and 0 <= text:
+    if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
         # YAML 1.1 reads an unquoted 06:30 as the sexagesimal integer 390 (minutes).
         text = f"{text // 60:02d}:{text % 60:02d}"
     if not isinstance(text, str) or not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):

@@ -406,7 +406,7 @@ EVERY = "shipping.programmes.socar-belarus.every"
 def _file(tmp: Path, *edits: str) -> Path:
     """valid_minimal.yaml with (old, new, old, new, ...) replaced once each."""
     text = VALID
-    for old, new in zip(edits[::2], edits[1::2], strict=False):
+    for old, new in zip(edits[::2], edits[1::2], strict=True):
         assert old in text, old
         text = text.replace(old, new, 1)
     path = tmp / "scenarios" / "s.yaml"

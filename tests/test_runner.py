@@ -23,6 +23,7 @@ from sim.errors import ScenarioError, UserError
 from sim.model import simulate
 from sim.recorder import Records
 from sim.scenario.language import Scenario
+from sim.scenario import overrides
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -331,11 +332,11 @@ def test_progress_bar_only_on_a_terminal_or_when_asked(capsys):
 def test_override_addresses_named_list_items_and_indexes():
     tree = {"network": {"pipelines": [{"name": "odesa-brody", "capacity": "9 Mt/y"}, {"name": "b", "capacity": 1}]},
             "seed": 1}
-    assert runner.apply_override(tree, "network.pipelines.odesa-brody.capacity", "7Mt/y") == \
+    assert overrides.apply_override(tree, "network.pipelines.odesa-brody.capacity", "7Mt/y") == \
         ("network", "pipelines", 0, "capacity")
-    assert runner.apply_override(tree, "network.pipelines.-1.capacity", "2 Mt/y") == \
+    assert overrides.apply_override(tree, "network.pipelines.-1.capacity", "2 Mt/y") == \
         ("network", "pipelines", 1, "capacity")
-    runner.apply_override(tree, "replications", 50)  # a field left at its default
+    overrides.apply_override(tree, "replications", 50)  # a field left at its default
     assert tree["network"]["pipelines"][0]["capacity"] == "7Mt/y"
     assert tree["network"]["pipelines"][1]["capacity"] == "2 Mt/y"
     assert tree["replications"] == 50
@@ -345,18 +346,18 @@ def test_override_errors_name_the_path_and_suggest():
     tree = {"network": {"pipelines": [{"name": "odesa-brody", "capacity": "9 Mt/y"}]}}
     with pytest.raises(UserError,
                        match=r"network.pipelines has no item named 'odesa-brdy'.*did you mean 'odesa-brody'"):
-        runner.apply_override(tree, "network.pipelines.odesa-brdy.capacity", "7Mt/y")
+        overrides.apply_override(tree, "network.pipelines.odesa-brdy.capacity", "7Mt/y")
     with pytest.raises(UserError, match=r"has no 'netwrk'.*did you mean 'network'"):
-        runner.apply_override(tree, "netwrk.pipelines.x", 1)
+        overrides.apply_override(tree, "netwrk.pipelines.x", 1)
     with pytest.raises(UserError, match="PATH=VALUE"):
-        runner.parse_override("shipping.tankers")
+        overrides.parse_override("shipping.tankers")
 
 
 def test_override_values_are_read_as_yaml():
-    assert runner.parse_override("a.b=4") == ("a.b", 4)
-    assert runner.parse_override("a.b=7Mt/y") == ("a.b", "7Mt/y")
-    assert runner.parse_override("a=[x, y]") == ("a", ["x", "y"])
-    assert runner.split_values("20d,30d,[a, b]") == ["20d", "30d", ["a", "b"]]
+    assert overrides.parse_override("a.b=4") == ("a.b", 4)
+    assert overrides.parse_override("a.b=7Mt/y") == ("a.b", "7Mt/y")
+    assert overrides.parse_override("a=[x, y]") == ("a", ["x", "y"])
+    assert overrides.split_values("20d,30d,[a, b]") == ["20d", "30d", ["a", "b"]]
 
 
 def test_override_changes_the_run_and_bad_values_name_the_set(small):

@@ -195,6 +195,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from sim import runner
+    from sim.scenario.overrides import split_values
 
     if not args.grid:
         raise UserError("a sweep needs at least one --set PATH=v1,v2,...")
@@ -205,7 +206,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         path, _, values = item.partition("=")
         if path.strip() in grid:
             raise UserError(f"--set {path.strip()} is given twice; list all its values in one --set")
-        grid[path.strip()] = runner.split_values(values)
+        grid[path.strip()] = split_values(values)
     try:
         res = runner.sweep(args.scenario, grid, replications=args.replications, seed=args.seed,
                            executor=args.executor or "local", workers=args.workers, scheduler=args.scheduler,

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator
 
 from sim import units
 from sim.scenario.language import Scenario
+from sim.scenario.quantities import Unit
 
 _UNIT_SUFFIX = {
     units.parse_duration: "h", units.parse_mass: " t", units.parse_rate: " t/d",
@@ -29,6 +30,8 @@ _UNIT_SUFFIX = {
 def _parser_of(metadata_items: typing.Iterable[Any]) -> Any:
     """The unit parser behind a field's BeforeValidator, or None for a plain field."""
     for m in metadata_items:
+        if isinstance(m, Unit):  # a quantity declares its unit (sim.scenario.quantities)
+            return m.parse
         if not isinstance(m, BeforeValidator):
             continue
         if m.func is units.parse_clock or m.func is units.parse_date:

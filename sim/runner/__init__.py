@@ -27,9 +27,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -44,101 +43,10 @@ from sim.rng import replication_seed
 from sim.runner.execution import ReplicationFailed, RunInterrupted, execute, useful_workers
 from sim.runner.executors import EXECUTORS, SimulateFn
 from sim.scenario.language import Scenario
+from sim.scenario.overrides import apply_override, blame_override, parse_override
 
 
 # --------------------------------------------------------------------------- overrides
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"shipping.programmes.socar.every=20d"`` -> (path, value); the value is read as YAML
-    (so ``4`` is a number, ``[a, b]`` a list, ``7Mt/y`` a string)."""
-    if "=" not in text:
-        raise UserError(f"--set {text!r}: write PATH=VALUE, e.g. --set network.pipelines.odesa_brody.capacity=7Mt/y")
-    path, _, raw = text.partition("=")
-    path = path.strip()
-    if not path:
-        raise UserError(f"--set {text!r}: the path before '=' is empty")
-    return path, _yaml_value(raw)
-
-
-def _yaml_value(raw: str) -> Any:
-    try:
-        return yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        return raw.strip()
-
-
-def split_values(raw: str) -> list[Any]:
-    """``"4,5,[a, b]"`` -> [4, 5, ['a', 'b']]: commas split values except inside brackets or quotes."""
-    out, depth, cur, quote = [], 0, "", None
-    for ch in raw:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    out.append(cur)
-    return [_yaml_value(v) for v in out]
-
-
-def _suggest(word: str, options: Iterable[str]) -> str:
-    options = [str(o) for o in options]
-    near = get_close_matches(word, options, n=1, cutoff=0.6)
-    if near:
-        return f"; did you mean {near[0]!r}?"
-    return f"; valid here: {', '.join(options[:15])}" if options else ""
-
-
-def apply_override(tree: dict[str, Any], path: str, value: Any) -> tuple[str | int, ...]:
-    """Set ``value`` at the dotted ``path`` of a scenario mapping, in place.
-
-    Mapping keys must exist except the last one (a field left at its default may be set);
-    a list is indexed by an item's ``name`` or by position.  Errors name the path and the
-    nearest valid key.  Returns the field path it set, list items as indexes
-    (``('network', 'pipelines', 2, 'capacity')``).
-    """
-    parts = path.split(".")
-    node: Any = tree
-    walked: list[str] = []
-    resolved: list[str | int] = []
-    for k, part in enumerate(parts):
-        last = k == len(parts) - 1
-        where = ".".join(walked) or "the scenario"
-        idx = None
-        if isinstance(node, dict):
-            if last:
-                node[part] = value
-                return (*resolved, part)
-            if part not in node:
-                raise UserError(f"--set {path}: {where} has no {part!r}{_suggest(part, node.keys())}")
-            nxt = node[part]
-        elif isinstance(node, list):
-            names = [item.get("name") if isinstance(item, dict) else None for item in node]
-            if part in names:
-                idx = names.index(part)
-            elif part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
-                idx = int(part)
-            if idx is None:
-                raise UserError(f"--set {path}: {where} has no item named {part!r}"
-                                f"{_suggest(part, [n for n in names if n])}")
-            if last:
-                node[idx] = value
-                return (*resolved, idx % len(node))
-            nxt = node[idx]
-        else:
-            raise UserError(f"--set {path}: {where} is a single value ({node!r}), it has no {part!r}")
-        walked.append(part)
-        resolved.append(idx % len(node) if isinstance(node, list) else part)  # type: ignore[operator]
-        node = nxt
-    return tuple(resolved)
 
 
 @dataclass(frozen=True)
@@ -191,22 +99,8 @@ def prepare(scenario_or_path: Scenario | str | os.PathLike[str], overrides: Sequ
     try:
         scenario = loader.validate_tree(tree, shown)
     except ScenarioError as e:
-        raise ScenarioError([_blame_override(p, applied) for p in e.problems]) from None
+        raise ScenarioError([blame_override(p, applied) for p in e.problems]) from None
     return Prepared(scenario, source, overrides, tree, shown, tuple(applied))
-
-
-def _blame_override(problem: Any, applied: list[tuple[tuple[str | int, ...], str, Any]]) -> Any:
-    """Point a validation problem at the --set that caused it: one that set the problem's
-    field, a field inside it, or the mapping holding it."""
-    from sim.errors import Problem
-
-    where = tuple(problem.path)
-    for field_path, p, v in applied:
-        n = min(len(where), len(field_path))
-        if n and where[:n] == field_path[:n] and len(field_path) - len(where) <= 1:
-            return Problem(problem.file, problem.line, problem.column, problem.path,
-                           problem.message, (problem.hint + "; " if problem.hint else "") + f"set by --set {p}={v!r}")
-    return problem
 
 
 # --------------------------------------------------------------------------- runs

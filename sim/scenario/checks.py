@@ -20,6 +20,7 @@ the other way round.
 from __future__ import annotations
 
 from sim.scenario import language as sc
+from sim.scenario.base import Direction
 from sim.errors import Problem
 from sim.scenario.topology import nothing_can_flow
 from sim.scenario.work import work_problems
@@ -27,7 +28,7 @@ from sim.scenario.work import work_problems
 Path = tuple[str | int, ...]
 Found = tuple[Path, str, "str | None"]  # (field path, message, hint)
 Interval = tuple[float, float]
-DIRECTIONS = ("northbound", "southbound")
+DIRECTIONS: tuple[Direction, ...] = ("northbound", "southbound")
 
 
 # --------------------------------------------------------------------------- one-way windows
@@ -35,7 +36,7 @@ DIRECTIONS = ("northbound", "southbound")
 
 def clock(h: float) -> str:
     """Hours after midnight as ``HH:MM``."""
-    minutes = int(round(h * 60))
+    minutes = round(h * 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
@@ -85,7 +86,7 @@ def one_way_windows(spec: sc.Chokepoint, path: Path = ()) -> tuple[dict[str, lis
                               "write e.g. from '06:00' to '12:00' (or to '24:00' for the rest of the day)"))
             raw.extend([(a, b)] if b > a else [(a, 24.0), (0.0, b)])
         given[d] = merge(raw)
-    schedule: dict[str, list[Interval] | None] = {d: None for d in DIRECTIONS}
+    schedule: dict[str, list[Interval] | None] = dict.fromkeys(DIRECTIONS)
     if not given:
         return schedule, found
     if len(given) == 2:
@@ -93,7 +94,8 @@ def one_way_windows(spec: sc.Chokepoint, path: Path = ()) -> tuple[dict[str, lis
                     if min(b, e) > max(a, c)]
         for lo, hi in overlaps:
             found.append(((*path, "one_way"), f"the northbound and southbound windows overlap from {clock(lo)} to "
-                          f"{clock(hi)}", "a one-way window lets only its own direction enter, so they must not overlap"))
+                          f"{clock(hi)}",
+                          "a one-way window lets only its own direction enter, so they must not overlap"))
     for d in DIRECTIONS:
         if d in given:
             schedule[d] = given[d]
@@ -135,7 +137,8 @@ def problems(s: sc.Scenario) -> list[Found]:
             if cap is not None and p.batching.size_t > cap:
                 found.append((("network", "pipelines", i, "batching", "size"),
                               f"a batch of {p.batching.size_t:,.0f} t on {p.name!r} can never start: its head "
-                              f"tank {p.from_!r} holds at most {cap:,.0f} t", "make the batch smaller or the head tank larger"))
+                              f"tank {p.from_!r} holds at most {cap:,.0f} t",
+                              "make the batch smaller or the head tank larger"))
     for i, r in enumerate(net.refineries):
         if r.min_stock_t > r.tank.capacity_t:
             found.append((("network", "refineries", i, "min_stock"),
@@ -181,4 +184,4 @@ def scenario_problems(s: sc.Scenario) -> list[Problem]:
     return [Problem(f"scenario {s.name!r}", None, None, path, message, hint) for path, message, hint in problems(s)]
 
 
-__all__ = ["problems", "scenario_problems", "one_way_windows", "merge", "complement", "clock", "DIRECTIONS"]
+__all__ = ["DIRECTIONS", "clock", "complement", "merge", "one_way_windows", "problems", "scenario_problems"]

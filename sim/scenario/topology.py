@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from sim.scenario.language import Scenario
+from sim.scenario.language import Depot, Scenario, Source, Terminal
 
 
 def edges(scenario: Scenario) -> dict[str, set[str]]:
@@ -53,7 +53,8 @@ def crude_holders(scenario: Scenario) -> list[str]:
     """Where crude can start from: supplying sources, and sources, depots and terminals
     whose tanks hold crude at the start (a what-if may live on stock)."""
     net = scenario.network
-    stocked = [f.name for f in (*net.sources, *net.depots, *net.terminals) if f.tank.initial_t > 0]
+    with_tanks: tuple[Source | Depot | Terminal, ...] = (*net.sources, *net.depots, *net.terminals)
+    stocked = [f.name for f in with_tanks if f.tank.initial_t > 0]
     return list(dict.fromkeys(supplying_sources(scenario) + stocked))
 
 

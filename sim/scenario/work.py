@@ -56,7 +56,8 @@ def estimate_work(scenario: sc.Scenario) -> Work:
         parts.append((path, f"programme {p.name!r}: {_count(n)} liftings", n, EVENTS_PER_VOYAGE * n,
                       BYTES_PER_VOYAGE * n, "lift less often"))
     for i, fl in enumerate(scenario.shipping.fleets):
-        leg = next((l for l in scenario.network.sea_legs if {l.from_, l.to} == {fl.load_port, fl.discharge_port}), None)
+        ports = {fl.load_port, fl.discharge_port}
+        leg = next((sl for sl in scenario.network.sea_legs if {sl.from_, sl.to} == ports), None)
         if leg is None:
             continue
         c = cycle_h(fl.tanker, by_name[fl.load_port], by_name[fl.discharge_port], leg)  # type: ignore[arg-type]

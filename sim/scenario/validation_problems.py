@@ -1,0 +1,374 @@
+"""Validation errors as problems a person can act on, each at its file, line and column.
+
+pydantic reports errors by location in the model (``('network', 'pipelines', 2,
+'capacity_t_per_day')``, union branch tags included); this module walks that location
+through the scenario models back to the keys written in the file, words each error the way
+the scenario language speaks ("missing required key 'capacity'; e.g. capacity: 9 Mt/y",
+"unknown key 'capacty'; did you mean 'capacity'?"), folds failed union branches into one
+"expected X or Y", and places it at its line.  :func:`references_despite` adds the
+dangling references of a file that has other errors too, so one pass shows both.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import types
+import typing
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from sim.errors import Problem
+from sim.scenario.language import Scenario, reference_problems
+from sim.scenario.yaml_reader import MISSING, plain, position_of, problem_at, value_at
+
+_NONE = type(None)
+
+
+def _unwrap(t: Any) -> Any:
+    """Strip ``Annotated`` and ``Optional`` wrappers."""
+    while True:
+        origin = typing.get_origin(t)
+        if origin is typing.Annotated:
+            t = typing.get_args(t)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(t) if a is not _NONE]
+            if len(members) == 1:
+                t = members[0]
+                continue
+        return t
+
+
+def _is_union(t: Any) -> bool:
+    return typing.get_origin(t) in (typing.Union, types.UnionType)
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _field(model: type[BaseModel], key: Any) -> Any:
+    for name, f in model.model_fields.items():
+        if key in (f.alias, name):
+            return f
+    return None
+
+
+def _key_of(name: str, f: Any) -> str:
+    return f.alias or name
+
+
+def _union_member(t: Any, tag: Any) -> Any:
+    members = [a for a in typing.get_args(t) if a is not _NONE]
+    tag = str(tag)
+    for m in members:
+        u = _unwrap(m)
+        if _is_model(u) and u.__name__ in tag:
+            return m
+    for m in members:
+        origin = typing.get_origin(_unwrap(m))
+        if origin is not None and tag.startswith(getattr(origin, "__name__", "?")):
+            return m
+    for m in members:
+        if typing.get_origin(_unwrap(m)) is None and not _is_model(_unwrap(m)):
+            return m
+    return None
+
+
+@dataclass
+class _Walk:
+    clean: tuple            # the loc without union tags and '[key]' markers
+    tags: list              # (index in loc, tag) of each union branch taken
+    parent_model: Any       # the model the last clean key was looked up in (or None)
+    field: Any              # FieldInfo of the last clean key (or None)
+    key_error: bool         # the error is about a mapping key, not its value
+
+
+def _walk(loc: tuple) -> _Walk:
+    t: Any = Scenario
+    clean: list = []
+    tags: list = []
+    parent = field = None
+    key_error = False
+    for i, el in enumerate(loc):
+        t = _unwrap(t) if t is not None else None
+        if t is not None and _is_union(t):
+            tags.append((i, el))
+            t = _union_member(t, el)
+            continue
+        if el == "[key]":
+            key_error = True
+            continue
+        clean.append(el)
+        parent = field = None
+        if _is_model(t):
+            parent = t
+            field = _field(t, el)
+            t = field.annotation if field is not None else None
+            continue
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin in (tuple, list) and args:
+            if origin is list or (len(args) == 2 and args[1] is Ellipsis):
+                t = args[0]
+            elif isinstance(el, int) and 0 <= el < len(args):
+                t = args[el]
+            else:
+                t = None
+        elif origin is dict and len(args) == 2:
+            t = args[1]
+        else:
+            t = None
+    return _Walk(tuple(clean), tags, parent, field, key_error)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (an empty value)"
+    return _short(value)
+
+
+def _valid_keys(model: Any) -> list[str]:
+    if not _is_model(model):
+        return []
+    return [_key_of(n, f) for n, f in model.model_fields.items()]
+
+
+def _example(name: str, f: Any) -> str | None:
+    """An example line for a field, from its declared examples or its type."""
+    for m in getattr(f, "metadata", ()):
+        js = getattr(m, "json_schema", None)
+        if isinstance(js, dict) and js.get("examples"):
+            return f"{name}: {js['examples'][0]}"
+    t = _unwrap(f.annotation)
+    if _is_union(t):
+        for m in typing.get_args(t):
+            for meta in typing.get_args(m)[1:] if typing.get_origin(m) is typing.Annotated else ():
+                js = getattr(meta, "json_schema", None)
+                if isinstance(js, dict) and js.get("examples"):
+                    return f"{name}: {js['examples'][0]}"
+        return None
+    if _is_model(t):
+        req = [_key_of(n, ff) for n, ff in t.model_fields.items() if ff.is_required()]
+        return f"{name}: a mapping with {', '.join(req)}" if req else None
+    origin = typing.get_origin(t)
+    if origin in (tuple, list):
+        inner = _unwrap(typing.get_args(t)[0]) if typing.get_args(t) else None
+        if _is_model(inner):
+            return f"{name}: a list of items, each with {', '.join(_valid_keys(inner)[:4])}, ..."
+        return f"{name}: [a, b]"
+    if origin is typing.Literal:
+        return f"{name}: one of " + ", ".join(repr(a) for a in typing.get_args(t))
+    if t is _dt.date:
+        return f"{name}: 2021-01-01"
+    if t is str:
+        return f"{name}: my-{name}" if name == "name" else f"{name}: ..."
+    if t in (int, float):
+        return f"{name}: a number"
+    return None
+
+
+_BOUND_WORDS = {
+    "greater_than": ("gt", "must be greater than"),
+    "greater_than_equal": ("ge", "must be at least"),
+    "less_than": ("lt", "must be less than"),
+    "less_than_equal": ("le", "must be at most"),
+}
+_NOUNS = {
+    "string_type": "text", "tuple_type": "a list", "list_type": "a list", "dict_type": "a mapping",
+    "model_type": "a mapping", "int_type": "a whole number", "int_parsing": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+}
+_NAME_PATTERN_HINT = "a name starts with a letter and holds only letters, digits, '-' and '_' (at most 80)"
+
+
+def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
+    typ = err["type"]
+    ctx = err.get("ctx") or {}
+    raw = value_at(tree, w.clean)
+    got = raw if raw is not MISSING else err.get("input")
+    got_s = f" (got {_short(got)})" if not isinstance(got, (dict, list)) else f" (got {_kind(got)})"
+    key = w.clean[-1] if w.clean else None
+    if typ == "missing":
+        hint = None
+        if w.parent_model is not None and w.field is not None:
+            example = _example(str(key), w.field)
+            desc = w.field.description
+            hint = "; ".join(x for x in (f"e.g. {example}" if example else None, desc) if x) or None
+        return f"missing required key {key!r}", hint
+    if typ == "extra_forbidden":
+        valid = _valid_keys(w.parent_model)
+        if key == "remove":
+            return "unknown key 'remove'", "'remove: true' only works in a file that 'extends' a base scenario"
+        near = get_close_matches(str(key), valid, n=1, cutoff=0.6)
+        listing = "valid keys here: " + ", ".join(valid) if valid else None
+        hint = f"did you mean {near[0]!r}? ({listing})" if near else listing
+        return f"unknown key {key!r}", hint
+    if typ in ("value_error", "assertion_error"):
+        msg = re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
+        return msg, None
+    if typ in _BOUND_WORDS:
+        ck, words = _BOUND_WORDS[typ]
+        bound = ctx.get(ck)
+        if typ == "greater_than_equal" and bound == 0:
+            return f"must not be negative{got_s}", None
+        return f"{words} {bound:g}{got_s}" if isinstance(bound, (int, float)) else f"{words} {bound}{got_s}", None
+    if typ == "finite_number":
+        return f"must be a finite number{got_s}", None
+    if typ == "string_pattern_mismatch":
+        return f"not a valid name{got_s}", _NAME_PATTERN_HINT
+    if typ == "literal_error":
+        options = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        near = get_close_matches(str(got), options, n=1, cutoff=0.5)
+        what = "unknown key" if w.key_error else "unknown value"
+        return (f"{what} {_short(got)}: use one of {', '.join(options)}",
+                f"did you mean {near[0]!r}?" if near else None)
+    if typ in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping (indented 'key: value' lines), got {_kind(got)}", None
+    if typ in ("tuple_type", "list_type"):
+        return f"expected a list ('- item' lines, or [a, b]), got {_kind(got)}", None
+    if typ == "invalid_key":
+        return f"a key must be text, not {_short(got)}", None
+    if typ in ("string_too_short", "string_too_long", "too_short", "too_long"):
+        return re.sub(r"^(Input|String|Tuple|List) should", "should", err["msg"]) + got_s, None
+    return re.sub(r"^Input should", "should", err["msg"]) + got_s, None
+
+
+def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) -> list[Problem]:
+    """Friendly problems, one per distinct error, each at its file, line and column."""
+    errors = exc.errors(include_url=False)
+    walks = [_walk(tuple(e["loc"])) for e in errors]
+    # Union branches: if one branch got past the type check (its errors go deeper than the
+    # tag), the other branches' "should be a valid X" errors are noise.
+    keep = [True] * len(errors)
+    points: dict[tuple, dict[Any, int]] = {}
+    for e, w in zip(errors, walks, strict=True):
+        for i, tag in w.tags:
+            depth = len(e["loc"]) - i - 1
+            branches = points.setdefault(tuple(e["loc"][:i]), {})
+            branches[tag] = max(branches.get(tag, 0), depth)
+    for n, (e, w) in enumerate(zip(errors, walks, strict=True)):
+        for i, tag in w.tags:
+            branches = points[tuple(e["loc"][:i])]
+            if branches[tag] == 0 and any(d > 0 for d in branches.values()):
+                keep[n] = False
+    # what remains: one problem per path; union branches that all failed at the type
+    # check become one "expected X or Y" problem
+    slots: dict[tuple, list[tuple[ErrorDetails, _Walk]]] = {}
+    for n, (e, w) in enumerate(zip(errors, walks, strict=True)):
+        if keep[n]:
+            slot = (w.clean,) if w.tags else (w.clean, n)
+            slots.setdefault(slot, []).append((e, w))
+    problems = []
+    for slot, items in slots.items():
+        path = slot[0]
+        if len(items) > 1:
+            nouns = []
+            for e, _ in items:
+                noun = _NOUNS.get(e["type"]) or re.sub(r"^Input should be ", "", e["msg"])
+                if noun not in nouns:
+                    nouns.append(noun)
+            raw = value_at(tree, path)
+            got = raw if raw is not MISSING else items[0][0].get("input")
+            message, hint = f"expected {' or '.join(nouns)}, got {_kind(got)}", None
+        else:
+            message, hint = _message(items[0][0], items[0][1], tree)
+        problems.append(problem_at(position_of(tree, path), path, message, hint, shown))
+    return problems
+
+
+def _reference_problem(path: tuple, message: str, tree: Any, shown: str) -> Problem:
+    hint = None
+    if "; did you mean" in message:
+        message, hint = message.split("; ", 1)
+    return problem_at(position_of(tree, tuple(path)), tuple(path), message, hint, shown)
+
+
+def references_despite(exc: ValidationError, tree: Any, shown: str, context: dict) -> list[Problem]:
+    """Dangling references in a file that also has other problems (best effort).
+
+    The list items that hold validation errors (a whole facility, programme or disruption)
+    are left out and the rest is validated again; if that passes, its unknown-name
+    references are reported too, except those naming a left-out item.  So a misspelt key
+    and a misspelt reference show up in one pass instead of two.
+    """
+    drop: dict[tuple, set[int]] = {}
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        found = next(((i, part) for i, part in enumerate(loc) if isinstance(part, int) and not isinstance(part, bool)),
+                     None)
+        if found is None or not isinstance(value_at(tree, loc[:found[0]]), list):
+            return []  # a problem outside any list item: nothing sensible to leave out
+        first, index = found
+        drop.setdefault(loc[:first], set()).add(index)
+    pruned = plain(tree)
+    index_maps: dict[tuple, list[int]] = {}
+    dropped_names: set[str] = set()
+    for list_path, indices in drop.items():
+        parent = value_at(pruned, list_path[:-1])
+        old = parent[list_path[-1]]
+        keep = [j for j in range(len(old)) if j not in indices]
+        for j in indices:
+            dropped_names.update(_item_names(old[j]))
+        parent[list_path[-1]] = [old[j] for j in keep]
+        index_maps[list_path] = keep
+    try:
+        scenario = Scenario.model_validate(pruned, context=context)
+    except (ValidationError, ValueError, TypeError):
+        return []
+    out = []
+    for path, message in reference_problems(scenario):
+        path = tuple(path)
+        item = next(((i, part) for i, part in enumerate(path) if isinstance(part, int)), None)
+        if item is not None and path[:item[0]] in index_maps:
+            k, index = item
+            path = (*path[:k], index_maps[path[:k]][index], *path[k + 1:])
+        if not message.startswith("unknown "):
+            continue  # e.g. "no sea leg between ...": may only be missing because of a left-out item
+        value = value_at(tree, path)
+        named = [n for n in (value if isinstance(value, list) else [value]) if isinstance(n, str)]
+        if any(n in dropped_names for n in named):
+            continue
+        problem = _reference_problem(path, message, tree, shown)
+        # the hint was worked out without the left-out items: work it out again from all names
+        pool = _all_names(tree)
+        near = [m for n in named if n not in pool for m in get_close_matches(n, pool, n=1, cutoff=0.6)]
+        out.append(Problem(problem.file, problem.line, problem.column, problem.path,
+                           problem.message.split("; ", 1)[0], f"did you mean {near[0]!r}?" if near else None))
+    return out
+
+
+def _all_names(tree: Any) -> list[str]:
+    """Every facility name, group and section name written in the network (raw)."""
+    names: list[str] = []
+    network = tree.get("network") if isinstance(tree, dict) else None
+    if not isinstance(network, dict):
+        return names
+    for section, items in network.items():
+        names.append(str(section))
+        for item in items if isinstance(items, list) else []:
+            names += _item_names(item)
+    return names
+
+
+def _item_names(item: Any) -> list[str]:
+    """The name and group names written on one raw list item."""
+    if not isinstance(item, dict):
+        return []
+    groups = item.get("groups")
+    return [n for n in [item.get("name"), *(groups if isinstance(groups, list) else [])] if isinstance(n, str)]
