@@ -60,11 +60,11 @@ from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
 from sim.model.network import Flow, FlowNetwork, Meter, Schedule, Tank
-from sim.model.port import COL, Port
+from sim.model.port import Port
 from sim.model.voyage import SeaLeg, start_fleet, start_programme
 from sim.scenario.work import estimate_events
 from sim.model.waits import WaitRecorder
-from sim.recorder import VOYAGE_FIELDS, Records
+from sim.recorder import Records, Voyage
 
 
 
@@ -84,17 +84,18 @@ class Model:
     chokepoints: dict[str, Chokepoint]
     waits: WaitRecorder
     estimated_events: int = 0
-    voyage_rows: list[list] = field(default_factory=list)
+    voyages: list[Voyage] = field(default_factory=list)
 
     def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
-                   cargo_t: float) -> list:
-        row = [math.nan] * len(VOYAGE_FIELDS)
-        row[:6] = [len(self.voyage_rows), tanker, programme, load_port, discharge_port, cargo_t]
-        row[COL["arrive_load_h"]] = float(self.env.now)
-        self.voyage_rows.append(row)
-        return row
+                   cargo_t: float) -> Voyage:
+        """A new voyage record, arriving at its load port now (the voyage fills in the rest)."""
+        v = Voyage(len(self.voyages), tanker, programme, load_port, discharge_port, cargo_t,
+                   arrive_load_h=float(self.env.now))
+        self.voyages.append(v)
+        return v
 
     def leg_between(self, a: str, b: str) -> SeaLeg:
+        """The sea leg joining terminals ``a`` and ``b`` (either direction)."""
         for leg in self.legs.values():
             if {leg.spec.from_, leg.spec.to} == {a, b}:
                 return leg
@@ -125,9 +126,9 @@ class Model:
         rec = self.records
         self.network.finish(until_h)
         self.waits.close_all(until_h)
-        rec.voyages = [tuple(r) for r in self.voyage_rows]
+        rec.voyages = [v.row() for v in self.voyages]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
-        _tanker_throughput(rec, set(self.chokepoints),
+        _tanker_throughput(rec, self.voyages, set(self.chokepoints),
                            {frozenset((leg.spec.from_, leg.spec.to)): name for name, leg in self.legs.items()})
         rec.balance = self.network.balance()
         rec.events = events
@@ -287,17 +288,18 @@ def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str],
         f.meter = Meter(wins)
 
 
-def _tanker_throughput(rec: Records, chokepoints: set[str], legs: dict[frozenset[str], str]) -> None:
+def _tanker_throughput(rec: Records, voyages: list[Voyage], chokepoints: set[str],
+                       legs: dict[frozenset[str], str]) -> None:
     """Cargo tonnes through the metered chokepoints and sea legs (see the module docstring)."""
     wanted = [j for j, w in enumerate(rec.windows) if w[1] in chokepoints or w[1] in legs.values()]
     if not wanted:
         return
     laden: dict[str, list[tuple[float, float, float]]] = {}  # tanker -> (loaded, arrived, cargo)
     passed: dict[str, list[tuple[float, float]]] = {}        # facility -> (time, cargo tonnes)
-    for v in rec.voyages:
-        arrived, cargo = v[COL["arrive_discharge_h"]], v[COL["cargo_t"]]
-        laden.setdefault(v[COL["tanker"]], []).append((v[COL["load_end_h"]], arrived, cargo))
-        leg = legs.get(frozenset((v[COL["load_port"]], v[COL["discharge_port"]])))
+    for v in voyages:
+        arrived, cargo = v.arrive_discharge_h, v.cargo_t
+        laden.setdefault(v.tanker, []).append((v.load_end_h, arrived, cargo))
+        leg = legs.get(frozenset((v.load_port, v.discharge_port)))
         if leg is not None and arrived == arrived:  # NaN: not arrived yet
             passed.setdefault(leg, []).append((arrived, cargo))
     for cp, tanker, _dir, _arrive, _enter, exit_h in rec.passages:

@@ -30,12 +30,7 @@ from sim.scenario import language as sc
 from sim.model.condition import Condition
 from sim.model.network import EPS_T, Flow, FlowNetwork, Tank
 from sim.model.waits import WaitRecorder, blocking
-from sim.recorder import VOYAGE_FIELDS
-
-COL = {name: i for i, name in enumerate(VOYAGE_FIELDS)}
-_BERTH_LOAD, _LOAD_START, _LOAD_END = COL["berth_load_h"], COL["load_start_h"], COL["load_end_h"]
-_BERTH_DISCHARGE, _DISCHARGE_START, _DISCHARGE_END = (
-    COL["berth_discharge_h"], COL["discharge_start_h"], COL["discharge_end_h"])
+from sim.recorder import Voyage
 
 
 def blocking_disruptions(condition: Condition) -> str:
@@ -154,34 +149,34 @@ class Port:
                 continue
             break
 
-    def load(self, tanker: str, cargo_t: float, row: list) -> Iterator[simpy.Event]:
-        """Port call to load ``cargo_t``; returns the cargo's lots."""
+    def load(self, tanker: str, cargo_t: float, voyage: Voyage) -> Iterator[simpy.Event]:
+        """Port call to load ``cargo_t`` (times written to ``voyage``); returns the cargo's lots."""
         env, net, tank = self.env, self.network, self.tank
         req = yield from self._arrive(tanker)
-        row[_BERTH_LOAD] = float(env.now)
+        voyage.berth_load_h = float(env.now)
         yield from self._wait_at_berth(tanker, "cargo", lambda: tank.free_t < cargo_t - EPS_T,
                                        lambda: net.wait_stock(tank, cargo_t))
-        row[_LOAD_START] = float(env.now)
+        voyage.load_start_h = float(env.now)
         slot = _idle(self._load_slots)
         yield net.start_loading(slot, cargo_t, self.load_rate_t_per_h, route=self.name)
         cargo = net.finish_loading(slot)
         self.berths.release(req)
-        row[_LOAD_END] = float(env.now)
+        voyage.load_end_h = float(env.now)
         return cargo
 
-    def discharge(self, tanker: str, cargo: deque, cargo_t: float, row: list) -> Iterator[simpy.Event]:
-        """Port call to discharge ``cargo_t`` into the terminal's tank."""
+    def discharge(self, tanker: str, cargo: deque, cargo_t: float, voyage: Voyage) -> Iterator[simpy.Event]:
+        """Port call to discharge ``cargo_t`` into the terminal's tank (times written to ``voyage``)."""
         env, net, tank = self.env, self.network, self.tank
         req = yield from self._arrive(tanker)
-        row[_BERTH_DISCHARGE] = float(env.now)
+        voyage.berth_discharge_h = float(env.now)
         yield from self._wait_at_berth(tanker, "tank_room", lambda: tank.room_t < cargo_t - EPS_T,
                                        lambda: net.wait_room(tank, cargo_t))
-        row[_DISCHARGE_START] = float(env.now)
+        voyage.discharge_start_h = float(env.now)
         slot = _idle(self._discharge_slots)
         yield net.start_discharge(slot, cargo, cargo_t, self.discharge_rate_t_per_h)
         net.finish_discharge(slot)
         self.berths.release(req)
-        row[_DISCHARGE_END] = float(env.now)
+        voyage.discharge_end_h = float(env.now)
 
 
 def _idle(slots: list[Flow]) -> Flow:

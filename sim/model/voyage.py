@@ -20,18 +20,38 @@ whether or not they are used, so changing a spread never shifts another draw.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Generator
+from typing import Protocol
 
 import numpy as np
 import simpy
 
-from sim.scenario import language as sc
+from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
-from sim.model.port import COL, ConditionWatch, Port
+from sim.model.network import FlowNetwork
+from sim.model.port import ConditionWatch, Port
 from sim.model.waits import WaitRecorder
+from sim.recorder import Voyage
+from sim.scenario import language as sc
 
-if TYPE_CHECKING:
-    from sim.model.build import Model
+Process = Generator[simpy.Event, object, None]  # a SimPy process body that returns nothing
+
+
+class Fleetyard(Protocol):
+    """What voyages need of the model: its clock, scenario, ports and legs, a way to bring
+    tank levels up to date, and a voyage record to fill.  :class:`sim.model.build.Model`
+    satisfies it; naming it here keeps this module free of an import of the builder."""
+
+    env: simpy.Environment
+    scenario: sc.Scenario
+    network: FlowNetwork
+    ports: dict[str, Port]
+
+    def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
+                   cargo_t: float) -> Voyage: ...
+
+    def leg_between(self, a: str, b: str) -> SeaLeg: ...
+
 
 OPPOSITE = {"northbound": "southbound", "southbound": "northbound"}
 
@@ -40,7 +60,7 @@ class SeaLeg:
     """A sea passage between two terminals, with the chokepoints it passes."""
 
     def __init__(self, env: simpy.Environment, spec: sc.SeaLeg, condition: Condition,
-                 chokepoints: dict, waits: WaitRecorder) -> None:
+                 chokepoints: dict[str, Chokepoint], waits: WaitRecorder) -> None:
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -55,7 +75,7 @@ class SeaLeg:
                       for p in sorted(spec.passes, key=lambda p: -p.at_nm)],
         }
 
-    def sail(self, tanker: str, ship: sc.Tanker, from_port: str) -> Iterator[simpy.Event]:
+    def sail(self, tanker: str, ship: sc.Tanker, from_port: str) -> Process:
         """Sail the leg starting at ``from_port``; returns on arrival at the other end."""
         env, watch = self.env, self.watch
         if watch.factor <= 0.0:
@@ -75,14 +95,14 @@ class SeaLeg:
         yield env.timeout((self.spec.distance_nm - pos_nm) / speed_kn)
 
 
-def voyage(model: "Model", tanker: str, ship: sc.Tanker, programme: str, load: Port,
-           discharge: Port, leg: SeaLeg) -> Iterator[simpy.Event]:
+def voyage(model: Fleetyard, tanker: str, ship: sc.Tanker, programme: str, load: Port,
+           discharge: Port, leg: SeaLeg) -> Process:
     """One loaded voyage, from arrival at the load port to the end of discharge."""
-    row = model.new_voyage(tanker, programme, load.name, discharge.name, ship.cargo_t)
-    cargo = yield from load.load(tanker, ship.cargo_t, row)
+    record = model.new_voyage(tanker, programme, load.name, discharge.name, ship.cargo_t)
+    cargo = yield from load.load(tanker, ship.cargo_t, record)
     yield from leg.sail(tanker, ship, load.name)
-    row[COL["arrive_discharge_h"]] = float(model.env.now)
-    yield from discharge.discharge(tanker, cargo, ship.cargo_t, row)
+    record.arrive_discharge_h = float(model.env.now)
+    yield from discharge.discharge(tanker, cargo, ship.cargo_t, record)
 
 
 def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
@@ -98,7 +118,7 @@ def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
     return [t for t in times if 0.0 <= t < end_h]
 
 
-def start_programme(model: "Model", prog: sc.Programme, rng: np.random.Generator) -> int:
+def start_programme(model: Fleetyard, prog: sc.Programme, rng: np.random.Generator) -> int:
     """Start one spot voyage process per lifting; returns the number of liftings."""
     times = lifting_times_h(prog, model.scenario)
     draws = rng.random((len(times), 2)) if times else np.zeros((0, 2))
@@ -112,7 +132,7 @@ def start_programme(model: "Model", prog: sc.Programme, rng: np.random.Generator
     return len(times)
 
 
-def _spot(model: "Model", prog: sc.Programme, tanker: str, arrive_h: float, pick: int) -> Iterator[simpy.Event]:
+def _spot(model: Fleetyard, prog: sc.Programme, tanker: str, arrive_h: float, pick: int) -> Process:
     env = model.env
     if arrive_h > env.now:
         yield env.timeout(arrive_h - env.now)
@@ -127,14 +147,14 @@ def _spot(model: "Model", prog: sc.Programme, tanker: str, arrive_h: float, pick
                       model.leg_between(load.name, discharge.name))
 
 
-def start_fleet(model: "Model", fleet: sc.Fleet) -> None:
+def start_fleet(model: Fleetyard, fleet: sc.Fleet) -> None:
     """Start one shuttle process per named tanker of a fleet."""
     start_h = model.scenario.at_h(fleet.start) if fleet.start is not None else 0.0
     for tanker in fleet.tankers:
         model.env.process(_shuttle(model, fleet, tanker, max(0.0, start_h)))
 
 
-def _shuttle(model: "Model", fleet: sc.Fleet, tanker: str, start_h: float) -> Iterator[simpy.Event]:
+def _shuttle(model: Fleetyard, fleet: sc.Fleet, tanker: str, start_h: float) -> Process:
     env = model.env
     if start_h > env.now:
         yield env.timeout(start_h - env.now)
