@@ -59,7 +59,19 @@ from sim.errors import ScenarioError, UserError
 from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
-from sim.model.network import Flow, FlowNetwork, Meter, Schedule, Tank
+from sim.model.network import (
+    Batch,
+    DischargeSlot,
+    Flow,
+    FlowNetwork,
+    LoadSlot,
+    Meter,
+    Pipeline,
+    Production,
+    Run,
+    Schedule,
+    Tank,
+)
 from sim.model.port import Port
 from sim.model.voyage import SeaLeg, start_fleet, start_programme
 from sim.scenario.work import estimate_events
@@ -200,53 +212,43 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
 
     flows: dict[tuple[str, str], Flow] = {}
     for s in net.sources:
-        f = Flow(s.name, "production", None, tanks[s.name], [conditions[s.name]])
-        f.schedule = _schedule(scenario, s.rate_t_per_day, s.schedule)
-        f.origin = s.origin
-        f.rec_index = records.flow_index(s.name, "production")
-        flows[(s.name, "production")] = network.add_flow(f)
+        flows[(s.name, "production")] = network.add_flow(Production(
+            s.name, tanks[s.name], [conditions[s.name]], records.flow_index(s.name, "production"),
+            _schedule(scenario, s.rate_t_per_day, s.schedule), s.origin))
     depots = {d.name for d in net.depots}
     for p in net.pipelines:
         conds = [conditions[p.name]] + [conditions[n] for n in (p.from_, p.to) if n in depots]
-        f = Flow(p.name, "pipeline", tanks[p.from_], tanks[p.to], conds)
-        f.capacity_t_per_h = p.capacity_t_per_day / 24.0
-        f.linefill_t = _linefill_t(p, scenario)
-        if p.kind == "rail":
-            # A rail leg holds only what was loaded onto it: its tank cars start empty, so
-            # the first crude reaches the tail once a transit's worth (capacity x transit)
-            # has been loaded, as a refilling line does (no linefill, no lost flow).
-            f.deficit_t = f.linefill_t
-            f.feeds = False
-        else:
-            lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
-        f.rec_index = records.flow_index(p.name, "pipeline")
-        f.removed_index = records.flow_index(p.name, "removed")
+        batch = None
         if p.batching is not None:
             b = p.batching
-            f.batch_state = "idle"
-            f.batch_size_t = b.size_t
-            f.batch_setup_h = b.setup_h
-            f.batch_cap_t_per_h = b.size_t / b.min_window_h if b.min_window_h > 0 else math.inf
-        flows[(p.name, "pipeline")] = network.add_flow(f)
+            batch = Batch(b.size_t, b.setup_h, b.size_t / b.min_window_h if b.min_window_h > 0 else math.inf)
+        # A rail leg holds only what was loaded onto it: its tank cars start empty, so the
+        # first crude reaches the tail once a transit's worth (capacity x transit) has been
+        # loaded, as a refilling line does (no linefill, no lost flow).
+        filled_with = None if p.kind == "rail" else (p.linefill_origin or "initial")
+        flows[(p.name, "pipeline")] = network.add_flow(Pipeline(
+            p.name, tanks[p.from_], tanks[p.to], conds, records.flow_index(p.name, "pipeline"),
+            capacity_t_per_h=p.capacity_t_per_day / 24.0, linefill_t=_linefill_t(p, scenario),
+            filled_with=filled_with, removed_index=records.flow_index(p.name, "removed"), batch=batch))
     for r in net.refineries:
-        f = Flow(r.name, "run", tanks[r.name], None, [conditions[r.name]])
-        f.schedule = _schedule(scenario, r.demand_t_per_day, r.demand_schedule)
-        f.rec_index = records.flow_index(r.name, "run")
-        f.demand_index = records.flow_index(r.name, "demand")
-        flows[(r.name, "run")] = network.add_flow(f)
+        flows[(r.name, "run")] = network.add_flow(Run(
+            r.name, tanks[r.name], [conditions[r.name]], records.flow_index(r.name, "run"),
+            _schedule(scenario, r.demand_t_per_day, r.demand_schedule), records.flow_index(r.name, "demand")))
 
-    berth_slots: dict[tuple[str, str], list[Flow]] = {}
+    load_slots: dict[str, list[LoadSlot]] = {}
+    discharge_slots: dict[str, list[DischargeSlot]] = {}
     for t in net.terminals:
-        for kind, rate in (("load", t.berths.load_rate_t_per_day), ("discharge", t.berths.discharge_rate_t_per_day)):
-            slots = []
-            for k in range(t.berths.count if rate else 0):
-                f = Flow(f"{t.name}#{kind}{k + 1}", kind, tanks[t.name] if kind == "load" else None,
-                         tanks[t.name] if kind == "discharge" else None, [conditions[t.name]])
-                f.rec_index = records.flow_index(t.name, kind)
-                slots.append(network.add_flow(f))
-            berth_slots[(t.name, kind)] = slots
-
-    _meter(records, scenario, flows, berth_slots)
+        cond, tank = [conditions[t.name]], tanks[t.name]
+        load_index, discharge_index = records.flow_index(t.name, "load"), records.flow_index(t.name, "discharge")
+        berths = t.berths.count
+        load_slots[t.name] = [LoadSlot(f"{t.name}#load{k + 1}", tank, cond, load_index)
+                              for k in range(berths if t.berths.load_rate_t_per_day else 0)]
+        discharge_slots[t.name] = [DischargeSlot(f"{t.name}#discharge{k + 1}", tank, cond, discharge_index)
+                                   for k in range(berths if t.berths.discharge_rate_t_per_day else 0)]
+        for slot in (*load_slots[t.name], *discharge_slots[t.name]):
+            network.add_flow(slot)
+    _meter(records, scenario, flows, {t.name: [*load_slots[t.name], *discharge_slots[t.name]]
+                                      for t in net.terminals})
     chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario, waits=waits)
                    for c in net.chokepoints}
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
@@ -254,7 +256,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
                   estimated_events=estimate)
     for t in net.terminals:
         model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits,
-                                   berth_slots[(t.name, "load")], berth_slots[(t.name, "discharge")])
+                                   load_slots[t.name], discharge_slots[t.name])
     for leg in net.sea_legs:
         model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)
 
@@ -269,7 +271,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
 
 
 def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str], Flow],
-           berth_slots: dict[tuple[str, str], list[Flow]]) -> None:
+           berth_slots: dict[str, list[Flow]]) -> None:
     """Give every flow that counts towards a metered facility's throughput its windows."""
     if not records.windows:
         return
@@ -278,7 +280,7 @@ def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str],
     counts.update({p.name: [flows[(p.name, "pipeline")]] for p in net.pipelines})
     counts.update({d.name: [flows[(p.name, "pipeline")] for p in net.pipelines if p.from_ == d.name]
                    for d in net.depots})
-    counts.update({t.name: berth_slots[(t.name, "load")] + berth_slots[(t.name, "discharge")] for t in net.terminals})
+    counts.update({t.name: berth_slots[t.name] for t in net.terminals})
     counts.update({r.name: [flows[(r.name, "run")]] for r in net.refineries})
     per_flow: dict[int, tuple[Flow, list[tuple[float, float, int]]]] = {}
     for j, (_d, facility, start, end) in enumerate(records.windows):

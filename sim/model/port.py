@@ -22,13 +22,13 @@ shows in the voyage times (and demurrage) and in the berth throughput during the
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import simpy
 
 from sim.scenario import language as sc
 from sim.model.condition import Condition
-from sim.model.network import EPS_T, Flow, FlowNetwork, Tank
+from sim.model.network import EPS_T, DischargeSlot, FlowNetwork, LoadSlot, Tank
 from sim.model.waits import WaitRecorder, blocking
 from sim.recorder import Voyage
 
@@ -97,7 +97,7 @@ class Port:
 
     def __init__(self, env: simpy.Environment, spec: sc.Terminal, tank: Tank, condition: Condition,
                  network: FlowNetwork, waits: WaitRecorder,
-                 load_slots: list[Flow], discharge_slots: list[Flow]) -> None:
+                 load_slots: list[LoadSlot], discharge_slots: list[DischargeSlot]) -> None:
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -179,8 +179,11 @@ class Port:
         voyage.discharge_end_h = float(env.now)
 
 
-def _idle(slots: list[Flow]) -> Flow:
+_Slot = TypeVar("_Slot", LoadSlot, DischargeSlot)
+
+
+def _idle(slots: list[_Slot]) -> _Slot:
     for slot in slots:
-        if slot.capacity_t_per_h == 0.0:
+        if slot.idle:
             return slot
     raise RuntimeError("no idle berth slot although a berth is held (a model bug)")
