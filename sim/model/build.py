@@ -56,7 +56,6 @@ from sim import rng as rngmod
 from sim.scenario import language as sc
 from sim import units
 from sim.errors import ScenarioError, UserError
-from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
 from sim.model.network import (
@@ -203,7 +202,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
     for row, fac in enumerate(storage):
         is_source = isinstance(fac, sc.Source)
         floor = fac.min_stock_t if isinstance(fac, sc.Refinery) else 0.0
-        origin = fac.tank.initial_origin or (fac.origin if is_source else "initial")
+        origin = fac.tank.initial_origin or (fac.origin if isinstance(fac, sc.Source) else "initial")
         tank = Tank(fac.name, row, fac.tank.capacity_t, floor, fac.tank.initial_t,
                     origin=origin, route="" if is_source else fac.name)
         if isinstance(fac, sc.Refinery):

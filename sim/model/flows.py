@@ -1,9 +1,10 @@
 """The kinds of continuous flow in the flow network, each with its own small typed state.
 
-Crude moves between tanks (:mod:`sim.model.tanks`) by flows, one class per kind: :class:`Production` (into a source's tank, on a schedule), :class:`Pipeline`
-(tank to tank through a plug-flow line, optionally in batches), :class:`Run` (out of a
-refinery's tank, on a schedule), and the berth slots :class:`LoadSlot` (tank to a tanker)
-and :class:`DischargeSlot` (tanker to tank), at a fixed rate while a tanker is at the berth
+Crude moves between tanks (:mod:`sim.model.tanks`) by flows, one class per kind:
+:class:`Production` (into a source's tank, on a schedule), :class:`Pipeline` (tank to tank
+through a plug-flow line, optionally in batches), :class:`Run` (out of a refinery's tank, on
+a schedule), and the berth slots :class:`LoadSlot` (tank to a tanker) and
+:class:`DischargeSlot` (tanker to tank), at a fixed rate while a tanker is at the berth
 (rate 0 when the slot is idle).
 
 Each kind knows three things about itself, each written once: its maximum rate
@@ -60,8 +61,8 @@ class Flow(ABC):
     kind: ClassVar[str]   # its series in Records (sim.recorder.FLOW_KINDS)
     order: ClassVar[int]  # upstream-first sort key: what fills tanks, then lines, then what empties them
 
-    __slots__ = ("capacity_t_per_h", "conditions", "dst", "factor", "feeds", "group", "index", "meter", "name",
-                 "nominal_t_per_h", "rate_t_per_h", "rec_index", "rec_rate", "seg_start_h", "src")
+    __slots__ = ("capacity_t_per_h", "conditions", "dst", "factor", "feeds", "fixed_rate", "group", "index", "meter",
+                 "name", "nominal_t_per_h", "rate_t_per_h", "rec_index", "rec_rate", "seg_start_h", "src")
 
     def __init__(self, name: str, src: Tank | None, dst: Tank | None, conditions: list[Condition],
                  rec_index: int) -> None:
@@ -75,6 +76,9 @@ class Flow(ABC):
         self.nominal_t_per_h = 0.0
         self.factor = 1.0  # product of the conditions' factors, refreshed when one changes
         self.feeds = True  # False while a pipeline refills its line (the tail delivers nothing)
+        # nominal() is capacity_t_per_h: the network reads that without the call (a
+        # measured hot path: _recompute runs for every flow of a group at every update)
+        self.fixed_rate = True
         self.rec_index = rec_index
         self.rec_rate = 0.0
         self.seg_start_h = 0.0
@@ -122,6 +126,7 @@ class Scheduled(Flow):
                  rec_index: int, schedule: Schedule) -> None:
         super().__init__(name, src, dst, conditions, rec_index)
         self.schedule = schedule
+        self.fixed_rate = False
 
     def nominal(self, t_h: float) -> float:
         return self.schedule.rate_at(t_h)
@@ -225,6 +230,7 @@ class Pipeline(Flow):
         self.removed_index = removed_index
         self.seen_contamination: set[str] = set()
         self.batch = batch
+        self.fixed_rate = batch is None
 
     @property
     def content_t(self) -> float:

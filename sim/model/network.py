@@ -214,17 +214,17 @@ class FlowNetwork:
         else:
             self._instant_h, self._at_instant = now, 1
         self._advance(now)
-        if groups is None:
-            groups = self._groups
-        else:
-            # Every other group whose re-solve would change anything now is re-solved too
-            # (a tank that reached or left a bound within EPS_T, a watcher or cargo done
-            # within EPS_T, a schedule step within 1e-9 h, a line refilled, a batch due),
-            # exactly as when every update re-solved the whole network.
-            groups = [g for g in self._groups if g in groups or self._pending(g, now)]
+        # Besides ``groups``, every other group whose re-solve would change anything now is
+        # re-solved too (a tank that reached or left a bound within EPS_T, a watcher or cargo
+        # done within EPS_T, a schedule step within 1e-9 h, a line refilled, a batch due),
+        # exactly as when every update re-solved the whole network.
+        groups = self._groups if groups is None else \
+            [g for g in self._groups if g in groups or self._pending(g, now)]
+        feeds = self._feeds
         for g in groups:
-            for p in g.pipes:
+            for p in g.pipes:  # settle() is the only place a flow's feeds changes
                 p.settle(now, apply=True)
+                feeds[p.index] = p.feeds
             self._recompute(g, now)
         self._fire_watchers(groups, now)
         self._arm(now)
@@ -240,7 +240,7 @@ class FlowNetwork:
             for w in tk.watchers:
                 if w.met(tk):
                     return True
-        for f in g.flows:  # a loop, not any(generator): this runs for every group on every update
+        for f in g.flows:  # noqa: SIM110 - a loop, not any(generator): runs for every group at every update
             if f.due(now):
                 return True
         return False
@@ -290,11 +290,9 @@ class FlowNetwork:
         """Re-solve one group's rates, record the segments that changed, set the tanks' net rates."""
         r, maxes, feeds = self._rates, self._maxes, self._feeds
         for f in g.flows:
-            nom = f.nominal(now)
+            nom = f.capacity_t_per_h if f.fixed_rate else f.nominal(now)
             f.nominal_t_per_h = nom
-            i = f.index
-            maxes[i] = r[i] = nom * f.factor
-            feeds[i] = f.feeds
+            maxes[f.index] = r[f.index] = nom * f.factor
         if g.bounded:
             floor, ceiling = [], []
             for tk in g.bounded:  # as the solver sees them (and _pending compares with)
@@ -354,8 +352,9 @@ class FlowNetwork:
                     keep.append(w)
             tk.watchers = keep
         for f in slots:
-            if f.due(now) and f.done is not None:
+            if f.due(now):
                 ev, f.done = f.done, None
+                assert ev is not None  # due() says the tanker is still to be told
                 ev.succeed()
 
     def _next_change(self, g: Group, now: float) -> float:

@@ -22,7 +22,8 @@ shows in the voyage times (and demurrage) and in the berth throughput during the
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
+from collections.abc import Callable, Generator
 
 import simpy
 
@@ -30,7 +31,11 @@ from sim.scenario import language as sc
 from sim.model.condition import Condition
 from sim.model.network import EPS_T, DischargeSlot, FlowNetwork, LoadSlot, Tank
 from sim.model.waits import WaitRecorder, blocking
+from sim.model.lots import Lot
 from sim.recorder import Voyage
+
+_T = TypeVar("_T")
+Steps = Generator[simpy.Event, object, _T]  # part of a SimPy process; yields events, returns a _T
 
 
 def blocking_disruptions(condition: Condition) -> str:
@@ -68,7 +73,7 @@ class ConditionWatch:
             ev, self._event = self._event, None
             ev.succeed()
 
-    def wait_usable(self, waits: WaitRecorder, facility: str, tanker: str) -> Iterator[simpy.Event]:
+    def wait_usable(self, waits: WaitRecorder, facility: str, tanker: str) -> Steps[None]:
         """Wait (cause ``closed``) while the facility is closed or derated to zero; returns
         at once when it is usable.  The wait follows the condition, so a second closure
         starting (or the first lifting) while the tanker waits starts a new segment."""
@@ -81,7 +86,7 @@ class ConditionWatch:
             yield cond.when_open() if cond.closed else self.next_change()
         wait.end()
 
-    def wait_delays(self, waits: WaitRecorder, facility: str, tanker: str) -> Iterator[simpy.Event]:
+    def wait_delays(self, waits: WaitRecorder, facility: str, tanker: str) -> Steps[None]:
         """Wait out one draw of every active delay (cause ``delay``, attributed)."""
         if not self.delays:
             return
@@ -113,7 +118,7 @@ class Port:
         self._load_slots = load_slots  # one per berth: a berth holder always finds a free one
         self._discharge_slots = discharge_slots
 
-    def _berth(self, tanker: str) -> Iterator[simpy.Event]:
+    def _berth(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
         req = self.berths.request()
         if req.triggered:  # a free berth: no wait to book (a zero-length wait writes no row)
             yield req
@@ -123,7 +128,7 @@ class Port:
         wait.end()
         return req
 
-    def _arrive(self, tanker: str) -> Iterator[simpy.Event]:
+    def _arrive(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
         """Wait out any delay, then at anchor while closed, then for a berth; returns the berth."""
         watch = self.watch
         if watch.delays:
@@ -133,7 +138,7 @@ class Port:
         return (yield from self._berth(tanker))
 
     def _wait_at_berth(self, tanker: str, cause: str, short: Callable[[], bool],
-                       until: Callable[[], simpy.Event]) -> Iterator[simpy.Event]:
+                       until: Callable[[], simpy.Event]) -> Steps[None]:
         """Hold the berth until the terminal is open and ``short()`` is false; a shortfall
         is one ``cause`` wait, ended by the ``until()`` event."""
         net, watch = self.network, self.watch
@@ -149,7 +154,7 @@ class Port:
                 continue
             break
 
-    def load(self, tanker: str, cargo_t: float, voyage: Voyage) -> Iterator[simpy.Event]:
+    def load(self, tanker: str, cargo_t: float, voyage: Voyage) -> Steps[deque[Lot]]:
         """Port call to load ``cargo_t`` (times written to ``voyage``); returns the cargo's lots."""
         env, net, tank = self.env, self.network, self.tank
         req = yield from self._arrive(tanker)
@@ -164,7 +169,7 @@ class Port:
         voyage.load_end_h = float(env.now)
         return cargo
 
-    def discharge(self, tanker: str, cargo: deque, cargo_t: float, voyage: Voyage) -> Iterator[simpy.Event]:
+    def discharge(self, tanker: str, cargo: deque[Lot], cargo_t: float, voyage: Voyage) -> Steps[None]:
         """Port call to discharge ``cargo_t`` into the terminal's tank (times written to ``voyage``)."""
         env, net, tank = self.env, self.network, self.tank
         req = yield from self._arrive(tanker)

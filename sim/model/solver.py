@@ -44,7 +44,7 @@ def waterfill(demands: list[float], weights: list[float], total: float) -> float
     """The level L at which sum(min(demand_i, L x weight_i)) = total (INF if all demands fit)."""
     if sum(demands) <= total * (1 + 1e-12) + TINY_RATE:
         return INF
-    items = sorted((d / w, d, w) for d, w in zip(demands, weights) if w > 0.0)
+    items = sorted((d / w, d, w) for d, w in zip(demands, weights, strict=True) if w > 0.0)
     left_t, left_w = total, sum(w for _, _, w in items)
     for ratio, d, w in items:
         if left_w * ratio >= left_t:

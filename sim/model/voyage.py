@@ -8,9 +8,9 @@ shuttle of a fleet sails back in ballast and starts its next voyage.
 Sea legs: sailing time is distance / (speed x the leg's factor at departure); a closed leg
 holds the tanker in port before it sails (cause ``closed`` at the leg); each active delay
 adds one draw per passage (cause ``delay``), waited out in port, after which the leg is
-checked again: a closure that began during the delay holds the tanker until it reopens.  A chokepoint's own transit time and rules
-come from :class:`sim.model.chokepoint.Chokepoint` and are in addition to the sailing time
-of the leg's whole distance.
+checked again: a closure that began during the delay holds the tanker until it reopens. A
+chokepoint's own transit time and rules come from :class:`sim.model.chokepoint.Chokepoint`
+and are in addition to the sailing time of the leg's whole distance.
 
 Randomness: each programme draws from its own stream, ``rng.stream(seed, "shipping",
 programme)``, two uniforms per lifting in lifting order (laycan offset, then load port),
@@ -69,7 +69,7 @@ class SeaLeg:
         self.chokepoints = chokepoints
         self.waits = waits
         d = spec.distance_nm
-        self._passes = {
+        self._passes: dict[str, list[tuple[float, str, str]]] = {
             spec.from_: [(p.at_nm, p.chokepoint, p.direction) for p in sorted(spec.passes, key=lambda p: p.at_nm)],
             spec.to: [(d - p.at_nm, p.chokepoint, OPPOSITE[p.direction])
                       for p in sorted(spec.passes, key=lambda p: -p.at_nm)],
@@ -111,7 +111,7 @@ def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
     if prog.until is not None:
         end_h = min(end_h, scenario.at_h(prog.until))
     if prog.every_h is not None:
-        first = scenario.at_h(prog.first)  # type: ignore[arg-type]
+        first = scenario.at_h(prog.first)
         n = max(0, math.ceil((end_h - first) / prog.every_h - 1e-9))
         return [first + k * prog.every_h for k in range(n) if first + k * prog.every_h >= 0.0]
     times = sorted((d - scenario.start).days * 24.0 for d in prog.dates)
