@@ -101,7 +101,7 @@ class Model:
                    cargo_t: float) -> Voyage:
         """A new voyage record, arriving at its load port now (the voyage fills in the rest)."""
         v = Voyage(len(self.voyages), tanker, programme, load_port, discharge_port, cargo_t,
-                   arrive_load_h=float(self.env.now))
+                   float(self.env.now))  # arrive_load_h
         self.voyages.append(v)
         return v
 
