@@ -15,7 +15,8 @@ This module is the state machine: when to integrate, which groups to re-solve, w
 waiting tankers to wake and when the next change is due.  The rates themselves come from
 :mod:`sim.model.solver` (water-filling at tanks at a bound, pure functions over the rate
 list); the tanks and the kinds of flow, each with its own state and its own changes, are
-:mod:`sim.model.flows`.
+:mod:`sim.model.flows`.  (It is just over 500 lines, most of them this docstring and the
+berth operations' entry points, which belong with the state they change.)
 
 Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
 head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
