@@ -10,7 +10,7 @@ Time is in hours from the scenario start; day ``d`` covers hours ``[24 d, 24 (d 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -40,6 +40,39 @@ VOYAGE_FIELDS = (
     "discharge_start_h",  # tank room available, discharge starts
     "discharge_end_h",
 )
+
+
+
+@dataclass(slots=True)
+class Voyage:
+    """One loaded voyage as the model fills it in (a time stays NaN until it is reached);
+    :meth:`row` gives its ``Records.voyages`` row, in ``VOYAGE_FIELDS`` order.  The model
+    writes named fields rather than indexing a list, and the tables stay plain tuples."""
+
+    voyage: int
+    tanker: str
+    programme: str
+    load_port: str
+    discharge_port: str
+    cargo_t: float
+    arrive_load_h: float = math.nan
+    berth_load_h: float = math.nan
+    load_start_h: float = math.nan
+    load_end_h: float = math.nan
+    arrive_discharge_h: float = math.nan
+    berth_discharge_h: float = math.nan
+    discharge_start_h: float = math.nan
+    discharge_end_h: float = math.nan
+
+    def row(self) -> tuple[int, str, str, str, str, float, float, float, float, float, float, float, float, float]:
+        """The ``Records.voyages`` row (``VOYAGE_FIELDS`` order)."""
+        return (self.voyage, self.tanker, self.programme, self.load_port, self.discharge_port, self.cargo_t,
+                self.arrive_load_h, self.berth_load_h, self.load_start_h, self.load_end_h,
+                self.arrive_discharge_h, self.berth_discharge_h, self.discharge_start_h, self.discharge_end_h)
+
+
+if tuple(f.name for f in fields(Voyage)) != VOYAGE_FIELDS:  # the row order is the table's contract
+    raise AssertionError("Voyage fields must match VOYAGE_FIELDS")
 
 WAIT_FIELDS = (
     "facility",    # where the tanker waited

@@ -56,15 +56,26 @@ from sim import rng as rngmod
 from sim.scenario import language as sc
 from sim import units
 from sim.errors import ScenarioError, UserError
-from sim.model import lots as lotq
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
-from sim.model.network import Flow, FlowNetwork, Meter, Schedule, Tank
-from sim.model.port import COL, Port
+from sim.model.network import (
+    Batch,
+    DischargeSlot,
+    Flow,
+    FlowNetwork,
+    LoadSlot,
+    Meter,
+    Pipeline,
+    Production,
+    Run,
+    Schedule,
+    Tank,
+)
+from sim.model.port import Port
 from sim.model.voyage import SeaLeg, start_fleet, start_programme
 from sim.scenario.work import estimate_events
 from sim.model.waits import WaitRecorder
-from sim.recorder import VOYAGE_FIELDS, Records
+from sim.recorder import Records, Voyage
 
 
 
@@ -84,17 +95,18 @@ class Model:
     chokepoints: dict[str, Chokepoint]
     waits: WaitRecorder
     estimated_events: int = 0
-    voyage_rows: list[list] = field(default_factory=list)
+    voyages: list[Voyage] = field(default_factory=list)
 
     def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
-                   cargo_t: float) -> list:
-        row = [math.nan] * len(VOYAGE_FIELDS)
-        row[:6] = [len(self.voyage_rows), tanker, programme, load_port, discharge_port, cargo_t]
-        row[COL["arrive_load_h"]] = float(self.env.now)
-        self.voyage_rows.append(row)
-        return row
+                   cargo_t: float) -> Voyage:
+        """A new voyage record, arriving at its load port now (the voyage fills in the rest)."""
+        v = Voyage(len(self.voyages), tanker, programme, load_port, discharge_port, cargo_t,
+                   float(self.env.now))  # arrive_load_h
+        self.voyages.append(v)
+        return v
 
     def leg_between(self, a: str, b: str) -> SeaLeg:
+        """The sea leg joining terminals ``a`` and ``b`` (either direction)."""
         for leg in self.legs.values():
             if {leg.spec.from_, leg.spec.to} == {a, b}:
                 return leg
@@ -125,9 +137,9 @@ class Model:
         rec = self.records
         self.network.finish(until_h)
         self.waits.close_all(until_h)
-        rec.voyages = [tuple(r) for r in self.voyage_rows]
+        rec.voyages = [v.row() for v in self.voyages]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
-        _tanker_throughput(rec, set(self.chokepoints),
+        _tanker_throughput(rec, self.voyages, set(self.chokepoints),
                            {frozenset((leg.spec.from_, leg.spec.to)): name for name, leg in self.legs.items()})
         rec.balance = self.network.balance()
         rec.events = events
@@ -190,7 +202,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
     for row, fac in enumerate(storage):
         is_source = isinstance(fac, sc.Source)
         floor = fac.min_stock_t if isinstance(fac, sc.Refinery) else 0.0
-        origin = fac.tank.initial_origin or (fac.origin if is_source else "initial")
+        origin = fac.tank.initial_origin or (fac.origin if isinstance(fac, sc.Source) else "initial")
         tank = Tank(fac.name, row, fac.tank.capacity_t, floor, fac.tank.initial_t,
                     origin=origin, route="" if is_source else fac.name)
         if isinstance(fac, sc.Refinery):
@@ -199,53 +211,43 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
 
     flows: dict[tuple[str, str], Flow] = {}
     for s in net.sources:
-        f = Flow(s.name, "production", None, tanks[s.name], [conditions[s.name]])
-        f.schedule = _schedule(scenario, s.rate_t_per_day, s.schedule)
-        f.origin = s.origin
-        f.rec_index = records.flow_index(s.name, "production")
-        flows[(s.name, "production")] = network.add_flow(f)
+        flows[(s.name, "production")] = network.add_flow(Production(
+            s.name, tanks[s.name], [conditions[s.name]], records.flow_index(s.name, "production"),
+            _schedule(scenario, s.rate_t_per_day, s.schedule), s.origin))
     depots = {d.name for d in net.depots}
     for p in net.pipelines:
         conds = [conditions[p.name]] + [conditions[n] for n in (p.from_, p.to) if n in depots]
-        f = Flow(p.name, "pipeline", tanks[p.from_], tanks[p.to], conds)
-        f.capacity_t_per_h = p.capacity_t_per_day / 24.0
-        f.linefill_t = _linefill_t(p, scenario)
-        if p.kind == "rail":
-            # A rail leg holds only what was loaded onto it: its tank cars start empty, so
-            # the first crude reaches the tail once a transit's worth (capacity x transit)
-            # has been loaded, as a refilling line does (no linefill, no lost flow).
-            f.deficit_t = f.linefill_t
-            f.feeds = False
-        else:
-            lotq.put(f.line, p.linefill_origin or "initial", p.name, f.linefill_t)
-        f.rec_index = records.flow_index(p.name, "pipeline")
-        f.removed_index = records.flow_index(p.name, "removed")
+        batch = None
         if p.batching is not None:
             b = p.batching
-            f.batch_state = "idle"
-            f.batch_size_t = b.size_t
-            f.batch_setup_h = b.setup_h
-            f.batch_cap_t_per_h = b.size_t / b.min_window_h if b.min_window_h > 0 else math.inf
-        flows[(p.name, "pipeline")] = network.add_flow(f)
+            batch = Batch(b.size_t, b.setup_h, b.size_t / b.min_window_h if b.min_window_h > 0 else math.inf)
+        # A rail leg holds only what was loaded onto it: its tank cars start empty, so the
+        # first crude reaches the tail once a transit's worth (capacity x transit) has been
+        # loaded, as a refilling line does (no linefill, no lost flow).
+        filled_with = None if p.kind == "rail" else (p.linefill_origin or "initial")
+        flows[(p.name, "pipeline")] = network.add_flow(Pipeline(
+            p.name, tanks[p.from_], tanks[p.to], conds, records.flow_index(p.name, "pipeline"),
+            capacity_t_per_h=p.capacity_t_per_day / 24.0, linefill_t=_linefill_t(p, scenario),
+            filled_with=filled_with, removed_index=records.flow_index(p.name, "removed"), batch=batch))
     for r in net.refineries:
-        f = Flow(r.name, "run", tanks[r.name], None, [conditions[r.name]])
-        f.schedule = _schedule(scenario, r.demand_t_per_day, r.demand_schedule)
-        f.rec_index = records.flow_index(r.name, "run")
-        f.demand_index = records.flow_index(r.name, "demand")
-        flows[(r.name, "run")] = network.add_flow(f)
+        flows[(r.name, "run")] = network.add_flow(Run(
+            r.name, tanks[r.name], [conditions[r.name]], records.flow_index(r.name, "run"),
+            _schedule(scenario, r.demand_t_per_day, r.demand_schedule), records.flow_index(r.name, "demand")))
 
-    berth_slots: dict[tuple[str, str], list[Flow]] = {}
+    load_slots: dict[str, list[LoadSlot]] = {}
+    discharge_slots: dict[str, list[DischargeSlot]] = {}
     for t in net.terminals:
-        for kind, rate in (("load", t.berths.load_rate_t_per_day), ("discharge", t.berths.discharge_rate_t_per_day)):
-            slots = []
-            for k in range(t.berths.count if rate else 0):
-                f = Flow(f"{t.name}#{kind}{k + 1}", kind, tanks[t.name] if kind == "load" else None,
-                         tanks[t.name] if kind == "discharge" else None, [conditions[t.name]])
-                f.rec_index = records.flow_index(t.name, kind)
-                slots.append(network.add_flow(f))
-            berth_slots[(t.name, kind)] = slots
-
-    _meter(records, scenario, flows, berth_slots)
+        cond, tank = [conditions[t.name]], tanks[t.name]
+        load_index, discharge_index = records.flow_index(t.name, "load"), records.flow_index(t.name, "discharge")
+        berths = t.berths.count
+        load_slots[t.name] = [LoadSlot(f"{t.name}#load{k + 1}", tank, cond, load_index)
+                              for k in range(berths if t.berths.load_rate_t_per_day else 0)]
+        discharge_slots[t.name] = [DischargeSlot(f"{t.name}#discharge{k + 1}", tank, cond, discharge_index)
+                                   for k in range(berths if t.berths.discharge_rate_t_per_day else 0)]
+        for slot in (*load_slots[t.name], *discharge_slots[t.name]):
+            network.add_flow(slot)
+    _meter(records, scenario, flows, {t.name: [*load_slots[t.name], *discharge_slots[t.name]]
+                                      for t in net.terminals})
     chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario, waits=waits)
                    for c in net.chokepoints}
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
@@ -253,7 +255,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
                   estimated_events=estimate)
     for t in net.terminals:
         model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits,
-                                   berth_slots[(t.name, "load")], berth_slots[(t.name, "discharge")])
+                                   load_slots[t.name], discharge_slots[t.name])
     for leg in net.sea_legs:
         model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)
 
@@ -268,7 +270,7 @@ def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.See
 
 
 def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str], Flow],
-           berth_slots: dict[tuple[str, str], list[Flow]]) -> None:
+           berth_slots: dict[str, list[Flow]]) -> None:
     """Give every flow that counts towards a metered facility's throughput its windows."""
     if not records.windows:
         return
@@ -277,7 +279,7 @@ def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str],
     counts.update({p.name: [flows[(p.name, "pipeline")]] for p in net.pipelines})
     counts.update({d.name: [flows[(p.name, "pipeline")] for p in net.pipelines if p.from_ == d.name]
                    for d in net.depots})
-    counts.update({t.name: berth_slots[(t.name, "load")] + berth_slots[(t.name, "discharge")] for t in net.terminals})
+    counts.update({t.name: berth_slots[t.name] for t in net.terminals})
     counts.update({r.name: [flows[(r.name, "run")]] for r in net.refineries})
     per_flow: dict[int, tuple[Flow, list[tuple[float, float, int]]]] = {}
     for j, (_d, facility, start, end) in enumerate(records.windows):
@@ -287,17 +289,18 @@ def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str],
         f.meter = Meter(wins)
 
 
-def _tanker_throughput(rec: Records, chokepoints: set[str], legs: dict[frozenset[str], str]) -> None:
+def _tanker_throughput(rec: Records, voyages: list[Voyage], chokepoints: set[str],
+                       legs: dict[frozenset[str], str]) -> None:
     """Cargo tonnes through the metered chokepoints and sea legs (see the module docstring)."""
     wanted = [j for j, w in enumerate(rec.windows) if w[1] in chokepoints or w[1] in legs.values()]
     if not wanted:
         return
     laden: dict[str, list[tuple[float, float, float]]] = {}  # tanker -> (loaded, arrived, cargo)
     passed: dict[str, list[tuple[float, float]]] = {}        # facility -> (time, cargo tonnes)
-    for v in rec.voyages:
-        arrived, cargo = v[COL["arrive_discharge_h"]], v[COL["cargo_t"]]
-        laden.setdefault(v[COL["tanker"]], []).append((v[COL["load_end_h"]], arrived, cargo))
-        leg = legs.get(frozenset((v[COL["load_port"]], v[COL["discharge_port"]])))
+    for v in voyages:
+        arrived, cargo = v.arrive_discharge_h, v.cargo_t
+        laden.setdefault(v.tanker, []).append((v.load_end_h, arrived, cargo))
+        leg = legs.get(frozenset((v.load_port, v.discharge_port)))
         if leg is not None and arrived == arrived:  # NaN: not arrived yet
             passed.setdefault(leg, []).append((arrived, cargo))
     for cp, tanker, _dir, _arrive, _enter, exit_h in rec.passages:

@@ -59,7 +59,7 @@ rule next permits entry, combined (``|``) with the facility condition's change e
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import simpy
 
@@ -152,7 +152,7 @@ class Chokepoint:
             if extra_h > 0:
                 log.mark("delay", who)
                 yield env.timeout(extra_h)
-        daylight_bound = self._daylight is not None and length_m > self._limit_m  # type: ignore[operator]
+        daylight_bound = self._daylight is not None and length_m > self._limit_m
         lane = self.lanes[direction]
         req: simpy.resources.resource.Request | None = None
         while True:
@@ -242,7 +242,8 @@ class Chokepoint:
         return "lane", "", until
 
     def _daylight_intervals(self, day: int, direction: str) -> list[Interval]:
-        rise, fall = self._daylight.day_h(day)  # type: ignore[union-attr]
+        assert self._daylight is not None  # asked only of a chokepoint with a daylight rule
+        rise, fall = self._daylight.day_h(day)
         return [(rise, max(rise, fall - self.transit_now_h(direction)))]
 
     @staticmethod

@@ -15,7 +15,7 @@ direction, so they keep their meaning for every other facility; a chokepoint ask
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import simpy
 
@@ -37,7 +37,7 @@ class Effect:
 class Condition:
     """Composed closures, derates and delays of one facility, with change notification."""
 
-    __slots__ = ("env", "facility", "_active", "_listeners", "_opened")
+    __slots__ = ("_active", "_listeners", "_opened", "env", "facility")
 
     def __init__(self, env: simpy.Environment, facility: str) -> None:
         self.env = env

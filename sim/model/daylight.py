@@ -83,7 +83,7 @@ def sun_times_local_h(day: _dt.date, latitude: float, longitude: float, utc_offs
 class DaylightClock:
     """Sunrise and sunset of each scenario day, in model hours (cached per day)."""
 
-    __slots__ = ("_spec", "_start", "_utc_offset_h", "_cache")
+    __slots__ = ("_cache", "_spec", "_start", "_utc_offset_h")
 
     def __init__(self, spec: Daylight, start: _dt.date, utc_offset_h: float) -> None:
         self._spec = spec
@@ -100,8 +100,10 @@ class DaylightClock:
                 rise, fall = spec.sunrise_h, spec.sunset_h
             else:
                 date = self._start + _dt.timedelta(days=day)
-                rise, fall = sun_times_local_h(date, float(spec.latitude), float(spec.longitude),
-                                               self._utc_offset_h)
+                lat, lon = spec.latitude, spec.longitude
+                if lat is None or lon is None:  # the language requires sun times or a position
+                    raise ValueError("a daylight rule needs sunrise and sunset, or latitude and longitude")
+                rise, fall = sun_times_local_h(date, float(lat), float(lon), self._utc_offset_h)
             got = (24.0 * day + rise, 24.0 * day + fall)
             self._cache[day] = got
         return got

@@ -35,7 +35,7 @@ Pure functions (:func:`draw_duration`, :func:`occurrences`, :func:`activations`,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 import numpy as np
 import simpy
@@ -306,7 +306,7 @@ def _run(
     acts: Iterator[Interval],
     targets: list[tuple[Condition, Effect]],
     records: Records,
-) -> Iterator[simpy.Event]:
+) -> Generator[simpy.Event, object, None]:
     """One disruption's story: wait for the start, apply to every target, wait, lift."""
     for start_h, end_h in acts:
         if start_h > env.now:

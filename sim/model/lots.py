@@ -10,7 +10,7 @@ rounding remnant here never changes the mass balance.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 Lot = list  # [origin: str, route: str, tonnes: float]
 _CRUMB_T = 1e-9  # a remnant this small is rounding, not crude

@@ -22,20 +22,20 @@ shows in the voyage times (and demurrage) and in the berth throughput during the
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Iterator
+from typing import TypeVar
+from collections.abc import Callable, Generator
 
 import simpy
 
 from sim.scenario import language as sc
 from sim.model.condition import Condition
-from sim.model.network import EPS_T, Flow, FlowNetwork, Tank
+from sim.model.network import EPS_T, DischargeSlot, FlowNetwork, LoadSlot, Tank
 from sim.model.waits import WaitRecorder, blocking
-from sim.recorder import VOYAGE_FIELDS
+from sim.model.lots import Lot
+from sim.recorder import Voyage
 
-COL = {name: i for i, name in enumerate(VOYAGE_FIELDS)}
-_BERTH_LOAD, _LOAD_START, _LOAD_END = COL["berth_load_h"], COL["load_start_h"], COL["load_end_h"]
-_BERTH_DISCHARGE, _DISCHARGE_START, _DISCHARGE_END = (
-    COL["berth_discharge_h"], COL["discharge_start_h"], COL["discharge_end_h"])
+_T = TypeVar("_T")
+Steps = Generator[simpy.Event, object, _T]  # part of a SimPy process; yields events, returns a _T
 
 
 def blocking_disruptions(condition: Condition) -> str:
@@ -73,7 +73,7 @@ class ConditionWatch:
             ev, self._event = self._event, None
             ev.succeed()
 
-    def wait_usable(self, waits: WaitRecorder, facility: str, tanker: str) -> Iterator[simpy.Event]:
+    def wait_usable(self, waits: WaitRecorder, facility: str, tanker: str) -> Steps[None]:
         """Wait (cause ``closed``) while the facility is closed or derated to zero; returns
         at once when it is usable.  The wait follows the condition, so a second closure
         starting (or the first lifting) while the tanker waits starts a new segment."""
@@ -86,7 +86,7 @@ class ConditionWatch:
             yield cond.when_open() if cond.closed else self.next_change()
         wait.end()
 
-    def wait_delays(self, waits: WaitRecorder, facility: str, tanker: str) -> Iterator[simpy.Event]:
+    def wait_delays(self, waits: WaitRecorder, facility: str, tanker: str) -> Steps[None]:
         """Wait out one draw of every active delay (cause ``delay``, attributed)."""
         if not self.delays:
             return
@@ -102,7 +102,7 @@ class Port:
 
     def __init__(self, env: simpy.Environment, spec: sc.Terminal, tank: Tank, condition: Condition,
                  network: FlowNetwork, waits: WaitRecorder,
-                 load_slots: list[Flow], discharge_slots: list[Flow]) -> None:
+                 load_slots: list[LoadSlot], discharge_slots: list[DischargeSlot]) -> None:
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -118,7 +118,7 @@ class Port:
         self._load_slots = load_slots  # one per berth: a berth holder always finds a free one
         self._discharge_slots = discharge_slots
 
-    def _berth(self, tanker: str) -> Iterator[simpy.Event]:
+    def _berth(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
         req = self.berths.request()
         if req.triggered:  # a free berth: no wait to book (a zero-length wait writes no row)
             yield req
@@ -128,7 +128,7 @@ class Port:
         wait.end()
         return req
 
-    def _arrive(self, tanker: str) -> Iterator[simpy.Event]:
+    def _arrive(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
         """Wait out any delay, then at anchor while closed, then for a berth; returns the berth."""
         watch = self.watch
         if watch.delays:
@@ -138,7 +138,7 @@ class Port:
         return (yield from self._berth(tanker))
 
     def _wait_at_berth(self, tanker: str, cause: str, short: Callable[[], bool],
-                       until: Callable[[], simpy.Event]) -> Iterator[simpy.Event]:
+                       until: Callable[[], simpy.Event]) -> Steps[None]:
         """Hold the berth until the terminal is open and ``short()`` is false; a shortfall
         is one ``cause`` wait, ended by the ``until()`` event."""
         net, watch = self.network, self.watch
@@ -154,38 +154,41 @@ class Port:
                 continue
             break
 
-    def load(self, tanker: str, cargo_t: float, row: list) -> Iterator[simpy.Event]:
-        """Port call to load ``cargo_t``; returns the cargo's lots."""
+    def load(self, tanker: str, cargo_t: float, voyage: Voyage) -> Steps[deque[Lot]]:
+        """Port call to load ``cargo_t`` (times written to ``voyage``); returns the cargo's lots."""
         env, net, tank = self.env, self.network, self.tank
         req = yield from self._arrive(tanker)
-        row[_BERTH_LOAD] = float(env.now)
+        voyage.berth_load_h = float(env.now)
         yield from self._wait_at_berth(tanker, "cargo", lambda: tank.free_t < cargo_t - EPS_T,
                                        lambda: net.wait_stock(tank, cargo_t))
-        row[_LOAD_START] = float(env.now)
+        voyage.load_start_h = float(env.now)
         slot = _idle(self._load_slots)
         yield net.start_loading(slot, cargo_t, self.load_rate_t_per_h, route=self.name)
         cargo = net.finish_loading(slot)
         self.berths.release(req)
-        row[_LOAD_END] = float(env.now)
+        voyage.load_end_h = float(env.now)
         return cargo
 
-    def discharge(self, tanker: str, cargo: deque, cargo_t: float, row: list) -> Iterator[simpy.Event]:
-        """Port call to discharge ``cargo_t`` into the terminal's tank."""
+    def discharge(self, tanker: str, cargo: deque[Lot], cargo_t: float, voyage: Voyage) -> Steps[None]:
+        """Port call to discharge ``cargo_t`` into the terminal's tank (times written to ``voyage``)."""
         env, net, tank = self.env, self.network, self.tank
         req = yield from self._arrive(tanker)
-        row[_BERTH_DISCHARGE] = float(env.now)
+        voyage.berth_discharge_h = float(env.now)
         yield from self._wait_at_berth(tanker, "tank_room", lambda: tank.room_t < cargo_t - EPS_T,
                                        lambda: net.wait_room(tank, cargo_t))
-        row[_DISCHARGE_START] = float(env.now)
+        voyage.discharge_start_h = float(env.now)
         slot = _idle(self._discharge_slots)
         yield net.start_discharge(slot, cargo, cargo_t, self.discharge_rate_t_per_h)
         net.finish_discharge(slot)
         self.berths.release(req)
-        row[_DISCHARGE_END] = float(env.now)
+        voyage.discharge_end_h = float(env.now)
 
 
-def _idle(slots: list[Flow]) -> Flow:
+_Slot = TypeVar("_Slot", LoadSlot, DischargeSlot)
+
+
+def _idle(slots: list[_Slot]) -> _Slot:
     for slot in slots:
-        if slot.capacity_t_per_h == 0.0:
+        if slot.idle:
             return slot
     raise RuntimeError("no idle berth slot although a berth is held (a model bug)")

@@ -8,9 +8,9 @@ shuttle of a fleet sails back in ballast and starts its next voyage.
 Sea legs: sailing time is distance / (speed x the leg's factor at departure); a closed leg
 holds the tanker in port before it sails (cause ``closed`` at the leg); each active delay
 adds one draw per passage (cause ``delay``), waited out in port, after which the leg is
-checked again: a closure that began during the delay holds the tanker until it reopens.  A chokepoint's own transit time and rules
-come from :class:`sim.model.chokepoint.Chokepoint` and are in addition to the sailing time
-of the leg's whole distance.
+checked again: a closure that began during the delay holds the tanker until it reopens. A
+chokepoint's own transit time and rules come from :class:`sim.model.chokepoint.Chokepoint`
+and are in addition to the sailing time of the leg's whole distance.
 
 Randomness: each programme draws from its own stream, ``rng.stream(seed, "shipping",
 programme)``, two uniforms per lifting in lifting order (laycan offset, then load port),
@@ -20,18 +20,38 @@ whether or not they are used, so changing a spread never shifts another draw.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Generator
+from typing import Protocol
 
 import numpy as np
 import simpy
 
-from sim.scenario import language as sc
+from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
-from sim.model.port import COL, ConditionWatch, Port
+from sim.model.network import FlowNetwork
+from sim.model.port import ConditionWatch, Port
 from sim.model.waits import WaitRecorder
+from sim.recorder import Voyage
+from sim.scenario import language as sc
 
-if TYPE_CHECKING:
-    from sim.model.build import Model
+Process = Generator[simpy.Event, object, None]  # a SimPy process body that returns nothing
+
+
+class Fleetyard(Protocol):
+    """What voyages need of the model: its clock, scenario, ports and legs, a way to bring
+    tank levels up to date, and a voyage record to fill.  :class:`sim.model.build.Model`
+    satisfies it; naming it here keeps this module free of an import of the builder."""
+
+    env: simpy.Environment
+    scenario: sc.Scenario
+    network: FlowNetwork
+    ports: dict[str, Port]
+
+    def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
+                   cargo_t: float) -> Voyage: ...
+
+    def leg_between(self, a: str, b: str) -> SeaLeg: ...
+
 
 OPPOSITE = {"northbound": "southbound", "southbound": "northbound"}
 
@@ -40,7 +60,7 @@ class SeaLeg:
     """A sea passage between two terminals, with the chokepoints it passes."""
 
     def __init__(self, env: simpy.Environment, spec: sc.SeaLeg, condition: Condition,
-                 chokepoints: dict, waits: WaitRecorder) -> None:
+                 chokepoints: dict[str, Chokepoint], waits: WaitRecorder) -> None:
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -49,13 +69,13 @@ class SeaLeg:
         self.chokepoints = chokepoints
         self.waits = waits
         d = spec.distance_nm
-        self._passes = {
+        self._passes: dict[str, list[tuple[float, str, str]]] = {
             spec.from_: [(p.at_nm, p.chokepoint, p.direction) for p in sorted(spec.passes, key=lambda p: p.at_nm)],
             spec.to: [(d - p.at_nm, p.chokepoint, OPPOSITE[p.direction])
                       for p in sorted(spec.passes, key=lambda p: -p.at_nm)],
         }
 
-    def sail(self, tanker: str, ship: sc.Tanker, from_port: str) -> Iterator[simpy.Event]:
+    def sail(self, tanker: str, ship: sc.Tanker, from_port: str) -> Process:
         """Sail the leg starting at ``from_port``; returns on arrival at the other end."""
         env, watch = self.env, self.watch
         if watch.factor <= 0.0:
@@ -75,14 +95,14 @@ class SeaLeg:
         yield env.timeout((self.spec.distance_nm - pos_nm) / speed_kn)
 
 
-def voyage(model: "Model", tanker: str, ship: sc.Tanker, programme: str, load: Port,
-           discharge: Port, leg: SeaLeg) -> Iterator[simpy.Event]:
+def voyage(model: Fleetyard, tanker: str, ship: sc.Tanker, programme: str, load: Port,
+           discharge: Port, leg: SeaLeg) -> Process:
     """One loaded voyage, from arrival at the load port to the end of discharge."""
-    row = model.new_voyage(tanker, programme, load.name, discharge.name, ship.cargo_t)
-    cargo = yield from load.load(tanker, ship.cargo_t, row)
+    record = model.new_voyage(tanker, programme, load.name, discharge.name, ship.cargo_t)
+    cargo = yield from load.load(tanker, ship.cargo_t, record)
     yield from leg.sail(tanker, ship, load.name)
-    row[COL["arrive_discharge_h"]] = float(model.env.now)
-    yield from discharge.discharge(tanker, cargo, ship.cargo_t, row)
+    record.arrive_discharge_h = float(model.env.now)
+    yield from discharge.discharge(tanker, cargo, ship.cargo_t, record)
 
 
 def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
@@ -91,14 +111,14 @@ def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
     if prog.until is not None:
         end_h = min(end_h, scenario.at_h(prog.until))
     if prog.every_h is not None:
-        first = scenario.at_h(prog.first)  # type: ignore[arg-type]
+        first = scenario.at_h(prog.first)
         n = max(0, math.ceil((end_h - first) / prog.every_h - 1e-9))
         return [first + k * prog.every_h for k in range(n) if first + k * prog.every_h >= 0.0]
     times = sorted((d - scenario.start).days * 24.0 for d in prog.dates)
     return [t for t in times if 0.0 <= t < end_h]
 
 
-def start_programme(model: "Model", prog: sc.Programme, rng: np.random.Generator) -> int:
+def start_programme(model: Fleetyard, prog: sc.Programme, rng: np.random.Generator) -> int:
     """Start one spot voyage process per lifting; returns the number of liftings."""
     times = lifting_times_h(prog, model.scenario)
     draws = rng.random((len(times), 2)) if times else np.zeros((0, 2))
@@ -112,7 +132,7 @@ def start_programme(model: "Model", prog: sc.Programme, rng: np.random.Generator
     return len(times)
 
 
-def _spot(model: "Model", prog: sc.Programme, tanker: str, arrive_h: float, pick: int) -> Iterator[simpy.Event]:
+def _spot(model: Fleetyard, prog: sc.Programme, tanker: str, arrive_h: float, pick: int) -> Process:
     env = model.env
     if arrive_h > env.now:
         yield env.timeout(arrive_h - env.now)
@@ -127,14 +147,14 @@ def _spot(model: "Model", prog: sc.Programme, tanker: str, arrive_h: float, pick
                       model.leg_between(load.name, discharge.name))
 
 
-def start_fleet(model: "Model", fleet: sc.Fleet) -> None:
+def start_fleet(model: Fleetyard, fleet: sc.Fleet) -> None:
     """Start one shuttle process per named tanker of a fleet."""
     start_h = model.scenario.at_h(fleet.start) if fleet.start is not None else 0.0
     for tanker in fleet.tankers:
         model.env.process(_shuttle(model, fleet, tanker, max(0.0, start_h)))
 
 
-def _shuttle(model: "Model", fleet: sc.Fleet, tanker: str, start_h: float) -> Iterator[simpy.Event]:
+def _shuttle(model: Fleetyard, fleet: sc.Fleet, tanker: str, start_h: float) -> Process:
     env = model.env
     if start_h > env.now:
         yield env.timeout(start_h - env.now)

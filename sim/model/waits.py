@@ -27,7 +27,7 @@ simulation events).  Waits still open when a run stops are closed at the stop
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import simpy
 
@@ -47,9 +47,9 @@ class Wait:
     """One tanker's wait at one facility, written as segments of one cause and one set of
     responsible disruptions."""
 
-    __slots__ = ("_recorder", "facility", "tanker", "cause", "who", "start_h", "_follow", "_followers")
+    __slots__ = ("_follow", "_followers", "_recorder", "cause", "facility", "start_h", "tanker", "who")
 
-    def __init__(self, recorder: "WaitRecorder", facility: str, tanker: str) -> None:
+    def __init__(self, recorder: WaitRecorder, facility: str, tanker: str) -> None:
         self._recorder = recorder
         self.facility = facility
         self.tanker = tanker

@@ -1,0 +1,410 @@
+"""The kinds of continuous flow in the flow network, each with its own small typed state.
+
+Crude moves between tanks (:mod:`sim.model.tanks`) by flows, one class per kind:
+:class:`Production` (into a source's tank, on a schedule), :class:`Pipeline` (tank to tank
+through a plug-flow line, optionally in batches), :class:`Run` (out of a refinery's tank, on
+a schedule), and the berth slots :class:`LoadSlot` (tank to a tanker) and
+:class:`DischargeSlot` (tanker to tank), at a fixed rate while a tanker is at the berth
+(rate 0 when the slot is idle).
+
+Each kind knows three things about itself, each written once: its maximum rate
+(``nominal``), what moving ``m`` tonnes does (``move``), and its own changes: whether one
+is due now (``due`` / :meth:`Pipeline.settle`) and how many hours, at the current rates, to
+the next (``hours_to_change``).  :mod:`sim.model.network` integrates, solves and arms the
+timer from these; :mod:`sim.model.solver` computes the rates.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import simpy
+
+from sim.model import lots as lotq
+from sim.model.condition import Condition
+from sim.model.solver import TINY_RATE
+from sim.model.tanks import EPS_T, INF, Ledger, Meter, Tank
+from sim.recorder import Records
+
+
+class Schedule:
+    """A piecewise-constant rate in t/h: ``base`` before the first step, then each step's rate."""
+
+    __slots__ = ("base", "rates", "starts_h")
+
+    def __init__(self, base_t_per_h: float, steps: Sequence[tuple[float, float]] = ()) -> None:
+        ordered = sorted(steps)
+        self.base = base_t_per_h
+        self.starts_h = [s for s, _ in ordered]
+        self.rates = [r for _, r in ordered]
+
+    def rate_at(self, t_h: float) -> float:
+        i = bisect.bisect_right(self.starts_h, t_h + 1e-9)
+        return self.base if i == 0 else self.rates[i - 1]
+
+    def next_change_after(self, t_h: float) -> float:
+        i = bisect.bisect_right(self.starts_h, t_h + 1e-9)
+        return self.starts_h[i] if i < len(self.starts_h) else INF
+
+
+class Flow(ABC):
+    """One continuous flow from ``src`` to ``dst`` (None: outside the model), at a rate the
+    network sets at each change.  ``rec_rate`` / ``seg_start_h`` are the open segment of its
+    ``Records.flow_t`` series (the rate shown since then)."""
+
+    kind: ClassVar[str]   # its series in Records (sim.recorder.FLOW_KINDS)
+    order: ClassVar[int]  # upstream-first sort key: what fills tanks, then lines, then what empties them
+
+    __slots__ = ("capacity_t_per_h", "conditions", "dst", "factor", "feeds", "fixed_rate", "group", "index", "meter",
+                 "name", "nominal_t_per_h", "rate_t_per_h", "rec_index", "rec_rate", "seg_start_h", "src")
+
+    def __init__(self, name: str, src: Tank | None, dst: Tank | None, conditions: list[Condition],
+                 rec_index: int) -> None:
+        self.name = name
+        self.index = -1  # position in the network's flows (set by start)
+        self.src = src
+        self.dst = dst
+        self.conditions = conditions
+        self.capacity_t_per_h = 0.0
+        self.rate_t_per_h = 0.0
+        self.nominal_t_per_h = 0.0
+        self.factor = 1.0  # product of the conditions' factors, refreshed when one changes
+        self.feeds = True  # False while a pipeline refills its line (the tail delivers nothing)
+        # nominal() is capacity_t_per_h: the network reads that without the call (a
+        # measured hot path: _recompute runs for every flow of a group at every update)
+        self.fixed_rate = True
+        self.rec_index = rec_index
+        self.rec_rate = 0.0
+        self.seg_start_h = 0.0
+        self.meter: Meter | None = None  # the throughput windows this flow counts towards
+        self.group = -1  # index of its connected group in the network (set by start)
+
+    def current_factor(self) -> float:
+        f = 1.0
+        for c in self.conditions:
+            f *= c.factor
+        return f
+
+    def nominal(self, t_h: float) -> float:
+        """Maximum rate with every factor at 1 (t/h)."""
+        return self.capacity_t_per_h
+
+    def attach(self, index: int) -> None:
+        """Take position ``index`` and join the solver's lists of its tanks."""
+        self.index = index
+        if self.src is not None:
+            self.src.out_flows.append(index)
+        if self.dst is not None:
+            self.dst.in_flows.append(index)
+
+    @abstractmethod
+    def move(self, m: float, ledger: Ledger) -> float:
+        """Move up to ``m`` tonnes (one integration step at the current rate); returns the
+        tonnes moved."""
+
+    def due(self, now: float) -> bool:
+        """Whether one of this flow's own changes is due at ``now``."""
+        return False
+
+    def hours_to_change(self, now: float) -> float:
+        """Hours from ``now`` to this flow's next own change at the current rates (INF if none)."""
+        return INF
+
+
+class Scheduled(Flow):
+    """A flow whose maximum follows a rate schedule (production, refinery runs)."""
+
+    __slots__ = ("schedule",)
+
+    def __init__(self, name: str, src: Tank | None, dst: Tank | None, conditions: list[Condition],
+                 rec_index: int, schedule: Schedule) -> None:
+        super().__init__(name, src, dst, conditions, rec_index)
+        self.schedule = schedule
+        self.fixed_rate = False
+
+    def nominal(self, t_h: float) -> float:
+        return self.schedule.rate_at(t_h)
+
+    def due(self, now: float) -> bool:
+        return self.schedule.rate_at(now) != self.nominal_t_per_h
+
+    def hours_to_change(self, now: float) -> float:
+        return self.schedule.next_change_after(now) - now
+
+
+class Production(Scheduled):
+    """A source making crude of ``origin`` available into its tank."""
+
+    kind, order = "production", 0
+    __slots__ = ("origin",)
+    dst: Tank
+
+    def __init__(self, name: str, tank: Tank, conditions: list[Condition], rec_index: int,
+                 schedule: Schedule, origin: str) -> None:
+        super().__init__(name, None, tank, conditions, rec_index, schedule)
+        self.origin = origin
+
+    def move(self, m: float, ledger: Ledger) -> float:
+        dst = self.dst
+        dst.level_t += m
+        lotq.put(dst.lots, self.origin, "", m)
+        ledger.produced_t += m
+        return m
+
+
+class Run(Scheduled):
+    """A refinery running crude out of its tank; ``demand_*`` is the open segment of its
+    scheduled (wanted) rate's series."""
+
+    kind, order = "run", 2
+    __slots__ = ("demand_index", "demand_rate", "demand_start_h")
+    src: Tank
+
+    def __init__(self, name: str, tank: Tank, conditions: list[Condition], rec_index: int,
+                 schedule: Schedule, demand_index: int) -> None:
+        super().__init__(name, tank, None, conditions, rec_index, schedule)
+        self.demand_index = demand_index
+        self.demand_rate = 0.0
+        self.demand_start_h = 0.0
+
+    def move(self, m: float, ledger: Ledger) -> float:
+        src = self.src
+        src.level_t -= m
+        lotq.move(src.lots, None, m)
+        ledger.processed_t += m
+        return m
+
+
+class BatchPhase(enum.Enum):
+    """Where a batched pipeline is in its cycle."""
+
+    IDLE = "idle"    # waiting for a batch's worth in the head tank
+    SETUP = "setup"  # notice given, pumping starts at ``until_h``
+    PUMP = "pump"    # pumping until ``size_t`` has gone in
+
+
+@dataclass(slots=True)
+class Batch:
+    """A pipeline's batch rule (``Pipeline.batching``) and where it is in its cycle."""
+
+    size_t: float
+    setup_h: float
+    cap_t_per_h: float  # size / min_window (INF without a minimum window)
+    phase: BatchPhase = BatchPhase.IDLE
+    until_h: float = 0.0
+    pumped_t: float = 0.0
+
+
+class Pipeline(Flow):
+    """A plug-flow line (or rail leg) from ``src`` to ``dst``: X t in at the head push X t
+    out at the tail.  ``line`` is its contents (lots); ``deficit_t`` is what it lacks of its
+    linefill (after a contamination, or a rail leg at the start), during which it only
+    takes in (``feeds`` is False)."""
+
+    kind, order = "pipeline", 1
+    __slots__ = ("batch", "deficit_t", "line", "linefill_t", "removed_index", "seen_contamination")
+    src: Tank
+    dst: Tank
+
+    def __init__(self, name: str, src: Tank, dst: Tank, conditions: list[Condition], rec_index: int, *,
+                 capacity_t_per_h: float, linefill_t: float, filled_with: str | None, removed_index: int,
+                 batch: Batch | None = None) -> None:
+        """``filled_with``: the origin of the linefill at the start, or None for a line that
+        starts empty (a rail leg)."""
+        super().__init__(name, src, dst, conditions, rec_index)
+        self.capacity_t_per_h = capacity_t_per_h
+        self.linefill_t = linefill_t
+        self.line: deque[lotq.Lot] = deque()
+        if filled_with is None:
+            self.deficit_t = linefill_t
+            self.feeds = False
+        else:
+            self.deficit_t = 0.0
+            lotq.put(self.line, filled_with, name, linefill_t)
+        self.removed_index = removed_index
+        self.seen_contamination: set[str] = set()
+        self.batch = batch
+        self.fixed_rate = batch is None
+
+    @property
+    def content_t(self) -> float:
+        return self.linefill_t - self.deficit_t
+
+    def nominal(self, t_h: float) -> float:
+        b = self.batch
+        if b is None:
+            return self.capacity_t_per_h
+        return min(self.capacity_t_per_h, b.cap_t_per_h) if b.phase is BatchPhase.PUMP else 0.0
+
+    def move(self, m: float, ledger: Ledger) -> float:
+        src = self.src
+        src.level_t -= m
+        lotq.move(src.lots, self.line, m, blank_route=self.name)
+        if self.feeds:
+            dst = self.dst
+            lotq.move(self.line, dst.lots, m, tally=dst.tally)
+            dst.level_t += m
+        else:
+            self.deficit_t -= m
+        b = self.batch
+        if b is not None and b.phase is BatchPhase.PUMP:
+            b.pumped_t += m
+        return m
+
+    def settle(self, now: float, apply: bool) -> bool:
+        """The line's transitions due at ``now``: feeding again once refilled (or not
+        feeding once lost crude is taken out), and the batch cycle idle -> setup -> pump ->
+        idle.  Returns whether any is due; applies them (in that order) when ``apply``."""
+        due = False
+        refilling = self.deficit_t > EPS_T
+        if refilling == self.feeds or (not refilling and self.deficit_t != 0.0):
+            if not apply:
+                return True
+            due = True
+            if refilling:
+                self.feeds = False
+            else:
+                self.deficit_t = 0.0
+                self.feeds = True
+        b = self.batch
+        if b is None:
+            return due
+        if b.phase is BatchPhase.PUMP and b.pumped_t >= b.size_t - EPS_T:
+            if not apply:
+                return True
+            due = True
+            b.phase = BatchPhase.IDLE
+        if b.phase is BatchPhase.SETUP and now >= b.until_h - 1e-9:
+            if not apply:
+                return True
+            due = True
+            b.phase, b.pumped_t = BatchPhase.PUMP, 0.0
+        if b.phase is BatchPhase.IDLE and self.src.free_t >= b.size_t - EPS_T and self.factor > 0.0:
+            if not apply:
+                return True
+            due = True
+            if b.setup_h > 0.0:
+                b.phase, b.until_h = BatchPhase.SETUP, now + b.setup_h
+            else:
+                b.phase, b.pumped_t = BatchPhase.PUMP, 0.0
+        return due
+
+    def due(self, now: float) -> bool:
+        return self.settle(now, apply=False)
+
+    def hours_to_change(self, now: float) -> float:
+        """Hours until the line is refilled or the batch moves to its next phase."""
+        best = INF
+        r = self.rate_t_per_h
+        if not self.feeds and r > TINY_RATE:
+            best = self.deficit_t / r
+        b = self.batch
+        if b is None:
+            return best
+        x = INF
+        if b.phase is BatchPhase.IDLE:
+            head = self.src
+            if self.factor > 0.0 and head.free_net_t_per_h > TINY_RATE and head.free_t < b.size_t - EPS_T:
+                x = (b.size_t - head.free_t) / head.free_net_t_per_h
+        elif b.phase is BatchPhase.SETUP:
+            x = b.until_h - now
+        elif r > TINY_RATE:  # pumping
+            x = (b.size_t - b.pumped_t) / r
+        return x if x < best else best
+
+    def contaminate(self, ledger: Ledger, records: Records, now: float) -> None:
+        """Take a new contamination's lost crude out of the line (from the delivery end)."""
+        effects = self.conditions[0].effects()
+        active = {n for n, e in effects.items() if e.kind == "contamination"}
+        for name in sorted(active - self.seen_contamination):
+            lost_t = min(effects[name].lost_t, self.linefill_t - self.deficit_t)
+            if lost_t > 0.0:
+                lotq.move(self.line, None, lost_t)
+                self.deficit_t += lost_t
+                ledger.removed_t += lost_t
+                records.add_amount(self.removed_index, now, lost_t)
+        self.seen_contamination = active
+
+
+class BerthSlot(Flow):
+    """One berth's loading or discharge: idle (rate 0) until a tanker starts, then
+    ``remaining_t`` at the berth rate; ``done`` fires when the cargo has moved."""
+
+    __slots__ = ("cargo", "done", "remaining_t")
+
+    def __init__(self, name: str, src: Tank | None, dst: Tank | None, conditions: list[Condition],
+                 rec_index: int) -> None:
+        super().__init__(name, src, dst, conditions, rec_index)
+        self.cargo: deque[lotq.Lot] = deque()  # the lots aboard the tanker
+        self.remaining_t = 0.0
+        self.done: simpy.Event | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self.capacity_t_per_h == 0.0
+
+    def due(self, now: float) -> bool:
+        """The whole cargo has moved and the tanker is not yet told."""
+        return self.done is not None and self.remaining_t <= EPS_T
+
+    def hours_to_change(self, now: float) -> float:
+        if self.remaining_t > EPS_T and self.rate_t_per_h > TINY_RATE:
+            return self.remaining_t / self.rate_t_per_h
+        return INF
+
+
+class LoadSlot(BerthSlot):
+    """Loading at one berth: the cargo is reserved in the tank and moves aboard as it loads."""
+
+    kind, order = "load", 2
+    __slots__ = ("route",)
+    src: Tank
+
+    def __init__(self, name: str, tank: Tank, conditions: list[Condition], rec_index: int) -> None:
+        super().__init__(name, tank, None, conditions, rec_index)
+        self.route = ""  # route tag given to the cargo
+
+    def attach(self, index: int) -> None:
+        self.index = index
+        self.src.berth_out.append(index)
+
+    def move(self, m: float, ledger: Ledger) -> float:
+        m = min(m, self.remaining_t)
+        src = self.src
+        src.level_t -= m
+        src.reserved_out_t -= m
+        lotq.move(src.lots, self.cargo, m, route=self.route)
+        self.remaining_t -= m
+        ledger.aboard_t += m
+        return m
+
+
+class DischargeSlot(BerthSlot):
+    """Discharge at one berth: the room is reserved in the tank and fills as it goes."""
+
+    kind, order = "discharge", 0
+    __slots__ = ()
+    dst: Tank
+
+    def __init__(self, name: str, tank: Tank, conditions: list[Condition], rec_index: int) -> None:
+        super().__init__(name, None, tank, conditions, rec_index)
+
+    def attach(self, index: int) -> None:
+        self.index = index
+        self.dst.berth_in.append(index)
+
+    def move(self, m: float, ledger: Ledger) -> float:
+        m = min(m, self.remaining_t)
+        dst = self.dst
+        dst.level_t += m
+        dst.reserved_in_t -= m
+        lotq.move(self.cargo, dst.lots, m, tally=dst.tally)
+        self.remaining_t -= m
+        ledger.aboard_t -= m
+        return m
