@@ -103,14 +103,16 @@ def test_golden_kpis_unchanged(case: str) -> None:
     want = _load(case)
     got = compute(case)
     assert (got["seed"], got["replications"]) == (want["seed"], want["replications"])
-    moved = [f"{k}: {want['kpis'].get(k)!r} -> {v!r}" for k, v in got["kpis"].items() if not _same(v, want["kpis"].get(k))]
+    moved = [f"{k}: {want['kpis'].get(k)!r} -> {v!r}" for k, v in got["kpis"].items()
+             if not _same(v, want["kpis"].get(k))]
     assert not moved, (f"{case}: KPIs moved (explain the change, then regenerate with "
                        f"`{want['regenerate']}`):\n  " + "\n  ".join(moved))
 
 
 def test_golden_values_tell_the_whatifs_apart() -> None:
     """The pinned what-ifs must actually differ from the baseline where they should."""
-    base, bos, odb = (_load(c)["kpis"] for c in ("baseline", "whatif_bosphorus_closed_10d", "whatif_odesa_brody_outage"))
+    base, bos, odb = (_load(c)["kpis"]
+                      for c in ("baseline", "whatif_bosphorus_closed_10d", "whatif_odesa_brody_outage"))
     assert bos["bosphorus.closed_h"] >= 240.0 > base["bosphorus.closed_h"]
     assert bos["wait_closed_h_total"] > base["wait_closed_h_total"]
     assert bos["cycle_h_mean"] > base["cycle_h_mean"]

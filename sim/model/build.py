@@ -163,9 +163,12 @@ def _linefill_t(p: sc.Pipeline, scenario: sc.Scenario) -> float:
         return p.linefill_t
     if p.transit_h is not None:
         return p.capacity_t_per_day / 24.0 * p.transit_h
-    length_m = p.length_nm * units.KM_PER_NM * 1000.0  # type: ignore[operator]
-    area_m2 = math.pi / 4.0 * p.inner_diameter_m ** 2  # type: ignore[operator]
-    return area_m2 * length_m * units.density_t_per_m3(scenario.barrels_per_tonne)  # type: ignore[arg-type]
+    # the language gives a line a linefill, a transit or a length and diameter; the check
+    # (sim.scenario.checks) refuses a diameter without barrels_per_tonne
+    assert p.length_nm is not None and p.inner_diameter_m is not None and scenario.barrels_per_tonne is not None
+    length_m = p.length_nm * units.KM_PER_NM * 1000.0
+    area_m2 = math.pi / 4.0 * p.inner_diameter_m ** 2
+    return area_m2 * length_m * units.density_t_per_m3(scenario.barrels_per_tonne)
 
 
 def _schedule(scenario: sc.Scenario, base_t_per_day: float, steps: tuple[sc.RateStep, ...]) -> Schedule:

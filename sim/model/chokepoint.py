@@ -152,7 +152,7 @@ class Chokepoint:
             if extra_h > 0:
                 log.mark("delay", who)
                 yield env.timeout(extra_h)
-        daylight_bound = self._daylight is not None and length_m > self._limit_m
+        daylight_bound = self._daylight is not None and self._limit_m is not None and length_m > self._limit_m
         lane = self.lanes[direction]
         req: simpy.resources.resource.Request | None = None
         while True:
