@@ -47,6 +47,16 @@ def test_the_small_valid_scenario_loads_with_units_resolved(valid_scenario):
     assert validate(valid_scenario) == []
 
 
+def test_an_integer_beyond_float_range_is_a_problem_at_its_line_not_an_overflow(tmp_path):
+    """YAML reads ``1`` followed by 400 zeros as a Python int, which no float holds: the
+    clock offset (read before validation, to convert zoned times) once raised
+    OverflowError here.  Now it is one problem at the field's line."""
+    path = variant(tmp_path, "barrels_per_tonne: 7.33\n", "barrels_per_tonne: 7.33\nutc_offset_h: 1" + "0" * 400 + "\n")
+    (problem,) = problems_of(path)
+    assert problem.path == ("utc_offset_h",) and problem.line is not None
+    assert "valid number" in problem.message
+
+
 def test_barrel_units_without_a_factor_point_at_the_value(tmp_path):
     path = variant(tmp_path, "barrels_per_tonne: 7.33\n", "")
     probs = problems_of(path)
