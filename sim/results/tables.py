@@ -9,6 +9,7 @@ horizon, delivered flow), are in :mod:`sim.results.metrics`.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -210,16 +211,20 @@ def passage_columns(records: Records) -> dict[str, np.ndarray]:
     tanker = np.array([str(v) for v in cols[1]], dtype=object)
     queue_h, entry_h, exit_h = (_num(list(c)) for c in cols[3:6])
     by_cause = {c: np.zeros(n) for c in STRAIT_CAUSES}
-    mine: dict[tuple[str, str], list[int]] = {}
-    for i in range(n):
-        mine.setdefault((strait[i], tanker[i]), []).append(i)
+    # one tanker's passages of one strait never overlap: sorted by queue entry, a wait
+    # segment belongs to the last passage queued before it starts, if that one is not over
+    mine: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+    for i in sorted(range(n), key=lambda i: queue_h[i]):
+        starts, rows_of = mine.setdefault((strait[i], tanker[i]), ([], []))
+        starts.append(queue_h[i] - _MATCH_EPS_H)
+        rows_of.append(i)
     for facility, cause, _who, who_tanker, start, end in records.waits:
-        if cause not in by_cause:
+        found = mine.get((str(facility), str(who_tanker))) if cause in by_cause else None
+        if found is None:
             continue
-        for i in mine.get((str(facility), str(who_tanker)), ()):
-            if queue_h[i] - _MATCH_EPS_H <= start <= exit_h[i] + _MATCH_EPS_H:
-                by_cause[cause][i] += float(end) - float(start)
-                break
+        k = bisect.bisect_right(found[0], start) - 1
+        if k >= 0 and start <= exit_h[found[1][k]] + _MATCH_EPS_H:
+            by_cause[cause][found[1][k]] += float(end) - float(start)
     data: dict[str, np.ndarray] = {
         "strait": strait, "tanker": tanker, "direction": np.array([str(v) for v in cols[2]], dtype=object),
         "queue_entry_h": queue_h, "entry_h": entry_h, "exit_h": exit_h,
