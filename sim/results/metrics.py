@@ -97,8 +97,10 @@ from sim.results.catalogue import slug
 from sim.results.dependency import dependency_facility_kpis, dependency_kpis
 from sim.results.tables import (
     WAIT_CAUSES,
+    balance_columns,
     daily_flow_t,
     delivered_daily_t,
+    passage_columns,
     programmes_and_fleets,
     timeseries_columns,
     voyage_columns,
@@ -565,6 +567,8 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "timeseries": timeseries_columns(records, scenario),
         "voyages": v,
         "waits": w,
+        "passages": passage_columns(records),
+        "balance": balance_columns(records),
     }
     out = {}
     for name, cols in tables.items():

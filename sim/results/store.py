@@ -10,6 +10,8 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     timeseries.parquet     daily flows and stocks, long format (replication, day, ...)
     voyages.parquet        a row per voyage with the time of each stage
     waits.parquet          a row per wait (facility, cause, disruption, tanker, start, end)
+    passages.parquet       a row per strait passage (queue entry, entry, exit, wait by cause)
+    balance.parquet        a row per replication: the mass balance at the end, and its imbalance
     summary.json           mean, std, p5, p50, p95 of every KPI over the replications
     parts/                 while running: one folder per finished block of replications
                            (Arrow IPC files, joined into the Parquet tables at the end)
@@ -332,6 +334,14 @@ class RunResult:
     @property
     def waits(self) -> pd.DataFrame:
         return self.table("waits")
+
+    @property
+    def passages(self) -> pd.DataFrame:
+        return self.table("passages")
+
+    @property
+    def balance(self) -> pd.DataFrame:
+        return self.table("balance")
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -9,6 +9,7 @@ horizon, delivered flow), are in :mod:`sim.results.metrics`.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -180,3 +181,75 @@ def timeseries_columns(records: Records, scenario: Scenario) -> dict[str, np.nda
     start = np.datetime64(scenario.start, "D")
     return {"day": day, "date": (start + day.astype("timedelta64[D]")).astype("datetime64[s]"),
             "facility": facility, "kind": kind, "value_t": value.astype("float64")}
+
+
+# causes a tanker can wait for at a strait (sim.model.chokepoint), in the passages table
+STRAIT_CAUSES = ("closed", "daylight", "one_way", "lane", "delay")
+_MATCH_EPS_H = 1e-6  # a wait segment belongs to a passage it starts within (float rounding)
+
+
+def passages(records: Records) -> pd.DataFrame:
+    """A row per completed strait passage (see :func:`passage_columns`)."""
+    return pd.DataFrame(passage_columns(records))
+
+
+def passage_columns(records: Records) -> dict[str, np.ndarray]:
+    """A row per strait passage completed within the horizon (``PASSAGE_FIELDS``).
+
+    Columns: ``strait``, ``tanker``, ``direction``, ``queue_entry_h`` (arrival at the strait),
+    ``entry_h`` (entered a lane), ``exit_h``; ``wait_h`` = entry - queue entry;
+    ``transit_h`` = exit - entry; and ``wait_<cause>_h`` for each cause of
+    :data:`STRAIT_CAUSES`: the hours of that tanker's wait segments at that strait that
+    start between its queue entry and its exit.  The causes before entry add up to
+    ``wait_h``; a derate's extra transit time is a ``delay`` segment inside the transit, so
+    ``wait_delay_h`` may include time also counted in ``transit_h``.
+    """
+    rows = records.passages
+    n = len(rows)
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), (), ()]
+    strait = np.array([str(v) for v in cols[0]], dtype=object)
+    tanker = np.array([str(v) for v in cols[1]], dtype=object)
+    queue_h, entry_h, exit_h = (_num(list(c)) for c in cols[3:6])
+    by_cause = {c: np.zeros(n) for c in STRAIT_CAUSES}
+    # one tanker's passages of one strait never overlap: sorted by queue entry, a wait
+    # segment belongs to the last passage queued before it starts, if that one is not over
+    mine: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+    for i in sorted(range(n), key=lambda i: queue_h[i]):
+        starts, rows_of = mine.setdefault((strait[i], tanker[i]), ([], []))
+        starts.append(queue_h[i] - _MATCH_EPS_H)
+        rows_of.append(i)
+    for facility, cause, _who, who_tanker, start, end in records.waits:
+        found = mine.get((str(facility), str(who_tanker))) if cause in by_cause else None
+        if found is None:
+            continue
+        k = bisect.bisect_right(found[0], start) - 1
+        if k >= 0 and start <= exit_h[found[1][k]] + _MATCH_EPS_H:
+            by_cause[cause][found[1][k]] += float(end) - float(start)
+    data: dict[str, np.ndarray] = {
+        "strait": strait, "tanker": tanker, "direction": np.array([str(v) for v in cols[2]], dtype=object),
+        "queue_entry_h": queue_h, "entry_h": entry_h, "exit_h": exit_h,
+        "wait_h": entry_h - queue_h, "transit_h": exit_h - entry_h,
+    }
+    data.update({f"wait_{c}_h": v for c, v in by_cause.items()})
+    return data
+
+
+BALANCE_FIELDS = ("injected", "delivered", "in_pipelines", "in_tanks", "aboard", "removed", "initial", "produced")
+
+
+def balance_columns(records: Records) -> dict[str, np.ndarray]:
+    """The mass balance of one replication at the end of its run, one row (tonnes).
+
+    ``Records.balance`` (:mod:`sim.model.build`) with each name given the ``_t`` suffix, its
+    ``delivered`` (crude the refineries ran) renamed ``processed_t`` so that it is not
+    confused with the ``delivered_t`` KPI (crude arriving into the refineries), and
+    ``imbalance_t`` = injected - (processed + in_pipelines + in_tanks + aboard + removed),
+    where injected = initial + produced.  No row when the model recorded no balance.
+    """
+    b = records.balance
+    if not b:
+        return {}
+    out = {("processed_t" if k == "delivered" else f"{k}_t"): np.array([float(b[k])]) for k in BALANCE_FIELDS}
+    out["imbalance_t"] = out["injected_t"] - (out["processed_t"] + out["in_pipelines_t"] + out["in_tanks_t"]
+                                              + out["aboard_t"] + out["removed_t"])
+    return out
