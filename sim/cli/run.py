@@ -119,9 +119,10 @@ def kpi_lines(kpis: pd.DataFrame) -> list[str]:
     """The short KPI table printed after a run: mean and p5-p95 over replications."""
     rows = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
             for r in RUN_SUMMARY]
-    waits = sorted(wait_by_cause(list(kpis.columns)), key=lambda c: -float(kpis[c].mean()))
+    means = {c: float(kpis[c].mean()) for c in wait_by_cause(list(kpis.columns))}
+    waits = sorted(means, key=lambda c: -means[c])
     for c in waits[:RUN_SUMMARY_WAITS]:
-        if float(kpis[c].mean()) > 0:
+        if means[c] > 0:
             rows.append((kpi_format(c).label, c, kpi_format(c).unit, 1 / kpi_format(c).scale, kpi_format(c).digits))
     n = len(kpis)
     title = f"KPI ({n} replication{'s' if n != 1 else ''})"

@@ -152,7 +152,8 @@ class Chokepoint:
             if extra_h > 0:
                 log.mark("delay", who)
                 yield env.timeout(extra_h)
-        daylight_bound = self._daylight is not None and length_m > self._limit_m
+        # a daylight clock exists only with a length limit (see __init__); the limit is tested for mypy
+        daylight_bound = self._daylight is not None and self._limit_m is not None and length_m > self._limit_m
         lane = self.lanes[direction]
         req: simpy.resources.resource.Request | None = None
         while True:

@@ -111,6 +111,7 @@ def lifting_times_h(prog: sc.Programme, scenario: sc.Scenario) -> list[float]:
     if prog.until is not None:
         end_h = min(end_h, scenario.at_h(prog.until))
     if prog.every_h is not None:
+        assert prog.first is not None  # the Programme validator requires 'first' with 'every'
         first = scenario.at_h(prog.first)
         n = max(0, math.ceil((end_h - first) / prog.every_h - 1e-9))
         return [first + k * prog.every_h for k in range(n) if first + k * prog.every_h >= 0.0]
