@@ -60,7 +60,8 @@ def imports_of(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             # `from sim.results import store` names the submodule sim.results.store
             names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
         else:
@@ -106,7 +107,7 @@ def test_the_import_graph_has_no_circles():
             if nxt == "sim" or nxt.endswith("__main__"):
                 continue
             if colour.get(nxt) == "grey":
-                circles.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                circles.append([*path[path.index(nxt):], nxt] if nxt in path else [node, nxt])
             elif nxt not in colour:
                 visit(nxt, [*path, nxt])
         colour[node] = "black"
