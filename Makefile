@@ -1,7 +1,8 @@
 # Two commands set everything up on a machine with only python3 and make:
 #   make run   - create .venv, install routesim, check and run the baseline scenario
 #   make test  - create .venv if needed, install with test extras (and Debian's chromium for
-#                the brief's browser test, when missing), run the whole suite
+#                the brief's browser test, when missing), run ruff and mypy (make lint), then
+#                the whole suite
 #   make notebooks - install the notebooks extra (JupyterLab) and open notebooks/ in JupyterLab
 PYTHON ?= python3
 VENV   := .venv
@@ -36,7 +37,7 @@ run: $(STAMP_RUN)
 	$(BIN)/routesim validate scenarios/baseline.yaml
 	$(BIN)/routesim run scenarios/baseline.yaml
 
-test: $(STAMP_TEST) chromium
+test: lint chromium
 	$(BIN)/python -m pytest -n auto; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests were collected: treating as failure"; exit 1; fi; \
 	  exit $$status
@@ -45,7 +46,7 @@ notebooks: $(STAMP_NB)
 	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check sim tests benchmarks docs
 	$(BIN)/mypy
 
 bench: $(STAMP_TEST)
