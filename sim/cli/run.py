@@ -1,7 +1,7 @@
 """The ``run``, ``sweep`` and ``compare`` commands (registered by :mod:`sim.cli.shell`).
 
 Each handler calls one function of the Python API (:func:`sim.runner.run`,
-:func:`sim.runner.sweep`, :func:`sim.compare.compare`) and prints a short report.
+:func:`sim.runner.sweep`, :func:`sim.analysis.compare.compare`) and prints a short report.
 """
 
 from __future__ import annotations
