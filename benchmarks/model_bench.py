@@ -90,7 +90,7 @@ PHASES = (
     ("model build", "sim/model/build.py", "build"),
     ("model run (event loop)", "sim/model/build.py", "run"),
     ("  of which flow-network updates", "sim/model/network.py", "update"),
-    ("per-replication tables", "sim/metrics.py", "replication_tables"),
+    ("per-replication tables", "sim/results/metrics.py", "replication_tables"),
 )
 
 

@@ -186,13 +186,15 @@ def tornado_table(table: pd.DataFrame, params: Sequence[str], kpi: str, base: Ma
 
 
 def _scenario_name(folder: Path) -> str:
-    """The swept scenario's name, from the first point's manifest when there is one."""
-    import json
+    """The swept scenario's name, from the first point's manifest when there is one (read
+    through the manifest's schema: a point folder is untrusted data like any run folder)."""
+    from sim.errors import RoutesimError
+    from sim.results.manifest import load_manifest
 
     for m in sorted(folder.glob("point-*/manifest.json"))[:1]:
         try:
-            return str(json.loads(m.read_text(encoding="utf-8")).get("scenario", folder.parent.name))
-        except (OSError, ValueError):
+            return load_manifest(m.parent).scenario or folder.parent.name
+        except RoutesimError:
             break
     return folder.parent.name
 

@@ -38,11 +38,6 @@ _T = TypeVar("_T")
 Steps = Generator[simpy.Event, object, _T]  # part of a SimPy process; yields events, returns a _T
 
 
-def blocking_disruptions(condition: Condition) -> str:
-    """Who keeps a facility shut: its closing disruptions, or its derates to zero."""
-    return blocking(condition)
-
-
 class ConditionWatch:
     """An event that fires at the next change of one facility's condition, and the
     condition's factor and whether it has delays, kept up to date at each change (so a port

@@ -19,9 +19,6 @@ This module composes the document; the jobs it draws on each have their module:
   :mod:`sim.results.catalogue`);
 * :mod:`sim.report.document`: the Markdown/HTML renderer;
 * :mod:`sim.report.charts`: the charts.
-
-The names notebooks use (``load_run``, ``dates``, ``delivered_matrix``, ``cover_matrices``,
-``mean_leg_flows_t_per_day``, ``kpi_format``, ...) stay importable from here.
 """
 
 from __future__ import annotations
@@ -58,13 +55,9 @@ from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, num
 from sim.report.reading import load_run, replications
 from sim.report.sources import assumptions_table, cited_seeds, citation_rows, seed_list
 from sim.results import catalogue, dependency
-from sim.results.catalogue import KPIS as KPI_FORMATS
 from sim.results.catalogue import kpi_format
+from sim.results.files import atomic_write_text
 from sim.results.store import RunResult
-
-# The seed citations belong to the scenario layer (sim.scenario.citations); re-exported here
-# only until sim/runner.py (owned elsewhere) imports them from there.
-from sim.scenario.citations import Citation, seed_citations, seed_entries, seeds_dir
 
 
 def differences(run: RunResult, base: RunResult, columns: Sequence[str]) -> pd.DataFrame:
@@ -84,7 +77,6 @@ def differences(run: RunResult, base: RunResult, columns: Sequence[str]) -> pd.D
 # A flow facility used at least this much (mean utilisation, %) is said to bind the flow.
 BINDING_PCT = 90.0
 
-HEADLINE_KPIS = catalogue.BRIEF_HEADLINE
 TABLE_KPIS = catalogue.BRIEF_TABLE
 
 
@@ -425,16 +417,12 @@ def brief(run_path: str | Path, vs: str | Path | None = None,
     base = load_run(vs) if vs is not None else None
     doc = build(run, base)
     md = run.path / "brief.md"
-    md.write_text(doc.markdown(run.path), encoding="utf-8")
+    atomic_write_text(md, doc.markdown(run.path))
     if format == "html":
         out = run.path / "brief.html"
-        out.write_text(doc.html(f"Briefing: {run.scenario.name}"), encoding="utf-8")
+        atomic_write_text(out, doc.html(f"Briefing: {run.scenario.name}"))
         return out
     return md
 
 
-__all__ = ["BINDING_PCT", "HEADLINE_KPIS", "KPI_FORMATS", "TABLE_KPIS", "Citation", "Doc", "Stat", "brief", "build",
-           "cover_matrices", "dates", "delivered_matrix", "demand_matrix", "differences", "disruption_stats",
-           "fmt_diff", "fmt_range", "fmt_value", "headline", "kpi_format", "load_run", "main_disruption",
-           "make_charts", "mean_leg_flows_t_per_day", "replications", "seed_citations", "seed_entries", "seeds_dir",
-           "utilisation_table", "waits_table"]
+__all__ = ["BINDING_PCT", "TABLE_KPIS", "brief", "build", "differences", "headline", "make_charts"]
