@@ -113,3 +113,37 @@ def test_summary_json_has_a_risk_block(tmp_path):
     assert set(rows) == {"all", "Mozyr"} and s["risk"]["ci_method"] == "clopper-pearson"
     assert rows["Mozyr"]["p_cut"] == 0.2 and rows["Mozyr"]["cut_replications"] == 4
     assert rows["all"]["var95_shortfall_t"] == 18.0 and rows["all"]["cvar95_shortfall_t"] == 19.0
+
+
+def _risk_section(md: str) -> list[list[str]]:
+    part = md.split("### Risk of running short\n", 1)[1].split("\n#", 1)[0]
+    return [[c.strip() for c in r.strip().strip("|").split("|")] for r in part.splitlines()
+            if r.startswith("| ") and "refineries" not in r]
+
+
+@pytest.mark.parametrize("reps", [20, 10])
+def test_the_brief_prints_the_risk_table(tmp_path, reps):
+    """A run folder whose shortfall is 0, 1, ..., reps-1 kt, all at Mozyr, with a cut run in
+    the last 4 replications.  20 replications: P(cut) = 4/20 = 20.0%, CI = scipy's
+    Clopper-Pearson for 4 of 20 (5.7%-43.7%), expected unserved = mean of 0..19 = 9.5 kt,
+    VaR95 = x(19) = 18.0 kt, CVaR95 = the worst = 19.0 kt.  10 replications: 40.0%, 4.5 kt,
+    VaR = x(10) = 9.0 kt = CVaR, and the brief says the tail is under one replication."""
+    from sim.report import brief as briefmod
+    from tests.test_brief import write_run
+
+    folder = write_run(tmp_path / "run", reps=reps)
+    k = pd.read_parquet(folder / "kpis.parquet")
+    sf = np.arange(reps) * 1e3
+    cuts = [0] * (reps - 4) + [2] * 4
+    k = k.assign(shortfall_t=sf, cut_run_days=cuts, shortfall_mozyr_t=sf, cut_run_days_mozyr=cuts)
+    k.to_parquet(folder / "kpis.parquet")
+    md = briefmod.brief(folder).read_text(encoding="utf-8")
+    ci = binomtest(4, reps).proportion_ci(confidence_level=0.95, method="exact")
+    band = f"{100 * ci.low:.1f}–{100 * ci.high:.1f}"
+    mean, worst = f"{(reps - 1) / 2:.1f}", f"{reps - 1:.1f}"
+    var = f"{(reps - 2 if reps == 20 else reps - 1):.1f}"
+    expect = [f"4 of {reps}", f"{400 / reps:.1f}", band, mean, var, worst]
+    assert _risk_section(md) == [["any refinery", *expect], ["mozyr", *expect]]
+    if reps == 20:
+        assert band == "5.7–43.7"
+    assert ("less than one replication" in md) == (reps < 20)
