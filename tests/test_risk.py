@@ -147,3 +147,17 @@ def test_the_brief_prints_the_risk_table(tmp_path, reps):
     if reps == 20:
         assert band == "5.7–43.7"
     assert ("less than one replication" in md) == (reps < 20)
+
+
+def test_the_run_summary_line():
+    """`routesim run` prints one risk line: the 0..99 kt table with a cut in 25 of 100
+    replications reads P 25.0%, expected unserved 49.5 kt, VaR95 94.0 kt, CVaR95 97.0 kt, and
+    the CI is scipy's Clopper-Pearson for 25 of 100 (16.9%-34.7%)."""
+    from sim.cli.run import risk_line
+
+    line = risk_line(_kpis(list(range(100)), [0] * 75 + [1] * 25))
+    ci = binomtest(25, 100).proportion_ci(method="exact")
+    assert line == (f"risk: P(any cut run) 25.0% (95% CI {100 * ci.low:.1f}-{100 * ci.high:.1f}) | expected "
+                    "unserved 49.5 kt | VaR95 94.0 kt | CVaR95 97.0 kt")
+    assert "16.9-34.7" in line
+    assert risk_line(pd.DataFrame({"replication": [0]})) is None
