@@ -10,7 +10,8 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     timeseries.parquet     daily flows and stocks, long format (replication, day, ...)
     voyages.parquet        a row per voyage with the time of each stage
     waits.parquet          a row per wait (facility, cause, disruption, tanker, start, end)
-    summary.json           mean, std, p5, p50, p95 of every KPI over the replications
+    summary.json           mean, std, p5, p50, p95 of every KPI over the replications, and
+                           the risk block (sim.results.risk)
     parts/                 while running: one folder per finished block of replications
                            (Arrow IPC files, joined into the Parquet tables at the end)
 
