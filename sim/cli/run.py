@@ -15,6 +15,7 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.results.catalogue import RUN_SUMMARY, RUN_SUMMARY_WAITS, SWEEP_SUMMARY, kpi_format, wait_by_cause
+from sim.results.risk import ALL, risk_table
 
 EXIT_INTERRUPTED = 130
 
@@ -141,6 +142,19 @@ def kpi_lines(kpis: pd.DataFrame) -> list[str]:
     return out
 
 
+def risk_line(kpis: pd.DataFrame) -> str | None:
+    """One line of :mod:`sim.results.risk` for all refineries: P(any cut run) with its exact
+    95% CI, expected unserved, VaR and CVaR 95% of shortfall (None without the columns)."""
+    t = risk_table(kpis)
+    rows = t[t["refinery"] == ALL].to_dict(orient="records")
+    if not rows or not rows[0]["n"]:
+        return None
+    r = rows[0]
+    return (f"risk: P(any cut run) {100 * r['p_cut']:.1f}% (95% CI {100 * r['p_cut_ci_low']:.1f}-"
+            f"{100 * r['p_cut_ci_high']:.1f}) | expected unserved {_fmt(r['expected_unserved_t'], 1e3)} kt | "
+            f"VaR95 {_fmt(r['var95_shortfall_t'], 1e3)} kt | CVaR95 {_fmt(r['cvar95_shortfall_t'], 1e3)} kt")
+
+
 def _report(result: Any, quiet: bool) -> None:
     m = result.manifest
     print(f"results: {result.path}")
@@ -150,6 +164,9 @@ def _report(result: Any, quiet: bool) -> None:
           f"{m.get('executor')} x{m.get('workers')} | {m.get('wall_time_s', 0):.1f} s")
     for line in kpi_lines(result.kpis):
         print("  " + line)
+    risk = risk_line(result.kpis)
+    if risk is not None:
+        print("  " + risk)
 
 
 # --------------------------------------------------------------------------- handlers

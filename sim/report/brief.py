@@ -51,10 +51,10 @@ from sim.report.figures import (
     utilisation_table,
     waits_table,
 )
-from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, num
+from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, kt, num
 from sim.report.reading import load_run, replications
 from sim.report.sources import assumptions_table, cited_seeds, citation_rows, seed_list
-from sim.results import catalogue, dependency
+from sim.results import catalogue, dependency, risk
 from sim.results.catalogue import kpi_format
 from sim.results.files import atomic_write_text
 from sim.results.store import RunResult
@@ -215,6 +215,37 @@ def _kpi_rows(run: RunResult) -> list[list[str]]:
     return rows
 
 
+def _risk_rows(run: RunResult) -> list[list[str]]:
+    """The risk measures of :mod:`sim.results.risk`, for all refineries then each (named as
+    in the scenario), as table cells: probabilities in percent, tonnes in kt."""
+    table = risk.risk_table(run.kpis, [r.name for r in refineries(run.scenario)])
+    rows = []
+    for r in table.to_dict(orient="records"):
+        if not r["n"]:
+            continue
+        pct = {c: num(100.0 * float(r[c]), 1) for c in ("p_cut", "p_cut_ci_low", "p_cut_ci_high")}
+        rows.append(["any refinery" if r["refinery"] == risk.ALL else str(r["refinery"]),
+                     f"{r['cut_replications']} of {r['n']}", pct["p_cut"],
+                     f"{pct['p_cut_ci_low']}–{pct['p_cut_ci_high']}",
+                     *(kt(float(r[c])) for c in ("expected_unserved_t", "var95_shortfall_t", "cvar95_shortfall_t"))])
+    return rows
+
+
+def _risk_note(run: RunResult) -> str:
+    """What the risk table's columns are, and a warning when the tail rests on under one
+    replication."""
+    text = ("Over the replications: the share with at least one cut-run day, with its exact "
+            "(Clopper–Pearson) 95% confidence interval; expected unserved crude, the mean shortfall (the "
+            "expected-energy-not-served measure of power-system adequacy); and the shortfall's VaR 95% (the "
+            "smallest shortfall that 95% of replications stay at or below) and CVaR 95% (the mean of the worst "
+            "5%). Definitions in the README, Risk measures.")
+    n = replications(run)
+    if 0 < n < 20:
+        text += (f" With {n} replications the worst 5% is less than one replication, so VaR and CVaR are "
+                 "both the worst shortfall seen.")
+    return text
+
+
 def _share_rows(run: RunResult) -> list[list[str]]:
     """Shares for all refineries together (from ``kpis``) and, where the store has them, for
     each refinery (its rows of ``facility_kpis``); labels that never deliver are left out."""
@@ -331,6 +362,12 @@ def build(run: RunResult, base: RunResult | None = None) -> Doc:
     doc.h(2, "Key figures")
     doc.p("Mean and percentiles over replications.")
     doc.table(["figure", "mean", "p5", "p50", "p95"], _kpi_rows(run))
+    risk_rows = _risk_rows(run)
+    if risk_rows:
+        doc.h(3, "Risk of running short")
+        doc.p(_risk_note(run))
+        doc.table(["refineries", "replications with a cut run", "P(cut run) (%)", "95% CI (%)",
+                   "expected unserved (kt)", "VaR 95% shortfall (kt)", "CVaR 95% shortfall (kt)"], risk_rows)
     share_rows = _share_rows(run)
     if share_rows:
         doc.h(2, "Dependency")

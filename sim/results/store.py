@@ -12,7 +12,8 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     waits.parquet          a row per wait (facility, cause, disruption, tanker, start, end)
     passages.parquet       a row per strait passage (queue entry, entry, exit, wait by cause)
     balance.parquet        a row per replication: the mass balance at the end, and its imbalance
-    summary.json           mean, std, p5, p50, p95 of every KPI over the replications
+    summary.json           mean, std, p5, p50, p95 of every KPI over the replications, and
+                           the risk block (sim.results.risk)
     parts/                 while running: one folder per finished block of replications
                            (Arrow IPC files, joined into the Parquet tables at the end)
 
@@ -70,6 +71,7 @@ from sim.results.manifest import (
     write_manifest,
 )
 from sim.results.metrics import summarise
+from sim.results.risk import risk_summary
 from sim.results.parts import (
     PART_EXT,
     PARTS,
@@ -267,9 +269,17 @@ def write_scenario_yaml(folder: Path, data: dict[str, Any], header: str = "") ->
 
 
 
+def _refinery_names(facility_kpis: pd.DataFrame) -> list[str] | None:
+    """The refineries of a facility table, in first-seen order (None without the columns)."""
+    if "kind" not in facility_kpis or "facility" not in facility_kpis:
+        return None
+    return list(dict.fromkeys(facility_kpis.loc[facility_kpis["kind"] == "refinery", "facility"].astype(str)))
+
+
 def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
                   disruption_kpis: pd.DataFrame) -> dict[str, Any]:
-    """``summary.json``: the distribution of every KPI (run, per facility, per disruption)."""
+    """``summary.json``: the distribution of every KPI (run, per facility, per disruption) and
+    the ``risk`` block of :func:`sim.results.risk.risk_summary`."""
     def records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
         return df.to_dict(orient="records")
 
@@ -280,6 +290,7 @@ def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
         if len(facility_kpis) else [],
         "disruption_kpis": records(summarise(disruption_kpis.drop(columns=["kind"], errors="ignore"), by="disruption"))
         if len(disruption_kpis) and "disruption" in disruption_kpis else [],
+        "risk": risk_summary(kpis, _refinery_names(facility_kpis)) if len(kpis) else None,
     }
     atomic_write_json(folder / "summary.json", summary)
     return summary
