@@ -1,22 +1,29 @@
 """``python -m benchmarks [--quick]``: run every benchmark, print one table, write JSON.
 
 Sections (issue 8): the raw SimPy ceiling; the same shuttle in routesim; the baseline year
-serial and on the local pool; scaling with horizon and with network size; peak memory for
-200 and 2,000 replications; and a cProfile summary of where a replication's time goes.
-A section that fails is reported as an ERROR row and the others still run.
+serial and on the local pool; scaling with horizon and with network size; memory through a run of 200 and of as many
+replications as fit in about a minute (peak and streaming slope, benchmarks.memory_trace);
+and a cProfile summary of where a replication's time goes.  A ratio between two
+measurements (the shuttle against hand-written SimPy, the pool against serial) is the
+median of ``ratio_pairs`` samples whose two sides are taken one after the other
+(harness.interleaved_ratio).  A section that fails is reported as an ERROR row and the
+others still run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 
-from benchmarks import ceiling, model_bench, runner_bench, workloads
-from benchmarks.harness import Budget, Row, best_rate, judge, load_average, machine, table, write_json
+from benchmarks import ceiling, memory_trace, model_bench, runner_bench, workloads
+from benchmarks.harness import (Budget, Row, best_rate, interleaved_ratio, judge, load_average, machine, table,
+                               write_json)
+from benchmarks.runner_bench import runner_rate
 
 
 @dataclass
@@ -28,14 +35,17 @@ class Plan:
     copies: tuple[int, ...] = (1, 2, 4)
     profile_replications: int = 60
     pool_replications: int = 200
-    memory_replications: tuple[int, int] = (200, 2_000)
+    ratio_pairs: int = 3                   # samples of each interleaved ratio (the median is judged)
+    memory_small: int = 200
+    memory_large: int = 10_000             # the target's count, or fewer if it does not fit ...
+    memory_large_s: float = 60.0           # ... in about this long (estimated from the small run)
     memory_timeout_s: float = 400.0
 
 
 FULL = Plan(budget=Budget(min_s=1.0, repeats=3))
 QUICK = Plan(budget=Budget(min_s=0.2, repeats=1), bare_events=50_000, shuttle_cycles=300,
              horizon_years=(1, 2, 4), copies=(1, 2), profile_replications=5, pool_replications=16,
-             memory_replications=(10, 40), memory_timeout_s=120.0)
+             memory_small=10, memory_large=200, memory_large_s=10.0, memory_timeout_s=120.0)
 
 
 class Bench:
@@ -86,10 +96,14 @@ class Bench:
         rate, extra = best_rate(work, p.budget)
         self.add(Row("routesim.shuttle_cycles_per_s", "routesim shuttle (model build + run)", rate, "cycles/s",
                      status="info", extra=extra | {"events_per_cycle": events[-1] / p.shuttle_cycles}))
-        hand = getattr(self, "hand", None)
-        ratio = rate / hand.value if hand is not None and hand.value else None
+        one = Budget(min_s=p.budget.min_s, repeats=1)
+        ratio, samples = interleaved_ratio(lambda: best_rate(work, one)[0],
+                                           lambda: best_rate(lambda: ceiling.hand_shuttle(p.shuttle_cycles), one)[0],
+                                           p.ratio_pairs)
         self.add(Row("routesim.shuttle_ratio", "routesim / hand-written shuttle", ratio, "x", ">= 0.5",
-                     judge(ratio, 0.5), note=f"{events[-1] / p.shuttle_cycles:.1f} events per cycle"))
+                     judge(ratio, 0.5), extra={"samples": [round(x, 4) for x in samples]},
+                     note=f"median of {len(samples)} interleaved pairs (CPU time); "
+                          f"{events[-1] / p.shuttle_cycles:.1f} events per cycle"))
 
     # -- 3. the baseline year, serial -----------------------------------------------------
     def baseline(self) -> None:
@@ -138,13 +152,22 @@ class Bench:
         self.add(Row("runner.serial_reps_per_s", f"runner end to end, serial, {n} baseline reps", serial_cpu,
                      "reps/s/core", ">= 50", judge(serial_cpu, 50),
                      note=f"model, tables, Parquet writes; {serial:.1f} reps/s wall"))
-        pooled, _ = runner_bench.runner_rate(n, "local", self.cores)
-        self.add(Row("runner.local_reps_per_s", f"runner end to end, local pool, {self.cores} workers", pooled,
-                     "reps/s", status="info", note=f"wall; serial {serial:.1f} reps/s wall"))
+        rates: dict[str, list[float]] = {"local": [], "serial": []}
+
+        def wall_rate(executor: str) -> float:
+            rates[executor].append(runner_rate(n, executor, self.cores if executor == "local" else None)[0])
+            return rates[executor][-1]
+
         target = 0.85 * self.cores
-        speedup = pooled / serial
+        speedup, samples = interleaved_ratio(lambda: wall_rate("local"), lambda: wall_rate("serial"), p.ratio_pairs)
+        pooled = statistics.median(rates["local"])
+        self.add(Row("runner.local_reps_per_s", f"runner end to end, local pool, {self.cores} workers", pooled,
+                     "reps/s", status="info",
+                     note=f"wall, median of {len(rates['local'])}; "
+                          f"serial {statistics.median(rates['serial']):.1f} reps/s wall"))
         self.add(Row("runner.pool_speedup", f"runner pool speed-up on {self.cores} cores", speedup, "x",
-                     f">= {target:.2g}", judge(speedup, target), note="wall time, both under the same load"))
+                     f">= {target:.2g}", judge(speedup, target), extra={"samples": [round(x, 3) for x in samples]},
+                     note=f"median of {len(samples)} interleaved pairs, wall time, {n} reps each"))
         serial_plain, plain = runner_bench.plain_pool_rates(n, self.cores)
         self.add(Row("runner.plain_pool_speedup", "simulate() alone over a plain pool: speed-up", plain / serial_plain,
                      "x", status="info",
@@ -153,15 +176,29 @@ class Bench:
 
     def memory(self) -> None:
         p = self.plan
-        small, large = p.memory_replications
-        got = {}
-        for n in (small, large):
-            got[n] = runner_bench.peak_rss(n, "serial", None, p.memory_timeout_s)
-            self.add(Row(f"memory.peak_rss_{n}", f"peak RSS, {n} reps (runner, serial)", got[n]["parent_mb"], "MB",
-                         status="info", note=f"{got[n]['wall_s']:.0f} s", extra=got[n]))
-        growth = got[large]["parent_mb"] / got[small]["parent_mb"]
-        self.add(Row("memory.growth", f"peak RSS {large} / {small} reps", growth, "x", "<= 1.25",
-                     judge(growth, 1.25, higher_is_better=False)))
+        small = memory_trace.trace(p.memory_small, "local", self.cores, p.memory_timeout_s)
+        per_rep_s = small["wall_s"] / p.memory_small  # includes start-up: the large count errs low
+        large_n = max(2 * p.memory_small, min(p.memory_large, int(p.memory_large_s / per_rep_s) // 100 * 100))
+        large = memory_trace.trace(large_n, "local", self.cores, p.memory_timeout_s)
+        for n, got in ((p.memory_small, small), (large_n, large)):
+            self.add(Row(f"memory.peak_rss_{n}", f"peak RSS, {n} reps (runner parent, local pool)",
+                         got["parent_mb"], "MB", status="info",
+                         note=f"{got['wall_s']:.0f} s; largest worker {got['largest_worker_mb']} MB",
+                         extra={k: v for k, v in got.items() if k != "samples"}))
+        growth = large["parent_mb"] / small["parent_mb"]
+        self.add(Row("memory.growth", f"peak RSS {large_n} / {p.memory_small} reps", growth, "x", "<= 1.25",
+                     judge(growth, 1.25, higher_is_better=False),
+                     note="" if large_n == p.memory_large
+                     else f"{p.memory_large:,} reps would not fit in {p.memory_large_s:.0f} s"))
+        # flat: what p.memory_large replications would add at this slope stays within the 1.25x target
+        limit = 0.25 * small["parent_mb"] * 1024 / p.memory_large
+        slope = large["slope_kb_per_rep"]
+        self.add(Row("memory.streaming_slope", f"RSS growth while streaming, {large_n} reps", slope, "KB/rep",
+                     f"<= {limit:.1f}", judge(slope, limit, higher_is_better=False),
+                     extra={"samples": large["samples"]},
+                     note=f"least squares over {large['streaming_samples']} samples every {memory_trace.INTERVAL_S} s "
+                          f"(replications {memory_trace.WARM_SHARE:.0%}-100%); target = 0.25 x peak({p.memory_small}) "
+                          f"/ {p.memory_large:,}"))
 
     # -- 6. profile -----------------------------------------------------------------------------
     def profiled(self) -> None:

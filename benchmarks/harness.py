@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import platform
+import statistics
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -58,6 +59,25 @@ def best_rate(work: Callable[[], float], budget: Budget,
                 break
         rates.append(units / elapsed)
     return max(rates), {"block_rates": [round(r, 3) for r in rates]}
+
+
+def interleaved_ratio(num: Callable[[], float], den: Callable[[], float], pairs: int = 3) -> tuple[float, list[float]]:
+    """The median over ``pairs`` samples of ``num() / den()``, each sample's two sides taken
+    one right after the other in this process (the first side alternating from pair to pair,
+    so a drift in the machine's load favours neither), so both sides of a ratio see the same
+    load.  Returns (median, the samples in the order taken)."""
+    if pairs < 1:
+        raise ValueError("pairs must be at least 1")
+    samples = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            a = num()
+            b = den()
+        else:
+            b = den()
+            a = num()
+        samples.append(a / b)
+    return statistics.median(samples), samples
 
 
 def judge(value: float | None, target: float | None, *, higher_is_better: bool = True) -> str:

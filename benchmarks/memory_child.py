@@ -1,6 +1,9 @@
 """Child process of the memory benchmark: run the baseline through the runner, print peak RSS.
 
-Usage: python -m benchmarks.memory_child REPLICATIONS EXECUTOR WORKERS
+Usage: python -m benchmarks.memory_child REPLICATIONS EXECUTOR WORKERS [FOLDER]
+
+FOLDER (which must not exist yet) is the run folder, so that another process can follow
+the run's manifest (benchmarks.memory_trace); without it the run goes to a temporary folder.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ def main(argv: list[str]) -> None:
 
     scenario = workloads.baseline()
     with tempfile.TemporaryDirectory(prefix="routesim-bench-mem-") as tmp:
+        out = Path(argv[3]) if len(argv) > 3 else Path(tmp) / "run"
         t0 = time.perf_counter()
         runner.run(scenario, replications=replications, seed=scenario.seed, executor=executor,
-                   workers=workers, out=Path(tmp) / "run", progress=False)
+                   workers=workers, out=out, progress=False)
         wall = time.perf_counter() - t0
     # ru_maxrss is in kilobytes on Linux; RUSAGE_CHILDREN reports the largest child
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

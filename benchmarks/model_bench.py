@@ -53,10 +53,10 @@ class Replications:
 
     def one(self) -> float:
         records = self._simulate(self.scenario, replication_seed(self.scenario.seed, self.i))
-        if self.tables:
-            from sim.results.metrics import replication_tables
+        if self.tables:  # the tables as the runner's workers build them (numpy columns)
+            from sim.results.metrics import replication_columns
 
-            replication_tables(records, self.scenario, self.i)
+            replication_columns(records, self.scenario, self.i)
         self.i += 1
         self.done += 1
         self.events += records.events
@@ -90,7 +90,7 @@ PHASES = (
     ("model build", "sim/model/build.py", "build"),
     ("model run (event loop)", "sim/model/build.py", "run"),
     ("  of which flow-network updates", "sim/model/network.py", "update"),
-    ("per-replication tables", "sim/results/metrics.py", "replication_tables"),
+    ("per-replication tables", "sim/results/metrics.py", "replication_columns"),
 )
 
 
@@ -100,16 +100,16 @@ def profile_replications(scenario: sc.Scenario, replications: int) -> tuple[list
     Returns the ten functions with the most own time, the phases of :data:`PHASES` (share
     of the profiled time, calls, mean microseconds per call) and the profiled seconds.
     """
-    from sim.results.metrics import replication_tables
+    from sim.results.metrics import replication_columns
 
     simulate = _simulate()
     records = simulate(scenario, replication_seed(scenario.seed, 0))  # warm-up
-    replication_tables(records, scenario, 0)
+    replication_columns(records, scenario, 0)
     prof = cProfile.Profile()
     prof.enable()
     for i in range(replications):
         records = simulate(scenario, replication_seed(scenario.seed, i))
-        replication_tables(records, scenario, i)
+        replication_columns(records, scenario, i)
     prof.disable()
     stats = pstats.Stats(prof)
     total = stats.total_tt  # type: ignore[attr-defined]

@@ -1,12 +1,8 @@
-"""The runner: the local pool against serial, a plain-pool ceiling, and peak memory."""
+"""The runner: the local pool against serial and a plain-pool ceiling (memory: memory_trace.py)."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,16 +59,3 @@ def plain_pool_rates(replications: int, workers: int) -> tuple[float, float]:
         done = sum(pool.map(_simulate_chunk, jobs))
         pooled = done / (time.perf_counter() - t0)
     return serial, pooled
-
-
-def peak_rss(replications: int, executor: str, workers: int | None, timeout_s: float) -> dict:
-    """Peak RSS (MB) of a fresh process running ``replications`` of the baseline through the
-    runner: the parent (where results are gathered and written) and the largest worker."""
-    cmd = [sys.executable, "-m", "benchmarks.memory_child", str(replications), executor, str(workers or 0)]
-    env = dict(os.environ)
-    root = str(workloads.ROOT)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=root, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(f"memory child failed ({out.returncode}): {out.stderr.strip()[-800:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
