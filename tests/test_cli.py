@@ -13,7 +13,8 @@ import pytest
 
 import sim
 from sim.cli import shell as cli_mod
-from sim.scenario.loader import plain, read_yaml_file, load_raw
+from sim.scenario.loader import load_raw
+from sim.scenario.yaml_reader import plain, read_yaml_file
 from sim.scenario.schema import jsonable, scenario_json_schema
 
 REPO = Path(__file__).parent.parent

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from sim.results import store
 from sim.errors import ScenarioError
-from sim.scenario.loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_raw, load_scenario
+from sim.scenario.loader import load_raw, load_scenario
+from sim.scenario.yaml_reader import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from sim.scenario.language import Scenario
 
 DATA = Path(__file__).parent / "data"

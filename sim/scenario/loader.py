@@ -10,7 +10,7 @@ Each step is its own module: :mod:`~sim.scenario.yaml_reader` (safe positioned Y
 its limits), :mod:`~sim.scenario.extends` (merging a file onto its base),
 :mod:`~sim.scenario.validation_problems` (pydantic's errors worded and placed at their
 lines) and :mod:`~sim.scenario.checks` (the one "will it run?" check).  This module joins
-them, and re-exports the names callers used to import from it.
+them; its public names are the five in ``__all__``.
 """
 
 from __future__ import annotations
@@ -23,23 +23,10 @@ from pydantic import ValidationError
 
 from sim.errors import Problem, ScenarioError
 from sim.scenario import checks
-from sim.scenario.extends import MAX_EXTENDS_CHAIN, REPO_SCENARIOS, load_raw, load_tree, tree_and_problems
+from sim.scenario.extends import load_raw, load_tree, tree_and_problems
 from sim.scenario.language import Scenario
 from sim.scenario.validation_problems import problems_from_validation_error, references_despite
-from sim.scenario.yaml_reader import (
-    MAX_DEPTH,
-    MAX_FILE_BYTES,
-    MAX_NODES,
-    Pos,
-    PosDict,
-    PosList,
-    parse_yaml,
-    plain,
-    position_of,
-    problem_at,
-    read_yaml_file,
-    value_at,
-)
+from sim.scenario.yaml_reader import PosDict, position_of, problem_at
 
 def _context(tree: dict) -> dict[str, Any]:
     return {**_factor_context(tree), "utc_offset_h": _utc_offset(tree)}
@@ -111,8 +98,4 @@ def validate(path: str | os.PathLike[str]) -> list[Problem]:
     return []
 
 
-__all__ = [
-    "MAX_DEPTH", "MAX_EXTENDS_CHAIN", "MAX_FILE_BYTES", "MAX_NODES", "REPO_SCENARIOS",
-    "Pos", "PosDict", "PosList", "load_raw", "load_scenario", "load_tree", "parse_yaml", "plain",
-    "position_of", "problems_from_validation_error", "read_yaml_file", "validate", "validate_tree", "value_at",
-]
+__all__ = ["load_raw", "load_scenario", "load_tree", "validate", "validate_tree"]
