@@ -94,6 +94,7 @@ import pandas as pd
 
 from sim.recorder import Records
 from sim.results.catalogue import slug
+from sim.scenario.checks import merge
 from sim.results.dependency import dependency_facility_kpis, dependency_kpis
 from sim.results.tables import (
     WAIT_CAUSES,
@@ -147,15 +148,7 @@ def _mean(values: np.ndarray) -> float:
 
 def _union(intervals: Iterable[tuple[float, float]], horizon_h: float) -> list[tuple[float, float]]:
     """The union of intervals clipped to [0, horizon], as sorted disjoint intervals."""
-    out: list[tuple[float, float]] = []
-    for s, e in sorted((max(0.0, s), min(horizon_h, e)) for s, e in intervals):
-        if e <= s:
-            continue
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
+    return merge([(max(0.0, s), min(horizon_h, e)) for s, e in intervals])
 
 
 def _overlap_hours(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
