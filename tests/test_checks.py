@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sim.scenario import checks
 from sim.errors import ScenarioError, UserError
 from sim.scenario.loader import load_raw, validate
-from sim.model import build
+from sim.model import build_model
 from sim.scenario.language import Scenario
 from tests.test_hostile_input import MISTAKES, VALID, mutated_scenarios
 
@@ -53,7 +53,7 @@ def _scenario_or_none(path: Path) -> Scenario | None:
 def _builds(s: Scenario) -> bool:
     """Whether the model builds ``s`` (replication 0); a refusal must be the one check's."""
     try:
-        build(simpy.Environment(), s, np.random.SeedSequence(0))
+        build_model(simpy.Environment(), s, np.random.SeedSequence(0))
     except ScenarioError:
         return False
     return True

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.model import build
+from sim.model import build_model
 from sim.model.build import Model
 from sim.scenario.language import Scenario, reference_problems
 
@@ -34,7 +34,7 @@ def scenario(network: dict[str, Any], *, horizon: str = "10d", shipping: dict | 
 
 
 def model_of(s: Scenario, seed: int = 1) -> Model:
-    return build(simpy.Environment(), s, np.random.SeedSequence(seed))
+    return build_model(simpy.Environment(), s, np.random.SeedSequence(seed))
 
 
 def apply_between(m: Model, facility: str, disruption: str, effect, start_h: float, end_h: float) -> None:

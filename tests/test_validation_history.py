@@ -31,7 +31,7 @@ import yaml
 
 from sim import rng, units
 from sim.scenario.loader import load_scenario
-from sim.model.build import build
+from sim.model.build import build_model
 from sim.recorder import VOYAGE_FIELDS, Records
 from sim.scenario.language import Scenario
 
@@ -80,7 +80,7 @@ def corridor_figures(scenario: Scenario, replications: int = REPLICATIONS) -> Co
     out = CorridorFigures()
     for i in range(replications):
         env = simpy.Environment()
-        model = build(env, scenario, rng.replication_seed(scenario.seed, i))
+        model = build_model(env, scenario, rng.replication_seed(scenario.seed, i))
         flow = model.flows[("brody_mozyr", "pipeline")]
         row = model.records.flow_index("brody_mozyr", "pipeline")
         cum: list[float] = []

@@ -27,7 +27,7 @@ import pytest
 import simpy
 
 from sim import rng
-from sim.model.build import build
+from sim.model.build import build_model
 from sim.recorder import VOYAGE_FIELDS
 from sim.scenario.language import Scenario
 
@@ -107,7 +107,7 @@ def _window(shift_h: float) -> tuple[float, float]:
 def run_queue(where: str, replication: int) -> QueueRun:
     scenario = queue_scenario(where)
     env = simpy.Environment()
-    model = build(env, scenario, rng.replication_seed(20210, replication))
+    model = build_model(env, scenario, rng.replication_seed(20210, replication))
     load_h = CARGO_T / (CARGO_T * 10)  # 0.1 h at the load berth
     if where == "berth":
         shift_h = load_h + SAIL_NM / SPEED_KN

@@ -5,6 +5,6 @@ Build a model from a validated :class:`sim.scenario.language.Scenario` and run o
 The model never writes files and never reads the global random state.
 """
 
-from sim.model.build import Model, build, simulate
+from sim.model.build import Model, build_model, simulate
 
-__all__ = ["Model", "build", "simulate"]
+__all__ = ["Model", "build_model", "simulate"]

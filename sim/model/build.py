@@ -1,6 +1,6 @@
 """Build the SimPy model of a scenario, run one replication, and hand back its Records.
 
-:func:`build` turns a validated :class:`~sim.scenario.language.Scenario` into facilities: a
+:func:`build_model` turns a validated :class:`~sim.scenario.language.Scenario` into facilities: a
 :class:`~sim.model.network.FlowNetwork` of tanks and continuous flows, a
 :class:`~sim.model.port.Port` per terminal, a :class:`~sim.model.voyage.SeaLeg` per sea leg,
 a :class:`~sim.model.chokepoint.Chokepoint` per strait, one
@@ -152,7 +152,7 @@ def simulate(scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
     ``windows``: the throughput windows ``(disruption, facility, start_h, end_h)`` to meter
     (default: every activation of every disruption of the scenario at each target)."""
     env = simpy.Environment()
-    return build(env, scenario, seed_seq, windows=windows).run(until_h)
+    return build_model(env, scenario, seed_seq, windows=windows).run(until_h)
 
 
 # --------------------------------------------------------------------------- build
@@ -175,7 +175,7 @@ def _schedule(scenario: sc.Scenario, base_t_per_day: float, steps: tuple[sc.Rate
     return Schedule(base_t_per_day / 24.0, [(scenario.at_h(s.start), s.rate_t_per_day / 24.0) for s in steps])
 
 
-def build(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
+def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.random.SeedSequence, *,
           windows: list[tuple[str, str, float, float]] | None = None) -> Model:
     """The model of one replication, ready to run (processes started, first rates set);
     ``windows`` as in :func:`simulate`."""

@@ -310,7 +310,7 @@ def make_charts(run: RunResult, out_dir: Path) -> list[tuple[Path, str]]:
     return made
 
 
-def build(run: RunResult, base: RunResult | None = None) -> Doc:
+def compose(run: RunResult, base: RunResult | None = None) -> Doc:
     """The brief's blocks (charts are written into ``run.path / 'charts'``)."""
     s = run.scenario
     doc = Doc()
@@ -452,7 +452,7 @@ def brief(run_path: str | Path, vs: str | Path | None = None,
         raise UserError(f"unknown brief format {format!r}; use 'md' or 'html'")
     run = load_run(run_path)
     base = load_run(vs) if vs is not None else None
-    doc = build(run, base)
+    doc = compose(run, base)
     md = run.path / "brief.md"
     atomic_write_text(md, doc.markdown(run.path))
     if format == "html":
@@ -462,4 +462,4 @@ def brief(run_path: str | Path, vs: str | Path | None = None,
     return md
 
 
-__all__ = ["BINDING_PCT", "TABLE_KPIS", "brief", "build", "differences", "headline", "make_charts"]
+__all__ = ["BINDING_PCT", "TABLE_KPIS", "brief", "compose", "differences", "headline", "make_charts"]

@@ -37,7 +37,7 @@ import simpy
 import yaml
 
 from sim.errors import ScenarioError, UserError
-from sim.model import build as build_model
+from sim.model import build_model
 from sim.results import store
 from sim.rng import replication_seed
 from sim.runner.execution import ReplicationFailed, RunInterrupted, execute, useful_workers
