@@ -136,7 +136,20 @@ class Executor(Protocol):
     def join(self) -> None: ...
 
 
-class SerialExecutor:
+class _FutureBlocks:
+    """``cancel`` and ``result`` of executors whose blocks are :mod:`concurrent.futures` futures."""
+
+    @staticmethod
+    def cancel(f: Any) -> bool:
+        """Drop a block not yet started (True); one already running is left to finish."""
+        return f.cancel()
+
+    @staticmethod
+    def result(f: Any) -> BlockResult:
+        return f.result()
+
+
+class SerialExecutor(_FutureBlocks):
     """Blocks run in this process as they are submitted (tests, debugging, one core)."""
 
     name = "serial"
@@ -158,14 +171,6 @@ class SerialExecutor:
     def wait_any(self, futures: set[Any]) -> set[Any]:
         return set(futures)
 
-    @staticmethod
-    def cancel(f: Any) -> bool:
-        return f.cancel()
-
-    @staticmethod
-    def result(f: Any) -> BlockResult:
-        return f.result()
-
     def close(self, abort: bool = False, wait: bool = True) -> None:
         pass
 
@@ -173,7 +178,7 @@ class SerialExecutor:
         pass
 
 
-class PoolExecutor:
+class PoolExecutor(_FutureBlocks):
     """A local process pool; each worker holds the scenario from its initializer."""
 
     name = "local"
@@ -190,15 +195,6 @@ class PoolExecutor:
     def wait_any(self, futures: set[Any]) -> set[Any]:
         done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
         return done
-
-    @staticmethod
-    def cancel(f: Any) -> bool:
-        """Drop a block not yet started (True); one already running is left to finish."""
-        return f.cancel()
-
-    @staticmethod
-    def result(f: Any) -> BlockResult:
-        return f.result()
 
     def close(self, abort: bool = False, wait: bool = True) -> None:
         if abort:
