@@ -17,21 +17,13 @@ from sim.results import metrics
 from sim.model import simulate
 from sim.recorder import VOYAGE_FIELDS
 from sim.scenario.language import Scenario, reference_problems
+from tests.test_disruptions_model import STRAIT_ROUTE
 
 SEED = np.random.SeedSequence(12)
 
 # A load port A and a discharge port B, 240 nm apart (24 h at 10 kn), with a strait 100 nm
 # out of A (2 h transit, one lane).  Plenty of fast berths: a 24 kt cargo takes 2.4 h.
-ROUTE: dict[str, Any] = {
-    "terminals": [
-        {"name": "A", "tank": {"capacity": "500kt", "initial": "500kt"},
-         "berths": {"count": 3, "load_rate": "240 kt/d"}},
-        {"name": "B", "tank": {"capacity": "5Mt"}, "berths": {"count": 3, "discharge_rate": "240 kt/d"}},
-    ],
-    "sea_legs": [{"name": "AB", "from": "A", "to": "B", "distance": "240 nm",
-                  "passes": [{"chokepoint": "strait", "at": "100 nm", "direction": "northbound"}]}],
-    "chokepoints": [{"name": "strait", "transit": "2h", "lanes": 1}],
-}
+ROUTE: dict[str, Any] = STRAIT_ROUTE  # the same route the disruption-model tests use
 
 
 def _cargoes(*days: int) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,36 +106,36 @@ def cover_matrices(run: RunResult) -> tuple[dict[str, np.ndarray], dict[str, flo
     00:00 of each day, and at the end) and each refinery's minimum-operating level in the
     same days.  A boundary's demand rate is that day's demand (the last day's at the end);
     days without demand are NaN."""
-    out: dict[str, np.ndarray] = {}
     floor: dict[str, float] = {}
     if run.timeseries.empty:
-        return out, floor
+        return {}, floor
+    out = _days_of_demand(run, lambda stock, r: stock)
+    for r in refineries(run.scenario):
+        if r.name in out:
+            floor[r.name] = r.min_stock_t / r.demand_t_per_day if r.demand_t_per_day > 0 else math.nan
+    return out, floor
+
+
+def _days_of_demand(run: RunResult, tonnes: Callable[[np.ndarray, Any], np.ndarray]) -> dict[str, np.ndarray]:
+    """``tonnes(stock, refinery)`` of each refinery with stock rows, in days of that day's
+    demand (NaN on days without demand)."""
+    out: dict[str, np.ndarray] = {}
     for r in refineries(run.scenario):
         series = _stock_and_rate(run, r)
         if series is None:
             continue
         stock, rate = series
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[r.name] = np.where(rate > 0, stock / np.where(rate > 0, rate, 1.0), np.nan)
-        floor[r.name] = r.min_stock_t / r.demand_t_per_day if r.demand_t_per_day > 0 else math.nan
-    return out, floor
+            out[r.name] = np.where(rate > 0, tonnes(stock, r) / np.where(rate > 0, rate, 1.0), np.nan)
+    return out
 
 
 def usable_cover_matrices(run: RunResult) -> dict[str, np.ndarray]:
     """Days of cover above the minimum operating stock (floored at 0), the quantity of
     ``min_days_cover`` in the KPIs: (stock - min_stock) / that day's demand."""
-    out: dict[str, np.ndarray] = {}
     if run.timeseries.empty:
-        return out
-    for r in refineries(run.scenario):
-        series = _stock_and_rate(run, r)
-        if series is None:
-            continue
-        stock, rate = series
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[r.name] = np.where(rate > 0, np.maximum(stock - r.min_stock_t, 0.0) / np.where(rate > 0, rate, 1.0),
-                                   np.nan)
-    return out
+        return {}
+    return _days_of_demand(run, lambda stock, r: np.maximum(stock - r.min_stock_t, 0.0))
 
 
 def lowest_stock_days(run: RunResult) -> np.ndarray:
