@@ -87,6 +87,18 @@ PASSAGE_FIELDS = ("chokepoint", "tanker", "direction", "arrive_h", "enter_h", "e
 
 DISRUPTION_FIELDS = ("disruption", "facility", "kind", "start_h", "end_h")
 
+# Per-cargo tracking: a row per (cargo, refinery) that some of the cargo's crude entered
+# within the run, in (voyage, refinery) order.  A cargo is the crude one voyage loaded
+# (``voyage`` as in VOYAGE_FIELDS); its tonnes are followed first in, first out through
+# tanks and lines (sim.model.lots).
+CARGO_INTAKE_FIELDS = (
+    "voyage",    # int: the voyage that loaded the cargo
+    "refinery",  # str
+    "first_h",   # its first tonne enters the refinery's tank
+    "last_h",    # its last tonne so far (within the run) enters it
+    "tonnes",    # of the cargo that entered it
+)
+
 
 @dataclass
 class Records:
@@ -111,6 +123,9 @@ class Records:
     # mass balance at the end: injected, delivered, in_pipelines, in_tanks, aboard, removed
     balance: dict[str, float] = field(default_factory=dict)
     events: int = 0  # SimPy events processed
+    cargo_intake: list[tuple] = field(default_factory=list)  # CARGO_INTAKE_FIELDS
+    # tonnes each voyage loaded (voyage -> t), once its loading ends
+    cargo_loaded_t: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n_days = max(1, math.ceil(self.horizon_h / 24.0))

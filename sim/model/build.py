@@ -57,6 +57,7 @@ from sim.scenario import language as sc
 from sim import units
 from sim.errors import ScenarioError, UserError
 from sim.model.chokepoint import Chokepoint
+from sim.model import lots as lotq
 from sim.model.condition import Condition
 from sim.model.network import (
     Batch,
@@ -96,6 +97,8 @@ class Model:
     waits: WaitRecorder
     estimated_events: int = 0
     voyages: list[Voyage] = field(default_factory=list)
+    # (voyage, refinery) -> [first_h, last_h, tonnes] of that cargo into that refinery
+    cargo_intake: dict[tuple[int, str], list[float]] = field(default_factory=dict)
 
     def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
                    cargo_t: float) -> Voyage:
@@ -138,6 +141,7 @@ class Model:
         self.network.finish(until_h)
         self.waits.close_all(until_h)
         rec.voyages = [v.row() for v in self.voyages]
+        rec.cargo_intake = [(v, r, first, last, t) for (v, r), (first, last, t) in sorted(self.cargo_intake.items())]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
         _tanker_throughput(rec, self.voyages, set(self.chokepoints),
                            {frozenset((leg.spec.from_, leg.spec.to)): name for name, leg in self.legs.items()})
@@ -202,6 +206,7 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
     waits = WaitRecorder(env, records)
 
     tanks: dict[str, Tank] = {}
+    cargo_intake: dict[tuple[int, str], list[float]] = {}
     for row, fac in enumerate(storage):
         is_source = isinstance(fac, sc.Source)
         floor = fac.min_stock_t if isinstance(fac, sc.Refinery) else 0.0
@@ -209,7 +214,7 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
         tank = Tank(fac.name, row, fac.tank.capacity_t, floor, fac.tank.initial_t,
                     origin=origin, route="" if is_source else fac.name)
         if isinstance(fac, sc.Refinery):
-            tank.tally = _tally(records.delivered_by_origin, fac.name)
+            tank.tally = _tally(records.delivered_by_origin, fac.name, cargo_intake, network)
         tanks[fac.name] = network.add_tank(tank)
 
     flows: dict[tuple[str, str], Flow] = {}
@@ -255,7 +260,7 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
                    for c in net.chokepoints}
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
                   tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
-                  estimated_events=estimate)
+                  estimated_events=estimate, cargo_intake=cargo_intake)
     for t in net.terminals:
         model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits,
                                    load_slots[t.name], discharge_slots[t.name])
@@ -316,8 +321,21 @@ def _tanker_throughput(rec: Records, voyages: list[Voyage], chokepoints: set[str
         rec.window_t[j] = float(sum(t for at, t in passed.get(facility, ()) if start <= at < end))
 
 
-def _tally(delivered: dict[tuple[str, str, str], float], refinery: str):
-    def tally(origin: str, route: str, tonnes: float) -> None:
+def _tally(delivered: dict[tuple[str, str, str], float], refinery: str,
+           cargoes: dict[tuple[int, str], list[float]], network: FlowNetwork) -> lotq.Tally:
+    """What counts the crude entering ``refinery``'s tank: tonnes by (origin, route), and
+    for crude from a cargo the times its first and last tonne enter and its tonnes.  A
+    piece arrives during an integration step that started at ``network.t_h`` (the network
+    advances it only after every flow has moved), ``start_h`` / ``end_h`` hours into it."""
+    def tally(origin: str, route: str, cargo: int, tonnes: float, start_h: float, end_h: float) -> None:
         key = (refinery, origin, route)
         delivered[key] = delivered.get(key, 0.0) + tonnes
+        if cargo != lotq.NO_CARGO:
+            t0 = network.t_h
+            got = cargoes.get((cargo, refinery))
+            if got is None:
+                cargoes[(cargo, refinery)] = [t0 + start_h, t0 + end_h, tonnes]
+            else:
+                got[1] = t0 + end_h
+                got[2] += tonnes
     return tally

@@ -242,13 +242,29 @@ class Pipeline(Flow):
             return self.capacity_t_per_h
         return min(self.capacity_t_per_h, b.cap_t_per_h) if b.phase is BatchPhase.PUMP else 0.0
 
+    def attach(self, index: int) -> None:
+        super().attach(index)
+        self.src.lines_out.append(self)
+
     def move(self, m: float, ledger: Ledger) -> float:
         src = self.src
         src.level_t -= m
-        lotq.move(src.lots, self.line, m, blank_route=self.name)
+        siblings = src.lines_out
+        if len(siblings) == 1:
+            lotq.move(src.lots, self.line, m, blank_route=self.name)
+        else:
+            # Lines out of one tank share its front (sim.model.lots.share): this line takes
+            # its rate's share of what the lines not yet moved in this step (the network
+            # moves flows in index order) draw together.
+            r = self.rate_t_per_h
+            drawing = 0.0
+            for p in siblings:
+                if p.index >= self.index and p.rate_t_per_h > 0.0:
+                    drawing += p.rate_t_per_h
+            lotq.share(src.lots, self.line, m, m * drawing / r if r > 0.0 else m, blank_route=self.name)
         if self.feeds:
             dst = self.dst
-            lotq.move(self.line, dst.lots, m, tally=dst.tally)
+            lotq.move(self.line, dst.lots, m, tally=dst.tally, rate_t_per_h=self.rate_t_per_h)
             dst.level_t += m
         else:
             self.deficit_t -= m
@@ -404,7 +420,7 @@ class DischargeSlot(BerthSlot):
         dst = self.dst
         dst.level_t += m
         dst.reserved_in_t -= m
-        lotq.move(self.cargo, dst.lots, m, tally=dst.tally)
+        lotq.move(self.cargo, dst.lots, m, tally=dst.tally, rate_t_per_h=self.rate_t_per_h)
         self.remaining_t -= m
         ledger.aboard_t -= m
         return m

@@ -31,6 +31,7 @@ from sim.scenario import language as sc
 from sim.model.condition import Condition
 from sim.model.network import EPS_T, DischargeSlot, FlowNetwork, LoadSlot, Tank
 from sim.model.waits import WaitRecorder, blocking
+from sim.model import lots as lotq
 from sim.model.lots import Lot
 from sim.recorder import Voyage
 
@@ -160,6 +161,7 @@ class Port:
         slot = _idle(self._load_slots)
         yield net.start_loading(slot, cargo_t, self.load_rate_t_per_h, route=self.name)
         cargo = net.finish_loading(slot)
+        net.records.cargo_loaded_t[voyage.voyage] = lotq.tag(cargo, voyage.voyage)  # per-cargo tracking
         self.berths.release(req)
         voyage.load_end_h = float(env.now)
         return cargo

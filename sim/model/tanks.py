@@ -6,6 +6,10 @@ many hours, at its current net rates, until it reaches a bound or a watcher is m
 (:meth:`Tank.hours_to_change`); the network (:mod:`sim.model.network`) reads both.
 Tanks and flows name their connected group by its index in the network (``group``), so
 this module knows nothing of how the network groups them.
+
+A tank's contents (``Tank.lots``) are first in, first out: crude leaves a tank in the order
+it came in, so each cargo stays one parcel from its discharge port to the refinery (the
+mixing rule and why: :mod:`sim.model.lots`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import enum
 import math
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +79,7 @@ class Tank:
     ``level - reserved_out`` above ``floor_t`` and the room ``capacity - reserved_in - level``."""
 
     __slots__ = ("berth_in", "berth_out", "bound", "capacity_t", "floor_t", "free_net_t_per_h", "group",
-                 "in_flows", "level_t", "lots", "name", "net_t_per_h", "out_flows", "reserved_in_t",
+                 "in_flows", "level_t", "lines_out", "lots", "name", "net_t_per_h", "out_flows", "reserved_in_t",
                  "reserved_out_t", "room_net_t_per_h", "row", "tally", "watchers")
 
     def __init__(self, name: str, row: int, capacity_t: float, floor_t: float, level_t: float,
@@ -94,11 +97,12 @@ class Tank:
         self.out_flows: list[int] = []   # lines and runs
         self.berth_in: list[int] = []    # discharge slots (fixed rates, room reserved)
         self.berth_out: list[int] = []   # loading slots (fixed rates, cargo reserved)
+        self.lines_out: list = []        # the Pipelines out of it, in network order (they share its front)
         self.net_t_per_h = 0.0       # d level / dt
         self.free_net_t_per_h = 0.0  # d (level - reserved_out) / dt
         self.room_net_t_per_h = 0.0  # d room / dt
         self.watchers: list[Watcher] = []
-        self.tally: Callable[[str, str, float], None] | None = None  # set for refineries
+        self.tally: lotq.Tally | None = None  # set for refineries: sees every piece that enters
         self.group = -1  # index of its connected group in the network (set by start)
         self.bound = 0  # bound_code() at the group's last solve
 
