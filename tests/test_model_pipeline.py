@@ -9,7 +9,6 @@ import pytest
 
 from sim.model import simulate
 from sim.model.condition import Effect
-from sim.model.lots import NO_CARGO
 from sim.units import density_t_per_m3
 from tests.test_model_support import apply_between, flow_row, imbalance_t, model_of, scenario, stock_row
 
@@ -151,7 +150,7 @@ def test_the_scenario_can_name_the_origin_of_linefill_and_initial_stock() -> Non
     rec = simulate(scenario(net, horizon="1d"), SEED)
     assert rec.delivered_by_origin == {("R", "azeri", "P"): pytest.approx(24_000)}
     m = model_of(scenario(net, horizon="1d"))
-    assert list(m.tanks["R"].lots) == [["kazakh", "R", 5_000.0, NO_CARGO]]  # [origin, route, tonnes, cargo]
+    assert list(m.tanks["R"].lots) == [["kazakh", "R", 5_000.0, None]]  # [origin, route, tonnes, cargo parts]
 
 
 SPLIT = {

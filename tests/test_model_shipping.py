@@ -103,7 +103,8 @@ def test_loading_waits_until_the_terminal_holds_the_cargo() -> None:
     assert v["discharge_end_h"] == pytest.approx(52.0)
     m = model_of(scenario(FED_LOAD_PORT, shipping=ship, horizon="3d"))
     m.run()
-    assert list(m.tanks["B"].lots) == [["azeri", "A", pytest.approx(30_000), 0]]  # cargo of voyage 0
+    assert [lot[:3] for lot in m.tanks["B"].lots] == [["azeri", "A", pytest.approx(30_000)]]
+    assert list(m.tanks["B"].lots[0][3]) == [[0, pytest.approx(30_000)]]  # all of it the cargo of voyage 0
     assert m.tanks["A"].level_t == pytest.approx(72_000 - 30_000)
 
 

@@ -324,18 +324,24 @@ def _tanker_throughput(rec: Records, voyages: list[Voyage], chokepoints: set[str
 def _tally(delivered: dict[tuple[str, str, str], float], refinery: str,
            cargoes: dict[tuple[int, str], list[float]], network: FlowNetwork) -> lotq.Tally:
     """What counts the crude entering ``refinery``'s tank: tonnes by (origin, route), and
-    for crude from a cargo the times its first and last tonne enter and its tonnes.  A
-    piece arrives during an integration step that started at ``network.t_h`` (the network
-    advances it only after every flow has moved), ``start_h`` / ``end_h`` hours into it."""
-    def tally(origin: str, route: str, cargo: int, tonnes: float, start_h: float, end_h: float) -> None:
+    for each cargo in it the times its first and last tonne enter and its tonnes.  A piece
+    arrives during an integration step that started at ``network.t_h`` (the network
+    advances it only after every flow has moved), ``done_t / rate`` hours into it, and its
+    cargo segments follow each other in it at that rate."""
+    def tally(origin: str, route: str, tonnes: float, parts: list | None, done_t: float, rate: float) -> None:
         key = (refinery, origin, route)
         delivered[key] = delivered.get(key, 0.0) + tonnes
-        if cargo != lotq.NO_CARGO:
-            t0 = network.t_h
-            got = cargoes.get((cargo, refinery))
-            if got is None:
-                cargoes[(cargo, refinery)] = [t0 + start_h, t0 + end_h, tonnes]
-            else:
-                got[1] = t0 + end_h
-                got[2] += tonnes
+        if parts is None:
+            return
+        t0, at = network.t_h, done_t
+        for cargo, t in parts:
+            if cargo != lotq.NO_CARGO:
+                got = cargoes.get((cargo, refinery))
+                if got is None:
+                    cargoes[(cargo, refinery)] = [t0 + at / rate, t0 + (at + t) / rate, t]
+                else:
+                    if t > lotq.PART_CRUMB_T:  # a rounding remnant does not move the last tonne
+                        got[1] = t0 + (at + t) / rate
+                    got[2] += t
+            at += t
     return tally
