@@ -99,6 +99,7 @@ from sim.results.dependency import dependency_facility_kpis, dependency_kpis
 from sim.results.tables import (
     WAIT_CAUSES,
     balance_columns,
+    cargo_columns,
     daily_flow_t,
     delivered_daily_t,
     passage_columns,
@@ -562,6 +563,7 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "waits": w,
         "passages": passage_columns(records),
         "balance": balance_columns(records),
+        "cargoes": cargo_columns(records, scenario),
     }
     out = {}
     for name, cols in tables.items():

@@ -253,3 +253,72 @@ def balance_columns(records: Records) -> dict[str, np.ndarray]:
     out["imbalance_t"] = out["injected_t"] - (out["processed_t"] + out["in_pipelines_t"] + out["in_tanks_t"]
                                               + out["aboard_t"] + out["removed_t"])
     return out
+
+
+# --------------------------------------------------------------------------- cargoes
+
+CARGO_COMPLETE_TOL_T = 1e-3  # a cargo whose refinery tonnes fall short of its loaded tonnes by less is all in
+
+
+def cargoes(records: Records, scenario: Scenario) -> pd.DataFrame:
+    """A row per cargo and refinery it reached (see :func:`cargo_columns`)."""
+    return pd.DataFrame(cargo_columns(records, scenario))
+
+
+def cargo_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray]:
+    """A row per cargo (the crude one voyage loaded) and refinery some of it entered within
+    the horizon; a cargo none of whose crude has entered a refinery yet has one row with an
+    empty ``refinery``.
+
+    Columns: ``voyage`` (as in the voyages table), ``programme``, ``tanker``, ``load_port``,
+    ``discharge_port``, ``nominal_t`` (the cargo of the programme's or fleet's tanker),
+    ``loaded_t`` (the tonnes that went aboard; NaN while loading has not ended),
+    ``load_start_h``, ``load_end_h``, ``arrive_discharge_h``, ``discharge_start_h``,
+    ``discharge_end_h`` (hours from the start, NaN when not reached); ``refinery``,
+    ``first_tonne_h`` and ``last_tonne_h`` (the cargo's first and last tonne within the
+    horizon into that refinery's tank), ``refinery_t`` (its tonnes into that refinery),
+    ``delivered_t`` (its tonnes into all refineries), ``complete`` (the whole loaded cargo
+    has entered refineries: ``delivered_t`` within :data:`CARGO_COMPLETE_TOL_T` of
+    ``loaded_t``); and the port-to-refinery lead times ``lead_first_h`` = first tonne -
+    discharge start and ``lead_last_h`` = last tonne - discharge end (NaN unless
+    ``complete``: until then the last tonne is not known).
+    """
+    voyage_rows = {int(v[0]): v for v in records.voyages}
+    nominal = {p.name: p.tanker.cargo_t for p in programmes_and_fleets(scenario)}
+    reached: dict[int, list[tuple[str, float, float, float]]] = {}
+    for v, refinery, first, last, t in records.cargo_intake:
+        reached.setdefault(int(v), []).append((str(refinery), float(first), float(last), float(t)))
+    rows: list[tuple[Any, ...]] = []
+    for v in sorted(voyage_rows):
+        row = voyage_rows[v]
+        parts = reached.get(v) or [("", math.nan, math.nan, 0.0)]
+        for refinery, first, last, t in parts:
+            rows.append((v, *row[1:5], refinery, first, last, t))
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
+    vid = np.array(cols[0], dtype="int64")
+
+    def voyage_field(name: str) -> np.ndarray:
+        k = VOYAGE_FIELDS.index(name)
+        return _num([voyage_rows[int(v)][k] for v in vid])
+
+    data: dict[str, Any] = {"voyage": vid}
+    for k, name in enumerate(_VOYAGE_TEXT):
+        data[name] = np.array([str(x) for x in cols[k + 1]], dtype=object)
+    data["nominal_t"] = _num([nominal.get(p) for p in data["programme"]])
+    data["loaded_t"] = _num([records.cargo_loaded_t.get(int(v)) for v in vid])
+    for name in ("load_start_h", "load_end_h", "arrive_discharge_h", "discharge_start_h", "discharge_end_h"):
+        data[name] = voyage_field(name)
+    data["refinery"] = np.array([str(x) for x in cols[5]], dtype=object)
+    data["first_tonne_h"] = _num(list(cols[6]))
+    data["last_tonne_h"] = _num(list(cols[7]))
+    data["refinery_t"] = _num(list(cols[8]))
+    total: dict[int, float] = {}
+    for v, t in zip(vid, data["refinery_t"], strict=True):
+        total[int(v)] = total.get(int(v), 0.0) + float(t)
+    data["delivered_t"] = _num([total[int(v)] for v in vid])
+    with np.errstate(invalid="ignore"):
+        complete = data["delivered_t"] >= data["loaded_t"] - CARGO_COMPLETE_TOL_T  # NaN loaded: False
+        data["complete"] = complete
+        data["lead_first_h"] = data["first_tonne_h"] - data["discharge_start_h"]
+        data["lead_last_h"] = np.where(complete, data["last_tonne_h"] - data["discharge_end_h"], math.nan)
+    return data
