@@ -6,6 +6,7 @@ discharge end).  The cases are worked by hand from the legs of the route."""
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from sim import runner
 from sim.model import simulate
 from sim.model.flows import Pipeline
-from sim.model.lots import NO_CARGO, cargo_tonnes
+from sim.model.lots import NO_CARGO, cargo_tonnes, move, put, share
 from sim.results import store
 from sim.results.tables import cargo_columns
 from sim.rng import replication_seed
@@ -202,3 +203,41 @@ def test_the_cargoes_table_is_in_the_run_folder_and_its_lead_times_follow_from_i
     assert len(done) > 0
     assert (done.lead_last_h == done.last_tonne_h - done.discharge_end_h).all()
     assert (back.lead_first_h.dropna() == (back.first_tonne_h - back.discharge_start_h).dropna()).all()
+
+
+# --------------------------------------------------------------------------- the lots themselves
+
+
+def test_lines_drawing_on_one_tank_each_take_their_share_of_every_lot_at_its_front() -> None:
+    """A tank holds 10 t of initial crude, then 30 t of cargo 1.  In one step two lines
+    draw 10 t and 20 t: the 30 t leaving is the front (all 10 t initial, the first 20 t of
+    the cargo), and each line takes its share of both, 1/3 and 2/3, rather than the first
+    line taking the initial crude alone: line 1 gets 3.33 t initial + 6.67 t of cargo 1,
+    line 2 6.67 + 13.33 (its window, the 20 t left of the front, is all it draws, a plain
+    move); 10 t of cargo 1 stay."""
+    tank = deque([["initial", "T", 10.0, None], ["azeri", "A", 30.0, deque([[1, 30.0]])]])
+    one: deque = deque()
+    two: deque = deque()
+    share(tank, one, 10.0, 30.0)
+    share(tank, two, 20.0, 20.0)
+    assert [lot[:3] for lot in one] == [["initial", "T", pytest.approx(10 / 3)], ["azeri", "A", pytest.approx(20 / 3)]]
+    assert [lot[:3] for lot in two] == [["initial", "T", pytest.approx(20 / 3)], ["azeri", "A", pytest.approx(40 / 3)]]
+    assert cargo_tonnes(one) == {NO_CARGO: pytest.approx(10 / 3), 1: pytest.approx(20 / 3)}
+    assert cargo_tonnes(tank) == {1: pytest.approx(10.0)}
+
+
+def test_cargoes_ride_inside_one_lot_in_order_and_do_not_split_it() -> None:
+    """Two cargoes of the same crude from the same port make one lot (the origin tallies
+    see one lot, as without tracking), its segments in arrival order: moving 15 t of it
+    takes all 10 t of cargo 0, then 5 t of cargo 1.  Crude of no cargo joining the lot
+    becomes a segment of its own."""
+    tank: deque = deque()
+    put(tank, "azeri", "A", 10.0, [[0, 10.0]])
+    put(tank, "azeri", "A", 20.0, [[1, 20.0]])
+    put(tank, "azeri", "A", 5.0)
+    assert len(tank) == 1 and tank[0][2] == 35.0
+    assert list(tank[0][3]) == [[0, 10.0], [1, 20.0], [NO_CARGO, 5.0]]
+    line: deque = deque()
+    move(tank, line, 15.0)
+    assert list(line[0][3]) == [[0, 10.0], [1, 5.0]]
+    assert cargo_tonnes(tank) == {1: 15.0, NO_CARGO: 5.0}
