@@ -31,6 +31,9 @@ _LAZY = {
     "combine": ("sim.results.combine", "combine"),
     "compare": ("sim.analysis.compare", "compare"),
     "attribute": ("sim.analysis.attribution", "attribute"),
+    "criticality": ("sim.analysis.criticality", "criticality"),
+    "exposure": ("sim.analysis.exposure", "exposure"),
+    "importance": ("sim.analysis.importance", "importance"),
     "brief": ("sim.report.brief", "brief"),
 }
 
