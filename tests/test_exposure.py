@@ -149,3 +149,25 @@ def test_the_facility_recovery_field_is_its_ttr(tmp_path):
     assert spur["ttr_d"] == 3.0 and spur["ttr_source"] == "the facility's recovery" and spur["verdict"] == "covered"
     base = load_scenario("scenarios/baseline.yaml").network.by_name()
     assert base["druzhba_mozyr"].recovery_h == base["druzhba_naftan"].recovery_h == 22 * 24.0
+
+
+@pytest.mark.slow
+def test_the_commands_print_their_tables_and_refuse_bad_input(tmp_path, capsys):
+    """`routesim exposure` prints the verdicts; a misspelt --ttr facility is exit status 2
+    with a suggestion, not a traceback; `routesim importance` prints its ranking."""
+    from sim.cli.shell import main
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    code = main(["exposure", str(path), "--at", "10d", "--facility", "line", "--ttr", "line=15d",
+                 "--executor", "serial", "--out", str(tmp_path / "e")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "line" in out and "exposed" in out and "exposure.csv" in out
+    assert main(["exposure", str(path), "--ttr", "lin=15d", "--executor", "serial",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "did you mean 'line'?" in capsys.readouterr().err
+    code = main(["importance", str(path), "--at", "20d", "--facility", "line", "--facility", "well",
+                 "--executor", "serial", "--out", str(tmp_path / "i")])
+    out = capsys.readouterr().out
+    assert code == 0 and "importance.csv" in out and "FV unserved" in out

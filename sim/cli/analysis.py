@@ -202,13 +202,17 @@ def _cmd_importance(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
         results_root=args.results)
     if not args.quiet:
-        print(f"{'rank':>4}  {'facility':<24} {'share of unserved (FV)':>22} {'RAW unserved':>13} "
-              f"{'share of P(cut) (FV)':>21}")
+        print(f"{'rank':>4}  {'facility':<24} {'FV unserved':>11} {'RAW unserved':>12} "
+              f"{'failed-perfect (kt)':>19} {'FV P(cut)':>9} {'RAW P(cut)':>10}")
+
+        def num(v: float) -> str:
+            return "-" if v != v else ("inf" if v == float("inf") else f"{v:.2f}")
+
         for _, r in result.table.iterrows():
-            def num(v: float) -> str:
-                return "-" if v != v else ("inf" if v == float("inf") else f"{v:.2f}")
-            print(f"{r['rank']:>4}  {r['facility']:<24} {num(r['fv_unserved_t']):>22} {num(r['raw_unserved_t']):>13} "
-                  f"{num(r['fv_p_cut']):>21}")
+            print(f"{r['rank']:>4}  {r['facility']:<24} {num(r['fv_unserved_t']):>11} {num(r['raw_unserved_t']):>12} "
+                  f"{r['birnbaum_unserved_t'] / 1e3:>19.1f} {num(r['fv_p_cut']):>9} {num(r['raw_p_cut']):>10}")
+        for note in sorted(set(result.table["note"]) - {""}) if len(result.table) else ():
+            print(f"note: {note}")
     print(f"wrote {result.path / 'importance.csv'} and {result.path / 'importance.parquet'}")
     return 0
 
