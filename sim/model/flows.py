@@ -249,9 +249,9 @@ class Pipeline(Flow):
     def move(self, m: float, ledger: Ledger) -> float:
         src = self.src
         src.level_t -= m
-        siblings = src.lines_out
-        if len(siblings) == 1:
-            lotq.move(src.lots, self.line, m, blank_route=self.name)
+        siblings, lots = src.lines_out, src.lots
+        if len(siblings) == 1 or (len(lots) == 1 and lots[0][3] is None):  # one line, or one crude
+            lotq.move(lots, self.line, m, blank_route=self.name)
         else:
             # Lines out of one tank share its front (sim.model.lots.share): this line takes
             # its rate's share of what the lines not yet moved in this step (the network
