@@ -103,6 +103,7 @@ from sim.results.tables import (
     delivered_daily_t,
     passage_columns,
     programmes_and_fleets,
+    rail_trip_columns,
     timeseries_columns,
     voyage_columns,
     voyages,
@@ -562,6 +563,7 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "waits": w,
         "passages": passage_columns(records),
         "balance": balance_columns(records),
+        "rail_trips": rail_trip_columns(records),
     }
     out = {}
     for name, cols in tables.items():

@@ -355,6 +355,11 @@ class RunResult:
         return self.table("balance")
 
     @property
+    def rail_trips(self) -> pd.DataFrame:
+        """A row per loaded train trip of the rail services (:func:`sim.results.tables.rail_trip_columns`)."""
+        return self.table("rail_trips")
+
+    @property
     def summary(self) -> pd.DataFrame:
         """Mean, std, p5, p50, p95 of every run-level KPI over the replications."""
         if "summary" not in self._cache:

@@ -49,6 +49,7 @@ from sim.scenario.network import (
     Network,
     Pass,
     Pipeline,
+    RailService,
     RateStep,
     Refinery,
     SeaLeg,
@@ -258,7 +259,7 @@ __all__ = [
     "BatchRule", "Berths", "Bytes", "Chokepoint", "ClockHours", "ClockWindow", "Date", "Daylight", "Depot",
     "Disruption", "DisruptionKind", "Distribution", "Facility", "Fleet", "Fraction", "Hours", "Instant", "Knots",
     "Limits", "LogNormal", "Metres", "Name", "NauticalMiles", "Network", "Pass", "Pipeline", "PortShare",
-    "Programme", "RateStep", "Recurring", "Refinery", "Scenario", "SeaLeg", "Shipping", "Source", "Stochastic",
-    "Strict", "Tank", "Tanker", "Terminal", "Tonnes", "TonnesPerDay", "Unit", "When", "Window",
+    "Programme", "RailService", "RateStep", "Recurring", "Refinery", "Scenario", "SeaLeg", "Shipping", "Source",
+    "Stochastic", "Strict", "Tank", "Tanker", "Terminal", "Tonnes", "TonnesPerDay", "Unit", "When", "Window",
     "reference_problems", "unit_of",
 ]
