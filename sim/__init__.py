@@ -10,7 +10,8 @@ The Python API (everything the ``routesim`` command does, a notebook can do)::
 ``run``, ``open_run``, ``combine`` (one table of several runs, tagged ``run``/``run_id``/
 ``scenario``), ``compare``, ``attribute`` and ``brief`` (a run's briefing, Markdown or HTML)
 are imported on first use from the runner, the results store, the comparison, attribution
-and briefing modules, so ``import sim`` stays light.
+and briefing modules, so ``import sim`` stays light.  ``capacity(scenario, sources=...,
+sinks=...)`` is the corridor's max-flow and min cut (:mod:`sim.scenario.capacity`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _LAZY = {
     "compare": ("sim.analysis.compare", "compare"),
     "attribute": ("sim.analysis.attribution", "attribute"),
     "brief": ("sim.report.brief", "brief"),
+    "capacity": ("sim.scenario.capacity", "max_flow"),
 }
 
 __all__ = [
