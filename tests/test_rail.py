@@ -12,12 +12,15 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from sim import runner
 from sim.model import simulate
 from sim.model.condition import Effect
 from sim.results import tables
 from sim.scenario import capacity
+from sim.scenario import work
 from sim.scenario.loader import load_scenario, validate
 from tests.test_model_support import apply_between, flow_row, imbalance_t, model_of, scenario, stock_row
 
@@ -183,3 +186,31 @@ def test_the_2020_baltic_cargoes_reach_naftan_by_train() -> None:
     assert len(jan) == 23
     assert (max(t["depart_h"] for t in jan) - landed) / 24.0 == pytest.approx(10.0, abs=1.5)
     assert math.isclose(imbalance_t(rec.balance), 0.0, abs_tol=1e-5)
+
+
+def test_a_run_folder_holds_every_train_trip_with_its_waits(tmp_path: Path) -> None:
+    """The first case's service saved by the runner: rail_trips.parquet has a row per trip
+    of every replication, the same on a pool of two workers as serially (no randomness in
+    rail; the layout must not depend on the executor).  Train 5 is loaded at 5 h but its
+    path is 1 + 4 x 6 = 25 h: 20 h waiting for a path, as the table says."""
+    s = scenario(rail_net(), horizon="6d")
+    serial = runner.run(s, replications=2, executor="serial", out=tmp_path / "serial", progress=False)
+    pool = runner.run(s, replications=2, executor="local", workers=2, out=tmp_path / "pool", progress=False)
+    a, b = serial.rail_trips, pool.rail_trips
+    pd.testing.assert_frame_equal(a, b)
+    assert set(a["replication"]) == {0, 1}
+    fifth = a[(a["replication"] == 0) & (a["train"] == "L#train5")].iloc[0]
+    assert fifth["load_end_h"] == pytest.approx(5.0) and fifth["wait_path_h"] == pytest.approx(20.0)
+
+
+def test_the_work_estimate_counts_the_trains_trips() -> None:
+    """20 train sets on a 98 h cycle over 20 days (480 h): ceil(480 / 98) = 5 cycles each,
+    100 trips, each counted as a voyage's events in the guard's estimate.  The daily cap
+    lets the model start fewer: one per 6 h path from 1 h, (480 - 1) // 6 + 1 = 80."""
+    with_trains = scenario(rail_net(), horizon="20d")
+    net = rail_net()
+    del net["pipelines"][0]["rail"]
+    plug_flow = scenario(net, horizon="20d")
+    extra = work.estimate_work(with_trains).events - work.estimate_work(plug_flow).events
+    assert extra == pytest.approx(work.EVENTS_PER_VOYAGE * 100)
+    assert len(simulate(with_trains, SEED).rail_trips) == 80
