@@ -97,6 +97,19 @@ def test_too_few_trains_carry_one_trainload_per_train_per_cycle() -> None:
     assert capacity.rail_rate_t_per_day(s.network.pipelines[0]) == pytest.approx(2 * 3_500.0 / (98.0 / 24.0))
 
 
+def test_after_a_closure_loaded_trains_leave_no_closer_than_the_daily_cap_allows() -> None:
+    """The ample case, the leg closed from 120 h to 192 h: trains loaded meanwhile wait,
+    and the paths missed are not made up: from 192 h they leave one per 6 h again (192,
+    198, 204, ... h), so no day after the closure moves more than the 14 kt cap."""
+    m = model_of(scenario(rail_net(), horizon="12d"))
+    apply_between(m, "L", "strike", Effect("closure"), 120.0, 192.0)
+    rec = m.run()
+    departures = sorted(t["depart_h"] for t in trips(rec))
+    assert not [d for d in departures if 120.0 < d < 192.0]
+    after = [d for d in departures if d >= 192.0]
+    assert after == pytest.approx([192.0 + 6.0 * k for k in range(len(after))])
+
+
 def test_a_closed_rail_leg_unloads_nothing_and_keeps_its_crude_aboard() -> None:
     """The ample case of the first test, with the leg closed from day 5 to day 8: trains
     under way still arrive but wait to unload, so days 5-7 deliver nothing; the crude is on

@@ -11,9 +11,11 @@ Each train set is one SimPy process, a cycle a rail operator would recognise:
    loads);
 3. loaded, it takes the next free path: loaded trains leave at most one every
    ``train_capacity / capacity`` hours, so the route never moves more than its daily cap
-   (``capacity``, t/d) however many trains there are;
+   (``capacity``, t/d) however many trains there are (trains waiting for a path take them
+   in the order SimPy wakes them, first loaded first);
 4. it runs loaded for the leg's ``transit`` (a closure of the leg holds it before it
-   leaves; a closure starting while it runs does not stop it);
+   leaves, and the paths missed meanwhile are not made up; a closure starting while it
+   runs does not stop it);
 5. at the unloading end it asks for an unloading point, waits until the leg is open and
    the ``to`` tank has room for the train, and unloads at ``unload_rate`` (a
    :class:`~sim.model.flows.DischargeSlot`, as at a discharge berth);
@@ -134,11 +136,14 @@ class RailService:
             cargo = net.finish_loading(slot)
             self.loading.release(req)
             load_end_h = float(env.now)
-            depart = max(load_end_h, self.next_path_h)
-            self.next_path_h = depart + self.path_every_h
-            if depart > load_end_h:
-                yield env.timeout(depart - load_end_h)
-            yield from self._open()
+            while True:  # the next free path, taken only if the leg is open then
+                yield from self._open()
+                wait_h = self.next_path_h - float(env.now)
+                if wait_h > 1e-9:  # (a path due within float rounding is due now)
+                    yield env.timeout(wait_h)
+                    continue  # the path may have been taken, or the leg closed, meanwhile
+                self.next_path_h = float(env.now) + self.path_every_h
+                break
             trips = self.records.rail_trips
             trip = [self.spec.name, name, train_t, ready_h, point_h, load_start_h, load_end_h, float(env.now),
                     math.nan, math.nan, math.nan, math.nan]
