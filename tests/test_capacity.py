@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import yaml
 import pytest
 from scipy import stats
 
@@ -135,3 +136,18 @@ def test_the_pushed_corridors_sustained_rate_equals_its_min_cut() -> None:
         rate, ramp_up_d = sustained(flow_row(rec, "brody_mozyr", "pipeline"), after_day=120)
         assert rate == pytest.approx(cut.value_t_per_day, rel=0.01)
         assert 0.0 < ramp_up_d < 30.0
+
+
+def test_the_capacity_command_prints_the_cut_and_refuses_unknown_names(cli, tmp_path: Path) -> None:
+    """`routesim capacity` on the series/parallel case with a 25 kt/d last line: 25,000
+    t/d = 25,000 x 365 / 1e6 = 9.125 Mt/y (printed 9.12, half to even), P3 on the cut; an unknown --from is a user
+    error (exit 2) naming the sources there are."""
+    path = tmp_path / "sp.yaml"
+    path.write_text(yaml.safe_dump({"name": "sp", "description": "series and parallel lines",
+                                    "start": "2021-01-01", "horizon": "10d", "network": series_parallel("25 kt/d")}))
+    r = cli("capacity", path)
+    assert r.code == 0
+    assert r.out.splitlines()[:2] == ["max-flow: 25,000 t/d (9.12 Mt/y)", "binding (min cut): P3"]
+    assert any(line.startswith("P3 ") and line.rstrip().endswith("yes") for line in r.out.splitlines())
+    r = cli("capacity", path, "--from", "nowhere")
+    assert r.code == 2 and "unknown source 'nowhere'; sources: S" in r.err
