@@ -5,8 +5,8 @@ the model.  Figures (US dollars; every one defined in words in README.md, "Costs
 
 * **each voyage's cost** (columns on the voyages table): ``freight_usd`` - the programme's
   or fleet's time-charter rate x the days from the tanker's arrival at the load port to
-  the end of discharge (to the horizon while it is still under way), or the sea leg's rate
-  per tonne x the cargo once it is discharged; ``port_dues_usd`` - each terminal's dues per
+  the end of discharge (to the horizon while it is still under way), else the sea leg's rate
+  per tonne x the cargo once it is discharged, else the default charter rate over those days; ``port_dues_usd`` - each terminal's dues per
   call (on arrival) plus per tonne handled (once loaded, once discharged); ``voyage_cost_usd``
   = freight + port dues + demurrage (0 without a demurrage rate).
 * **the bill** (KPI columns ``cost_<part>_usd``): ``crude`` (tonnes delivered into the
@@ -66,15 +66,19 @@ def voyage_cost_columns(voyages: Columns, scenario: Scenario, horizon_h: float) 
     disc_end = _col(voyages, "discharge_end_h", "float64")
     done = ~np.isnan(disc_end) & (disc_end <= horizon_h)
     charter = {f.programme: f.charter_usd_per_day for f in costs.freight if f.programme is not None}
+    default = next((f.charter_usd_per_day for f in costs.freight if f.is_default), None)
     per_t = {f.sea_leg: f.rate_usd_per_t for f in costs.freight if f.sea_leg is not None}
     leg = np.array([_leg_between(scenario, str(a), str(b)) for a, b in zip(load, disc, strict=True)], dtype=object)
     with np.errstate(invalid="ignore"):
         day_rate = np.array([charter.get(str(p), math.nan) for p in prog], dtype="float64")
         end = np.minimum(np.where(np.isnan(disc_end), horizon_h, disc_end), horizon_h)
         hired_h = np.where(~np.isnan(arrive_load) & (arrive_load < horizon_h), np.maximum(end - arrive_load, 0.0), 0.0)
-        by_time = day_rate * hired_h / 24.0
-        by_tonne = np.array([per_t.get(str(g), math.nan) for g in leg], dtype="float64") * np.where(done, cargo, 0.0)
-        freight = np.where(np.isnan(day_rate), np.nan_to_num(by_tonne), by_time)
+        leg_rate = np.array([per_t.get(str(g), math.nan) for g in leg], dtype="float64")
+        fallback = math.nan if default is None else float(default)
+        # its own charter, else its sea leg's rate per tonne, else the default charter (else none)
+        freight = np.where(~np.isnan(day_rate), day_rate * hired_h / 24.0,
+                           np.where(~np.isnan(leg_rate), leg_rate * np.where(done, cargo, 0.0),
+                                    np.nan_to_num(fallback * hired_h / 24.0)))
         dues = {d.terminal: d for d in costs.port_dues}
 
         def call(port: np.ndarray, arrived: np.ndarray, handled: np.ndarray) -> np.ndarray:

@@ -10,9 +10,10 @@ Every figure is a price per unit in US dollars, its unit in its type
       crude:                            # by origin: a price, or a marker and a differential
         - {origin: azeri, marker: brent, differential: 15 $/t}
         - {origin: russian, price: 427 $/t}
-      freight:                          # a time-charter rate by programme/fleet, or $/t by sea leg
+      freight:                          # a time-charter rate by programme/fleet, $/t by sea leg,
         - {programme: belarus_azeri, charter: 20000 $/d}
         - {sea_leg: supsa_pivdennyi, rate: 3 $/t}
+        - {charter: 25000 $/d}          # or, naming neither, every other voyage's charter
       port_dues:                        # per call and/or per tonne handled, by terminal
         - {terminal: pivdennyi, per_call: 40000 $, per_tonne: 0.5 $/t}
       tariffs:                          # per tonne carried, by pipeline or rail leg
@@ -69,27 +70,34 @@ class CrudePrice(Strict):
 
 
 class Freight(Strict):
-    """Freight of one programme or fleet (a time-charter rate per day of each voyage) or of one
-    sea leg (a rate per tonne of cargo carried on it)."""
+    """Freight of one programme or fleet (a time-charter rate per day of each voyage), of one
+    sea leg (a rate per tonne of cargo carried on it), or, with neither named, the time-charter
+    rate of every programme and fleet that has no entry of its own and sails a leg without a
+    rate (so a what-if that replaces the programmes keeps its freight)."""
 
     programme: Name | None = Field(default=None, description="a programme or fleet of shipping")
     sea_leg: Name | None = Field(default=None, description="a sea leg of the network")
     charter_usd_per_day: UsdPerDay | None = Field(
         default=None, alias="charter", ge=0,
         description="time-charter rate, charged from the tanker's arrival at the load port to the end of "
-                    "discharge (with 'programme')")
+                    "discharge (with 'programme', or alone as the default)")
     rate_usd_per_t: UsdPerTonne | None = Field(default=None, alias="rate", ge=0,
                                                description="freight per tonne of cargo (with 'sea_leg')")
 
     @model_validator(mode="after")
     def _one_basis(self) -> Freight:
-        if (self.programme is None) == (self.sea_leg is None):
-            raise ValueError("give either 'programme' (with 'charter') or 'sea_leg' (with 'rate')")
-        if self.programme is not None and (self.charter_usd_per_day is None or self.rate_usd_per_t is not None):
-            raise ValueError("a programme's freight is a time-charter rate: give 'charter' (e.g. '20000 $/d')")
+        if self.programme is not None and self.sea_leg is not None:
+            raise ValueError("give either 'programme' (with 'charter') or 'sea_leg' (with 'rate'), not both")
+        if self.sea_leg is None and (self.charter_usd_per_day is None or self.rate_usd_per_t is not None):
+            raise ValueError("a programme's (or the default) freight is a time-charter rate: give 'charter' "
+                             "(e.g. '20000 $/d'); a rate per tonne needs its 'sea_leg'")
         if self.sea_leg is not None and (self.rate_usd_per_t is None or self.charter_usd_per_day is not None):
             raise ValueError("a sea leg's freight is a rate per tonne: give 'rate' (e.g. '3 $/t')")
         return self
+
+    @property
+    def is_default(self) -> bool:
+        return self.programme is None and self.sea_leg is None
 
 
 class PortDues(Strict):
@@ -196,7 +204,8 @@ def cost_problems(costs: Costs | None, network: Any, shipping: Any) -> list[tupl
                                  "once 'crude' is given"))
     ships = [p.name for p in shipping.programmes] + [f.name for f in shipping.fleets]
     legs = [leg.name for leg in network.sea_legs]
-    once("freight", [f.programme or f"sea leg {f.sea_leg}" for f in costs.freight], "freight of")
+    once("freight", [f.programme or (f"sea leg {f.sea_leg}" if f.sea_leg else "every other voyage")
+                     for f in costs.freight], "freight of")
     for i, f in enumerate(costs.freight):
         if f.programme is not None:
             need(("freight", i, "programme"), f.programme, ships, "programme or fleet")
@@ -205,16 +214,18 @@ def cost_problems(costs: Costs | None, network: Any, shipping: Any) -> list[tupl
     if costs.freight:
         chartered = {f.programme for f in costs.freight if f.programme}
         by_leg = {f.sea_leg for f in costs.freight if f.sea_leg}
+        default = any(f.is_default for f in costs.freight)
         for ship, pairs in _shipped_pairs(shipping):
             leg_names = [_leg_between(network, a, b) for a, b in pairs]
             on_legs = [n for n in leg_names if n in by_leg]
             if ship in chartered and on_legs:
                 problems.append(((*here, "freight"), f"{ship!r} has a charter rate and its sea leg "
                                  f"{on_legs[0]!r} a rate per tonne: its freight would count twice; give one"))
-            elif ship not in chartered and len(on_legs) < len(leg_names):
+            elif ship not in chartered and not default and len(on_legs) < len(leg_names):
                 missing = next(n for n in leg_names if n not in by_leg)
                 problems.append(((*here, "freight"), f"the voyages of {ship!r} have no freight: give "
-                                 f"{{programme: {ship}, charter: ...}} or {{sea_leg: {missing}, rate: ...}}"))
+                                 f"{{programme: {ship}, charter: ...}}, {{sea_leg: {missing}, rate: ...}} or a default "
+                                 "{charter: ...}"))
     terminals = [t.name for t in network.terminals]
     once("port_dues", [d.terminal for d in costs.port_dues], "terminal")
     for i, d in enumerate(costs.port_dues):
