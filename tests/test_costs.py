@@ -223,6 +223,14 @@ def test_a_run_folder_has_the_costs_block_and_the_cost_columns(tmp_path: Path) -
     assert rows["cost_total_usd"]["n"] == 2 and math.isfinite(rows["cost_total_usd"]["var95_usd"])
     assert "landed_cost_route_a_usd_per_t" in run.kpis
     assert "voyage_cost_usd" in pd.read_parquet(run.path / "voyages.parquet")
+    from sim.report.costs import what_it_costs
+    from sim.report.document import Doc
+
+    doc = Doc()
+    what_it_costs(doc, run)
+    text = doc.markdown(run.path)
+    assert "## What it costs" in text
+    assert "| route a | 548.5 | 548.5 | 548.5 | 2 |" in text and "| route p3 | 432.0 | 432.0 | 432.0 | 2 |" in text
 
 
 # --------------------------------------------------------------------------- bad input
