@@ -281,3 +281,31 @@ def test_freight_counted_twice_or_not_at_all_is_refused(tmp_path: Path) -> None:
     messages = [p.format() for p in validate(write(tmp_path, text))]
     assert any("did you mean 'shuttle'" in m for m in messages)
     assert any("the voyages of 'shuttle' have no freight" in m for m in messages)
+
+
+# --------------------------------------------------------------------------- a disruption's cost in dollars
+
+
+def test_a_disruptions_cost_in_dollars_is_the_paired_difference_of_the_bill_beyond_the_crude(tmp_path: Path) -> None:
+    """P3 closed for days 2-6 of a refinery that runs 12 kt/d on 10 kt of stock: the refinery
+    runs short.  The disruption's cost added is, replication by replication, the bill beyond
+    the crude (total - crude) with it minus without it, and the shortfall's part is
+    50 $/t x the shortfall it added."""
+    from sim.analysis.attribution import attribute
+
+    text = (TWO_ROUTES.replace("tank: {capacity: 10Mt, initial: 50kt}\n      demand: 1 kt/d",
+                               "tank: {capacity: 10Mt, initial: 10kt}\n      demand: 12 kt/d")
+            + "disruptions:\n  - {name: p3_closed, target: P3, kind: closure, "
+              "window: {start: 2021-01-03, duration: 4d}}\n")
+    assert "demand: 12 kt/d" in text
+    t = attribute(write(tmp_path, text), replications=2, executor="serial", out=tmp_path / "att", progress=False)
+    r = t[t["disruption"] == "p3_closed"].iloc[0]
+    runs = Path(t.attrs["path"]) / "runs"
+    with_k = pd.read_parquet(runs / "disrupted" / "kpis.parquet").sort_values("replication")
+    without_k = pd.read_parquet(runs / "without-p3_closed" / "kpis.parquet").sort_values("replication")
+    added = with_k["cost_beyond_crude_usd"].to_numpy() - without_k["cost_beyond_crude_usd"].to_numpy()
+    assert r["shortfall_added_t_mean"] > 0  # the test means something: the closure cut runs
+    assert r["cost_added_usd_mean"] == pytest.approx(added.mean())
+    assert r["shortfall_cost_added_usd_mean"] == pytest.approx(50.0 * r["shortfall_added_t_mean"])
+    assert with_k["cost_beyond_crude_usd"].tolist() == pytest.approx(
+        (with_k["cost_total_usd"] - with_k["cost_crude_usd"]).tolist())

@@ -82,6 +82,25 @@ def what_it_costs(doc: Doc, run: RunResult) -> None:
                   [[kpi_format(str(r["kpi"])).label, *(num(float(r[c]) * 1e-6, 2)
                                                        for c in ("mean_usd", "var95_usd", "cvar95_usd"))]
                    for r in tail.to_dict(orient="records")])
+    dollars = disruption_cost_rows(run)
+    if dollars:
+        doc.p("What each disruption cost in dollars, from the paired counterfactual (routesim attribute: the "
+              "same replications without it): the bill beyond the crude itself (freight, dues, tariffs, "
+              "demurrage and the margin lost; crude that arrives late is still bought), with minus without; "
+              "mean with p5–p95 of the paired differences and the 95% CI of the mean.")
+        doc.table(["disruption", "cost added (M$)", "95% CI (M$)", "of which shortfall (M$)"], dollars)
+
+
+def disruption_cost_rows(run: RunResult) -> list[list[str]]:
+    """A row per disruption (and all together) of its cost in dollars, from the run's
+    attribution table where it has the cost figures (a costed scenario); else none."""
+    t = attribution_table(run)
+    if t is None or "cost_added_usd_mean" not in t or not t["cost_added_usd_mean"].notna().any():
+        return []
+    col = "cost_beyond_crude_usd"
+    return [[str(r["disruption"]), fmt_range(col, cost_stat(r, "cost_added_usd")),
+             cost_ci(r, "cost_added_usd", col), fmt_range(col, cost_stat(r, "shortfall_cost_added_usd"))]
+            for _, r in t.iterrows()]
 
 
 # The counterfactual figures of sim.analysis.attribution the brief shows: (stem, KPI whose format it takes, label)

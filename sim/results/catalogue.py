@@ -101,6 +101,7 @@ COST_KPIS: dict[str, KpiFormat] = {
     "cost_planned_cut_usd": KpiFormat("cost of planned run cuts", "M$", 1e-6, 2),
     "cost_supply_usd": KpiFormat("supply bill", "M$", 1e-6, 2),
     "cost_total_usd": KpiFormat("corridor's bill with shortfalls", "M$", 1e-6, 2),
+    "cost_beyond_crude_usd": KpiFormat("bill beyond the crude", "M$", 1e-6, 2),
     "landed_cost_usd_per_t": KpiFormat("landed cost", "$/t", 1.0, 1),
 }
 KPIS.update(COST_KPIS)

@@ -15,7 +15,9 @@ the model.  Figures (US dollars; every one defined in words in README.md, "Costs
   tariff, for ``kind: pipeline`` and ``kind: rail`` lines), ``shortfall`` (``shortfall_t`` x
   the margin lost per tonne), ``planned_cut`` (``planned_cut_t`` x its rate, where the KPI row
   has that column), ``supply`` (crude + freight + port dues + tariffs + rail + demurrage: what
-  was paid) and ``total`` (supply + shortfall + planned cut).  A part the scenario does not
+  was paid), ``total`` (supply + shortfall + planned cut) and ``beyond_crude`` (total - crude:
+  transport, dues, demurrage and the margin lost; what a disruption's paired counterfactual
+  compares, :mod:`sim.analysis.attribution`).  A part the scenario does not
   price has no column and adds nothing.
 * **landed cost per tonne** (``landed_cost_usd_per_t``, and ``landed_cost_origin_<o>_usd_per_t``,
   ``landed_cost_route_<r>_usd_per_t``): the tonne-weighted mean, over the crude delivered into
@@ -244,6 +246,7 @@ def cost_kpis(records: Records, scenario: Scenario, voyages: Columns, kpis: Mapp
     out["cost_supply_usd"] = float(sum(out.get(f"cost_{p}_usd", 0.0) for p in SUPPLY_PARTS))
     out["cost_total_usd"] = out["cost_supply_usd"] + out.get("cost_shortfall_usd", 0.0) \
         + out.get("cost_planned_cut_usd", 0.0)
+    out["cost_beyond_crude_usd"] = out["cost_total_usd"] - out.get("cost_crude_usd", 0.0)
     unit = landed_unit_costs(scenario, delivered, sea_cost_per_t(voyages))
     items = [(key, t, unit[key]) for key, t in delivered.items() if t > 0]
     out["landed_cost_usd_per_t"] = _weighted([(t, u) for _k, t, u in items])
