@@ -147,6 +147,15 @@ def test_a_time_charter_costs_the_days_from_arrival_at_the_load_port_to_the_end_
     assert t["kpis"].iloc[0]["landed_cost_route_a_usd_per_t"] == pytest.approx(547.0, abs=1e-9)
 
 
+def test_a_zero_price_is_a_price_not_a_missing_one(tmp_path: Path) -> None:
+    """Russian crude given free: the crude bill is the Azeri 520 x 60,000 = 31.2 M$ alone and
+    route P3 lands at its 2 $/t tariff."""
+    _s, t, _d = tables_of(tmp_path, TWO_ROUTES.replace("price: 430 $/t", "price: 0 $/t"))
+    k = t["kpis"].iloc[0]
+    assert k["cost_crude_usd"] == pytest.approx(31_200_000)
+    assert k["landed_cost_route_p3_usd_per_t"] == pytest.approx(2.0, abs=1e-12)
+
+
 def test_the_route_of_a_load_port_includes_the_line_into_it(tmp_path: Path) -> None:
     s = load_scenario(write(tmp_path, TWO_ROUTES))
     assert route_path(s, "R", "azeri", "A") == ["P1", "sea:A:B", "RAIL"]

@@ -227,7 +227,9 @@ def cost_kpis(records: Records, scenario: Scenario, voyages: Columns, kpis: Mapp
     out: dict[str, float] = {}
     delivered = records.delivered_by_origin
     if costs.crude:
-        out["cost_crude_usd"] = float(sum(t * (costs.price_of(o) or math.nan) for (_r, o, _route), t in delivered.items()))
+        prices = {o: costs.price_of(o) for (_r, o, _route) in delivered}
+        out["cost_crude_usd"] = float(sum(t * (math.nan if prices[o] is None else prices[o])
+                                          for (_r, o, _route), t in delivered.items()))
     if costs.freight:
         out["cost_freight_usd"] = float(_col(voyages, "freight_usd", "float64").sum())
     if costs.port_dues:
