@@ -228,8 +228,11 @@ def cost_kpis(records: Records, scenario: Scenario, voyages: Columns, kpis: Mapp
     delivered = records.delivered_by_origin
     if costs.crude:
         prices = {o: costs.price_of(o) for (_r, o, _route) in delivered}
-        out["cost_crude_usd"] = float(sum(t * (math.nan if prices[o] is None else prices[o])
-                                          for (_r, o, _route), t in delivered.items()))
+        crude_usd = 0.0
+        for (_r, o, _route), t in delivered.items():
+            price = prices[o]
+            crude_usd += t * (math.nan if price is None else price)
+        out["cost_crude_usd"] = float(crude_usd)
     if costs.freight:
         out["cost_freight_usd"] = float(_col(voyages, "freight_usd", "float64").sum())
     if costs.port_dues:

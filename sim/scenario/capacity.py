@@ -188,9 +188,11 @@ def _merged_programmes(found: list[Edge]) -> list[Edge]:
 
 
 def max_flow(s: sc.Scenario, *, sources: Iterable[str] | None = None,
-             sinks: Iterable[str] | None = None) -> Capacity:
+             sinks: Iterable[str] | None = None, without: Iterable[str] = ()) -> Capacity:
     """The max-flow (t/d) from ``sources`` (default: every source) to ``sinks`` (default:
-    every refinery) through the corridor's capacities, and its min cut."""
+    every refinery) through the corridor's capacities, and its min cut; ``without``: the
+    facilities taken out (their edges dropped), as the N-1 standard asks
+    (:mod:`sim.scenario.security`)."""
     net = s.network
     source_names = [x.name for x in net.sources] if sources is None else list(sources)
     sink_names = [x.name for x in net.refineries] if sinks is None else list(sinks)
@@ -201,7 +203,8 @@ def max_flow(s: sc.Scenario, *, sources: Iterable[str] | None = None,
     for name in sink_names:
         if name not in known_sinks:
             raise UserError(f"unknown refinery {name!r}; refineries: {', '.join(sorted(known_sinks))}")
-    found = _merged_programmes(edges(s))
+    gone = set(without)
+    found = _merged_programmes([e for e in edges(s) if e.facility not in gone])
     # the super-source feeds the chosen sources' supply, the chosen refineries' runs feed the sink
     links = [Edge("", "source", "*source", f"{n}:supply", float("inf")) for n in source_names]
     links += [Edge("", "sink", f"{n}:runs", "*sink", float("inf")) for n in sink_names]
