@@ -12,6 +12,8 @@ The Python API (everything the ``routesim`` command does, a notebook can do)::
 (time to survive against time to recover), ``importance`` (each facility's share of the
 risk) and ``brief`` (a run's briefing, Markdown or HTML) are imported on first use from the
 runner, the results store, the analysis and briefing modules, so ``import sim`` stays light.
+``capacity(scenario, sources=..., sinks=...)`` is the corridor's max-flow and min cut
+(:mod:`sim.scenario.capacity`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _LAZY = {
     "exposure": ("sim.analysis.exposure", "exposure"),
     "importance": ("sim.analysis.importance", "importance"),
     "brief": ("sim.report.brief", "brief"),
+    "capacity": ("sim.scenario.capacity", "max_flow"),
 }
 
 __all__ = [

@@ -53,7 +53,7 @@ HEADLINE = COMPARE_HEADLINE
 # never significant, whatever its interval says.
 REL_TOLERANCE = 1e-9
 # keyed by the unit a column stores (sim.results.catalogue.unit_of)
-ABS_TOLERANCE = {"t": 1e-6, "h": 1e-6, "d": 1e-6, "pct": 1e-9, "usd": 1e-6, "": 1e-9}
+ABS_TOLERANCE = {"t": 1e-6, "h": 1e-6, "d": 1e-6, "pct": 1e-9, "usd": 1e-6, "usd_per_t": 1e-9, "": 1e-9}
 
 
 def tolerance(kpi: str, *magnitudes: float) -> float:
