@@ -166,6 +166,9 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, Any]) -> 
 
 
 def _unify(types: list[pa.DataType]) -> pa.DataType:
+    # a dictionary-encoded column (the time series' names, sim.results.tables.timeseries_block)
+    # is its values in the final tables: the same strings, the same type as a plain column
+    types = [t.value_type if pa.types.is_dictionary(t) else t for t in types]
     real = [t for t in types if not pa.types.is_null(t)]
     if not real:
         return pa.float64()
