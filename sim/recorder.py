@@ -87,6 +87,22 @@ PASSAGE_FIELDS = ("chokepoint", "tanker", "direction", "arrive_h", "enter_h", "e
 
 DISRUPTION_FIELDS = ("disruption", "facility", "kind", "start_h", "end_h")
 
+# One loaded trip of a train set of a rail service (sim.model.rail), a row of Records.rail_trips.
+RAIL_TRIP_FIELDS = (
+    "leg",             # the kind-rail leg with a rail: block
+    "train",           # train set, e.g. "klaipeda_naftan#train3"
+    "cargo_t",
+    "ready_h",         # at the loading end, empty, asking for a loading point
+    "point_h",         # holds a loading point
+    "load_start_h",    # a full train's crude free in the tank (and the leg open): loading starts
+    "load_end_h",
+    "depart_h",        # left on its path (the daily cap spaces the paths)
+    "arrive_h",        # at the unloading end (NaN until then)
+    "unload_point_h",  # holds an unloading point
+    "unload_start_h",  # room for the train in the tank (and the leg open): unloading starts
+    "unload_end_h",    # NaN while the trip is not finished at the horizon
+)
+
 
 @dataclass
 class Records:
@@ -101,6 +117,7 @@ class Records:
     waits: list[tuple] = field(default_factory=list)        # WAIT_FIELDS
     passages: list[tuple] = field(default_factory=list)     # PASSAGE_FIELDS
     disruptions: list[tuple] = field(default_factory=list)  # DISRUPTION_FIELDS
+    rail_trips: list[tuple] = field(default_factory=list)   # RAIL_TRIP_FIELDS (rail services only)
     # tonnes delivered to each refinery by (refinery, origin, route)
     delivered_by_origin: dict[tuple[str, str, str], float] = field(default_factory=dict)
     # throughput windows: (disruption, facility, start_h, end_h), by default every activation

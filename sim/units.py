@@ -274,3 +274,65 @@ def _need_factor(barrels_per_tonne: float | None, text: object) -> float:
 def density_t_per_m3(barrels_per_tonne: float) -> float:
     """Crude density implied by a barrels-per-tonne factor (7.33 bbl/t gives 0.858 t/m3)."""
     return 1.0 / (barrels_per_tonne * M3_PER_BBL)
+
+
+# --------------------------------------------------------------------------- money (the cost layer)
+
+# money unit -> US dollars; "$25/t" is read as "25 $/t"
+MONEY_UNITS = {"$": 1.0, "USD": 1.0, "usd": 1.0, "k$": 1e3, "kUSD": 1e3, "M$": 1e6, "MUSD": 1e6}
+
+
+def _money_split(text: object, what: str, example: str) -> tuple[float, str]:
+    """Number and unit of a money figure; a leading ``$`` (``"$25/t"``, ``"$60,000/d"``) moves behind the number."""
+    if isinstance(text, str) and text.strip().startswith("$"):
+        rest = text.strip()[1:].lstrip()
+        m = _QUANTITY.match(rest) if len(rest) <= 100 else None
+        if m:
+            unit = (m.group("unit") or "").strip()
+            text = f"{m.group('num')} $" + (unit if unit.startswith("/") else (f" {unit}" if unit else ""))
+    return _split(text, what, example)
+
+
+def _money_per(text: object, what: str, example: str, per_table: dict[str, float],
+               per_what: str, barrels_per_tonne: float | None = None) -> float:
+    value, unit = _money_split(text, what, example)
+    if not unit:
+        if value == 0:
+            return 0.0
+        raise UnitError(f"{what} {text!r} has no unit: write e.g. {example!r}")
+    if "/" not in unit:
+        raise UnitError(f"{what} {text!r} needs dollars per {per_what}, e.g. {example!r}")
+    money, per = (part.strip() for part in unit.split("/", 1))
+    if money not in MONEY_UNITS:
+        raise _unknown(money, str(text), "money", MONEY_UNITS, example)
+    if per in per_table:
+        return _finite(value * MONEY_UNITS[money] / per_table[per], text, what)
+    if per_what == "tonne" and per in BARREL_UNITS:  # $/bbl: barrels per tonne x $/bbl
+        return _finite(value * MONEY_UNITS[money] * _need_factor(barrels_per_tonne, text) / BARREL_UNITS[per],
+                       text, what)
+    pool = {**per_table, **BARREL_UNITS} if per_what == "tonne" else per_table
+    raise _unknown(per, str(text), f"{per_what} (after '/')", pool, example)
+
+
+def parse_usd(text: object) -> float:
+    """An amount in US dollars: ``"50000 $"``, ``"$50,000"``, ``"50 k$"``, ``"1.2 MUSD"``."""
+    value, unit = _money_split(text, "amount of money", "50000 $")
+    if not unit:
+        if value == 0:
+            return 0.0
+        raise UnitError(f"amount {text!r} has no unit: write e.g. '{value:g} $' or '{value:g} USD'")
+    if unit not in MONEY_UNITS:
+        raise _unknown(unit, str(text), "money", MONEY_UNITS, "50000 $")
+    return _finite(value * MONEY_UNITS[unit], text, "amount of money")
+
+
+def parse_usd_per_tonne(text: object, barrels_per_tonne: float | None = None) -> float:
+    """US dollars per tonne: ``"22 $/t"``, ``"$640/t"``, ``"1.5 $/bbl"`` (with the scenario's
+    barrels per tonne), ``"20 USD/t"``, ``"15000 $/kt"``."""
+    return _money_per(text, "cost per tonne", "22 $/t", MASS_UNITS, "tonne", barrels_per_tonne)
+
+
+def parse_usd_per_day(text: object) -> float:
+    """US dollars per day: ``"25000 $/d"``, ``"$25,000/day"``, ``"25 k$/d"``, ``"1000 $/h"``."""
+    per_day = {k: DURATION_UNITS[k] / 24.0 for k in DURATION_UNITS}
+    return _money_per(text, "cost per day", "25000 $/d", per_day, "time")

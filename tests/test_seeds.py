@@ -51,12 +51,15 @@ SEED = _load_seeds()
 PARSERS: list[tuple[str, Callable[..., float]]] = [
     ("rate", units.parse_rate), ("mass", units.parse_mass), ("duration", units.parse_duration),
     ("distance", units.parse_distance), ("length", units.parse_length), ("speed", units.parse_speed),
+    # the cost layer's money units ($/t or $/bbl, $/day, $)
+    ("cost per tonne", units.parse_usd_per_tonne), ("cost per day", units.parse_usd_per_day),
+    ("amount of money", units.parse_usd),
 ]
 BPT = SEED["conversion.barrels_per_tonne"]["value"]
 
 
 def _parse(text: object, parser: Callable[..., float]) -> float:
-    if parser in (units.parse_rate, units.parse_mass):
+    if parser in (units.parse_rate, units.parse_mass, units.parse_usd_per_tonne):
         return parser(text, BPT)
     return parser(text)
 

@@ -25,7 +25,11 @@ disruption*, and the paired difference, replication by replication, is its cost:
 * ``shortfall_added_t``, ``cut_run_days_added``, ``wait_added_h`` (all tanker waiting):
   with minus without;
 * ``min_days_cover_change_d``: lowest usable days of cover, with minus without (negative:
-  the disruption drew stocks lower).
+  the disruption drew stocks lower);
+* for a scenario with ``costs:`` (else NaN), ``cost_added_usd``: the bill beyond the crude
+  itself (``cost_beyond_crude_usd``: freight, port dues, tariffs, rail, demurrage and the
+  margin lost to shortfalls and planned cuts), with minus without (crude that arrives late
+  is still bought, so its price is left out), and ``shortfall_cost_added_usd``.
 
 Common random numbers make the pairing exact: every disruption draws from its own stream
 keyed by its name (``sim.rng.stream(seed_seq, "disruption", name, ...)``) and shipping
@@ -81,6 +85,10 @@ FIGURES: tuple[tuple[str, str, float], ...] = (
     ("cut_run_days_added", "cut_run_days", 1.0),
     ("min_days_cover_change_d", "min_days_cover", 1.0),
     ("wait_added_h", "wait_h_total", 1.0),
+    # the cost layer (sim.results.costs; NaN for a scenario without costs:): the bill beyond
+    # the crude itself (transport, dues, demurrage, margin lost), and the shortfall's cost
+    ("cost_added_usd", "cost_beyond_crude_usd", 1.0),
+    ("shortfall_cost_added_usd", "cost_shortfall_usd", 1.0),
 )
 STATS = ("mean", "p5", "p95", "ci_low", "ci_high")
 COLUMNS = ["disruption", "removed", "replications",

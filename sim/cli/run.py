@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import UserError
-from sim.results.catalogue import RUN_SUMMARY, RUN_SUMMARY_WAITS, SWEEP_SUMMARY, kpi_format, wait_by_cause
-from sim.results.risk import ALL, risk_table
+from sim.results.catalogue import (RUN_SUMMARY, RUN_SUMMARY_COSTS, RUN_SUMMARY_WAITS, SWEEP_SUMMARY, kpi_format,
+                                   wait_by_cause)
+from sim.results.risk import ALL, cost_risk_table, risk_table
 
 EXIT_INTERRUPTED = 130
 
@@ -120,6 +121,8 @@ def kpi_lines(kpis: pd.DataFrame) -> list[str]:
     """The short KPI table printed after a run: mean and p5-p95 over replications."""
     rows = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
             for r in RUN_SUMMARY]
+    rows += [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
+             for r in RUN_SUMMARY_COSTS if r.kpi in kpis]  # a costed scenario's bill and landed cost
     mean = {c: float(kpis[c].astype(float).mean()) for c in wait_by_cause([str(c) for c in kpis.columns])}
     waits = sorted(mean, key=lambda c: -mean[c])
     for c in waits[:RUN_SUMMARY_WAITS]:
@@ -155,6 +158,17 @@ def risk_line(kpis: pd.DataFrame) -> str | None:
             f"VaR95 {_fmt(r['var95_shortfall_t'], 1e3)} kt | CVaR95 {_fmt(r['cvar95_shortfall_t'], 1e3)} kt")
 
 
+def cost_line(kpis: pd.DataFrame) -> str | None:
+    """One line of the cost tail (:func:`sim.results.risk.cost_risk_table`) of the corridor's
+    bill with shortfalls: mean, VaR and CVaR 95% (None for a run without cost columns)."""
+    t = cost_risk_table(kpis, ("cost_total_usd",))
+    if t.empty or not t["n"].iloc[0]:
+        return None
+    r = t.iloc[0]
+    return (f"cost: bill incl. shortfall mean {_fmt(r['mean_usd'], 1e6, 2)} M$ | "
+            f"VaR95 {_fmt(r['var95_usd'], 1e6, 2)} M$ | CVaR95 {_fmt(r['cvar95_usd'], 1e6, 2)} M$")
+
+
 def _report(result: Any, quiet: bool) -> None:
     m = result.manifest
     print(f"results: {result.path}")
@@ -167,6 +181,9 @@ def _report(result: Any, quiet: bool) -> None:
     risk = risk_line(result.kpis)
     if risk is not None:
         print("  " + risk)
+    cost = cost_line(result.kpis)
+    if cost is not None:
+        print("  " + cost)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -244,7 +261,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sim.analysis.compare import HEADLINE, compare, format_table
+    from sim.analysis.compare import HEADLINE, compare, compare_risk, format_risk_table, format_table
     from sim.results.store import open_run
 
     if len(args.runs) < 2:
@@ -255,6 +272,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         kpis = [c for c in HEADLINE if all(c in r.kpis.columns for r in runs)]
     table = compare(*runs, kpis=kpis, confidence=args.confidence)
     print(format_table(table, args.confidence), end="")
+    risk = compare_risk(*runs, confidence=args.confidence)
+    if not risk.empty:
+        print()
+        print(format_risk_table(risk[risk["refinery"] == "all"], args.confidence), end="")
     if args.csv:
         try:
             table.to_csv(args.csv, index=False)

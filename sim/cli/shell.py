@@ -26,7 +26,7 @@ from typing import TextIO
 from sim._version import __version__
 from sim.errors import RoutesimError, ScenarioError
 
-COMMAND_MODULES = ("sim.cli.run", "sim.cli.analysis")
+COMMAND_MODULES = ("sim.cli.run", "sim.cli.analysis", "sim.cli.capacity")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

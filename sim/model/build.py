@@ -72,6 +72,7 @@ from sim.model.network import (
     Tank,
 )
 from sim.model.port import Port
+from sim.model.rail import RailService, TrainLoad
 from sim.model.voyage import SeaLeg, start_fleet, start_programme
 from sim.scenario.work import estimate_events
 from sim.model.waits import WaitRecorder
@@ -189,6 +190,8 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
     flow_names += [(s.name, "production") for s in net.sources]
     for p in net.pipelines:
         flow_names += [(p.name, "pipeline"), (p.name, "removed")]
+        if p.rail is not None:  # a rail service: tonnes loaded onto its trains (sim.model.rail)
+            flow_names.append((p.name, "load"))
     for t in net.terminals:
         flow_names += [(t.name, "load"), (t.name, "discharge")]
     for r in net.refineries:
@@ -218,8 +221,12 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
             s.name, tanks[s.name], [conditions[s.name]], records.flow_index(s.name, "production"),
             _schedule(scenario, s.rate_t_per_day, s.schedule), s.origin))
     depots = {d.name for d in net.depots}
+    rail_slots: dict[str, tuple[list[TrainLoad], list[DischargeSlot]]] = {}
     for p in net.pipelines:
         conds = [conditions[p.name]] + [conditions[n] for n in (p.from_, p.to) if n in depots]
+        if p.rail is not None:
+            rail_slots[p.name] = _rail_slots(p, tanks, conds, records, network)
+            continue
         batch = None
         if p.batching is not None:
             b = p.batching
@@ -250,7 +257,8 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
         for slot in (*load_slots[t.name], *discharge_slots[t.name]):
             network.add_flow(slot)
     _meter(records, scenario, flows, {t.name: [*load_slots[t.name], *discharge_slots[t.name]]
-                                      for t in net.terminals})
+                                      for t in net.terminals},
+           {name: list(loads) for name, (loads, _unloads) in rail_slots.items()})
     chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario, waits=waits)
                    for c in net.chokepoints}
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
@@ -262,6 +270,9 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
     for leg in net.sea_legs:
         model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)
 
+    for p in net.pipelines:
+        if p.name in rail_slots:
+            RailService(env, p, network, records, conditions[p.name], *rail_slots[p.name]).start()
     if scenario.disruptions:
         disruptions.install(env, scenario, conditions, records, seed_seq)
     for prog in scenario.shipping.programmes:
@@ -272,15 +283,33 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
     return model
 
 
+def _rail_slots(p: sc.Pipeline, tanks: dict[str, Tank], conds: list[Condition], records: Records,
+               network: FlowNetwork) -> tuple[list[TrainLoad], list[DischargeSlot]]:
+    """The loading and unloading points of a rail service, as slots of the flow network:
+    loaded tonnes are the leg's ``load`` series, unloaded ones its tail (``pipeline``)."""
+    assert p.rail is not None
+    load_index, tail_index = records.flow_index(p.name, "load"), records.flow_index(p.name, "pipeline")
+    loads = [TrainLoad(f"{p.name}#load{k + 1}", tanks[p.from_], conds, load_index, p.name)
+             for k in range(p.rail.loading_points)]
+    unloads = [DischargeSlot(f"{p.name}#unload{k + 1}", tanks[p.to], conds, tail_index)
+               for k in range(p.rail.unloading_points)]
+    for slot in (*loads, *unloads):
+        network.add_flow(slot)
+    return loads, unloads
+
+
 def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str], Flow],
-           berth_slots: dict[str, list[Flow]]) -> None:
-    """Give every flow that counts towards a metered facility's throughput its windows."""
+           berth_slots: dict[str, list[Flow]], rail_loads: dict[str, list[Flow]] | None = None) -> None:
+    """Give every flow that counts towards a metered facility's throughput its windows
+    (a rail service's: the tonnes loaded onto its trains, as a line's is what goes in)."""
     if not records.windows:
         return
     net = scenario.network
+    head = {p.name: [flows[(p.name, "pipeline")]] for p in net.pipelines if (p.name, "pipeline") in flows}
+    head.update(rail_loads or {})
     counts: dict[str, list[Flow]] = {s.name: [flows[(s.name, "production")]] for s in net.sources}
-    counts.update({p.name: [flows[(p.name, "pipeline")]] for p in net.pipelines})
-    counts.update({d.name: [flows[(p.name, "pipeline")] for p in net.pipelines if p.from_ == d.name]
+    counts.update(head)
+    counts.update({d.name: [f for p in net.pipelines if p.from_ == d.name for f in head[p.name]]
                    for d in net.depots})
     counts.update({t.name: berth_slots[t.name] for t in net.terminals})
     counts.update({r.name: [flows[(r.name, "run")]] for r in net.refineries})

@@ -34,7 +34,8 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.report import charts
-from sim.report.costs import COST_FIGURES, attribution_table, cost_clause, cost_row, cost_rows, cost_sentence
+from sim.report.costs import (COST_FIGURES, attribution_table, cost_clause, cost_row, cost_rows, cost_sentence,
+                              what_it_costs)
 from sim.report.document import Doc, code, esc
 from sim.report.figures import (
     binding_facility,
@@ -368,6 +369,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
         doc.p(_risk_note(run))
         doc.table(["refineries", "replications with a cut run", "P(cut run) (%)", "95% CI (%)",
                    "expected unserved (kt)", "VaR 95% shortfall (kt)", "CVaR 95% shortfall (kt)"], risk_rows)
+    what_it_costs(doc, run)
     share_rows = _share_rows(run)
     if share_rows:
         doc.h(2, "Dependency")

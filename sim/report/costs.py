@@ -1,7 +1,10 @@
-"""What the disruptions cost the refineries, as the brief states it.
+"""What the corridor costs and what the disruptions cost the refineries, as the brief states it.
 
-Reads the counterfactual table :mod:`sim.analysis.attribution` writes into a run folder
-(``routesim attribute --into RUN``: ``attribution.parquet``, paired runs without each
+:func:`what_it_costs` writes the brief's "What it costs" section from a costed run's KPI
+table (the cost layer, :mod:`sim.results.costs`: landed cost per tonne by origin and by
+route, the bill by part, and the bill's VaR/CVaR of :func:`sim.results.risk.cost_risk_table`).
+The rest reads the counterfactual table :mod:`sim.analysis.attribution` writes into a run
+folder (``routesim attribute --into RUN``: ``attribution.parquet``, paired runs without each
 disruption) and turns its rows into table cells and sentences.
 """
 
@@ -11,10 +14,93 @@ import math
 
 import pandas as pd
 
-from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value
+from sim.report.document import Doc
+from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, num
 from sim.report.reading import read_attribution, replications
 from sim.results.catalogue import kpi_format
+from sim.results.costs import BILL_PARTS
+from sim.results.risk import cost_risk_table
 from sim.results.store import RunResult
+
+
+# --------------------------------------------------------------------------- what it costs
+
+
+def landed_rows(kpis: pd.DataFrame) -> list[list[str]]:
+    """A row per landed-cost column (all crude, then by origin, then by route): mean, p5, p95 in $/t."""
+    cols = ["landed_cost_usd_per_t",
+            *sorted(str(c) for c in kpis.columns if str(c).startswith("landed_cost_origin_")),
+            *sorted(str(c) for c in kpis.columns if str(c).startswith("landed_cost_route_"))]
+    rows = []
+    for c in cols:
+        if c not in kpis:
+            continue
+        st = Stat.of(kpis[c])
+        if st.n == 0:
+            continue
+        label = ("all crude delivered" if c == "landed_cost_usd_per_t"
+                 else kpi_format(c).label.removeprefix("landed cost, "))
+        rows.append([label, fmt_value(c, st.mean), fmt_value(c, st.p5), fmt_value(c, st.p95), str(st.n)])
+    return rows
+
+
+def bill_rows(kpis: pd.DataFrame) -> list[list[str]]:
+    """A row per priced part of the bill, then the supply bill and the total (M$: mean, p5, p95)."""
+    rows = []
+    for c in [f"cost_{p}_usd" for p in BILL_PARTS] + ["cost_supply_usd", "cost_total_usd"]:
+        if c not in kpis:
+            continue
+        st = Stat.of(kpis[c])
+        if st.n:
+            rows.append([kpi_format(c).label, fmt_value(c, st.mean), fmt_value(c, st.p5), fmt_value(c, st.p95)])
+    return rows
+
+
+def what_it_costs(doc: Doc, run: RunResult) -> None:
+    """The brief's "What it costs" section; nothing for a run whose scenario has no ``costs:``."""
+    k = run.kpis
+    if "cost_total_usd" not in k:
+        return
+    doc.h(2, "What it costs")
+    landed = landed_rows(k)
+    if landed:
+        doc.p("Landed cost per tonne of the crude delivered into the refineries: its price plus freight, port "
+              "dues, pipeline tariffs and rail along its route, weighted by the tonnes delivered by each "
+              "origin and route (the parts the scenario prices; see the README, Costs). Mean and p5–p95 "
+              "over the replications that delivered by that origin or route.")
+        doc.table(["crude", "mean ($/t)", "p5 ($/t)", "p95 ($/t)", "replications"], landed)
+    doc.p("The corridor's bill in the horizon: what was paid (the supply bill) and, with the shortfall "
+          "and any planned run cuts costed at the margin lost per tonne, the total.")
+    doc.table(["part", "mean (M$)", "p5 (M$)", "p95 (M$)"], bill_rows(k))
+    tail = cost_risk_table(k)
+    if not tail.empty:
+        n = int(tail["n"].max())
+        worst = " (under 20 replications: both are the worst bill seen)" if n < 20 else ""
+        doc.p("Tail of the bill over the replications: VaR 95% is the bill 95% of replications stay at or "
+              "below, CVaR 95% the mean of the worst 5%, as for shortfall" + worst + ".")
+        doc.table(["bill", "mean (M$)", "VaR 95% (M$)", "CVaR 95% (M$)"],
+                  [[kpi_format(str(r["kpi"])).label, *(num(float(r[c]) * 1e-6, 2)
+                                                       for c in ("mean_usd", "var95_usd", "cvar95_usd"))]
+                   for r in tail.to_dict(orient="records")])
+    dollars = disruption_cost_rows(run)
+    if dollars:
+        doc.p("What each disruption cost in dollars, from the paired counterfactual (routesim attribute: the "
+              "same replications without it): the bill beyond the crude itself (freight, dues, tariffs, "
+              "demurrage and the margin lost; crude that arrives late is still bought), with minus without; "
+              "mean with p5–p95 of the paired differences and the 95% CI of the mean.")
+        doc.table(["disruption", "cost added (M$)", "95% CI (M$)", "of which shortfall (M$)"], dollars)
+
+
+def disruption_cost_rows(run: RunResult) -> list[list[str]]:
+    """A row per disruption (and all together) of its cost in dollars, from the run's
+    attribution table where it has the cost figures (a costed scenario); else none."""
+    t = attribution_table(run)
+    if t is None or "cost_added_usd_mean" not in t or not t["cost_added_usd_mean"].notna().any():
+        return []
+    col = "cost_beyond_crude_usd"
+    return [[str(r["disruption"]), fmt_range(col, cost_stat(r, "cost_added_usd")),
+             cost_ci(r, "cost_added_usd", col), fmt_range(col, cost_stat(r, "shortfall_cost_added_usd"))]
+            for _, r in t.iterrows()]
 
 
 # The counterfactual figures of sim.analysis.attribution the brief shows: (stem, KPI whose format it takes, label)

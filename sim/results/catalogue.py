@@ -40,6 +40,8 @@ STORED_UNITS = {"t": "t", "h": "h", "d": "d", "days": "d", "pct": "pct", "usd": 
 
 def unit_of(kpi: str) -> str:
     """The unit a KPI column carries in its name (``wait_berth_h_total`` -> ``h``), ``''`` for counts."""
+    if kpi.endswith("_usd_per_t"):  # dollars per tonne (the cost layer), not tonnes
+        return "usd_per_t"
     for part in reversed(kpi.split("_")):
         if part in STORED_UNITS:
             return STORED_UNITS[part]
@@ -87,6 +89,24 @@ KPIS: dict[str, KpiFormat] = {
     "hhi_route": KpiFormat("concentration by route (HHI)", "", 1.0, 0),
 }
 
+# The cost layer (sim.results.costs): the bill in millions of dollars, landed costs in $/t.
+COST_KPIS: dict[str, KpiFormat] = {
+    "cost_crude_usd": KpiFormat("crude bill", "M$", 1e-6, 2),
+    "cost_freight_usd": KpiFormat("freight bill", "M$", 1e-6, 2),
+    "cost_port_dues_usd": KpiFormat("port dues", "M$", 1e-6, 2),
+    "cost_pipeline_tariffs_usd": KpiFormat("pipeline tariffs", "M$", 1e-6, 2),
+    "cost_rail_usd": KpiFormat("rail", "M$", 1e-6, 2),
+    "cost_demurrage_usd": KpiFormat("demurrage", "M$", 1e-6, 2),
+    "cost_shortfall_usd": KpiFormat("cost of the shortfall", "M$", 1e-6, 2),
+    "cost_planned_cut_usd": KpiFormat("cost of planned run cuts", "M$", 1e-6, 2),
+    "cost_supply_usd": KpiFormat("supply bill", "M$", 1e-6, 2),
+    "cost_total_usd": KpiFormat("corridor's bill with shortfalls", "M$", 1e-6, 2),
+    "cost_beyond_crude_usd": KpiFormat("bill beyond the crude", "M$", 1e-6, 2),
+    "landed_cost_usd_per_t": KpiFormat("landed cost", "$/t", 1.0, 1),
+}
+KPIS.update(COST_KPIS)
+_LANDED = re.compile(r"^landed_cost_(?P<dim>origin|route)_(?P<label>.+)_usd_per_t$")
+
 # Unit suffix -> (unit shown, scale), for columns the table above does not list
 _SUFFIXES = (("_t", "kt", 1e-3), ("_pct", "%", 1.0), ("_h", "h", 1.0), ("_d", "d", 1.0), ("_days", "d", 1.0),
              ("_usd", "k$", 1e-3))
@@ -108,6 +128,11 @@ def kpi_format(column: str) -> KpiFormat:
     if column.startswith("share_"):
         kind = "origin" if column.startswith("share_origin_") else "route"
         return KpiFormat(f"share by {kind}: {share_label(column)}", "%", 1.0, 1)
+    landed = _LANDED.match(column)
+    if landed:  # sim.results.costs: landed_cost_<origin|route>_<label>_usd_per_t
+        return KpiFormat(f"landed cost, {landed.group('dim')} {landed.group('label')}", "$/t", 1.0, 1)
+    if column.endswith("_usd_per_t"):
+        return KpiFormat(column.removesuffix("_usd_per_t").replace("_", " "), "$/t", 1.0, 1)
     wait = _WAIT_BY_CAUSE.match(column)
     if wait:  # the waits of one cause (metrics.py: wait_<cause>_h_total), as `routesim run` prints them
         return KpiFormat(f"waiting: {wait.group('cause').replace('_', ' ')}", "h", 1.0, 0)
@@ -123,7 +148,9 @@ def kpi_format(column: str) -> KpiFormat:
 # Shown by `routesim compare` unless --all or --kpi is given.
 COMPARE_HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover",
                     "voyages", "cycle_h_mean", "wait_h_total", "wait_berth_h_total", "wait_closed_h_total",
-                    "demurrage_h", "demurrage_usd")
+                    "demurrage_h", "demurrage_usd",
+                    # the cost layer, where both runs have it (sim.results.costs)
+                    "cost_total_usd", "cost_supply_usd", "cost_shortfall_usd", "landed_cost_usd_per_t")
 
 # The brief's headline figures, and its key-figures table (and "against baseline" rows)
 BRIEF_HEADLINE = ("delivered_t", "demand_t", "demand_met_pct", "shortfall_t", "cut_run_days", "min_days_cover")
@@ -143,6 +170,10 @@ RUN_SUMMARY = (SummaryRow("delivered_t", "delivered"), SummaryRow("demand_t", "d
                SummaryRow("demand_met_pct", "demand met"), SummaryRow("shortfall_t", "shortfall"),
                SummaryRow("cut_run_days", "days with cut runs"), SummaryRow("min_days_cover", "min days of cover"),
                SummaryRow("voyages", "voyages completed"), SummaryRow("demurrage_h", "demurrage"))
+# ... and, for a scenario with a costs: section, these cost rows where the run has them
+RUN_SUMMARY_COSTS = (SummaryRow("cost_total_usd", "bill incl. shortfall"), SummaryRow("cost_supply_usd", "supply bill"),
+                     SummaryRow("cost_shortfall_usd", "shortfall cost"),
+                     SummaryRow("landed_cost_usd_per_t", "landed cost"))
 RUN_SUMMARY_WAITS = 3  # how many of the largest waits by cause follow them
 
 # Mean KPIs by point that `routesim sweep` prints, and the KPIs `routesim sensitivity` charts by default

@@ -94,6 +94,7 @@ import pandas as pd
 
 from sim.recorder import Records
 from sim.results.catalogue import slug
+from sim.results.costs import cost_kpis, voyage_cost_columns
 from sim.scenario.checks import merge
 from sim.results.dependency import dependency_facility_kpis, dependency_kpis
 from sim.results.tables import (
@@ -103,6 +104,7 @@ from sim.results.tables import (
     delivered_daily_t,
     passage_columns,
     programmes_and_fleets,
+    rail_trip_columns,
     timeseries_columns,
     voyage_columns,
     voyages,
@@ -498,6 +500,10 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
         out[f"cut_run_days_{s}"] = f["cut_run_days"]
         out[f"min_days_cover_{s}"] = f["min_days_cover"]
     out.update(dependency_kpis(records, scenario))
+    if scenario.costs is not None:  # the cost layer (sim.results.costs); no columns without a costs: section
+        v_costs: Columns = v if "voyage_cost_usd" in v else {
+            **{str(c): _col(v, str(c), None) for c in v}, **voyage_cost_columns(v, scenario, records.horizon_h)}
+        out.update(cost_kpis(records, scenario, v_costs, out))
     out["events"] = int(records.events)
     return out
 
@@ -553,6 +559,8 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
     series out (the runner builds it for a whole block at once:
     :func:`sim.results.tables.timeseries_block`)."""
     v = voyage_columns(records, scenario)
+    if scenario.costs is not None:
+        v.update(voyage_cost_columns(v, scenario, records.horizon_h))
     w = wait_columns(records)
     fac = facility_kpis(records, scenario, voyages_df=v, waits_df=w)
     k = replication_kpis(records, scenario, fac, voyages_df=v, waits_df=w)
@@ -565,6 +573,7 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "waits": w,
         "passages": passage_columns(records),
         "balance": balance_columns(records),
+        "rail_trips": rail_trip_columns(records),
     }
     out = {}
     for name, cols in tables.items():

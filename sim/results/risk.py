@@ -147,5 +147,37 @@ def risk_summary(kpis: pd.DataFrame, refineries: Sequence[str] | None = None) ->
             "refineries": risk_table(kpis, refineries).to_dict(orient="records")}
 
 
-__all__ = ["ALL", "COLUMNS", "CONFIDENCE", "LEVEL", "conditional_value_at_risk", "cut_probability",
-           "risk_summary", "risk_table", "value_at_risk"]
+# --------------------------------------------------------------------------- cost (the cost layer)
+
+# The bill columns of sim.results.costs whose tails are reported, in order
+COST_RISK_KPIS = ("cost_total_usd", "cost_supply_usd", "cost_shortfall_usd")
+COST_COLUMNS = ("kpi", "n", "mean_usd", "var95_usd", "cvar95_usd", "tail_replications")
+
+
+def cost_risk_table(kpis: pd.DataFrame, columns: Sequence[str] = COST_RISK_KPIS) -> pd.DataFrame:
+    """VaR and CVaR 95% over the replications of each cost column the table has (the same
+    order statistic and discrete expected shortfall as for shortfall above), with the mean;
+    a row per column in ``columns`` present in ``kpis``."""
+    rows = []
+    for c in columns:
+        if c not in kpis:
+            continue
+        v = kpis[c].to_numpy(dtype="float64")
+        v = v[~np.isnan(v)]
+        rows.append({"kpi": c, "n": int(v.size), "mean_usd": float(v.mean()) if v.size else math.nan,
+                     "var95_usd": value_at_risk(v), "cvar95_usd": conditional_value_at_risk(v),
+                     "tail_replications": _tail_count(int(v.size), LEVEL)})
+    return pd.DataFrame(rows, columns=list(COST_COLUMNS))
+
+
+def cost_summary(kpis: pd.DataFrame) -> dict[str, Any] | None:
+    """The ``costs`` block of ``summary.json``: the level and :func:`cost_risk_table`'s rows;
+    None for a run without cost columns (a scenario with no ``costs:`` section)."""
+    table = cost_risk_table(kpis)
+    if table.empty:
+        return None
+    return {"var_level": LEVEL, "risk": table.to_dict(orient="records")}
+
+
+__all__ = ["ALL", "COLUMNS", "CONFIDENCE", "COST_COLUMNS", "COST_RISK_KPIS", "LEVEL", "conditional_value_at_risk",
+           "cost_risk_table", "cost_summary", "cut_probability", "risk_summary", "risk_table", "value_at_risk"]

@@ -24,6 +24,7 @@ from sim.scenario.quantities import Unit
 _UNIT_SUFFIX = {
     units.parse_duration: "h", units.parse_mass: " t", units.parse_rate: " t/d",
     units.parse_distance: " nm", units.parse_speed: " kn", units.parse_length: " m", units.parse_memory: " B",
+    units.parse_usd: " $", units.parse_usd_per_tonne: " $/t", units.parse_usd_per_day: " $/d",
 }
 
 
@@ -126,6 +127,9 @@ def scenario_data(model: BaseModel) -> dict[str, Any]:
 
 def scenario_hash(scenario: Scenario) -> str:
     """SHA-256 of the validated scenario's canonical JSON (units resolved, defaults filled)."""
-    text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = scenario.model_dump(mode="json")
+    if data.get("costs") is None:  # a scenario without costs hashes as it did before the cost layer
+        data.pop("costs", None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -71,7 +71,7 @@ from sim.results.manifest import (
     write_manifest,
 )
 from sim.results.metrics import summarise
-from sim.results.risk import risk_summary
+from sim.results.risk import cost_summary, risk_summary
 from sim.results.parts import (
     PART_EXT,
     PARTS,
@@ -292,6 +292,9 @@ def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
         if len(disruption_kpis) and "disruption" in disruption_kpis else [],
         "risk": risk_summary(kpis, _refinery_names(facility_kpis)) if len(kpis) else None,
     }
+    costs = cost_summary(kpis) if len(kpis) else None
+    if costs is not None:  # only a scenario with a costs: section (sim.results.costs) has the block
+        summary["costs"] = costs
     atomic_write_json(folder / "summary.json", summary)
     return summary
 
@@ -353,6 +356,11 @@ class RunResult:
     @property
     def balance(self) -> pd.DataFrame:
         return self.table("balance")
+
+    @property
+    def rail_trips(self) -> pd.DataFrame:
+        """A row per loaded train trip of the rail services (:func:`sim.results.tables.rail_trip_columns`)."""
+        return self.table("rail_trips")
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.recorder import RAIL_TRIP_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario.language import Fleet, Programme, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
@@ -312,4 +312,62 @@ def balance_columns(records: Records) -> dict[str, np.ndarray]:
     out = {("processed_t" if k == "delivered" else f"{k}_t"): np.array([float(b[k])]) for k in BALANCE_FIELDS}
     out["imbalance_t"] = out["injected_t"] - (out["processed_t"] + out["in_pipelines_t"] + out["in_tanks_t"]
                                               + out["aboard_t"] + out["removed_t"])
+    return out
+
+
+# --------------------------------------------------------------------------- rail services
+
+RAIL_WAITS = {  # a train's waits on one trip: column -> (from field, to field)
+    "wait_loading_point_h": ("ready_h", "point_h"),
+    "wait_cargo_h": ("point_h", "load_start_h"),
+    "wait_path_h": ("load_end_h", "depart_h"),
+    "wait_unloading_point_h": ("arrive_h", "unload_point_h"),
+    "wait_tank_room_h": ("unload_point_h", "unload_start_h"),
+}
+
+
+def rail_trip_columns(records: Records) -> dict[str, np.ndarray]:
+    """A row per loaded train trip of a rail service (``RAIL_TRIP_FIELDS``), plus its waits
+    (:data:`RAIL_WAITS`: for a loading point, for a full train's crude, for a path under the
+    daily cap, for an unloading point, for room in the tank; each clipped to the horizon,
+    0 when not reached) and ``completed`` (unloaded within the horizon)."""
+    rows = records.rail_trips
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in RAIL_TRIP_FIELDS]
+    data: dict[str, Any] = {}
+    for name, values in zip(RAIL_TRIP_FIELDS, cols, strict=True):
+        data[name] = np.array(list(values), dtype=object) if name in ("leg", "train") else _num(list(values))
+    h = records.horizon_h
+    for column, (a, b) in RAIL_WAITS.items():
+        start, end = data[a], np.where(np.isnan(data[b]), h, data[b])
+        data[column] = np.where(np.isnan(start), 0.0, np.maximum(np.minimum(end, h) - np.minimum(start, h), 0.0))
+    data["completed"] = ~np.isnan(data["unload_end_h"])
+    return data
+
+
+def rail_trips(records: Records) -> pd.DataFrame:
+    """A row per loaded train trip (see :func:`rail_trip_columns`)."""
+    return pd.DataFrame(rail_trip_columns(records))
+
+
+def rail_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
+    """One row per rail service (a ``kind: rail`` leg with a ``rail:`` block): its train
+    sets, its daily cap, trips started and unloaded, tonnes delivered (unloaded at the
+    tail) in total and per day of the horizon, its best day, and the mean of each train
+    wait per trip (:data:`RAIL_WAITS`)."""
+    trips = rail_trip_columns(records)
+    out: list[dict[str, Any]] = []
+    for p in scenario.network.pipelines:
+        if p.rail is None:
+            continue
+        mine = trips["leg"] == p.name
+        daily = daily_flow_t(records, p.name, "pipeline")
+        row: dict[str, Any] = {
+            "leg": p.name, "trains": p.rail.trains, "daily_cap_t": p.capacity_t_per_day,
+            "trips": int(mine.sum()), "trips_completed": int((mine & trips["completed"]).sum()),
+            "delivered_t": float(daily.sum()), "delivered_t_per_day": float(daily.sum()) / (records.horizon_h / 24.0),
+            "best_day_t": float(daily.max()) if daily.size else 0.0,
+        }
+        for column in RAIL_WAITS:
+            row[f"{column}_mean"] = float(trips[column][mine].mean()) if mine.any() else math.nan
+        out.append(row)
     return out

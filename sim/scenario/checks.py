@@ -139,6 +139,16 @@ def problems(s: sc.Scenario) -> list[Found]:
                               f"a batch of {p.batching.size_t:,.0f} t on {p.name!r} can never start: its head "
                               f"tank {p.from_!r} holds at most {cap:,.0f} t",
                               "make the batch smaller or the head tank larger"))
+    for i, p in enumerate(net.pipelines):  # a rail service: a train must fit the tanks at both ends
+        if p.rail is None:
+            continue
+        for end, node in (("load", p.from_), ("unload", p.to)):
+            cap = getattr(getattr(by_name.get(node), "tank", None), "capacity_t", None)
+            if cap is not None and p.rail.train_capacity_t > cap:
+                found.append((("network", "pipelines", i, "rail", "train_capacity"),
+                              f"a {p.rail.train_capacity_t:,.0f} t train on {p.name!r} can never {end} at "
+                              f"{node!r}: its tank holds at most {cap:,.0f} t",
+                              "make the trains smaller or the tank larger"))
     for i, r in enumerate(net.refineries):
         if r.min_stock_t > r.tank.capacity_t:
             found.append((("network", "refineries", i, "min_stock"),

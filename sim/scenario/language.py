@@ -24,6 +24,7 @@ from difflib import get_close_matches
 from pydantic import Field, field_validator
 
 from sim.scenario.base import Instant, Strict, When
+from sim.scenario.costs import Costs, cost_problems
 from sim.scenario.disruptions import (
     KIND_HINT,
     KIND_SUITS,
@@ -49,6 +50,7 @@ from sim.scenario.network import (
     Network,
     Pass,
     Pipeline,
+    RailService,
     RateStep,
     Refinery,
     SeaLeg,
@@ -100,6 +102,8 @@ class Scenario(Strict):
     shipping: Shipping = Shipping()
     disruptions: tuple[Disruption, ...] = ()
     limits: Limits = Limits()
+    costs: Costs | None = Field(default=None, description="prices of crude, freight, port dues, tariffs and "
+                                "shortfalls (sim.scenario.costs); without it nothing is costed but demurrage")
 
     @field_validator("horizon_h")
     @classmethod
@@ -250,15 +254,16 @@ def reference_problems(s: Scenario) -> list[tuple[FieldPath, str]]:
     for i, n in enumerate(prog_names):
         if n in prog_names[:i]:
             problems.append((("shipping",), f"the programme/fleet name {n!r} is used twice"))
+    problems += cost_problems(s.costs, net, s.shipping)
     return problems
 
 
 __all__ = [
     "KIND_HINT", "KIND_OF_SECTION", "KIND_SUITS", "MONTHS", "STORAGE_SECTIONS",
-    "BatchRule", "Berths", "Bytes", "Chokepoint", "ClockHours", "ClockWindow", "Date", "Daylight", "Depot",
+    "BatchRule", "Berths", "Bytes", "Chokepoint", "ClockHours", "ClockWindow", "Costs", "Date", "Daylight", "Depot",
     "Disruption", "DisruptionKind", "Distribution", "Facility", "Fleet", "Fraction", "Hours", "Instant", "Knots",
     "Limits", "LogNormal", "Metres", "Name", "NauticalMiles", "Network", "Pass", "Pipeline", "PortShare",
-    "Programme", "RateStep", "Recurring", "Refinery", "Scenario", "SeaLeg", "Shipping", "Source", "Stochastic",
-    "Strict", "Tank", "Tanker", "Terminal", "Tonnes", "TonnesPerDay", "Unit", "When", "Window",
+    "Programme", "RailService", "RateStep", "Recurring", "Refinery", "Scenario", "SeaLeg", "Shipping", "Source",
+    "Stochastic", "Strict", "Tank", "Tanker", "Terminal", "Tonnes", "TonnesPerDay", "Unit", "When", "Window",
     "reference_problems", "unit_of",
 ]

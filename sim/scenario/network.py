@@ -44,6 +44,10 @@ class Facility(Strict):
     groups: tuple[Name, ...] = ()
     note: str | None = None
     source: str | None = Field(default=None, description="where the figures come from (seeds/ key or citation)")
+    recovery_h: Hours | None = Field(
+        default=None, alias="recovery", gt=0,
+        description="time to recover full function after a disruption (the time to recover of the "
+                    "risk-exposure analysis, routesim exposure), e.g. '22d'")
 
 
 class Source(Facility):
@@ -71,9 +75,36 @@ class BatchRule(Strict):
     min_window_h: Hours = Field(default=0.0, alias="min_window", ge=0)
 
 
+class RailService(Strict):
+    """Rail modelled as rail (the ``rail:`` block of a ``kind: rail`` leg): train sets that
+    load at the leg's ``from`` tank, run loaded for the leg's ``transit``, unload into its
+    ``to`` tank and run back empty.  The leg's ``capacity`` is the route's daily cap: loaded
+    trains leave at most one every ``train_capacity / capacity`` (the paths in the
+    timetable).  A train holds only what was loaded onto it (no linefill); it departs
+    full, so a remainder smaller than a train waits in the tank for the next cargo."""
+
+    trains: int = Field(ge=1, le=1000, description="train sets working the service")
+    train_capacity_t: Tonnes = Field(alias="train_capacity", gt=0,
+                                     description="crude one train set carries (its tank cars' load)")
+    load_rate_t_per_day: TonnesPerDay = Field(alias="load_rate", gt=0,
+                                              description="rate at which one loading point fills a train")
+    unload_rate_t_per_day: TonnesPerDay = Field(alias="unload_rate", gt=0,
+                                                description="rate at which one unloading point empties a train")
+    loading_points: int = Field(default=1, ge=1, le=100,
+                                description="trains that can load at the same time at the 'from' end")
+    unloading_points: int = Field(default=1, ge=1, le=100,
+                                  description="trains that can unload at the same time at the 'to' end")
+    return_transit_h: Hours | None = Field(
+        default=None, alias="return_transit", gt=0,
+        description="empty run back to the loading end (default: the leg's 'transit', the loaded run)")
+
+
 class Pipeline(Facility):
     """A plug-flow leg between two storage nodes.  Give ``linefill``, or ``length`` with
-    ``inner_diameter``, or ``transit`` (time at capacity); ``kind: rail`` for a rail leg."""
+    ``inner_diameter``, or ``transit`` (time at capacity); ``kind: rail`` for a rail leg.
+    A rail leg without a ``rail:`` block is the plug-flow approximation (a line that starts
+    empty); with one it is train sets (:class:`RailService`), ``capacity`` its daily cap and
+    ``transit`` the loaded run."""
 
     kind: Literal["pipeline", "rail"] = "pipeline"
     from_: Name = Field(alias="from")
@@ -86,6 +117,23 @@ class Pipeline(Facility):
     batching: BatchRule | None = None
     linefill_origin: Name | None = Field(
         default=None, description="origin of the crude filling the line at the start (default 'initial')")
+    rail: RailService | None = Field(
+        default=None, description="train sets, loading and unloading of a 'kind: rail' leg (rail as rail); "
+                                  "without it a rail leg is a plug-flow line that starts empty")
+
+    @model_validator(mode="after")
+    def _rail_is_rail(self) -> Pipeline:
+        if self.rail is None:
+            return self
+        if self.kind != "rail":
+            raise ValueError("a 'rail:' block needs 'kind: rail' (a pipeline has no trains)")
+        if self.transit_h is None:
+            raise ValueError("a rail service needs 'transit' (the loaded run, e.g. '3d'); trains hold "
+                             "no linefill, so give neither 'linefill' nor 'inner_diameter'")
+        if self.batching is not None:
+            raise ValueError("a rail service has no 'batching': trains leave as they are loaded, "
+                             "at most 'capacity' a day")
+        return self
 
     @model_validator(mode="after")
     def _one_linefill(self) -> Pipeline:

@@ -73,6 +73,12 @@ DISTANCE = Unit("distance", "nm", units.parse_distance, "540 nm", "distance: nm 
 SPEED = Unit("speed", "kn", units.parse_speed, "14 kn", "speed: kn or km/h")
 LENGTH = Unit("length", "m", units.parse_length, "245 m", "length: m, mm, in or ft")
 MEMORY = Unit("memory size", "B", units.parse_memory, "1 GiB", "memory size: B, kB, MB, GB, KiB, MiB, GiB")
+USD = Unit("money", "USD", units.parse_usd, "50000 $", "money: US dollars ($, USD, k$, M$), e.g. '50000 $'")
+USD_PER_TONNE = Unit("cost per tonne", "USD/t", units.parse_usd_per_tonne, "22 $/t",
+                     "cost per tonne: $/t (or USD/t, $/kt, $/bbl with barrels_per_tonne), e.g. '22 $/t'",
+                     needs_barrels_per_tonne=True)
+USD_PER_DAY = Unit("cost per day", "USD/d", units.parse_usd_per_day, "25000 $/d",
+                   "cost per day: $/d (or $/h, k$/d), e.g. '25000 $/d'")
 CLOCK = Unit("time of day", "h after 00:00", units.parse_clock, "06:30", "time of day HH:MM",
              json_types=("string", "integer"))
 
@@ -84,6 +90,9 @@ Knots = Annotated[float, SPEED]
 Metres = Annotated[float, LENGTH]
 Bytes = Annotated[float, MEMORY]
 ClockHours = Annotated[float, CLOCK]
+Usd = Annotated[float, USD]
+UsdPerTonne = Annotated[float, USD_PER_TONNE]
+UsdPerDay = Annotated[float, USD_PER_DAY]
 
 Date = Annotated[
     _dt.date,

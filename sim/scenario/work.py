@@ -65,8 +65,19 @@ def estimate_work(scenario: sc.Scenario) -> Work:
         parts.append((("shipping", "fleets", i, "tankers"), f"fleet {fl.name!r}: {_count(n)} voyages", n,
                       EVENTS_PER_VOYAGE * n, BYTES_PER_VOYAGE * n, "use fewer tankers"))
     net = scenario.network
+    for i, line in enumerate(net.pipelines):  # a rail service: each train set's trips, as voyages
+        r = line.rail
+        if r is None or line.transit_h is None:
+            continue
+        back_h = r.return_transit_h if r.return_transit_h is not None else line.transit_h
+        c = 24.0 * r.train_capacity_t * (1.0 / r.load_rate_t_per_day + 1.0 / r.unload_rate_t_per_day) \
+            + line.transit_h + back_h
+        n = r.trains * math.ceil(scenario.horizon_h / max(c, 1e-3))
+        parts.append((("network", "pipelines", i, "rail", "trains"), f"rail service {line.name!r}: {_count(n)} trips",
+                      n, EVENTS_PER_VOYAGE * n, BYTES_PER_VOYAGE * n, "use fewer train sets"))
     series = (len(net.sources) + 2 * len(net.pipelines) + 2 * len(net.terminals) + 2 * len(net.refineries)
-              + len(net.sources) + len(net.depots) + len(net.terminals) + len(net.refineries))
+              + len(net.sources) + len(net.depots) + len(net.terminals) + len(net.refineries)
+              + sum(1 for p in net.pipelines if p.rail is not None))
     steps = sum(len(s.schedule) for s in net.sources) + sum(len(r.demand_schedule) for r in net.refineries)
     days = scenario.horizon_days
     parts.append((("horizon",), f"the horizon: {_count(days)} days", days, EVENTS_PER_DAY * days + 2 * steps,
