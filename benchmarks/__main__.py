@@ -32,20 +32,23 @@ class Plan:
     bare_events: int = 200_000
     shuttle_cycles: int = 2_000
     horizon_years: tuple[int, ...] = (1, 2, 4, 8)
-    copies: tuple[int, ...] = (1, 2, 4)
+    copies: tuple[int, ...] = (1, 2, 4, 8)
     profile_replications: int = 60
     pool_replications: int = 200
     ratio_pairs: int = 3                   # samples of each interleaved ratio (the median is judged)
     memory_small: int = 200
     memory_large: int = 10_000             # the target's count, or fewer if it does not fit ...
-    memory_large_s: float = 60.0           # ... in about this long (estimated from the small run)
-    memory_timeout_s: float = 400.0
+    memory_large_s: float = 150.0          # ... in about this long (estimated from the small run)
+    memory_timeout_s: float = 600.0
+    block_pairs: int = 5                   # interleaved pairs of 32-replication blocks (after-model share)
+    analysis_replications: int = 40        # per sub-run of criticality / attribution
 
 
 FULL = Plan(budget=Budget(min_s=1.0, repeats=3))
 QUICK = Plan(budget=Budget(min_s=0.2, repeats=1), bare_events=50_000, shuttle_cycles=300,
              horizon_years=(1, 2, 4), copies=(1, 2), profile_replications=5, pool_replications=16,
-             memory_small=10, memory_large=200, memory_large_s=10.0, memory_timeout_s=120.0)
+             memory_small=10, memory_large=200, memory_large_s=10.0, memory_timeout_s=120.0, block_pairs=1,
+             analysis_replications=4)
 
 
 class Bench:
@@ -121,13 +124,36 @@ class Bench:
         share = events_per_s / bare.value if bare is not None and bare.value else None
         self.add(Row("baseline.events_share_of_bare", "model events/s as share of bare loop", share, "share",
                      status=judge(share, None), note="see the profile rows for where the time goes"))
-        rate_t, _, extra = model_bench.replication_rate(scenario, p.budget, tables=True)
-        self.add(Row("baseline.replication_reps_per_s", "baseline year, simulate() + tables, serial", rate_t,
-                     "reps/s/core", ">= 50", judge(rate_t, 50), extra=extra,
-                     note=f"tables take {100 * (1 - rate_t / rate):.0f}% of a replication"))
+        # what the runner does with a replication, as the runner does it: blocks of 32 through
+        # replicate_block (simulate, tables, part files) and the parent's write and Parquet
+        # append, against simulate() alone as the workers call it, for the same replications,
+        # the two sides interleaved (CPU time of this process)
+        blocks = model_bench.Blocks(scenario)
+        try:
+            blocks.simulate_only()
+            blocks.end_to_end()  # warm-up: imports, caches, the files opened
+            e2e: list[float] = []
+
+            def end_to_end() -> float:
+                e2e.append(blocks.end_to_end())
+                return e2e[-1]
+
+            ratio, samples = interleaved_ratio(blocks.simulate_only, end_to_end, p.block_pairs)
+        finally:
+            blocks.close()
+        rate_t = blocks.size / statistics.median(e2e)
+        self.add(Row("baseline.replication_reps_per_s", "baseline year, simulate() + tables + writes, serial", rate_t,
+                     "reps/s/core", ">= 50", judge(rate_t, 50), extra={"block_s": [round(x, 4) for x in e2e]},
+                     note="replicate_block + the parent's write and append, blocks of 32"))
+        after = 1.0 - ratio
+        self.add(Row("baseline.after_model_share", "work after simulate() in a replication", after, "share",
+                     "<= 0.20", judge(after, 0.20, higher_is_better=False),
+                     extra={"samples": [round(1.0 - x, 4) for x in samples]},
+                     note=f"median of {len(samples)} interleaved block pairs (CPU time); "
+                          f"{1000 * after * statistics.median(e2e) / blocks.size:.1f} ms/rep"))
 
     # -- 4. scaling ---------------------------------------------------------------------------
-    def _scaling(self, key: str, label: str, sizes: tuple[int, ...], make) -> None:
+    def _scaling(self, key: str, label: str, sizes: tuple[int, ...], make, target: float = 2.0) -> None:
         p = self.plan
         base = workloads.baseline()
         seconds = []
@@ -137,12 +163,14 @@ class Bench:
             self.add(Row(f"scaling.{key}_{k}", f"{label} {k}x: time per replication", 1000.0 / rate, "ms",
                          status="info", note=f"{ev:,.0f} events, {1e6 / (rate * ev):.0f} us per event"))
         ratio = model_bench.doubling_ratio(list(sizes), seconds)
-        self.add(Row(f"scaling.{key}_per_doubling", f"{label}: time ratio per doubling", ratio, "x", "<= 2.0",
-                     judge(ratio, 2.0, higher_is_better=False), note="2.0 = linear; fitted over all sizes"))
+        self.add(Row(f"scaling.{key}_per_doubling", f"{label}: time ratio per doubling", ratio, "x", f"<= {target}",
+                     judge(ratio, target, higher_is_better=False),
+                     note=f"2.0 = linear; fitted over {', '.join(f'{k}x' for k in sizes)}"))
 
     def scaling(self) -> None:
         self._scaling("horizon", "horizon (years)", self.plan.horizon_years, workloads.stretched)
-        self._scaling("network", "network copies (cargoes + facilities)", self.plan.copies, workloads.copied)
+        self._scaling("network", "network copies (cargoes + facilities)", self.plan.copies, workloads.copied,
+                      target=2.1)
 
     # -- 5. runner: pool and memory -------------------------------------------------------------
     def pool(self) -> None:
@@ -168,6 +196,19 @@ class Bench:
         self.add(Row("runner.pool_speedup", f"runner pool speed-up on {self.cores} cores", speedup, "x",
                      f">= {target:.2g}", judge(speedup, target), extra={"samples": [round(x, 3) for x in samples]},
                      note=f"median of {len(samples)} interleaved pairs, wall time, {n} reps each"))
+        dask_rates: list[float] = []
+
+        def dask_rate() -> float:
+            dask_rates.append(runner_rate(n, "dask", self.cores)[0])
+            return dask_rates[-1]
+
+        # time on Dask / time on the pool = pool rate / Dask rate
+        slower, samples = interleaved_ratio(lambda: wall_rate("local"), dask_rate, p.ratio_pairs)
+        self.add(Row("runner.dask_vs_pool", f"runner on a Dask LocalCluster ({self.cores} workers) / local pool",
+                     slower, "x time", "<= 1.15", judge(slower, 1.15, higher_is_better=False),
+                     extra={"samples": [round(x, 3) for x in samples]},
+                     note=f"median of {len(samples)} interleaved pairs, wall, {n} reps each, cluster start included; "
+                          f"Dask {statistics.median(dask_rates):.0f} reps/s"))
         serial_plain, plain = runner_bench.plain_pool_rates(n, self.cores)
         self.add(Row("runner.plain_pool_speedup", "simulate() alone over a plain pool: speed-up", plain / serial_plain,
                      "x", status="info",
@@ -183,7 +224,8 @@ class Bench:
         for n, got in ((p.memory_small, small), (large_n, large)):
             self.add(Row(f"memory.peak_rss_{n}", f"peak RSS, {n} reps (runner parent, local pool)",
                          got["parent_mb"], "MB", status="info",
-                         note=f"{got['wall_s']:.0f} s; largest worker {got['largest_worker_mb']} MB",
+                         note=f"{got['wall_s']:.0f} s; streaming ends at {got['end_mb']} MB, closing "
+                              f"{got['closing_mb']} MB; largest worker {got['largest_worker_mb']} MB",
                          extra={k: v for k, v in got.items() if k != "samples"}))
         growth = large["parent_mb"] / small["parent_mb"]
         self.add(Row("memory.growth", f"peak RSS {large_n} / {p.memory_small} reps", growth, "x", "<= 1.25",
@@ -200,7 +242,29 @@ class Bench:
                           f"(replications {memory_trace.WARM_SHARE:.0%}-100%); target = 0.25 x peak({p.memory_small}) "
                           f"/ {p.memory_large:,}"))
 
-    # -- 6. profile -----------------------------------------------------------------------------
+    # -- 6. analyses: criticality and attribution against one run of as many replications ------
+    def analyses(self) -> None:
+        p = self.plan
+        n = p.analysis_replications
+        scenario = workloads.baseline()
+        closed = [f.name for _, f in scenario.network.facilities()][:2]
+        crit_total = n * (1 + len(closed))                      # the base run and one per closure
+        attr_total = n * (2 + len(scenario.disruptions))        # disrupted, one without each, without all
+        for key, label, total, fn in (
+                ("criticality", f"criticality ({len(closed)} closures)", crit_total,
+                 lambda out: runner_bench.criticality_s(scenario, closed, n, self.cores, out)),
+                ("attribution", f"attribution ({len(scenario.disruptions)} disruptions)", attr_total,
+                 lambda out: runner_bench.attribution_s(scenario, n, self.cores, out))):
+            # seconds of the analysis / seconds of one run of its total replications
+            ratio, samples = interleaved_ratio(lambda fn=fn: runner_bench.in_temp(fn),
+                                               lambda total=total: total / runner_rate(total, "local", self.cores)[0],
+                                               p.ratio_pairs)
+            self.add(Row(f"analysis.{key}_vs_one_run", f"{label} / one run of as many replications", ratio,
+                         "x time", "<= 1.2", judge(ratio, 1.2, higher_is_better=False),
+                         extra={"samples": [round(x, 3) for x in samples]},
+                         note=f"median of {len(samples)} interleaved pairs, wall, {total} reps ({n} per sub-run)"))
+
+    # -- 7. profile -----------------------------------------------------------------------------
     def profiled(self) -> None:
         n = self.plan.profile_replications
         top, phases, _total_s = model_bench.profile_replications(workloads.baseline(), n)
@@ -228,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     b.section("baseline", b.baseline)
     b.section("scaling", b.scaling)
     b.section("pool", b.pool)
+    b.section("analyses", b.analyses)
     b.section("memory", b.memory)
     b.section("profile", b.profiled)
     elapsed = time.perf_counter() - t0

@@ -1,6 +1,7 @@
 """Memory through a run, not only its peak: a fresh process runs the baseline through the
-runner while this process samples its resident set size every :data:`INTERVAL_S` together
-with the replications done (the run's manifest, written atomically after every block).
+runner while a sampling thread of this process reads its resident set size (psutil) every
+:data:`INTERVAL_S` together with the replications done (the run's manifest, written
+atomically after every block).
 
 Two figures come out of a trace:
 
@@ -12,7 +13,7 @@ Two figures come out of a trace:
   include imports, caches and the first row groups; after the last one the run closes its
   files and writes the summary, which is not streaming).  Flat memory is a slope near 0.
 
-Linux only (``/proc/<pid>/statm``); elsewhere the trace is empty and the slope is None.
+The peak needs Linux or macOS (``ru_maxrss``); the samples work wherever psutil does.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 from benchmarks import workloads
 
@@ -33,13 +37,11 @@ MIN_SAMPLES = 5    # fewer streaming samples than this: no slope
 
 
 def rss_kb(pid: int) -> float | None:
-    """Resident set size of process ``pid`` in KB, None if it is gone or the OS has no /proc."""
+    """Resident set size of process ``pid`` in KB, None if it is gone."""
     try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as f:
-            resident_pages = int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
+        return psutil.Process(pid).memory_info().rss / 1024
+    except (psutil.Error, OSError):
         return None
-    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 1024
 
 
 def replications_done(run: Path) -> int | None:
@@ -70,8 +72,9 @@ def trace(replications: int, executor: str = "serial", workers: int | None = Non
           interval_s: float = INTERVAL_S) -> dict:
     """Run ``replications`` of the baseline in a fresh process (``benchmarks.memory_child``)
     and sample it.  Returns the child's report (``parent_mb`` = peak RSS, ``wall_s`` ...)
-    with ``slope_kb_per_rep``, ``streaming_samples``, ``end_mb`` (RSS when the last
-    replication was done, before the final files are closed) and the samples themselves."""
+    with ``slope_kb_per_rep``, ``streaming_samples``, ``end_mb`` (RSS at the last sample
+    while streaming), ``closing_mb`` (the highest sample after the last replication was
+    done: closing the files and the summary) and the samples themselves."""
     env = dict(os.environ)
     root = str(workloads.ROOT)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -83,17 +86,27 @@ def trace(replications: int, executor: str = "serial", workers: int | None = Non
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
                               env=env) as child:
             t0 = time.perf_counter()
-            while child.poll() is None:
-                if time.perf_counter() - t0 > timeout_s:
-                    child.kill()
-                    child.wait()
-                    raise TimeoutError(f"memory child ran over {timeout_s:.0f} s ({replications} replications)")
-                rss = rss_kb(child.pid)
-                done = replications_done(run)
-                if rss is not None and done is not None:
-                    samples.append((round(time.perf_counter() - t0, 3), rss, done))
-                time.sleep(interval_s)
-            out, err = child.communicate()
+            stop = threading.Event()
+
+            def sample() -> None:  # the sampling thread: RSS and replications done, every interval
+                while not stop.is_set():
+                    rss = rss_kb(child.pid)
+                    done = replications_done(run)
+                    if rss is not None and done is not None:
+                        samples.append((round(time.perf_counter() - t0, 3), rss, done))
+                    stop.wait(interval_s)
+
+            sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+            sampler.start()
+            try:
+                out, err = child.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.communicate()
+                raise TimeoutError(f"memory child ran over {timeout_s:.0f} s ({replications} replications)") from None
+            finally:
+                stop.set()
+                sampler.join()
     if child.returncode != 0:
         raise RuntimeError(f"memory child failed ({child.returncode}): {err.strip()[-800:]}")
     report = json.loads(out.strip().splitlines()[-1])
@@ -101,5 +114,7 @@ def trace(replications: int, executor: str = "serial", workers: int | None = Non
     report["slope_kb_per_rep"] = streaming_slope(samples, replications)
     report["streaming_samples"] = len(streaming)
     report["end_mb"] = round(streaming[-1][1] / 1024, 1) if streaming else None
+    closing = [r for _, r, d in samples if d >= replications]  # closing the files, the summary
+    report["closing_mb"] = round(max(closing) / 1024, 1) if closing else None
     report["samples"] = samples
     return report

@@ -6,6 +6,7 @@ import cProfile
 import functools
 import math
 import pstats
+import time
 from collections.abc import Callable
 
 from benchmarks import workloads
@@ -75,6 +76,56 @@ def replication_rate(scenario: sc.Scenario, budget: Budget, *, tables: bool = Fa
     return rate, reps.events_per_replication, extra
 
 
+class Blocks:
+    """Blocks of consecutive baseline replications as the runner does them, each with the
+    next replications: :func:`sim.runner.executors.replicate_block` (simulate, the tables,
+    the part files, in a worker) and then the parent's share (the block written to the run
+    folder and appended to the final Parquet tables), or ``simulate()`` alone as the runner's
+    workers call it (no throughput meters without held-back) for the same replications."""
+
+    def __init__(self, scenario: sc.Scenario, size: int = 32) -> None:
+        import tempfile
+        from pathlib import Path
+
+        from sim.results import store
+
+        self.scenario, self.size = scenario, size
+        self.next = {"simulate": 0, "end_to_end": 0}  # each side runs the same replications in turn
+        self._tmp = tempfile.TemporaryDirectory(prefix="routesim-bench-blocks-")
+        self.folder = Path(self._tmp.name)
+        self.assembler = store.Assembler(self.folder)
+
+    def _reps(self, side: str) -> range:
+        reps = range(self.next[side], self.next[side] + self.size)
+        self.next[side] += self.size
+        return reps
+
+    def simulate_only(self) -> float:
+        """Seconds of CPU for one block of ``simulate()`` calls."""
+        from sim.model import simulate
+
+        reps = self._reps("simulate")
+        c0 = time.process_time()
+        for i in reps:
+            simulate(self.scenario, replication_seed(self.scenario.seed, i), windows=[])
+        return time.process_time() - c0
+
+    def end_to_end(self) -> float:
+        """Seconds of CPU for one block end to end (worker and parent work, one process)."""
+        from sim.results import store
+        from sim.runner.executors import replicate_block
+
+        reps = self._reps("end_to_end")  # consecutive: the assembler appends each block at once
+        c0 = time.process_time()
+        res = replicate_block(self.scenario, self.scenario.seed, reps)
+        self.assembler.add(store.write_block(self.folder, reps.start, reps.stop, res.tables))
+        return time.process_time() - c0
+
+    def close(self) -> None:
+        self.assembler.abort()
+        self._tmp.cleanup()
+
+
 def doubling_ratio(sizes: list[float], seconds: list[float]) -> float:
     """Time ratio per doubling of size, fitted over all points (2.0 = linear, < 2 better)."""
     # least squares slope of log2(time) on log2(size): time ~ size^b, ratio per doubling = 2^b
@@ -87,7 +138,7 @@ def doubling_ratio(sizes: list[float], seconds: list[float]) -> float:
 
 # (label, file suffix, function) of the phases a replication's time is split into
 PHASES = (
-    ("model build", "sim/model/build.py", "build"),
+    ("model build", "sim/model/build.py", "build_model"),
     ("model run (event loop)", "sim/model/build.py", "run"),
     ("  of which flow-network updates", "sim/model/network.py", "update"),
     ("per-replication tables", "sim/results/metrics.py", "replication_columns"),
@@ -147,7 +198,10 @@ def profile_shuttle(cycles: int) -> list[dict]:
 
 
 def _short(file: str) -> str:
-    for marker in ("/site-packages/", "/work/main/", "/lib/python3"):
+    root = str(workloads.ROOT) + "/"
+    if file.startswith(root):  # this checkout, wherever it is
+        return file[len(root):]
+    for marker in ("/site-packages/", "/lib/python3"):
         if marker in file:
             return file.split(marker, 1)[1]
     return file

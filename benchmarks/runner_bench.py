@@ -1,4 +1,5 @@
-"""The runner: the local pool against serial and a plain-pool ceiling (memory: memory_trace.py)."""
+"""The runner: the local pool against serial and Dask, a plain-pool ceiling, and the analyses'
+sub-runs (memory: memory_trace.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,31 @@ def runner_rate(replications: int, executor: str, workers: int | None) -> tuple[
                    workers=workers, out=Path(tmp) / executor, progress=False)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         return replications / wall, replications / cpu
+
+
+def in_temp(fn) -> float:
+    """``fn(folder)`` with a fresh temporary folder; returns what it returns."""
+    with tempfile.TemporaryDirectory(prefix="routesim-bench-") as tmp:
+        return fn(Path(tmp) / "out")
+
+
+def criticality_s(scenario, facilities: list[str], replications: int, workers: int, out: Path) -> float:
+    """Wall seconds of ``sim.analysis.criticality.criticality`` closing ``facilities`` in turn."""
+    from sim.analysis.criticality import criticality
+
+    t0 = time.perf_counter()
+    criticality(scenario, facilities=facilities, replications=replications, executor="local", workers=workers,
+                out=out, progress=False)
+    return time.perf_counter() - t0
+
+
+def attribution_s(scenario, replications: int, workers: int, out: Path) -> float:
+    """Wall seconds of ``sim.analysis.attribution.attribute`` (all its paired runs)."""
+    from sim.analysis.attribution import attribute
+
+    t0 = time.perf_counter()
+    attribute(scenario, replications=replications, executor="local", workers=workers, out=out, progress=False)
+    return time.perf_counter() - t0
 
 
 def _simulate_chunk(args: tuple[int, int]) -> int:

@@ -125,3 +125,20 @@ def test_interleaved_ratio_alternates_the_first_side_and_takes_the_median():
     assert calls == ["num", "den", "den", "num", "num", "den"]
     with pytest.raises(ValueError):
         interleaved_ratio(num, den, 0)
+
+
+def test_row_groups_hold_at_most_the_table_bound_however_small_the_tables(tmp_path):
+    """Ten one-row tables (16 bytes each, far below the byte bound) with at most 4 tables
+    gathered: a group is written each time 4 are held, and close writes the last 2 -
+    groups of 4, 4 and 2 rows, never more than 4 tables in memory, rows in order."""
+    path = tmp_path / "t.parquet"
+    w = parts.RowGroups(path, _table(0, 0).schema, max_tables=4)
+    held = []
+    for i in range(10):
+        w.write_table(_table(i, 1))
+        held.append(len(w.pending))
+    assert max(held) <= 4
+    w.close()
+    f = pq.ParquetFile(path)
+    assert [f.metadata.row_group(i).num_rows for i in range(f.num_row_groups)] == [4, 4, 2]
+    assert f.read().column("replication").to_pylist() == list(range(10))

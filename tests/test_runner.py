@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,11 +114,12 @@ def counting_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Reco
     return simulate(scenario, seed_seq)
 
 
-def failing_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
-    """The real model, except that replication 3 hits a bug (a division by zero)."""
+def failing_model(scenario: Scenario, seed_seq: np.random.SeedSequence, **options: Any) -> Records:
+    """The real model (keyword options, such as the runner's ``windows=[]``, passed on),
+    except that replication 3 hits a bug (a division by zero)."""
     if int(seed_seq.spawn_key[0]) == 3:
         return 1.0 / 0.0  # type: ignore[return-value]
-    return simulate(scenario, seed_seq)
+    return simulate(scenario, seed_seq, **options)
 
 
 def guarded_model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:

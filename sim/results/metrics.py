@@ -552,10 +552,13 @@ def _rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 
 def replication_columns(records: Records, scenario: Scenario, replication: int, *,
-                        held_back: dict[str, tuple[float, float]] | None = None) -> dict[str, dict[str, np.ndarray]]:
+                        held_back: dict[str, tuple[float, float]] | None = None,
+                        timeseries: bool = True) -> dict[str, dict[str, np.ndarray]]:
     """Every table of one replication as columns (name -> numpy array), each table with a
     leading ``replication`` column: the cheap form the runner ships back from a worker.
-    ``held_back``: as in :func:`disruption_kpis`."""
+    ``held_back``: as in :func:`disruption_kpis`.  ``timeseries=False`` leaves the time
+    series out (the runner builds it for a whole block at once:
+    :func:`sim.results.tables.timeseries_block`)."""
     v = voyage_columns(records, scenario)
     if scenario.costs is not None:
         v.update(voyage_cost_columns(v, scenario, records.horizon_h))
@@ -566,7 +569,7 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "kpis": _rows_to_columns([k]),
         "facility_kpis": _rows_to_columns(fac),
         "disruption_kpis": _rows_to_columns(disruption_kpis(records, scenario, waits_df=w, held_back=held_back)),
-        "timeseries": timeseries_columns(records, scenario),
+        **({"timeseries": timeseries_columns(records, scenario)} if timeseries else {}),
         "voyages": v,
         "waits": w,
         "passages": passage_columns(records),
