@@ -87,6 +87,20 @@ PASSAGE_FIELDS = ("chokepoint", "tanker", "direction", "arrive_h", "enter_h", "e
 
 DISRUPTION_FIELDS = ("disruption", "facility", "kind", "start_h", "end_h")
 
+# A decision an operating policy took (sim.model.policies): a supply contract's top-up
+# (top_up_triggered / top_up_started / top_up_stopped), a refinery's planned cut
+# (cut_started / cut_ended), a flexible batch (batch_called / batch_flushed / batch_started).
+DECISION_FIELDS = (
+    "facility",  # the source, refinery or pipeline that acted
+    "policy",    # top_up | planned_cut | batching
+    "decision",
+    "time_h",
+    "reason",    # what triggered it, in words
+    "cover_d",   # the watched refinery's days of cover (stock above min_stock / demand) then; NaN for batches
+    "tonnes",    # the watched refinery's stock above min_stock; for batches: the tonnes at the
+                 # head (batch_called / batch_flushed) or the batch's size (batch_started)
+)
+
 
 @dataclass
 class Records:
@@ -111,6 +125,7 @@ class Records:
     # mass balance at the end: injected, delivered, in_pipelines, in_tanks, aboard, removed
     balance: dict[str, float] = field(default_factory=dict)
     events: int = 0  # SimPy events processed
+    decisions: list[tuple] = field(default_factory=list)  # DECISION_FIELDS
 
     def __post_init__(self) -> None:
         n_days = max(1, math.ceil(self.horizon_h / 24.0))
