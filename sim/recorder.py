@@ -22,7 +22,9 @@ import numpy as np
 #   run         tonnes a refinery processed
 #   demand      tonnes a refinery wanted to process (its scheduled run rate)
 #   removed     tonnes taken out of the system (contaminated linefill)
-FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed")
+#   planned     tonnes a refinery's run policy wanted to run (demand less a planned cut;
+#               recorded only for refineries with ``run_policy: planned_cut``)
+FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed", "planned")
 
 VOYAGE_FIELDS = (
     "voyage",          # int, 0.. in order of creation

@@ -12,6 +12,7 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     waits.parquet          a row per wait (facility, cause, disruption, tanker, start, end)
     passages.parquet       a row per strait passage (queue entry, entry, exit, wait by cause)
     balance.parquet        a row per replication: the mass balance at the end, and its imbalance
+    decisions.parquet      a row per decision an operating policy took (top-up, planned cut, batch)
     summary.json           mean, std, p5, p50, p95 of every KPI over the replications, and
                            the risk block (sim.results.risk)
     parts/                 while running: one folder per finished block of replications
@@ -353,6 +354,11 @@ class RunResult:
     @property
     def balance(self) -> pd.DataFrame:
         return self.table("balance")
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """A row per decision of an operating policy (``sim.results.tables.decision_columns``)."""
+        return self.table("decisions")
 
     @property
     def summary(self) -> pd.DataFrame:

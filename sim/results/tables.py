@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.recorder import DECISION_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario.language import Fleet, Programme, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
@@ -253,3 +253,22 @@ def balance_columns(records: Records) -> dict[str, np.ndarray]:
     out["imbalance_t"] = out["injected_t"] - (out["processed_t"] + out["in_pipelines_t"] + out["in_tanks_t"]
                                               + out["aboard_t"] + out["removed_t"])
     return out
+
+
+def decision_columns(records: Records) -> dict[str, np.ndarray]:
+    """A row per decision an operating policy took (``DECISION_FIELDS``,
+    :mod:`sim.model.policies`): ``facility``, ``policy`` (``top_up``, ``planned_cut``,
+    ``batching``), ``decision``, ``time_h`` (hours from the start), ``day`` (0-based),
+    ``reason`` in words, ``cover_d`` (the watched refinery's days of cover then; NaN for
+    batches) and ``tonnes`` (its stock above ``min_stock``; for a batch the tonnes at the
+    head when called, or the batch's size when it starts)."""
+    rows = records.decisions
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in DECISION_FIELDS]
+    data: dict[str, np.ndarray] = {}
+    for name, values in zip(DECISION_FIELDS, cols, strict=True):
+        if name in ("time_h", "cover_d", "tonnes"):
+            data[name] = _num(list(values))
+        else:
+            data[name] = np.array([str(v) for v in values], dtype=object)
+    data["day"] = np.floor(data["time_h"] / 24.0).astype("int64")
+    return data
