@@ -271,7 +271,9 @@ class Batch:
 class FlexBatch:
     """A batched line's flexible rules (``BatchRule.min_size``, ``flush``, ``windows``) and
     the state they need; the batch pumps ``amount_t`` (the head's free stock when pumping
-    starts, at most the full size) at min(capacity, amount / min_window)."""
+    starts, at most the full size) at min(capacity, amount / min_window).  With windows, a
+    batch is called only when its notice and minimum window fit in the window it is called
+    in, and pumps only inside windows (a batch slower than its window pauses until the next)."""
 
     min_window_h: float
     min_size_t: float = INF    # call a batch once the head holds this (INF: full batches only)
@@ -289,6 +291,15 @@ class FlexBatch:
             return True
         i = bisect.bisect_right(w, (t_h + 1e-9, INF)) - 1
         return i >= 0 and w[i][0] <= t_h + 1e-9 and t_h < w[i][1] - 1e-9
+
+    def fits(self, t_h: float, setup_h: float) -> bool:
+        """Whether a batch called at ``t_h`` can give its notice and pump for its minimum
+        window before the window it is called in closes (always, without windows)."""
+        w = self.windows
+        if w is None:
+            return True
+        i = bisect.bisect_right(w, (t_h + 1e-9, INF)) - 1
+        return i >= 0 and t_h + setup_h + self.min_window_h <= w[i][1] + 1e-9
 
     def next_edge_after(self, t_h: float) -> float:
         """The next window start or end after ``t_h`` (INF without windows)."""
@@ -400,7 +411,7 @@ class Pipeline(Flow):
 
     def _call(self, b: Batch, fx: FlexBatch, now: float) -> str | None:
         """Why a flexible batch would be called now (None: it is not)."""
-        if b.phase is not BatchPhase.IDLE or self.factor <= 0.0 or not fx.open:
+        if b.phase is not BatchPhase.IDLE or self.factor <= 0.0 or not fx.open or not fx.fits(now, b.setup_h):
             return None
         free = self.src.free_t
         if free >= b.size_t - EPS_T:

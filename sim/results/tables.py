@@ -258,7 +258,7 @@ def balance_columns(records: Records) -> dict[str, np.ndarray]:
 def decision_columns(records: Records) -> dict[str, np.ndarray]:
     """A row per decision an operating policy took (``DECISION_FIELDS``,
     :mod:`sim.model.policies`): ``facility``, ``policy`` (``top_up``, ``planned_cut``,
-    ``batching``), ``decision``, ``time_h`` (hours from the start), ``day`` (0-based),
+    ``batching``), ``decision``, ``time_h`` (hours from the start), ``day`` (0-based, of ``time_h`` to 1e-6 h),
     ``reason`` in words, ``cover_d`` (the watched refinery's days of cover then; NaN for
     batches) and ``tonnes`` (its stock above ``min_stock``; for a batch the tonnes at the
     head when called, or the batch's size when it starts)."""
@@ -270,5 +270,5 @@ def decision_columns(records: Records) -> dict[str, np.ndarray]:
             data[name] = _num(list(values))
         else:
             data[name] = np.array([str(v) for v in values], dtype=object)
-    data["day"] = np.floor(data["time_h"] / 24.0).astype("int64")
+    data["day"] = np.floor((data["time_h"] + 1e-6) / 24.0).astype("int64")  # 119.99999999999999 h is day 5
     return data

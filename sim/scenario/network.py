@@ -64,9 +64,15 @@ class Cover(Strict):
         if isinstance(v, str):
             try:
                 units.parse_duration(v)
+                return {"days": v}
             except units.UnitError:
+                pass
+            try:
+                units.parse_mass(v, 1.0)  # only the unit matters here; barrels are read again, with the factor
                 return {"tonnes": v}
-            return {"days": v}
+            except units.UnitError:
+                raise ValueError(f"cannot read {v!r} as a cover: give days of demand (e.g. '10d') or tonnes "
+                                 "above min_stock (e.g. '150kt')") from None
         return v
 
     @model_validator(mode="after")
@@ -170,8 +176,9 @@ class BatchRule(Strict):
     Flexible batching (any of these makes a batch's size the head's free stock when it
     starts pumping, at most ``size``): ``min_size`` calls a batch as soon as the head holds
     that much; ``flush`` pumps what is there after a maximum idle time; ``windows`` are
-    the only periods in which a batch may be called or pump (outside them a batch under
-    way pauses).  A batch of ``m`` t pumps at min(capacity, m / min_window)."""
+    the only periods in which a batch may be called (when its ``setup`` and ``min_window``
+    fit before the window closes) or pump (outside them a batch under way pauses).  A batch
+    of ``m`` t pumps at min(capacity, m / min_window)."""
 
     size_t: Tonnes = Field(alias="size", gt=0, description="a full batch: the most one batch moves")
     setup_h: Hours = Field(default=0.0, alias="setup", ge=0)
