@@ -74,10 +74,12 @@ class Watch:
     def cover_d(self, now: float) -> float:
         """Days of cover now (NaN when the demand is zero)."""
         d = self.demand_t_per_h(now) * 24.0
-        return max(0.0, self.tank.level_t - self.tank.floor_t) / d if d > 0 else math.nan
+        return self.cover_t() / d if d > 0 else math.nan
 
     def cover_t(self) -> float:
-        return max(0.0, self.tank.level_t - self.tank.floor_t)
+        """Tonnes above the floor now (0 within the tanks' tolerance of it)."""
+        c = self.tank.level_t - self.tank.floor_t
+        return c if c > EPS_T else 0.0
 
 
 def _words(cover: sn.Cover) -> str:
@@ -124,7 +126,7 @@ class TopUp:
             self.state, self.until_h = self.WAITING, now + delay
         if self.state == self.WAITING and now >= self.until_h - 1e-9:
             self.state, self.until_h = self.TOPPING, INF
-            self._log("top_up_started", now, f"delay over: {spec.max_rate_t_per_day / 1000.0:g} kt/d until "
+            self._log("top_up_started", now, f"delay over: {spec.max_rate_t_per_day / 1000.0:,.1f} kt/d until "
                                               f"{watch.name} cover is back at {_words(spec.restore_to)}")
         if self.state == self.TOPPING and watch.reached(spec.restore_to, now):
             self.state = self.NOMINAL
