@@ -89,6 +89,13 @@ class Cover(Strict):
         assert self.days_h is not None
         return floor_t + self.days_h * demand_t_per_h
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        """The schema says what a file may hold: the bare value too (``3d``, ``150kt``)."""
+        return {"anyOf": [{"type": "string", "examples": ["3d", "150kt"],
+                           "description": "days of demand (a duration) or tonnes above min_stock (a mass)"},
+                          handler(schema)]}
+
     @property
     def value(self) -> float:
         """The number given, in its own unit (hours of demand, or tonnes)."""
