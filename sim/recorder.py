@@ -91,7 +91,8 @@ DISRUPTION_FIELDS = ("disruption", "facility", "kind", "start_h", "end_h")
 
 # A decision an operating policy took (sim.model.policies): a supply contract's top-up
 # (top_up_triggered / top_up_started / top_up_stopped), a refinery's planned cut
-# (cut_started / cut_ended), a flexible batch (batch_called / batch_flushed / batch_started).
+# (cut_started / cut_ended), a flexible batch (batch_called / batch_flushed / batch_started /
+# batch_cancelled).
 DECISION_FIELDS = (
     "facility",  # the source, refinery or pipeline that acted
     "policy",    # top_up | planned_cut | batching

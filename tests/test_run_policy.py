@@ -131,3 +131,16 @@ def test_a_contradictory_cut_is_refused_at_its_field(tmp_path: Path, policy: dic
     assert len(problems) == 1
     assert problems[0].path[:4] == ("network", "refineries", 0, "run_policy")
     assert words in problems[0].message and problems[0].line is not None
+
+
+def test_during_a_cut_to_a_rate_the_demand_still_follows_its_schedule() -> None:
+    """Cut to 4 kt/d from 120 h; the demand steps from 10 to 12 kt/d on day 8.  The planned
+    run stays 4 kt/d, the recorded demand is 12 kt/d from day 8, so the planned cut grows
+    from 6 to 8 kt/d: 6 x 3 + 8 x 7 = 74 kt over days 5-14."""
+    policy = {**CUT, "min_share": None, "min_rate": "4 kt/d"}
+    net = _net(policy)
+    net["refineries"][0]["demand_schedule"] = [{"start": "8d", "rate": "12 kt/d"}]
+    row, rec = _refinery_kpis(net)
+    assert flow_row(rec, "R", "demand") == pytest.approx([10_000] * 8 + [12_000] * 7)
+    assert flow_row(rec, "R", "planned")[5:] == pytest.approx([4_000] * 10)
+    assert row["planned_cut_t"] == pytest.approx(74_000)

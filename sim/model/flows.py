@@ -235,7 +235,9 @@ class PolicyRun(Run):
         return self.policy.rate(demand)
 
     def due(self, now: float) -> bool:
-        return self.policy.due(now) or self.policy.rate(self.schedule.rate_at(now)) != self.nominal_t_per_h
+        demand = self.schedule.rate_at(now)
+        return (self.policy.due(now) or self.policy.rate(demand) != self.nominal_t_per_h
+                or demand * self.factor != self.true_rate)  # a demand step under a cut to a fixed rate
 
     def hours_to_change(self, now: float) -> float:
         return min(self.schedule.next_change_after(now) - now, self.policy.hours_to_change(now))
@@ -460,6 +462,10 @@ class Pipeline(Flow):
 
     def _start_pumping(self, b: Batch, fx: FlexBatch, now: float) -> None:
         fx.amount_t = min(b.size_t, self.src.free_t)
+        if fx.amount_t <= EPS_T:  # the head was drawn down by another outlet during the notice
+            b.phase, fx.idle_since_h = BatchPhase.IDLE, now
+            self._log(fx, "batch_cancelled", now, "nothing at the head when the notice ended", 0.0)
+            return
         b.cap_t_per_h = fx.amount_t / fx.min_window_h if fx.min_window_h > 0 else INF
         b.phase, b.pumped_t = BatchPhase.PUMP, 0.0
         self._log(fx, "batch_started", now, "setup over: pumping the batch", fx.amount_t)
