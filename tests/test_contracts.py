@@ -176,3 +176,20 @@ def test_after_the_2019_contamination_a_top_up_lets_mozyr_rebuild_its_stock() ->
     assert kt["cut_run_days_mozyr"] < kf["cut_run_days_mozyr"]
     assert kt["shortfall_mozyr_t"] < kf["shortfall_mozyr_t"]
     assert abs(imbalance_t(topped.balance)) < 1.0
+
+
+def test_a_drawn_top_up_delay_gives_the_same_run_on_any_executor(tmp_path: Path) -> None:
+    """Same seed, same numbers: the contamination what-if with a drawn delay, run serially
+    and on a pool of two workers, writes identical KPI and decision tables."""
+    import pandas as pd
+
+    import sim
+
+    delay = "network.sources.russia_mozyr.contract.delay={uniform: [1d, 5d]}"
+    runs = [sim.run(ROOT / "scenarios" / "contamination_2019_top_up.yaml", replications=3, seed=5,
+                    executor=ex, workers=w, out=tmp_path / ex, overrides=[delay], progress=False)
+            for ex, w in (("serial", None), ("local", 2))]
+    pd.testing.assert_frame_equal(runs[0].kpis, runs[1].kpis)
+    pd.testing.assert_frame_equal(runs[0].decisions, runs[1].decisions)
+    started = runs[0].decisions[runs[0].decisions.decision == "top_up_started"]
+    assert len(started) > 0 and runs[0].decisions.replication.nunique() == 3
