@@ -164,3 +164,17 @@ def test_the_2021_reverse_flow_windows_confine_brody_mozyr_to_january_march_and_
     starts = [d[3] / 24.0 for d in rec.decisions if d[2] == "batch_started"]
     assert starts and all(inside[int(t)] for t in starts)
     assert abs(imbalance_t(rec.balance)) < 1.0
+
+
+def test_a_full_batch_above_the_head_tank_is_refused_unless_a_smaller_batch_may_start() -> None:
+    """B holds at most 100 kt: whole 150 kt batches could never start (refused, naming the
+    field); with min_size 40 kt a batch is called when B holds 40 kt (20 d at 2 kt/d, 480 h)
+    and moves what B holds after its 1 d notice, 42 kt."""
+    from sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="can never start"):
+        simulate(scenario(_net(size="150kt"), horizon="25d"), SEED)
+    rec = simulate(scenario(_net(size="150kt", min_size="40kt"), horizon="25d"), SEED)
+    assert [(d[2], d[3], d[6]) for d in rec.decisions[:2]] == [
+        ("batch_called", pytest.approx(480.0), pytest.approx(40_000)),
+        ("batch_started", pytest.approx(504.0), pytest.approx(42_000))]
