@@ -22,7 +22,9 @@ import numpy as np
 #   run         tonnes a refinery processed
 #   demand      tonnes a refinery wanted to process (its scheduled run rate)
 #   removed     tonnes taken out of the system (contaminated linefill)
-FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed")
+#   planned     tonnes a refinery's run policy wanted to run (demand less a planned cut;
+#               recorded only for refineries with ``run_policy: planned_cut``)
+FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed", "planned")
 
 VOYAGE_FIELDS = (
     "voyage",          # int, 0.. in order of creation
@@ -115,6 +117,21 @@ RAIL_TRIP_FIELDS = (
     "unload_end_h",    # NaN while the trip is not finished at the horizon
 )
 
+# A decision an operating policy took (sim.model.policies): a supply contract's top-up
+# (top_up_triggered / top_up_started / top_up_stopped), a refinery's planned cut
+# (cut_started / cut_ended), a flexible batch (batch_called / batch_flushed / batch_started /
+# batch_cancelled).
+DECISION_FIELDS = (
+    "facility",  # the source, refinery or pipeline that acted
+    "policy",    # top_up | planned_cut | batching
+    "decision",
+    "time_h",
+    "reason",    # what triggered it, in words
+    "cover_d",   # the watched refinery's days of cover (stock above min_stock / demand) then; NaN for batches
+    "tonnes",    # the watched refinery's stock above min_stock; for batches: the tonnes at the
+                 # head (batch_called / batch_flushed) or the batch's size (batch_started)
+)
+
 
 @dataclass
 class Records:
@@ -143,6 +160,8 @@ class Records:
     cargo_intake: list[tuple] = field(default_factory=list)  # CARGO_INTAKE_FIELDS
     # tonnes each voyage loaded (voyage -> t), once its loading ends
     cargo_loaded_t: dict[int, float] = field(default_factory=dict)
+
+    decisions: list[tuple] = field(default_factory=list)  # DECISION_FIELDS
 
     def __post_init__(self) -> None:
         n_days = max(1, math.ceil(self.horizon_h / 24.0))

@@ -72,6 +72,8 @@ from sim.model.network import (
     Schedule,
     Tank,
 )
+from sim.model.flows import ContractProduction, FlexBatch, PolicyRun
+from sim.model.policies import RunCut, TopUp, Watch
 from sim.model.port import Port
 from sim.model.rail import RailService, TrainLoad
 from sim.model.voyage import SeaLeg, start_fleet, start_programme
@@ -140,6 +142,9 @@ class Model:
     def finish(self, until_h: float, events: int) -> None:
         rec = self.records
         self.network.finish(until_h)
+        for f in self.flows.values():
+            if isinstance(f, PolicyRun):
+                f.close(until_h)
         self.waits.close_all(until_h)
         rec.voyages = [v.row() for v in self.voyages]
         rec.cargo_intake = [(v, r, first, last, t) for (v, r), (first, last, t) in sorted(self.cargo_intake.items())]
@@ -200,6 +205,8 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
         flow_names += [(t.name, "load"), (t.name, "discharge")]
     for r in net.refineries:
         flow_names += [(r.name, "run"), (r.name, "demand")]
+    # a planned-cut refinery also records the run its policy wants (demand less the planned cut)
+    flow_names += [(r.name, "planned") for r in net.refineries if isinstance(r.run_policy, sc.PlannedCut)]
     if windows is None:
         windows = disruptions.target_windows(scenario, seed_seq)
     records = Records(horizon_h=scenario.horizon_h, flow_names=flow_names, tank_names=[f.name for f in storage],
@@ -221,10 +228,10 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
         tanks[fac.name] = network.add_tank(tank)
 
     flows: dict[tuple[str, str], Flow] = {}
+    demand = {r.name: _schedule(scenario, r.demand_t_per_day, r.demand_schedule) for r in net.refineries}
     for s in net.sources:
-        flows[(s.name, "production")] = network.add_flow(Production(
-            s.name, tanks[s.name], [conditions[s.name]], records.flow_index(s.name, "production"),
-            _schedule(scenario, s.rate_t_per_day, s.schedule), s.origin))
+        flows[(s.name, "production")] = network.add_flow(_production(
+            s, scenario, tanks, demand, conditions, records, seed_seq))
     depots = {d.name for d in net.depots}
     rail_slots: dict[str, tuple[list[TrainLoad], list[DischargeSlot]]] = {}
     for p in net.pipelines:
@@ -236,6 +243,8 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
         if p.batching is not None:
             b = p.batching
             batch = Batch(b.size_t, b.setup_h, b.size_t / b.min_window_h if b.min_window_h > 0 else math.inf)
+            if b.flexible:
+                batch.flex = _flex_batch(b, scenario, records)
         # A rail leg holds only what was loaded onto it: its tank cars start empty, so the
         # first crude reaches the tail once a transit's worth (capacity x transit) has been
         # loaded, as a refilling line does (no linefill, no lost flow).
@@ -245,6 +254,13 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
             capacity_t_per_h=p.capacity_t_per_day / 24.0, linefill_t=_linefill_t(p, scenario),
             filled_with=filled_with, removed_index=records.flow_index(p.name, "removed"), batch=batch))
     for r in net.refineries:
+        if isinstance(r.run_policy, sc.PlannedCut):
+            cut = RunCut(r.name, r.run_policy, Watch(r.name, tanks[r.name], demand[r.name].rate_at),
+                         records.decisions)
+            flows[(r.name, "run")] = network.add_flow(PolicyRun(
+                r.name, tanks[r.name], [conditions[r.name]], records.flow_index(r.name, "run"), demand[r.name],
+                records.flow_index(r.name, "planned"), records.flow_index(r.name, "demand"), cut, records))
+            continue
         flows[(r.name, "run")] = network.add_flow(Run(
             r.name, tanks[r.name], [conditions[r.name]], records.flow_index(r.name, "run"),
             _schedule(scenario, r.demand_t_per_day, r.demand_schedule), records.flow_index(r.name, "demand")))
@@ -301,6 +317,40 @@ def _rail_slots(p: sc.Pipeline, tanks: dict[str, Tank], conds: list[Condition], 
     for slot in (*loads, *unloads):
         network.add_flow(slot)
     return loads, unloads
+
+def _production(s: sc.Source, scenario: sc.Scenario, tanks: dict[str, Tank], demand: dict[str, Schedule],
+                conditions: dict[str, Condition], records: Records, seed_seq: np.random.SeedSequence) -> Flow:
+    """A source's production: fixed, or under a top-up contract watching a refinery's cover
+    (its delays drawn from the source's own stream, so adding one moves no other draw)."""
+    args = (s.name, tanks[s.name], [conditions[s.name]], records.flow_index(s.name, "production"),
+            _schedule(scenario, s.rate_t_per_day, s.schedule), s.origin)
+    c = s.contract
+    if not isinstance(c, sc.TopUpContract):
+        return Production(*args)
+    watch = Watch(c.refinery, tanks[c.refinery], demand[c.refinery].rate_at)
+    policy = TopUp(s.name, c, watch, rngmod.stream(seed_seq, "contract", s.name), disruptions.draw_duration,
+                   records.decisions)
+    return ContractProduction(*args, policy)
+
+
+def _flex_batch(b: sc.BatchRule, scenario: sc.Scenario, records: Records) -> FlexBatch:
+    """The flexible rules of a batched line; its windows sorted and merged."""
+    windows: list[tuple[float, float]] | None = None
+    if b.windows is not None:
+        spans = sorted((scenario.at_h(w.start), scenario.at_h(w.start) + w.duration_h) for w in b.windows)
+        merged: list[tuple[float, float]] = []
+        for a, e in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((a, e))
+        windows = merged
+    flush = b.flush
+    return FlexBatch(min_window_h=b.min_window_h,
+                     min_size_t=b.min_size_t if b.min_size_t is not None else math.inf,
+                     flush_after_h=flush.after_h if flush is not None else math.inf,
+                     flush_min_t=flush.min_t if flush is not None else math.inf,
+                     windows=windows, decisions=records.decisions)
 
 
 def _meter(records: Records, scenario: sc.Scenario, flows: dict[tuple[str, str], Flow],

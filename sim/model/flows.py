@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import math
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ import simpy
 
 from sim.model import lots as lotq
 from sim.model.condition import Condition
+from sim.model.policies import RunCut, TopUp
 from sim.model.solver import TINY_RATE
 from sim.model.tanks import EPS_T, INF, Ledger, Meter, Tank
 from sim.recorder import Records
@@ -181,6 +183,71 @@ class Run(Scheduled):
         return m
 
 
+class ContractProduction(Production):
+    """A source under a supply contract with a top-up (:class:`sim.model.policies.TopUp`):
+    its nominal schedule, or the contract's maximum rate while it restores a refinery's cover."""
+
+    __slots__ = ("policy",)
+
+    def __init__(self, name: str, tank: Tank, conditions: list[Condition], rec_index: int,
+                 schedule: Schedule, origin: str, policy: TopUp) -> None:
+        super().__init__(name, tank, conditions, rec_index, schedule, origin)
+        self.policy = policy
+
+    def nominal(self, t_h: float) -> float:
+        self.policy.step(t_h)  # nominal() is read once per solve of the group: its transitions happen here
+        return self.policy.rate(self.schedule.rate_at(t_h))
+
+    def due(self, now: float) -> bool:
+        return self.policy.due(now) or self.policy.rate(self.schedule.rate_at(now)) != self.nominal_t_per_h
+
+    def hours_to_change(self, now: float) -> float:
+        return min(self.schedule.next_change_after(now) - now, self.policy.hours_to_change(now))
+
+
+class PolicyRun(Run):
+    """A refinery run under a planned-cut policy (:class:`sim.model.policies.RunCut`).
+
+    The network records the run it *wants* under the policy as this run's ``demand_index``
+    series, here the ``planned`` series (demand less the planned cut); the true demand (the
+    schedule times the condition's factor, exactly as a plain :class:`Run` records it) is
+    recorded by the run itself into ``true_demand_index`` (:meth:`close` ends its last segment)."""
+
+    __slots__ = ("policy", "records", "true_demand_index", "true_rate", "true_start_h")
+
+    def __init__(self, name: str, tank: Tank, conditions: list[Condition], rec_index: int,
+                 schedule: Schedule, planned_index: int, true_demand_index: int, policy: RunCut,
+                 records: Records) -> None:
+        super().__init__(name, tank, conditions, rec_index, schedule, planned_index)
+        self.policy = policy
+        self.records = records
+        self.true_demand_index = true_demand_index
+        self.true_rate = 0.0
+        self.true_start_h = 0.0
+
+    def nominal(self, t_h: float) -> float:
+        self.policy.step(t_h)
+        demand = self.schedule.rate_at(t_h)
+        wanted = demand * self.factor
+        if wanted != self.true_rate:
+            self.records.add_flow(self.true_demand_index, self.true_start_h, t_h, self.true_rate)
+            self.true_rate, self.true_start_h = wanted, t_h
+        return self.policy.rate(demand)
+
+    def due(self, now: float) -> bool:
+        demand = self.schedule.rate_at(now)
+        return (self.policy.due(now) or self.policy.rate(demand) != self.nominal_t_per_h
+                or demand * self.factor != self.true_rate)  # a demand step under a cut to a fixed rate
+
+    def hours_to_change(self, now: float) -> float:
+        return min(self.schedule.next_change_after(now) - now, self.policy.hours_to_change(now))
+
+    def close(self, until_h: float) -> None:
+        """End the open segment of the true demand series at ``until_h`` (the end of the run)."""
+        self.records.add_flow(self.true_demand_index, self.true_start_h, until_h, self.true_rate)
+        self.true_start_h = until_h
+
+
 class BatchPhase(enum.Enum):
     """Where a batched pipeline is in its cycle."""
 
@@ -199,6 +266,51 @@ class Batch:
     phase: BatchPhase = BatchPhase.IDLE
     until_h: float = 0.0
     pumped_t: float = 0.0
+    flex: FlexBatch | None = None  # the flexible rules, if any (None: whole batches of size_t)
+
+
+@dataclass(slots=True)
+class FlexBatch:
+    """A batched line's flexible rules (``BatchRule.min_size``, ``flush``, ``windows``) and
+    the state they need; the batch pumps ``amount_t`` (the head's free stock when pumping
+    starts, at most the full size) at min(capacity, amount / min_window).  With windows, a
+    batch is called only when its notice and minimum window fit in the window it is called
+    in, and pumps only inside windows (a batch slower than its window pauses until the next)."""
+
+    min_window_h: float
+    min_size_t: float = INF    # call a batch once the head holds this (INF: full batches only)
+    flush_after_h: float = INF  # flush once idle this long ...
+    flush_min_t: float = INF    # ... if the head holds this
+    windows: list[tuple[float, float]] | None = None  # (start_h, end_h), sorted, disjoint
+    decisions: list[tuple] | None = None  # Records.decisions
+    amount_t: float = 0.0
+    idle_since_h: float = 0.0
+    open: bool = True  # inside a window (always, without windows)
+
+    def in_window(self, t_h: float) -> bool:
+        w = self.windows
+        if w is None:
+            return True
+        i = bisect.bisect_right(w, (t_h + 1e-9, INF)) - 1
+        return i >= 0 and w[i][0] <= t_h + 1e-9 and t_h < w[i][1] - 1e-9
+
+    def fits(self, t_h: float, setup_h: float) -> bool:
+        """Whether a batch called at ``t_h`` can give its notice and pump for its minimum
+        window before the window it is called in closes (always, without windows)."""
+        w = self.windows
+        if w is None:
+            return True
+        i = bisect.bisect_right(w, (t_h + 1e-9, INF)) - 1
+        return i >= 0 and t_h + setup_h + self.min_window_h <= w[i][1] + 1e-9
+
+    def next_edge_after(self, t_h: float) -> float:
+        """The next window start or end after ``t_h`` (INF without windows)."""
+        for a, b in self.windows or ():
+            if a > t_h + 1e-9:
+                return a
+            if b > t_h + 1e-9:
+                return b
+        return INF
 
 
 class Pipeline(Flow):
@@ -240,6 +352,8 @@ class Pipeline(Flow):
         b = self.batch
         if b is None:
             return self.capacity_t_per_h
+        if b.flex is not None and not b.flex.open:
+            return 0.0
         return min(self.capacity_t_per_h, b.cap_t_per_h) if b.phase is BatchPhase.PUMP else 0.0
 
     def attach(self, index: int) -> None:
@@ -291,6 +405,8 @@ class Pipeline(Flow):
         b = self.batch
         if b is None:
             return due
+        if b.flex is not None:
+            return self._settle_flex(b, b.flex, now, apply) or due
         if b.phase is BatchPhase.PUMP and b.pumped_t >= b.size_t - EPS_T:
             if not apply:
                 return True
@@ -311,6 +427,86 @@ class Pipeline(Flow):
                 b.phase, b.pumped_t = BatchPhase.PUMP, 0.0
         return due
 
+    def _call(self, b: Batch, fx: FlexBatch, now: float) -> str | None:
+        """Why a flexible batch would be called now (None: it is not)."""
+        if b.phase is not BatchPhase.IDLE or self.factor <= 0.0 or not fx.open or not fx.fits(now, b.setup_h):
+            return None
+        free = self.src.free_t
+        if free >= b.size_t - EPS_T:
+            return "full batch at the head"
+        if free >= fx.min_size_t - EPS_T:
+            return "head holds the minimum batch"
+        if now >= fx.idle_since_h + fx.flush_after_h - 1e-9 and free >= fx.flush_min_t - EPS_T:
+            return f"idle {fx.flush_after_h / 24.0:g} d: flush what is at the head"
+        return None
+
+    def _log(self, fx: FlexBatch, decision: str, now: float, reason: str, tonnes: float) -> None:
+        if fx.decisions is not None:
+            fx.decisions.append((self.name, "batching", decision, now, reason, math.nan, tonnes))
+
+    def _settle_flex(self, b: Batch, fx: FlexBatch, now: float, apply: bool) -> bool:
+        """The flexible batch cycle (see :class:`FlexBatch`): a window opening or closing,
+        a batch done, setup over (the batch's size is fixed now), a batch called."""
+        due = False
+        inside = fx.in_window(now)
+        if inside != fx.open:
+            if not apply:
+                return True
+            due, fx.open = True, inside
+        if b.phase is BatchPhase.PUMP and b.pumped_t >= fx.amount_t - EPS_T:
+            if not apply:
+                return True
+            due = True
+            b.phase, fx.idle_since_h = BatchPhase.IDLE, now
+        if b.phase is BatchPhase.SETUP and now >= b.until_h - 1e-9:
+            if not apply:
+                return True
+            due = True
+            self._start_pumping(b, fx, now)
+        reason = self._call(b, fx, now)
+        if reason is not None:
+            if not apply:
+                return True
+            due = True
+            self._log(fx, "batch_flushed" if reason.startswith("idle") else "batch_called", now, reason,
+                      self.src.free_t)
+            if b.setup_h > 0.0:
+                b.phase, b.until_h = BatchPhase.SETUP, now + b.setup_h
+            else:
+                self._start_pumping(b, fx, now)
+        return due
+
+    def _start_pumping(self, b: Batch, fx: FlexBatch, now: float) -> None:
+        fx.amount_t = min(b.size_t, self.src.free_t)
+        if fx.amount_t <= EPS_T:  # the head was drawn down by another outlet during the notice
+            b.phase, fx.idle_since_h = BatchPhase.IDLE, now
+            self._log(fx, "batch_cancelled", now, "nothing at the head when the notice ended", 0.0)
+            return
+        b.cap_t_per_h = fx.amount_t / fx.min_window_h if fx.min_window_h > 0 else INF
+        b.phase, b.pumped_t = BatchPhase.PUMP, 0.0
+        self._log(fx, "batch_started", now, "setup over: pumping the batch", fx.amount_t)
+
+    def _flex_hours(self, b: Batch, fx: FlexBatch, now: float) -> float:
+        x = fx.next_edge_after(now) - now
+        if b.phase is BatchPhase.SETUP:
+            return min(x, b.until_h - now)
+        if b.phase is BatchPhase.PUMP:
+            r = self.rate_t_per_h
+            return min(x, (fx.amount_t - b.pumped_t) / r) if r > TINY_RATE else x
+        if self.factor <= 0.0:
+            return x
+        free, net = self.src.free_t, self.src.free_net_t_per_h
+        for need in (b.size_t, fx.min_size_t):
+            if need < INF and net > TINY_RATE and free < need - EPS_T:
+                x = min(x, (need - free) / net)
+        flush_at = fx.idle_since_h + fx.flush_after_h
+        if flush_at < INF:
+            if now < flush_at - 1e-9:
+                x = min(x, flush_at - now)
+            elif net > TINY_RATE and free < fx.flush_min_t - EPS_T:
+                x = min(x, (fx.flush_min_t - free) / net)
+        return x
+
     def due(self, now: float) -> bool:
         return self.settle(now, apply=False)
 
@@ -323,6 +519,8 @@ class Pipeline(Flow):
         b = self.batch
         if b is None:
             return best
+        if b.flex is not None:
+            return min(best, self._flex_hours(b, b.flex, now))
         x = INF
         if b.phase is BatchPhase.IDLE:
             head = self.src

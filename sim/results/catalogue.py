@@ -107,6 +107,13 @@ COST_KPIS: dict[str, KpiFormat] = {
 KPIS.update(COST_KPIS)
 _LANDED = re.compile(r"^landed_cost_(?P<dim>origin|route)_(?P<label>.+)_usd_per_t$")
 
+# The run policies' figures (sim.results.metrics): tonnes a planned cut chose not to run and
+# the days it did, apart from the forced shortfall (``shortfall_t``, the tank at its floor).
+KPIS.update({
+    "planned_cut_t": KpiFormat("planned run cut", "kt", 1e-3, 1),
+    "planned_cut_days": KpiFormat("days with planned run cuts", "d", 1.0, 1),
+})
+
 # Unit suffix -> (unit shown, scale), for columns the table above does not list
 _SUFFIXES = (("_t", "kt", 1e-3), ("_pct", "%", 1.0), ("_h", "h", 1.0), ("_d", "d", 1.0), ("_days", "d", 1.0),
              ("_usd", "k$", 1e-3))

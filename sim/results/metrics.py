@@ -20,7 +20,12 @@ Definitions (all per replication, over the scenario horizon):
   not the refinery's run: crude delivered goes into the refinery's tanks first.
 * **demand**: the refinery's scheduled run (flow kind ``demand``); **run**: what it
   processed (kind ``run``); **demand met** = 100 x run / demand (100 when demand is 0);
-  **shortfall** = sum over days of max(0, demand - run).
+  **shortfall** = sum over days of max(0, planned - run): the *forced* shortfall, what the
+  refinery could not run because its tank was at its floor.  **planned** is the run a
+  refinery's run policy wanted (flow kind ``planned``; the demand itself under the default
+  ``until_dry``), and **planned cut** = sum over days of max(0, demand - planned): the
+  tonnes a ``planned_cut`` policy chose not to run (``planned_cut_t``; ``planned_cut_days``
+  the days on which it exceeds :data:`CUT_TOL_T`).  Demand met counts both (run / demand).
 * **cut-run day**: a day on which a refinery's shortfall exceeds :data:`CUT_TOL_T` (1 t,
   so float rounding never counts as a cut).  ``cut_run_days`` in the run table counts the
   days on which *any* refinery cut runs.
@@ -102,6 +107,7 @@ from sim.results.tables import (
     balance_columns,
     cargo_columns,
     daily_flow_t,
+    decision_columns,
     delivered_daily_t,
     passage_columns,
     programmes_and_fleets,
@@ -198,6 +204,16 @@ def _finite(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def planned_t(records: Records, refinery: str) -> np.ndarray:
+    """Daily tonnes the refinery's run policy wanted to run: its ``planned`` series under a
+    ``planned_cut`` policy, else its demand."""
+    try:
+        idx = records.flow_index(refinery, "planned")
+    except KeyError:
+        return daily_flow_t(records, refinery, "demand")
+    return records.flow_t[idx]
+
+
 def _cut_days(demand: np.ndarray, run: np.ndarray) -> np.ndarray:
     return (demand - run) > CUT_TOL_T
 
@@ -289,6 +305,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
             "disrupted_h": _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in dis if f == name), horizon),
             "delivered_t": nan, "demand_t": nan, "run_t": nan, "demand_met_pct": nan,
             "shortfall_t": nan, "cut_run_days": nan, "min_days_cover": nan,
+            "planned_cut_t": nan, "planned_cut_days": nan,
             "stock_mean_t": nan, "stock_min_t": nan, "stock_end_t": nan,
             "removed_t": float(daily_flow_t(records, name, "removed").sum()),
         }
@@ -330,14 +347,17 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
         elif isinstance(fac, Refinery):
             demand = daily_flow_t(records, name, "demand")
             run = daily_flow_t(records, name, "run")
+            planned = planned_t(records, name)
             delivered = delivered_daily_t(records, scenario, name)
             row.update(
                 delivered_t=float(delivered.sum()), demand_t=float(demand.sum()), run_t=float(run.sum()),
                 throughput_t=float(run.sum()),
                 demand_met_pct=100.0 * float(run.sum()) / float(demand.sum()) if demand.sum() > 0 else 100.0,
-                shortfall_t=float(np.maximum(demand - run, 0.0).sum()),
-                cut_run_days=int(_cut_days(demand, run).sum()),
+                shortfall_t=float(np.maximum(planned - run, 0.0).sum()),
+                cut_run_days=int(_cut_days(planned, run).sum()),
                 min_days_cover=_nanmin(_cover_days(records, scenario, name)),
+                planned_cut_t=float(np.maximum(demand - planned, 0.0).sum()),
+                planned_cut_days=int(_cut_days(demand, planned).sum()),
             )
             row["utilisation_pct"] = row["demand_met_pct"]
         row.setdefault("passages", nan if section != "chokepoints" else 0)
@@ -411,7 +431,7 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns |
     first = _first_activations(records)
     refineries = [r.name for r in scenario.network.refineries]
     per_ref = {r: (delivered_daily_t(records, scenario, r), daily_flow_t(records, r, "demand"),
-                   daily_flow_t(records, r, "run"))
+                   daily_flow_t(records, r, "run"), planned_t(records, r))
                for r in refineries}
     rows = []
     # a wait segment names every responsible disruption ("storm+strike") and is credited in
@@ -435,9 +455,9 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns |
             with_t, without_t = held_back[d.name]
             row.update(throughput_t=with_t, throughput_without_t=without_t, held_back_t=without_t - with_t)
         for r in refineries:
-            delivered, demand, run = per_ref[r]
+            delivered, demand, run, planned = per_ref[r]
             if n_act:
-                row[f"time_to_survive_{slug(r)}_d"] = time_to_survive_d(_cut_days(demand, run), start)
+                row[f"time_to_survive_{slug(r)}_d"] = time_to_survive_d(_cut_days(planned, run), start)
                 row[f"time_to_recover_{slug(r)}_d"] = time_to_recover_d(delivered, demand, start, end)
             else:
                 row[f"time_to_survive_{slug(r)}_d"] = math.nan
@@ -467,9 +487,14 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     out["demand_met_pct"] = 100.0 * run_t / demand_t if demand_t > 0 else 100.0
     out["shortfall_t"] = float(sum(f["shortfall_t"] for f in refs))
     any_cut = np.zeros(records.n_days, dtype=bool)
+    any_planned = np.zeros(records.n_days, dtype=bool)
     for r in scenario.network.refineries:
-        any_cut |= _cut_days(daily_flow_t(records, r.name, "demand"), daily_flow_t(records, r.name, "run"))
+        planned = planned_t(records, r.name)
+        any_cut |= _cut_days(planned, daily_flow_t(records, r.name, "run"))
+        any_planned |= _cut_days(daily_flow_t(records, r.name, "demand"), planned)
     out["cut_run_days"] = int(any_cut.sum())
+    out["planned_cut_t"] = float(sum(f["planned_cut_t"] for f in refs))
+    out["planned_cut_days"] = int(any_planned.sum())
     covers = np.array([f["min_days_cover"] for f in refs], dtype="float64")
     out["min_days_cover"] = _nanmin(covers)
     v = voyages(records, scenario) if voyages_df is None else voyages_df
@@ -500,6 +525,8 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
         out[f"shortfall_{s}_t"] = f["shortfall_t"]
         out[f"cut_run_days_{s}"] = f["cut_run_days"]
         out[f"min_days_cover_{s}"] = f["min_days_cover"]
+        out[f"planned_cut_{s}_t"] = f["planned_cut_t"]
+        out[f"planned_cut_days_{s}"] = f["planned_cut_days"]
     out.update(dependency_kpis(records, scenario))
     if scenario.costs is not None:  # the cost layer (sim.results.costs); no columns without a costs: section
         v_costs: Columns = v if "voyage_cost_usd" in v else {
@@ -576,6 +603,8 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "balance": balance_columns(records),
         "cargoes": cargo_columns(records, scenario),
         "rail_trips": rail_trip_columns(records),
+
+        "decisions": decision_columns(records),
     }
     out = {}
     for name, cols in tables.items():

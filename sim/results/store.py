@@ -13,6 +13,8 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     passages.parquet       a row per strait passage (queue entry, entry, exit, wait by cause)
     balance.parquet        a row per replication: the mass balance at the end, and its imbalance
     cargoes.parquet        a row per cargo and refinery it reached: first and last tonne, lead times
+
+    decisions.parquet      a row per decision an operating policy took (top-up, planned cut, batch)
     summary.json           mean, std, p5, p50, p95 of every KPI over the replications, and
                            the risk block (sim.results.risk)
     parts/                 while running: one folder per finished block of replications
@@ -366,6 +368,11 @@ class RunResult:
     def rail_trips(self) -> pd.DataFrame:
         """A row per loaded train trip of the rail services (:func:`sim.results.tables.rail_trip_columns`)."""
         return self.table("rail_trips")
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """A row per decision of an operating policy (``sim.results.tables.decision_columns``)."""
+        return self.table("decisions")
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.recorder import RAIL_TRIP_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.recorder import DECISION_FIELDS, RAIL_TRIP_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario.language import Fleet, Programme, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
@@ -440,3 +440,21 @@ def rail_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
             row[f"{column}_mean"] = float(trips[column][mine].mean()) if mine.any() else math.nan
         out.append(row)
     return out
+
+def decision_columns(records: Records) -> dict[str, np.ndarray]:
+    """A row per decision an operating policy took (``DECISION_FIELDS``,
+    :mod:`sim.model.policies`): ``facility``, ``policy`` (``top_up``, ``planned_cut``,
+    ``batching``), ``decision``, ``time_h`` (hours from the start), ``day`` (0-based, of ``time_h`` to 1e-6 h),
+    ``reason`` in words, ``cover_d`` (the watched refinery's days of cover then; NaN for
+    batches) and ``tonnes`` (its stock above ``min_stock``; for a batch the tonnes at the
+    head when called, or the batch's size when it starts)."""
+    rows = records.decisions
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in DECISION_FIELDS]
+    data: dict[str, np.ndarray] = {}
+    for name, values in zip(DECISION_FIELDS, cols, strict=True):
+        if name in ("time_h", "cover_d", "tonnes"):
+            data[name] = _num(list(values))
+        else:
+            data[name] = np.array([str(v) for v in values], dtype=object)
+    data["day"] = np.floor((data["time_h"] + 1e-6) / 24.0).astype("int64")  # 119.99999999999999 h is day 5
+    return data

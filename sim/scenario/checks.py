@@ -134,7 +134,11 @@ def problems(s: sc.Scenario) -> list[Found]:
         if p.batching is not None:
             head = by_name.get(p.from_)
             cap = getattr(getattr(head, "tank", None), "capacity_t", None)
-            if cap is not None and p.batching.size_t > cap:
+            b = p.batching
+            # a flexible rule starts a batch at its min_size or flush.min (then moves what is there)
+            inf = float("inf")
+            smallest = min(b.size_t, b.min_size_t or inf, b.flush.min_t if b.flush is not None else inf)
+            if cap is not None and smallest > cap:
                 found.append((("network", "pipelines", i, "batching", "size"),
                               f"a batch of {p.batching.size_t:,.0f} t on {p.name!r} can never start: its head "
                               f"tank {p.from_!r} holds at most {cap:,.0f} t",

@@ -58,6 +58,7 @@ from sim.scenario.network import (
     Tank,
     Terminal,
 )
+from sim.scenario.network import Cover, FixedContract, Flush, LineWindow, PlannedCut, TopUpContract, UntilDry
 from sim.scenario.quantities import (
     Bytes,
     ClockHours,
@@ -187,6 +188,11 @@ def reference_problems(s: Scenario) -> list[tuple[FieldPath, str]]:
         if p.from_ in section_of and section_of[p.from_] == "refineries":
             problems.append((("network", "pipelines", i, "from"),
                              f"pipeline {p.name!r} starts at a refinery ({p.from_!r}); refineries only receive crude"))
+    refinery_names = [r.name for r in net.refineries]
+    for i, src in enumerate(net.sources):  # a top-up contract watches a refinery's cover
+        refinery = getattr(src.contract, "refinery", None)
+        if refinery is not None:
+            need(("network", "sources", i, "contract", "refinery"), refinery, refinery_names, "refinery")
     legs_between: dict[frozenset[str], list[str]] = {}
     for i, leg in enumerate(net.sea_legs):
         need(("network", "sea_legs", i, "from"), leg.from_, terminals, "terminal")
@@ -267,3 +273,5 @@ __all__ = [
     "Stochastic", "Strict", "Tank", "Tanker", "Terminal", "Tonnes", "TonnesPerDay", "Unit", "When", "Window",
     "reference_problems", "unit_of",
 ]
+# the operators' policies of the network section (supply contracts, run policies, flexible batches)
+__all__ += ["Cover", "FixedContract", "Flush", "LineWindow", "PlannedCut", "TopUpContract", "UntilDry"]

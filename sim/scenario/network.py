@@ -7,12 +7,14 @@ quantity whose unit is in its type (:mod:`sim.scenario.quantities`) and its fiel
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from sim import units
 from sim.scenario.base import Direction, Strict, When
-from sim.scenario.quantities import ClockHours, Metres, Name, NauticalMiles, Tonnes, TonnesPerDay, Hours
+from sim.scenario.distributions import Distribution
+from sim.scenario.quantities import ClockHours, Fraction, Metres, Name, NauticalMiles, Tonnes, TonnesPerDay, Hours
 
 
 class Tank(Strict):
@@ -50,6 +52,99 @@ class Facility(Strict):
                     "risk-exposure analysis, routesim exposure), e.g. '22d'")
 
 
+class Cover(Strict):
+    """A refinery's cover: its stock above ``min_stock``, as days of its demand (``10d``)
+    or as tonnes (``150kt``).  A bare value is read by its unit: a duration is days of
+    demand, a mass is tonnes."""
+
+    days_h: Hours | None = Field(default=None, alias="days", ge=0,
+                                 description="stock above min_stock, in days of the refinery's demand now")
+    tonnes_t: Tonnes | None = Field(default=None, alias="tonnes", ge=0,
+                                    description="stock above min_stock, in tonnes")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_value(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                units.parse_duration(v)
+                return {"days": v}
+            except units.UnitError:
+                pass
+            try:
+                units.parse_mass(v, 1.0)  # only the unit matters here; barrels are read again, with the factor
+                return {"tonnes": v}
+            except units.UnitError:
+                raise ValueError(f"cannot read {v!r} as a cover: give days of demand (e.g. '10d') or tonnes "
+                                 "above min_stock (e.g. '150kt')") from None
+        return v
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Cover:
+        if (self.days_h is None) == (self.tonnes_t is None):
+            raise ValueError("give a cover as days of demand (e.g. '10d') or as tonnes above min_stock "
+                             "(e.g. '150kt')")
+        return self
+
+    def level_t(self, floor_t: float, demand_t_per_h: float) -> float:
+        """The tank level (t) at which the cover is exactly this, with demand ``demand_t_per_h``."""
+        if self.tonnes_t is not None:
+            return floor_t + self.tonnes_t
+        assert self.days_h is not None
+        return floor_t + self.days_h * demand_t_per_h
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        """The schema says what a file may hold: the bare value too (``3d``, ``150kt``)."""
+        return {"anyOf": [{"type": "string", "examples": ["3d", "150kt"],
+                           "description": "days of demand (a duration) or tonnes above min_stock (a mass)"},
+                          handler(schema)]}
+
+    @property
+    def value(self) -> float:
+        """The number given, in its own unit (hours of demand, or tonnes)."""
+        return self.days_h if self.days_h is not None else float(self.tonnes_t or 0.0)
+
+    def same_unit(self, other: Cover) -> bool:
+        return (self.days_h is None) == (other.days_h is None)
+
+
+class FixedContract(Strict):
+    """The source makes its ``rate`` (or ``schedule``) whatever happens downstream (the default)."""
+
+    kind: Literal["fixed"] = "fixed"
+
+
+class TopUpContract(Strict):
+    """The source makes its nominal ``rate`` (or ``schedule``) until ``refinery``'s cover
+    falls below ``below``; after ``delay`` it makes ``max_rate`` until the cover is back
+    at ``restore_to``, then its nominal rate again (a supplier restoring stock after an
+    outage).  Recorded in the run's ``decisions`` table: triggered, started, stopped."""
+
+    kind: Literal["top_up"]
+    refinery: Name = Field(description="the refinery whose cover the supplier restores")
+    below: Cover = Field(description="the cover (days of demand or tonnes above min_stock) that triggers a top-up")
+    restore_to: Cover = Field(description="the cover at which the top-up stops; above 'below', in the same unit")
+    max_rate_t_per_day: TonnesPerDay = Field(alias="max_rate", gt=0,
+                                             description="the source's rate while it tops up")
+    delay: Distribution = Field(default_factory=lambda: Distribution(fixed=0.0),
+                                description="time from the trigger to the first extra crude (a duration or a "
+                                            "distribution, drawn per trigger from the source's own stream)")
+
+    @model_validator(mode="after")
+    def _restore_above(self) -> TopUpContract:
+        if not self.below.same_unit(self.restore_to):
+            raise ValueError("give 'below' and 'restore_to' in the same unit (both days, e.g. '10d', "
+                             "or both tonnes, e.g. '150kt')")
+        if not self.restore_to.value > self.below.value:
+            raise ValueError("'restore_to' must be above 'below' (a top-up that stops where it starts "
+                             "would switch on and off at once)")
+        return self
+
+
+Contract = Annotated[FixedContract | TopUpContract, Field(discriminator="kind")]
+
+
 class Source(Facility):
     """Crude made available at a rate (or a schedule of rates) into the source's tank."""
 
@@ -57,6 +152,10 @@ class Source(Facility):
     rate_t_per_day: TonnesPerDay = Field(alias="rate", ge=0)
     schedule: tuple[RateStep, ...] = ()
     tank: Tank = Tank(capacity_t=0.0)
+    contract: Contract = Field(
+        default_factory=FixedContract,
+        description="how the supply responds: 'fixed' (the rate whatever happens, the default) or 'top_up' "
+                    "(restore a refinery's cover after it falls, up to a maximum rate, after a delay)")
 
 
 class Depot(Facility):
@@ -65,14 +164,56 @@ class Depot(Facility):
     tank: Tank
 
 
+class Flush(Strict):
+    """Pump what is at the head once the line has been idle ``after`` (since its last batch
+    ended, or the start), if the head holds at least ``min``."""
+
+    after_h: Hours = Field(alias="after", gt=0, description="the longest a line stays idle with crude at its head")
+    min_t: Tonnes = Field(alias="min", gt=0, description="the smallest batch a flush pumps")
+
+
+class LineWindow(Strict):
+    """A period in which a batched line may run (e.g. a stop of the southern Druzhba flow)."""
+
+    start: When
+    duration_h: Hours = Field(alias="duration", gt=0)
+
+
 class BatchRule(Strict):
     """The line moves crude in batches: one starts only when the head tank holds ``size``;
     each needs ``setup`` notice, and occupies the line for at least ``min_window``
-    (Brody–Mozyr reverse flow: southern Druzhba stopped for at least 3 days per batch)."""
+    (Brody–Mozyr reverse flow: southern Druzhba stopped for at least 3 days per batch).
 
-    size_t: Tonnes = Field(alias="size", gt=0)
+    Flexible batching (any of these makes a batch's size the head's free stock when it
+    starts pumping, at most ``size``): ``min_size`` calls a batch as soon as the head holds
+    that much; ``flush`` pumps what is there after a maximum idle time; ``windows`` are
+    the only periods in which a batch may be called (when its ``setup`` and ``min_window``
+    fit before the window closes) or pump (outside them a batch under way pauses).  A batch
+    of ``m`` t pumps at min(capacity, m / min_window)."""
+
+    size_t: Tonnes = Field(alias="size", gt=0, description="a full batch: the most one batch moves")
     setup_h: Hours = Field(default=0.0, alias="setup", ge=0)
     min_window_h: Hours = Field(default=0.0, alias="min_window", ge=0)
+    min_size_t: Tonnes | None = Field(
+        default=None, alias="min_size", gt=0,
+        description="call a batch once the head holds this much (the batch then moves what is there when "
+                    "pumping starts, up to 'size'); default: only full batches")
+    flush: Flush | None = Field(default=None, description="pump a partial batch after a maximum idle time")
+    windows: tuple[LineWindow, ...] | None = Field(
+        default=None, description="the only periods in which the line may run batches (default: any time)")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> BatchRule:
+        if self.min_size_t is not None and self.min_size_t > self.size_t:
+            raise ValueError(f"'min_size' ({self.min_size_t:,.0f} t) is above 'size' ({self.size_t:,.0f} t)")
+        if self.flush is not None and self.flush.min_t > self.size_t:
+            raise ValueError(f"'flush.min' ({self.flush.min_t:,.0f} t) is above 'size' ({self.size_t:,.0f} t)")
+        return self
+
+    @property
+    def flexible(self) -> bool:
+        """Whether any flexible rule is given (otherwise: whole batches of ``size``, as before)."""
+        return self.min_size_t is not None or self.flush is not None or self.windows is not None
 
 
 class RailService(Strict):
@@ -163,6 +304,40 @@ class Terminal(Facility):
     berths: Berths
 
 
+class UntilDry(Strict):
+    """The refinery runs at its demand until its tank reaches ``min_stock`` (the default)."""
+
+    kind: Literal["until_dry"] = "until_dry"
+
+
+class PlannedCut(Strict):
+    """When the cover falls below ``below``, the refinery cuts its run to ``min_share`` of
+    its demand (or to ``min_rate``) and runs so until the cover is back at ``restart_at``
+    (hysteresis: ``restart_at`` is above ``below``).  The tonnes it does not run meanwhile
+    are the planned cut (KPI ``planned_cut_t``), apart from the forced shortfall when the
+    tank still reaches its floor."""
+
+    kind: Literal["planned_cut"]
+    below: Cover = Field(description="the cover (days of demand or tonnes above min_stock) that starts a cut")
+    restart_at: Cover = Field(description="the cover at which full runs restart; above 'below', in the same unit")
+    min_share: Fraction | None = Field(default=None, description="the cut run as a share of demand (e.g. 0.5)")
+    min_rate_t_per_day: TonnesPerDay | None = Field(default=None, alias="min_rate", ge=0,
+                                                    description="the cut run as a rate (capped at the demand)")
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> PlannedCut:
+        if (self.min_share is None) == (self.min_rate_t_per_day is None):
+            raise ValueError("give the cut run as 'min_share' (e.g. 0.5) or 'min_rate' (e.g. '6 Mt/y')")
+        if not self.below.same_unit(self.restart_at):
+            raise ValueError("give 'below' and 'restart_at' in the same unit (both days or both tonnes)")
+        if not self.restart_at.value > self.below.value:
+            raise ValueError("'restart_at' must be above 'below' (the cut needs a restart level above its trigger)")
+        return self
+
+
+RunPolicy = Annotated[UntilDry | PlannedCut, Field(discriminator="kind")]
+
+
 class Refinery(Facility):
     """Crude tanks and a run rate (its demand); below ``min_stock`` it cuts runs."""
 
@@ -170,6 +345,10 @@ class Refinery(Facility):
     demand_t_per_day: TonnesPerDay = Field(alias="demand", ge=0)
     demand_schedule: tuple[RateStep, ...] = ()
     min_stock_t: Tonnes = Field(default=0.0, alias="min_stock", ge=0)
+    run_policy: RunPolicy = Field(
+        default_factory=UntilDry,
+        description="how runs respond to low stock: 'until_dry' (full runs until the tank reaches min_stock, "
+                    "the default) or 'planned_cut' (a reduced run below a cover, until a restart cover)")
 
 
 class Pass(Strict):
