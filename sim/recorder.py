@@ -87,6 +87,13 @@ PASSAGE_FIELDS = ("chokepoint", "tanker", "direction", "arrive_h", "enter_h", "e
 
 DISRUPTION_FIELDS = ("disruption", "facility", "kind", "start_h", "end_h")
 
+# a row per lifting a programme's nomination desk decided (sim.model.nomination.Cargo)
+NOMINATION_FIELDS = (
+    "programme", "tanker", "decided_h", "policy", "trigger", "watch", "stock_t", "cover_d", "position_t",
+    "lead_time_h", "laycan_h", "cargo_t", "load_port", "discharge_port", "rerouted_from", "rerouted_to",
+    "switch_delay_h", "switch_cost_usd",
+)
+
 
 @dataclass
 class Records:
@@ -101,6 +108,7 @@ class Records:
     waits: list[tuple] = field(default_factory=list)        # WAIT_FIELDS
     passages: list[tuple] = field(default_factory=list)     # PASSAGE_FIELDS
     disruptions: list[tuple] = field(default_factory=list)  # DISRUPTION_FIELDS
+    nominations: list[tuple] = field(default_factory=list)  # NOMINATION_FIELDS
     # tonnes delivered to each refinery by (refinery, origin, route)
     delivered_by_origin: dict[tuple[str, str, str], float] = field(default_factory=dict)
     # throughput windows: (disruption, facility, start_h, end_h), by default every activation

@@ -71,6 +71,7 @@ from sim.model.network import (
     Schedule,
     Tank,
 )
+from sim.model.nomination import Desk
 from sim.model.port import Port
 from sim.model.voyage import SeaLeg, start_fleet, start_programme
 from sim.scenario.work import estimate_events
@@ -94,6 +95,7 @@ class Model:
     legs: dict[str, SeaLeg]
     chokepoints: dict[str, Chokepoint]
     waits: WaitRecorder
+    desk: Desk
     estimated_events: int = 0
     voyages: list[Voyage] = field(default_factory=list)
 
@@ -138,6 +140,7 @@ class Model:
         self.network.finish(until_h)
         self.waits.close_all(until_h)
         rec.voyages = [v.row() for v in self.voyages]
+        rec.nominations = [c.row() for c in self.desk.cargoes]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
         _tanker_throughput(rec, self.voyages, set(self.chokepoints),
                            {frozenset((leg.spec.from_, leg.spec.to)): name for name, leg in self.legs.items()})
@@ -253,9 +256,11 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
                                       for t in net.terminals})
     chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario, waits=waits)
                    for c in net.chokepoints}
+    voyages: list[Voyage] = []
+    desk = Desk(env, scenario, network, tanks, conditions, voyages, seed_seq)  # sim.model.nomination
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
                   tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
-                  estimated_events=estimate)
+                  desk=desk, estimated_events=estimate, voyages=voyages)
     for t in net.terminals:
         model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits,
                                    load_slots[t.name], discharge_slots[t.name])

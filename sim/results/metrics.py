@@ -102,6 +102,7 @@ from sim.results.tables import (
     daily_flow_t,
     delivered_daily_t,
     passage_columns,
+    nomination_columns,
     programmes_and_fleets,
     timeseries_columns,
     voyage_columns,
@@ -562,6 +563,7 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "waits": w,
         "passages": passage_columns(records),
         "balance": balance_columns(records),
+        "nominations": nomination_columns(records),
     }
     out = {}
     for name, cols in tables.items():

@@ -12,6 +12,7 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     waits.parquet          a row per wait (facility, cause, disruption, tanker, start, end)
     passages.parquet       a row per strait passage (queue entry, entry, exit, wait by cause)
     balance.parquet        a row per replication: the mass balance at the end, and its imbalance
+    nominations.parquet    a row per lifting a programme decided: when, by which policy, why
     summary.json           mean, std, p5, p50, p95 of every KPI over the replications, and
                            the risk block (sim.results.risk)
     parts/                 while running: one folder per finished block of replications
@@ -353,6 +354,10 @@ class RunResult:
     @property
     def balance(self) -> pd.DataFrame:
         return self.table("balance")
+
+    @property
+    def nominations(self) -> pd.DataFrame:
+        return self.table("nominations")
 
     @property
     def summary(self) -> pd.DataFrame:

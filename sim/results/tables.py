@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.recorder import NOMINATION_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario.language import Fleet, Programme, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
@@ -253,3 +253,38 @@ def balance_columns(records: Records) -> dict[str, np.ndarray]:
     out["imbalance_t"] = out["injected_t"] - (out["processed_t"] + out["in_pipelines_t"] + out["in_tanks_t"]
                                               + out["aboard_t"] + out["removed_t"])
     return out
+
+
+_NOMINATION_TEXT = ("programme", "tanker", "policy", "trigger", "watch", "load_port", "discharge_port",
+                    "rerouted_from", "rerouted_to")
+
+
+def nominations(records: Records) -> pd.DataFrame:
+    """A row per lifting a programme decided (see :func:`nomination_columns`)."""
+    return pd.DataFrame(nomination_columns(records))
+
+
+def nomination_columns(records: Records) -> dict[str, np.ndarray]:
+    """A row per lifting of every cargo programme (``NOMINATION_FIELDS``, from
+    :mod:`sim.model.nomination`), in the order they were decided (calendar liftings first,
+    as the calendar is set at the start).
+
+    Columns: ``programme``, ``tanker`` (joins ``voyages.parquet``), ``decided_h``,
+    ``policy`` (calendar | reorder), ``trigger`` (calendar | reorder |
+    ``emergency:supply_cut:<source>`` | ``emergency:closure:<facility>``), ``watch`` and what
+    the desk saw of it when it decided (``stock_t``, ``cover_d`` for a refinery,
+    ``position_t``; NaN without a watched facility), ``lead_time_h``, ``laycan_h`` (due at
+    the load port), ``cargo_t``, ``load_port`` and ``discharge_port`` (as sailed; "" if the
+    tanker was not yet due within the horizon), ``rerouted_from`` / ``rerouted_to``
+    (``load->discharge``; "" when not rerouted, ``rerouted_to`` "" when no alternative was
+    clear), ``switch_delay_h`` and ``switch_cost_usd``.
+    """
+    rows = records.nominations
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in NOMINATION_FIELDS]
+    data: dict[str, np.ndarray] = {}
+    for name, values in zip(NOMINATION_FIELDS, cols, strict=True):
+        if name in _NOMINATION_TEXT:
+            data[name] = np.array([str(v) for v in values], dtype=object)
+        else:
+            data[name] = _num(list(values))
+    return data
