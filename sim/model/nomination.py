@@ -316,6 +316,7 @@ class _Trigger:
         self.cond = desk.conditions[trig.facility]
         self.armed = True
         self.cond.on_change(self._changed)
+        self._changed()  # a condition already in force when the model is built
 
     def holds(self) -> bool:
         if self.trig.supply_cut is not None:

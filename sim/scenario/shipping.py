@@ -107,8 +107,9 @@ class Nomination(Strict):
 
     policy: Literal["calendar", "reorder"] = Field(
         default="calendar", description="calendar: the fixed liftings of every/dates; reorder: an (s, S) policy")
-    watch: Name | None = Field(default=None, description="reorder: the refinery or terminal whose stock is "
-                                                        "watched (the discharge port or downstream of it)")
+    watch: Name | None = Field(default=None, description="the refinery or terminal whose stock the reorder "
+                                                        "policy watches and the nominations table records "
+                                                        "(the discharge port or downstream of it)")
     reorder_point: Level | None = Field(default=None, description="reorder: s, nominate when the inventory "
                                                                   "position is below it")
     order_up_to: Level | None = Field(default=None, description="reorder: S, the position the nominations restore")
@@ -123,10 +124,11 @@ class Nomination(Strict):
     @model_validator(mode="after")
     def _complete(self) -> Nomination:
         if self.policy == "calendar":
-            given = [f for f in ("watch", "reorder_point", "order_up_to", "lead_time", "max_in_flight", "review_h")
+            given = [f for f in ("reorder_point", "order_up_to", "lead_time", "max_in_flight", "review_h")
                      if f in self.model_fields_set]
             if given:
-                raise ValueError(f"{', '.join(g.removesuffix('_h') for g in given)} only apply to 'policy: reorder'")
+                names = ", ".join(g.removesuffix("_h") for g in given)
+                raise ValueError(f"{names} {'applies' if len(given) == 1 else 'apply'} only to 'policy: reorder'")
             return self
         missing = [f for f in ("watch", "reorder_point", "order_up_to", "lead_time") if getattr(self, f) is None]
         if missing:
