@@ -361,3 +361,18 @@ def test_the_halved_supply_what_if_nominates_three_extra_cargoes_a_week_apart_af
     mine, theirs = (replication_tables(r, s, 0)["kpis"].iloc[0] for r in (rec, without))
     assert mine["shortfall_mozyr_t"] < theirs["shortfall_mozyr_t"]
     assert mine["delivered_t"] == pytest.approx(theirs["delivered_t"], rel=1e-3)
+
+
+def test_a_run_folder_keeps_the_policies_through_its_resolved_scenario() -> None:
+    """The resolved scenario.yaml of a run (every value written out) loads back to the same
+    scenario, for a calendar programme with an emergency and a reorder one with a reroute."""
+    from sim.results import store
+    from sim.scenario.loader import validate_tree
+    reorder = copy.deepcopy(REORDER)
+    reorder["programmes"][0]["reroute"] = {"threshold": "2d", "alternatives": [{"load_port": "A", "cost_usd": 5}]}
+    reorder["programmes"][0]["nomination"]["emergency"] = {"when": [{"closure": "BR"}, {"supply_cut": "S"}]}
+    del reorder["programmes"][0]["nomination"]["max_in_flight"]
+    cases = [load_scenario(SCENARIOS / "russian_supply_halved_2020.yaml"), scenario(WITH_SOURCE, shipping=reorder)]
+    for s in cases:
+        again = validate_tree(store.scenario_data(s), "<resolved>")
+        assert again == s and store.scenario_hash(again) == store.scenario_hash(s)

@@ -21,7 +21,8 @@ the policies of the programmes' ``nomination:`` blocks (:mod:`sim.scenario.shipp
   as ``min_stock + cover x daily demand`` of the watched refinery (the cover of the README's
   ``min_days_cover``); ``stock`` is tonnes.  When position < s it nominates
   n = ceil((S - position) / cargo) cargoes, fewer if that would put more than
-  ``max_in_flight`` of the programme's cargoes in flight (nominated, not yet discharging).
+  ``max_in_flight`` (default: no cap) of the programme's cargoes in flight (nominated, not
+  yet discharging).
   Each is due at its load port a lead time (a draw of ``lead_time``) after the decision.
   Periodic rather than continuous review because that is how a buyer works (a daily stock
   report, a chartering desk that fixes ships on working days), and because the flow
@@ -82,6 +83,7 @@ from sim.scenario.shipping import Emergency, EmergencyTrigger, Level, Nomination
 
 Process = Generator[simpy.Event, object, None]
 KNOWN_CLOSING = frozenset({"closure", "contamination"})
+DEFAULT_REVIEW_H = 24.0  # a reorder policy's review period when it gives none
 
 
 @dataclass(slots=True)
@@ -174,13 +176,13 @@ class Desk:
             stock, cover, pos = self.position(prog)
             if pos < s_t:
                 want = math.ceil((big_s_t - pos) / cargo_t - 1e-9)
-                room = nom.max_in_flight - self.in_flight(prog)
+                room = want if nom.max_in_flight is None else nom.max_in_flight - self.in_flight(prog)
                 for _ in range(max(0, min(want, room))):
-                    self._nominate(prog, "reorder", "reorder", nom.lead_time, streams, launch, (stock, cover, pos))
+                    self.nominate(prog, "reorder", "reorder", nom.lead_time, streams, launch, (stock, cover, pos))
                     pos += cargo_t
-            yield self.env.timeout(nom.review_h)
+            yield self.env.timeout(nom.review_h if nom.review_h is not None else DEFAULT_REVIEW_H)
 
-    def _nominate(self, prog: sc.Programme, kind: str, trigger: str, lead: sc.Distribution,
+    def nominate(self, prog: sc.Programme, kind: str, trigger: str, lead: sc.Distribution,
                   streams: tuple[np.random.Generator, np.random.Generator], launch: Launch,
                   seen: tuple[float, float, float]) -> None:
         now = float(self.env.now)
@@ -320,7 +322,7 @@ class _Trigger:
 
     def holds(self) -> bool:
         if self.trig.supply_cut is not None:
-            return self.cond.factor < self.trig.below
+            return self.cond.factor < (1.0 if self.trig.below is None else self.trig.below)
         return self.cond.closed
 
     def _changed(self) -> None:
@@ -340,7 +342,7 @@ class _Trigger:
             if env.now >= self.end_h:
                 return
             seen = self.desk.position(self.prog)
-            self.desk._nominate(self.prog, "emergency", f"emergency:{self.trig.cause}", self.lead, self.streams,
+            self.desk.nominate(self.prog, "emergency", f"emergency:{self.trig.cause}", self.lead, self.streams,
                                 self.launch, seen)
             if k + 1 < em.cargoes and em.spacing_h > 0.0:
                 yield env.timeout(em.spacing_h)

@@ -56,15 +56,16 @@ class EmergencyTrigger(Strict):
     closure or a contamination)."""
 
     supply_cut: Name | None = Field(default=None, description="a source whose supply is watched")
-    below: Fraction = Field(default=1.0, description="supply_cut: fire when the source's disruptions leave it "
-                                                     "less than this share of its nominal rate")
+    below: Fraction | None = Field(default=None, description="supply_cut: fire when the source's disruptions "
+                                                             "leave it less than this share of its nominal rate "
+                                                             "(default 1: any cut)")
     closure: Name | None = Field(default=None, description="a facility whose closure is watched")
 
     @model_validator(mode="after")
     def _one(self) -> EmergencyTrigger:
         if (self.supply_cut is None) == (self.closure is None):
             raise ValueError("give exactly one of 'supply_cut: SOURCE' or 'closure: FACILITY'")
-        if self.closure is not None and "below" in self.model_fields_set:
+        if self.closure is not None and self.below is not None:
             raise ValueError("'below' only applies to a supply_cut trigger")
         return self
 
@@ -115,17 +116,19 @@ class Nomination(Strict):
     order_up_to: Level | None = Field(default=None, description="reorder: S, the position the nominations restore")
     lead_time: Distribution | None = Field(
         default=None, description="reorder: procurement and chartering time, decision to laycan at the load port")
-    max_in_flight: int = Field(default=100, ge=1, le=1_000,
-                               description="reorder: cap on cargoes nominated and not yet discharging")
-    review_h: Hours = Field(default=24.0, alias="review", gt=0,
-                            description="reorder: the review period (periodic review, the first at the start)")
+    max_in_flight: int | None = Field(default=None, ge=1, le=1_000,
+                                      description="reorder: cap on cargoes nominated and not yet discharging "
+                                                  "(default: no cap)")
+    review_h: Hours | None = Field(default=None, alias="review", ge=1.0,
+                                   description="reorder: the review period (periodic review, the first at the "
+                                               "start; default 1d, at least 1h)")
     emergency: Emergency | None = Field(default=None, description="extra cargoes after a supply cut or closure")
 
     @model_validator(mode="after")
     def _complete(self) -> Nomination:
         if self.policy == "calendar":
             given = [f for f in ("reorder_point", "order_up_to", "lead_time", "max_in_flight", "review_h")
-                     if f in self.model_fields_set]
+                     if getattr(self, f) is not None]
             if given:
                 names = ", ".join(g.removesuffix("_h") for g in given)
                 raise ValueError(f"{names} {'applies' if len(given) == 1 else 'apply'} only to 'policy: reorder'")
