@@ -376,3 +376,41 @@ def test_a_run_folder_keeps_the_policies_through_its_resolved_scenario() -> None
     for s in cases:
         again = validate_tree(store.scenario_data(s), "<resolved>")
         assert again == s and store.scenario_hash(again) == store.scenario_hash(s)
+
+
+def test_with_no_clear_alternative_the_cargo_keeps_its_route_and_says_so() -> None:
+    """AB and CB are both closed from 12 h for 5 d: the alternative via C is blocked too, so
+    the cargo keeps A->B (``rerouted_to`` empty, no delay or cost) and waits at A."""
+    ship = {"programmes": [{
+        "name": "P", "dates": ["2021-01-02"], "load_ports": [{"terminal": "A"}], "discharge_port": "B",
+        "tanker": TANKER, "reroute": {"threshold": "2d", "alternatives": [{"load_port": "C", "cost_usd": 50000}]}}]}
+    shut = [{"name": "legs_shut", "target": ["AB", "CB"], "kind": "closure",
+             "window": {"start": "12h", "duration": "5d"}}]
+    (r,) = rows(simulate(scenario(REROUTE_NET, shipping=ship, disruptions=shut), SEED))
+    assert (r["rerouted_from"], r["rerouted_to"], r["load_port"]) == ("A->B", "", "A")
+    assert r["switch_delay_h"] == 0.0 and r["switch_cost_usd"] == 0.0
+
+
+def test_an_emergency_does_not_move_the_reorder_cargoes_draws() -> None:
+    """Reorder and emergency cargoes draw their lead times from separate streams: the k-th
+    reorder cargo's lead time is the same with or without an emergency trigger, including
+    the reorder cargoes decided after an emergency one."""
+    def run(emergency: dict[str, Any] | None) -> list[dict[str, Any]]:
+        prog = copy.deepcopy(REORDER)
+        prog["programmes"][0]["nomination"]["lead_time"] = {"uniform": ["40h", "80h"]}
+        if emergency:
+            prog["programmes"][0]["nomination"]["emergency"] = emergency
+        return rows(simulate(scenario(half_fed, shipping=prog, horizon="30d",
+                                      disruptions=cut(0.0, "4d", "2d")), SEED))
+
+    half_fed = copy.deepcopy(WITH_SOURCE)  # S covers half of R's demand
+    half_fed["sources"][0]["rate"] = half_fed["pipelines"][1]["capacity"] = "6 kt/d"
+
+    plain = [r["lead_time_h"] for r in run(None) if r["trigger"] == "reorder"]
+    got = run({"when": [{"supply_cut": "S"}], "lead_time": {"uniform": ["1d", "2d"]}})
+    first_extra = min(r["decided_h"] for r in got if r["trigger"].startswith("emergency"))
+    mixed = [r["lead_time_h"] for r in got if r["trigger"] == "reorder"]
+    later = [r for r in got if r["trigger"] == "reorder" and r["decided_h"] > first_extra]
+    assert later, "the test needs reorder cargoes decided after the emergency one"
+    n = min(len(plain), len(mixed))
+    assert n > len(mixed) - len(later) and plain[:n] == mixed[:n]
