@@ -91,14 +91,22 @@ def test_reorder_on_a_terminal_stock_counts_the_stock_in_tonnes() -> None:
     assert all(math.isnan(r["cover_d"]) for r in got)  # a terminal has no days of cover
 
 
-def test_a_calendar_programme_records_its_liftings_and_draws_nothing_new() -> None:
-    """A calendar lifting is decided with the calendar: ``decided_h`` = its laycan (24 h)."""
+def test_a_calendar_programme_records_its_liftings_and_what_its_watch_showed() -> None:
+    """A calendar lifting is decided at its laycan (24 h, 144 h).  Watching R, the first
+    sees R's 100 - 12 = 88 kt (7.33 days of cover) and nothing on the way; the second sees
+    100 + 24 - 72 = 52 kt in R and B, the first cargo having been pumped through."""
     cal = {"programmes": [{"name": "P", "every": "5d", "first": "1d", "load_ports": [{"terminal": "A"}],
                            "discharge_port": "B", "tanker": TANKER}]}
     rec = simulate(scenario(CORRIDOR, shipping=cal), SEED)
     got = rows(rec)
     assert [(r["tanker"], r["decided_h"], r["trigger"], r["load_port"]) for r in got] == [
         ("P-001", 24.0, "calendar", "A"), ("P-002", 144.0, "calendar", "A")]
+    assert all(math.isnan(r["position_t"]) and r["watch"] == "" for r in got)
+    cal["programmes"][0]["nomination"] = {"watch": "R"}
+    watched = rows(simulate(scenario(CORRIDOR, shipping=cal), SEED))
+    assert [r["position_t"] for r in watched] == pytest.approx([88_000, 52_000])
+    assert watched[0]["cover_d"] == pytest.approx(88 / 12) and watched[0]["watch"] == "R"
+    assert voyage_dicts(simulate(scenario(CORRIDOR, shipping=cal), SEED)) == voyage_dicts(rec)
 
 
 # A source S sends 12 kt/d to R by its own line, besides the sea route.

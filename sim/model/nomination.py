@@ -4,9 +4,10 @@ One :class:`Desk` per replication keeps a :class:`Cargo` for every lifting of ev
 programme (its row of ``Records.nominations``, the ``nominations.parquet`` table) and runs
 the policies of the programmes' ``nomination:`` blocks (:mod:`sim.scenario.shipping`):
 
-* ``calendar`` (the default): the liftings of ``every``/``dates``, decided at the start of
-  the run; :func:`sim.model.voyage.start_programme` starts them as it always has, and the
-  desk only records them (``decided_h`` = the calendar laycan, trigger ``calendar``).
+* ``calendar`` (the default): the liftings of ``every``/``dates``;
+  :func:`sim.model.voyage.start_programme` starts them as it always has, and the desk only
+  records them (``decided_h`` = the laycan, trigger ``calendar``; with a ``watch``, what
+  the desk sees of it then, the position without the lifting itself).
 * ``reorder``: an (s, S) policy with **periodic review**.  At hour 0, ``review``, 2
   ``review``, ... until ``until`` (or the horizon) the desk reads the *inventory position*
   of the watched facility W:
@@ -179,12 +180,13 @@ class Desk:
                 room = want if nom.max_in_flight is None else nom.max_in_flight - self.in_flight(prog)
                 for _ in range(max(0, min(want, room))):
                     self.nominate(prog, "reorder", "reorder", nom.lead_time, streams, launch, (stock, cover, pos))
-                    pos += cargo_t
             yield self.env.timeout(nom.review_h if nom.review_h is not None else DEFAULT_REVIEW_H)
 
     def nominate(self, prog: sc.Programme, kind: str, trigger: str, lead: sc.Distribution,
-                  streams: tuple[np.random.Generator, np.random.Generator], launch: Launch,
-                  seen: tuple[float, float, float]) -> None:
+                 streams: tuple[np.random.Generator, np.random.Generator], launch: Launch,
+                 seen: tuple[float, float, float]) -> None:
+        """Nominate one cargo now (``kind``: reorder | emergency), due a draw of ``lead``
+        later; ``seen`` is (stock, cover, position) as the desk read them before deciding."""
         now = float(self.env.now)
         lead_h = draw_duration(lead, streams[0])
         u = float(streams[1].random())
@@ -261,6 +263,11 @@ class Desk:
     def at_laycan(self, prog: sc.Programme, cargo: Cargo, load: str) -> tuple[str, str, float]:
         """Record the load port and apply the reroute rule: (load port, discharge port,
         switch delay in hours) for the cargo due at its load port now."""
+        if cargo.trigger == "calendar" and prog.nomination is not None and prog.nomination.watch is not None:
+            # what the buyer sees as the lifting is called (the position without this cargo)
+            stock, cover, pos = self.position(prog)
+            cargo.watch, cargo.stock_t, cargo.cover_d = prog.nomination.watch, stock, cover
+            cargo.position_t = pos - cargo.cargo_t
         discharge = prog.discharge_port
         rr = prog.reroute
         if rr is not None and self._blocked(load, discharge, rr.threshold_h):
