@@ -132,6 +132,13 @@ DECISION_FIELDS = (
                  # head (batch_called / batch_flushed) or the batch's size (batch_started)
 )
 
+# a row per lifting a programme's nomination desk decided (sim.model.nomination.Cargo)
+NOMINATION_FIELDS = (
+    "programme", "tanker", "decided_h", "policy", "trigger", "watch", "stock_t", "cover_d", "position_t",
+    "lead_time_h", "laycan_h", "cargo_t", "load_port", "discharge_port", "rerouted_from", "rerouted_to",
+    "switch_delay_h", "switch_cost_usd",
+)
+
 
 @dataclass
 class Records:
@@ -147,6 +154,8 @@ class Records:
     passages: list[tuple] = field(default_factory=list)     # PASSAGE_FIELDS
     disruptions: list[tuple] = field(default_factory=list)  # DISRUPTION_FIELDS
     rail_trips: list[tuple] = field(default_factory=list)   # RAIL_TRIP_FIELDS (rail services only)
+
+    nominations: list[tuple] = field(default_factory=list)  # NOMINATION_FIELDS
     # tonnes delivered to each refinery by (refinery, origin, route)
     delivered_by_origin: dict[tuple[str, str, str], float] = field(default_factory=dict)
     # throughput windows: (disruption, facility, start_h, end_h), by default every activation

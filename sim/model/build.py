@@ -74,6 +74,8 @@ from sim.model.network import (
 )
 from sim.model.flows import ContractProduction, FlexBatch, PolicyRun
 from sim.model.policies import RunCut, TopUp, Watch
+
+from sim.model.nomination import Desk
 from sim.model.port import Port
 from sim.model.rail import RailService, TrainLoad
 from sim.model.voyage import SeaLeg, start_fleet, start_programme
@@ -98,6 +100,7 @@ class Model:
     legs: dict[str, SeaLeg]
     chokepoints: dict[str, Chokepoint]
     waits: WaitRecorder
+    desk: Desk
     estimated_events: int = 0
     voyages: list[Voyage] = field(default_factory=list)
     # (voyage, refinery) -> [first_h, last_h, tonnes] of that cargo into that refinery
@@ -148,6 +151,7 @@ class Model:
         self.waits.close_all(until_h)
         rec.voyages = [v.row() for v in self.voyages]
         rec.cargo_intake = [(v, r, first, last, t) for (v, r), (first, last, t) in sorted(self.cargo_intake.items())]
+        rec.nominations = [c.row() for c in self.desk.cargoes]
         rec.delivered_by_origin = {k: float(v) for k, v in rec.delivered_by_origin.items()}
         _tanker_throughput(rec, self.voyages, set(self.chokepoints),
                            {frozenset((leg.spec.from_, leg.spec.to)): name for name, leg in self.legs.items()})
@@ -282,9 +286,11 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
            {name: list(loads) for name, (loads, _unloads) in rail_slots.items()})
     chokepoints = {c.name: Chokepoint(env, c, conditions[c.name], records, scenario, waits=waits)
                    for c in net.chokepoints}
+    voyages: list[Voyage] = []
+    desk = Desk(env, scenario, network, tanks, conditions, voyages, seed_seq)  # sim.model.nomination
     model = Model(env=env, scenario=scenario, records=records, network=network, conditions=conditions,
                   tanks=tanks, flows=flows, ports={}, legs={}, chokepoints=chokepoints, waits=waits,
-                  estimated_events=estimate, cargo_intake=cargo_intake)
+                  desk=desk, estimated_events=estimate, cargo_intake=cargo_intake, voyages=voyages)
     for t in net.terminals:
         model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits,
                                    load_slots[t.name], discharge_slots[t.name])

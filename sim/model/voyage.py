@@ -15,6 +15,11 @@ and are in addition to the sailing time of the leg's whole distance.
 Randomness: each programme draws from its own stream, ``rng.stream(seed, "shipping",
 programme)``, two uniforms per lifting in lifting order (laycan offset, then load port),
 whether or not they are used, so changing a spread never shifts another draw.
+
+Nomination: every lifting has a row on the model's nomination desk
+(:class:`sim.model.nomination.Desk`), which also starts the cargoes of a ``reorder`` policy
+or an ``emergency`` trigger, chooses the load port by ``readiness`` and reroutes a cargo
+round a long closure when the tanker is due at its load port.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import simpy
 from sim.model.chokepoint import Chokepoint
 from sim.model.condition import Condition
 from sim.model.network import FlowNetwork
+from sim.model.nomination import Cargo, Desk
 from sim.model.port import ConditionWatch, Port
 from sim.model.waits import WaitRecorder
 from sim.recorder import Voyage
@@ -46,6 +52,7 @@ class Fleetyard(Protocol):
     scenario: sc.Scenario
     network: FlowNetwork
     ports: dict[str, Port]
+    desk: Desk  # the programmes' nomination desk (sim.model.nomination)
 
     def new_voyage(self, tanker: str, programme: str, load_port: str, discharge_port: str,
                    cargo_t: float) -> Voyage: ...
@@ -129,11 +136,18 @@ def start_programme(model: Fleetyard, prog: sc.Programme, rng: np.random.Generat
         arrive_h = max(0.0, float(laycan_h + offset_h))
         pick = min(int(np.searchsorted(shares, draws[k, 1] * shares[-1], side="right")), len(shares) - 1)
         tanker = f"{prog.name}-{k + 1:03d}"
-        model.env.process(_spot(model, prog, tanker, arrive_h, pick))
+        cargo = model.desk.calendar(prog, tanker, arrive_h)  # its nominations row
+        model.env.process(_spot(model, prog, tanker, arrive_h, pick, cargo))
+    # the reorder review and emergency triggers of a nomination block (sim.model.nomination)
+    def launch(tanker: str, arrive_h: float, pick: int, cargo: Cargo) -> None:
+        model.env.process(_spot(model, prog, tanker, arrive_h, pick, cargo))
+
+    model.desk.start(prog, launch)
     return len(times)
 
 
-def _spot(model: Fleetyard, prog: sc.Programme, tanker: str, arrive_h: float, pick: int) -> Process:
+def _spot(model: Fleetyard, prog: sc.Programme, tanker: str, arrive_h: float, pick: int,
+          cargo: Cargo) -> Process:
     env = model.env
     if arrive_h > env.now:
         yield env.timeout(arrive_h - env.now)
@@ -142,8 +156,14 @@ def _spot(model: Fleetyard, prog: sc.Programme, tanker: str, arrive_h: float, pi
         model.network.sync()
         levels = [model.ports[p.terminal].tank.free_t for p in prog.load_ports]
         pick = levels.index(max(levels))
-    load = model.ports[prog.load_ports[pick].terminal]
-    discharge = model.ports[prog.discharge_port]
+    elif prog.choose_port == "readiness":
+        pick = model.desk.readiness_pick(prog)
+    # the nominations row, and a switch round a long closure (programme 'reroute:')
+    load_name, discharge_name, switch_h = model.desk.at_laycan(prog, cargo, prog.load_ports[pick].terminal)
+    if switch_h > 0.0:
+        yield env.timeout(switch_h)
+    load = model.ports[load_name]
+    discharge = model.ports[discharge_name]
     yield from voyage(model, tanker, prog.tanker, prog.name, load, discharge,
                       model.leg_between(load.name, discharge.name))
 

@@ -110,6 +110,7 @@ from sim.results.tables import (
     decision_columns,
     delivered_daily_t,
     passage_columns,
+    nomination_columns,
     programmes_and_fleets,
     rail_trip_columns,
     timeseries_columns,
@@ -603,8 +604,8 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "balance": balance_columns(records),
         "cargoes": cargo_columns(records, scenario),
         "rail_trips": rail_trip_columns(records),
-
         "decisions": decision_columns(records),
+        "nominations": nomination_columns(records),
     }
     out = {}
     for name, cols in tables.items():

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from sim.results.files import to_arrow
 
 TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits", "passages", "balance",
-          "cargoes", "rail_trips", "decisions")
+          "cargoes", "rail_trips", "decisions", "nominations")
 PARTS = "parts"
 PART_EXT = ".arrow"  # blocks are Arrow IPC files: written and read back several times faster than Parquet
 

@@ -13,8 +13,8 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     passages.parquet       a row per strait passage (queue entry, entry, exit, wait by cause)
     balance.parquet        a row per replication: the mass balance at the end, and its imbalance
     cargoes.parquet        a row per cargo and refinery it reached: first and last tonne, lead times
-
     decisions.parquet      a row per decision an operating policy took (top-up, planned cut, batch)
+    nominations.parquet    a row per lifting a programme decided: when, by which policy, why
     summary.json           mean, std, p5, p50, p95 of every KPI over the replications, and
                            the risk block (sim.results.risk)
     parts/                 while running: one folder per finished block of replications
@@ -373,6 +373,10 @@ class RunResult:
     def decisions(self) -> pd.DataFrame:
         """A row per decision of an operating policy (``sim.results.tables.decision_columns``)."""
         return self.table("decisions")
+
+    @property
+    def nominations(self) -> pd.DataFrame:
+        return self.table("nominations")
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.recorder import DECISION_FIELDS, RAIL_TRIP_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
+from sim.recorder import DECISION_FIELDS, NOMINATION_FIELDS, RAIL_TRIP_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario.language import Fleet, Programme, Scenario
 
 WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
@@ -441,6 +441,7 @@ def rail_kpis(records: Records, scenario: Scenario) -> list[dict[str, Any]]:
         out.append(row)
     return out
 
+
 def decision_columns(records: Records) -> dict[str, np.ndarray]:
     """A row per decision an operating policy took (``DECISION_FIELDS``,
     :mod:`sim.model.policies`): ``facility``, ``policy`` (``top_up``, ``planned_cut``,
@@ -457,4 +458,39 @@ def decision_columns(records: Records) -> dict[str, np.ndarray]:
         else:
             data[name] = np.array([str(v) for v in values], dtype=object)
     data["day"] = np.floor((data["time_h"] + 1e-6) / 24.0).astype("int64")  # 119.99999999999999 h is day 5
+    return data
+
+
+_NOMINATION_TEXT = ("programme", "tanker", "policy", "trigger", "watch", "load_port", "discharge_port",
+                    "rerouted_from", "rerouted_to")
+
+
+def nominations(records: Records) -> pd.DataFrame:
+    """A row per lifting a programme decided (see :func:`nomination_columns`)."""
+    return pd.DataFrame(nomination_columns(records))
+
+
+def nomination_columns(records: Records) -> dict[str, np.ndarray]:
+    """A row per lifting of every cargo programme (``NOMINATION_FIELDS``, from
+    :mod:`sim.model.nomination`), in the order they were decided (calendar liftings first,
+    as the calendar is set at the start).
+
+    Columns: ``programme``, ``tanker`` (joins ``voyages.parquet``), ``decided_h``,
+    ``policy`` (calendar | reorder), ``trigger`` (calendar | reorder |
+    ``emergency:supply_cut:<source>`` | ``emergency:closure:<facility>``), ``watch`` and what
+    the desk saw of it when it decided (``stock_t``, ``cover_d`` for a refinery,
+    ``position_t``; NaN without a watched facility), ``lead_time_h``, ``laycan_h`` (due at
+    the load port), ``cargo_t``, ``load_port`` and ``discharge_port`` (as sailed; "" if the
+    tanker was not yet due within the horizon), ``rerouted_from`` / ``rerouted_to``
+    (``load->discharge``; "" when not rerouted, ``rerouted_to`` "" when no alternative was
+    clear), ``switch_delay_h`` and ``switch_cost_usd``.
+    """
+    rows = records.nominations
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in NOMINATION_FIELDS]
+    data: dict[str, np.ndarray] = {}
+    for name, values in zip(NOMINATION_FIELDS, cols, strict=True):
+        if name in _NOMINATION_TEXT:
+            data[name] = np.array([str(v) for v in values], dtype=object)
+        else:
+            data[name] = _num(list(values))
     return data

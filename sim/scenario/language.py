@@ -75,6 +75,7 @@ from sim.scenario.quantities import (
     unit_of,
 )
 from sim.scenario.shipping import Fleet, PortShare, Programme, Shipping, Tanker
+from sim.scenario.shipping import nomination_problems
 
 
 # --------------------------------------------------------------------------- scenario
@@ -226,6 +227,9 @@ def reference_problems(s: Scenario) -> list[tuple[FieldPath, str]]:
     for i, fleet in enumerate(s.shipping.fleets):
         route(("shipping", "fleets", i, "load_port"), fleet.load_port,
               ("shipping", "fleets", i, "discharge_port"), fleet.discharge_port)
+    # nomination policies and reroute alternatives (sim.scenario.shipping)
+    problems += nomination_problems(s.shipping.programmes, section_of, _suggest, route,
+                                    [(p.from_, p.to) for p in net.pipelines])
 
     groups = s.groups()
     pool = list(section_of) + list(groups)
