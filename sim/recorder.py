@@ -22,7 +22,9 @@ import numpy as np
 #   run         tonnes a refinery processed
 #   demand      tonnes a refinery wanted to process (its scheduled run rate)
 #   removed     tonnes taken out of the system (contaminated linefill)
-FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed")
+#   inflow      tonnes pumped into a pipeline or rail leg at its head (equal to its tail
+#               flow except while the line refills: then the head takes in, the tail gives 0)
+FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed", "inflow")
 
 VOYAGE_FIELDS = (
     "voyage",          # int, 0.. in order of creation
@@ -76,7 +78,7 @@ if tuple(f.name for f in fields(Voyage)) != VOYAGE_FIELDS:  # the row order is t
 
 WAIT_FIELDS = (
     "facility",    # where the tanker waited
-    "cause",       # berth | cargo | tank_room | closed | daylight | one_way | lane | delay
+    "cause",       # berth | cargo | tank_room | closed | daylight | one_way | lane | delay | approach | weather
     "disruption",  # name of the disruption responsible, or "" when none
     "tanker",
     "start_h",

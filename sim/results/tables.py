@@ -19,7 +19,8 @@ import pandas as pd
 from sim.recorder import VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario.language import Fleet, Programme, Scenario
 
-WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
+WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "approach", "weather",
+               "other")
 
 
 def daily_flow_t(records: Records, facility: str, kind: str) -> np.ndarray:
