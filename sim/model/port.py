@@ -1,12 +1,13 @@
 """A terminal's berths, and the two port calls a tanker makes there: load and discharge.
 
-A port call reads the way a harbour master would tell it: wait out any delay, wait at
-anchor while the terminal is closed, wait for a berth, wait (at the berth) until the
+A port call reads the way a harbour master would tell it: approach the port (the
+terminal's ``approach`` time, drawn per call: anchorage, pilotage, notice of readiness),
+wait out any delay, wait at anchor while the terminal is closed, wait for a berth, wait (at the berth) until the
 terminal is open and holds the cargo (loading) or has room for it (discharging), then load
 or discharge at the berth rate.  A closure that starts while a tanker waits at a berth
 keeps it there; one that starts during loading or discharge pauses it.  Every wait is
 recorded by the model's one :class:`sim.model.waits.WaitRecorder`, as ``records.waits``
-segments with their cause (``delay``, ``berth``, ``closed``, ``cargo``, ``tank_room``)
+segments with their cause (``approach``, ``delay``, ``berth``, ``closed``, ``cargo``, ``tank_room``)
 and the disruptions responsible ("" when none; several, joined with "+", each credited
 with the segment in full: see :mod:`sim.model.waits`).
 
@@ -17,6 +18,12 @@ the whole cargo when it starts and fills it as it goes.  The berth rate is the n
 rate times the terminal's factor as it changes: a derate slows an operation under way, a
 closure pauses it (the tanker stays at the berth); the cargo is late, not lost, so this
 shows in the voyage times (and demurrage) and in the berth throughput during the closure.
+A berth with a ``load_time`` / ``discharge_time`` distribution draws the pumping time of each
+call instead: that call's rate is cargo / the draw (so a derate or closure acts on it the same way).
+
+Randomness: each terminal draws from its own streams, ``rng.stream(seed, "port", terminal,
+purpose)`` with purpose ``approach``, ``load_time`` or ``discharge_time``, one draw per port
+call in the order calls reach that point; a terminal without such fields draws nothing.
 """
 
 from __future__ import annotations

@@ -10,11 +10,18 @@ holds the tanker in port before it sails (cause ``closed`` at the leg); each act
 adds one draw per passage (cause ``delay``), waited out in port, after which the leg is
 checked again: a closure that began during the delay holds the tanker until it reopens. A
 chokepoint's own transit time and rules come from :class:`sim.model.chokepoint.Chokepoint`
-and are in addition to the sailing time of the leg's whole distance.
+and are in addition to the sailing time of the leg's whole distance.  A leg's ``sea_state``
+adds, per voyage and by the season of the departure month, a weather wait in port before
+sailing (cause ``weather`` at the leg) and a speed factor (times the tanker's speed and the
+leg's factor).
 
 Randomness: each programme draws from its own stream, ``rng.stream(seed, "shipping",
 programme)``, two uniforms per lifting in lifting order (laycan offset, then load port),
-whether or not they are used, so changing a spread never shifts another draw.
+whether or not they are used, so changing a spread never shifts another draw.  Random
+inter-arrival times and cargo sizes come from streams named under the programme's own
+(``"interarrival"``, ``"cargo"``; a fleet's shuttles: ``"cargo", tanker`` under the
+fleet's stream), and a leg's sea state from ``rng.stream(seed, "sea_leg", leg, "speed" |
+"weather")``: adding any of them leaves every other draw where it was.
 """
 
 from __future__ import annotations
