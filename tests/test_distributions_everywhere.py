@@ -273,3 +273,33 @@ def test_head_inflow_closes_each_line_and_recomputes_throughput(tmp_path: Path) 
         gained = b["in_pipelines_t"].item() - 40_000.0
         assert sum(head.values()) - sum(tail.values()) == pytest.approx(gained)
     assert res.manifest["status"] == "complete"
+
+
+def test_a_shuttle_fleet_draws_each_voyage_its_own_cargo() -> None:
+    """A fleet tanker with ``cargo: {uniform: [12kt, 24kt]}`` loads a fresh draw each
+    voyage (from its own stream, named under the fleet's), so its voyages differ, and a
+    second tanker added to the fleet does not change the first one's sizes."""
+    one = copy.deepcopy(SHUTTLE)
+    one["fleets"][0]["tanker"]["cargo"] = {"uniform": ["12kt", "24kt"]}
+    two = copy.deepcopy(one)
+    two["fleets"][0]["tankers"] = ["T1", "T2"]
+    net = _ports(B_berths={"count": 2}, A_berths={"count": 2})
+    sizes1 = [v["cargo_t"] for v in voyage_dicts(simulate(scenario(net, shipping=one), SEED))]
+    sizes2 = [v["cargo_t"] for v in voyage_dicts(simulate(scenario(net, shipping=two), SEED)) if v["tanker"] == "T1"]
+    assert len(set(sizes1)) == len(sizes1) >= 3 and all(12_000 <= x <= 24_000 for x in sizes1)
+    assert sizes2 == sizes1
+
+
+def test_resolved_scenario_round_trips_with_every_new_field() -> None:
+    """What a run folder stores (``scenario_data``) validates back to the same scenario."""
+    from sim.results.scenario_data import scenario_data
+    from sim.scenario.language import Scenario
+
+    sea = {"speed": [{"months": "oct-mar", "factor": {"triangular": [0.6, 0.85, 1.0]}}],
+           "weather": [{"months": "jan", "wait": {"exponential": "6h"}}]}
+    net = _ports(A={"approach": {"lognormal": {"median": "8h", "p90": "1d"}}},
+                 A_berths={"load_rate": None, "load_time": {"exponential": "20h"}}, AB={"sea_state": sea})
+    s = scenario(net, shipping=_programme(interarrival={"empirical": ["1d", "2d"]},
+                                          tanker={"cargo": {"lognormal": {"median": "20kt", "p90": "23kt"}},
+                                                  "speed": "10 kn"}))
+    assert Scenario.model_validate(scenario_data(s)) == s
