@@ -303,3 +303,16 @@ def test_resolved_scenario_round_trips_with_every_new_field() -> None:
                                           tanker={"cargo": {"lognormal": {"median": "20kt", "p90": "23kt"}},
                                                   "speed": "10 kn"}))
     assert Scenario.model_validate(scenario_data(s)) == s
+
+
+def test_the_work_guard_counts_random_arrivals_by_their_expected_number() -> None:
+    """``interarrival: {exponential: 1min}`` over 10 days is 14,400 + 1 expected liftings
+    (the one at 'first' and one per mean gap), x 15 events = 216,015 events of the total:
+    over a max_events of 100,000, refused at the programme's 'interarrival' before anything
+    is built."""
+    from sim.scenario.work import work_problems
+
+    s = scenario(_ports(), shipping=_programme(interarrival={"exponential": "1min"}), limits={"max_events": 100_000})
+    assert lifting_count(s.shipping.programmes[0], s) == pytest.approx(14_401.0)
+    (path, message, _hint), = work_problems(s)
+    assert path == ("shipping", "programmes", 0, "interarrival") and "14,401 liftings" in message

@@ -119,6 +119,9 @@ class Distribution(Strict):
 
 
 class LogNormalTonnes(LogNormal):
+    """A lognormal cargo size: ``median`` and ``p90`` in tonnes (the attribute names are
+    :class:`LogNormal`'s, so one sampler serves every quantity)."""
+
     median_h: Tonnes = Field(alias="median", gt=0)
     p90_h: Tonnes = Field(alias="p90", gt=0)
 
@@ -147,7 +150,8 @@ class TonnesDistribution(Distribution):
 
 class FactorDistribution(Distribution):
     """A factor (a plain number, e.g. a speed factor of 0.85) in the distribution forms of
-    :class:`Distribution`; draws are limited to ``(0, 2]`` by the model's users of it."""
+    :class:`Distribution`; a sea leg limits its speed-factor draws to 0.1..2
+    (:class:`sim.model.voyage.SeaState`)."""
 
     what: ClassVar[str] = "a factor"
 
