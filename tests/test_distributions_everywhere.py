@@ -184,12 +184,13 @@ def test_random_everything_conserves_mass() -> None:
 # --------------------------------------------------------------------------- language
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    ({"AB": {"sea_state": {"speed": [{"months": "winter", "factor": 0.8}]}}}, "'nov-mar'"),
-    ({"A_berths": {"load_time": "10h"}}, "either 'load_rate' or 'load_time'"),
-    ({"B": {"approach": {"exponential": "-2h"}}}, "mean larger than 0"),
+@pytest.mark.parametrize(("change", "words", "where"), [
+    ({"AB": {"sea_state": {"speed": [{"months": "winter", "factor": 0.8}]}}}, "'nov-mar'",
+     "network.sea_legs[0].sea_state.speed[0].months:"),
+    ({"A_berths": {"load_time": "10h"}}, "either 'load_rate' or 'load_time'", "network.terminals[0].berths:"),
+    ({"B": {"approach": {"exponential": "-2h"}}}, "mean larger than 0", "network.terminals[1].approach:"),
 ])
-def test_bad_network_fields_are_refused_with_a_hint(tmp_path: Path, change: dict, words: str) -> None:
+def test_bad_network_fields_are_refused_with_a_hint(tmp_path: Path, change: dict, words: str, where: str) -> None:
     """A bad month range, a rate and a time for one operation, a negative mean: each is a
     problem at its file line and field, with what would be valid."""
     import yaml
@@ -201,7 +202,7 @@ def test_bad_network_fields_are_refused_with_a_hint(tmp_path: Path, change: dict
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     text = str(err.value)
-    assert words in text and "bad.yaml:" in text and "network." in text
+    assert words in text and "bad.yaml:" in text and where in text
 
 
 @pytest.mark.parametrize(("fields", "words"), [

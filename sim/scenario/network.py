@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.base import Direction, Strict, When
 from sim.scenario.distributions import MONTHS, Distribution, FactorDistribution
@@ -188,10 +188,11 @@ class Season(Strict):
     def month_numbers(self) -> tuple[int, ...]:
         return _month_range(self.months)
 
-    @model_validator(mode="after")
-    def _months_valid(self) -> Season:
-        _month_range(self.months)
-        return self
+    @field_validator("months")
+    @classmethod
+    def _months_valid(cls, v: str) -> str:
+        _month_range(v)
+        return v
 
 
 class SpeedSeason(Season):
