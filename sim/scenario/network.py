@@ -45,6 +45,10 @@ class Facility(Strict):
     groups: tuple[Name, ...] = ()
     note: str | None = None
     source: str | None = Field(default=None, description="where the figures come from (seeds/ key or citation)")
+    recovery_h: Hours | None = Field(
+        default=None, alias="recovery", gt=0,
+        description="time to recover full function after a disruption (the time to recover of the "
+                    "risk-exposure analysis, routesim exposure), e.g. '22d'")
 
 
 class Source(Facility):
