@@ -24,7 +24,9 @@ import numpy as np
 #   removed     tonnes taken out of the system (contaminated linefill)
 #   planned     tonnes a refinery's run policy wanted to run (demand less a planned cut;
 #               recorded only for refineries with ``run_policy: planned_cut``)
-FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed", "planned")
+#   inflow      tonnes pumped into a pipeline or rail leg at its head (equal to its tail
+#               flow except while the line refills: then the head takes in, the tail gives 0)
+FLOW_KINDS = ("production", "pipeline", "load", "discharge", "run", "demand", "removed", "planned", "inflow")
 
 VOYAGE_FIELDS = (
     "voyage",          # int, 0.. in order of creation
@@ -78,7 +80,7 @@ if tuple(f.name for f in fields(Voyage)) != VOYAGE_FIELDS:  # the row order is t
 
 WAIT_FIELDS = (
     "facility",    # where the tanker waited
-    "cause",       # berth | cargo | tank_room | closed | daylight | one_way | lane | delay
+    "cause",       # berth | cargo | tank_room | closed | daylight | one_way | lane | delay | approach | weather
     "disruption",  # name of the disruption responsible, or "" when none
     "tanker",
     "start_h",

@@ -527,7 +527,8 @@ def test_hostile_case_is_one_clear_line_and_exit_2(cli, tmp_path, monkeypatch, s
 def test_validate_and_run_give_the_same_line_for_a_guard(cli, tmp_path):
     """``validate`` runs exactly the guards ``run`` runs: every 1 min for 90 days from day 4
     is 86 x 1,440 = 123,840 liftings x 4 KiB = 484 MiB, plus 16 MiB for the model's fixed
-    part and 0.1 MiB of daily series: 499.8 MiB; with max_memory 64 MiB both refuse
+    part and 0.12 MiB of daily series (21 series, a line's head inflow included, x 90 days x
+    64 B) and the disruptions' activations: 499.9 MiB; with max_memory 64 MiB both refuse
     it with the same file:line:col line, and run creates no folder."""
     path = _file(tmp_path, "every: 30d", "every: 1min", "horizon: 90d", "horizon: 90d\nlimits: {max_memory: 64 MiB}")
     v = cli("validate", path)
@@ -535,7 +536,7 @@ def test_validate_and_run_give_the_same_line_for_a_guard(cli, tmp_path):
     assert v.code == r.code == 2
     assert v.out.strip() == r.err.strip()
     assert v.out.startswith(f"{path}:60:7: shipping.programmes[0].every: one replication would need about "
-                            "499.8 MiB of memory, more than limits.max_memory = 64 MiB (most of it for programme "
+                            "499.9 MiB of memory, more than limits.max_memory = 64 MiB (most of it for programme "
                             "'socar-belarus': 123,840 liftings)")
 
 

@@ -321,7 +321,7 @@ def test_odd_keys_are_quoted_in_the_field_path_and_stay_on_one_line(tmp_path):
                                 'berths: {count: 1, discharge_rate: 48 kt/d, "a\\nb": 1}'))
     assert [p.format().split(": ", 1)[1] for p in probs] == [
         "network.terminals[1].berths['a\\nb']: unknown key 'a\\nb'; valid keys here: "
-        "count, load_rate, discharge_rate, max_cargo, max_length"]
+        "count, load_rate, discharge_rate, load_time, discharge_time, max_cargo, max_length"]
 
 
 def test_a_misspelt_key_and_a_dangling_reference_are_reported_in_one_pass(tmp_path):

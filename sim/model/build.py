@@ -202,7 +202,7 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
     flow_names: list[tuple[str, str]] = []
     flow_names += [(s.name, "production") for s in net.sources]
     for p in net.pipelines:
-        flow_names += [(p.name, "pipeline"), (p.name, "removed")]
+        flow_names += [(p.name, "pipeline"), (p.name, "removed"), (p.name, "inflow")]
         if p.rail is not None:  # a rail service: tonnes loaded onto its trains (sim.model.rail)
             flow_names.append((p.name, "load"))
     for t in net.terminals:
@@ -276,9 +276,9 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
         load_index, discharge_index = records.flow_index(t.name, "load"), records.flow_index(t.name, "discharge")
         berths = t.berths.count
         load_slots[t.name] = [LoadSlot(f"{t.name}#load{k + 1}", tank, cond, load_index)
-                              for k in range(berths if t.berths.load_rate_t_per_day else 0)]
+                              for k in range(berths if t.berths.loads else 0)]
         discharge_slots[t.name] = [DischargeSlot(f"{t.name}#discharge{k + 1}", tank, cond, discharge_index)
-                                   for k in range(berths if t.berths.discharge_rate_t_per_day else 0)]
+                                   for k in range(berths if t.berths.discharges else 0)]
         for slot in (*load_slots[t.name], *discharge_slots[t.name]):
             network.add_flow(slot)
     _meter(records, scenario, flows, {t.name: [*load_slots[t.name], *discharge_slots[t.name]]
@@ -293,9 +293,10 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
                   desk=desk, estimated_events=estimate, cargo_intake=cargo_intake, voyages=voyages)
     for t in net.terminals:
         model.ports[t.name] = Port(env, t, tanks[t.name], conditions[t.name], network, waits,
-                                   load_slots[t.name], discharge_slots[t.name])
+                                   load_slots[t.name], discharge_slots[t.name], seed_seq=seed_seq)
     for leg in net.sea_legs:
-        model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits)
+        model.legs[leg.name] = SeaLeg(env, leg, conditions[leg.name], chokepoints, waits, seed_seq=seed_seq,
+                                      start=scenario.start)
 
     for p in net.pipelines:
         if p.name in rail_slots:
@@ -305,7 +306,7 @@ def build_model(env: simpy.Environment, scenario: sc.Scenario, seed_seq: np.rand
     for prog in scenario.shipping.programmes:
         start_programme(model, prog, rngmod.stream(seed_seq, "shipping", prog.name))
     for fleet in scenario.shipping.fleets:
-        start_fleet(model, fleet)
+        start_fleet(model, fleet, rngmod.stream(seed_seq, "shipping", fleet.name))
     network.start()
     return model
 

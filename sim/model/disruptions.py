@@ -44,10 +44,8 @@ from sim.model.condition import Condition, Effect
 from sim.recorder import Records
 from sim.rng import stream
 from sim.scenario.language import Disruption, Distribution, Scenario
+from sim.scenario.distributions import Z90
 from sim.scenario.work import rate_segments
-
-# z such that P(Z <= z) = 0.9 for a standard normal: lognormal sigma = ln(p90 / median) / Z90.
-Z90 = 1.2815515655446004
 
 Interval = tuple[float, float]
 
@@ -65,7 +63,9 @@ def lognormal_params(median_h: float, p90_h: float) -> tuple[float, float]:
 
 
 def draw_duration(dist: Distribution, rng: np.random.Generator) -> float:
-    """One draw, in hours, from a duration distribution (also used for per-passage delays)."""
+    """One draw, in hours, from a duration distribution (also used for per-passage delays,
+    and, with the same forms in other units, for cargo sizes and factors:
+    :mod:`sim.scenario.distributions`)."""
     if dist.fixed is not None:
         return float(dist.fixed)
     if dist.uniform is not None:
@@ -77,6 +77,8 @@ def draw_duration(dist: Distribution, rng: np.random.Generator) -> float:
     if dist.lognormal is not None:
         mu, sigma = lognormal_params(dist.lognormal.median_h, dist.lognormal.p90_h)
         return float(rng.lognormal(mu, sigma))
+    if dist.exponential is not None:
+        return float(rng.exponential(dist.exponential))
     if dist.empirical is not None:
         return float(dist.empirical[int(rng.integers(len(dist.empirical)))])
     raise DisruptionError("a duration distribution with no form")  # the model forbids this
@@ -84,17 +86,7 @@ def draw_duration(dist: Distribution, rng: np.random.Generator) -> float:
 
 def mean_duration_h(dist: Distribution) -> float:
     """Expected value of a duration distribution, in hours."""
-    if dist.fixed is not None:
-        return float(dist.fixed)
-    if dist.uniform is not None:
-        return (dist.uniform[0] + dist.uniform[1]) / 2.0
-    if dist.triangular is not None:
-        return sum(dist.triangular) / 3.0
-    if dist.lognormal is not None:
-        mu, sigma = lognormal_params(dist.lognormal.median_h, dist.lognormal.p90_h)
-        return math.exp(mu + sigma * sigma / 2.0)
-    assert dist.empirical is not None
-    return sum(dist.empirical) / len(dist.empirical)
+    return dist.mean()
 
 
 # --------------------------------------------------------------------------- rates

@@ -122,6 +122,9 @@ class FlowNetwork:
         self._instant_h = -1.0  # the instant of the last update, and the updates at it
         self._at_instant = 0
         self.updates = 0
+        # head inflow: pipeline index -> [its "inflow" series, rate shown, since] (records
+        # that name an (line, "inflow") series; the tail series shows 0 while a line refills)
+        self._heads: dict[int, list] = {}
 
     # -- building --------------------------------------------------------------------------
     def add_tank(self, tank: Tank) -> Tank:
@@ -158,6 +161,9 @@ class FlowNetwork:
         self._rates = [0.0] * len(self.flows)
         self._maxes = [0.0] * len(self.flows)
         self._feeds = [f.feeds for f in self.flows]
+        heads = self.records.flow_names
+        self._heads = {f.index: [self.records.flow_index(f.name, "inflow"), 0.0, 0.0] for f in self.flows
+                       if isinstance(f, Pipeline) and (f.name, "inflow") in heads}
         self._group()
         for tk in self.tanks:
             self.records.stock_t[tk.row, 0] = tk.level_t
@@ -311,6 +317,12 @@ class FlowNetwork:
             if shown != f.rec_rate:
                 rec.add_flow(f.rec_index, f.seg_start_h, now, f.rec_rate)
                 f.rec_rate, f.seg_start_h = shown, now
+        if self._heads:
+            for p in g.pipes:  # the head inflow is the line's rate, feeding or refilling
+                head = self._heads.get(p.index)
+                if head is not None and r[p.index] != head[1]:
+                    rec.add_flow(head[0], head[2], now, head[1])
+                    head[1], head[2] = r[p.index], now
         for run in g.runs:
             wanted = maxes[run.index]
             if wanted != run.demand_rate:
@@ -495,6 +507,9 @@ class FlowNetwork:
             if isinstance(f, Run):
                 rec.add_flow(f.demand_index, f.demand_start_h, until_h, f.demand_rate)
                 f.demand_start_h = until_h
+        for head in self._heads.values():
+            rec.add_flow(head[0], head[2], until_h, head[1])
+            head[2] = until_h
         # A partial last day: its closing column holds the stock at the horizon.
         if until_h >= self.horizon_h and self.next_day <= rec.n_days:
             for col in range(self.next_day, rec.n_days + 1):

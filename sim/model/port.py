@@ -1,12 +1,13 @@
 """A terminal's berths, and the two port calls a tanker makes there: load and discharge.
 
-A port call reads the way a harbour master would tell it: wait out any delay, wait at
-anchor while the terminal is closed, wait for a berth, wait (at the berth) until the
+A port call reads the way a harbour master would tell it: approach the port (the
+terminal's ``approach`` time, drawn per call: anchorage, pilotage, notice of readiness),
+wait out any delay, wait at anchor while the terminal is closed, wait for a berth, wait (at the berth) until the
 terminal is open and holds the cargo (loading) or has room for it (discharging), then load
 or discharge at the berth rate.  A closure that starts while a tanker waits at a berth
 keeps it there; one that starts during loading or discharge pauses it.  Every wait is
 recorded by the model's one :class:`sim.model.waits.WaitRecorder`, as ``records.waits``
-segments with their cause (``delay``, ``berth``, ``closed``, ``cargo``, ``tank_room``)
+segments with their cause (``approach``, ``delay``, ``berth``, ``closed``, ``cargo``, ``tank_room``)
 and the disruptions responsible ("" when none; several, joined with "+", each credited
 with the segment in full: see :mod:`sim.model.waits`).
 
@@ -17,6 +18,12 @@ the whole cargo when it starts and fills it as it goes.  The berth rate is the n
 rate times the terminal's factor as it changes: a derate slows an operation under way, a
 closure pauses it (the tanker stays at the berth); the cargo is late, not lost, so this
 shows in the voyage times (and demurrage) and in the berth throughput during the closure.
+A berth with a ``load_time`` / ``discharge_time`` distribution draws the pumping time of each
+call instead: that call's rate is cargo / the draw (so a derate or closure acts on it the same way).
+
+Randomness: each terminal draws from its own streams, ``rng.stream(seed, "port", terminal,
+purpose)`` with purpose ``approach``, ``load_time`` or ``discharge_time``, one draw per port
+call in the order calls reach that point; a terminal without such fields draws nothing.
 """
 
 from __future__ import annotations
@@ -25,9 +32,13 @@ from collections import deque
 from typing import TypeVar
 from collections.abc import Callable, Generator
 
+import numpy as np
 import simpy
 
+from sim.model.disruptions import draw_duration
+from sim.rng import stream
 from sim.scenario import language as sc
+from sim.scenario.distributions import Distribution
 from sim.model.condition import Condition
 from sim.model.network import EPS_T, DischargeSlot, FlowNetwork, LoadSlot, Tank
 from sim.model.waits import WaitRecorder, blocking
@@ -35,6 +46,7 @@ from sim.model import lots as lotq
 from sim.model.lots import Lot
 from sim.recorder import Voyage
 
+MIN_HANDLING_H = 1e-3  # a drawn handling time shorter than this (3.6 s) is taken as this: a finite rate
 _T = TypeVar("_T")
 Steps = Generator[simpy.Event, object, _T]  # part of a SimPy process; yields events, returns a _T
 
@@ -98,7 +110,10 @@ class Port:
 
     def __init__(self, env: simpy.Environment, spec: sc.Terminal, tank: Tank, condition: Condition,
                  network: FlowNetwork, waits: WaitRecorder,
-                 load_slots: list[LoadSlot], discharge_slots: list[DischargeSlot]) -> None:
+                 load_slots: list[LoadSlot], discharge_slots: list[DischargeSlot], *,
+                 seed_seq: np.random.SeedSequence | None = None) -> None:
+        """``seed_seq``: the replication's seed, for the approach and handling-time draws
+        (needed only when the terminal has an ``approach``, ``load_time`` or ``discharge_time``)."""
         self.env = env
         self.spec = spec
         self.name = spec.name
@@ -113,6 +128,27 @@ class Port:
         self.discharge_rate_t_per_h = b.discharge_rate_t_per_day / 24.0 if b.discharge_rate_t_per_day else 0.0
         self._load_slots = load_slots  # one per berth: a berth holder always finds a free one
         self._discharge_slots = discharge_slots
+        # One named stream per terminal and purpose (sim.rng.stream), made only when used,
+        # so adding one leaves every other draw of the replication where it was.
+        self._draws: dict[str, tuple[Distribution, np.random.Generator]] = {}
+        for purpose, dist in (("approach", spec.approach), ("load_time", b.load_time),
+                              ("discharge_time", b.discharge_time)):
+            if dist is not None:
+                if seed_seq is None:
+                    raise ValueError(f"terminal {self.name!r} draws its {purpose} and needs the replication's seed")
+                self._draws[purpose] = (dist, stream(seed_seq, "port", self.name, purpose))
+
+    def _draw(self, purpose: str) -> float | None:
+        """The next draw (hours) of ``purpose``, or None when the terminal has no such distribution."""
+        found = self._draws.get(purpose)
+        return None if found is None else draw_duration(found[0], found[1])
+
+    def _rate_t_per_h(self, purpose: str, nominal_t_per_h: float, cargo_t: float) -> float:
+        """The berth rate of one port call: cargo / a drawn handling time, else the nominal rate."""
+        hours = self._draw(purpose)
+        if hours is None:
+            return nominal_t_per_h
+        return cargo_t / max(hours, MIN_HANDLING_H)
 
     def _berth(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
         req = self.berths.request()
@@ -125,8 +161,15 @@ class Port:
         return req
 
     def _arrive(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
-        """Wait out any delay, then at anchor while closed, then for a berth; returns the berth."""
+        """Approach (a drawn time, cause ``approach``), wait out any delay, then at anchor
+        while closed, then for a berth; returns the berth."""
         watch = self.watch
+        if self._draws:
+            approach_h = self._draw("approach")
+            if approach_h is not None and approach_h > 0.0:
+                wait = self.waits.begin(self.name, tanker, "approach")
+                yield self.env.timeout(approach_h)
+                wait.end()
         if watch.delays:
             yield from watch.wait_delays(self.waits, self.name, tanker)
         if watch.factor <= 0.0:
@@ -159,7 +202,9 @@ class Port:
                                        lambda: net.wait_stock(tank, cargo_t))
         voyage.load_start_h = float(env.now)
         slot = _idle(self._load_slots)
-        yield net.start_loading(slot, cargo_t, self.load_rate_t_per_h, route=self.name)
+        rate = (self._rate_t_per_h("load_time", self.load_rate_t_per_h, cargo_t) if self._draws
+                else self.load_rate_t_per_h)
+        yield net.start_loading(slot, cargo_t, rate, route=self.name)
         cargo = net.finish_loading(slot)
         net.records.cargo_loaded_t[voyage.voyage] = lotq.tag(cargo, voyage.voyage)  # per-cargo tracking
         self.berths.release(req)
@@ -175,7 +220,9 @@ class Port:
                                        lambda: net.wait_room(tank, cargo_t))
         voyage.discharge_start_h = float(env.now)
         slot = _idle(self._discharge_slots)
-        yield net.start_discharge(slot, cargo, cargo_t, self.discharge_rate_t_per_h)
+        rate = (self._rate_t_per_h("discharge_time", self.discharge_rate_t_per_h, cargo_t) if self._draws
+                else self.discharge_rate_t_per_h)
+        yield net.start_discharge(slot, cargo, cargo_t, rate)
         net.finish_discharge(slot)
         self.berths.release(req)
         voyage.discharge_end_h = float(env.now)

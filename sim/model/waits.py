@@ -5,8 +5,9 @@ A *wait* is one tanker held at one facility.  It is written to ``records.waits``
 the set of responsible disruptions changes, so each row has one cause and one fixed set of
 disruptions for its whole length.  A row's ``disruption`` names every disruption
 responsible for that segment, joined with ``+`` in the order they were applied (names
-cannot contain ``+``), or is ``""`` when none is (berth, cargo, tank room, lane, daylight
-and one-way waits).
+cannot contain ``+``), or is ``""`` when none is (berth, cargo, tank room, lane, daylight,
+one-way, approach and weather waits: the last two are drawn times of the port and the sea
+leg, :mod:`sim.model.port` and :mod:`sim.model.voyage`).
 
 The attribution rule, the same for every facility: a segment is credited *in full to each*
 of its responsible disruptions (:func:`sim.results.metrics.disruption_kpis` splits the name on

@@ -21,7 +21,8 @@ import pyarrow as pa
 from sim.recorder import DECISION_FIELDS, NOMINATION_FIELDS, RAIL_TRIP_FIELDS, VOYAGE_FIELDS, WAIT_FIELDS, Records
 from sim.scenario.language import Fleet, Programme, Scenario
 
-WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "other")
+WAIT_CAUSES = ("berth", "cargo", "tank_room", "closed", "daylight", "one_way", "lane", "delay", "approach", "weather",
+               "other")
 
 
 def daily_flow_t(records: Records, facility: str, kind: str) -> np.ndarray:

@@ -12,12 +12,11 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sim.scenario.base import Direction, Strict, When
-from sim.scenario.distributions import Distribution
-from sim.scenario.distributions import LogNormal as LogNormal  # re-exported: the language's name for it
+from sim.scenario.distributions import MONTHS as MONTHS  # re-exported
+from sim.scenario.distributions import Distribution as Distribution  # re-exported
+from sim.scenario.distributions import LogNormal as LogNormal  # re-exported
 from sim.scenario.network import KIND_OF_SECTION
 from sim.scenario.quantities import Fraction, Hours, Name, Tonnes
-
-MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 class Window(Strict):

@@ -209,11 +209,12 @@ def reference_problems(s: Scenario) -> list[tuple[FieldPath, str]]:
         ok = need(load_path, load, terminals, "terminal") & need(discharge_path, discharge, terminals, "terminal")
         if not ok:
             return
-        if by_name[load].berths.load_rate_t_per_day is None:
-            problems.append((load_path, f"terminal {load!r} has no 'berths.load_rate', so it cannot load tankers"))
-        if by_name[discharge].berths.discharge_rate_t_per_day is None:
-            problems.append((discharge_path, f"terminal {discharge!r} has no 'berths.discharge_rate', "
-                                             "so it cannot discharge tankers"))
+        if not by_name[load].berths.loads:
+            problems.append((load_path, f"terminal {load!r} has no 'berths.load_rate' (or 'load_time'), "
+                                        "so it cannot load tankers"))
+        if not by_name[discharge].berths.discharges:
+            problems.append((discharge_path, f"terminal {discharge!r} has no 'berths.discharge_rate' "
+                                             "(or 'discharge_time'), so it cannot discharge tankers"))
         legs = legs_between.get(frozenset((load, discharge)), [])
         if len(legs) != 1:
             what = "no sea leg" if not legs else f"{len(legs)} sea legs ({', '.join(legs)})"

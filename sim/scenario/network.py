@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim import units
 from sim.scenario.base import Direction, Strict, When
-from sim.scenario.distributions import Distribution
+from sim.scenario.distributions import MONTHS, Distribution, FactorDistribution
 from sim.scenario.quantities import ClockHours, Fraction, Metres, Name, NauticalMiles, Tonnes, TonnesPerDay, Hours
 
 
@@ -290,11 +290,39 @@ class Pipeline(Facility):
 
 
 class Berths(Strict):
+    """A terminal's berths: how many, how fast they load and discharge (a rate, or a
+    handling time drawn per port call), and the largest tanker they take."""
+
     count: int = Field(ge=1, le=100)
     load_rate_t_per_day: TonnesPerDay | None = Field(default=None, alias="load_rate", gt=0)
     discharge_rate_t_per_day: TonnesPerDay | None = Field(default=None, alias="discharge_rate", gt=0)
+    load_time: Distribution | None = Field(
+        default=None,
+        description="pumping time of one loading at a berth, drawn per port call (e.g. {exponential: 24h}); "
+                    "replaces cargo / load_rate for that call; a derate slows it, a closure pauses it")
+    discharge_time: Distribution | None = Field(
+        default=None,
+        description="pumping time of one discharge at a berth, drawn per port call (e.g. {lognormal: "
+                    "{median: 38h, p90: 48h}}); replaces cargo / discharge_rate for that call")
     max_cargo_t: Tonnes | None = Field(default=None, alias="max_cargo", gt=0)
     max_length_m: Metres | None = Field(default=None, alias="max_length", gt=0)
+
+    @model_validator(mode="after")
+    def _rate_or_time(self) -> Berths:
+        for op in ("load", "discharge"):
+            if getattr(self, f"{op}_rate_t_per_day") is not None and getattr(self, f"{op}_time") is not None:
+                raise ValueError(f"give either '{op}_rate' or '{op}_time' (a handling time per call), not both")
+        return self
+
+    @property
+    def loads(self) -> bool:
+        """Whether the berths load tankers (a load rate or a load time is given)."""
+        return self.load_rate_t_per_day is not None or self.load_time is not None
+
+    @property
+    def discharges(self) -> bool:
+        """Whether the berths discharge tankers (a discharge rate or a discharge time is given)."""
+        return self.discharge_rate_t_per_day is not None or self.discharge_time is not None
 
 
 class Terminal(Facility):
@@ -302,6 +330,11 @@ class Terminal(Facility):
 
     tank: Tank
     berths: Berths
+    approach: Distribution | None = Field(
+        default=None,
+        description="time from arrival off the port to being ready to berth (approach, anchorage, pilotage, "
+                    "notice of readiness), drawn per port call and recorded as an 'approach' wait; "
+                    "none: a tanker is ready on arrival")
 
 
 class UntilDry(Strict):
@@ -361,11 +394,62 @@ class Pass(Strict):
     )
 
 
+def _month_range(text: str) -> tuple[int, ...]:
+    """'nov-mar' -> (11, 12, 1, 2, 3); 'jul' -> (7,); months 1..12, wrapping at the year's end."""
+    parts = [p.strip().lower() for p in text.split("-")]
+    if len(parts) not in (1, 2) or any(p not in MONTHS for p in parts):
+        raise ValueError(f"{text!r} is not a month or a month range; write e.g. 'jul' or 'nov-mar' "
+                         f"(months: {', '.join(MONTHS)})")
+    first, last = MONTHS.index(parts[0]), MONTHS.index(parts[-1])
+    return tuple(m % 12 + 1 for m in range(first, first + (last - first) % 12 + 1))
+
+
+class Season(Strict):
+    """Months of the year (a month or a range such as 'nov-mar', wrapping at the year's
+    end; default all year) and what a voyage starting in them draws."""
+
+    months: str = Field(default="jan-dec", description="a month ('jul') or a range of months ('nov-mar')")
+
+    @property
+    def month_numbers(self) -> tuple[int, ...]:
+        return _month_range(self.months)
+
+    @field_validator("months")
+    @classmethod
+    def _months_valid(cls, v: str) -> str:
+        _month_range(v)
+        return v
+
+
+class SpeedSeason(Season):
+    factor: FactorDistribution = Field(
+        description="speed factor of a voyage starting in these months (1 = the tanker's service speed; "
+                    "e.g. {triangular: [0.6, 0.85, 1.0]}); draws are limited to 0.1..2")
+
+
+class WeatherSeason(Season):
+    wait: Distribution = Field(
+        description="time a tanker waits on the weather before it sails, per voyage starting in these months "
+                    "(e.g. {exponential: 12h}); recorded as a 'weather' wait at the leg")
+
+
+class SeaState(Strict):
+    """Sea state on a leg, by season: a speed factor and a weather wait drawn per voyage
+    (the first season listing the departure month applies; a month in no season: neither)."""
+
+    speed: tuple[SpeedSeason, ...] = Field(default=(), description="speed factor by season")
+    weather: tuple[WeatherSeason, ...] = Field(default=(), description="weather waits by season")
+
+
 class SeaLeg(Facility):
     from_: Name = Field(alias="from")
     to: Name
     distance_nm: NauticalMiles = Field(alias="distance", gt=0)
     passes: tuple[Pass, ...] = ()
+    sea_state: SeaState | None = Field(
+        default=None,
+        description="seasonal speed factor and weather waits, drawn per voyage; none: the tanker sails at "
+                    "its service speed (times any derate) with no weather wait")
 
     @model_validator(mode="after")
     def _passes_on_leg(self) -> SeaLeg:

@@ -24,6 +24,13 @@ _BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", 
 _DURATION = {"type": ["string", "number"], "examples": ["12h"],
              "description": "a fixed duration, e.g. '12h' (short for {fixed: 12h})"}
 
+_BARE = {
+    "TonnesDistribution": {"type": ["string", "number"], "examples": ["85kt"],
+                           "description": "a fixed cargo size, e.g. '85kt' (short for {fixed: 85kt})"},
+    "FactorDistribution": {"type": "number", "examples": [0.9],
+                           "description": "a fixed factor, e.g. 0.9 (short for {fixed: 0.9})"},
+}
+
 
 def _fix_bounds(node: Any) -> None:
     """pydantic leaves its own ``gt``/``ge`` keywords on some unit fields: make them standard."""
@@ -63,6 +70,9 @@ def scenario_json_schema() -> dict[str, Any]:
     if "Distribution" in defs:  # Distribution also accepts a bare duration ('12h')
         defs["Distribution"] = {"anyOf": [copy.deepcopy(_DURATION), defs["Distribution"]],
                                 "description": defs["Distribution"].get("description", "")}
+    for name, bare in _BARE.items():  # so do the distributions of other quantities
+        if name in defs:
+            defs[name] = {"anyOf": [copy.deepcopy(bare), defs[name]], "description": defs[name].get("description", "")}
     defs["Scenario"] = full
     names = set(defs)
     partial = {}

@@ -18,14 +18,22 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from sim.scenario.base import Strict, When
-from sim.scenario.disruptions import Distribution
+from sim.scenario.distributions import Distribution, TonnesDistribution
 from sim.scenario.quantities import Date, Fraction, Hours, Knots, Metres, Name, Tonnes
 
 
 class Tanker(Strict):
-    cargo_t: Tonnes = Field(alias="cargo", gt=0)
+    cargo: TonnesDistribution = Field(
+        description="cargo size: a mass ('85kt') or a distribution drawn per voyage (e.g. {uniform: [80kt, 95kt]}); "
+                    "a draw is cut to the largest cargo both ports take (berths' max_cargo, tank capacity)")
     speed_kn: Knots = Field(alias="speed", gt=0)
     length_m: Metres = Field(default=245.0, alias="length", gt=0)
+
+    @property
+    def cargo_t(self) -> float:
+        """The nominal cargo (t): the fixed size, or the mean of the size distribution
+        (what the checks and the work estimate use; each voyage draws its own)."""
+        return self.cargo.mean()
 
 
 class PortShare(Strict):
@@ -184,6 +192,10 @@ class Programme(Strict):
 
     name: Name
     every_h: Hours | None = Field(default=None, alias="every", gt=0)
+    interarrival: Distribution | None = Field(
+        default=None,
+        description="time between liftings, drawn per lifting from 'first' on (instead of 'every'); "
+                    "{exponential: 5d} gives Poisson arrivals at one lifting per 5 days on average")
     first: When | None = None
     dates: tuple[Date, ...] = ()
     until: When | None = None
@@ -210,14 +222,21 @@ class Programme(Strict):
     @model_validator(mode="after")
     def _timing(self) -> Programme:
         if self.policy == "reorder":
-            given = [k for k, v in (("every", self.every_h), ("first", self.first), ("dates", self.dates)) if v]
-            if given:
-                raise ValueError(f"a reorder programme nominates its own liftings; remove {', '.join(given)}")
+            named = [k for k, v in (("every", self.every_h), ("interarrival", self.interarrival),
+                                    ("first", self.first), ("dates", self.dates)) if v]
+            if named:
+                raise ValueError(f"a reorder programme nominates its own liftings; remove {', '.join(named)}")
             return self._shares()
-        if (self.every_h is None) == (not self.dates):
-            raise ValueError("give either 'every' (with 'first') or a list of 'dates', not both")
+        given = [self.every_h is not None, self.interarrival is not None, bool(self.dates)]
+        if sum(given) != 1:
+            raise ValueError("give one of 'every' (with 'first'), 'interarrival' (with 'first') or a list of 'dates'")
         if self.every_h is not None and self.first is None:
             raise ValueError("'every' needs 'first', the date or offset of the first lifting")
+        if self.interarrival is not None:
+            if self.first is None:
+                raise ValueError("'interarrival' needs 'first', the date or offset of the first lifting")
+            if self.interarrival.mean() <= 0.0:
+                raise ValueError("'interarrival' needs a mean time between liftings larger than 0")
         return self._shares()
 
     def _shares(self) -> Programme:

@@ -52,7 +52,8 @@ def estimate_work(scenario: sc.Scenario) -> Work:
     parts: list[tuple[tuple, str, float, float, float, str]] = []  # path, label, count, events, bytes, fix
     for i, p in enumerate(scenario.shipping.programmes):
         n = lifting_count(p, scenario)
-        path = ("shipping", "programmes", i, "every" if p.every_h is not None else "dates")
+        path = ("shipping", "programmes", i,
+                "every" if p.every_h is not None else "interarrival" if p.interarrival is not None else "dates")
         parts.append((path, f"programme {p.name!r}: {_count(n)} liftings", n, EVENTS_PER_VOYAGE * n,
                       BYTES_PER_VOYAGE * n, "lift less often"))
     for i, fl in enumerate(scenario.shipping.fleets):
@@ -75,7 +76,7 @@ def estimate_work(scenario: sc.Scenario) -> Work:
         n = r.trains * math.ceil(scenario.horizon_h / max(c, 1e-3))
         parts.append((("network", "pipelines", i, "rail", "trains"), f"rail service {line.name!r}: {_count(n)} trips",
                       n, EVENTS_PER_VOYAGE * n, BYTES_PER_VOYAGE * n, "use fewer train sets"))
-    series = (len(net.sources) + 2 * len(net.pipelines) + 2 * len(net.terminals) + 2 * len(net.refineries)
+    series = (len(net.sources) + 3 * len(net.pipelines) + 2 * len(net.terminals) + 2 * len(net.refineries)
               + len(net.sources) + len(net.depots) + len(net.terminals) + len(net.refineries)
               + sum(1 for p in net.pipelines if p.rail is not None))
     steps = sum(len(s.schedule) for s in net.sources) + sum(len(r.demand_schedule) for r in net.refineries)
@@ -149,6 +150,11 @@ def lifting_count(prog: sc.Programme, scenario: sc.Scenario) -> float:
     end_h = scenario.horizon_h
     if prog.until is not None:
         end_h = min(end_h, scenario.at_h(prog.until))
+    if prog.interarrival is not None:
+        # random arrivals: the expected count, one at 'first' then one per mean gap
+        first = scenario.at_h(prog.first)  # type: ignore[arg-type]
+        mean_h = prog.interarrival.mean()
+        return float(max(0.0, (end_h - max(first, 0.0)) / mean_h + (1.0 if first >= 0.0 else 0.0)))
     if prog.every_h is None:
         return float(len(prog.dates))
     first = scenario.at_h(prog.first)  # type: ignore[arg-type]
@@ -160,11 +166,16 @@ def lifting_count(prog: sc.Programme, scenario: sc.Scenario) -> float:
 
 
 def cycle_h(ship: sc.Tanker, load: sc.Terminal, discharge: sc.Terminal, leg: sc.SeaLeg) -> float:
-    """Shortest round trip of a shuttle (no waits): for the event estimate."""
+    """Shortest round trip of a shuttle (no waits; drawn handling and approach times at their
+    means, sailing at the service speed): for the event estimate."""
     sail = 2.0 * leg.distance_nm / ship.speed_kn
     lr = load.berths.load_rate_t_per_day or math.inf
     dr = discharge.berths.discharge_rate_t_per_day or math.inf
-    return sail + 24.0 * ship.cargo_t / lr + 24.0 * ship.cargo_t / dr
+    load_h = load.berths.load_time.mean() if load.berths.load_time is not None else 24.0 * ship.cargo_t / lr
+    discharge_h = (discharge.berths.discharge_time.mean() if discharge.berths.discharge_time is not None
+                   else 24.0 * ship.cargo_t / dr)
+    approach_h = sum(t.approach.mean() for t in (load, discharge) if t.approach is not None)
+    return sail + load_h + discharge_h + approach_h
 
 
 def month_segments(start: _dt.date, horizon_h: float) -> list[tuple[float, float, int, int]]:
