@@ -136,14 +136,35 @@ def test_each_voyage_carries_its_cost(tmp_path: Path) -> None:
     assert v["voyage_cost_usd"].tolist() == pytest.approx([132_000.0] * 3)
 
 
-def test_a_time_charter_costs_the_days_from_arrival_at_the_load_port_to_the_end_of_discharge(tmp_path: Path) -> None:
-    """24,000 $/d instead of 4 $/t: a voyage loads 24 h, sails 24 h and discharges 12 h, so it
-    is charged 60 h = 2.5 d = 60,000 $; the sea part is (60,000 + 36,000) / 24,000 = 4 $/t and
-    route A lands at 520 + 3 + 4 + 20 = 547 $/t."""
+def test_a_fleets_time_charter_runs_from_one_arrival_at_the_load_port_to_the_next(tmp_path: Path) -> None:
+    """24,000 $/d (1,000 $/h) instead of 4 $/t: the shuttle is hired round the clock, so a
+    voyage is charged from its arrival at A to the next (0-84 h and 84-168 h: 84,000 $ each),
+    the last to the horizon (168-240 h: 72,000 $).  The sea part is (84,000 + 84,000 + 72,000
+    + 3 x 36,000) / 72,000 t = 4.8333 $/t, and route A lands at 520 + 3 + 4.8333 + 20 =
+    547.8333 $/t."""
     text = TWO_ROUTES.replace("freight: [{sea_leg: AB, rate: 4 $/t}]",
                               "freight: [{programme: shuttle, charter: 24000 $/d}]")
     _s, t, _d = tables_of(tmp_path, text)
-    assert t["voyages"]["freight_usd"].tolist() == pytest.approx([60_000.0] * 3)
+    assert t["voyages"]["freight_usd"].tolist() == pytest.approx([84_000.0, 84_000.0, 72_000.0])
+    assert t["kpis"].iloc[0]["landed_cost_route_a_usd_per_t"] == pytest.approx(520 + 3 + 348_000 / 72_000 + 20,
+                                                                             abs=1e-9)
+
+
+def test_a_programmes_time_charter_ends_with_discharge(tmp_path: Path) -> None:
+    """The same tanker as a programme's spot charter (one lifting, at 0 h): loads 24 h, sails
+    24 h, discharges 12 h, so it is charged 60 h = 2.5 d x 24,000 $/d = 60,000 $; the sea part
+    is (60,000 + 36,000) / 24,000 = 4 $/t and route A lands at 520 + 3 + 4 + 20 = 547 $/t."""
+    text = TWO_ROUTES.replace(
+        "  fleets:\n    - {name: shuttle, tankers: [T1], load_port: A, discharge_port: B, "
+        "tanker: {cargo: 24kt, speed: 10 kn}}",
+        "  programmes:\n    - {name: shuttle, dates: [2021-01-01], load_ports: [{terminal: A}], "
+        "discharge_port: B, tanker: {cargo: 24kt, speed: 10 kn}}").replace(
+        "freight: [{sea_leg: AB, rate: 4 $/t}]", "freight: [{programme: shuttle, charter: 24000 $/d}]")
+    assert "programmes:" in text
+    _s, t, _d = tables_of(tmp_path, text)
+    v = t["voyages"]
+    assert len(v) == 1 and v["arrive_load_h"].iloc[0] == 0.0
+    assert v["freight_usd"].tolist() == pytest.approx([60_000.0])
     assert t["kpis"].iloc[0]["landed_cost_route_a_usd_per_t"] == pytest.approx(547.0, abs=1e-9)
 
 

@@ -5,7 +5,8 @@ the model.  Figures (US dollars; every one defined in words in README.md, "Costs
 
 * **each voyage's cost** (columns on the voyages table): ``freight_usd`` - the programme's
   or fleet's time-charter rate x the days from the tanker's arrival at the load port to
-  the end of discharge (to the horizon while it is still under way), else the sea leg's rate
+  the end of discharge (a fleet's tanker: to its next arrival at the load port, the ballast
+  return included; to the horizon while still under way), else the sea leg's rate
   per tonne x the cargo once it is discharged, else the default charter rate over those days; ``port_dues_usd`` - each terminal's dues per
   call (on arrival) plus per tonne handled (once loaded, once discharged); ``voyage_cost_usd``
   = freight + port dues + demurrage (0 without a demurrage rate).
@@ -74,6 +75,15 @@ def voyage_cost_columns(voyages: Columns, scenario: Scenario, horizon_h: float) 
     with np.errstate(invalid="ignore"):
         day_rate = np.array([charter.get(str(p), math.nan) for p in prog], dtype="float64")
         end = np.minimum(np.where(np.isnan(disc_end), horizon_h, disc_end), horizon_h)
+        # a shuttle fleet's tanker is hired round the clock: its voyage runs to the tanker's next
+        # arrival at the load port (its ballast return included), the last one to the horizon
+        fleets = {f.name for f in scenario.shipping.fleets}
+        tanker = _col(voyages, "tanker", object)
+        next_arrival: dict[str, float] = {}
+        for i in range(len(prog) - 1, -1, -1):
+            if str(prog[i]) in fleets:
+                end[i] = min(next_arrival.get(str(tanker[i]), horizon_h), horizon_h)
+                next_arrival[str(tanker[i])] = float(arrive_load[i])
         hired_h = np.where(~np.isnan(arrive_load) & (arrive_load < horizon_h), np.maximum(end - arrive_load, 0.0), 0.0)
         leg_rate = np.array([per_t.get(str(g), math.nan) for g in leg], dtype="float64")
         fallback = math.nan if default is None else float(default)
@@ -227,12 +237,11 @@ def cost_kpis(records: Records, scenario: Scenario, voyages: Columns, kpis: Mapp
     out: dict[str, float] = {}
     delivered = records.delivered_by_origin
     if costs.crude:
-        prices = {o: costs.price_of(o) for (_r, o, _route) in delivered}
-        crude_usd = 0.0
-        for (_r, o, _route), t in delivered.items():
-            price = prices[o]
-            crude_usd += t * (math.nan if price is None else price)
-        out["cost_crude_usd"] = float(crude_usd)
+        prices: dict[str, float] = {}
+        for (_r, o, _route) in delivered:
+            price = costs.price_of(o)
+            prices[o] = math.nan if price is None else price
+        out["cost_crude_usd"] = float(sum(t * prices[o] for (_r, o, _route), t in delivered.items()))
     if costs.freight:
         out["cost_freight_usd"] = float(_col(voyages, "freight_usd", "float64").sum())
     if costs.port_dues:
