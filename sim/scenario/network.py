@@ -44,6 +44,9 @@ class Facility(Strict):
     groups: tuple[Name, ...] = ()
     note: str | None = None
     source: str | None = Field(default=None, description="where the figures come from (seeds/ key or citation)")
+    label: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="display name for people (the brief), e.g. 'Odesa–Brody pipeline'; default: made from the name")
 
 
 class Source(Facility):
