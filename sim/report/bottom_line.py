@@ -37,7 +37,7 @@ from sim.report.costs import cost_row
 from sim.report.document import code, esc
 from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
 from sim.report.numbers import Stat, fmt_diff, fmt_range, num
-from sim.report.plain import date_text, display_name, disruption_name, disruption_phrase, mt_per_year
+from sim.report.plain import date_text, display_name, disruption_name, disruption_phrase, mt_per_year, the
 from sim.report.reading import replications
 from sim.results import catalogue, dependency, risk
 from sim.results.store import RunResult
@@ -202,16 +202,17 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
     if base is not None and diff is not None and (diff["kpi"] == "delivered_t").any():
         r = diff[diff["kpi"] == "delivered_t"].iloc[0]
         d = float(r["diff"])
+        base_name = disruption_name(base.scenario, base.scenario.name).lower()
         if math.isfinite(d):
             how = "paired by replication" if r["method"] == "paired" else "Welch's"
             ci = (f"95% CI {fmt_diff('delivered_t', float(r['ci_low']))} to "
                   f"{fmt_diff('delivered_t', float(r['ci_high']))} kt, {how}")
             if bool(r["significant"]):
                 more = "more" if d > 0 else "less"
-                sentences.append(f"Against {esc(base.scenario.name)}, the refineries receive "
+                sentences.append(f"Against the {esc(base_name)}, the refineries receive "
                                  f"{fmt_diff('delivered_t', abs(d))} kt {more} crude ({ci}).")
             else:
-                sentences.append(f"Against {esc(base.scenario.name)}, the crude the refineries receive does not "
+                sentences.append(f"Against the {esc(base_name)}, the crude the refineries receive does not "
                                  f"change beyond the replication noise ({ci}).")
     if own:
         cost = cost_row(run, own[0].name)
@@ -230,16 +231,16 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str
     if b is not None:
         fac = s.network.by_name().get(b.facility)
         cap = getattr(fac, "capacity_t_per_day", None)
-        cap_text = f", {mt_per_year(cap)}" if cap else ""
+        cap_text = f" ({mt_per_year(cap)})" if cap else ""
         verb = "is the tightest link" if b.utilisation.mean >= 90.0 else "is the busiest link, with room to spare"
-        out.append(f"The {esc(display_name(s, b.facility))}{cap_text} {verb}: it runs at "
+        out.append(f"{esc(the(s, b.facility, start=True))}{cap_text} {verb}: it runs at "
                    f"{fmt_range('utilisation_pct', b.utilisation)} of capacity, the most of any leg or port in "
                    f"{num(b.share_pct, 0)}% of replications.")
     shares = sorted(dependency.share_columns(run.kpis.columns)["origin"],
                     key=lambda c: (-float(run.kpis[c].fillna(0.0).to_numpy(dtype=float).mean()), c))
     if shares:
-        parts = [f"{esc(dependency.label_of(c))} {fmt_range('demand_met_pct', Stat.of(run.kpis[c].fillna(0.0)))}"
-                 for c in shares[:3]]
+        parts = [f"{esc(dependency.label_of(c).capitalize())} "
+                 f"{fmt_range('demand_met_pct', Stat.of(run.kpis[c].fillna(0.0)))}" for c in shares[:3]]
         out.append("Crude delivered to all refineries by origin: " + "; ".join(parts) + ".")
     stats = {d.name: d for d in disruption_stats(run)}
     for d in own[:2]:
@@ -260,7 +261,8 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str
     if background:
         names = _names([esc(disruption_name(s, d.name)) for d in background[:4]]
                        + ([f"{len(background) - 4} more"] if len(background) > 4 else []))
-        where = f", as in {esc(base.scenario.name)}" if base is not None else ""
+        where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name).lower())}"
+                 if base is not None else "")
         out.append(f"Background disruptions act too{where}: {names}.")
     table = risk.risk_table(run.kpis, [r.name for r in refineries(s)])
     every = table[table["refinery"] == risk.ALL]

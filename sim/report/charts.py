@@ -48,13 +48,15 @@ OWN_COLOUR = COLOURS[6]  # the scenario's own disruptions: the strongest mark on
 BACKGROUND_COLOUR = "#7f7f7f"
 
 
-def shade_disruptions(ax: Any, shades: Sequence[Any], *, label: bool = True) -> None:
-    """Mark disruption windows on a date axis.  ``shades`` have ``label``, ``own`` and
-    ``spans()`` (first day, day after the last, largest share of replications active), as
-    :class:`sim.report.events.Shade`.  The scenario's own disruptions shade the whole height
-    in red and are named at the top of the axes (staggered so names never overlap); the
-    others are thin grey strips along the top edge, darker where more replications have
-    them active, one row per disruption."""
+def shade_disruptions(ax: Any, shades: Sequence[Any], *, label: bool = True) -> int:
+    """Mark disruption windows on a date axis; return the number of background strips drawn.
+
+    ``shades`` have ``label``, ``own`` and ``spans()`` (first day, day after the last, largest
+    share of replications active), as :class:`sim.report.events.Shade`.  The scenario's own
+    disruptions shade the whole height in red and, with ``label``, are named at the top of
+    the axes (staggered so names never overlap); the others are thin grey strips along the
+    bottom edge, darker where more replications have them active, one row per disruption.
+    ``label=False`` also leaves them out of the legend (for a second panel of one chart)."""
     import matplotlib.dates as mdates
 
     strip = 0
@@ -66,25 +68,27 @@ def shade_disruptions(ax: Any, shades: Sequence[Any], *, label: bool = True) -> 
         if sh.own:
             for i, (a, b, share) in enumerate(spans):
                 ax.axvspan(pd.Timestamp(a), pd.Timestamp(b), color=OWN_COLOUR, alpha=0.10 + 0.12 * share,
-                           linewidth=0, zorder=0, label=f"{sh.label} (this scenario)" if i == 0 else None)
+                           linewidth=0, zorder=0,
+                           label=f"{sh.label} (this scenario)" if i == 0 and label else None)
             if label:
                 a, b, _ = spans[0]
-                x0, x1 = mdates.date2num(pd.Timestamp(a)), mdates.date2num(pd.Timestamp(b))
+                x0 = mdates.date2num(pd.Timestamp(a))
                 row = 0
-                while any(r == row and not (x1 < n0 or x0 > n1) for n0, n1, r in named):
+                while any(r == row and not (x0 + 60.0 < n0 or x0 > n1) for n0, n1, r in named):
                     row += 1
                 named.append((x0, x0 + 60.0, row))  # a name takes about two months of axis width
                 ax.annotate(sh.label, (pd.Timestamp(a), 1.0), xycoords=("data", "axes fraction"),
                             xytext=(2, -3 - 10 * row), textcoords="offset points", ha="left", va="top",
                             fontsize=7, color=OWN_COLOUR, fontweight="bold", annotation_clip=False)
         else:
-            top = 1.0 - 0.025 * strip
+            bottom = 0.022 * strip
             for i, (a, b, share) in enumerate(spans):
-                ax.axvspan(pd.Timestamp(a), pd.Timestamp(b), ymin=top - 0.02, ymax=top, color=BACKGROUND_COLOUR,
-                           alpha=0.25 + 0.6 * share, linewidth=0, zorder=1,
-                           label="background disruptions (top strips, darker = more replications)"
-                           if strip == 0 and i == 0 else None)
+                ax.axvspan(pd.Timestamp(a), pd.Timestamp(b), ymin=bottom, ymax=bottom + 0.018,
+                           color=BACKGROUND_COLOUR, alpha=0.25 + 0.6 * share, linewidth=0, zorder=1,
+                           label="background disruptions (bottom strips, darker = more replications)"
+                           if strip == 0 and i == 0 and label else None)
             strip += 1
+    return strip
 
 
 def delivered_vs_demand(
@@ -149,14 +153,15 @@ def days_of_cover(
     fig, axes = figure(8.0, 2.6 + 1.9 * len(names), len(names), 1, sharex=True, squeeze=False)
     for i, (ax, name) in enumerate(zip(axes[:, 0], names, strict=True)):
         m = np.atleast_2d(np.asarray(cover_d[name], dtype=float))
-        shade_disruptions(ax, shades, label=i == 0)
+        strips = shade_disruptions(ax, shades, label=i == 0)
         _fan(ax, x[: m.shape[1]], m, COLOURS[0], "cover")
         if decisions is not None and len(decisions):
             mine = decisions[(decisions["refinery"] == name) | (decisions["refinery"] == "")]
             for k, (what, g) in enumerate(mine.groupby("what", sort=True)):
                 when = x[0] + pd.to_timedelta(g["day"].to_numpy(dtype=float), unit="D")
-                ax.scatter(when, np.zeros(len(g)), marker="^", s=22, color=COLOURS[(3 + k) % len(COLOURS)],
-                           alpha=0.7, zorder=6, clip_on=False, label=f"decision: {what}")
+                ax.scatter(when, np.full(len(g), 0.022 * strips + 0.03), marker="^", s=24,
+                           color=COLOURS[(3 + k) % len(COLOURS)], alpha=0.7, zorder=6,
+                           transform=ax.get_xaxis_transform(), label=f"decision: {what}" if i == 0 else None)
         lvl = min_operating_d.get(name)
         if lvl is not None and math.isfinite(lvl):
             ax.axhline(lvl, color=COLOURS[6], linestyle="--", linewidth=1.2,
@@ -164,8 +169,12 @@ def days_of_cover(
         ax.set_ylabel("stock in days of demand (d)")
         ax.set_ylim(bottom=0)
         ax.set_title(name, loc="left")
-        if i == 0 or lvl != min_operating_d.get(names[0]):  # repeat the legend only when it differs
-            ax.legend(loc="best", frameon=True, framealpha=0.85, ncols=2)
+    handles: dict[str, Any] = {}
+    for ax in axes[:, 0]:  # one legend under the panels: each entry once
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=2, frameon=False)
     date_axis(axes[-1, 0])
     set_title(fig, title, subtitle)
     return save(fig, stem)
@@ -358,13 +367,14 @@ def difference_fan(
     fig, axes = figure(8.0, 1.2 + 2.1 * max(1, len(panels)), max(1, len(panels)), 1, sharex=True, squeeze=False)
     for i, (ax, (name, matrix, ylabel)) in enumerate(zip(axes[:, 0], panels, strict=True)):
         m = np.atleast_2d(np.asarray(matrix, dtype=float))
+        m = np.where(np.abs(m) < 1e-9, 0.0, m)  # rounding noise of equal runs is no difference
         shade_disruptions(ax, shades, label=i == 0)
         _fan(ax, x[: m.shape[1]], m, COLOURS[1], "difference")
-        ax.axhline(0.0, color="black", linewidth=1.0, label="no difference")
+        ax.axhline(0.0, color="black", linewidth=1.0, label="no difference" if i == 0 else None)
         ax.set_ylabel(ylabel)
         ax.set_title(name, loc="left")
-        if i == 0:
-            ax.legend(loc="lower left", frameon=True, framealpha=0.85, ncols=2)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     date_axis(axes[-1, 0])
     set_title(fig, title, subtitle)
     return save(fig, stem)

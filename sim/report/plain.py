@@ -60,6 +60,15 @@ def display_name(scenario: Any, name: str) -> str:
     return f"{short_name(scenario, name)} {noun}" if noun else short_name(scenario, name)
 
 
+def the(scenario: Any, name: str, *, start: bool = False) -> str:
+    """A facility's display name with the article English gives it: "the Odesa–Brody
+    pipeline" (a leg, when its name is made up), "Pivdennyi" (a place)."""
+    shown = display_name(scenario, name)
+    found = _sections(scenario).get(name)
+    leg = found is not None and found[0] in ("pipelines", "sea_legs") and not getattr(found[1], "label", None)
+    return (("The " if start else "the ") + shown) if leg else shown
+
+
 def disruption_name(scenario: Any, name: str) -> str:
     """A disruption's identifier in words, facility names in it made readable:
     "odesa_brody_outage" -> "Odesa–Brody outage"."""
@@ -134,4 +143,4 @@ def identifier_rows(scenario: Any) -> list[list[str]]:
 
 
 __all__ = ["date_text", "display_name", "disruption_name", "disruption_phrase", "identifier_rows",
-           "mt_per_year", "short_name"]
+           "mt_per_year", "short_name", "the"]
