@@ -323,6 +323,8 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
         cover, floor = cover_matrices(run)
         if cover:
             decisions = decisions_table(run)
+            if decisions is not None:  # the panels are named for people: so are the decisions' refineries
+                decisions = decisions.assign(refinery=[display_name(s, r) if r else "" for r in decisions["refinery"]])
             shown = {display_name(s, k): v for k, v in cover.items()}
             floors = {display_name(s, k): v for k, v in floor.items()}
             lows = {lp.refinery: lp for lp in low_points(run)}

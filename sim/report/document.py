@@ -149,7 +149,7 @@ class Doc:
         open_section = False
         for b in self.blocks:
             if isinstance(b, Heading):
-                if b.level <= 2:
+                if b.level == 2:
                     if open_section:
                         body.append("</section>")
                     body.append("<section>")

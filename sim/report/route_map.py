@@ -280,6 +280,10 @@ def route_map(
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlim(min(xs_) - pad_x, max(xs_) + pad_x)
     ax.set_ylim(min(ys_) - pad_y, max(ys_) + pad_y)
+    if geographic:  # every 5 degrees, none at a corner where it would sit on the other axis's label
+        for lim, set_ticks in ((ax.get_xlim(), ax.set_xticks), (ax.get_ylim(), ax.set_yticks)):
+            set_ticks([v for v in range(math.ceil(lim[0]), math.floor(lim[1]) + 1) if v % 5 == 0
+                       and lim[0] + 1.0 < v < lim[1] - 1.0])
     set_title(fig, title, subtitle)
     declutter(fig, texts)
     return save(fig, stem)
