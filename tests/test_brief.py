@@ -211,8 +211,9 @@ def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
     for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "held", "survive", "recover"):
         assert f"{expected[key + '.mean']}" in head and f"{expected[key + '.p5']}–{expected[key + '.p95']}" in head
     assert f"around {expected['low.p50']} (median; p5–p95 {expected['low.p5']} to {expected['low.p95']})" in head
-    assert (f"The Brody–Mozyr pipeline bound the flow: it ran at {expected['util.mean']}% (p5–p95 {expected['util.p5']}–"
-            f"{expected['util.p95']}%) of its capacity and was the most utilised leg or port in 100% of") in head
+    assert (f"The Brody–Mozyr pipeline bound the flow: it ran at {expected['util.mean']}% (p5–p95 "
+            f"{expected['util.p5']}–{expected['util.p95']}%) of its capacity and was the most utilised leg or port "
+            "in 100% of") in head
     # flow held back (from paired runs) is throughput forgone at the facility, and the brief says so
     assert "The disruption that held back the most flow, the Brody closed (active in 20 of 20 replications" in head
     assert ("of flow held back at the Brody–Mozyr pipeline: throughput forgone there while it acted, against the same "
@@ -418,7 +419,9 @@ def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path
     assert not strays, f"headline numbers not derivable from the tables: {strays}\n{head}"
     # the comparison table: each mean and difference as sim.analysis.compare gives it
     verdicts = compare([base.path, what_if.path]).set_index("kpi")
-    against = section(md, "Against Baseline")
+    # the body's table keeps what moved; every figure is in Appendix A
+    appendix = section(md, "Appendix A: every figure against Baseline")
+    assert "| lowest days of cover above minimum stock (d) |" in appendix
     v = verdicts.loc["min_days_cover"]
     row = next(r for r in section(md, "Appendix A: every figure against Baseline").splitlines()
                if r.startswith("| lowest days of cover"))
@@ -520,7 +523,8 @@ def test_an_attribution_table_in_the_run_folder_is_the_cost_to_the_refineries(tm
     lost, lost_ci = cost_text(own, "delivered_lost_t")
     expected = expected_numbers(folder)
     # the headline prefers the counterfactual figure, and still says what was held back where
-    assert (f"The disruption that cost the refineries the most crude, the Brody closed (active in 20 of 20 replications; "
+    assert (f"The disruption that cost the refineries the most crude, the Brody closed (active in 20 of 20 "
+            f"replications; "
             f"without it the refineries would have received {lost} more crude (95% CI {lost_ci}); it held back "
             f"{expected['held.mean']} kt (p5–p95 {expected['held.p5']}–{expected['held.p95']} kt) of flow at "
             f"the Brody–Mozyr pipeline while it acted, against the same replications without it)") in head

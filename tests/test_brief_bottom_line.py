@@ -303,3 +303,48 @@ def test_the_html_prints_on_a4_with_a_page_per_section_and_the_markdown_has_no_h
     assert "<ul><li>" in html and "<code>routesim attribute" in html  # bullets and the command as code
     assert "`" not in re.sub(r"<code>.*?</code>", "", html)  # no literal backticks
     assert "<" not in md and "\n- " in md  # Markdown a code-hosting site renders: no raw HTML
+
+
+@pytest.mark.slow
+def test_the_odesa_brody_what_if_opens_with_its_answer(tmp_path):
+    """End to end on the shipped what-if against the baseline (3 replications, seed 4): the
+    paragraph names the outage in words and its figures are those of the run folder (the
+    refinery closest to its minimum found from the stock and demand series and the
+    scenario's minimum stocks, as the README defines the margin)."""
+    from sim.runner import run
+    from sim.scenario.loader import load_scenario
+
+    scenarios = Path(__file__).parent.parent / "scenarios"
+    base = run(scenarios / "baseline.yaml", replications=3, seed=4, executor="serial", out=tmp_path / "base",
+               progress=False)
+    what_if = run(scenarios / "odesa_brody_outage.yaml", replications=3, seed=4, executor="serial",
+                  out=tmp_path / "what_if", progress=False)
+    md = briefmod.brief(what_if.path, vs=base.path).read_text(encoding="utf-8")
+    paragraph = section(md, "Bottom line").strip().split("\n\n")[0]
+    assert paragraph.startswith("A 30-day closure of the Odesa–Brody pipeline from 1 March 2021 "), paragraph
+    k = pd.read_parquet(what_if.path / "kpis.parquet")
+    if (k[["cut_run_days_mozyr", "cut_run_days_naftan"]].to_numpy() == 0).all():
+        assert "costs the refineries no runs in any of the 3 replications" in paragraph
+    s = load_scenario(what_if.path / "scenario.yaml")
+    ts = pd.read_parquet(what_if.path / "timeseries.parquet")
+    margins = {}
+    for r in s.network.refineries:
+        stock = ts[(ts.kind == "stock") & (ts.facility == r.name)].pivot(index="replication", columns="day",
+                                                                       values="value_t").to_numpy()
+        demand = ts[(ts.kind == "demand") & (ts.facility == r.name)].pivot(index="replication", columns="day",
+                                                                         values="value_t").to_numpy()
+        rate = np.concatenate([demand, demand[:, -1:]], axis=1)
+        margins[r.name] = np.maximum(stock - r.min_stock_t, 0.0) / rate
+    name = min(margins, key=lambda n: margins[n].min(axis=1).mean())
+    m = margins[name]
+    day = m.argmin(axis=1)
+    d50 = START + dt.timedelta(days=int(np.quantile(day, 0.5, method="nearest")))
+    shown = name.capitalize()
+    assert f"{shown}'s stock comes closest to its minimum" in paragraph and long_date(d50) in paragraph
+    low = m.min(axis=1)
+    assert f"{low.mean():,.1f} d" in paragraph
+    fk = pd.read_parquet(what_if.path / "facility_kpis.parquet")
+    mine = fk[fk.facility == name]
+    top = max(("azeri", "russian"), key=lambda o: mine[f"share_origin_{o}_pct"].fillna(0).mean())
+    assert f"{top.capitalize()} crude supplies {mine[f'share_origin_{top}_pct'].mean():,.1f}%" in paragraph
+    assert "Against the baseline, " in paragraph
