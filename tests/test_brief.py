@@ -310,7 +310,7 @@ def test_against_a_baseline_each_difference_is_flagged_from_sim_compare(tmp_path
     base = write_run(tmp_path / "base", reps=10, seed=7)
     run = write_run(tmp_path / "run", reps=10, seed=8, shift_t=60_000.0)  # about +2 kt/d delivered
     md = briefmod.brief(run, vs=base).read_text(encoding="utf-8")
-    against = section(md, "Against Mini corridor")
+    against = section(md, "Against mini corridor")
     kb, kr = pd.read_parquet(base / "kpis.parquet"), pd.read_parquet(run / "kpis.parquet")
     verdicts = compare([base, run]).set_index("kpi")
     rows = {r.split("|")[1].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
@@ -340,7 +340,7 @@ def test_brief_and_compare_print_the_same_interval_on_the_same_two_runs(tmp_path
     run = write_run(tmp_path / "run", reps=10, seed=7)
     v = compare([base, run]).set_index("kpi").loc["delivered_t"]
     assert v.method == "paired" and v.n_paired == 10 and (v.ci_low, v.ci_high) == (0.0, 0.0)
-    against = section(briefmod.brief(run, vs=base).read_text(encoding="utf-8"), "Against Mini corridor")
+    against = section(briefmod.brief(run, vs=base).read_text(encoding="utf-8"), "Against mini corridor")
     row = next(r for r in against.splitlines() if r.startswith("| crude delivered to the refineries (kt)"))
     assert [c.strip() for c in row.strip("|").split("|")][3:] == ["0.0", "0.0 to 0.0", "within noise"]
     assert "paired by replication, 10 replications paired" in against
@@ -420,10 +420,10 @@ def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path
     # the comparison table: each mean and difference as sim.analysis.compare gives it
     verdicts = compare([base.path, what_if.path]).set_index("kpi")
     # the body's table keeps what moved; every figure is in Appendix A
-    appendix = section(md, "Appendix A: every figure against Baseline")
+    appendix = section(md, "Appendix A: every figure against baseline")
     assert "| lowest days of cover above minimum stock (d) |" in appendix
     v = verdicts.loc["min_days_cover"]
-    row = next(r for r in section(md, "Appendix A: every figure against Baseline").splitlines()
+    row = next(r for r in section(md, "Appendix A: every figure against baseline").splitlines()
                if r.startswith("| lowest days of cover"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:3] == [f"{v.mean_run:,.1f}", f"{v.mean_baseline:,.1f}"]

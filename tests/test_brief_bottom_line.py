@@ -141,8 +141,8 @@ def test_the_against_baseline_table_keeps_what_moved_and_the_headline(pair):
         return {r.split("|")[1].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
                 for r in text.splitlines() if r.startswith("| ") and "verdict" not in r}
 
-    short, full = rows(section(md, "Against Mini corridor")), rows(section(md, "Appendix A: every figure against "
-                                                                             "Mini corridor"))
+    short, full = rows(section(md, "Against mini corridor")), rows(section(md, "Appendix A: every figure against "
+                                                                             "mini corridor"))
     assert set(short) <= set(full) and len(short) < len(full)
     for label, cells in full.items():
         kept = cells[6] in BRIEF_HEADLINE or cells[5] == "beyond noise"
@@ -150,7 +150,7 @@ def test_the_against_baseline_table_keeps_what_moved_and_the_headline(pair):
         if kept:
             assert short[label] == cells[:6]
     assert f"{plain_label('min_days_cover')} (d)" in short
-    assert f"the other {len(full) - len(short)} are in Appendix A" in section(md, "Against Mini corridor")
+    assert f"the other {len(full) - len(short)} are in Appendix A" in section(md, "Against mini corridor")
 
 
 def test_a_label_in_the_scenario_names_the_facility_everywhere(tmp_path):
@@ -348,3 +348,16 @@ def test_the_odesa_brody_what_if_opens_with_its_answer(tmp_path):
     top = max(("azeri", "russian"), key=lambda o: mine[f"share_origin_{o}_pct"].fillna(0).mean())
     assert f"{top.capitalize()} crude supplies {mine[f'share_origin_{top}_pct'].mean():,.1f}%" in paragraph
     assert "Against the baseline, " in paragraph
+
+
+def test_a_hostile_label_is_text_in_the_document_and_on_the_charts(tmp_path):
+    """A label is user text: in the Markdown it is escaped, on a chart a '$' pair is not
+    parsed as mathtext (an unbalanced formula would stop the brief)."""
+    folder = write_run(tmp_path / "run", reps=3)
+    label = "Brody $x^{$ <script>alert(1)</script> [x](javascript:1)"
+    text = SCENARIO_YAML.replace("{name: brody_mozyr, from: brody,",
+                                 f"{{name: brody_mozyr, label: '{label}', from: brody,")
+    (folder / "scenario.yaml").write_text(text, encoding="utf-8")
+    md = briefmod.brief(folder).read_text(encoding="utf-8")
+    assert "<script>" not in md and "&lt;script&gt;" in md and "\\[x\\](javascript:1)" in md
+    assert "Brody $x^{$" in (folder / "charts" / "route_map.svg").read_text(encoding="utf-8")

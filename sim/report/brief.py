@@ -297,10 +297,6 @@ def _paired(run: RunResult, base: RunResult) -> bool:
             and replication_ids(run) == replication_ids(base) and n_days(run) == n_days(base))
 
 
-def _days_label(d: float) -> str:
-    return f"{d:.1f} d"
-
-
 def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
                 own: Sequence[str] | None = None) -> list[tuple[Path, str]]:
     """Every chart of the brief, as (png path, one-line caption saying what to see in it).
@@ -309,6 +305,10 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
     from sim.report.events import cargo_table, decisions_table, disruption_shades
 
     s = run.scenario
+
+    def label(name: str) -> str:  # a scenario label as chart text: a '$' is a dollar, not mathtext
+        return display_name(s, name).replace("$", r"\$")
+
     own_names = ({d.name for d in own_disruptions(run, base)} if own is None else set(own))
     own_labels = [disruption_name(s, d.name) for d in s.disruptions if d.name in own_names]
     mark = (f"the red band is the {_and(own_labels)}, the grey strips the background disruptions"
@@ -324,9 +324,9 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
         if cover:
             decisions = decisions_table(run)
             if decisions is not None:  # the panels are named for people: so are the decisions' refineries
-                decisions = decisions.assign(refinery=[display_name(s, r) if r else "" for r in decisions["refinery"]])
-            shown = {display_name(s, k): v for k, v in cover.items()}
-            floors = {display_name(s, k): v for k, v in floor.items()}
+                decisions = decisions.assign(refinery=[label(r) if r else "" for r in decisions["refinery"]])
+            shown = {label(k): v for k, v in cover.items()}
+            floors = {label(k): v for k, v in floor.items()}
             lows = {lp.refinery: lp for lp in low_points(run)}
             worst = min(lows.values(), key=lambda lp: (lp.margin.mean, lp.refinery)) if lows else None
             where = (f"; {display_name(s, worst.refinery)} comes closest to its minimum around "
@@ -348,7 +348,7 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
             base_cover = usable_cover_matrices(base)
             for name, m in usable_cover_matrices(run).items():
                 if name in base_cover and base_cover[name].shape == m.shape:
-                    panels.append((f"{display_name(s, name)}: days of cover above minimum stock",
+                    panels.append((f"{label(name)}: days of cover above minimum stock",
                                    m - base_cover[name], "this run − baseline (d)"))
             base_title = disruption_name(base.scenario, base.scenario.name)
             made.append((charts.difference_fan(bounds, panels, out_dir / "difference", shades=shades,
@@ -358,7 +358,7 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
                          f"it is worse off; {mark}."))
     cargoes = cargo_table(run)
     if len(cargoes) or shades:
-        cargoes = cargoes.assign(tanker=[display_name(s, t) if t in s.network.by_name() else t
+        cargoes = cargoes.assign(tanker=[label(t) if t in s.network.by_name() else t
                                          for t in cargoes["tanker"]]) if len(cargoes) else cargoes
         made.append((charts.timeline(s.start, days, cargoes, shades, out_dir / "timeline", subtitle=sub),
                      "When each disruption acted (darker where more replications had it) and each tanker of the "
@@ -368,7 +368,7 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
                      "first replication loaded, sailed and discharged."))
     disrupted = sorted({t for d in s.disruptions for t in s.resolve_targets(d)})
     own_targets = sorted({t for d in s.disruptions if d.name in own_names for t in s.resolve_targets(d)})
-    names = {f.name: display_name(s, f.name) for _, f in s.network.facilities()}
+    names = {f.name: label(f.name) for _, f in s.network.facilities()}
     made.append((charts.route_map(s, mean_leg_flows_t_per_day(run), disrupted, out_dir / "route_map",
                                   subtitle=sub, own=own_targets, names=names),
                  "The route with the mean flow on each leg (Mt/y): "
@@ -376,12 +376,12 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
                  + "dotted, the other disrupted facilities."))
     w = waits_table(run)
     if not w.empty:
-        w = w.assign(place=[_place_label(s, p) for p in w["place"]])
+        w = w.assign(place=[_place_label(s, p).replace("$", r"\$") for p in w["place"]])
         made.append((charts.waits(w, out_dir / "waits", subtitle=sub),
                      "Tanker waits by place and cause: long whiskers are the waits a disruption or a queue adds."))
     u = utilisation_table(run)
     if not u.empty:
-        u = u.assign(facility=[display_name(s, f) for f in u["facility"]])
+        u = u.assign(facility=[label(f) for f in u["facility"]])
         made.append((charts.utilisation(u, out_dir / "utilisation", subtitle=sub),
                      "How hard each facility is used (mean, p5–p95) and how long it is closed: a bar near 100% is "
                      "the link that limits the flow."))
@@ -466,7 +466,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
     doc.p(line.paragraph)
     doc.bullets(line.bullets)
     if base is not None and diff is not None:
-        doc.h(2, f"Against {base_title}")
+        doc.h(2, f"Against {base_title[:1].lower() + base_title[1:]}")
         rows, beyond, within = _against_rows(run, base, diff)
         shown = [r[:-1] for r in rows if r[-1] in catalogue.BRIEF_HEADLINE or r[5] == "beyond noise"]
         rest = len(rows) - len(shown)
@@ -502,7 +502,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
               "scale is in the key figures).")
         doc.table(["refineries", "by", "label", "mean (%)", "p5 (%)", "p95 (%)"], share_rows)
     if base is not None and diff is not None:
-        doc.h(2, f"Appendix A: every figure against {base_title}")
+        doc.h(2, f"Appendix A: every figure against {base_title[:1].lower() + base_title[1:]}")
         rows, _, _ = _against_rows(run, base, diff)
         doc.table(["figure", "this run", base_title, "difference", "95% CI of difference", "verdict", "column"],
                   rows)
