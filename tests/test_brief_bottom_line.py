@@ -88,7 +88,7 @@ def test_the_bottom_line_answers_with_the_figures_of_the_tables(pair):
     # 2. the intake share of the refinery closest to its minimum
     fk = pd.read_parquet(run / "facility_kpis.parquet")
     azeri = fk.loc[fk.facility == "mozyr", "share_origin_azeri_pct"]
-    assert f": Azeri crude supplies {rng_text(azeri, '%')} of Mozyr's intake." in paragraph
+    assert f". Azeri crude supplies {rng_text(azeri, '%')} of Mozyr's intake." in paragraph  # after the cuts
     # 3. when and how near the stock comes to its minimum
     ts = pd.read_parquet(run / "timeseries.parquet")
     stock = ts[(ts.kind == "stock") & (ts.facility == "mozyr")].pivot(index="replication", columns="day",

@@ -186,7 +186,8 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
         who = display_name(s, focus.refinery)
         origin = top_origin(run, focus.refinery)
         if origin is not None and origin[1].mean > 0:
-            sentences[0] += (f": {esc(origin[0]).capitalize()} crude supplies {_pct_range(origin[1])} of "
+            joint = ": " if "cuts runs" not in sentences[0] else ". "  # after a list of cuts, a new sentence
+            sentences[0] += (f"{joint}{esc(origin[0]).capitalize()} crude supplies {_pct_range(origin[1])} of "
                              f"{esc(who)}'s intake")
         sentences[0] += "."
         when = (f"on {date_text(_day(run, focus.day_p50))} in every replication" if focus.day_p5 == focus.day_p95

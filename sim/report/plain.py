@@ -19,6 +19,8 @@ _KIND_NOUN = {"closure": "closure", "derate": "derating", "delay": "delay", "sup
              "run_cut": "run cut", "contamination": "contamination"}
 
 DAYS_PER_YEAR = 365.0
+# sections whose made-up names take "the": legs ("the Odesa–Brody pipeline") and straits ("the Bosphorus")
+_ARTICLE = ("pipelines", "sea_legs", "chokepoints")
 
 
 def _words(identifier: str) -> list[str]:
@@ -65,7 +67,7 @@ def the(scenario: Any, name: str, *, start: bool = False) -> str:
     pipeline" (a leg, when its name is made up), "Pivdennyi" (a place)."""
     shown = display_name(scenario, name)
     found = _sections(scenario).get(name)
-    leg = found is not None and found[0] in ("pipelines", "sea_legs") and not getattr(found[1], "label", None)
+    leg = found is not None and found[0] in _ARTICLE and not getattr(found[1], "label", None)
     return (("The " if start else "the ") + shown) if leg else shown
 
 
@@ -125,10 +127,10 @@ def disruption_phrase(scenario: Any, d: Any) -> str:
 
 
 def _is_leg_or_many(scenario: Any, d: Any) -> bool:
-    """'of the Odesa–Brody pipeline' but 'of Pivdennyi': legs take the article."""
+    """'of the Odesa–Brody pipeline', 'of the Bosphorus' but 'of Pivdennyi': legs and straits take the article."""
     secs = _sections(scenario)
     targets = scenario.resolve_targets(d)
-    return any(secs.get(t, ("", None))[0] in ("pipelines", "sea_legs") and not getattr(secs[t][1], "label", None)
+    return any(secs.get(t, ("", None))[0] in _ARTICLE and not getattr(secs[t][1], "label", None)
                for t in targets)
 
 
