@@ -8,9 +8,10 @@ The Python API (everything the ``routesim`` command does, a notebook can do)::
     schema = sim.scenario_json_schema()
 
 ``run``, ``open_run``, ``combine`` (one table of several runs, tagged ``run``/``run_id``/
-``scenario``), ``compare``, ``attribute`` and ``brief`` (a run's briefing, Markdown or HTML)
-are imported on first use from the runner, the results store, the comparison, attribution
-and briefing modules, so ``import sim`` stays light.
+``scenario``), ``compare``, ``compare_risk``, ``attribute``, ``criticality``, ``exposure``
+(time to survive against time to recover), ``importance`` (each facility's share of the
+risk) and ``brief`` (a run's briefing, Markdown or HTML) are imported on first use from the
+runner, the results store, the analysis and briefing modules, so ``import sim`` stays light.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ _LAZY = {
     "open_run": ("sim.results.store", "open_run"),
     "combine": ("sim.results.combine", "combine"),
     "compare": ("sim.analysis.compare", "compare"),
+    "compare_risk": ("sim.analysis.compare", "compare_risk"),
     "attribute": ("sim.analysis.attribution", "attribute"),
+    "criticality": ("sim.analysis.criticality", "criticality"),
+    "exposure": ("sim.analysis.exposure", "exposure"),
+    "importance": ("sim.analysis.importance", "importance"),
     "brief": ("sim.report.brief", "brief"),
 }
 

@@ -280,6 +280,106 @@ def compare(*runs: Any, kpis: Sequence[str] | None = None, confidence: float = 0
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+RISK_COLUMNS = ["refinery", "measure", "baseline", "run", "n_baseline", "n_run", "n_paired", "value_baseline",
+                "value_run", "diff", "ci_low", "ci_high", "significant", "method", "note"]
+
+
+def compare_risk(*runs: Any, confidence: float = 0.95, labels: Sequence[str] | None = None,
+                 paired: bool | None = None, incomplete_ok: bool = False) -> pd.DataFrame:
+    """The risk measures of :mod:`sim.results.risk`, each run against the first, for all
+    refineries (``"all"``) and each refinery.
+
+    ``p_cut`` (probability of a cut run) and ``expected_unserved_t`` are means over
+    replications (of the indicator "some cut-run day", of shortfall), so their difference
+    gets :func:`compare_kpi`'s interval: paired by replication when the runs share seed and
+    replications (common random numbers: the paired t interval of the per-replication
+    differences, which for the indicator is the Wald interval of the change in a paired
+    proportion), Welch's otherwise.  ``var95_shortfall_t`` and ``cvar95_shortfall_t`` are
+    tail figures resting on 5% of the replications: their difference is given without an
+    interval (``note`` says so).  ``significant`` as in :func:`compare_kpi`.
+    """
+    from sim.results.risk import conditional_value_at_risk, value_at_risk
+
+    if len(runs) == 1 and isinstance(runs[0], (list, tuple)):
+        runs = tuple(runs[0])
+    if len(runs) < 2:
+        raise UserError("compare needs at least two runs: a baseline and one or more to compare with it")
+    loaded = [_kpis_of(r, incomplete_ok) for r in runs]
+    names = list(labels) if labels is not None else [item[0] for item in loaded]
+    if len(set(names)) < len(names):
+        names = [f"{i}:{n}" for i, n in enumerate(names)]
+    base = loaded[0][1]
+    pairs = [("all", "cut_run_days", "shortfall_t")]
+    pairs += [(c[len("cut_run_days_"):], c, f"shortfall_{c[len('cut_run_days_'):]}_t") for c in base.columns
+              if str(c).startswith("cut_run_days_")]
+    rows = []
+    for other_name, other in zip(names[1:], loaded[1:], strict=True):
+        df = other[1]
+        if paired is None:
+            method = "paired" if _pairable(loaded[0], other) else "welch"
+        else:
+            method = "paired" if paired else "welch"
+        if method == "paired":
+            ka, kb = base.sort_values("replication"), df.sort_values("replication")
+            if ka["replication"].tolist() != kb["replication"].tolist():
+                raise UserError("paired=True needs runs with the same replications")
+        else:
+            ka, kb = base, df
+        for who, cut, short in pairs:
+            if not {cut, short} <= set(ka.columns) & set(kb.columns):
+                continue
+            a_cut, b_cut = ka[cut].to_numpy(dtype="float64"), kb[cut].to_numpy(dtype="float64")
+            a_ind = np.where(np.isnan(a_cut), math.nan, (a_cut > 0).astype(float))
+            b_ind = np.where(np.isnan(b_cut), math.nan, (b_cut > 0).astype(float))
+            a_sf, b_sf = ka[short].to_numpy(dtype="float64"), kb[short].to_numpy(dtype="float64")
+            common = {"refinery": who, "baseline": names[0], "run": other_name}
+            for measure, a, b in (("p_cut", a_ind, b_ind), ("expected_unserved_t", a_sf, b_sf)):
+                r = compare_kpi(measure, a, b, method, confidence)
+                rows.append({**common, "measure": measure, "n_baseline": r["n_baseline"], "n_run": r["n_run"],
+                             "n_paired": r["n_paired"], "value_baseline": r["mean_baseline"],
+                             "value_run": r["mean_run"], "diff": r["diff"], "ci_low": r["ci_low"],
+                             "ci_high": r["ci_high"], "significant": r["significant"], "method": method,
+                             "note": r["note"]})
+            tails = (("var95_shortfall_t", value_at_risk), ("cvar95_shortfall_t", conditional_value_at_risk))
+            for measure, fn in tails:
+                va, vb = fn(a_sf), fn(b_sf)
+                rows.append({**common, "measure": measure, "n_baseline": int((~np.isnan(a_sf)).sum()),
+                             "n_run": int((~np.isnan(b_sf)).sum()), "n_paired": 0, "value_baseline": va,
+                             "value_run": vb, "diff": vb - va, "ci_low": math.nan, "ci_high": math.nan,
+                             "significant": False, "method": method,
+                             "note": "a tail figure (the worst 5% of replications): no interval"})
+    return pd.DataFrame(rows, columns=RISK_COLUMNS)
+
+
+def format_risk_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
+    """:func:`compare_risk` as text for a terminal (probabilities in %, tonnes in kt)."""
+    if table.empty:
+        return ""
+    labels = {"p_cut": ("P(cut run)", "%", 100.0), "expected_unserved_t": ("expected unserved", "kt", 1e-3),
+              "var95_shortfall_t": ("VaR95 shortfall", "kt", 1e-3),
+              "cvar95_shortfall_t": ("CVaR95 shortfall", "kt", 1e-3)}
+    pct = round(confidence * 100)
+
+    def num(x: float, scale: float) -> str:
+        return "-" if not math.isfinite(x) else f"{x * scale:,.1f}"
+
+    out = []
+    for run_name, g in table.groupby("run", sort=False):
+        out.append(f"risk, {run_name} against {g['baseline'].iloc[0]}:")
+        out.append(f"{'refinery':<12} {'measure':<22} {'baseline':>10} {'run':>10} {'difference':>11} "
+                   f"{f'{pct}% CI':>18}  ")
+        for r in g.to_dict("records"):
+            label, unit, scale = labels[r["measure"]]
+            lo, hi = float(r["ci_low"]), float(r["ci_high"])
+            ci = f"[{num(lo, scale)}, {num(hi, scale)}]" if math.isfinite(lo) and math.isfinite(hi) else "-"
+            said = "significant" if r["significant"] else str(r["note"])
+            out.append(f"{r['refinery']:<12} {f'{label} ({unit})':<22} {num(float(r['value_baseline']), scale):>10} "
+                       f"{num(float(r['value_run']), scale):>10} {num(float(r['diff']), scale):>11} {ci:>18}  "
+                       f"{said}".rstrip())
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
 COLUMNS = ["kpi", "baseline", "run", "n_baseline", "n_run", "n_paired", "mean_baseline", "mean_run",
            "diff", "diff_pct", "ci_low", "ci_high", "tolerance", "significant", "method", "note"]
 

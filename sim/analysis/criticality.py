@@ -64,7 +64,7 @@ class CriticalityResult:
         return f"CriticalityResult({str(self.path)!r}, facilities={len(self.table)})"
 
 
-def _closure_start(scenario: Scenario, at: str | _dt.date | None) -> tuple[str, float]:
+def closure_start(scenario: Scenario, at: str | _dt.date | None) -> tuple[str, float]:
     """The closure's start as the scenario language writes it, and in hours from the start."""
     if at is None:
         day = int(scenario.horizon_h // 48)  # the day nearest the middle of the horizon
@@ -186,7 +186,7 @@ def criticality(
         raise UserError(f"--duration {duration!r}: {e}") from None
     if duration_h <= 0:
         raise UserError(f"--duration must be positive, got {duration!r}")
-    start, start_h = _closure_start(scenario, at)
+    start, start_h = closure_start(scenario, at)
     all_names = [f.name for _, f in scenario.network.facilities()]
     section = {f.name: KIND_OF_SECTION[sec] for sec, f in scenario.network.facilities()}
     chosen = list(facilities) if facilities else all_names

@@ -244,7 +244,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sim.analysis.compare import HEADLINE, compare, format_table
+    from sim.analysis.compare import HEADLINE, compare, compare_risk, format_risk_table, format_table
     from sim.results.store import open_run
 
     if len(args.runs) < 2:
@@ -255,6 +255,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         kpis = [c for c in HEADLINE if all(c in r.kpis.columns for r in runs)]
     table = compare(*runs, kpis=kpis, confidence=args.confidence)
     print(format_table(table, args.confidence), end="")
+    risk = compare_risk(*runs, confidence=args.confidence)
+    if not risk.empty:
+        print()
+        print(format_risk_table(risk[risk["refinery"] == "all"], args.confidence), end="")
     if args.csv:
         try:
             table.to_csv(args.csv, index=False)

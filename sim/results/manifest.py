@@ -117,7 +117,7 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
     format_version: Literal[1] | None = None
-    analysis: Literal["criticality", "attribution"] | None = None
+    analysis: Literal["criticality", "attribution", "exposure", "importance"] | None = None
     routesim_run: _Text | None = None
     scenario: _Text | None = None
     scenario_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,64}$")
