@@ -200,7 +200,7 @@ def run_folder(tmp_path_factory) -> Path:
 
 def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
     md = (run_folder / "brief.md").read_text(encoding="utf-8")
-    head = section(md, "Headline")
+    head = section(md, "In detail")
     expected = expected_numbers(run_folder)
     allowed = set(expected.values()) | {"5", "95"}  # the p5–p95 labels themselves
     found = NUMBER.findall(head.replace("p5–p95", ""))
@@ -211,11 +211,12 @@ def test_every_number_in_the_headline_comes_from_the_tables(run_folder):
     for key in ("delivered_t", "demand_met_pct", "shortfall_t", "min_days_cover", "held", "survive", "recover"):
         assert f"{expected[key + '.mean']}" in head and f"{expected[key + '.p5']}–{expected[key + '.p95']}" in head
     assert f"around {expected['low.p50']} (median; p5–p95 {expected['low.p5']} to {expected['low.p95']})" in head
-    assert (f"brody_mozyr bound the flow: it ran at {expected['util.mean']}% (p5–p95 {expected['util.p5']}–"
-            f"{expected['util.p95']}%) of its capacity and was the most utilised leg or port in 100% of") in head
+    assert (f"The Brody–Mozyr pipeline bound the flow: it ran at {expected['util.mean']}% (p5–p95 "
+            f"{expected['util.p5']}–{expected['util.p95']}%) of its capacity and was the most utilised leg or port "
+            "in 100% of") in head
     # flow held back (from paired runs) is throughput forgone at the facility, and the brief says so
-    assert "The disruption that held back the most flow, brody_closed (active in 20 of 20 replications" in head
-    assert ("of flow held back at brody_mozyr: throughput forgone there while it acted, against the same "
+    assert "The disruption that held back the most flow, the Brody closed (active in 20 of 20 replications" in head
+    assert ("of flow held back at the Brody–Mozyr pipeline: throughput forgone there while it acted, against the same "
             "replications without it; the crude may still arrive later") in head
     assert "flow lost" not in head
     assert f"before cutting runs (in {expected['cut_reps']} of 20 replications; it never ran short" in head
@@ -247,19 +248,19 @@ def test_dependency_and_disruption_tables_come_from_the_run(run_folder):
     dis = section(md, "Disruptions")
     dk = pd.read_parquet(run_folder / "disruption_kpis.parquet")
     mean, p5, _, p95 = q(dk["held_back_t"])
-    assert (f"| brody_closed | closure | brody_mozyr | from 2021-01-10 for 5.0 d | 100 | "
+    assert (f"| Brody closed (this scenario) | closure | Brody–Mozyr pipeline | from 2021-01-10 for 5.0 d | 100 | "
             f"{mean / 1e3:,.1f} kt (p5–p95 {p5 / 1e3:,.1f}–{p95 / 1e3:,.1f} kt) | 0 h (in every replication) "
             "| test |") in dis
 
 
 def test_assumptions_and_what_was_run(run_folder):
     md = (run_folder / "brief.md").read_text(encoding="utf-8")
-    a = section(md, "Assumptions and sources")
-    assert "| sangachal | source | rate 10.0 kt/d; tank 100.0 kt (initial 50.0 kt) | ROUTE_FACTS: WREP | assumed |" in a
+    a = section(md, "Appendix C: assumptions and sources")
+    assert "| sangachal | source | rate 3.6 Mt/y; tank 100.0 kt (initial 50.0 kt) | ROUTE_FACTS: WREP | assumed |" in a
     assert "| supsa | terminal |" in a and "not given" in a
     assert "| socar | every | 8d | programme.interval = 8 d | A | assumed for the test |" in a
     assert "| socar | first | 1d | programme.first_missing | ? | seed entry not found in seeds/ |" in a
-    w = section(md, "What was run")
+    w = section(md, "Appendix D: what was run")
     for row in ("| scenario hash | abc123def456 |", "| seed | 7 |", "| replications | 20 |",
                 "| routesim version | 0.1.0 |"):
         assert row in w
@@ -267,7 +268,7 @@ def test_assumptions_and_what_was_run(run_folder):
 
 def test_charts_are_written_as_png_and_svg_and_linked(run_folder):
     md = (run_folder / "brief.md").read_text(encoding="utf-8")
-    for stem in ("delivered", "cover", "waits", "utilisation", "route_map"):
+    for stem in ("delivered", "cover", "timeline", "waits", "utilisation", "route_map"):
         assert (run_folder / "charts" / f"{stem}.png").stat().st_size > 10_000
         assert (run_folder / "charts" / f"{stem}.svg").exists()
         assert f"](charts/{stem}.png)" in md
@@ -278,7 +279,7 @@ def test_html_is_self_contained(tmp_path):
     out = briefmod.brief(folder, format="html")
     text = out.read_text(encoding="utf-8")
     assert out.name == "brief.html" and text.startswith("<!DOCTYPE html>")
-    assert text.count('src="data:image/png;base64,') == 5
+    assert text.count('src="data:image/png;base64,') == 6  # cover, delivered, timeline, map, waits, utilisation
     assert 'src="charts/' not in text
     assert "<th>figure</th>" in text
 
@@ -287,7 +288,7 @@ def test_no_shortfall_is_said_plainly(tmp_path):
     folder = write_run(tmp_path / "run", reps=5)
     k = pd.read_parquet(folder / "kpis.parquet").assign(shortfall_t=0.0, demand_met_pct=100.0, cut_run_days=0.0)
     k.to_parquet(folder / "kpis.parquet")
-    head = section(briefmod.brief(folder).read_text(encoding="utf-8"), "Headline")
+    head = section(briefmod.brief(folder).read_text(encoding="utf-8"), "In detail")
     assert "No replication fell short of demand." in head
     assert "shortfall was" not in head
 
@@ -309,12 +310,12 @@ def test_against_a_baseline_each_difference_is_flagged_from_sim_compare(tmp_path
     base = write_run(tmp_path / "base", reps=10, seed=7)
     run = write_run(tmp_path / "run", reps=10, seed=8, shift_t=60_000.0)  # about +2 kt/d delivered
     md = briefmod.brief(run, vs=base).read_text(encoding="utf-8")
-    against = section(md, "Against mini_corridor")
+    against = section(md, "Against mini corridor")
     kb, kr = pd.read_parquet(base / "kpis.parquet"), pd.read_parquet(run / "kpis.parquet")
     verdicts = compare([base, run]).set_index("kpi")
     rows = {r.split("|")[1].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
             for r in against.splitlines() if r.startswith("| ") and "verdict" not in r}
-    cells = rows["crude delivered (kt)"]
+    cells = rows["crude delivered to the refineries (kt)"]
     diff = kr.delivered_t.mean() - kb.delivered_t.mean()
     assert cells[1:4] == [f"{kr.delivered_t.mean() / 1e3:,.1f}", f"{kb.delivered_t.mean() / 1e3:,.1f}",
                           f"{'+' if diff > 0 else ''}{diff / 1e3:,.1f}"]
@@ -339,8 +340,8 @@ def test_brief_and_compare_print_the_same_interval_on_the_same_two_runs(tmp_path
     run = write_run(tmp_path / "run", reps=10, seed=7)
     v = compare([base, run]).set_index("kpi").loc["delivered_t"]
     assert v.method == "paired" and v.n_paired == 10 and (v.ci_low, v.ci_high) == (0.0, 0.0)
-    against = section(briefmod.brief(run, vs=base).read_text(encoding="utf-8"), "Against mini_corridor")
-    row = next(r for r in against.splitlines() if r.startswith("| crude delivered (kt)"))
+    against = section(briefmod.brief(run, vs=base).read_text(encoding="utf-8"), "Against mini corridor")
+    row = next(r for r in against.splitlines() if r.startswith("| crude delivered to the refineries (kt)"))
     assert [c.strip() for c in row.strip("|").split("|")][3:] == ["0.0", "0.0 to 0.0", "within noise"]
     assert "paired by replication, 10 replications paired" in against
 
@@ -352,7 +353,7 @@ def test_brief_of_a_real_run_matches_its_tables(tmp_path, valid_scenario):
 
     res = run(valid_scenario, replications=3, seed=11, executor="serial", out=tmp_path / "run", progress=False)
     md = briefmod.brief(res.path).read_text(encoding="utf-8")
-    head = section(md, "Headline")
+    head = section(md, "In detail")
     k = pd.read_parquet(res.path / "kpis.parquet")
     dk = pd.read_parquet(res.path / "disruption_kpis.parquet")
     assert "Over 90 days from 2021-01-01 (3 replications)" in head
@@ -365,7 +366,8 @@ def test_brief_of_a_real_run_matches_its_tables(tmp_path, valid_scenario):
     assert f"ran lowest at {k.min_days_cover.mean():,.1f} d" in head
     storm = dk[dk.disruption == "pivdennyi-storm"]
     assert (storm.activations > 0).all()  # a fixed window: active in every replication
-    assert "| pivdennyi-storm | closure | pivdennyi | from 2021-01-20 for 3.0 d | 100 |" in section(md, "Disruptions")
+    assert ("| Pivdennyi storm (this scenario) | closure | Pivdennyi | from 2021-01-20 for 3.0 d | 100 |"
+            in section(md, "Disruptions"))
     assert "| seed | 11 |" in md and f"| scenario hash | {res.manifest['scenario_hash']} |" in md
 
 
@@ -411,15 +413,18 @@ def test_every_headline_number_of_a_real_what_if_brief_is_in_its_tables(tmp_path
     what_if = run(scenarios / "odesa_brody_outage.yaml", replications=3, seed=4, executor="serial",
                   out=tmp_path / "what_if", progress=False)
     md = briefmod.brief(what_if.path, vs=base.path).read_text(encoding="utf-8")
-    head = section(md, "Headline")
+    head = section(md, "In detail")
     allowed = numbers_derivable_from(what_if.path) | {"5", "95"}
     strays = [x for x in NUMBER.findall(head) if x not in allowed]
     assert not strays, f"headline numbers not derivable from the tables: {strays}\n{head}"
     # the comparison table: each mean and difference as sim.analysis.compare gives it
     verdicts = compare([base.path, what_if.path]).set_index("kpi")
-    against = section(md, "Against baseline")
+    # the body's table keeps what moved; every figure is in Appendix A
+    appendix = section(md, "Appendix A: every figure against baseline")
+    assert "| lowest days of cover above minimum stock (d) |" in appendix
     v = verdicts.loc["min_days_cover"]
-    row = next(r for r in against.splitlines() if r.startswith("| lowest days of cover"))
+    row = next(r for r in section(md, "Appendix A: every figure against baseline").splitlines()
+               if r.startswith("| lowest days of cover"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:3] == [f"{v.mean_run:,.1f}", f"{v.mean_baseline:,.1f}"]
     assert cells[5] == ("beyond noise" if v.significant else "within noise")
@@ -435,9 +440,10 @@ def test_charts_carry_axis_labels_with_units_and_legends(run_folder):
         "delivered": ["cumulative delivered − demand (kt)", "crude per day, 7-day mean (kt/d)",
                       "deliveries equal demand"],
         "cover": ["stock in days of demand (d)", "minimum operating (5.0 d)", "cover: p5–p95"],
-        "waits": ["wait per tanker (h)", "supsa (berth), n=60", "median"],
+        "waits": ["wait per tanker (h)", "Supsa (berth), n=60", "median"],
         "utilisation": ["utilisation (%)", "closed (days)", "p5–p95"],
-        "route_map": ["longitude (°E)", "latitude (°N)", "brody_mozyr", "kt/d", "disrupted: node circled,"],
+        "route_map": ["longitude (°E)", "latitude (°N)", "Brody–Mozyr pipeline", "Mt/y",
+                      "this scenario's disruption:"],
     }
     for stem, labels in expected.items():
         svg = (run_folder / "charts" / f"{stem}.svg").read_text(encoding="utf-8")
@@ -512,15 +518,16 @@ def test_an_attribution_table_in_the_run_folder_is_the_cost_to_the_refineries(tm
     folder = write_run(tmp_path / "run", reps=20)
     table = write_attribution(folder, reps=20)
     md = briefmod.brief(folder).read_text(encoding="utf-8")
-    head = section(md, "Headline")
+    head = section(md, "In detail")
     own, every = table.iloc[0], table.iloc[1]
     lost, lost_ci = cost_text(own, "delivered_lost_t")
     expected = expected_numbers(folder)
     # the headline prefers the counterfactual figure, and still says what was held back where
-    assert (f"The disruption that cost the refineries the most crude, brody_closed (active in 20 of 20 replications; "
+    assert (f"The disruption that cost the refineries the most crude, the Brody closed (active in 20 of 20 "
+            f"replications; "
             f"without it the refineries would have received {lost} more crude (95% CI {lost_ci}); it held back "
             f"{expected['held.mean']} kt (p5–p95 {expected['held.p5']}–{expected['held.p95']} kt) of flow at "
-            f"brody_mozyr while it acted, against the same replications without it)") in head
+            f"the Brody–Mozyr pipeline while it acted, against the same replications without it)") in head
     all_lost, all_ci = cost_text(every, "delivered_lost_t")
     all_short, _ = cost_text(every, "shortfall_added_t")
     assert (f"Without any of the disruptions (the same replications and seed), the refineries would have received "
@@ -536,18 +543,28 @@ def test_an_attribution_table_in_the_run_folder_is_the_cost_to_the_refineries(tm
     rows = {r.split("|")[1].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
             for r in section(md, "Disruptions").split("### Cost to the refineries")[1].splitlines()
             if r.startswith("| ") and "95% CI" not in r}
-    assert set(rows) == {"brody_closed", "all disruptions"}
+    assert set(rows) == {"Brody closed", "all disruptions"}
     for _, r in table.iterrows():
-        cells = rows[r["disruption"]]
+        cells = rows[{"brody_closed": "Brody closed"}.get(r["disruption"], r["disruption"])]
         assert cells[1:3] == list(cost_text(r, "delivered_lost_t"))
         assert cells[3:] == [cost_text(r, stem)[0] for stem, *_ in COST_STEMS[1:]]
 
 
-def test_without_an_attribution_table_the_brief_says_how_to_get_one(tmp_path):
+def test_without_an_attribution_table_the_brief_says_how_to_get_one(tmp_path, monkeypatch):
+    """The command names the run folder as the user would type it from where they stand (here
+    the folder above the run: ``run``), as a code span, so it works when pasted; from elsewhere
+    the path is absolute."""
     folder = write_run(tmp_path / "run", reps=5)
-    dis = section(briefmod.brief(folder).read_text(encoding="utf-8"), "Disruptions")
+    monkeypatch.chdir(tmp_path)
+    md = briefmod.brief(folder).read_text(encoding="utf-8")
+    dis = section(md, "Disruptions")
     assert "Cost to the refineries" not in dis
-    assert "routesim attribute --into run" in dis and "the crude may still arrive later" in dis
+    assert "`routesim attribute --into run`" in dis and "the crude may still arrive later" in dis
+    assert "`routesim attribute --into run`" in section(md, "Bottom line")
+    elsewhere = tmp_path / "elsewhere" / "deeper" / "still"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    assert f"`routesim attribute --into {folder.resolve()}`" in briefmod.brief(folder).read_text(encoding="utf-8")
     # a table of other replications (a stale or foreign file) is not used
     write_attribution(folder, reps=4)
     md = briefmod.brief(folder).read_text(encoding="utf-8")
@@ -567,7 +584,7 @@ def test_attribute_into_a_real_run_reaches_its_brief(tmp_path):
     md = briefmod.brief(res.path).read_text(encoding="utf-8")
     cost = section(md, "Disruptions").split("### Cost to the refineries")[1]
     r = table[table.disruption == "odesa_brody_outage"].iloc[0]
-    row = next(x for x in cost.splitlines() if x.startswith("| odesa_brody_outage |"))
+    row = next(x for x in cost.splitlines() if x.startswith("| Odesa–Brody outage |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     mean = f"{r.delivered_lost_t_mean / 1e3:,.1f}"
     assert cells[1].startswith(f"{mean} kt")

@@ -2,7 +2,7 @@
 
 For every scenario under ``scenarios/`` whose header asks "What if ...", runs it and the
 baseline with one seed, writes its HTML brief against the baseline, and keeps the top of
-the page (headline, the table against the baseline, key figures, the first two charts) as
+the page (the bottom line, the table against the baseline and the first charts) as
 ``docs/briefs/<scenario>.png``, reduced to 256 colours so the pictures stay small in git,
 and writes ``docs/briefs/README.md``, an index of them with each scenario's question.
 The runs go to a temporary folder and are thrown away.
@@ -30,7 +30,7 @@ from tests.browser import Chromium  # noqa: E402
 SCENARIOS = REPO / "scenarios"
 OUT = Path(__file__).resolve().parent
 WIDTH_PX = 1024  # the brief's text column is 60rem; a little margin either side
-TOP_PX = 3800  # headline, "against baseline", key figures, dependency and the first two charts
+TOP_PX = 3800  # the bottom line, "against baseline" and the first charts
 
 
 def what_ifs() -> list[Path]:
@@ -55,8 +55,8 @@ def write_index(replications: int, seed: int) -> Path:
     rows = [f"- [`{p.stem}`]({p.stem}.png): {question(p)}" for p in what_ifs() if (OUT / f"{p.stem}.png").exists()]
     text = ("# What a brief looks like\n\n"
             "The top of the HTML brief (`routesim brief RUN --vs BASELINE --format html`) of each shipped\n"
-            f"what-if against the baseline, {replications} replications, seed {seed}: headline, the table\n"
-            "against the baseline, key figures, dependency shares and the first two charts.\n"
+            f"what-if against the baseline, {replications} replications, seed {seed}: the bottom line, the table\n"
+            "against the baseline and the first charts (cover with the disruption shaded, deliveries).\n"
             "Made by `.venv/bin/python docs/briefs/screenshots.py` (needs `chromium`).\n\n" + "\n".join(rows) + "\n")
     index = OUT / "README.md"
     index.write_text(text, encoding="utf-8")

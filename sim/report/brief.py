@@ -27,13 +27,14 @@ import datetime as _dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
 from sim.report import charts
+from sim.report.bottom_line import attribute_command, bottom_line, low_points, own_disruptions
 from sim.report.costs import (COST_FIGURES, attribution_table, cost_clause, cost_row, cost_rows, cost_sentence,
                               what_it_costs)
 from sim.report.document import Doc, code, esc
@@ -49,10 +50,12 @@ from sim.report.figures import (
     mean_leg_flows_t_per_day,
     n_days,
     refineries,
+    usable_cover_matrices,
     utilisation_table,
     waits_table,
 )
 from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, kt, num
+from sim.report.plain import date_text, display_name, disruption_name, identifier_rows, the
 from sim.report.reading import load_run, replications
 from sim.report.sources import assumptions_table, cited_seeds, citation_rows, seed_list
 from sim.results import catalogue, dependency, risk
@@ -128,11 +131,13 @@ def headline(run: RunResult) -> str:
     b = binding_facility(run)
     if b is not None:
         if b.utilisation.mean >= BINDING_PCT:
-            parts.append(f"{esc(b.facility)} bound the flow: it ran at {fmt_range('utilisation_pct', b.utilisation)} "
+            parts.append(f"{esc(the(s, b.facility, start=True))} bound the flow: it ran at "
+                         f"{fmt_range('utilisation_pct', b.utilisation)} "
                          f"of its capacity and was the most utilised leg or port in {num(b.share_pct, 0)}% of "
                          f"replications.")
         else:
-            parts.append(f"No leg or port ran near its capacity: the most utilised, {esc(b.facility)}, ran at "
+            parts.append(f"No leg or port ran near its capacity: the most utilised, "
+                         f"{esc(the(s, b.facility))}, ran at "
                          f"{fmt_range('utilisation_pct', b.utilisation)}.")
     return "".join(parts).strip()
 
@@ -147,27 +152,29 @@ def _resilience(run: RunResult) -> str:
         return "No disruption was active in any replication. "
     n_active = round(d.activated_pct * replications(run) / 100.0)
     held = d.held_back if d.held_back is not None and d.held_back.n and d.held_back.mean > 0 else None
+    name = disruption_name(s, d.name)
+    where = ", ".join(the(s, t) for t in d.targets.split(", ") if t)
     wait = d.wait if d.wait is not None and d.wait.n and d.wait.mean > 0 else None
     cost = cost_row(run, d.name)
     if cost is not None and float(cost["delivered_lost_t_mean"]) > 0.0:
-        text = [f"The disruption that cost the refineries the most crude, {esc(d.name)} (active in {n_active} of "
+        text = [f"The disruption that cost the refineries the most crude, the {esc(name)} (active in {n_active} of "
                 f"{replications(run)} replications; without it {cost_clause(cost)}"]
         if held is not None:
-            text.append(f"; it held back {fmt_range('held_back_t', held)} of flow at {esc(d.targets)} "
+            text.append(f"; it held back {fmt_range('held_back_t', held)} of flow at {esc(where)} "
                         f"while it acted, against the same replications without it")
     elif held is not None:
-        text = [f"The disruption that held back the most flow, {esc(d.name)} (active in {n_active} of "
+        text = [f"The disruption that held back the most flow, the {esc(name)} (active in {n_active} of "
                 f"{replications(run)} replications, {fmt_range('held_back_t', held)} of flow held back at "
-                f"{d.targets}: throughput forgone there while it acted, against the same replications without "
+                f"{esc(where)}: throughput forgone there while it acted, against the same replications without "
                 f"it; the crude may still arrive later"]
         if cost is not None:
             text.append(f"; without it {cost_clause(cost)}")
     elif wait is not None:
-        text = [f"The disruption that caused the most waiting, {esc(d.name)} (active in {n_active} of "
+        text = [f"The disruption that caused the most waiting, the {esc(name)} (active in {n_active} of "
                 f"{replications(run)} replications, {fmt_range('wait_h_total', wait)} of tanker waiting"]
     else:
         none_held = "no flow held back or " if d.held_back is not None else ""
-        text = [f"After {esc(d.name)} (active in {n_active} of {replications(run)} replications, with {none_held}"
+        text = [f"After the {esc(name)} (active in {n_active} of {replications(run)} replications, with {none_held}"
                 f"no waiting attributed to any disruption"]
     text.append("): ")
     clauses = []
@@ -179,15 +186,16 @@ def _resilience(run: RunResult) -> str:
         if cut == 0 and (rc is None or (rc.n == n_active and rc.mean == 0.0)):
             continue  # this refinery neither cut runs nor lost delivered flow
         if sv is not None and cut and sv.p95 <= 0.0:
-            clause = f"{esc(ref)} was already cutting runs when it began"
+            clause = f"{esc(display_name(s, ref))} was already cutting runs when it began"
             if cut < n_active:
                 clause += f" (in {cut} of {n_active} replications)"
         elif sv is not None and cut:
-            clause = f"{esc(ref)} ran on stock for {fmt_range('time_to_survive_d', sv)} before cutting runs"
+            clause = (f"{esc(display_name(s, ref))} ran on stock for {fmt_range('time_to_survive_d', sv)} "
+                      "before cutting runs")
             if cut < n_active:
                 clause += f" (in {cut} of {n_active} replications; it never ran short in the others)"
         else:
-            clause = f"{esc(ref)} never had to cut runs"
+            clause = f"{esc(display_name(s, ref))} never had to cut runs"
         if rc is not None and rc.n:
             clause += (f", and its delivered flow took {fmt_range('time_to_recover_d', rc)} to return to 95% "
                        f"of the undisrupted level")
@@ -281,85 +289,203 @@ def _stat_cell(col: str, st: Stat | None) -> str:
     return fmt_range(col, st)
 
 
-def make_charts(run: RunResult, out_dir: Path) -> list[tuple[Path, str]]:
-    """Every chart of the brief, as (png path, caption)."""
+def _paired(run: RunResult, base: RunResult) -> bool:
+    """True when the two runs share seed and replications, so replication i of each saw the
+    same random numbers (the condition for a difference fan paired by replication)."""
+    from sim.report.events import replication_ids, run_seed
+
+    return (run_seed(run) is not None and run_seed(run) == run_seed(base)
+            and replication_ids(run) == replication_ids(base) and n_days(run) == n_days(base))
+
+
+def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
+                own: Sequence[str] | None = None) -> list[tuple[Path, str]]:
+    """Every chart of the brief, as (png path, one-line caption saying what to see in it).
+    ``own`` are the names of the scenario's own disruptions (default: those of
+    :func:`sim.report.bottom_line.own_disruptions` against ``base``)."""
+    from sim.report.events import cargo_table, decisions_table, disruption_shades
+
     s = run.scenario
-    sub = f"{s.name}, {replications(run)} replications"
+
+    def label(name: str) -> str:  # a scenario label as chart text: a '$' is a dollar, not mathtext
+        return display_name(s, name).replace("$", r"\$")
+
+    own_names = ({d.name for d in own_disruptions(run, base)} if own is None else set(own))
+    own_labels = [disruption_name(s, d.name) for d in s.disruptions if d.name in own_names]
+    mark = (f"the red band is the {_and(own_labels)}, the grey strips the background disruptions"
+            if own_labels else "the grey strips along the top are the disruptions")
+    sub = f"{disruption_name(s, s.name)}, {replications(run)} replications"
     made: list[tuple[Path, str]] = []
     x = dates(run)
+    days = n_days(run)
+    shades = disruption_shades(run, own_names, days)
+    bounds = [*x, x[-1] + _dt.timedelta(days=1)] if x else []  # stocks are at day boundaries
     if not run.timeseries.empty:
-        made.append((charts.delivered_vs_demand(x, delivered_matrix(run), demand_matrix(run),
-                                                out_dir / "delivered", subtitle=sub),
-                     "Crude delivered to the refineries against demand (p5–p95 band over replications)"))
         cover, floor = cover_matrices(run)
         if cover:
-            bounds = [*x, x[-1] + _dt.timedelta(days=1)]  # stocks are at day boundaries
-            made.append((charts.days_of_cover(bounds, cover, floor, out_dir / "cover", subtitle=sub),
-                         "Refinery stock in days of cover, with the minimum operating level"))
+            decisions = decisions_table(run)
+            if decisions is not None:  # the panels are named for people: so are the decisions' refineries
+                decisions = decisions.assign(refinery=[label(r) if r else "" for r in decisions["refinery"]])
+            shown = {label(k): v for k, v in cover.items()}
+            floors = {label(k): v for k, v in floor.items()}
+            lows = {lp.refinery: lp for lp in low_points(run)}
+            worst = min(lows.values(), key=lambda lp: (lp.margin.mean, lp.refinery)) if lows else None
+            where = (f"; {display_name(s, worst.refinery)} comes closest to its minimum around "
+                     f"{date_text(_day(run, worst.day_p50))}" if worst is not None and worst.margin.n else "")
+            made.append((charts.days_of_cover(bounds, shown, floors, out_dir / "cover", subtitle=sub, shades=shades,
+                                              decisions=decisions),
+                         f"Refinery stock in days of demand, spread over replications, against the dashed minimum "
+                         f"stock: {mark}{where}"
+                         + ("; triangles are the policy decisions taken in response" if decisions is not None
+                            and len(decisions) else "") + "."))
+        made.append((charts.delivered_vs_demand(x, delivered_matrix(run), demand_matrix(run),
+                                                out_dir / "delivered", subtitle=sub, shades=shades),
+                     f"Crude delivered against demand (p5–p95 over replications): below the zero line the "
+                     f"refineries are behind; {mark}."))
+        if base is not None and not base.timeseries.empty and _paired(run, base):
+            panels = [("all refineries: cumulative crude delivered",
+                       np.cumsum(delivered_matrix(run) - delivered_matrix(base), axis=1) / 1e3,
+                       "this run − baseline (kt)")]
+            base_cover = usable_cover_matrices(base)
+            for name, m in usable_cover_matrices(run).items():
+                if name in base_cover and base_cover[name].shape == m.shape:
+                    panels.append((f"{label(name)}: days of cover above minimum stock",
+                                   m - base_cover[name], "this run − baseline (d)"))
+            base_title = disruption_name(base.scenario, base.scenario.name)
+            made.append((charts.difference_fan(bounds, panels, out_dir / "difference", shades=shades,
+                                               title=f"This run minus {base_title}, paired by replication",
+                                               subtitle=sub),
+                         f"What the scenario changes, replication by replication against {base_title}: below zero "
+                         f"it is worse off; {mark}."))
+    cargoes = cargo_table(run)
+    if len(cargoes) or shades:
+        cargoes = cargoes.assign(tanker=[label(t) if t in s.network.by_name() else t
+                                         for t in cargoes["tanker"]]) if len(cargoes) else cargoes
+        made.append((charts.timeline(s.start, days, cargoes, shades, out_dir / "timeline", subtitle=sub),
+                     "When each disruption acted (darker where more replications had it) and each tanker of the "
+                     "first replication loaded, sailed and discharged: cargoes that stall sit under the red rows."
+                     if own_labels else
+                     "When each disruption acted (darker where more replications had it) and each tanker of the "
+                     "first replication loaded, sailed and discharged."))
+    disrupted = sorted({t for d in s.disruptions for t in s.resolve_targets(d)})
+    own_targets = sorted({t for d in s.disruptions if d.name in own_names for t in s.resolve_targets(d)})
+    names = {f.name: label(f.name) for _, f in s.network.facilities()}
+    made.append((charts.route_map(s, mean_leg_flows_t_per_day(run), disrupted, out_dir / "route_map",
+                                  subtitle=sub, own=own_targets, names=names),
+                 "The route with the mean flow on each leg (Mt/y): "
+                 + (f"in red, where the {_and(own_labels)} acts; " if own_labels else "")
+                 + "dotted, the other disrupted facilities."))
     w = waits_table(run)
     if not w.empty:
+        w = w.assign(place=[_place_label(s, p).replace("$", r"\$") for p in w["place"]])
         made.append((charts.waits(w, out_dir / "waits", subtitle=sub),
-                     "Distribution of tanker waits at berths and chokepoints"))
+                     "Tanker waits by place and cause: long whiskers are the waits a disruption or a queue adds."))
     u = utilisation_table(run)
     if not u.empty:
+        u = u.assign(facility=[label(f) for f in u["facility"]])
         made.append((charts.utilisation(u, out_dir / "utilisation", subtitle=sub),
-                     "Facility utilisation and closed time (mean, p5–p95)"))
-    disrupted = sorted({t for d in s.disruptions for t in s.resolve_targets(d)})
-    made.append((charts.route_map(s, mean_leg_flows_t_per_day(run), disrupted, out_dir / "route_map",
-                                  subtitle=sub),
-                 "The route network with mean flows on each leg; disrupted facilities marked"))
+                     "How hard each facility is used (mean, p5–p95) and how long it is closed: a bar near 100% is "
+                     "the link that limits the flow."))
     return made
 
 
+def _place_label(s: object, place: str) -> str:
+    """``odesa_brody (tank room)`` -> ``Odesa–Brody pipeline (tank room)``."""
+    name, _, rest = str(place).partition(" (")
+    return display_name(s, name) + (f" ({rest}" if rest else "")
+
+
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _day(run: RunResult, boundary: int) -> _dt.date:
+    return run.scenario.start + _dt.timedelta(days=boundary)
+
+
+def _against_rows(run: RunResult, base: RunResult, diff: pd.DataFrame) -> tuple[list[list[str]], list[str], int]:
+    """Rows of the against-baseline table (every figure defined in either run), the labels of
+    those beyond noise, and the count of rows within noise."""
+    rows = []
+    beyond = []
+    for _, r in diff.iterrows():
+        c = r["kpi"]
+        if not (math.isfinite(float(r["run_mean"])) or math.isfinite(float(r["base_mean"]))):
+            continue  # undefined in both runs (e.g. cycle time without voyages)
+        label = catalogue.plain_label(c)
+        unit = kpi_format(c).unit
+        sig = bool(r["significant"])
+        if sig:
+            beyond.append(label)
+        rows.append([label + (f" ({unit})" if unit else ""),
+                     fmt_value(c, float(r["run_mean"])),
+                     fmt_value(c, float(r["base_mean"])),
+                     ("+" if r["diff"] > 0 else "") + fmt_diff(c, float(r["diff"])) if math.isfinite(r["diff"])
+                     else "n/a",
+                     f"{fmt_diff(c, float(r['ci_low']))} to {fmt_diff(c, float(r['ci_high']))}"
+                     if math.isfinite(r["ci_low"]) and math.isfinite(r["ci_high"]) else f"n/a ({r['note']})",
+                     "beyond noise" if sig else "within noise", c])
+    return rows, beyond, len(rows) - len(beyond)
+
+
+def _how_compared(diff: pd.DataFrame) -> str:
+    if diff.empty:
+        return ""
+    if diff["method"].iloc[0] == "paired":
+        return (f"; intervals paired by replication, {int(diff['n_paired'].max())} replications paired (the same "
+                "seed, so the noise both runs share cancels)")
+    return "; Welch's intervals (the runs do not share seed and replications)"
+
+
 def compose(run: RunResult, base: RunResult | None = None) -> Doc:
-    """The brief's blocks (charts are written into ``run.path / 'charts'``)."""
+    """The brief's blocks (charts are written into ``run.path / 'charts'``): the bottom line,
+    what moved against the baseline, the charts, the disruptions, the detail, and an appendix
+    with every figure, the identifiers, the assumptions and sources, and what was run."""
     s = run.scenario
     doc = Doc()
-    doc.h(1, f"Briefing: {s.name}")
+    title = disruption_name(s, s.name)
+    doc.h(1, f"Briefing: {title}")
     doc.p(f"_{esc(s.description.strip())}_")
     status = run.manifest.get("status")
     if status is not None and status != "complete":
         doc.p(f"**This run is {status}: the figures below cover the {replications(run)} replications that "
               f"finished, of {run.manifest.get('replications', '?')} asked for.**")
-    doc.h(2, "Headline")
-    doc.p(headline(run))
+    diff = None
+    base_title = ""
     if base is not None:
-        doc.h(2, f"Against {base.scenario.name}")
+        base_title = disruption_name(base.scenario, base.scenario.name)
         cols = [c for c in (*TABLE_KPIS,
                             *sorted(c for c in run.kpis.columns if c.startswith("share_")))
                 if c in run.kpis and c in base.kpis]
         diff = differences(run, base, cols)
-        rows = []
-        beyond = []
-        for _, r in diff.iterrows():
-            c = r["kpi"]
-            if not (math.isfinite(float(r["run_mean"])) or math.isfinite(float(r["base_mean"]))):
-                continue  # undefined in both runs (e.g. cycle time without voyages)
-            label, unit, _, _ = kpi_format(c)
-            sig = bool(r["significant"])
-            if sig:
-                beyond.append(label)
-            rows.append([label + (f" ({unit})" if unit else ""),
-                         fmt_value(c, float(r["run_mean"])),
-                         fmt_value(c, float(r["base_mean"])),
-                         ("+" if r["diff"] > 0 else "") + fmt_diff(c, float(r["diff"])) if math.isfinite(r["diff"])
-                         else "n/a",
-                         f"{fmt_diff(c, float(r['ci_low']))} to {fmt_diff(c, float(r['ci_high']))}"
-                         if math.isfinite(r["ci_low"]) and math.isfinite(r["ci_high"]) else f"n/a ({r['note']})",
-                         "beyond noise" if sig else "within noise"])
-        within = len(rows) - len(beyond)
+    line = bottom_line(run, base, diff)
+    own = own_disruptions(run, base)
+    doc.h(2, "Bottom line")
+    doc.p(line.paragraph)
+    doc.bullets(line.bullets)
+    if base is not None and diff is not None:
+        doc.h(2, f"Against {base_title[:1].lower() + base_title[1:]}")
+        rows, beyond, within = _against_rows(run, base, diff)
+        shown = [r[:-1] for r in rows if r[-1] in catalogue.BRIEF_HEADLINE or r[5] == "beyond noise"]
+        rest = len(rows) - len(shown)
         named = beyond if len(beyond) <= 6 else [*beyond[:5], f"{len(beyond) - 5} more figures"]
-        listed = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] if named else ""
-        how = ""
-        if not diff.empty:
-            how = ("; intervals paired by replication, " f"{int(diff['n_paired'].max())} replications paired (the same "
-                   "seed, so the noise both runs share cancels)" if diff["method"].iloc[0] == "paired" else
-                   "; Welch's intervals (the runs do not share seed and replications)")
-        doc.p(f"Compared with {esc(base.scenario.name)} ({esc(base.path.name)}{how}): "
-              + (f"{listed} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
+        doc.p(f"Compared with {esc(base_title)}{_how_compared(diff)}: "
+              + (f"{esc(_and(named))} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
                  if beyond else "no figure differs beyond the replication noise")
-              + (f"; {within} other figure{'s are' if within != 1 else ' is'} within noise." if within else "."))
-        doc.table(["figure", "this run", base.scenario.name, "difference", "95% CI of difference", "verdict"], rows)
+              + (f"; {within} other figure{'s are' if within != 1 else ' is'} within noise" if within else "")
+              + (". Below, the headline figures and those that moved; "
+                 f"the other {rest} are in Appendix A." if rest else ". Below, every figure compared."))
+        doc.table(["figure", "this run", base_title, "difference", "95% CI of difference", "verdict"], shown)
+    doc.h(2, "Charts")
+    for png, caption in make_charts(run, run.path / "charts", base, [d.name for d in own]):
+        doc.image(png, caption)
+    doc.h(2, "Disruptions")
+    _disruptions(doc, run, own)
+    doc.h(2, "In detail")
+    doc.p(headline(run))
     doc.h(2, "Key figures")
     doc.p("Mean and percentiles over replications.")
     doc.table(["figure", "mean", "p5", "p50", "p95"], _kpi_rows(run))
@@ -377,56 +503,79 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
               "each (percent; for a refinery, labels that never reach it are left out; HHI on a 0–10,000 "
               "scale is in the key figures).")
         doc.table(["refineries", "by", "label", "mean (%)", "p5 (%)", "p95 (%)"], share_rows)
-    doc.h(2, "Charts")
-    for png, caption in make_charts(run, run.path / "charts"):
-        doc.image(png, caption)
-    doc.h(2, "Disruptions")
-    stats = disruption_stats(run)
-    cited = cited_seeds(run)
-    if not stats:
-        doc.p("The scenario has no disruptions.")
-    else:
-        held = any(d.held_back is not None for d in stats)
-        if held:
-            doc.p("Flow held back and waiting per disruption; mean with p5–p95 over the replications. Flow "
-                  "held back is what its target facilities moved during its activations in the same "
-                  "replication without it (same seed, so the same random numbers) minus what they moved "
-                  "with it, summed over its targets (throughput as defined in the README: a pipeline's "
-                  "intake at its head, a terminal's berth transfers, ...); the crude may still arrive later, "
-                  "so it is not what the refineries lost.")
-        else:
-            doc.p("Waiting is attributed to each disruption by the model; mean with p5–p95 over the "
-                  "replications. Flow held back was not computed for this run (it needs paired runs "
-                  "without each disruption: `routesim run --held-back`, or `routesim attribute`).")
-        doc.table(["disruption", "kind", "targets", "timing", "active in (%)",
-                   *(["flow held back at its facilities"] if held else []), "waiting caused", "source"],
-                  [[d.name, d.kind, d.targets, d.timing,
-                    "not recorded" if not math.isfinite(d.activated_pct) else num(d.activated_pct, 0),
-                    *([_stat_cell("held_back_t", d.held_back)] if held else []), _stat_cell("wait_h_total", d.wait),
-                    d.source or seed_list(cited.get(d.name, []))]
-                   for d in stats])
-        costs = attribution_table(run)
-        if costs is not None:
-            doc.h(3, "Cost to the refineries")
-            doc.p("Counterfactual: the same replications with the same seed, without the disruption (the last "
-                  "row without any), so each replication pairs with itself and the difference is the "
-                  "disruption's effect (routesim attribute). Mean with p5–p95 of the per-replication "
-                  "differences, and the 95% CI of the mean difference; costs need not add up when disruptions "
-                  "overlap.")
-            doc.table(["disruption", *(label for _, _, label in COST_FIGURES[:1]), "95% CI (kt)",
-                       *(label for _, _, label in COST_FIGURES[1:])], cost_rows(costs))
-        else:
-            doc.p("What the disruptions cost the refineries in crude delivered is not in this run folder: "
-                  f"{code('routesim attribute --into ' + run.path.name)} adds it (paired runs without each "
-                  "disruption).")
-    doc.h(2, "Assumptions and sources")
+    if base is not None and diff is not None:
+        doc.h(2, f"Appendix A: every figure against {base_title[:1].lower() + base_title[1:]}")
+        rows, _, _ = _against_rows(run, base, diff)
+        doc.table(["figure", "this run", base_title, "difference", "95% CI of difference", "verdict", "column"],
+                  rows)
+    doc.h(2, "Appendix B: names and identifiers")
+    doc.p("The names this brief uses and the identifiers of the scenario file, run folder and tables.")
+    doc.table(["shown as", "identifier", "kind"], identifier_rows(s))
+    doc.h(2, "Appendix C: assumptions and sources")
     doc.table(["facility", "kind", "figures", "source", "note"], assumptions_table(run))
     rows, sentence = citation_rows(run)
     doc.p(sentence)  # Markdown: its file names are escaped
     if rows:
         header = ["item", "field", "value in scenario", "seed entry", "confidence", "source"]
         doc.table((["file"] if len(rows[0]) > len(header) else []) + header, rows)
-    doc.h(2, "What was run")
+    doc.h(2, "Appendix D: what was run")
+    doc.table(["item", "value"], _what_was_run(run))
+    return doc
+
+
+def _disruptions(doc: Doc, run: RunResult, own: Sequence[Any]) -> None:
+    """The disruptions table (display names; the scenario's own first), their cost from the
+    paired counterfactual, or one sentence on how to get it."""
+    s = run.scenario
+    stats = disruption_stats(run)
+    cited = cited_seeds(run)
+    own_names = {d.name for d in own}
+    if not stats:
+        doc.p("The scenario has no disruptions.")
+        return
+    stats = sorted(stats, key=lambda d: d.name not in own_names)  # stable: the scenario's own first
+    held = any(d.held_back is not None for d in stats)
+    if held:
+        doc.p("Flow held back and waiting per disruption; mean with p5–p95 over the replications. Flow "
+              "held back is what its target facilities moved during its activations in the same "
+              "replication without it (same seed, so the same random numbers) minus what they moved "
+              "with it, summed over its targets (throughput as defined in the README: a pipeline's "
+              "intake at its head, a terminal's berth transfers, ...); the crude may still arrive later, "
+              "so it is not what the refineries lost.")
+    else:
+        doc.p("Waiting is attributed to each disruption by the model; mean with p5–p95 over the "
+              "replications. Flow held back was not computed for this run (it needs paired runs "
+              f"without each disruption: {code('routesim run --held-back')}, or {code('routesim attribute')}).")
+    doc.table(["disruption", "kind", "targets", "timing", "active in (%)",
+               *(["flow held back at its facilities"] if held else []), "waiting caused", "source"],
+              [[disruption_name(s, d.name) + (" (this scenario)" if d.name in own_names else ""), d.kind,
+                ", ".join(display_name(s, t) for t in d.targets.split(", ") if t), d.timing,
+                "not recorded" if not math.isfinite(d.activated_pct) else num(d.activated_pct, 0),
+                *([_stat_cell("held_back_t", d.held_back)] if held else []), _stat_cell("wait_h_total", d.wait),
+                d.source or seed_list(cited.get(d.name, []))]
+               for d in stats])
+    costs = attribution_table(run)
+    if costs is not None:
+        doc.h(3, "Cost to the refineries")
+        doc.p("Counterfactual: the same replications with the same seed, without the disruption (the last "
+              "row without any), so each replication pairs with itself and the difference is the "
+              "disruption's effect (routesim attribute). Mean with p5–p95 of the per-replication "
+              "differences, and the 95% CI of the mean difference; costs need not add up when disruptions "
+              "overlap.")
+        rows = cost_rows(costs)
+        known = {d.name for d in s.disruptions}
+        for r in rows:
+            r[0] = disruption_name(s, r[0]) if r[0] in known else r[0]
+        doc.table(["disruption", *(label for _, _, label in COST_FIGURES[:1]), "95% CI (kt)",
+                   *(label for _, _, label in COST_FIGURES[1:])], rows)
+    else:
+        doc.p("What the disruptions cost the refineries in crude delivered is not in this run folder: "
+              f"{code(attribute_command(run))} adds it (paired runs without each disruption; run it from "
+              "the folder you made this brief in), then brief again.")
+
+
+def _what_was_run(run: RunResult) -> list[list[str]]:
+    s = run.scenario
     m = run.manifest
     versions = m.get("versions") or m.get("package_versions") or {}
     version = m.get("version") or (versions.get("routesim") if isinstance(versions, dict) else None)
@@ -443,8 +592,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
     if m.get("overrides"):
         rows.append(["overrides (--set)", "; ".join(map(str, m["overrides"]))])
     rows.append(["run folder", run.path.name])
-    doc.table(["item", "value"], rows)
-    return doc
+    return rows
 
 
 def brief(run_path: str | Path, vs: str | Path | None = None,
@@ -459,7 +607,7 @@ def brief(run_path: str | Path, vs: str | Path | None = None,
     atomic_write_text(md, doc.markdown(run.path))
     if format == "html":
         out = run.path / "brief.html"
-        atomic_write_text(out, doc.html(f"Briefing: {run.scenario.name}"))
+        atomic_write_text(out, doc.html(f"Briefing: {disruption_name(run.scenario, run.scenario.name)}"))
         return out
     return md
 

@@ -21,9 +21,9 @@ import pandas as pd
 from sim.report.chart_style import COLOURS, DPI, RC, date_axis, figure, save, set_title
 from sim.report.route_map import PLACES, node_positions, place_of, route_map
 
-__all__ = ["COLOURS", "DPI", "PLACES", "RC", "days_of_cover", "delivered_vs_demand", "kpi_vs_parameter",
-           "node_positions", "place_of", "quantile_bands", "ranked_panels", "route_map", "save", "tornado",
-           "utilisation", "waits"]
+__all__ = ["COLOURS", "DPI", "PLACES", "RC", "days_of_cover", "delivered_vs_demand", "difference_fan",
+           "kpi_vs_parameter", "node_positions", "place_of", "quantile_bands", "ranked_panels", "route_map", "save",
+           "shade_disruptions", "timeline", "tornado", "utilisation", "waits"]
 
 
 def quantile_bands(matrix: np.ndarray) -> dict[str, np.ndarray]:
@@ -44,6 +44,53 @@ def _fan(ax: Any, x: Any, matrix: np.ndarray, colour: str, label: str, *, inner:
     ax.plot(x, b["p50"], color=colour, linewidth=1.6, label=f"{label}: median")
 
 
+OWN_COLOUR = COLOURS[6]  # the scenario's own disruptions: the strongest mark on every chart
+BACKGROUND_COLOUR = "#7f7f7f"
+
+
+def shade_disruptions(ax: Any, shades: Sequence[Any], *, label: bool = True) -> int:
+    """Mark disruption windows on a date axis; return the number of background strips drawn.
+
+    ``shades`` have ``label``, ``own`` and ``spans()`` (first day, day after the last, largest
+    share of replications active), as :class:`sim.report.events.Shade`.  The scenario's own
+    disruptions shade the whole height in red and, with ``label``, are named at the top of
+    the axes (staggered so names never overlap); the others are thin grey strips along the
+    bottom edge, darker where more replications have them active, one row per disruption.
+    ``label=False`` also leaves them out of the legend (for a second panel of one chart)."""
+    import matplotlib.dates as mdates
+
+    strip = 0
+    named: list[tuple[float, float, int]] = []  # (x0, x1, row) of names already placed
+    for sh in shades:
+        spans = sh.spans()
+        if not spans:
+            continue
+        if sh.own:
+            for i, (a, b, share) in enumerate(spans):
+                ax.axvspan(pd.Timestamp(a), pd.Timestamp(b), color=OWN_COLOUR, alpha=0.10 + 0.12 * share,
+                           linewidth=0, zorder=0,
+                           label=f"{sh.label} (this scenario)" if i == 0 and label else None)
+            if label:
+                a, b, _ = spans[0]
+                x0 = mdates.date2num(pd.Timestamp(a))
+                row = 0
+                while any(r == row and not (x0 + 60.0 < n0 or x0 > n1) for n0, n1, r in named):
+                    row += 1
+                named.append((x0, x0 + 60.0, row))  # a name takes about two months of axis width
+                ax.annotate(sh.label, (pd.Timestamp(a), 1.0), xycoords=("data", "axes fraction"),
+                            xytext=(2, -3 - 10 * row), textcoords="offset points", ha="left", va="top",
+                            fontsize=7, color=OWN_COLOUR, fontweight="bold", annotation_clip=False)
+        else:
+            bottom = 0.022 * strip
+            for i, (a, b, share) in enumerate(spans):
+                ax.axvspan(pd.Timestamp(a), pd.Timestamp(b), ymin=bottom, ymax=bottom + 0.018,
+                           color=BACKGROUND_COLOUR, alpha=0.25 + 0.6 * share, linewidth=0, zorder=1,
+                           label="background disruptions (bottom strips, darker = more replications)"
+                           if strip == 0 and i == 0 and label else None)
+            strip += 1
+    return strip
+
+
 def delivered_vs_demand(
     dates: Sequence[_dt.date],
     delivered_t: np.ndarray,
@@ -52,13 +99,17 @@ def delivered_vs_demand(
     *,
     title: str = "Crude delivered to the refineries against demand",
     subtitle: str | None = None,
+    shades: Sequence[Any] = (),
 ) -> Path:
     """Cumulative (top) and 7-day mean daily (bottom) deliveries, p5–p95 bands over
-    replications, against the refineries' demand.  Matrices are [replication, day] in t."""
+    replications, against the refineries' demand.  Matrices are [replication, day] in t.
+    ``shades`` mark the disruption windows (:func:`shade_disruptions`)."""
     x = pd.to_datetime(list(dates))
     dlv = np.atleast_2d(np.asarray(delivered_t, dtype=float))
     dem = np.atleast_2d(np.asarray(demand_t, dtype=float))
     fig, (ax1, ax2) = figure(8.0, 6.0, 2, 1, sharex=True)
+    shade_disruptions(ax1, shades)
+    shade_disruptions(ax2, shades, label=False)
     # the running balance shows a deficit that a cumulative total over a year would hide
     _fan(ax1, x, (np.cumsum(dlv, axis=1) - np.cumsum(dem, axis=1)) / 1e3, COLOURS[0], "delivered − demand",
          inner=False)
@@ -89,15 +140,28 @@ def days_of_cover(
     *,
     title: str = "Refinery crude stock in days of cover",
     subtitle: str | None = None,
+    shades: Sequence[Any] = (),
+    decisions: pd.DataFrame | None = None,
 ) -> Path:
     """Fan chart of days of cover per refinery ([replication, day] matrices) with each
-    refinery's minimum-operating level as a dashed line."""
+    refinery's minimum-operating level as a dashed line, the disruption windows shaded
+    (:func:`shade_disruptions`) and, when given, the policy decisions (``decisions``:
+    columns day, what, refinery; a refinery of '' applies to every panel) as triangles on the
+    bottom edge, one per decision in any replication."""
     x = pd.to_datetime(list(dates))
     names = list(cover_d)
     fig, axes = figure(8.0, 2.6 + 1.9 * len(names), len(names), 1, sharex=True, squeeze=False)
     for i, (ax, name) in enumerate(zip(axes[:, 0], names, strict=True)):
         m = np.atleast_2d(np.asarray(cover_d[name], dtype=float))
+        strips = shade_disruptions(ax, shades, label=i == 0)
         _fan(ax, x[: m.shape[1]], m, COLOURS[0], "cover")
+        if decisions is not None and len(decisions):
+            mine = decisions[(decisions["refinery"] == name) | (decisions["refinery"] == "")]
+            for k, (what, g) in enumerate(mine.groupby("what", sort=True)):
+                when = x[0] + pd.to_timedelta(g["day"].to_numpy(dtype=float), unit="D")
+                ax.scatter(when, np.full(len(g), 0.022 * strips + 0.03), marker="^", s=24,
+                           color=COLOURS[(3 + k) % len(COLOURS)], alpha=0.7, zorder=6,
+                           transform=ax.get_xaxis_transform(), label=f"decision: {what}" if i == 0 else None)
         lvl = min_operating_d.get(name)
         if lvl is not None and math.isfinite(lvl):
             ax.axhline(lvl, color=COLOURS[6], linestyle="--", linewidth=1.2,
@@ -105,8 +169,12 @@ def days_of_cover(
         ax.set_ylabel("stock in days of demand (d)")
         ax.set_ylim(bottom=0)
         ax.set_title(name, loc="left")
-        if i == 0 or lvl != min_operating_d.get(names[0]):  # repeat the legend only when it differs
-            ax.legend(loc="best", frameon=True, framealpha=0.85, ncols=2)
+    handles: dict[str, Any] = {}
+    for ax in axes[:, 0]:  # one legend under the panels: each entry once
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=2, frameon=False)
     date_axis(axes[-1, 0])
     set_title(fig, title, subtitle)
     return save(fig, stem)
@@ -279,5 +347,87 @@ def kpi_vs_parameter(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(loc="best", frameon=False)
+    set_title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def difference_fan(
+    dates: Sequence[_dt.date],
+    panels: Sequence[tuple[str, np.ndarray, str]],
+    stem: Path,
+    *,
+    title: str,
+    subtitle: str | None = None,
+    shades: Sequence[Any] = (),
+) -> Path:
+    """One panel per (name, [replication, day] matrix of this run minus the baseline in the
+    same replication, y label): the median difference with its p25–p75 and p5–p95 bands, a
+    zero line, and the disruption windows shaded.  Below zero the run is worse off."""
+    x = pd.to_datetime(list(dates))
+    fig, axes = figure(8.0, 1.2 + 2.1 * max(1, len(panels)), max(1, len(panels)), 1, sharex=True, squeeze=False)
+    for i, (ax, (name, matrix, ylabel)) in enumerate(zip(axes[:, 0], panels, strict=True)):
+        m = np.atleast_2d(np.asarray(matrix, dtype=float))
+        m = np.where(np.abs(m) < 1e-9, 0.0, m)  # rounding noise of equal runs is no difference
+        shade_disruptions(ax, shades, label=i == 0)
+        _fan(ax, x[: m.shape[1]], m, COLOURS[1], "difference")
+        ax.axhline(0.0, color="black", linewidth=1.0, label="no difference" if i == 0 else None)
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, loc="left")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    date_axis(axes[-1, 0])
+    set_title(fig, title, subtitle)
+    return save(fig, stem)
+
+
+def timeline(
+    start: _dt.date,
+    n_days: int,
+    cargoes: pd.DataFrame,
+    shades: Sequence[Any],
+    stem: Path,
+    *,
+    title: str = "Cargoes and disruptions",
+    subtitle: str | None = None,
+) -> Path:
+    """A row per disruption (its windows, darker where more replications have it active; the
+    scenario's own in red) above a row per tanker of one replication's cargoes: loading,
+    at sea and discharging.  ``cargoes`` columns: tanker, load_port, discharge_port,
+    load_start_d, load_end_d, discharge_start_d, discharge_end_d (days from ``start``)."""
+    from matplotlib.patches import Patch
+
+    base = pd.Timestamp(start)
+    tankers = sorted(cargoes["tanker"].astype(str).unique()) if len(cargoes) else []
+    rows = [sh.label for sh in shades] + tankers
+    fig, ax = figure(8.0, 1.6 + 0.28 * max(1, len(rows)))
+    for y, sh in enumerate(shades):
+        for a, b, share in sh.spans():
+            ax.barh(y, (pd.Timestamp(b) - pd.Timestamp(a)).days, left=pd.Timestamp(a), height=0.7,
+                    color=OWN_COLOUR if sh.own else BACKGROUND_COLOUR, alpha=0.3 + 0.7 * share, linewidth=0)
+    phases = (("loading", "load_start_d", "load_end_d", COLOURS[2]),
+              ("at sea", "load_end_d", "discharge_start_d", COLOURS[7]),
+              ("discharging", "discharge_start_d", "discharge_end_d", COLOURS[0]))
+    offset = len(shades)
+    for _, c in cargoes.iterrows():
+        y = offset + tankers.index(str(c["tanker"]))
+        for _, a, b, colour in phases:
+            if math.isfinite(c[a]) and math.isfinite(c[b]) and c[b] > c[a]:
+                ax.barh(y, c[b] - c[a], left=base + pd.Timedelta(days=float(c[a])), height=0.6, color=colour,
+                        linewidth=0)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.invert_yaxis()
+    ax.set_xlim(base, base + pd.Timedelta(days=n_days))
+    ax.grid(axis="y", visible=False)
+    if shades and tankers:
+        ax.axhline(offset - 0.5, color="#999999", linewidth=0.8)
+    handles = [Patch(color=colour, label=name) for name, _, _, colour in phases] if tankers else []
+    if any(sh.own for sh in shades):
+        handles.append(Patch(color=OWN_COLOUR, alpha=0.8, label="this scenario's disruption"))
+    if any(not sh.own for sh in shades):
+        handles.append(Patch(color=BACKGROUND_COLOUR, alpha=0.8, label="background disruption (darker = more "
+                                                                         "replications)"))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    date_axis(ax)
     set_title(fig, title, subtitle)
     return save(fig, stem)

@@ -80,12 +80,25 @@ class Image:
     alt: str  # plain text: the alt text and the caption
 
 
-Block = Heading | Paragraph | Table | Image
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list; each item Markdown (its user text went through esc())."""
+
+    items: list[str]
+
+
+Block = Heading | Paragraph | Table | Image | Bullets
 
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
           "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}"
           "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}"
-          "th{background:#f2f2f2}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
+          "th{background:#f2f2f2}img{max-width:100%}figcaption{font-size:.85rem;color:#555}"
+          "figure{margin:1rem 0}ul{padding-left:1.4rem}"
+          # print: A4 pages, each top-level section on a new page, no figure or table row split
+          "@page{size:A4;margin:15mm 14mm}"
+          "@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}"
+          "section+section{break-before:page}h2,h3{break-after:avoid}"
+          "figure,tr,li{break-inside:avoid}table{font-size:8pt}img{max-height:240mm}}")
 
 
 @dataclass
@@ -107,6 +120,10 @@ class Doc:
     def image(self, path: Path, alt: str) -> None:
         self.blocks.append(Image(path, alt))
 
+    def bullets(self, items: Sequence[str]) -> None:
+        if items:
+            self.blocks.append(Bullets(list(items)))
+
     def markdown(self, root: Path) -> str:
         """The document as Markdown; image paths relative to ``root`` (the document's folder)."""
         out: list[str] = []
@@ -115,6 +132,8 @@ class Doc:
                 out.append("#" * b.level + " " + esc(b.text))
             elif isinstance(b, Paragraph):
                 out.append(b.markdown)
+            elif isinstance(b, Bullets):
+                out.append("\n".join(f"- {item}" for item in b.items))
             elif isinstance(b, Table):
                 cells = [[esc(c) for c in r] for r in [b.header, *b.rows]]
                 out.append("\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(b.header),
@@ -124,13 +143,22 @@ class Doc:
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
-        """The document as one self-contained HTML page."""
+        """The document as one self-contained HTML page: each level-2 heading opens a
+        ``<section>`` (a new page when printed)."""
         body: list[str] = []
+        open_section = False
         for b in self.blocks:
             if isinstance(b, Heading):
+                if b.level == 2:
+                    if open_section:
+                        body.append("</section>")
+                    body.append("<section>")
+                    open_section = True
                 body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
             elif isinstance(b, Paragraph):
                 body.append(f"<p>{_inline_html(b.markdown)}</p>")
+            elif isinstance(b, Bullets):
+                body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
             elif isinstance(b, Table):
                 head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
                 trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in b.rows)
@@ -139,5 +167,7 @@ class Doc:
                 data = base64.b64encode(Path(b.path).read_bytes()).decode("ascii")
                 body.append(f'<figure><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">'
                             f"<figcaption>{html.escape(b.alt)}</figcaption></figure>")
+        if open_section:
+            body.append("</section>")
         return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
                 f"</title><style>{_STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -2,11 +2,16 @@
 
 Facilities are placed at the rough coordinates of the corridor's places (:data:`PLACES`)
 when their names say where they are, else in a layered schematic (hops from the sources).
+A geographic map is drawn on land, coastlines and borders from Natural Earth 1:50m
+(public domain), shipped in ``sim/report/data/natural_earth_corridor.json`` (see the
+README beside it), so nothing is downloaded when a brief is made.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +20,42 @@ from typing import Any
 import matplotlib.ticker
 import numpy as np
 
-from sim.report.chart_style import COLOURS, figure, save, set_title
+from sim.report.chart_style import COLOURS, declutter, figure, save, set_title
+
+BASEMAP = Path(__file__).with_name("data") / "natural_earth_corridor.json"
+OWN_COLOUR = COLOURS[6]
+BACKGROUND_COLOUR = "#e08a2c"
+
+
+@functools.cache
+def basemap() -> dict[str, Any]:
+    """Land polygons, coastlines and borders of the corridor (Natural Earth 1:50m, public
+    domain): ``{"land": [[ring, hole...]...], "coastline": [line...], "borders": [line...]}``
+    with lines as [[lon, lat], ...]."""
+    data: dict[str, Any] = json.loads(BASEMAP.read_text(encoding="utf-8"))
+    return data
+
+
+def draw_basemap(ax: Any) -> None:
+    """Land (light fill), coastlines and country borders under the network."""
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+
+    data = basemap()
+    for polygon in data["land"]:
+        verts: list[list[float]] = []
+        codes: list[Any] = []
+        for ring in polygon:
+            verts += [*ring, ring[0]]
+            codes += [MplPath.MOVETO] + [MplPath.LINETO] * (len(ring) - 1) + [MplPath.CLOSEPOLY]
+        ax.add_patch(PathPatch(MplPath(verts, codes), facecolor="#f1efe8", edgecolor="none", zorder=0))
+    for line in data["coastline"]:
+        xs, ys = zip(*line, strict=True)
+        ax.plot(xs, ys, color="#8fa9bf", linewidth=0.6, zorder=0.5)
+    for line in data["borders"]:
+        xs, ys = zip(*line, strict=True)
+        ax.plot(xs, ys, color="#9a9a9a", linewidth=0.5, linestyle=(0, (4, 2)), zorder=0.5)
+    ax.set_facecolor("#e6f0f8")  # the sea
 
 # Rough (longitude, latitude) of the reference corridor's places, matched against facility
 # names by the first key the lower-cased name contains.  Enough to draw a recognisable map;
@@ -119,11 +159,17 @@ def route_map(
     *,
     title: str = "Route network: mean flow on each leg",
     subtitle: str | None = None,
+    own: Sequence[str] = (),
+    names: Mapping[str, str] | None = None,
 ) -> Path:
     """The network as nodes and legs; line width grows with the square root of the mean
-    flow (kt/d, printed on each leg) so small flows stay visible; disrupted facilities are
-    circled (nodes) or dotted (legs) in red.  Sea legs bend through their chokepoints when
-    those have a place."""
+    flow (kt/d, printed on each leg) so small flows stay visible.  The facilities of the
+    scenario's own disruptions (``own``) are marked most strongly (a thick red line over a
+    leg, a thick red ring round a node); the other disrupted facilities (``disrupted``) get
+    a thin orange dotted line or ring.  ``names`` maps identifiers to the names shown (the
+    identifiers themselves by default).  Sea legs bend through their chokepoints when those
+    have a place; a geographic layout is drawn on coastlines and borders
+    (:func:`draw_basemap`); labels are moved apart so that none overlaps another."""
     from matplotlib.lines import Line2D
 
     net = scenario.network
@@ -131,7 +177,13 @@ def route_map(
     fig, ax = figure(10.0, 6.5)
     flows = [abs(float(v)) for v in mean_flow_t_per_day.values() if v is not None and math.isfinite(v)]
     top = max(flows, default=0.0) or 1.0
-    disrupted_set = set(disrupted)
+    own_set = set(own)
+    background = set(disrupted) - own_set
+    shown = dict(names or {})
+    texts: list[Any] = []
+
+    def name_of(n: str) -> str:
+        return shown.get(n, n)
 
     def flow_of(name: str) -> float:
         v = mean_flow_t_per_day.get(name, 0.0)
@@ -144,14 +196,19 @@ def route_map(
         xs, ys = zip(*pts, strict=True)
         ax.plot(xs, ys, linestyle=style, color=colour, linewidth=width(name), alpha=0.8,
                 solid_capstyle="round", zorder=2)
-        if name in disrupted_set:
-            ax.plot(xs, ys, linestyle=(0, (1, 1.5)), color=COLOURS[6], linewidth=3.0, zorder=3)
+        if name in own_set:
+            ax.plot(xs, ys, linestyle="-", color=OWN_COLOUR, linewidth=max(4.0, width(name) + 2.0), alpha=0.85,
+                    zorder=3)
+        elif name in background:
+            ax.plot(xs, ys, linestyle=(0, (1, 1.5)), color=BACKGROUND_COLOUR, linewidth=1.6, zorder=3)
         # label the longest segment at 40% of its length (node labels sit at the ends)
         segs = list(itertools.pairwise(pts))
         (x0, y0), (x1, y1) = max(segs, key=lambda s_: math.dist(s_[0], s_[1]))
-        ax.annotate(f"{name}\n{flow_of(name) / 1e3:.1f} kt/d", (x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0)),
-                    fontsize=7, ha="center", va="center", color="#222222",
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#dddddd", "alpha": 0.9}, zorder=5)
+        texts.append(ax.annotate(
+            f"{name_of(name)}\n{flow_of(name) * 365 / 1e6:.1f} Mt/y", (x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0)),
+            xytext=(0, 0), textcoords="offset points", fontsize=7, ha="center", va="center",
+            color=OWN_COLOUR if name in own_set else "#222222",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#dddddd", "alpha": 0.9}, zorder=5))
 
     for p in net.pipelines:
         if p.from_ in pos and p.to in pos:
@@ -174,16 +231,20 @@ def route_map(
         ax.scatter([x], [y], marker=marker, s=70, color="#333333", zorder=6,
                    label=kind if kind not in seen_kind else None)
         seen_kind.add(kind)
-        if name in disrupted_set:
-            ax.scatter([x], [y], s=320, facecolors="none", edgecolors=COLOURS[6], linewidths=2, zorder=6)
+        if name in own_set:
+            ax.scatter([x], [y], s=420, facecolors="none", edgecolors=OWN_COLOUR, linewidths=3.0, zorder=6)
+        elif name in background:
+            ax.scatter([x], [y], s=260, facecolors="none", edgecolors=BACKGROUND_COLOUR, linewidths=1.2,
+                       linestyle=(0, (1, 1.5)), zorder=6)
         if geographic:
             right = x >= cx  # labels point away from the middle of the map
             offset, ha, va = (9 if right else -9, 0), "left" if right else "right", "center"
         else:  # schematic: legs run left to right, so labels go above the nodes
             offset, ha, va = (0, 10), "center", "bottom"
-        ax.annotate(name, (x, y), xytext=offset, textcoords="offset points", fontsize=8,
-                    fontweight="bold", ha=ha, va=va, zorder=7,
-                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+        texts.append(ax.annotate(name_of(name), (x, y), xytext=offset, textcoords="offset points", fontsize=8,
+                                 fontweight="bold", ha=ha, va=va, zorder=7,
+                                 color=OWN_COLOUR if name in own_set else "black",
+                                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7}))
     handles, labels = ax.get_legend_handles_labels()
     if any(p.kind == "pipeline" for p in net.pipelines):
         handles.append(Line2D([], [], color=COLOURS[0], linewidth=3))
@@ -194,24 +255,35 @@ def route_map(
     if any(p.kind == "rail" for p in net.pipelines):
         handles.append(Line2D([], [], color=COLOURS[5], linewidth=3))
         labels.append("rail (width ~ √flow)")
-    if disrupted_set:
-        handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor=COLOURS[6],
-                              markersize=10, linestyle=(0, (1, 1.5)), color=COLOURS[6], markeredgewidth=2))
-        labels.append("disrupted: node circled,\nleg dotted")
+    if own_set:
+        handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor=OWN_COLOUR,
+                              markersize=11, color=OWN_COLOUR, linewidth=4, markeredgewidth=3))
+        labels.append("this scenario's disruption:\nleg in red, node ringed")
+    if background:
+        handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor=BACKGROUND_COLOUR,
+                              markersize=9, linestyle=(0, (1, 1.5)), color=BACKGROUND_COLOUR, markeredgewidth=1.2))
+        labels.append("other disruptions:\ndotted")
     fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=8)
-    if geographic:
-        ax.set_xlabel("longitude (°E)")
-        ax.set_ylabel("latitude (°N)")
-        ax.set_aspect(1.0 / math.cos(math.radians(46.0)), adjustable="box")
-    else:
-        ax.set_xlabel("legs from the sources (schematic layout, not to scale)")
-        ax.set_yticks([])
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     xs_ = [xy[0] for xy in pos.values()] or [0.0]
     ys_ = [xy[1] for xy in pos.values()] or [0.0]
     pad_x = 0.2 * (max(xs_) - min(xs_) or 1.0)
     pad_y = 0.08 * (max(ys_) - min(ys_) or 1.0)
+    if geographic:
+        draw_basemap(ax)
+        ax.set_xlabel("longitude (°E)")
+        ax.set_ylabel("latitude (°N)")
+        ax.set_aspect(1.0 / math.cos(math.radians(46.0)), adjustable="box")
+        ax.grid(alpha=0.15)
+    else:
+        ax.set_xlabel("legs from the sources (schematic layout, not to scale)")
+        ax.set_yticks([])
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlim(min(xs_) - pad_x, max(xs_) + pad_x)
     ax.set_ylim(min(ys_) - pad_y, max(ys_) + pad_y)
+    if geographic:  # every 5 degrees, none at a corner where it would sit on the other axis's label
+        for lim, set_ticks in ((ax.get_xlim(), ax.set_xticks), (ax.get_ylim(), ax.set_yticks)):
+            set_ticks([v for v in range(math.ceil(lim[0]), math.floor(lim[1]) + 1) if v % 5 == 0
+                       and lim[0] + 1.0 < v < lim[1] - 1.0])
     set_title(fig, title, subtitle)
+    declutter(fig, texts)
     return save(fig, stem)

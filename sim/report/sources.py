@@ -9,20 +9,25 @@ from typing import Any
 
 from sim.report.document import esc
 from sim.report.numbers import kt, num
+from sim.report.plain import mt_per_year
 from sim.results.store import RunResult
 from sim.scenario.language import KIND_OF_SECTION
 
 
 def _facility_figures(f: Any) -> str:
-    """A facility's key figures as the assumptions table prints them (capacity, tank, berths)."""
+    """A facility's key figures as the assumptions table prints them (capacity, tank, berths;
+    rates in Mt/y)."""
     parts = []
-    for attr, label in (("capacity_t_per_day", "capacity {} kt/d"), ("rate_t_per_day", "rate {} kt/d"),
-                        ("demand_t_per_day", "demand {} kt/d"), ("linefill_t", "linefill {} kt"),
+    for attr, label in (("capacity_t_per_day", "capacity {}"), ("rate_t_per_day", "rate {}"),
+                        ("demand_t_per_day", "demand {}"), ("linefill_t", "linefill {} kt"),
                         ("transit_h", "transit {} h"), ("distance_nm", "{} nm")):
         v = getattr(f, attr, None)
-        if v is not None:
-            val = v / 1e3 if attr.endswith(("_t_per_day", "_t")) else v
-            parts.append(label.format(num(val, 1)))
+        if v is None:
+            continue
+        if attr.endswith("_t_per_day"):  # rates as analysts quote them (365-day year)
+            parts.append(label.format(mt_per_year(v)))
+        else:
+            parts.append(label.format(num(v / 1e3 if attr.endswith("_t") else v, 1)))
     tank = getattr(f, "tank", None)
     if tank is not None and tank.capacity_t > 0:
         parts.append(f"tank {kt(tank.capacity_t)} kt (initial {kt(tank.initial_t)} kt)")

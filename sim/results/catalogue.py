@@ -191,3 +191,25 @@ SENSITIVITY_DEFAULT = ("delivered_t", "shortfall_t", "demand_met_pct", "min_days
 def wait_by_cause(columns: list[str] | tuple[str, ...]) -> list[str]:
     """The ``wait_<cause>_h_total`` columns among ``columns`` (not the all-causes total)."""
     return [c for c in columns if _WAIT_BY_CAUSE.match(c) is not None]
+
+
+# --------------------------------------------------------------------------- plain labels
+
+# The words a reader outside the project knows, where the short label above is jargon; the
+# brief's body uses these (its appendix keeps the column names).
+PLAIN_LABELS: dict[str, str] = {
+    "min_days_cover": "lowest days of cover above minimum stock",
+    "cut_run_days": "days the refineries cut runs",
+    "shortfall_t": "crude short of demand",
+    "demand_met_pct": "share of demand met",
+    "delivered_t": "crude delivered to the refineries",
+    "disruption_wait_h": "tanker waiting caused by disruptions",
+    "cycle_h_mean": "mean tanker round trip",
+    "hhi_origin": "concentration of supply by origin (HHI, 0–10,000)",
+    "hhi_route": "concentration of supply by route (HHI, 0–10,000)",
+}
+
+
+def plain_label(column: str) -> str:
+    """A KPI's name in plain words (:data:`PLAIN_LABELS`), else its short label."""
+    return PLAIN_LABELS.get(column, kpi_format(column).label)

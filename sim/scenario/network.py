@@ -46,6 +46,9 @@ class Facility(Strict):
     groups: tuple[Name, ...] = ()
     note: str | None = None
     source: str | None = Field(default=None, description="where the figures come from (seeds/ key or citation)")
+    label: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="display name for people (the brief), e.g. 'Odesa–Brody pipeline'; default: made from the name")
     recovery_h: Hours | None = Field(
         default=None, alias="recovery", gt=0,
         description="time to recover full function after a disruption (the time to recover of the "

@@ -1,0 +1,279 @@
+"""The brief's bottom line: one paragraph that answers the scenario's question, then the
+three to five things that drive the answer.  Every figure is computed here from the run's
+tables (and the baseline's, and the attribution table when the folder has one); which
+sentences appear depends on the numbers, none is written by hand.
+
+The paragraph, in order:
+
+1. the scenario's own disruption (:func:`own_disruptions`: the one the what-if adds or
+   changes relative to the run it is compared with) in words, and what it costs the
+   refineries in runs: "A 30-day closure of the Odesa–Brody pipeline from 1 March 2021
+   costs the refineries no runs" or "... cuts runs at Mozyr on 4.0 d (p5–p95 ...)";
+2. where the most stretched refinery (the lowest mean days of cover above its minimum
+   stock) gets its crude: "Russian crude supplies 93.1% of Mozyr's intake";
+3. when its stock comes closest to the minimum and by how much, with p5–p95 over
+   replications (the median date and the dates' p5–p95; days of that day's demand above the
+   minimum stock, :func:`sim.report.figures.usable_cover_matrices`);
+4. against the baseline, crude delivered, paired by replication when the runs share seeds
+   (:func:`sim.analysis.compare.compare`, through :func:`sim.report.brief.differences`);
+5. what the disruption costs against the same replications without it (the paired
+   counterfactual, ``attribution.parquet``), when the folder has it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.report.costs import cost_row
+from sim.report.document import code, esc
+from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
+from sim.report.numbers import Stat, fmt_diff, fmt_range, num
+from sim.report.plain import date_text, display_name, disruption_name, disruption_phrase, mt_per_year, the
+from sim.report.reading import replications
+from sim.results import catalogue, dependency, risk
+from sim.results.store import RunResult
+
+
+def own_disruptions(run: RunResult, base: RunResult | None) -> list[Any]:
+    """The scenario's own disruptions: against a baseline, those it adds or changes (a
+    disruption of the same name with other settings counts as changed); without one, those
+    with a fixed window (the event a what-if is written about), else none."""
+    mine = list(run.scenario.disruptions)
+    if base is not None:
+        theirs = {d.name: d.model_dump(mode="json") for d in base.scenario.disruptions}
+        return [d for d in mine if theirs.get(d.name) != d.model_dump(mode="json")]
+    return [d for d in mine if d.window is not None]
+
+
+@dataclass(frozen=True)
+class LowPoint:
+    """When a refinery's stock comes closest to its minimum, over replications."""
+
+    refinery: str
+    margin: Stat  # days of demand above the minimum stock at the lowest boundary
+    day_p5: int  # the day boundary (0 = the start), nearest-rank quantiles over replications
+    day_p50: int
+    day_p95: int
+    at_floor: int  # replications whose stock reached the minimum (margin 0)
+
+
+def low_points(run: RunResult) -> list[LowPoint]:
+    """Each refinery's lowest stock above its minimum, per replication: the smallest days
+    of cover above the minimum over the day boundaries, and the first boundary where it
+    falls (p5/p50/p95 of that boundary by nearest rank, so each is a day some replication
+    saw)."""
+    out = []
+    for name, m in usable_cover_matrices(run).items():
+        filled = np.where(np.isnan(m), np.inf, m)
+        day = np.argmin(filled, axis=1)
+        low = filled[np.arange(len(filled)), day]
+        low = np.where(np.isinf(low), np.nan, low)
+        q = np.quantile(day, [0.05, 0.5, 0.95], method="nearest")
+        out.append(LowPoint(name, Stat.of(low), int(q[0]), int(q[1]), int(q[2]),
+                            int(np.sum(np.isfinite(low) & (low <= 0.0)))))
+    return out
+
+
+def _day(run: RunResult, boundary: int) -> _dt.date:
+    return run.scenario.start + _dt.timedelta(days=boundary)
+
+
+def _names(items: list[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pct_range(st: Stat) -> str:
+    return fmt_range("demand_met_pct", st)
+
+
+def top_origin(run: RunResult, refinery: str) -> tuple[str, Stat] | None:
+    """The origin with the largest mean share of a refinery's intake (facility_kpis)."""
+    fk = run.facility_kpis
+    if fk.empty or "facility" not in fk:
+        return None
+    mine = fk[fk["facility"] == refinery]
+    cols = dependency.share_columns(mine.columns)["origin"] if len(mine) else []
+    if not cols:
+        return None
+    best = max(cols, key=lambda c: (float(mine[c].fillna(0.0).to_numpy(dtype=float).mean()), c))
+    return dependency.label_of(best), Stat.of(mine[best].fillna(0.0))
+
+
+@dataclass
+class BottomLine:
+    """The paragraph and its bullets, as Markdown (user text escaped)."""
+
+    paragraph: str
+    bullets: list[str] = field(default_factory=list)
+
+
+def attribute_command(run: RunResult, cwd: Path | None = None) -> str:
+    """``routesim attribute --into PATH`` with the run folder's path as the user would type it
+    from ``cwd`` (relative when inside it, else absolute), quoted for a POSIX shell."""
+    here = Path.cwd() if cwd is None else cwd
+    target = run.path.resolve()
+    try:
+        shown = os.path.relpath(target, here.resolve())
+    except ValueError:  # another drive (Windows)
+        shown = str(target)
+    if shown.startswith(".." + os.sep + ".." + os.sep + ".."):
+        shown = str(target)
+    return f"routesim attribute --into {shlex.quote(shown)}"
+
+
+def _cut_clause(run: RunResult) -> str:
+    """"costs the refineries no runs" or "cuts runs at Mozyr on ... days"."""
+    s = run.scenario
+    k = run.kpis
+    refs = refineries(s)
+    hit = []
+    for r in refs:
+        col = f"cut_run_days_{catalogue.slug(r.name)}"
+        if col in k and float(np.nanmax(k[col].to_numpy(dtype=float), initial=0.0)) > 0.0:
+            hit.append(r)
+    if not hit and "cut_run_days" in k and float(np.nanmax(k["cut_run_days"].to_numpy(dtype=float),
+                                                          initial=0.0)) > 0.0:
+        hit = refs  # per-refinery columns absent (an older run): the total says runs were cut
+    who = "the refineries" if len(refs) != 1 else display_name(s, refs[0].name)
+    if not hit:
+        return f"costs {esc(who)} no runs in any of the {replications(run)} replications"
+    parts = []
+    for r in hit:
+        slug = catalogue.slug(r.name)
+        days_col = f"cut_run_days_{slug}" if f"cut_run_days_{slug}" in k else "cut_run_days"
+        short_col = f"shortfall_{slug}_t" if f"shortfall_{slug}_t" in k else "shortfall_t"
+        share = 100.0 * float((k[days_col] > 0).sum()) / max(1, replications(run))
+        parts.append(f"{esc(display_name(s, r.name))} for {fmt_range('cut_run_days', Stat.of(k[days_col]))}, "
+                     f"{fmt_range('shortfall_t', Stat.of(k[short_col]))} short of demand, in {num(share, 0)}% "
+                     f"of replications")
+    return "cuts runs at " + "; ".join(parts)
+
+
+def _subject(run: RunResult, own: list[Any]) -> str:
+    s = run.scenario
+    if own:
+        text = disruption_phrase(s, own[0])
+        if len(own) > 1:
+            text += f" (with {len(own) - 1} other change{'s' if len(own) > 2 else ''} of disruptions)"
+        return esc(text[:1].upper() + text[1:])
+    n = len(s.disruptions)
+    if n:
+        return f"This scenario, with {n} background disruption{'s' if n != 1 else ''} and none of its own,"
+    return "This scenario, with no disruptions,"
+
+
+def bottom_line(run: RunResult, base: RunResult | None = None,
+                diff: pd.DataFrame | None = None) -> BottomLine:
+    """The bottom line of the brief (see the module docstring); ``diff`` is the
+    against-baseline table of :func:`sim.report.brief.differences` when there is a base."""
+    s = run.scenario
+    own = own_disruptions(run, base)
+    sentences = [f"{_subject(run, own)} {_cut_clause(run)}"]
+    lows = low_points(run)
+    focus = min(lows, key=lambda lp: (lp.margin.mean if lp.margin.n else math.inf, lp.refinery)) if lows else None
+    if focus is not None:
+        who = display_name(s, focus.refinery)
+        origin = top_origin(run, focus.refinery)
+        if origin is not None and origin[1].mean > 0:
+            joint = ": " if "cuts runs" not in sentences[0] else ". "  # after a list of cuts, a new sentence
+            sentences[0] += (f"{joint}{esc(origin[0]).capitalize()} crude supplies {_pct_range(origin[1])} of "
+                             f"{esc(who)}'s intake")
+        sentences[0] += "."
+        when = (f"on {date_text(_day(run, focus.day_p50))} in every replication" if focus.day_p5 == focus.day_p95
+                else f"around {date_text(_day(run, focus.day_p50))} (median; p5–p95 "
+                     f"{date_text(_day(run, focus.day_p5))} to {date_text(_day(run, focus.day_p95))})")
+        text = (f"{esc(who)}'s stock comes closest to its minimum {when}, "
+                f"{fmt_range('min_days_cover', focus.margin)} of demand above it")
+        if focus.at_floor:
+            text += f"; it reaches the minimum in {focus.at_floor} of {focus.margin.n} replications"
+        sentences.append(text + ".")
+    else:
+        sentences[0] += "."
+    if base is not None and diff is not None and (diff["kpi"] == "delivered_t").any():
+        r = diff[diff["kpi"] == "delivered_t"].iloc[0]
+        d = float(r["diff"])
+        base_name = disruption_name(base.scenario, base.scenario.name).lower()
+        if math.isfinite(d):
+            how = "paired by replication" if r["method"] == "paired" else "Welch's"
+            ci = (f"95% CI {fmt_diff('delivered_t', float(r['ci_low']))} to "
+                  f"{fmt_diff('delivered_t', float(r['ci_high']))} kt, {how}")
+            if bool(r["significant"]):
+                more = "more" if d > 0 else "less"
+                sentences.append(f"Against the {esc(base_name)}, the refineries receive "
+                                 f"{fmt_diff('delivered_t', abs(d))} kt {more} crude ({ci}).")
+            else:
+                sentences.append(f"Against the {esc(base_name)}, the crude the refineries receive does not "
+                                 f"change beyond the replication noise ({ci}).")
+    if own:
+        cost = cost_row(run, own[0].name)
+        if cost is not None:
+            from sim.report.costs import cost_clause
+
+            sentences.append(f"Without it (the same replications and seed), {cost_clause(cost)}.")
+    return BottomLine(" ".join(sentences), _bullets(run, base, own))
+
+
+def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str]:
+    """Three to five drivers of the answer, each from the tables."""
+    s = run.scenario
+    out: list[str] = []
+    b = binding_facility(run)
+    if b is not None:
+        fac = s.network.by_name().get(b.facility)
+        cap = getattr(fac, "capacity_t_per_day", None)
+        cap_text = f" ({mt_per_year(cap)})" if cap else ""
+        verb = "is the tightest link" if b.utilisation.mean >= 90.0 else "is the busiest link, with room to spare"
+        out.append(f"{esc(the(s, b.facility, start=True))}{cap_text} {verb}: it runs at "
+                   f"{fmt_range('utilisation_pct', b.utilisation)} of capacity, the most of any leg or port in "
+                   f"{num(b.share_pct, 0)}% of replications.")
+    shares = sorted(dependency.share_columns(run.kpis.columns)["origin"],
+                    key=lambda c: (-float(run.kpis[c].fillna(0.0).to_numpy(dtype=float).mean()), c))
+    if shares:
+        parts = [f"{esc(dependency.label_of(c).capitalize())} "
+                 f"{fmt_range('demand_met_pct', Stat.of(run.kpis[c].fillna(0.0)))}" for c in shares[:3]]
+        out.append("Crude delivered to all refineries by origin: " + "; ".join(parts) + ".")
+    stats = {d.name: d for d in disruption_stats(run)}
+    for d in own[:2]:
+        st = stats.get(d.name)
+        if st is None:
+            continue
+        name = esc(disruption_name(s, d.name))
+        if st.held_back is not None and st.held_back.n and st.held_back.mean > 0:
+            out.append(f"While the {name} lasts, its facilities move {fmt_range('held_back_t', st.held_back)} less "
+                       "crude than in the same replications without it (the crude may still arrive later).")
+        elif st.wait is not None and st.wait.n and st.wait.mean > 0:
+            out.append(f"The {name} causes {fmt_range('wait_h_total', st.wait)} of tanker waiting.")
+        if cost_row(run, d.name) is None:
+            out.append(f"What the {name} costs in crude delivered, against the same replications without it, is "
+                       f"not in this run folder yet: {code(attribute_command(run))} computes it; then brief "
+                       "again.")
+    background = [d for d in s.disruptions if d not in own]
+    if background:
+        names = _names([esc(disruption_name(s, d.name)) for d in background[:4]]
+                       + ([f"{len(background) - 4} more"] if len(background) > 4 else []))
+        where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name).lower())}"
+                 if base is not None else "")
+        out.append(f"Background disruptions act too{where}: {names}.")
+    table = risk.risk_table(run.kpis, [r.name for r in refineries(s)])
+    every = table[table["refinery"] == risk.ALL]
+    if len(every) and int(every["n"].iloc[0]):
+        r = every.iloc[0]
+        out.append(f"Chance of any cut run: {num(100.0 * float(r['p_cut']), 1)}% "
+                   f"({r['cut_replications']} of {r['n']} replications; 95% CI "
+                   f"{num(100.0 * float(r['p_cut_ci_low']), 1)}–{num(100.0 * float(r['p_cut_ci_high']), 1)}%).")
+    return out[:5]
+
+
+__all__ = ["BottomLine", "LowPoint", "attribute_command", "bottom_line", "low_points", "own_disruptions",
+           "top_origin"]
