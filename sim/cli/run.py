@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import UserError
-from sim.results.catalogue import (RUN_SUMMARY, RUN_SUMMARY_COSTS, RUN_SUMMARY_WAITS, SWEEP_SUMMARY, kpi_format,
-                                   wait_by_cause)
+from sim.results.catalogue import (RUN_SUMMARY, RUN_SUMMARY_COSTS, RUN_SUMMARY_PLANNED, RUN_SUMMARY_WAITS,
+                                   SWEEP_SUMMARY, kpi_format, wait_by_cause)
 from sim.results.risk import ALL, cost_risk_table, risk_table
 
 EXIT_INTERRUPTED = 130
@@ -121,6 +121,10 @@ def kpi_lines(kpis: pd.DataFrame) -> list[str]:
     """The short KPI table printed after a run: mean and p5-p95 over replications."""
     rows = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
             for r in RUN_SUMMARY]
+    if "planned_cut_t" in kpis and bool((kpis["planned_cut_t"].astype(float) > 0).any()):
+        at = 4  # after the forced shortfall and its days
+        rows[at + 1:at + 1] = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale,
+                                kpi_format(r.kpi).digits) for r in RUN_SUMMARY_PLANNED]
     rows += [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
              for r in RUN_SUMMARY_COSTS if r.kpi in kpis]  # a costed scenario's bill and landed cost
     mean = {c: float(kpis[c].astype(float).mean()) for c in wait_by_cause([str(c) for c in kpis.columns])}

@@ -181,6 +181,9 @@ RUN_SUMMARY = (SummaryRow("delivered_t", "delivered"), SummaryRow("demand_t", "d
 RUN_SUMMARY_COSTS = (SummaryRow("cost_total_usd", "bill incl. shortfall"), SummaryRow("cost_supply_usd", "supply bill"),
                      SummaryRow("cost_shortfall_usd", "shortfall cost"),
                      SummaryRow("landed_cost_usd_per_t", "landed cost"))
+# ... and, where some replication cut runs by plan (a refinery's run_policy), beside the forced shortfall
+RUN_SUMMARY_PLANNED = (SummaryRow("planned_cut_t", "planned run cut"),
+                       SummaryRow("planned_cut_days", "days with planned cuts"))
 RUN_SUMMARY_WAITS = 3  # how many of the largest waits by cause follow them
 
 # Mean KPIs by point that `routesim sweep` prints, and the KPIs `routesim sensitivity` charts by default
