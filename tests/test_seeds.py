@@ -21,7 +21,7 @@ from sim import units
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SCENARIOS = ROOT / "scenarios"
-CONFIDENCE = {"H", "M", "L", "E", "A"}
+CONFIDENCE = {"H", "M", "L", "E", "A", "F"}
 ENTRY_FIELDS = {"value", "unit", "confidence", "source", "note"}
 # Units of figures that have no dimension in sim/units.py: compared as plain numbers.
 PLAIN_UNITS = {"count", "fraction", "deg", "bbl/t", "t/m3", "USD/d", "h ahead of UTC", "per month"}
@@ -104,7 +104,7 @@ def test_every_seed_entry_has_value_unit_source_and_confidence(key: str) -> None
     assert set(entry) <= ENTRY_FIELDS, f"{key}: unknown fields {sorted(set(entry) - ENTRY_FIELDS)}"
     for field in ("value", "unit", "source", "confidence"):
         assert entry.get(field) not in (None, ""), f"{key}: missing {field}"
-    assert entry["confidence"] in CONFIDENCE, f"{key}: confidence {entry['confidence']!r} not one of H/M/L/E/A"
+    assert entry["confidence"] in CONFIDENCE, f"{key}: confidence {entry['confidence']!r} not one of H/M/L/E/A/F"
     value = entry["value"]
     if isinstance(value, dict):
         assert all(isinstance(v, (int, float)) for v in value.values()), f"{key}: map values must be numbers"
