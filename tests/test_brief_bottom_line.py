@@ -361,3 +361,16 @@ def test_a_hostile_label_is_text_in_the_document_and_on_the_charts(tmp_path):
     md = briefmod.brief(folder).read_text(encoding="utf-8")
     assert "<script>" not in md and "&lt;script&gt;" in md and "\\[x\\](javascript:1)" in md
     assert "Brody $x^{$" in (folder / "charts" / "route_map.svg").read_text(encoding="utf-8")
+
+
+def test_nominations_and_decisions_elsewhere_show_on_the_cover_chart(tmp_path):
+    """The nominations table (decided_h, policy) and a decision at a source (not a refinery)
+    are drawn too: on every refinery's panel."""
+    folder = write_run(tmp_path / "run", reps=2)
+    pd.DataFrame({"replication": [0, 1], "decided_h": [100.0, 130.0], "policy": ["reorder", "reorder"],
+                  "watch": ["mozyr", "mozyr"]}).to_parquet(folder / "nominations.parquet")
+    pd.DataFrame({"replication": [0], "facility": ["sangachal"], "policy": ["top_up"], "decision": ["+20 kt"],
+                  "time_h": [200.0]}).to_parquet(folder / "decisions.parquet")
+    briefmod.brief(folder)
+    svg = (folder / "charts" / "cover.svg").read_text(encoding="utf-8")
+    assert "decision: reorder" in svg and "decision: top_up" in svg
