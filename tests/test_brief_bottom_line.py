@@ -361,3 +361,40 @@ def test_a_hostile_label_is_text_in_the_document_and_on_the_charts(tmp_path):
     md = briefmod.brief(folder).read_text(encoding="utf-8")
     assert "<script>" not in md and "&lt;script&gt;" in md and "\\[x\\](javascript:1)" in md
     assert "Brody $x^{$" in (folder / "charts" / "route_map.svg").read_text(encoding="utf-8")
+
+
+def test_nominations_and_decisions_elsewhere_show_on_the_cover_chart(tmp_path):
+    """The nominations table (decided_h, policy) and a decision at a source (not a refinery)
+    are drawn too: on every refinery's panel."""
+    folder = write_run(tmp_path / "run", reps=2)
+    pd.DataFrame({"replication": [0, 1], "decided_h": [100.0, 130.0], "policy": ["reorder", "reorder"],
+                  "watch": ["mozyr", "mozyr"]}).to_parquet(folder / "nominations.parquet")
+    pd.DataFrame({"replication": [0], "facility": ["sangachal"], "policy": ["top_up"], "decision": ["+20 kt"],
+                  "time_h": [200.0]}).to_parquet(folder / "decisions.parquet")
+    briefmod.brief(folder)
+    svg = (folder / "charts" / "cover.svg").read_text(encoding="utf-8")
+    assert "decision: reorder" in svg and "decision: top_up" in svg
+
+
+def test_planned_run_cuts_are_said_apart_from_the_forced_shortfall(tmp_path):
+    """The refinery of tests/test_run_policy.py: it wants 10 kt/d, holds 60 kt above its
+    floor and receives 2 kt/d; cut to half below 2 days of cover, it gives up 50 kt by plan
+    on 10 days and still runs 10 kt short, forced, on 4 days.  The bottom line says the
+    forced cut and, apart from it, the planned one; a run that only cuts by plan does not
+    read as "costs no runs"."""
+    import sim
+    from sim.report.bottom_line import bottom_line
+    from tests.test_run_policy import CUT, _net
+    from tests.test_model_support import scenario
+
+    run = sim.run(scenario(_net(CUT), horizon="15d"), replications=2, executor="serial", progress=False,
+                  out=tmp_path / "cut")
+    text = bottom_line(run).paragraph
+    assert "cuts runs at R for 4.0 d" in text and "10.0 kt" in text
+    assert "and by plan R for 10.0 d" in text and "50.0 kt" in text and "below demand" in text
+    assert "no runs" not in text
+    # enough crude that the floor is never reached: only the planned cut remains
+    run = sim.run(scenario(_net(CUT, rate="6 kt/d"), horizon="15d"), replications=2, executor="serial",
+                  progress=False, out=tmp_path / "planned")
+    text = bottom_line(run).paragraph
+    assert "forces no cut runs on R in any of the 2 replications, but they cut runs by plan (R for" in text

@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import simpy
 
@@ -571,6 +571,19 @@ class BerthSlot(Flow):
         if self.remaining_t > EPS_T and self.rate_t_per_h > TINY_RATE:
             return self.remaining_t / self.rate_t_per_h
         return INF
+
+
+_Slot = TypeVar("_Slot", bound=BerthSlot)
+
+
+def idle_slot(slots: Sequence[_Slot], what: str) -> _Slot:
+    """The first idle slot of a berth's, a loading point's or an unloading point's slots;
+    ``what`` names them in the error a model bug would raise (a held resource with no idle
+    slot)."""
+    for slot in slots:
+        if slot.idle:
+            return slot
+    raise RuntimeError(f"no idle {what} slot although a {what} is held (a model bug)")
 
 
 class LoadSlot(BerthSlot):

@@ -40,6 +40,7 @@ from sim.rng import stream
 from sim.scenario import language as sc
 from sim.scenario.distributions import Distribution
 from sim.model.condition import Condition
+from sim.model.flows import idle_slot
 from sim.model.network import EPS_T, DischargeSlot, FlowNetwork, LoadSlot, Tank
 from sim.model.waits import WaitRecorder, blocking
 from sim.model import lots as lotq
@@ -201,7 +202,7 @@ class Port:
         yield from self._wait_at_berth(tanker, "cargo", lambda: tank.free_t < cargo_t - EPS_T,
                                        lambda: net.wait_stock(tank, cargo_t))
         voyage.load_start_h = float(env.now)
-        slot = _idle(self._load_slots)
+        slot = idle_slot(self._load_slots, "berth")
         rate = (self._rate_t_per_h("load_time", self.load_rate_t_per_h, cargo_t) if self._draws
                 else self.load_rate_t_per_h)
         yield net.start_loading(slot, cargo_t, rate, route=self.name)
@@ -219,20 +220,10 @@ class Port:
         yield from self._wait_at_berth(tanker, "tank_room", lambda: tank.room_t < cargo_t - EPS_T,
                                        lambda: net.wait_room(tank, cargo_t))
         voyage.discharge_start_h = float(env.now)
-        slot = _idle(self._discharge_slots)
+        slot = idle_slot(self._discharge_slots, "berth")
         rate = (self._rate_t_per_h("discharge_time", self.discharge_rate_t_per_h, cargo_t) if self._draws
                 else self.discharge_rate_t_per_h)
         yield net.start_discharge(slot, cargo, cargo_t, rate)
         net.finish_discharge(slot)
         self.berths.release(req)
         voyage.discharge_end_h = float(env.now)
-
-
-_Slot = TypeVar("_Slot", LoadSlot, DischargeSlot)
-
-
-def _idle(slots: list[_Slot]) -> _Slot:
-    for slot in slots:
-        if slot.idle:
-            return slot
-    raise RuntimeError("no idle berth slot although a berth is held (a model bug)")

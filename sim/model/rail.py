@@ -42,15 +42,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import TypeVar
-
 import simpy
 
 from sim.model import lots as lotq
 from sim.model.condition import Condition
+from sim.model.flows import idle_slot
 from sim.model.network import EPS_T, DischargeSlot, FlowNetwork, LoadSlot, Tank
-from sim.model.port import ConditionWatch
 from sim.model.tanks import Ledger
+from sim.model.port import ConditionWatch
 from sim.recorder import Records
 from sim.scenario import language as sc
 
@@ -72,6 +71,8 @@ class TrainLoad(LoadSlot):
         src = self.src
         src.level_t -= m
         src.reserved_out_t -= m
+        # the crude keeps its route tag (the leg's only where it has none), whatever route
+        # the flow network gave the slot when loading started
         lotq.move(src.lots, self.cargo, m, blank_route=self.leg)
         self.remaining_t -= m
         ledger.aboard_t += m
@@ -129,7 +130,7 @@ class RailService:
                     break
                 yield net.wait_stock(self.src, train_t)
             load_start_h = float(env.now)
-            slot = _idle(self._load_slots)
+            slot = idle_slot(self._load_slots, "loading point")
             yield net.start_loading(slot, train_t, load_rate_h, route=self.spec.name)
             front = self.src.lots[0] if self.src.lots else None
             slot.route = (front[1] or self.spec.name) if front is not None else self.spec.name  # rounding rest
@@ -164,20 +165,10 @@ class RailService:
                 yield net.wait_room(self.dst, train_t)
             trip[10] = float(env.now)
             trips[row] = tuple(trip)
-            slot_u = _idle(self._unload_slots)
+            slot_u = idle_slot(self._unload_slots, "unloading point")
             yield net.start_discharge(slot_u, cargo, train_t, unload_rate_h)
             net.finish_discharge(slot_u)
             self.unloading.release(req)
             trip[11] = float(env.now)
             trips[row] = tuple(trip)
             yield env.timeout(self.return_h)
-
-
-_Slot = TypeVar("_Slot", TrainLoad, DischargeSlot)
-
-
-def _idle(slots: list[_Slot]) -> _Slot:
-    for slot in slots:
-        if slot.idle:
-            return slot
-    raise RuntimeError("no idle rail slot although a loading or unloading point is held (a model bug)")

@@ -8,7 +8,9 @@ The paragraph, in order:
 1. the scenario's own disruption (:func:`own_disruptions`: the one the what-if adds or
    changes relative to the run it is compared with) in words, and what it costs the
    refineries in runs: "A 30-day closure of the Odesa–Brody pipeline from 1 March 2021
-   costs the refineries no runs" or "... cuts runs at Mozyr on 4.0 d (p5–p95 ...)";
+   costs the refineries no runs" or "... cuts runs at Mozyr on 4.0 d (p5–p95 ...)", with
+   the runs a refinery's ``planned_cut`` policy gave up by plan said apart ("forces no cut
+   runs ..., but they cut runs by plan (Mozyr for 67.1 d ..., 1,092.2 kt below demand)");
 2. where the most stretched refinery (the lowest mean days of cover above its minimum
    stock) gets its crude: "Russian crude supplies 93.1% of Mozyr's intake";
 3. when its stock comes closest to the minimum and by how much, with p5–p95 over
@@ -146,7 +148,11 @@ def _cut_clause(run: RunResult) -> str:
                                                           initial=0.0)) > 0.0:
         hit = refs  # per-refinery columns absent (an older run): the total says runs were cut
     who = "the refineries" if len(refs) != 1 else display_name(s, refs[0].name)
+    planned = _planned_clause(run)
     if not hit:
+        if planned:
+            return (f"forces no cut runs on {esc(who)} in any of the {replications(run)} replications, "
+                    f"but they cut runs by plan ({planned})")
         return f"costs {esc(who)} no runs in any of the {replications(run)} replications"
     parts = []
     for r in hit:
@@ -157,7 +163,25 @@ def _cut_clause(run: RunResult) -> str:
         parts.append(f"{esc(display_name(s, r.name))} for {fmt_range('cut_run_days', Stat.of(k[days_col]))}, "
                      f"{fmt_range('shortfall_t', Stat.of(k[short_col]))} short of demand, in {num(share, 0)}% "
                      f"of replications")
-    return "cuts runs at " + "; ".join(parts)
+    return "cuts runs at " + "; ".join(parts) + (f"; and by plan {planned}" if planned else "")
+
+
+def _planned_clause(run: RunResult) -> str:
+    """The planned run cuts of refineries with a ``planned_cut`` run policy ("Mozyr for
+    67.1 d (p5-p95 ...), 1,092.2 kt below demand"), apart from the forced shortfall; ""
+    when no replication cut runs by plan."""
+    s, k = run.scenario, run.kpis
+    parts = []
+    for r in refineries(s):
+        slug = catalogue.slug(r.name)
+        days_col, t_col = f"planned_cut_days_{slug}", f"planned_cut_{slug}_t"
+        if t_col not in k or days_col not in k:
+            continue
+        if float(np.nanmax(k[t_col].to_numpy(dtype=float), initial=0.0)) <= 0.0:
+            continue
+        parts.append(f"{esc(display_name(s, r.name))} for {fmt_range('planned_cut_days', Stat.of(k[days_col]))}, "
+                     f"{fmt_range('planned_cut_t', Stat.of(k[t_col]))} below demand")
+    return "; ".join(parts)
 
 
 def _subject(run: RunResult, own: list[Any]) -> str:

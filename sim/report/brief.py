@@ -325,7 +325,8 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
         if cover:
             decisions = decisions_table(run)
             if decisions is not None:  # the panels are named for people: so are the decisions' refineries
-                decisions = decisions.assign(refinery=[label(r) if r else "" for r in decisions["refinery"]])
+                refs = {r.name for r in refineries(s)}  # a decision elsewhere (a source, a line) shows on every panel
+                decisions = decisions.assign(refinery=[label(r) if r in refs else "" for r in decisions["refinery"]])
             shown = {label(k): v for k, v in cover.items()}
             floors = {label(k): v for k, v in floor.items()}
             lows = {lp.refinery: lp for lp in low_points(run)}

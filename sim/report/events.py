@@ -89,31 +89,34 @@ def disruption_shades(run: RunResult, own: set[str], n_days: int) -> list[Shade]
 
 def decisions_table(run: RunResult) -> pd.DataFrame | None:
     """The run's policy decisions as columns replication, day (float, days from the start),
-    what, refinery ('' when not given); None when the folder has no decisions table.  The
-    table is optional data written by the model's policies: a time column (``time_h``,
-    ``at_h``, ``t_h``, ``start_h`` in hours, or ``day``) and a column saying what was decided
-    (``policy``, ``action``, ``decision``, ``kind``) are looked for."""
+    what, refinery ('' when not given); None when the folder has no decisions table.  Both
+    optional tables are read (``decisions.parquet`` of the operating policies and
+    ``nominations.parquet`` of the buyers' nominations): a time column (``time_h``, ``at_h``,
+    ``t_h``, ``start_h``, ``decided_h`` in hours, or ``day``), a column saying what was decided
+    (``policy``, ``action``, ``decision``, ``kind``) and the facility it concerns
+    (``refinery``, ``facility``, ``watch``, ``buyer``) are looked for."""
+    parts = []
     for name in DECISION_TABLES:
         f = run.path / name
         if not f.exists():
             continue
         t = pd.read_parquet(f)
         if t.empty:
-            return None
+            continue
         hours = next((c for c in ("time_h", "at_h", "t_h", "start_h", "decided_h") if c in t), None)
         if hours is not None:
             day = t[hours].astype(float) / 24.0
         elif "day" in t:
             day = t["day"].astype(float)
         else:
-            return None
+            continue
         what_col = next((c for c in ("policy", "action", "decision", "kind") if c in t), None)
         what = t[what_col].astype(str) if what_col else pd.Series(name.removesuffix(".parquet"), index=t.index)
-        ref_col = next((c for c in ("refinery", "facility", "buyer") if c in t), None)
-        return pd.DataFrame({
+        ref_col = next((c for c in ("refinery", "facility", "watch", "buyer") if c in t), None)
+        parts.append(pd.DataFrame({
             "replication": t["replication"].astype(int) if "replication" in t else 0,
-            "day": day, "what": what, "refinery": t[ref_col].astype(str) if ref_col else ""})
-    return None
+            "day": day, "what": what, "refinery": t[ref_col].fillna("").astype(str) if ref_col else ""}))
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def cargo_table(run: RunResult, replication: int | None = None) -> pd.DataFrame:

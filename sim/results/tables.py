@@ -332,7 +332,8 @@ def cargo_columns(records: Records, scenario: Scenario) -> dict[str, np.ndarray]
     empty ``refinery``.
 
     Columns: ``voyage`` (as in the voyages table), ``programme``, ``tanker``, ``load_port``,
-    ``discharge_port``, ``nominal_t`` (the cargo of the programme's or fleet's tanker),
+    ``discharge_port``, ``nominal_t`` (the cargo of the programme's or fleet's tanker: its
+    fixed size, or the mean of its size distribution),
     ``loaded_t`` (the tonnes that went aboard; NaN while loading has not ended),
     ``load_start_h``, ``load_end_h``, ``arrive_discharge_h``, ``discharge_start_h``,
     ``discharge_end_h`` (hours from the start, NaN when not reached); ``refinery``,
