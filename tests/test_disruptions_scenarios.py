@@ -128,10 +128,13 @@ def test_supsa_closed_every_cargo_loads_at_ceyhan() -> None:
 
 
 def test_pivdennyi_at_half_rate_doubles_each_discharge_time() -> None:
-    """85 kt at 25 kt/d takes 81.6 h instead of 40.8 h at 50 kt/d."""
+    """85 kt at 25 kt/d takes 81.6 h instead of 40.8 h at 50 kt/d; a Pivdennyi weather closure
+    during a discharge pauses it (longer, never shorter: with the fitted approach time one
+    December discharge meets one)."""
     _, rec = _run("pivdennyi_derated")
     times = [v["discharge_end_h"] - v["discharge_start_h"] for v in _voyages(rec) if v["discharge_end_h"] is not None]
-    assert times and all(t == pytest.approx(81.6) for t in times)
+    assert times and all(t >= 81.6 - 1e-6 for t in times)
+    assert sum(t == pytest.approx(81.6) for t in times) >= len(times) - 1
 
 
 def test_straits_bad_winter_waits_13_to_16_days_southbound_and_1_to_6_northbound() -> None:
