@@ -317,10 +317,10 @@ def test_the_brief_cites_what_was_run_even_after_the_source_is_edited(tmp_path):
 
 
 def test_user_text_that_starts_like_a_markdown_block_stays_text():
-    """A label or note that begins with '# ', '- ', '+ ', '1. ' or '===' would turn the
+    """A label or note that begins with '# ', '- ', '+ ', '1. ' or '---' would turn the
     paragraph or table cell it opens into a heading, a list or a rule; escaped, it renders
-    as the text itself.  Numbers ('100.0', '-5.3', '+53.4') are not markers.  Markers inside the text, and numbers that are not list items
-    ('2021-05 storm'), are left alone."""
+    as the text itself.  Numbers ('100.0', '-5.3', '+53.4', '2021-05 storm') are not
+    markers, and markers inside the text are left alone."""
     from markdown_it import MarkdownIt
 
     from sim.report.document import esc
