@@ -22,9 +22,8 @@ How routesim measures them (:func:`exposure`; ``routesim exposure SCENARIO``):
   under them).  In a replication, TTS is the whole days from the closure's first day to
   the first day on which some refinery cuts runs (a shortfall above 1 t in the day) *and
   did not in the same replication without the closure* (refinery by refinery): cuts the
-  scenario causes anyway
-  are not the closure's.  A replication that never cuts before the horizon is censored at
-  the days left after the closure started.  The table gives ``tts_d_p5`` (the survive time
+  scenario causes anyway are not the closure's.  A replication that never cuts before
+  the horizon is censored at the days left after the closure started.  The table gives ``tts_d_p5`` (the survive time
   exceeded in 95 % of replications: the planning figure) and ``tts_d_median``;
   ``tts_censored`` is the share of replications that never cut, and a quantile that falls
   among the censored ones is reported as the days left with ``tts_at_least`` true
