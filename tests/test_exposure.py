@@ -171,3 +171,15 @@ def test_the_commands_print_their_tables_and_refuse_bad_input(tmp_path, capsys):
                  "--executor", "serial", "--out", str(tmp_path / "i")])
     out = capsys.readouterr().out
     assert code == 0 and "importance.csv" in out and "FV unserved" in out
+
+
+def test_a_cut_counts_refinery_by_refinery():
+    """Two refineries, one replication, days 0-3, closure from day 0.  The base run cuts at
+    Naftan on day 1; the closed run cuts at Mozyr on day 1 (and at Naftan as before): the
+    closure's first cut is day 1, though some refinery cut that day in both runs."""
+    base = np.zeros((2, 1, 4), dtype=bool)
+    base[1, 0, 1] = True  # Naftan, day 1
+    closed = base.copy()
+    closed[0, 0, 1] = True  # Mozyr, day 1
+    assert survive_days(base, closed, 0)[0] == 1.0
+    assert np.isnan(survive_days(base, base, 0)[0])

@@ -422,3 +422,27 @@ def test_an_emergency_does_not_move_the_reorder_cargoes_draws() -> None:
     assert later, "the test needs reorder cargoes decided after the emergency one"
     n = min(len(plain), len(mixed))
     assert n > len(mixed) - len(later) and plain[:n] == mixed[:n]
+
+
+def test_the_work_guard_refuses_a_huge_order_up_to_without_a_cap_before_anything_runs() -> None:
+    """A first review can nominate at most ceil(S / cargo) cargoes (the position is never
+    below 0): S = 10 d x 12 kt/d = 120 kt of 24 kt cargoes is 5, under any limit; S = 1e9 t
+    (stock) with no ``max_in_flight`` is ceil(1e9 / 24,000) = 41,667 cargoes x 15 events =
+    625,005 events (with the horizon's), over a max_events of 100,000, so the guard refuses it at
+    ``order_up_to`` (the model would start a voyage process per cargo); a cap of 2 bounds
+    the burst at 2."""
+    from sim.scenario.work import reorder_burst, work_problems
+
+    base = copy.deepcopy(REORDER)
+    small = scenario(CORRIDOR, shipping=base)
+    assert reorder_burst(small.shipping.programmes[0], small) == 2.0  # max_in_flight 2 caps 5
+    huge = copy.deepcopy(REORDER)
+    nom = huge["programmes"][0]["nomination"]
+    nom.update(reorder_point={"stock": "100kt"}, order_up_to={"stock": "1000000kt"})
+    del nom["max_in_flight"]
+    s = scenario(CORRIDOR, shipping=huge, limits={"max_events": 100_000})
+    assert reorder_burst(s.shipping.programmes[0], s) == 41_667.0
+    (path, message, hint), = work_problems(s)
+    assert path == ("shipping", "programmes", 0, "nomination", "order_up_to")
+    assert "(most of it for programme 'P': up to 41,667 cargoes at one review)" in message
+    assert hint is not None and "set max_in_flight" in hint

@@ -314,3 +314,20 @@ def test_the_brief_cites_what_was_run_even_after_the_source_is_edited(tmp_path):
     md = brief(res.path).read_text(encoding="utf-8")
     assert "| wrep | capacity | 100 kb/d | wrep.capacity = 100 kb/d | H | operator |" in md
     assert "1 kb/d" not in md and "999" not in md and "wrep.other" not in md
+
+
+def test_user_text_that_starts_like_a_markdown_block_stays_text():
+    """A label or note that begins with '# ', '- ', '+ ', '1. ' or '---' would turn the
+    paragraph or table cell it opens into a heading, a list or a rule; escaped, it renders
+    as the text itself.  Numbers ('100.0', '-5.3', '+53.4', '2021-05 storm') are not
+    markers, and markers inside the text are left alone."""
+    from markdown_it import MarkdownIt
+
+    from sim.report.document import esc
+
+    md = MarkdownIt()
+    for text in ("# Brody", "- Brody", "+ Brody", "1. Brody", "12) Brody", "---", "#"):
+        html = md.render(esc(text))
+        assert html.startswith("<p>") and text in html.replace("&quot;", '"'), (text, html)
+    assert esc("2021-05 storm") == "2021-05 storm" and esc("Brody # 2") == "Brody # 2"
+    assert esc("100.0") == "100.0" and esc("-5.3") == "-5.3" and esc("+53.4") == "+53.4"

@@ -21,9 +21,9 @@ How routesim measures them (:func:`exposure`; ``routesim exposure SCENARIO``):
   one (same seed and replications; the scenario's own disruptions stay, so TTS is measured
   under them).  In a replication, TTS is the whole days from the closure's first day to
   the first day on which some refinery cuts runs (a shortfall above 1 t in the day) *and
-  did not in the same replication without the closure*: cuts the scenario causes anyway
-  are not the closure's.  A replication that never cuts before the horizon is censored at
-  the days left after the closure started.  The table gives ``tts_d_p5`` (the survive time
+  did not in the same replication without the closure* (refinery by refinery): cuts the
+  scenario causes anyway are not the closure's.  A replication that never cuts before
+  the horizon is censored at the days left after the closure started.  The table gives ``tts_d_p5`` (the survive time
   exceeded in 95 % of replications: the planning figure) and ``tts_d_median``;
   ``tts_censored`` is the share of replications that never cut, and a quantile that falls
   among the censored ones is reported as the days left with ``tts_at_least`` true
@@ -173,27 +173,32 @@ def _given_ttr_h(ttr: Mapping[str, str | float] | Sequence[str] | None, names: S
 
 
 def _cut_matrix(run: Any, refineries: Sequence[str], days: int) -> np.ndarray:
-    """[replication, day] True where some refinery's run fell short of its demand by more
-    than :data:`sim.results.metrics.CUT_TOL_T`."""
+    """[refinery, replication, day] True where that refinery's run fell short of its demand
+    by more than :data:`sim.results.metrics.CUT_TOL_T`."""
     n = len(run.kpis)
     ts = run.timeseries
-    out = np.zeros((n, days), dtype=bool)
+    out = np.zeros((len(refineries), n, days), dtype=bool)
     sub = ts[ts["facility"].isin(refineries) & ts["kind"].isin(["run", "demand"])]
-    if sub.empty:
-        return out
-    for _, one in sub.groupby("facility", sort=False):
+    for i, name in enumerate(refineries):
+        one = sub[sub["facility"] == name]
+        if one.empty:
+            continue
         m = one.pivot_table(index="replication", columns=["kind", "day"], values="value_t", aggfunc="sum",
                             fill_value=0.0).sort_index()
         demand = m["demand"].reindex(columns=range(days), fill_value=0.0).to_numpy(dtype=float)
         ran = m["run"].reindex(columns=range(days), fill_value=0.0).to_numpy(dtype=float)
-        out[: demand.shape[0]] |= (demand - ran) > CUT_TOL_T
+        out[i, : demand.shape[0]] = (demand - ran) > CUT_TOL_T
     return out
 
 
 def survive_days(base_cut: np.ndarray, closed_cut: np.ndarray, start_day: int) -> np.ndarray:
-    """Per replication: whole days from ``start_day`` to the first day on or after it that
-    cuts in the closed run and not in the base (NaN: none before the horizon)."""
-    new = closed_cut[:, start_day:] & ~base_cut[:, start_day:]
+    """Per replication: whole days from ``start_day`` to the first day on or after it on
+    which some refinery cuts in the closed run and did not in the base (NaN: none before
+    the horizon).  The arrays are [replication, day], or [refinery, replication, day], so a
+    closure's cut at one refinery counts even on a day another cuts in the base run."""
+    new = closed_cut[..., start_day:] & ~base_cut[..., start_day:]
+    if new.ndim == 3:
+        new = new.any(axis=0)
     hit = new.any(axis=1)
     first = np.argmax(new, axis=1).astype(float)
     return np.where(hit, first, math.nan)

@@ -129,24 +129,37 @@ class Port:
         self.discharge_rate_t_per_h = b.discharge_rate_t_per_day / 24.0 if b.discharge_rate_t_per_day else 0.0
         self._load_slots = load_slots  # one per berth: a berth holder always finds a free one
         self._discharge_slots = discharge_slots
-        # One named stream per terminal and purpose (sim.rng.stream), made only when used,
-        # so adding one leaves every other draw of the replication where it was.
-        self._draws: dict[str, tuple[Distribution, np.random.Generator]] = {}
+        # One named stream per terminal, purpose and tanker (sim.rng.stream), made when the
+        # tanker first calls: a tanker's draws follow its own calls, whatever order the
+        # tankers reach the port in, so a counterfactual run that changes the order (a
+        # closure, one disruption fewer) gives each tanker the same draws, and adding one
+        # programme moves no other programme's draws.
+        self._seed = seed_seq
+        self._dists: dict[str, Distribution] = {}
+        self._streams: dict[tuple[str, str], np.random.Generator] = {}
         for purpose, dist in (("approach", spec.approach), ("load_time", b.load_time),
                               ("discharge_time", b.discharge_time)):
             if dist is not None:
                 if seed_seq is None:
                     raise ValueError(f"terminal {self.name!r} draws its {purpose} and needs the replication's seed")
-                self._draws[purpose] = (dist, stream(seed_seq, "port", self.name, purpose))
+                self._dists[purpose] = dist
+        self._draws = bool(self._dists)
 
-    def _draw(self, purpose: str) -> float | None:
-        """The next draw (hours) of ``purpose``, or None when the terminal has no such distribution."""
-        found = self._draws.get(purpose)
-        return None if found is None else draw_duration(found[0], found[1])
+    def _draw(self, purpose: str, tanker: str) -> float | None:
+        """The tanker's next draw (hours) of ``purpose``, or None when the terminal has no
+        such distribution."""
+        dist = self._dists.get(purpose)
+        if dist is None:
+            return None
+        rng = self._streams.get((purpose, tanker))
+        if rng is None:
+            assert self._seed is not None  # checked when the distribution was read
+            rng = self._streams[(purpose, tanker)] = stream(self._seed, "port", self.name, purpose, tanker)
+        return draw_duration(dist, rng)
 
-    def _rate_t_per_h(self, purpose: str, nominal_t_per_h: float, cargo_t: float) -> float:
+    def _rate_t_per_h(self, purpose: str, nominal_t_per_h: float, cargo_t: float, tanker: str) -> float:
         """The berth rate of one port call: cargo / a drawn handling time, else the nominal rate."""
-        hours = self._draw(purpose)
+        hours = self._draw(purpose, tanker)
         if hours is None:
             return nominal_t_per_h
         return cargo_t / max(hours, MIN_HANDLING_H)
@@ -166,7 +179,7 @@ class Port:
         while closed, then for a berth; returns the berth."""
         watch = self.watch
         if self._draws:
-            approach_h = self._draw("approach")
+            approach_h = self._draw("approach", tanker)
             if approach_h is not None and approach_h > 0.0:
                 wait = self.waits.begin(self.name, tanker, "approach")
                 yield self.env.timeout(approach_h)
@@ -203,7 +216,7 @@ class Port:
                                        lambda: net.wait_stock(tank, cargo_t))
         voyage.load_start_h = float(env.now)
         slot = idle_slot(self._load_slots, "berth")
-        rate = (self._rate_t_per_h("load_time", self.load_rate_t_per_h, cargo_t) if self._draws
+        rate = (self._rate_t_per_h("load_time", self.load_rate_t_per_h, cargo_t, tanker) if self._draws
                 else self.load_rate_t_per_h)
         yield net.start_loading(slot, cargo_t, rate, route=self.name)
         cargo = net.finish_loading(slot)
@@ -221,7 +234,7 @@ class Port:
                                        lambda: net.wait_room(tank, cargo_t))
         voyage.discharge_start_h = float(env.now)
         slot = idle_slot(self._discharge_slots, "berth")
-        rate = (self._rate_t_per_h("discharge_time", self.discharge_rate_t_per_h, cargo_t) if self._draws
+        rate = (self._rate_t_per_h("discharge_time", self.discharge_rate_t_per_h, cargo_t, tanker) if self._draws
                 else self.discharge_rate_t_per_h)
         yield net.start_discharge(slot, cargo, cargo_t, rate)
         net.finish_discharge(slot)

@@ -21,7 +21,9 @@ whether or not they are used, so changing a spread never shifts another draw.  R
 inter-arrival times and cargo sizes come from streams named under the programme's own
 (``"interarrival"``, ``"cargo"``; a fleet's shuttles: ``"cargo", tanker`` under the
 fleet's stream), and a leg's sea state from ``rng.stream(seed, "sea_leg", leg, "speed" |
-"weather")``: adding any of them leaves every other draw where it was.
+"weather", tanker)`` (a port's approach and handling times likewise per tanker,
+:mod:`sim.model.port`): adding any of them leaves every other draw where it was, and a
+tanker's draws do not depend on the order in which tankers reach a port or leg.
 
 Nomination: every lifting has a row on the model's nomination desk
 (:class:`sim.model.nomination.Desk`), which also starts the cargoes of a ``reorder`` policy
@@ -78,8 +80,8 @@ OPPOSITE = {"northbound": "southbound", "southbound": "northbound"}
 class SeaState:
     """A leg's seasonal sea state as the model draws it: for each calendar month, the speed
     factor and weather-wait distributions of the first season listing it (or none), each
-    drawn from its own stream, ``rng.stream(seed, "sea_leg", leg, "speed" | "weather")``,
-    once per voyage that departs in a month that has one."""
+    drawn from a stream of its own for each tanker, ``rng.stream(seed, "sea_leg", leg,
+    "speed" | "weather", tanker)``, once per voyage that departs in a month that has one."""
 
     def __init__(self, spec: SeaStateSpec, start: _dt.date, seed_seq: np.random.SeedSequence, leg: str) -> None:
         self.start = start
@@ -91,24 +93,32 @@ class SeaState:
         for w in reversed(spec.weather):
             for m in w.month_numbers:
                 self.weather[m] = w.wait
-        self._speed_rng = stream(seed_seq, "sea_leg", leg, "speed")
-        self._weather_rng = stream(seed_seq, "sea_leg", leg, "weather")
+        self._seed, self._leg = seed_seq, leg
+        # a stream per purpose and tanker, made at its first voyage: its draws follow its own
+        # voyages, whatever order the tankers sail in (see sim.model.port.Port)
+        self._streams: dict[tuple[str, str], np.random.Generator] = {}
+
+    def _rng(self, purpose: str, tanker: str) -> np.random.Generator:
+        rng = self._streams.get((purpose, tanker))
+        if rng is None:
+            rng = self._streams[(purpose, tanker)] = stream(self._seed, "sea_leg", self._leg, purpose, tanker)
+        return rng
 
     def month_at(self, t_h: float) -> int:
         """Calendar month (1..12) of the day containing hour ``t_h``."""
         return (self.start + _dt.timedelta(days=math.floor(t_h / 24.0))).month
 
-    def weather_h(self, month: int) -> float:
+    def weather_h(self, month: int, tanker: str) -> float:
         dist = self.weather[month]
-        return 0.0 if dist is None else draw_duration(dist, self._weather_rng)
+        return 0.0 if dist is None else draw_duration(dist, self._rng("weather", tanker))
 
-    def speed_factor(self, month: int) -> float:
+    def speed_factor(self, month: int, tanker: str) -> float:
         """A speed factor drawn for a voyage departing in ``month``, limited to
         ``[MIN_SPEED_FACTOR, MAX_SPEED_FACTOR]``; 1 where no season applies."""
         dist = self.speed[month]
         if dist is None:
             return 1.0
-        return min(max(draw_duration(dist, self._speed_rng), MIN_SPEED_FACTOR), MAX_SPEED_FACTOR)
+        return min(max(draw_duration(dist, self._rng("speed", tanker)), MIN_SPEED_FACTOR), MAX_SPEED_FACTOR)
 
 
 MIN_SPEED_FACTOR, MAX_SPEED_FACTOR = 0.1, 2.0
@@ -172,13 +182,13 @@ class SeaLeg:
         sea = self.sea
         assert sea is not None
         month = sea.month_at(float(self.env.now))
-        wait_h = sea.weather_h(month)
+        wait_h = sea.weather_h(month, tanker)
         if wait_h > 0.0:
             wait = self.waits.begin(self.name, tanker, "weather")
             yield self.env.timeout(wait_h)
             wait.end()
             yield from self.watch.wait_usable(self.waits, self.name, tanker)
-        return sea.speed_factor(month)
+        return sea.speed_factor(month, tanker)
 
 
 def voyage(model: Fleetyard, tanker: str, ship: sc.Tanker, programme: str, load: Port,

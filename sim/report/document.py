@@ -19,6 +19,9 @@ from pathlib import Path
 # Markdown punctuation that could start markup in user text; '_' only where it can open or
 # close emphasis (inside a word, as in odesa_brody, it cannot)
 _MD_SPECIAL = re.compile(r"[\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# block markers at the start of a text: a '#' heading, a '-' or '+' list item (each followed by
+# a space or the end), a '1.' / '1)' numbered item, a '---' rule
+_MD_LINE_START = re.compile(r"^(?:[#+-](?=\s|$)|\d+[.)](?=\s|$)|-(?=-))")
 
 
 def esc(text: object) -> str:
@@ -29,7 +32,14 @@ def esc(text: object) -> str:
     whitespace, newlines included, become one space: the text stays in its paragraph or cell."""
     t = " ".join(str(text).split())
     t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), t)
+    t = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), t)
+    # a block marker at the very start (a heading, a list item, a numbered item, a rule)
+    # would make a paragraph or cell that begins with this text into something else
+    m = _MD_LINE_START.match(t)
+    if m is None:
+        return t
+    at = m.end() - 1  # the marker's last character: '#', '+', '-', '.' or ')'
+    return t[:at] + "\\" + t[at:]
 
 
 def code(text: object) -> str:

@@ -56,6 +56,12 @@ def estimate_work(scenario: sc.Scenario) -> Work:
                 "every" if p.every_h is not None else "interarrival" if p.interarrival is not None else "dates")
         parts.append((path, f"programme {p.name!r}: {_count(n)} liftings", n, EVENTS_PER_VOYAGE * n,
                       BYTES_PER_VOYAGE * n, "lift less often"))
+        burst = reorder_burst(p, scenario)
+        if burst:
+            parts.append((("shipping", "programmes", i, "nomination", "order_up_to"),
+                          f"programme {p.name!r}: up to {_count(burst)} cargoes at one review", burst,
+                          EVENTS_PER_VOYAGE * burst, BYTES_PER_VOYAGE * burst,
+                          "lower order_up_to or set max_in_flight"))
     for i, fl in enumerate(scenario.shipping.fleets):
         ports = {fl.load_port, fl.discharge_port}
         leg = next((sl for sl in scenario.network.sea_legs if {sl.from_, sl.to} == ports), None)
@@ -163,6 +169,26 @@ def lifting_count(prog: sc.Programme, scenario: sc.Scenario) -> float:
     if not math.isfinite(n) or n > 1e15:
         return float(n)  # far beyond any limit: exactness no longer matters
     return float(max(0, math.ceil(n - 1e-9) - skipped))
+
+
+def reorder_burst(prog: sc.Programme, scenario: sc.Scenario) -> float:
+    """The most cargoes a reorder policy can nominate at one review: ceil(order_up_to /
+    cargo) (the inventory position is never below 0), at most ``max_in_flight``; 0 for a
+    calendar programme.  The guard must see a huge ``order_up_to`` without a cap before the
+    model starts a voyage process per cargo."""
+    nom = prog.nomination
+    if nom is None or nom.policy != "reorder" or nom.order_up_to is None:
+        return 0.0
+    level = nom.order_up_to
+    if level.stock_t is not None:
+        big_s_t = level.stock_t
+    else:
+        ref = next((r for r in scenario.network.refineries if r.name == nom.watch), None)
+        if ref is None or level.cover_h is None:
+            return 0.0  # 'cover' on a non-refinery is refused elsewhere
+        big_s_t = ref.min_stock_t + level.cover_h / 24.0 * ref.demand_t_per_day
+    n = math.ceil(big_s_t / prog.tanker.cargo_t - 1e-9) if math.isfinite(big_s_t) else math.inf
+    return float(n if nom.max_in_flight is None else min(n, nom.max_in_flight))
 
 
 def cycle_h(ship: sc.Tanker, load: sc.Terminal, discharge: sc.Terminal, leg: sc.SeaLeg) -> float:
