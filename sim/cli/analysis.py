@@ -1,5 +1,5 @@
-"""The ``brief``, ``criticality``, ``exposure``, ``importance``, ``attribute`` and ``sensitivity``
-commands (registered by :mod:`sim.cli.shell`).
+"""The ``brief``, ``criticality``, ``exposure``, ``importance``, ``attribute``, ``sensitivity`` and
+``calibrate`` commands (registered by :mod:`sim.cli.shell`).
 
 Each handler calls one function of the Python API (:func:`sim.report.brief.brief`,
 :func:`sim.report.analysis_charts.criticality_with_chart` (the N-1 tables of
@@ -139,6 +139,21 @@ def register(subparsers: Any) -> None:
                    help="KPI column to chart (repeatable; default: the headline KPIs)")
     p.set_defaults(func=_cmd_sensitivity)
 
+    p = subparsers.add_parser(
+        "calibrate", help="fit a scenario's uncertain parameters to the record (a calibration SPEC)",
+        description="Fit the parameters a SPEC names (--set paths with bounds) to its targets from the record "
+                    "by differential evolution on common random numbers; report each target's model mean "
+                    "(p5-p95), the record and the residual, fitted or held out. Writes report.md, report.csv, "
+                    "before.csv, trials.csv and fit.json into --out, and with --seeds the fitted values into "
+                    "that seeds file (confidence F).",
+        epilog="example:\n  routesim calibrate calibration/history_2020.yaml --out calibration/history_2020 "
+               "--seeds seeds/corridor.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spec", metavar="SPEC", help="calibration SPEC (YAML)")
+    p.add_argument("--out", metavar="DIR", help="folder for the report (default: next to SPEC, named after it)")
+    p.add_argument("--seeds", metavar="FILE", help="write the fitted values into this seeds file")
+    p.set_defaults(func=_cmd_calibrate)
+
 
 def _cmd_brief(args: argparse.Namespace) -> int:
     from sim.report.brief import brief
@@ -252,4 +267,18 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     for path in result.charts:
         print(f"wrote {path}")
     print(f"wrote {result.table_path}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sim.analysis.calibration import calibrate
+
+    out = Path(args.out) if args.out else Path(args.spec).with_suffix("")
+    cal = calibrate(args.spec, out=out, seeds_file=args.seeds)
+    for name, value in cal.fitted.items():
+        print(f"{name} = {value:g}")
+    print(f"loss {cal.loss:.3f}")
+    print(f"wrote {out / 'report.md'} and {out / 'report.csv'}")
     return 0
