@@ -23,7 +23,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from sim.analysis.exposure import censored_quantile, duration_quantile_h, exposure, survive_days, verdict
+from sim.analysis.exposure import censored_quantile, exposure, survive_days, verdict
 from sim.errors import UserError
 from sim.scenario.disruptions import Distribution
 
@@ -107,13 +107,15 @@ def test_duration_quantiles_by_hand():
     6.838 h; uniform [2, 12]: 2 + 0.9 x 10 = 11; a lognormal's p90 is its p90; empirical
     [1, 2, 3, 10]: the inverted CDF at 0.9 is the 4th value."""
     tri = Distribution.model_validate({"triangular": ["0h", "0h", "10h"]})
-    assert duration_quantile_h(tri, 0.9) == pytest.approx(10 * (1 - math.sqrt(0.1)))
-    assert duration_quantile_h(Distribution.model_validate({"uniform": ["2h", "12h"]}), 0.9) == pytest.approx(11.0)
+    assert tri.quantile(0.9) == pytest.approx(10 * (1 - math.sqrt(0.1)))
+    assert Distribution.model_validate({"uniform": ["2h", "12h"]}).quantile(0.9) == pytest.approx(11.0)
     logn = Distribution.model_validate({"lognormal": {"median": "5d", "p90": "12d"}})
-    assert duration_quantile_h(logn, 0.9) == pytest.approx(288.0)
-    assert duration_quantile_h(logn, 0.5) == pytest.approx(120.0)
+    assert logn.quantile(0.9) == pytest.approx(288.0)
+    assert logn.quantile(0.5) == pytest.approx(120.0)
     emp = Distribution.model_validate({"empirical": ["1h", "2h", "3h", "10h"]})
-    assert duration_quantile_h(emp, 0.9) == 10.0
+    assert emp.quantile(0.9) == 10.0
+    # exponential, mean 10 h: F(x) = 1 - exp(-x/10), the median is 10 ln 2 = 6.931 h
+    assert Distribution.model_validate({"exponential": "10h"}).quantile(0.5) == pytest.approx(10 * math.log(2))
 
 
 def test_verdicts():

@@ -144,3 +144,18 @@ def test_during_a_cut_to_a_rate_the_demand_still_follows_its_schedule() -> None:
     assert flow_row(rec, "R", "demand") == pytest.approx([10_000] * 8 + [12_000] * 7)
     assert flow_row(rec, "R", "planned")[5:] == pytest.approx([4_000] * 10)
     assert row["planned_cut_t"] == pytest.approx(74_000)
+
+
+def test_the_run_summary_shows_planned_cuts_beside_the_forced_cut_only_when_there_are_some() -> None:
+    """`routesim run`'s table: the planned cut's two rows follow 'days with cut runs' when a
+    replication cut runs by plan (50 kt over 10 days here), and are absent otherwise."""
+    import pandas as pd
+
+    from sim.cli.run import kpi_lines
+
+    s = scenario(_net(CUT), horizon="15d")
+    k = pd.DataFrame([metrics.replication_kpis(simulate(s, SEED), s)])
+    labels = [line.split("  ")[0] for line in kpi_lines(k)]
+    at = labels.index("days with cut runs (d)")
+    assert labels[at + 1:at + 3] == ["planned run cut (kt)", "days with planned cuts (d)"]
+    assert "planned run cut (kt)" not in [x.split("  ")[0] for x in kpi_lines(k.assign(planned_cut_t=0.0))]

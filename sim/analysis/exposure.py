@@ -59,14 +59,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 import sim.units as units
 from sim.analysis.criticality import closure_start, criticality
 from sim.errors import UserError
 from sim.results import store
 from sim.results.metrics import CUT_TOL_T
-from sim.scenario.disruptions import Distribution
 from sim.scenario.language import Scenario
 
 TTS_QUANTILE = 0.05  # the planning TTS: exceeded in 95 % of replications
@@ -94,30 +92,6 @@ class ExposureResult:
 # --------------------------------------------------------------------------- TTR
 
 
-def duration_quantile_h(dist: Distribution, q: float) -> float:
-    """The ``q`` quantile of a duration distribution, in hours (empirical: the inverted CDF,
-    a value that occurs in the list)."""
-    if dist.fixed is not None:
-        return float(dist.fixed)
-    if dist.uniform is not None:
-        lo, hi = dist.uniform
-        return float(lo + q * (hi - lo))
-    if dist.triangular is not None:
-        lo, mode, hi = dist.triangular
-        return float(stats.triang((mode - lo) / (hi - lo), loc=lo, scale=hi - lo).ppf(q))
-    if dist.lognormal is not None:
-        med, p90 = dist.lognormal.median_h, dist.lognormal.p90_h
-        sigma = math.log(p90 / med) / float(stats.norm.ppf(0.9))
-        return float(stats.lognorm(sigma, scale=med).ppf(q))
-    exp = getattr(dist, "exponential", None)
-    if exp is not None:  # the mean of an exponential, where the language has one
-        mean = float(getattr(exp, "mean_h", exp))
-        return float(stats.expon(scale=mean).ppf(q))
-    if dist.empirical is not None:
-        return float(np.quantile(np.asarray(dist.empirical, dtype=float), q, method="inverted_cdf"))
-    raise UserError("a duration distribution with no form")  # the language forbids this
-
-
 def scenario_ttr_h(scenario: Scenario) -> dict[str, tuple[float, str]]:
     """Facility -> (TTR hours, where it came from) from the scenario's own closures: the
     longest over the closures acting on it (groups expanded)."""
@@ -131,7 +105,7 @@ def scenario_ttr_h(scenario: Scenario) -> dict[str, tuple[float, str]]:
             h, how = d.recurring.duration_h, f"closure {d.name}: its recurring window"
         else:
             assert d.stochastic is not None  # the language gives every disruption a timing
-            h = duration_quantile_h(d.stochastic.duration, TTR_QUANTILE)
+            h = d.stochastic.duration.quantile(TTR_QUANTILE)
             how = f"closure {d.name}: p90 of its duration"
         for f in scenario.resolve_targets(d):
             if f not in out or h > out[f][0]:
@@ -303,5 +277,5 @@ def exposure(
     return ExposureResult(folder, table, closures, start, closures.replications)
 
 
-__all__ = ["COLUMNS", "ExposureResult", "censored_quantile", "duration_quantile_h", "exposure",
+__all__ = ["COLUMNS", "ExposureResult", "censored_quantile", "exposure",
            "scenario_ttr_h", "survive_days", "verdict"]

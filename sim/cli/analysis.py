@@ -48,13 +48,8 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--duration", default="14d", metavar="DURATION", help="how long each closure lasts (default 14d)")
-    p.add_argument("--at", metavar="DATE", help="when closures start: a date (2021-07-01) or an offset (180d)")
-    p.add_argument("--facility", dest="facilities", action="append", metavar="NAME",
-                   help="close only this facility (repeatable; default: every facility)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override one scenario value first (repeatable)")
-    p.add_argument("--out", metavar="DIR", help="write here instead of results/<scenario>/criticality-<id>/")
-    _executor_options(p)
+    _closure_options(p, "criticality", at="when closures start: a date (2021-07-01) or an offset (180d)",
+                     facility="close only this facility (repeatable; default: every facility)")
     p.set_defaults(func=_cmd_criticality)
 
     p = subparsers.add_parser(
@@ -73,13 +68,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--ttr", action="append", default=[], metavar="FACILITY=DURATION",
                    help="a facility's time to recover (repeatable), e.g. odesa_brody=30d")
-    p.add_argument("--at", metavar="DATE", help="when closures start: a date (2021-07-01) or an offset (180d)")
-    p.add_argument("--facility", dest="facilities", action="append", metavar="NAME",
-                   help="close only this facility (repeatable; default: every facility)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override one scenario value first (repeatable)")
-    p.add_argument("--out", metavar="DIR", help="write here instead of results/<scenario>/exposure-<id>/")
-    _executor_options(p)
+    _closure_options(p, "exposure", at="when closures start: a date (2021-07-01) or an offset (180d)",
+                     facility="close only this facility (repeatable; default: every facility)")
     p.set_defaults(func=_cmd_exposure)
 
     p = subparsers.add_parser(
@@ -96,13 +86,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--duration", default="14d", metavar="DURATION",
                    help="how long the failed facility is closed (default 14d, as criticality)")
-    p.add_argument("--at", metavar="DATE", help="when that closure starts: a date (2021-07-01) or an offset (180d)")
-    p.add_argument("--facility", dest="facilities", action="append", metavar="NAME",
-                   help="only this facility (repeatable; default: every facility)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="override one scenario value first (repeatable)")
-    p.add_argument("--out", metavar="DIR", help="write here instead of results/<scenario>/importance-<id>/")
-    _executor_options(p)
+    _closure_options(p, "importance", at="when that closure starts: a date (2021-07-01) or an offset (180d)",
+                     facility="only this facility (repeatable; default: every facility)")
     p.set_defaults(func=_cmd_importance)
 
     p = subparsers.add_parser(
@@ -153,6 +138,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", help="folder for the report (default: next to SPEC, named after it)")
     p.add_argument("--seeds", metavar="FILE", help="write the fitted values into this seeds file")
     p.set_defaults(func=_cmd_calibrate)
+
+
+def _closure_options(p: argparse.ArgumentParser, folder: str, *, at: str, facility: str) -> None:
+    """The options the N-1 analyses share (criticality, exposure, importance): when the
+    closures start, which facilities, --set, --out and the executor options."""
+    p.add_argument("--at", metavar="DATE", help=at)
+    p.add_argument("--facility", dest="facilities", action="append", metavar="NAME", help=facility)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override one scenario value first (repeatable)")
+    p.add_argument("--out", metavar="DIR", help=f"write here instead of results/<scenario>/{folder}-<id>/")
+    _executor_options(p)
 
 
 def _cmd_brief(args: argparse.Namespace) -> int:

@@ -122,8 +122,8 @@ def kpi_lines(kpis: pd.DataFrame) -> list[str]:
     rows = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
             for r in RUN_SUMMARY]
     if "planned_cut_t" in kpis and bool((kpis["planned_cut_t"].astype(float) > 0).any()):
-        at = 4  # after the forced shortfall and its days
-        rows[at + 1:at + 1] = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale,
+        after = next(i for i, row in enumerate(rows) if row[1] == "cut_run_days") + 1  # beside the forced cut
+        rows[after:after] = [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale,
                                 kpi_format(r.kpi).digits) for r in RUN_SUMMARY_PLANNED]
     rows += [(r.label, r.kpi, kpi_format(r.kpi).unit, 1 / kpi_format(r.kpi).scale, kpi_format(r.kpi).digits)
              for r in RUN_SUMMARY_COSTS if r.kpi in kpis]  # a costed scenario's bill and landed cost

@@ -84,11 +84,6 @@ def draw_duration(dist: Distribution, rng: np.random.Generator) -> float:
     raise DisruptionError("a duration distribution with no form")  # the model forbids this
 
 
-def mean_duration_h(dist: Distribution) -> float:
-    """Expected value of a duration distribution, in hours."""
-    return dist.mean()
-
-
 # --------------------------------------------------------------------------- rates
 
 

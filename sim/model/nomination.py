@@ -135,6 +135,7 @@ class Desk:
         self.voyages = voyages  # the model's voyage records (shared list)
         self.seed_seq = seed_seq
         self.cargoes: list[Cargo] = []
+        self._named: dict[tuple[str, str], int] = {}  # (programme, kind) -> cargoes of that kind so far
         self._pipes = [(p.from_, p.to) for p in scenario.network.pipelines]
         self._known: dict[str, list[tuple[float, float]]] | None = None
 
@@ -192,7 +193,7 @@ class Desk:
         u = float(streams[1].random())
         shares = np.cumsum([p.share for p in prog.load_ports])
         pick = min(int(np.searchsorted(shares, u * shares[-1], side="right")), len(shares) - 1)
-        n = sum(1 for c in self.cargoes if c.programme == prog.name and c.trigger.startswith(kind)) + 1
+        n = self._named[(prog.name, kind)] = self._named.get((prog.name, kind), 0) + 1
         tanker = f"{prog.name}-{kind[0].upper()}{n:03d}"
         nom = prog.nomination
         c = Cargo(prog.name, tanker, now, prog.policy, trigger, watch=(nom.watch or "") if nom else "",

@@ -105,6 +105,28 @@ class Distribution(Strict):
         assert self.empirical is not None  # _exactly_one
         return sum(self.empirical) / len(self.empirical)
 
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile of a draw (empirical: the inverted CDF, a value of the list),
+        from scipy's distributions of the same forms."""
+        from scipy import stats
+
+        if self.fixed is not None:
+            return float(self.fixed)
+        if self.uniform is not None:
+            lo, hi = self.uniform
+            return float(lo + q * (hi - lo))
+        if self.triangular is not None:
+            lo, mode, hi = self.triangular
+            return float(stats.triang((mode - lo) / (hi - lo), loc=lo, scale=hi - lo).ppf(q))
+        if self.lognormal is not None:
+            sigma = math.log(self.lognormal.p90_h / self.lognormal.median_h) / Z90
+            return float(stats.lognorm(sigma, scale=self.lognormal.median_h).ppf(q))
+        if self.exponential is not None:
+            return float(stats.expon(scale=self.exponential).ppf(q))
+        assert self.empirical is not None  # _exactly_one
+        ordered = sorted(self.empirical)
+        return float(ordered[max(1, math.ceil(round(q * len(ordered), 9))) - 1])
+
     def lowest(self) -> float:
         """The smallest value a draw can take."""
         if self.fixed is not None:
