@@ -130,20 +130,37 @@ def _brody(path: str, *overrides: str):
     return s, simulate(s, rng.replication_seed(s.seed, 0))
 
 
-def test_in_the_2020_replay_a_flush_takes_the_september_cargo_to_mozyr_by_31_december() -> None:
-    """The replay discharges 7 cargoes (610 kt) at Pivdennyi; whole 85 kt batches move
-    7 x 85 = 595 kt and leave 15 kt at Brody on 31 December.  With a flush after 30 idle
-    days (at least 10 kt), the last 15 kt go as a partial batch: all 610 kt reach Mozyr."""
-    _, before = _brody("history_2020.yaml")
-    _, after = _brody("history_2020.yaml", FLUSH)
+# The replay's Brody-Mozyr as whole 85 kt batches (the baseline's fixed rule) instead of
+# its batch per tanker (history_2020.batch_size, batch_min_size).
+WHOLE_85 = ("network.pipelines.brody_mozyr.batching.size=85kt",
+            "network.pipelines.brody_mozyr.batching.min_size=null")
+
+
+def test_in_the_2020_replay_whole_batches_strand_a_remainder_at_brody_that_a_flush_moves() -> None:
+    """The replay lands 9 cargoes at Pivdennyi, all at Brody before 31 December: the 7 Azeri
+    (90 + 80 + 85 + 85 + 90 + 85 + 95 = 610 kt) and 2 Urals from Novorossiysk (2 x 77.3 =
+    154.6 kt), 764.6 kt.  The replay itself moves a batch per tanker, so it all reaches Mozyr
+    (tests/test_validation_history.py).  With whole 85 kt batches instead, 8 batches move
+    680 kt and 84.6 kt stay at Brody on 31 December.
+
+    With a flush after 30 idle days (at least 10 kt) the remainders go as partial batches.
+    By April Brody has the March and April cargoes, 90 + 77.3 + 80 + 85 = 332.3 kt: three
+    whole batches, and the 77.3 kt left is flushed.  June (85), July (90), August (85) and
+    September (95) bring 355 kt: four whole batches (340 kt) and a flushed 15 kt.  The
+    December tanker's 77.3 kt is flushed too: 7 x 85 + 77.3 + 15 + 77.3 = 764.6 kt, all of
+    it at Mozyr, the last two batches 15 kt and 77.3 kt."""
+    _, before = _brody("history_2020.yaml", *WHOLE_85)
+    _, after = _brody("history_2020.yaml", *WHOLE_85, FLUSH)
+    _, replay = _brody("history_2020.yaml")
     row = before.tank_names.index("brody")
-    assert before.stock_t[row, -1] == pytest.approx(15_000)
-    assert flow_row(before, "brody_mozyr", "pipeline").sum() == pytest.approx(595_000)
+    assert flow_row(replay, "brody_mozyr", "pipeline").sum() == pytest.approx(764_600)
+    assert before.stock_t[row, -1] == pytest.approx(84_600)
+    assert flow_row(before, "brody_mozyr", "pipeline").sum() == pytest.approx(680_000)
     assert after.stock_t[row, -1] == pytest.approx(0.0, abs=1e-6)
-    assert flow_row(after, "brody_mozyr", "pipeline").sum() == pytest.approx(610_000)
+    assert flow_row(after, "brody_mozyr", "pipeline").sum() == pytest.approx(764_600)
     flushed = [d for d in after.decisions if d[2] == "batch_flushed"]
     assert flushed and all(d[6] >= 10_000 - 1e-6 for d in flushed)
-    assert [d[6] for d in after.decisions if d[2] == "batch_started"][-1] == pytest.approx(15_000)
+    assert [d[6] for d in after.decisions if d[2] == "batch_started"][-2:] == pytest.approx([15_000, 77_300])
 
 
 # The 2021 stops of the southern Druzhba flow (ROUTE_FACTS, pipelines: January, March and
