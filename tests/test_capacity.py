@@ -61,15 +61,15 @@ def test_parallel_lines_bind_together_when_they_are_the_narrowest_stage() -> Non
 
 
 def test_a_batched_line_sustains_one_batch_per_setup_and_pumping() -> None:
-    """Brody–Mozyr as seeded: 85 kt batches, 5.1 days' notice (fitted to the 2020 record),
+    """Brody–Mozyr as seeded: 85 kt batches, 5.9 days' notice (fitted to the 2020 record),
     at least 3 days per batch, a 10 Mt/y line (27,397 t/d, below 85 kt / 3 d = 28,333 t/d).
-    A batch pumps for 85,000 / 27,397 = 3.1025 d after its 5.1 d of notice: one batch per
-    8.2025 d = 10,362.7 t/d (3.78 Mt/y)."""
+    A batch pumps for 85,000 / 27,397 = 3.1025 d after its 5.9 d of notice: one batch per
+    9.0025 d = 9,441.8 t/d (3.45 Mt/y)."""
     s = load_scenario(ROOT / "scenarios" / "baseline.yaml")
     line = next(p for p in s.network.pipelines if p.name == "brody_mozyr")
     pump = 10e6 / 365.0
-    assert capacity.batch_rate_t_per_day(line) == pytest.approx(85_000.0 / (5.1 + 85_000.0 / pump))
-    assert capacity.batch_rate_t_per_day(line) == pytest.approx(10_362.7, abs=0.1)
+    assert capacity.batch_rate_t_per_day(line) == pytest.approx(85_000.0 / (5.9 + 85_000.0 / pump))
+    assert capacity.batch_rate_t_per_day(line) == pytest.approx(9_441.8, abs=0.1)
 
 
 def test_a_shuttle_fleet_sustains_its_tankers_cargo_per_cycle() -> None:
@@ -119,8 +119,8 @@ def sustained(delivered_per_day: np.ndarray, after_day: int) -> tuple[float, flo
 def test_the_pushed_corridors_sustained_rate_equals_its_min_cut() -> None:
     """corridor_pushed: Azeri supply of 4.48 + 2 Mt/y, five shuttle tankers (58 kt/d), the
     Russian line to Mozyr closed.  The min cut from Sangachal to Mozyr is the Brody–Mozyr
-    batch rule, 10,362.7 t/d with the fitted 5.1 d notice (3.78 Mt/y; Odesa–Brody offers 24,658, Pivdennyi's berth
-    50,000, the supply 17,753).
+    batch rule, 9,441.8 t/d with the fitted 5.9 d notice (3.45 Mt/y; Odesa–Brody offers
+    24,658, Pivdennyi's berth 50,000, the supply 17,753).
 
     The sustained simulated rate is the slope of the least-squares line through the
     cumulative tonnes Brody–Mozyr delivered at Mozyr at each day boundary from day 120 (well
@@ -130,7 +130,7 @@ def test_the_pushed_corridors_sustained_rate_equals_its_min_cut() -> None:
     s = load_scenario(ROOT / "scenarios" / "corridor_pushed.yaml")
     cut = capacity.max_flow(s, sources=["sangachal_wrep", "sangachal_btc"], sinks=["mozyr"])
     assert cut.binding == ["brody_mozyr"]
-    assert cut.value_t_per_day == pytest.approx(10_362.7, abs=0.1)
+    assert cut.value_t_per_day == pytest.approx(9_441.8, abs=0.1)
     for i in range(2):
         rec = simulate(s, rng.replication_seed(s.seed, i))
         rate, ramp_up_d = sustained(flow_row(rec, "brody_mozyr", "pipeline"), after_day=120)

@@ -121,34 +121,35 @@ def test_odesa_brody_outage_holds_back_the_one_march_cargo() -> None:
 @pytest.mark.slow
 def test_druzhba_reverse_stops_hold_back_the_batches_that_were_ready() -> None:
     """brody_mozyr pumps a reverse batch of 85 kt at 10 Mt/y (27,397.3 t/d, 3.10 d a batch)
-    after a 5.1 d notice (seeds brody_mozyr.batch_setup, fitted) whenever Brody holds one,
+    after a 5.9 d notice (seeds brody_mozyr.batch_setup, fitted) whenever Brody holds one,
     and one cargo of 85 kt comes every 31 days (lifted on days 5, 36, ..., 346).
 
     Closed 1 April - 31 August (153 days): without that stop five batches would have gone,
     5 x 85 = 425 kt (the old estimate said 0).
 
     Closed 1 October - 31 December: nine cargoes (765 kt) have landed at Pivdennyi by 1
-    October.  January passed one batch and March two (255 kt); September, with Brody full
-    since the spring, passes 30 d less four notices of 5.1 d = 9.6 d of pumping, 9.6 x
-    27,397.3 = 263,013.7 t (the fourth batch is cut off by the closure).  So Pivdennyi and
-    Brody hold 765 - 255 - 263.0 = 247.0 kt on 1 October, and the three cargoes landed in
-    October-December add 255 kt: without the stop the reverse line takes in 501,986.3 t
-    (the old in-model estimate said 2,521 kt, 2.5 times the year's whole Azeri programme).
-    That is the figure when the December cargo's batch ends within the year, as in
-    replications 0 and 1.  In replication 2 the approach and sea-state draws land that
-    cargo later: it is whole at Brody on 25 December, its batch starts after the notice in
-    the last hour of 30 December and moves only 28,412.2 t (1.037 d) by the horizon, so
-    56,587.8 t stay at Brody and 501,986.3 - 56,587.8 = 445,398.6 t are held back.
-    (Before the calibration, a 5 d notice left 10 d of September pumping, 274.0 kt, and
-    there was no approach at Pivdennyi: 491,027.4 t in every replication.)"""
+    October.  January passed one batch and March two (255 kt); in September, with Brody
+    full since the spring, a batch takes 5.9 + 3.10 = 9.0 d, so three go (255 kt, the
+    third ending on day 27.0) and the fourth's notice runs into the closure.  Pivdennyi
+    and Brody hold 765 - 255 - 255 = 255 kt on 1 October (Brody full, 171.6 kt, and 83.4 kt
+    at Pivdennyi), and the three cargoes landed in October-December add 255 kt: without
+    the stop the reverse line takes in 510 kt (the old in-model estimate said 2,521 kt,
+    2.5 times the year's whole Azeri programme).  That is the figure when the December
+    cargo's batch ends within the year, as in replications 0 and 1.  In replication 2 the
+    approach and sea-state draws land that cargo later: it is whole at Brody on 25
+    December, its batch starts after the notice at 13:00 on 31 December and moves only
+    12,539.7 t (0.46 d) by the horizon, so 72,460.3 t stay at Brody and 510,000 - 72,460.3
+    = 437,539.7 t are held back.  (Before the calibration, a 5 d notice left 10 d of
+    September pumping, 274.0 kt, and there was no approach at Pivdennyi: 491,027.4 t in
+    every replication.)"""
     s = load_scenario("scenarios/druzhba_reverse_stops.yaml")
     rec = simulate(s, rng.replication_seed(s.seed, 0))
     pumped = rec.flow_t[rec.flow_index("brody_mozyr", "pipeline")]
     assert pumped[:31].sum() + pumped[59:90].sum() == pytest.approx(255_000.0, rel=1e-9)
-    assert pumped[243:273].sum() == pytest.approx(9.6 * 1e7 / 365, rel=1e-9)
+    assert pumped[243:273].sum() == pytest.approx(3 * 85_000.0, rel=1e-9)
     pub, par = scenario_figures("druzhba_reverse_stops")
     assert pub["no_druzhba_stop_apr_aug"] == pytest.approx([425_000.0] * 3, rel=1e-6)
-    assert pub["no_druzhba_stop_oct_dec"] == pytest.approx([501_986.3, 501_986.3, 445_398.6], abs=1.0)
+    assert pub["no_druzhba_stop_oct_dec"] == pytest.approx([510_000.0, 510_000.0, 437_539.7], abs=1.0)
     for d in ("no_druzhba_stop_feb", "no_druzhba_stop_apr_aug", "no_druzhba_stop_oct_dec"):
         assert pub[d] == pytest.approx(par[d], rel=0.01)
 
