@@ -62,6 +62,9 @@ class CorridorFigures:
     batch_spread_d: list[float] = field(default_factory=list)         # whole tonnage - first oil, per cargo
     odesa_brody_flow_t_per_d: list[float] = field(default_factory=list)
     pivdennyi_wait_d: list[float] = field(default_factory=list)       # per cargo: arrival -> discharge start
+    berthing_by_programme_d: dict[str, list[float]] = field(default_factory=dict)  # load end -> berthing
+    port_first_by_programme_d: dict[str, list[float]] = field(default_factory=dict)  # load end -> first oil
+    port_last_by_programme_d: dict[str, list[float]] = field(default_factory=dict)   # load end -> whole tonnage
 
 
 def _first_time_reaching(cum_hourly_t: np.ndarray, tonnes: float) -> float:
@@ -111,6 +114,8 @@ def _collect(rec: Records, out: CorridorFigures, south_cum_hourly_t: np.ndarray)
                 (v[COL["arrive_discharge_h"]] - v[COL["load_end_h"]]) / 24)
             out.sea_transit_by_programme_d.setdefault(v[COL["programme"]], []).append(
                 (v[COL["arrive_discharge_h"]] - v[COL["load_end_h"]]) / 24)
+            out.berthing_by_programme_d.setdefault(v[COL["programme"]], []).append(
+                (v[COL["berth_discharge_h"]] - v[COL["load_end_h"]]) / 24)
         if not np.isfinite(v[COL["discharge_end_h"]]):
             continue
         out.pivdennyi_wait_d.append((v[COL["discharge_start_h"]] - v[COL["arrive_discharge_h"]]) / 24)
@@ -125,6 +130,9 @@ def _collect(rec: Records, out: CorridorFigures, south_cum_hourly_t: np.ndarray)
                 lead = (when_h - v[COL["arrive_discharge_h"]]) / 24
                 pooled.append(lead)
                 by_prog.setdefault(v[COL["programme"]], []).append(lead)
+        for when_h, by_prog in ((first_h, out.port_first_by_programme_d), (reach_h, out.port_last_by_programme_d)):
+            if math.isfinite(when_h):
+                by_prog.setdefault(v[COL["programme"]], []).append((when_h - v[COL["load_end_h"]]) / 24)
     out.cargo_landed_t.append(landed)
 
 
@@ -268,6 +276,30 @@ def test_history_lead_time_overlaps_the_reported_window(history, programme: str,
         f"{programme}: first oil {first:.1f} d, whole cargo {full:.1f} d vs reported {lo}-{hi} d")
 
 
+def test_history_before_the_calibration_sails_at_the_service_speed_with_no_approach() -> None:
+    """The BEFORE column of docs/validation.md (the calibration SPEC's ``before:``, main's
+    values before the fit): no sea state, so every Supsa voyage takes 540 nm / 14 kn =
+    38.571 h = 1.607 d (the April one that plus what is left of the 36 h weather hold on
+    the leg when it has loaded) and every Novorossiysk one 400 nm / 14 kn = 28.571 h =
+    1.190 d; no approach, so the June cargo berths on arrival (the berth is free); no
+    winter wait, so the March Ceyhan voyage is 1,150 nm / 14 kn = 82.14 h + 5.5 h in the
+    straits + the 0.2-0.8 d traffic wait + daylight holds (under a 14 h night per strait):
+    110.4-134.8 h, 4.6-5.6 d, short of the reported 7 +- 1 d."""
+    from sim.runner import prepare
+
+    s = prepare(ROOT / "scenarios" / "history_2020.yaml", uncalibrated_overrides()).scenario
+    f = corridor_figures(s, replications=3)
+    by = f.sea_transit_by_programme_d
+    for programme in ("mar_supsa", "jun_supsa", "jul_supsa", "aug_supsa"):
+        assert np.allclose(by[programme], 540 / 14 / 24)
+    assert min(by["apr_supsa"]) >= 540 / 14 / 24 and max(by["apr_supsa"]) <= 540 / 14 / 24 + 36 / 24
+    assert np.allclose(f.sea_transit_d["novorossiysk"], 400 / 14 / 24)
+    assert np.allclose(by["jun_supsa"], f.berthing_by_programme_d["jun_supsa"])
+    march = np.asarray(f.sea_transit_by_programme_d["mar_ceyhan"]) * 24
+    floor_h = 1150 / 14 + 5.5
+    assert march.min() >= floor_h + 0.2 * 24 - 1e-6 and march.max() <= floor_h + 0.8 * 24 + 2 * 14
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -325,5 +357,96 @@ def report() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- before and after the calibration
+
+SPEC = ROOT / "calibration" / "history_2020.yaml"
+
+# Each leg of the replay, cargo by cargo (every replayed programme is one cargo, so a
+# programme is a month of departure), and the lead times: (leg, cargo, figure, programme,
+# the SPEC target holding its record or None, a record the SPEC does not fit or hold out).
+# "Port to Mozyr" is departure from the load port to Mozyr; its record adds up the dates
+# the reports give (5 March -> oil at Mozyr 16-22 March; 26 June -> 10-15 July).
+LEGS: list[tuple[str, str, str, str | None, str | None, str]] = [
+    ("Supsa → Pivdennyi, departure → arrival", "March", "sea", "mar_supsa", None, ""),
+    ("Supsa → Pivdennyi, departure → arrival", "April (after the 36 h hold)", "sea", "apr_supsa", None, ""),
+    ("Supsa → Pivdennyi, departure → arrival", "June", "sea", "jun_supsa", "supsa_transit_jun", ""),
+    ("Supsa → Pivdennyi, departure → berthing", "June", "berthing", "jun_supsa", "supsa_berthing_jun", ""),
+    ("Supsa → Pivdennyi, departure → arrival", "July", "sea", "jul_supsa", None, ""),
+    ("Supsa → Pivdennyi, departure → arrival", "August", "sea", "aug_supsa", "supsa_transit_aug", ""),
+    ("Ceyhan → Pivdennyi, departure → arrival", "March", "sea", "mar_ceyhan", "ceyhan_transit_mar", ""),
+    ("Ceyhan → Pivdennyi, departure → arrival", "September", "sea", "sep_ceyhan", None, ""),
+    ("Novorossiysk → Pivdennyi, departure → arrival", "March", "sea", "mar_novorossiysk", None, ""),
+    ("Novorossiysk → Pivdennyi, departure → arrival", "December", "sea", "dec_novorossiysk", None, ""),
+    ("Pivdennyi → Mozyr, arrival → first oil", "March, Ceyhan", "first", "mar_ceyhan", "lead_mar_first", ""),
+    ("Pivdennyi → Mozyr, arrival → whole tonnage", "June, Supsa", "last", "jun_supsa", "lead_jun_last", ""),
+    ("Pivdennyi → Mozyr, arrival → first oil", "all 9 cargoes", "first", None, None, ""),
+    ("Pivdennyi → Mozyr, arrival → whole tonnage", "all 9 cargoes", "last", None, None, ""),
+    ("port to Mozyr, departure → first oil", "March, Ceyhan", "port_first", "mar_ceyhan", None,
+     "11–17 (5 → 16–22 March)"),
+    ("port to Mozyr, departure → whole tonnage", "June, Supsa", "port_last", "jun_supsa", None,
+     "14–19 (26 June → 10–15 July)"),
+]
+
+
+def uncalibrated_overrides() -> list[str]:
+    """The calibration SPEC's ``before:`` state, main's values before issue 16's fit: no
+    winter wait at the Straits, no approach at Pivdennyi, 14 kn on every Supsa voyage and
+    a 5 d Brody–Mozyr notice."""
+    from sim.analysis.calibration import load_spec
+
+    spec, _ = load_spec(SPEC)
+    return list(spec.before)
+
+
+def _leg_values(f: CorridorFigures, figure: str, programme: str | None) -> list[float]:
+    if programme is None:
+        return {"first": f.first_oil_d, "last": f.lead_time_d}[figure]
+    by = {"sea": f.sea_transit_by_programme_d, "berthing": f.berthing_by_programme_d,
+          "first": f.first_oil_by_programme_d, "last": f.lead_time_by_programme_d,
+          "port_first": f.port_first_by_programme_d, "port_last": f.port_last_by_programme_d}[figure]
+    return by[programme]
+
+
+def before_after() -> str:
+    """The BEFORE/AFTER table of docs/validation.md: each leg's transit and the lead times
+    of the 2020 replay, uncalibrated (the SPEC's ``before:``) and calibrated (the replay as
+    it is), against the record; and the replay's Mozyr total."""
+    from sim.analysis.calibration import load_spec
+    from sim.runner import prepare
+
+    spec, _ = load_spec(SPEC)
+    targets = {t.name: t for t in spec.targets}
+    path = ROOT / "scenarios" / "history_2020.yaml"
+    before = corridor_figures(prepare(path, uncalibrated_overrides()).scenario)
+    after = corridor_figures(load_scenario(path))
+
+    def cell(values: list[float], digits: int = 2) -> str:
+        mean, p5, p95 = _stats(values)
+        return f"{mean:,.{digits}f} ({p5:,.{digits}f}–{p95:,.{digits}f})"
+
+    lines = ["| leg, days | cargo | record | use | before: mean (p5–p95) | after: mean (p5–p95) |",
+             "|---|---|---|---|---|---|"]
+    for leg, cargo, figure, programme, target, record in LEGS:
+        use = "—"
+        if target is not None:
+            t = targets[target]
+            rec = t.record
+            record = f"{rec[0]:g}–{rec[1]:g}" if isinstance(rec, tuple) else f"{rec:g} ± {t.half_range:g}"
+            use = "fit" if t.use == "fit" else "**held out**"
+        was, now = cell(_leg_values(before, figure, programme)), cell(_leg_values(after, figure, programme))
+        lines.append(f"| {leg} | {cargo} | {record or '—'} | {use} | {was} | {now} |")
+    t = targets["mozyr_socar_2020"]
+    lines.append(f"| Brody–Mozyr to Mozyr, 1 March – 31 December, kt | 9 replayed cargoes | "
+                 f"{t.record:g} ± {t.half_range:g} (SOCAR, 10 tankers) | **held out** | "
+                 f"{cell([v / 1000 for v in before.delivered_south_t], 1)} | "
+                 f"{cell([v / 1000 for v in after.delivered_south_t], 1)} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
+    import sys
+
+    if "--before-after" in sys.argv[1:]:
+        print(before_after())
+        raise SystemExit(0)
     print(report())
