@@ -163,7 +163,7 @@ def test_baseline_supsa_transit_is_distance_over_the_fitted_speed(baseline) -> N
     """No chokepoint on the Supsa leg; its speed factor F is drawn uniform on [a, 1] per
     voyage (a fitted, sea.supsa_pivdennyi_speed_factor), so the transit 540 nm / (14 kn x F)
     has mean 38.57 h x E[1/F] = 38.57 h x ln(1/a) / (1 - a), never below 38.57 h
-    (a = 0.33: x 1.655 = 63.8 h = 2.66 d)."""
+    (a = 0.326: x 1.663 = 64.1 h = 2.67 d)."""
     _, f = baseline
     base_d = seed_value("sea.supsa_pivdennyi") / seed_value("aframax.speed") / 24
     a, top = seed_value("sea.supsa_pivdennyi_speed_factor")
