@@ -1,0 +1,72 @@
+"""The work after ``simulate()`` (issue 19): shortcuts on the runner's block path that must
+give the numbers and tables the longer way gave, bit for bit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from sim.results import parts
+from sim.results.costs import _group_sums, sea_cost_per_t
+
+
+def _pandas_group_sums(a, b, usd, t) -> dict:
+    frame = pd.DataFrame({"a": a, "b": b, "usd": usd, "t": t})
+    sums = frame.groupby(["a", "b"], sort=False)[["usd", "t"]].sum().reset_index()
+    return {(x, y): [u, w] for x, y, u, w in zip(sums["a"], sums["b"], sums["usd"], sums["t"], strict=True)}
+
+
+def test_sea_cost_per_t_is_each_pairs_dollars_over_its_completed_cargo():
+    """Three completed voyages Supsa -> Odesa of 100 kt with freight + dues of 1.0, 1.2 and
+    1.4 M$ and one Ceyhan -> Odesa of 80 kt with 2.0 M$; a fifth, not completed, is left out:
+    Supsa -> Odesa is 3.6 M$ / 300 kt = 12 $/t, Ceyhan -> Odesa 2.0 M$ / 80 kt = 25 $/t, in
+    order of first appearance."""
+    voyages = {"completed": np.array([True, True, False, True, True]),
+               "load_port": np.array(["Supsa", "Ceyhan", "Supsa", "Supsa", "Supsa"], dtype=object),
+               "discharge_port": np.array(["Odesa"] * 5, dtype=object),
+               "freight_usd": np.array([0.9e6, 1.9e6, 5e6, 1.1e6, 1.3e6]),
+               "port_dues_usd": np.array([0.1e6, 0.1e6, 0.0, 0.1e6, 0.1e6]),
+               "cargo_t": np.array([100e3, 80e3, 100e3, 100e3, 100e3])}
+    got = sea_cost_per_t(voyages)
+    assert list(got) == [("Supsa", "Odesa"), ("Ceyhan", "Odesa")]
+    assert got[("Supsa", "Odesa")] == pytest.approx(12.0) and got[("Ceyhan", "Odesa")] == pytest.approx(25.0)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_group_sums_are_pandas_groupby_sums_bit_for_bit(seed):
+    """Random voyages (up to 60; 3 load ports and a missing one, 2 discharge ports; dollars
+    spread over six orders of magnitude, so the order and compensation of the additions
+    show in the last bits; some NaN and infinite dollars): the sums per pair, and the order
+    of the pairs, are exactly those of pandas' ``groupby(sort=False).sum()`` (Kahan
+    summation, NaN skipped, rows with a missing key dropped)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 60))
+    a = np.array(rng.choice(np.array(["Supsa", "Ceyhan", "Novo", None], dtype=object), n), dtype=object)
+    b = np.array(rng.choice(["Odesa", "Klaipeda"], n), dtype=object)
+    usd = rng.lognormal(10, 3, n) * rng.choice([1.0, -1.0], n)
+    t = rng.normal(1e5, 3e4, n)
+    if n and seed % 3 == 0:
+        usd[rng.integers(0, n)] = math.nan
+    if n and seed % 5 == 0:
+        usd[rng.integers(0, n)] = math.inf
+    want = _pandas_group_sums(a, b, usd, t)
+    got = _group_sums(a, b, usd, t)
+    assert list(got) == list(want)
+    for key, sums in want.items():
+        np.testing.assert_array_equal(np.array(got[key]), np.array(sums))  # equal, NaN included
+
+
+def test_a_block_with_no_rows_is_the_table_its_parts_joined_one_by_one_make():
+    """Four replications without a rail trip: their (empty) rail-trip parts join into the
+    table the part-by-part path makes, the same columns, each an empty float64 (an empty
+    part's columns have no type; untyped columns unify to float64)."""
+    empty = [{"replication": np.zeros(0, dtype="int64"), "train": np.zeros(0, dtype=object),
+              "loaded_t": np.zeros(0)} for _ in range(4)]
+    joined = parts.join_columns(empty)
+    one_by_one = parts.block_table(empty)  # each part converted on its own, then unified and joined
+    assert joined.equals(one_by_one)
+    assert joined.schema == pa.schema([(k, pa.float64()) for k in ("replication", "train", "loaded_t")])
