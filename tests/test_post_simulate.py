@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from sim.results import parts
@@ -70,3 +71,55 @@ def test_a_block_with_no_rows_is_the_table_its_parts_joined_one_by_one_make():
     one_by_one = parts.block_table(empty)  # each part converted on its own, then unified and joined
     assert joined.equals(one_by_one)
     assert joined.schema == pa.schema([(k, pa.float64()) for k in ("replication", "train", "loaded_t")])
+
+
+def test_a_parquet_tables_summary_read_a_column_at_a_time_is_summarise_of_the_whole_table(tmp_path):
+    """A facility table of 3 replications x 3 facilities written to Parquet, with the kinds of
+    columns a run has: floats with NaN (a KPI undefined in a replication), integers, an
+    integer column with a missing value (read as float), a boolean and a string (not
+    summarised).  Read one column at a time it summarises to exactly the frame of
+    ``summarise`` on the whole table: groups sorted (Naftan, Odesa, Supsa), each with its
+    rows in file order; Naftan's ``run_t`` (100, NaN, 130 kt) has n 2, mean 115 kt, std
+    sqrt(450) = 21.21 kt."""
+    from sim.results.metrics import summarise, summarise_parquet
+
+    table = pa.table({
+        "replication": pa.array([0, 0, 0, 1, 1, 1, 2, 2, 2], pa.int64()),
+        "facility": ["Supsa", "Naftan", "Odesa"] * 3,
+        "kind": ["terminal", "refinery", "terminal"] * 3,
+        "run_t": [math.nan, 100e3, math.nan, math.nan, math.nan, math.nan, math.nan, 130e3, math.nan],
+        "waits": pa.array([3, 0, 5, 2, 0, 7, 4, 1, 6], pa.int64()),
+        "passages": pa.array([1, None, 2, 1, None, 3, 2, None, 2], pa.int64()),
+        "closed": [False, True, False] * 3,
+        "wait_h_total": [12.5, 0.0, 30.25, 7.0, 0.0, 41.0, 15.5, 2.0, 33.0],
+    })
+    path = tmp_path / "facility_kpis.parquet"
+    pq.write_table(table, path)
+    got = summarise_parquet(path, by="facility", drop=["kind"])
+    want = summarise(pd.read_parquet(path).drop(columns=["kind"]), by="facility")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert list(got["facility"].unique()) == ["Naftan", "Odesa", "Supsa"]
+    assert list(got["kpi"].unique()) == ["run_t", "waits", "passages", "wait_h_total"]
+    naftan = got[(got["facility"] == "Naftan") & (got["kpi"] == "run_t")].iloc[0]
+    assert naftan["n"] == 2 and naftan["mean"] == 115e3 and naftan["std"] == pytest.approx(math.sqrt(450e6))
+    pd.testing.assert_frame_equal(summarise_parquet(path), summarise(pd.read_parquet(path)), check_exact=True)
+
+
+def test_a_runs_summary_from_its_tables_is_the_summary_of_the_tables_read_whole(tmp_path):
+    """A run of the baseline (costs, disruptions, refineries): ``summary.json`` written when it
+    closed (its tables summarised a column at a time) is, byte for byte, what
+    ``write_summary`` makes of the three KPI tables read whole."""
+    import json
+
+    from benchmarks import workloads
+    from sim import runner
+    from sim.results import store
+
+    run = runner.run(workloads.baseline(), replications=4, executor="serial", out=tmp_path / "run", progress=False)
+    written = (run.path / "summary.json").read_bytes()
+    again = store.write_summary(run.path, *(pd.read_parquet(run.path / f"{t}.parquet")
+                                            for t in ("kpis", "facility_kpis", "disruption_kpis")))
+    assert (run.path / "summary.json").read_bytes() == written
+    summary = json.loads(written)
+    assert again["replications"] == summary["replications"] == 4
+    assert summary["facility_kpis"] and summary["risk"]["refineries"] and "costs" in summary
