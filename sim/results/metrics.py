@@ -319,8 +319,11 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
         causes = w_cause[here]
         row.update({"waits": int(h.size), "wait_h_mean": _mean(h), "wait_h_p95": _p95(h),
                     "wait_h_total": float(h.sum())})
-        for cause in WAIT_CAUSES:
-            row[f"wait_{cause}_h_total"] = float(h[causes == cause].sum())
+        if h.size:
+            for cause in WAIT_CAUSES:
+                row[f"wait_{cause}_h_total"] = float(h[causes == cause].sum())
+        else:  # most facilities see no wait: every cause's total is the sum of nothing, 0.0
+            row.update(dict.fromkeys([f"wait_{cause}_h_total" for cause in WAIT_CAUSES], 0.0))
         if name in records.tank_names:
             stock = records.stock_t[records.tank_names.index(name)]
             row.update(stock_mean_t=float(stock.mean()), stock_min_t=float(stock.min()), stock_end_t=float(stock[-1]))
