@@ -54,6 +54,7 @@ from collections.abc import Hashable
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 
 from sim.errors import UserError
@@ -73,8 +74,8 @@ from sim.results.manifest import (
     utc_now,
     write_manifest,
 )
-from sim.results.metrics import summarise
-from sim.results.risk import cost_summary, risk_summary
+from sim.results.metrics import summarise, summarise_parquet
+from sim.results.risk import COST_RISK_KPIS, cost_summary, risk_summary
 from sim.results.parts import (
     PART_EXT,
     PARTS,
@@ -302,6 +303,42 @@ def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
     return summary
 
 
+def write_summary_from_tables(folder: Path) -> dict[str, Any]:
+    """:func:`write_summary` of a run folder's final ``kpis``, ``facility_kpis`` and
+    ``disruption_kpis`` tables (the same ``summary.json``, byte for byte), without reading
+    them whole: each distribution is summarised one column at a time
+    (:func:`sim.results.metrics.summarise_parquet`), and the risk and cost blocks read only
+    the KPI columns they use (cut-run days, shortfall, the bill's totals) and the facility
+    table's ``facility`` and ``kind``.  The close phase's memory is a column's, not the
+    tables' (those grow with the replications)."""
+    paths = {t: folder / f"{t}.parquet" for t in ("kpis", "facility_kpis", "disruption_kpis")}
+    files = {t: pq.ParquetFile(p) for t, p in paths.items()}
+    rows = {t: f.metadata.num_rows for t, f in files.items()}
+    cols = {t: list(f.schema_arrow.names) for t, f in files.items()}
+    risk_cols = [c for c in cols["kpis"] if c in {"shortfall_t", "cut_run_days", *COST_RISK_KPIS}
+                 or c.startswith("cut_run_days_") or (c.startswith("shortfall_") and c.endswith("_t"))]
+    kpis = pd.read_parquet(paths["kpis"], columns=risk_cols) if rows["kpis"] else pd.DataFrame()
+    fk = pd.read_parquet(paths["facility_kpis"], columns=[c for c in ("facility", "kind") if c in cols["facility_kpis"]])
+    summary = {
+        "replications": rows["kpis"],
+        "kpis": _records(summarise_parquet(paths["kpis"])) if rows["kpis"] else [],
+        "facility_kpis": _records(summarise_parquet(paths["facility_kpis"], by="facility", drop=["kind"]))
+        if rows["facility_kpis"] else [],
+        "disruption_kpis": _records(summarise_parquet(paths["disruption_kpis"], by="disruption", drop=["kind"]))
+        if rows["disruption_kpis"] and "disruption" in cols["disruption_kpis"] else [],
+        "risk": risk_summary(kpis, _refinery_names(fk)) if rows["kpis"] else None,
+    }
+    costs = cost_summary(kpis) if rows["kpis"] else None
+    if costs is not None:
+        summary["costs"] = costs
+    atomic_write_json(folder / "summary.json", summary)
+    return summary
+
+
+def _records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
+    return df.to_dict(orient="records")
+
+
 # --------------------------------------------------------------------------- reading a run
 
 
@@ -410,5 +447,5 @@ __all__ = [
     "block_table", "encode_part", "environment_problem", "finished_blocks", "git_commit", "git_info", "join_columns",
     "load_manifest", "lock_run", "new_run_dir", "open_run", "package_versions", "read_concat", "read_manifest",
     "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run", "utc_now", "write_block",
-    "write_manifest", "write_parquet", "write_scenario_yaml", "write_summary",
+    "write_manifest", "write_parquet", "write_scenario_yaml", "write_summary", "write_summary_from_tables",
 ]

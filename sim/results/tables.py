@@ -202,33 +202,41 @@ def timeseries_block(records: Sequence[Records], scenario: Scenario, replication
     facilities: dict[str, int] = {}
     kinds: dict[str, int] = {}
     refs = [r.name for r in scenario.network.refineries]
-    rep_col, day_col, fac_col, kind_col, value_col = [], [], [], [], []
+    start = np.datetime64(scenario.start, "D")
+    # a replication's layout (its series and days) is nearly always that of the one before:
+    # its day, date and name-code columns are built once per layout and reused, so per
+    # replication only the values are copied (a third of the block's cost before)
+    layouts: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    rep_col, day_col, date_col, fac_col, kind_col, value_col = [], [], [], [], [], []
     for rec, replication in zip(records, replications, strict=True):
         n = rec.n_days
+        layout = (n, tuple(rec.flow_names), tuple(rec.tank_names))
         names: list[tuple[str, str]] = [*rec.flow_names, *((r, "delivered") for r in refs)]
+        tanks = list(rec.tank_names)
+        if layout not in layouts:
+            series = [f for f, _ in names] + tanks
+            lengths = np.array([n] * len(names) + [n + 1] * len(tanks), dtype="int64")
+            fac_codes = np.array([facilities.setdefault(f, len(facilities)) for f in series], dtype="int32")
+            kind_codes = np.array([kinds.setdefault(k, len(kinds))
+                                   for k in [k for _, k in names] + ["stock"] * len(tanks)], dtype="int32")
+            day = np.concatenate([np.tile(np.arange(n, dtype="int64"), len(names)),
+                                  np.tile(np.arange(n + 1, dtype="int64"), len(tanks))])
+            layouts[layout] = (day, (start + day.astype("timedelta64[D]")).astype("datetime64[s]"),
+                               np.repeat(fac_codes, lengths), np.repeat(kind_codes, lengths))
+        day, date, fac, kind = layouts[layout]
         values: list[np.ndarray] = [rec.flow_t]
         if refs:
             values.append(np.vstack([delivered_daily_t(rec, scenario, r) for r in refs]))
-        tanks = list(rec.tank_names)
-        series = [f for f, _ in names] + tanks
-        lengths = np.array([n] * len(names) + [n + 1] * len(tanks), dtype="int64")
-        fac_codes = np.array([facilities.setdefault(f, len(facilities)) for f in series], dtype="int32")
-        kind_codes = np.array([kinds.setdefault(k, len(kinds)) for k in [k for _, k in names] + ["stock"] * len(tanks)],
-                              dtype="int32")
-        rows = int(lengths.sum())
-        rep_col.append(np.full(rows, replication, dtype="int64"))
-        day_col.append(np.concatenate([np.tile(np.arange(n, dtype="int64"), len(names)),
-                                       np.tile(np.arange(n + 1, dtype="int64"), len(tanks))]))
-        fac_col.append(np.repeat(fac_codes, lengths))
-        kind_col.append(np.repeat(kind_codes, lengths))
+        rep_col.append(np.full(day.size, replication, dtype="int64"))
+        day_col.append(day)
+        date_col.append(date)
+        fac_col.append(fac)
+        kind_col.append(kind)
         flows = np.vstack(values) if names else np.zeros((0, n))
         value_col.append(np.concatenate([flows.reshape(-1), np.asarray(rec.stock_t, dtype="float64").reshape(-1)]))
 
     def joined(parts: list[np.ndarray], dtype: str) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-    day = joined(day_col, "int64")
-    start = np.datetime64(scenario.start, "D")
 
     def names_of(codes: list[np.ndarray], dictionary: dict[str, int]) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(joined(codes, "int32"), pa.int32()),
@@ -236,8 +244,8 @@ def timeseries_block(records: Sequence[Records], scenario: Scenario, replication
 
     return pa.table({
         "replication": pa.array(joined(rep_col, "int64")),
-        "day": pa.array(day),
-        "date": pa.array((start + day.astype("timedelta64[D]")).astype("datetime64[s]")),
+        "day": pa.array(joined(day_col, "int64")),
+        "date": pa.array(joined(date_col, "datetime64[s]")),
         "facility": names_of(fac_col, facilities),
         "kind": names_of(kind_col, kinds),
         "value_t": pa.array(joined(value_col, "float64").astype("float64")),

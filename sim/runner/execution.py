@@ -25,8 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from sim.errors import UserError
 from sim.results import store
 from sim.runner.executors import Executor, Failure, SimulateFn, make_executor
@@ -187,10 +185,7 @@ def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler |
     n = int(manifest.replications or 0)
     written = assembler.finish(n) if assembler is not None else set()
     store.assemble(folder, n, skip=written)
-    kpis = pd.read_parquet(folder / "kpis.parquet")
-    fk = pd.read_parquet(folder / "facility_kpis.parquet")
-    dk = pd.read_parquet(folder / "disruption_kpis.parquet")
-    store.write_summary(folder, kpis, fk, dk)
+    store.write_summary_from_tables(folder)  # a column at a time: memory does not grow with the run
     manifest.status = "complete"
     manifest.replications_done = n
     manifest.finished_utc = store.utc_now()
