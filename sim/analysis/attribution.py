@@ -188,12 +188,19 @@ def attribute(
     out: str | os.PathLike[str] | None = None,
     results_root: str | os.PathLike[str] = "results",
     model: Any = None,
+    reuse: bool = True,
 ) -> pd.DataFrame:
     """Run the scenario, then each counterfactual without one disruption (and without all),
     with the same seed and replications; return the attribution table (a row per
     disruption, then ``all disruptions``; columns :data:`COLUMNS`) and write it as
     ``attribution.parquet`` / ``.csv`` into a new folder (``table.attrs["path"]``).
-    See the module docstring for the figures and where the runs go."""
+    See the module docstring for the figures and where the runs go.
+
+    All the runs share one executor (:func:`sim.runner.shared`).  The disrupted run is
+    copied from a complete run under ``results_root`` with the same scenario hash, seed
+    and replications, made with ``--held-back`` by the same code, when there is one
+    (:func:`sim.runner.run_or_reuse`; ``table.attrs["reused_from"]`` says which, else None);
+    ``reuse=False`` (``--rerun-base``) computes it again."""
     import sim.runner as runner
 
     prep = runner.prepare(scenario_or_path, overrides)
@@ -205,8 +212,10 @@ def attribute(
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="attribution-")
     runs = folder / "runs"
     kw = _common(executor, workers, scheduler, progress, model)
-    disrupted = runner.run(scenario, replications=n, seed=s, out=runs / "disrupted", held_back=True, **kw)
-    table = _counterfactuals(scenario, disrupted.kpis, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
+    with runner.shared(executor, workers, scheduler):
+        disrupted, reused = runner.run_or_reuse(scenario, replications=n, seed=s, out=runs / "disrupted",
+                                                held_back=True, reuse=reuse, results_root=results_root, **kw)
+        table = _counterfactuals(scenario, disrupted.kpis, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
     _write(folder, table)
     store.write_manifest(folder, store.Manifest(
         analysis="attribution", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
@@ -214,6 +223,7 @@ def attribute(
         disruptions=[d.name for d in scenario.disruptions], versions=store.package_versions(),
         git=_git(), created_utc=store.utc_now(), status="complete"))
     table.attrs["path"] = folder
+    table.attrs["reused_from"] = reused
     return table
 
 
@@ -245,10 +255,11 @@ def attribute_run(
                         f"delete them to attribute again")
     scenario = runner.load_run_scenario(folder, manifest)  # checks the scenario hash
     disrupted = store.open_run(folder)
-    table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest.replications or 0),
-                             seed=int(manifest.seed or 0), run_kwargs=_common(executor, workers, scheduler, progress,
-                                                                            model),
-                             relative_to=folder)
+    with runner.shared(executor, workers, scheduler):  # one executor for all the counterfactual runs
+        table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest.replications or 0),
+                                 seed=int(manifest.seed or 0),
+                                 run_kwargs=_common(executor, workers, scheduler, progress, model),
+                                 relative_to=folder)
     _write(folder, table)
     table.attrs["path"] = folder
     return table

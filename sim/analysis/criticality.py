@@ -59,6 +59,7 @@ class CriticalityResult:
     duration_h: float
     start: str  # as the scenario language writes it
     replications: int
+    reused_from: Path | None = None  # the run on disk the base run was copied from (None: computed)
 
     def __repr__(self) -> str:
         return f"CriticalityResult({str(self.path)!r}, facilities={len(self.table)})"
@@ -170,11 +171,18 @@ def criticality(
     progress: bool | None = None,
     results_root: str | os.PathLike[str] = "results",
     model: Any = None,
+    reuse: bool = True,
 ) -> CriticalityResult:
     """Run the N-1 analysis and write its table and tornado chart; see the module docstring.
 
     ``duration`` is a duration ("14d", "36h") or hours; ``at`` a date or an offset from the
     start; ``facilities`` limits the facilities closed (default: every facility).
+
+    All the runs share one executor (:func:`sim.runner.shared`: the pool starts once).  The
+    base run is copied from a complete run under ``results_root`` with the same scenario
+    hash, seed and replications, made by the same code, when there is one
+    (:func:`sim.runner.run_or_reuse`; ``reused_from`` says which); ``reuse=False``
+    (``--rerun-base``) computes it again.
     """
     import sim.runner as runner
 
@@ -200,7 +208,23 @@ def criticality(
     runs = folder / "runs"
     common: dict[str, Any] = {"replications": n, "seed": s, "executor": executor, "workers": workers,
                               "scheduler": scheduler, "progress": progress, "model": model}
-    base = runner.run(scenario, out=runs / "base", **common)
+    with runner.shared(executor, workers, scheduler):
+        base, reused = runner.run_or_reuse(scenario, out=runs / "base", reuse=reuse, results_root=results_root,
+                                           **common)
+        rows = _closure_rows(scenario, base, chosen, section, folder, runs, start, duration_h, common)
+    table = pd.DataFrame(rows)
+    table = rank(table, n)
+    table.to_csv(folder / "criticality.csv", index=False)
+    store.write_parquet(folder / "criticality.parquet", table)
+    _write_manifest(folder, scenario, prep.source, s, n, duration_h, start, start_h, chosen)
+    return CriticalityResult(folder, table, base, scenario, duration_h, start, n, reused)
+
+
+def _closure_rows(scenario: Scenario, base: Any, chosen: Sequence[str], section: dict[str, str], folder: Path,
+                  runs: Path, start: str, duration_h: float, common: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row per closed facility: its run, paired with the base run."""
+    import sim.runner as runner
+
     refineries = [r.name for r in scenario.network.refineries]
     base_cum = _cumulative_delivered(base, refineries)
     rows = []
@@ -229,12 +253,7 @@ def criticality(
             "note": gain_note(lost, deficit),
             "run": str(res.path.relative_to(folder)),
         })
-    table = pd.DataFrame(rows)
-    table = rank(table, n)
-    table.to_csv(folder / "criticality.csv", index=False)
-    store.write_parquet(folder / "criticality.parquet", table)
-    _write_manifest(folder, scenario, prep.source, s, n, duration_h, start, start_h, chosen)
-    return CriticalityResult(folder, table, base, scenario, duration_h, start, n)
+    return rows
 
 
 def rank(table: pd.DataFrame, replications: int) -> pd.DataFrame:
