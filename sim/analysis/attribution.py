@@ -58,10 +58,11 @@ Where the runs go:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,20 +145,33 @@ def _clean(x: float) -> float:
     return 0.0 if math.isfinite(x) and abs(x) < 1e-6 else float(x)
 
 
-def _counterfactuals(scenario: Scenario, disrupted_kpis: pd.DataFrame, runs: Path, *, n: int, seed: int,
-                     run_kwargs: dict[str, Any], relative_to: Path) -> pd.DataFrame:
+def _counterfactuals(scenario: Scenario, disrupted: Callable[[], tuple[Any, Path | None]], runs: Path, *, n: int,
+                     seed: int, run_kwargs: dict[str, Any], relative_to: Path) -> tuple[pd.DataFrame, Path | None]:
+    """The disrupted run (``disrupted()``: a run, and the folder it was reused from or None)
+    and a run without each disruption and without all, two in flight at a time on the
+    shared executor (:func:`sim.runner.run_all`); the table (rows in plan order) and where
+    the disrupted run was reused from."""
     import sim.runner as runner
 
     names = [d.name for d in scenario.disruptions]
     if not names:
         raise UserError(f"scenario {scenario.name!r} has no disruptions to attribute")
     plan: list[tuple[str, list[str]]] = [(name, [name]) for name in names] + [(ALL, names)]
-    rows = []
-    for label, removed in plan:
-        folder = runs / ("without-all" if label == ALL else _folder_name(label))
-        res = runner.run(without(scenario, removed), replications=n, seed=seed, out=folder, **run_kwargs)
-        rows.append(paired_row(label, removed, disrupted_kpis, res.kpis, str(folder.relative_to(relative_to))))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    folders = [runs / ("without-all" if label == ALL else _folder_name(label)) for label, _ in plan]
+    calls: list[Callable[[], tuple[Any, Path | None]]] = [disrupted]
+    for (_, removed), folder in zip(plan, folders, strict=True):
+        calls.append(functools.partial(_without, scenario, removed, n, seed, folder, run_kwargs))
+    (with_run, reused), *done = runner.run_all(calls, executor=run_kwargs["executor"])
+    rows = [paired_row(label, removed, with_run.kpis, res.kpis, str(folder.relative_to(relative_to)))
+            for (label, removed), folder, (res, _) in zip(plan, folders, done, strict=True)]
+    return pd.DataFrame(rows, columns=COLUMNS), reused
+
+
+def _without(scenario: Scenario, removed: list[str], n: int, seed: int, folder: Path,
+             run_kwargs: dict[str, Any]) -> tuple[Any, None]:
+    import sim.runner as runner
+
+    return runner.run(without(scenario, removed), replications=n, seed=seed, out=folder, **run_kwargs), None
 
 
 def _write(folder: Path, table: pd.DataFrame) -> None:
@@ -213,9 +227,9 @@ def attribute(
     runs = folder / "runs"
     kw = _common(executor, workers, scheduler, progress, model)
     with runner.shared(executor, workers, scheduler):
-        disrupted, reused = runner.run_or_reuse(scenario, replications=n, seed=s, out=runs / "disrupted",
-                                                held_back=True, reuse=reuse, results_root=results_root, **kw)
-        table = _counterfactuals(scenario, disrupted.kpis, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
+        disrupted = functools.partial(runner.run_or_reuse, scenario, replications=n, seed=s, out=runs / "disrupted",
+                                      held_back=True, reuse=reuse, results_root=results_root, **kw)
+        table, reused = _counterfactuals(scenario, disrupted, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
     _write(folder, table)
     store.write_manifest(folder, store.Manifest(
         analysis="attribution", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
@@ -256,10 +270,10 @@ def attribute_run(
     scenario = runner.load_run_scenario(folder, manifest)  # checks the scenario hash
     disrupted = store.open_run(folder)
     with runner.shared(executor, workers, scheduler):  # one executor for all the counterfactual runs
-        table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest.replications or 0),
-                                 seed=int(manifest.seed or 0),
-                                 run_kwargs=_common(executor, workers, scheduler, progress, model),
-                                 relative_to=folder)
+        table, _ = _counterfactuals(scenario, lambda: (disrupted, None), folder / TABLE,
+                                    n=int(manifest.replications or 0), seed=int(manifest.seed or 0),
+                                    run_kwargs=_common(executor, workers, scheduler, progress, model),
+                                    relative_to=folder)
     _write(folder, table)
     table.attrs["path"] = folder
     return table

@@ -208,10 +208,16 @@ def criticality(
     runs = folder / "runs"
     common: dict[str, Any] = {"replications": n, "seed": s, "executor": executor, "workers": workers,
                               "scheduler": scheduler, "progress": progress, "model": model}
+    closed = [with_closure(scenario, name, start, duration_h) for name in chosen]
     with runner.shared(executor, workers, scheduler):
-        base, reused = runner.run_or_reuse(scenario, out=runs / "base", reuse=reuse, results_root=results_root,
-                                           **common)
-        rows = _closure_rows(scenario, base, chosen, section, folder, runs, start, duration_h, common)
+        # two runs in flight at a time (runner.run_all): one's final assembly overlaps the next one's replications
+        done = runner.run_all(
+            [lambda: runner.run_or_reuse(scenario, out=runs / "base", reuse=reuse, results_root=results_root,
+                                         **common),
+             *(lambda c=c, name=name: (runner.run(c, out=runs / f"close-{name}", **common), None)
+               for c, name in zip(closed, chosen, strict=True))], executor=executor)
+    (base, reused), results = done[0], [res for res, _ in done[1:]]
+    rows = _closure_rows(scenario, base, chosen, section, folder, closed, results)
     table = pd.DataFrame(rows)
     table = rank(table, n)
     table.to_csv(folder / "criticality.csv", index=False)
@@ -221,16 +227,12 @@ def criticality(
 
 
 def _closure_rows(scenario: Scenario, base: Any, chosen: Sequence[str], section: dict[str, str], folder: Path,
-                  runs: Path, start: str, duration_h: float, common: dict[str, Any]) -> list[dict[str, Any]]:
+                  closed_scenarios: Sequence[Scenario], results: Sequence[Any]) -> list[dict[str, Any]]:
     """A row per closed facility: its run, paired with the base run."""
-    import sim.runner as runner
-
     refineries = [r.name for r in scenario.network.refineries]
     base_cum = _cumulative_delivered(base, refineries)
     rows = []
-    for name in chosen:
-        closed = with_closure(scenario, name, start, duration_h)
-        res = runner.run(closed, out=runs / f"close-{name}", **common)
+    for name, closed, res in zip(chosen, closed_scenarios, results, strict=True):
         closure = closed.disruptions[-1].name
         lost = paired_difference(base.kpis, res.kpis, "delivered_t")
         short = -paired_difference(base.kpis, res.kpis, "shortfall_t")

@@ -24,13 +24,14 @@ shortened replication per disruption, and a run without it publishes no held-bac
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import simpy
@@ -41,10 +42,13 @@ from sim.model import build_model
 from sim.results import store
 from sim.rng import replication_seed
 from sim.runner.execution import ReplicationFailed, RunInterrupted, execute, useful_workers
+from sim.runner import executors
 from sim.runner.executors import EXECUTORS, SimulateFn, shared
 from sim.runner.reuse import code_versions, copy_run, find_reusable
 from sim.scenario.language import Scenario
 from sim.scenario.overrides import apply_override, blame_override, parse_override
+
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- overrides
@@ -182,6 +186,34 @@ def run_or_reuse(scenario: Scenario, *, replications: int, seed: int, out: str |
     print(f"routesim: reused the complete run {found} (same scenario hash, seed and {replications} replications, "
           "made by this code) instead of computing it again; --rerun-base computes it", file=sys.stderr)
     return store.open_run(folder), found
+
+
+def run_all(calls: Sequence[Callable[[], T]], *, executor: str, at_once: int = 2) -> list[T]:
+    """``calls`` (each makes one run, e.g. ``lambda: run(...)``), up to ``at_once`` at a time
+    in threads of this process, on the active :func:`shared` executor; their results in the
+    order given.  A run's last steps in the parent (assembling its tables, the summary,
+    reading them back) mostly wait on the disk while the pool idles; with two runs in
+    flight the other run's blocks keep the workers busy meanwhile.  Each run's numbers are
+    its own (they depend only on its scenario, seed and replications), so the order in
+    which runs finish changes nothing.  Serial runs go one after another (they compute in
+    the calling thread).  The first exception (a failed run, Ctrl-C) stops the shared
+    executor at once, so the runs still in flight stop too (saved, resumable), and is raised."""
+    if executor == "serial" or at_once <= 1 or len(calls) <= 1:
+        return [c() for c in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    active = executors.active()
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="routesim-run") as threads:
+        # each thread runs in a copy of this context, so its runs see the active shared executor
+        futures = [threads.submit(contextvars.copy_context().run, c) for c in calls]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            if active is not None:
+                active.close(abort=True)  # the runs in flight raise at once instead of finishing
+            raise
 
 
 def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, executor: str,
@@ -378,5 +410,5 @@ def _param_value(v: Any, all_values: Sequence[Any]) -> Any:
 
 
 __all__ = ["EXECUTORS", "Prepared", "ReplicationFailed", "RunInterrupted", "SimulateFn", "SweepResult",
-           "apply_override", "from_manifest", "load_run_scenario", "prepare", "resume", "run", "run_or_reuse",
-           "shared", "sweep", "useful_workers"]
+           "apply_override", "from_manifest", "load_run_scenario", "prepare", "resume", "run", "run_all",
+           "run_or_reuse", "shared", "sweep", "useful_workers"]

@@ -133,6 +133,13 @@ def _init_shared_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _started(hold_s: float) -> int:
+    """A worker's first task (:meth:`SharedExecutor.start`): held briefly, so the pool forks
+    the next worker rather than handing it this one."""
+    time.sleep(hold_s)
+    return os.getpid()
+
+
 def _replicate_job(job: tuple[Scenario, int, SimulateFn | None, bool], reps: range) -> BlockResult:
     """A block of a shared pool: the job (scenario, seed, model, held back) travels with it
     (about 11 KB pickled for the baseline, under a millisecond each way, against about a
@@ -377,12 +384,26 @@ class SharedExecutor:
     def bind(self, scenario: Scenario, seed: int, model: SimulateFn | None, held_back: bool) -> Executor:
         """The executor of one run on this shared one (a serial one runs in this process)."""
         if self.name == "local":
-            if self.pool is None:  # started by the first run, so an analysis refused earlier starts none
-                self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_init_shared_worker)
+            self.start()
+            assert self.pool is not None
             return _BoundPool(self.pool, self.workers, (scenario, seed, model, held_back))
         if self.name == "dask":
             return DaskExecutor(scenario, seed, model, self.workers, self.scheduler, held_back, session=self.session)
         return SerialExecutor(scenario, seed, model, held_back)
+
+    def start(self) -> None:
+        """Start the pool's worker processes now, all of them (``local``; else nothing).
+
+        :func:`shared` calls it on entry, in the calling thread: a process pool forks its
+        workers on demand, and a fork while other threads of the parent run (the runs of
+        :func:`sim.runner.run_all`, Arrow's own threads) could copy a lock one of them holds
+        into the child.  One short task per worker, submitted at once, makes the pool fork
+        every worker before any of them is idle, so none is forked later."""
+        if self.name != "local" or self.pool is not None:
+            return
+        self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_init_shared_worker)
+        for f in [self.pool.submit(_started, 0.05) for _ in range(self.workers)]:
+            f.result()
 
     def close(self, abort: bool = False) -> None:
         if self.pool is not None:
@@ -403,6 +424,11 @@ _ACTIVE: contextvars.ContextVar[SharedExecutor | None] = contextvars.ContextVar(
                                                                                 default=None)
 
 
+def active() -> SharedExecutor | None:
+    """The :class:`SharedExecutor` of the innermost :func:`shared` block, if any."""
+    return _ACTIVE.get()
+
+
 @contextlib.contextmanager
 def shared(name: str, workers: int | None = None, scheduler: Any = None) -> Iterator[SharedExecutor]:
     """Within the block, every run on executor ``name`` uses one :class:`SharedExecutor`
@@ -415,6 +441,7 @@ def shared(name: str, workers: int | None = None, scheduler: Any = None) -> Iter
     ex = SharedExecutor(name, workers, scheduler)
     token = _ACTIVE.set(ex)
     try:
+        ex.start()
         yield ex
     except BaseException:
         ex.close(abort=True)
