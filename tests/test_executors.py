@@ -177,3 +177,32 @@ def test_runs_in_a_shared_dask_session_match_serial_runs(scenarios, tmp_path, mo
         assert sessions == [ex.session, ex.session]
     for a, b in zip(serial, got, strict=True):
         assert_same_tables(a, b)
+
+
+def failing_model(scenario, seed_seq):
+    """The real model, except that a scenario whose well makes 80 kb/d raises (a bug)."""
+    from sim.model import simulate
+
+    if scenario.network.sources[0].rate_t_per_day < 12_000:  # 80 kb/d is 10.9 kt/d, 100 kb/d 13.6
+        raise RuntimeError("boom")
+    return simulate(scenario, seed_seq)
+
+
+def test_run_all_gives_results_in_the_order_asked_and_stops_at_a_failure(scenarios, tmp_path):
+    """Two runs in flight on one pool: results come back in the order given (whatever
+    finished first) and equal serial runs; when one run fails, run_all raises its error,
+    the shared pool is shut down, and the failed run is left incomplete (resumable)."""
+    base, slower = scenarios
+    serial = runner.run(base, replications=3, seed=5, executor="serial", out=tmp_path / "s", progress=False)
+    with runner.shared("local", workers=2):
+        got = runner.run_all([lambda k=k: runner.run(base, replications=3 + k, seed=5, executor="local",
+                                                     out=tmp_path / f"r{k}", progress=False) for k in range(3)],
+                             executor="local")
+    assert [len(r.kpis) for r in got] == [3, 4, 5]
+    assert_same_tables(serial, got[0])
+    with pytest.raises(runner.ReplicationFailed, match="boom"), runner.shared("local", workers=2) as ex:
+        runner.run_all([lambda s=s, k=k: runner.run(s, replications=3, seed=5, executor="local", model=failing_model,
+                                                    out=tmp_path / f"f{k}", progress=False)
+                        for k, s in enumerate((slower, base))], executor="local")
+    assert ex.pool is None
+    assert store.load_manifest(tmp_path / "f0").status == "incomplete"
