@@ -373,6 +373,7 @@ class SharedExecutor:
         self.pool: cf.ProcessPoolExecutor | None = None
         self.session: DaskSession | None = None
         self.scheduler = scheduler
+        self.stopped = False  # closed: a run that starts later is refused, not given a new pool
         if name == "local":
             self.workers = workers or os.cpu_count() or 1
         elif name == "dask":
@@ -383,6 +384,8 @@ class SharedExecutor:
 
     def bind(self, scenario: Scenario, seed: int, model: SimulateFn | None, held_back: bool) -> Executor:
         """The executor of one run on this shared one (a serial one runs in this process)."""
+        if self.stopped:
+            raise RuntimeError("the shared executor was shut down (an earlier run failed or was interrupted)")
         if self.name == "local":
             self.start()
             assert self.pool is not None
@@ -406,6 +409,7 @@ class SharedExecutor:
             f.result()
 
     def close(self, abort: bool = False) -> None:
+        self.stopped = True
         if self.pool is not None:
             if abort:  # as PoolExecutor.close(abort=True): running blocks are lost anyway
                 for p in list((getattr(self.pool, "_processes", None) or {}).values()):
