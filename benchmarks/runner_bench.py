@@ -4,6 +4,7 @@ sub-runs (memory: memory_trace.py)."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -25,28 +26,69 @@ def runner_rate(replications: int, executor: str, workers: int | None) -> tuple[
         return replications / wall, replications / cpu
 
 
+def started_dask_rate(replications: int, workers: int, session) -> float:
+    """Replications/s (wall) of ``sim.runner.run`` on the baseline inside ``session`` (a
+    started ``sim.runner.shared("dask")``): the cluster's start-up is not in the timing."""
+    from sim import runner
+
+    scenario = workloads.baseline()
+    with tempfile.TemporaryDirectory(prefix="routesim-bench-") as tmp:
+        t0 = time.perf_counter()
+        runner.run(scenario, replications=replications, seed=scenario.seed, executor="dask", workers=workers,
+                   scheduler=session.session.client, out=Path(tmp) / "dask", progress=False)
+        return replications / (time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def started_dask(workers: int):
+    """A started ``sim.runner.shared("dask")`` (a private LocalCluster on loopback, its
+    workers warmed by one replication), and the wall seconds that took."""
+    from sim import runner
+
+    t0 = time.perf_counter()
+    with runner.shared("dask", workers=workers) as session:
+        started_dask_rate(1, workers, session)  # the workers import routesim on their first block
+        yield session, time.perf_counter() - t0
+
+
+def saved_run(scenario, replications: int, root: Path, held_back: bool = False) -> Path:
+    """A complete run of ``scenario`` under ``root`` (for an analysis to reuse)."""
+    from sim import runner
+
+    return runner.run(scenario, replications=replications, seed=scenario.seed, results_root=root,
+                      held_back=held_back, progress=False).path
+
+
 def in_temp(fn) -> float:
     """``fn(folder)`` with a fresh temporary folder; returns what it returns."""
     with tempfile.TemporaryDirectory(prefix="routesim-bench-") as tmp:
         return fn(Path(tmp) / "out")
 
 
-def criticality_s(scenario, facilities: list[str], replications: int, workers: int, out: Path) -> float:
-    """Wall seconds of ``sim.analysis.criticality.criticality`` closing ``facilities`` in turn."""
+def criticality_s(scenario, facilities: list[str], replications: int, workers: int, out: Path,
+                  root: Path | None = None) -> float:
+    """Wall seconds of ``sim.analysis.criticality.criticality`` closing ``facilities`` in turn;
+    its base run is reused from ``root`` when a matching one is there (None: an empty root)."""
     from sim.analysis.criticality import criticality
 
     t0 = time.perf_counter()
-    criticality(scenario, facilities=facilities, replications=replications, executor="local", workers=workers,
-                out=out, progress=False)
+    res = criticality(scenario, facilities=facilities, replications=replications, executor="local", workers=workers,
+                      out=out, progress=False, results_root=root if root is not None else out.parent / "empty")
+    if (root is not None) != (res.reused_from is not None):
+        raise AssertionError(f"criticality reused {res.reused_from} with root {root}")
     return time.perf_counter() - t0
 
 
-def attribution_s(scenario, replications: int, workers: int, out: Path) -> float:
-    """Wall seconds of ``sim.analysis.attribution.attribute`` (all its paired runs)."""
+def attribution_s(scenario, replications: int, workers: int, out: Path, root: Path | None = None) -> float:
+    """Wall seconds of ``sim.analysis.attribution.attribute`` (all its paired runs); its
+    disrupted run is reused from ``root`` when a matching one is there."""
     from sim.analysis.attribution import attribute
 
     t0 = time.perf_counter()
-    attribute(scenario, replications=replications, executor="local", workers=workers, out=out, progress=False)
+    table = attribute(scenario, replications=replications, executor="local", workers=workers, out=out,
+                      progress=False, results_root=root if root is not None else out.parent / "empty")
+    if (root is not None) != (table.attrs["reused_from"] is not None):
+        raise AssertionError(f"attribution reused {table.attrs['reused_from']} with root {root}")
     return time.perf_counter() - t0
 
 

@@ -58,10 +58,11 @@ Where the runs go:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,20 +145,33 @@ def _clean(x: float) -> float:
     return 0.0 if math.isfinite(x) and abs(x) < 1e-6 else float(x)
 
 
-def _counterfactuals(scenario: Scenario, disrupted_kpis: pd.DataFrame, runs: Path, *, n: int, seed: int,
-                     run_kwargs: dict[str, Any], relative_to: Path) -> pd.DataFrame:
+def _counterfactuals(scenario: Scenario, disrupted: Callable[[], tuple[Any, Path | None]], runs: Path, *, n: int,
+                     seed: int, run_kwargs: dict[str, Any], relative_to: Path) -> tuple[pd.DataFrame, Path | None]:
+    """The disrupted run (``disrupted()``: a run, and the folder it was reused from or None)
+    and a run without each disruption and without all, two in flight at a time on the
+    shared executor (:func:`sim.runner.run_all`); the table (rows in plan order) and where
+    the disrupted run was reused from."""
     import sim.runner as runner
 
     names = [d.name for d in scenario.disruptions]
     if not names:
         raise UserError(f"scenario {scenario.name!r} has no disruptions to attribute")
     plan: list[tuple[str, list[str]]] = [(name, [name]) for name in names] + [(ALL, names)]
-    rows = []
-    for label, removed in plan:
-        folder = runs / ("without-all" if label == ALL else _folder_name(label))
-        res = runner.run(without(scenario, removed), replications=n, seed=seed, out=folder, **run_kwargs)
-        rows.append(paired_row(label, removed, disrupted_kpis, res.kpis, str(folder.relative_to(relative_to))))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    folders = [runs / ("without-all" if label == ALL else _folder_name(label)) for label, _ in plan]
+    calls: list[Callable[[], tuple[Any, Path | None]]] = [disrupted]
+    for (_, removed), folder in zip(plan, folders, strict=True):
+        calls.append(functools.partial(_without, scenario, removed, n, seed, folder, run_kwargs))
+    (with_run, reused), *done = runner.run_all(calls, executor=run_kwargs["executor"])
+    rows = [paired_row(label, removed, with_run.kpis, res.kpis, str(folder.relative_to(relative_to)))
+            for (label, removed), folder, (res, _) in zip(plan, folders, done, strict=True)]
+    return pd.DataFrame(rows, columns=COLUMNS), reused
+
+
+def _without(scenario: Scenario, removed: list[str], n: int, seed: int, folder: Path,
+             run_kwargs: dict[str, Any]) -> tuple[Any, None]:
+    import sim.runner as runner
+
+    return runner.run(without(scenario, removed), replications=n, seed=seed, out=folder, **run_kwargs), None
 
 
 def _write(folder: Path, table: pd.DataFrame) -> None:
@@ -188,12 +202,19 @@ def attribute(
     out: str | os.PathLike[str] | None = None,
     results_root: str | os.PathLike[str] = "results",
     model: Any = None,
+    reuse: bool = True,
 ) -> pd.DataFrame:
     """Run the scenario, then each counterfactual without one disruption (and without all),
     with the same seed and replications; return the attribution table (a row per
     disruption, then ``all disruptions``; columns :data:`COLUMNS`) and write it as
     ``attribution.parquet`` / ``.csv`` into a new folder (``table.attrs["path"]``).
-    See the module docstring for the figures and where the runs go."""
+    See the module docstring for the figures and where the runs go.
+
+    All the runs share one executor (:func:`sim.runner.shared`).  The disrupted run is
+    copied from a complete run under ``results_root`` with the same scenario hash, seed
+    and replications, made with ``--held-back`` by the same code, when there is one
+    (:func:`sim.runner.run_or_reuse`; ``table.attrs["reused_from"]`` says which, else None);
+    ``reuse=False`` (``--rerun-base``) computes it again."""
     import sim.runner as runner
 
     prep = runner.prepare(scenario_or_path, overrides)
@@ -205,8 +226,10 @@ def attribute(
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="attribution-")
     runs = folder / "runs"
     kw = _common(executor, workers, scheduler, progress, model)
-    disrupted = runner.run(scenario, replications=n, seed=s, out=runs / "disrupted", held_back=True, **kw)
-    table = _counterfactuals(scenario, disrupted.kpis, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
+    with runner.shared(executor, workers, scheduler):
+        disrupted = functools.partial(runner.run_or_reuse, scenario, replications=n, seed=s, out=runs / "disrupted",
+                                      held_back=True, reuse=reuse, results_root=results_root, **kw)
+        table, reused = _counterfactuals(scenario, disrupted, runs, n=n, seed=s, run_kwargs=kw, relative_to=folder)
     _write(folder, table)
     store.write_manifest(folder, store.Manifest(
         analysis="attribution", scenario=scenario.name, scenario_hash=store.scenario_hash(scenario),
@@ -214,6 +237,7 @@ def attribute(
         disruptions=[d.name for d in scenario.disruptions], versions=store.package_versions(),
         git=_git(), created_utc=store.utc_now(), status="complete"))
     table.attrs["path"] = folder
+    table.attrs["reused_from"] = reused
     return table
 
 
@@ -245,10 +269,11 @@ def attribute_run(
                         f"delete them to attribute again")
     scenario = runner.load_run_scenario(folder, manifest)  # checks the scenario hash
     disrupted = store.open_run(folder)
-    table = _counterfactuals(scenario, disrupted.kpis, folder / TABLE, n=int(manifest.replications or 0),
-                             seed=int(manifest.seed or 0), run_kwargs=_common(executor, workers, scheduler, progress,
-                                                                            model),
-                             relative_to=folder)
+    with runner.shared(executor, workers, scheduler):  # one executor for all the counterfactual runs
+        table, _ = _counterfactuals(scenario, lambda: (disrupted, None), folder / TABLE,
+                                    n=int(manifest.replications or 0), seed=int(manifest.seed or 0),
+                                    run_kwargs=_common(executor, workers, scheduler, progress, model),
+                                    relative_to=folder)
     _write(folder, table)
     table.attrs["path"] = folder
     return table

@@ -59,6 +59,7 @@ class CriticalityResult:
     duration_h: float
     start: str  # as the scenario language writes it
     replications: int
+    reused_from: Path | None = None  # the run on disk the base run was copied from (None: computed)
 
     def __repr__(self) -> str:
         return f"CriticalityResult({str(self.path)!r}, facilities={len(self.table)})"
@@ -118,8 +119,15 @@ def _survive_d(run: Any, disruption: str, refineries: Sequence[str]) -> np.ndarr
 
 def _cumulative_delivered(run: Any, refineries: Sequence[str]) -> np.ndarray:
     """[replication, day] cumulative crude delivered into the refineries (t)."""
-    ts = run.timeseries
-    sub = ts[(ts["kind"] == "delivered") & ts["facility"].isin(refineries)]
+    f = run.path / "timeseries.parquet"
+    if run.complete and f.is_file():
+        # only the rows and columns used: reading the whole time series of every sub-run back
+        # was most of the analysis's own work after its runs (the same rows, in the same order)
+        sub = pd.read_parquet(f, columns=["replication", "day", "value_t"],
+                              filters=[("kind", "==", "delivered"), ("facility", "in", list(refineries))])
+    else:
+        ts = run.timeseries
+        sub = ts[(ts["kind"] == "delivered") & ts["facility"].isin(refineries)]
     if sub.empty:
         return np.zeros((len(run.kpis), 1))
     m = sub.pivot_table(index="replication", columns="day", values="value_t", aggfunc="sum", fill_value=0.0)
@@ -170,11 +178,18 @@ def criticality(
     progress: bool | None = None,
     results_root: str | os.PathLike[str] = "results",
     model: Any = None,
+    reuse: bool = True,
 ) -> CriticalityResult:
     """Run the N-1 analysis and write its table and tornado chart; see the module docstring.
 
     ``duration`` is a duration ("14d", "36h") or hours; ``at`` a date or an offset from the
     start; ``facilities`` limits the facilities closed (default: every facility).
+
+    All the runs share one executor (:func:`sim.runner.shared`: the pool starts once).  The
+    base run is copied from a complete run under ``results_root`` with the same scenario
+    hash, seed and replications, made by the same code, when there is one
+    (:func:`sim.runner.run_or_reuse`; ``reused_from`` says which); ``reuse=False``
+    (``--rerun-base``) computes it again.
     """
     import sim.runner as runner
 
@@ -200,13 +215,31 @@ def criticality(
     runs = folder / "runs"
     common: dict[str, Any] = {"replications": n, "seed": s, "executor": executor, "workers": workers,
                               "scheduler": scheduler, "progress": progress, "model": model}
-    base = runner.run(scenario, out=runs / "base", **common)
+    closed = [with_closure(scenario, name, start, duration_h) for name in chosen]
+    with runner.shared(executor, workers, scheduler):
+        # two runs in flight at a time (runner.run_all): one's final assembly overlaps the next one's replications
+        done = runner.run_all(
+            [lambda: runner.run_or_reuse(scenario, out=runs / "base", reuse=reuse, results_root=results_root,
+                                         **common),
+             *(lambda c=c, name=name: (runner.run(c, out=runs / f"close-{name}", **common), None)
+               for c, name in zip(closed, chosen, strict=True))], executor=executor)
+    (base, reused), results = done[0], [res for res, _ in done[1:]]
+    rows = _closure_rows(scenario, base, chosen, section, folder, closed, results)
+    table = pd.DataFrame(rows)
+    table = rank(table, n)
+    table.to_csv(folder / "criticality.csv", index=False)
+    store.write_parquet(folder / "criticality.parquet", table)
+    _write_manifest(folder, scenario, prep.source, s, n, duration_h, start, start_h, chosen)
+    return CriticalityResult(folder, table, base, scenario, duration_h, start, n, reused)
+
+
+def _closure_rows(scenario: Scenario, base: Any, chosen: Sequence[str], section: dict[str, str], folder: Path,
+                  closed_scenarios: Sequence[Scenario], results: Sequence[Any]) -> list[dict[str, Any]]:
+    """A row per closed facility: its run, paired with the base run."""
     refineries = [r.name for r in scenario.network.refineries]
     base_cum = _cumulative_delivered(base, refineries)
     rows = []
-    for name in chosen:
-        closed = with_closure(scenario, name, start, duration_h)
-        res = runner.run(closed, out=runs / f"close-{name}", **common)
+    for name, closed, res in zip(chosen, closed_scenarios, results, strict=True):
         closure = closed.disruptions[-1].name
         lost = paired_difference(base.kpis, res.kpis, "delivered_t")
         short = -paired_difference(base.kpis, res.kpis, "shortfall_t")
@@ -229,12 +262,7 @@ def criticality(
             "note": gain_note(lost, deficit),
             "run": str(res.path.relative_to(folder)),
         })
-    table = pd.DataFrame(rows)
-    table = rank(table, n)
-    table.to_csv(folder / "criticality.csv", index=False)
-    store.write_parquet(folder / "criticality.parquet", table)
-    _write_manifest(folder, scenario, prep.source, s, n, duration_h, start, start_h, chosen)
-    return CriticalityResult(folder, table, base, scenario, duration_h, start, n)
+    return rows
 
 
 def rank(table: pd.DataFrame, replications: int) -> pd.DataFrame:

@@ -216,8 +216,10 @@ def exposure(
     progress: bool | None = None,
     results_root: str | os.PathLike[str] = "results",
     model: Any = None,
+    reuse: bool = True,
 ) -> ExposureResult:
-    """The time-to-survive / time-to-recover table of a scenario; see the module docstring."""
+    """The time-to-survive / time-to-recover table of a scenario; see the module docstring.
+    ``reuse`` as :func:`sim.analysis.criticality.criticality`'s (its closures are one)."""
     import sim.runner as runner
 
     prep = runner.prepare(scenario_or_path, overrides)
@@ -231,7 +233,8 @@ def exposure(
     folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="exposure-")
     closures = criticality(scenario, duration=scenario.horizon_h - start_h, at=start, replications=replications,
                            seed=seed, facilities=facilities, executor=executor, workers=workers,
-                           scheduler=scheduler, out=folder / "closures", progress=progress, model=model)
+                           scheduler=scheduler, out=folder / "closures", progress=progress, model=model,
+                           reuse=reuse, results_root=results_root)
     refineries = [r.name for r in scenario.network.refineries]
     base_cut = _cut_matrix(closures.base, refineries, days)
     from_scenario = scenario_ttr_h(scenario)

@@ -123,35 +123,10 @@ def perfect(scenario: Scenario, facility: str) -> tuple[Scenario, list[str]]:
     return scenario.model_copy(update={"disruptions": tuple(kept)}), touched
 
 
-def importance(
-    scenario_or_path: Scenario | str | os.PathLike[str],
-    *,
-    duration: str | float = "14d",
-    at: str | _dt.date | None = None,
-    replications: int | None = None,
-    seed: int | None = None,
-    facilities: Sequence[str] | None = None,
-    executor: str = "local",
-    workers: int | None = None,
-    scheduler: Any = None,
-    out: str | os.PathLike[str] | None = None,
-    overrides: Sequence[str] = (),
-    progress: bool | None = None,
-    results_root: str | os.PathLike[str] = "results",
-    model: Any = None,
-) -> ImportanceResult:
-    """Run the importance analysis and write its table; see the module docstring."""
+def _rows(scenario: Scenario, folder: Path, closures: Any, common: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row per closed facility: its failed run (the closure), its perfect run and the measures."""
     import sim.runner as runner
 
-    prep = runner.prepare(scenario_or_path, overrides)
-    scenario = prep.scenario
-    folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="importance-")
-    common: dict[str, Any] = {"replications": replications, "seed": seed, "executor": executor,
-                              "workers": workers, "scheduler": scheduler, "progress": progress, "model": model}
-    closures = criticality(scenario, duration=duration, at=at, facilities=facilities, out=folder / "closures",
-                           **common)
-    n, s = closures.replications, int(closures.base.manifest["seed"])
-    common.update(replications=n, seed=s)
     base = risk_values(closures.base.kpis)
     rows = []
     for row in closures.table.itertuples(index=False):
@@ -172,6 +147,41 @@ def importance(
                            "the scenario as written has no shortfall, so shares of its risk (fv, raw, rrw) are "
                            "undefined; read failed and birnbaum")
         rows.append(out_row)
+    return rows
+
+
+def importance(
+    scenario_or_path: Scenario | str | os.PathLike[str],
+    *,
+    duration: str | float = "14d",
+    at: str | _dt.date | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    facilities: Sequence[str] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: Any = None,
+    out: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+    progress: bool | None = None,
+    results_root: str | os.PathLike[str] = "results",
+    model: Any = None,
+    reuse: bool = True,
+) -> ImportanceResult:
+    """Run the importance analysis and write its table; see the module docstring.  All its
+    runs share one executor; ``reuse`` as :func:`sim.analysis.criticality.criticality`'s."""
+    import sim.runner as runner
+
+    prep = runner.prepare(scenario_or_path, overrides)
+    scenario = prep.scenario
+    folder = store.new_run_dir(scenario, root=results_root, out=out, prefix="importance-")
+    common: dict[str, Any] = {"replications": replications, "seed": seed, "executor": executor,
+                              "workers": workers, "scheduler": scheduler, "progress": progress, "model": model}
+    with runner.shared(executor, workers, scheduler):  # one executor for the closures and the perfect runs
+        closures = criticality(scenario, duration=duration, at=at, facilities=facilities, out=folder / "closures",
+                               reuse=reuse, results_root=results_root, **common)
+        n, s = closures.replications, int(closures.base.manifest["seed"])
+        rows = _rows(scenario, folder, closures, {**common, "replications": n, "seed": s})
     table = pd.DataFrame(rows)
     if len(table):
         table = table.sort_values(["contribution_unserved_t", "raw_unserved_t", "failed_unserved_t", "facility"],

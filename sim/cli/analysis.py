@@ -109,6 +109,7 @@ def register(subparsers: Any) -> None:
                    help="override one scenario value first (repeatable; not with --into)")
     p.add_argument("--out", metavar="DIR", help="write here instead of results/<scenario>/attribution-<id>/")
     _executor_options(p)
+    _rerun_option(p, "disrupted (--held-back)")
     p.set_defaults(func=_cmd_attribute)
 
     p = subparsers.add_parser(
@@ -149,6 +150,15 @@ def _closure_options(p: argparse.ArgumentParser, folder: str, *, at: str, facili
                    help="override one scenario value first (repeatable)")
     p.add_argument("--out", metavar="DIR", help=f"write here instead of results/<scenario>/{folder}-<id>/")
     _executor_options(p)
+    _rerun_option(p, "undisrupted base")
+
+
+def _rerun_option(p: argparse.ArgumentParser, which: str) -> None:
+    """``--rerun-base``: compute the analysis's baseline run even when a matching one is on disk."""
+    p.add_argument("--rerun-base", dest="reuse", action="store_false",
+                   help=f"compute the {which} run again even when a complete run with the same scenario hash, "
+                        "seed and replications, made by this code, is under --results (by default it is "
+                        "copied from there, and a line on standard error says so)")
 
 
 def _cmd_brief(args: argparse.Namespace) -> int:
@@ -167,7 +177,7 @@ def _cmd_criticality(args: argparse.Namespace) -> int:
         args.scenario, duration=args.duration, at=args.at, replications=args.replications, seed=args.seed,
         facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
         scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
-        results_root=args.results)
+        results_root=args.results, reuse=args.reuse)
     t = result.table
     if not args.quiet:
         print(f"{'rank':>4}  {'facility':<24} {'lost (kt)':>10} {'peak deficit (kt)':>18} {'survive (d)':>12}")
@@ -194,7 +204,7 @@ def _cmd_exposure(args: argparse.Namespace) -> int:
         args.scenario, ttr=args.ttr, at=args.at, replications=args.replications, seed=args.seed,
         facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
         scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
-        results_root=args.results)
+        results_root=args.results, reuse=args.reuse)
     if not args.quiet:
         print(f"{'facility':<24} {'survive p5 (d)':>14} {'median (d)':>11} {'recover (d)':>12} {'verdict':>13}")
         for _, r in result.table.iterrows():
@@ -211,7 +221,7 @@ def _cmd_importance(args: argparse.Namespace) -> int:
         args.scenario, duration=args.duration, at=args.at, replications=args.replications, seed=args.seed,
         facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
         scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
-        results_root=args.results)
+        results_root=args.results, reuse=args.reuse)
     if not args.quiet:
         print(f"{'rank':>4}  {'facility':<24} {'FV unserved':>11} {'RAW unserved':>12} "
               f"{'failed-perfect (kt)':>19} {'FV P(cut)':>9} {'RAW P(cut)':>10}")
@@ -248,7 +258,8 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
     else:
         table = attribute(args.scenario, replications=args.replications, seed=args.seed,
                           executor=args.executor or "local", workers=args.workers, scheduler=args.scheduler,
-                          overrides=args.overrides, progress=progress, out=args.out, results_root=args.results)
+                          overrides=args.overrides, progress=progress, out=args.out, results_root=args.results,
+                          reuse=args.reuse)
     folder = table.attrs["path"]
     if not args.quiet:
         print(format_table(table), end="")

@@ -24,13 +24,14 @@ shortened replication per disruption, and a run without it publishes no held-bac
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import simpy
@@ -41,9 +42,13 @@ from sim.model import build_model
 from sim.results import store
 from sim.rng import replication_seed
 from sim.runner.execution import ReplicationFailed, RunInterrupted, execute, useful_workers
-from sim.runner.executors import EXECUTORS, SimulateFn
+from sim.runner import executors
+from sim.runner.executors import EXECUTORS, SimulateFn, shared
+from sim.runner.reuse import code_versions, copy_run, find_reusable
 from sim.scenario.language import Scenario
 from sim.scenario.overrides import apply_override, blame_override, parse_override
+
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- overrides
@@ -160,6 +165,57 @@ def run(scenario_or_path: Scenario | str | os.PathLike[str], *, replications: in
         raise UserError(f"{msg}; nothing was run: remove {folder} and start again") from None
 
 
+def run_or_reuse(scenario: Scenario, *, replications: int, seed: int, out: str | os.PathLike[str],
+                 reuse: bool = True, results_root: str | os.PathLike[str] = "results", held_back: bool = False,
+                 model: SimulateFn | None = None, **kwargs: Any) -> tuple[store.RunResult, Path | None]:
+    """The run an analysis pairs its others with (criticality's base, attribution's disrupted
+    run): a copy of a complete run already under ``results_root`` with the same scenario
+    hash, seed, replications and ``held_back``, made by the same code
+    (:func:`sim.runner.reuse.find_reusable` says what is checked), or else a new run.
+    Returns the run and the folder it was copied from (None: it was computed).  ``reuse``
+    False (``--rerun-base``) always computes it; a ``model`` given here is never reused.
+    Says on standard error when a run was reused."""
+    found = None
+    if reuse and model is None:
+        found = find_reusable(scenario, seed, replications, held_back=held_back, root=results_root)
+    if found is None:
+        return run(scenario, replications=replications, seed=seed, out=out, results_root=results_root,
+                   held_back=held_back, model=model, **kwargs), None
+    folder = store.new_run_dir(scenario, root=results_root, out=out)
+    copy_run(found, folder)
+    print(f"routesim: reused the complete run {found} (same scenario hash, seed and {replications} replications, "
+          "made by this code) instead of computing it again; --rerun-base computes it", file=sys.stderr)
+    return store.open_run(folder), found
+
+
+def run_all(calls: Sequence[Callable[[], T]], *, executor: str, at_once: int = 2) -> list[T]:
+    """``calls`` (each makes one run, e.g. ``lambda: run(...)``), up to ``at_once`` at a time
+    in threads of this process, on the active :func:`shared` executor; their results in the
+    order given.  A run's last steps in the parent (assembling its tables, the summary,
+    reading them back) mostly wait on the disk while the pool idles; with two runs in
+    flight the other run's blocks keep the workers busy meanwhile.  Each run's numbers are
+    its own (they depend only on its scenario, seed and replications), so the order in
+    which runs finish changes nothing.  Serial runs go one after another (they compute in
+    the calling thread).  The first exception (a failed run, Ctrl-C) stops the shared
+    executor at once, so the runs still in flight stop too (saved, resumable), and is raised."""
+    if executor == "serial" or at_once <= 1 or len(calls) <= 1:
+        return [c() for c in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    active = executors.active()
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="routesim-run") as threads:
+        # each thread runs in a copy of this context, so its runs see the active shared executor
+        futures = [threads.submit(contextvars.copy_context().run, c) for c in calls]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            if active is not None:
+                active.close(abort=True)  # the runs in flight raise at once instead of finishing
+            raise
+
+
 def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, executor: str,
            workers: int | None, scheduler: Any, progress: bool | None, model: SimulateFn | None,
            held_back: bool, citations: list[store.CitedFigure] | None) -> store.RunResult:
@@ -184,7 +240,7 @@ def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, 
         status="incomplete",
         created_utc=store.utc_now(),
         wall_time_s=0.0,
-        versions=store.package_versions(),
+        versions=code_versions(),  # with the routesim source's fingerprint: what makes a run reusable
         git=store.git_info(),
         command=" ".join(sys.argv) if sys.argv and sys.argv[0] else None,
         tables=list(store.TABLES),
@@ -354,5 +410,5 @@ def _param_value(v: Any, all_values: Sequence[Any]) -> Any:
 
 
 __all__ = ["EXECUTORS", "Prepared", "ReplicationFailed", "RunInterrupted", "SimulateFn", "SweepResult",
-           "apply_override", "from_manifest", "load_run_scenario", "prepare", "resume", "run", "sweep",
-           "useful_workers"]
+           "apply_override", "from_manifest", "load_run_scenario", "prepare", "resume", "run", "run_all",
+           "run_or_reuse", "shared", "sweep", "useful_workers"]

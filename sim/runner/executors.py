@@ -13,12 +13,13 @@ runs in worker processes is the code in this file.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import concurrent.futures as cf
 import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -126,6 +127,27 @@ def _replicate_in_worker(reps: range) -> BlockResult:
     return replicate_block(_WORKER["scenario"], _WORKER["seed"], reps, _WORKER["model"], _WORKER["held_back"])
 
 
+def _init_shared_worker() -> None:
+    """A worker of a :class:`SharedExecutor`'s pool: it holds no scenario (each block brings
+    its own), and ignores Ctrl-C like every worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _started(hold_s: float) -> int:
+    """A worker's first task (:meth:`SharedExecutor.start`): held briefly, so the pool forks
+    the next worker rather than handing it this one."""
+    time.sleep(hold_s)
+    return os.getpid()
+
+
+def _replicate_job(job: tuple[Scenario, int, SimulateFn | None, bool], reps: range) -> BlockResult:
+    """A block of a shared pool: the job (scenario, seed, model, held back) travels with it
+    (about 11 KB pickled for the baseline, under a millisecond each way, against about a
+    second of work in a block), so one pool serves any number of runs."""
+    scenario, seed, model, held_back = job
+    return replicate_block(scenario, seed, reps, model, held_back)
+
+
 # --------------------------------------------------------------------------- executors
 
 
@@ -227,13 +249,14 @@ class PoolExecutor(_FutureBlocks):
         self.pool.shutdown(wait=True)
 
 
-class DaskExecutor:
-    """Dask distributed: a given scheduler or client, or a private cluster on loopback."""
+class DaskSession:
+    """A Dask client, and the private cluster behind it when none was given: a given
+    ``scheduler`` address or an existing ``distributed.Client``, or (None) a
+    ``LocalCluster`` of ``workers`` processes listening on loopback only.  One session
+    serves one run (:class:`DaskExecutor`) or all the runs of an analysis
+    (:class:`SharedExecutor`)."""
 
-    name = "dask"
-
-    def __init__(self, scenario: Scenario, seed: int, model: SimulateFn | None, workers: int | None, scheduler: Any,
-                 held_back: bool = False):
+    def __init__(self, workers: int | None, scheduler: Any):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -258,6 +281,27 @@ class DaskExecutor:
             self.client = Client(self.cluster)
         info = self.client.scheduler_info() if hasattr(self.client, "scheduler_info") else {}
         self.workers = workers or max(1, len(info.get("workers", {})) or 1)
+
+    def close(self) -> None:
+        if self.own_client:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+class DaskExecutor:
+    """Dask distributed: a given scheduler or client, or a private cluster on loopback
+    (its own :class:`DaskSession`, or a shared one it borrows and leaves open)."""
+
+    name = "dask"
+
+    def __init__(self, scenario: Scenario, seed: int, model: SimulateFn | None, workers: int | None, scheduler: Any,
+                 held_back: bool = False, session: DaskSession | None = None):
+        self.own_session = session is None
+        self.session = session if session is not None else DaskSession(workers, scheduler)
+        self.client = self.session.client
+        self.cluster = self.session.cluster
+        self.workers = self.session.workers
         self.args = (self.client.scatter(scenario, broadcast=True), seed, model, held_back)
 
     def submit(self, reps: range) -> Any:
@@ -287,15 +331,137 @@ class DaskExecutor:
         pass
 
     def close(self, abort: bool = False, wait: bool = True) -> None:
-        if self.own_client:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        if self.own_session:
+            self.session.close()
+
+
+class _BoundPool(_FutureBlocks):
+    """One run's view of a :class:`SharedExecutor`'s process pool: its blocks carry the
+    run's job; closing the view leaves the pool to the next run."""
+
+    name = "local"
+
+    def __init__(self, pool: cf.ProcessPoolExecutor, workers: int, job: tuple[Scenario, int, SimulateFn | None, bool]):
+        self.pool, self.workers, self.job = pool, workers, job
+
+    def submit(self, reps: range) -> Any:
+        return self.pool.submit(_replicate_job, self.job, reps)
+
+    def wait_any(self, futures: set[Any]) -> set[Any]:
+        done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def close(self, abort: bool = False, wait: bool = True) -> None:
+        pass  # the pool belongs to the SharedExecutor (an abort reaches it as the run's exception)
+
+    def join(self) -> None:
+        pass
+
+
+class SharedExecutor:
+    """One executor for all the runs made while it is active (:func:`shared`): the sub-runs
+    of an analysis (criticality's base and closures, attribution's counterfactuals) share
+    one process pool or one Dask session instead of starting one each, so workers start
+    once and stay warm.  Each block carries its own scenario and seed, so a run's numbers
+    are the same as on an executor of its own (they depend only on the scenario, the seed
+    and the replication)."""
+
+    def __init__(self, name: str, workers: int | None, scheduler: Any = None):
+        if name not in EXECUTORS:
+            raise UserError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+        self.name = name
+        self.pool: cf.ProcessPoolExecutor | None = None
+        self.session: DaskSession | None = None
+        self.scheduler = scheduler
+        self.stopped = False  # closed: a run that starts later is refused, not given a new pool
+        if name == "local":
+            self.workers = workers or os.cpu_count() or 1
+        elif name == "dask":
+            self.session = DaskSession(workers, scheduler)
+            self.workers = self.session.workers
+        else:
+            self.workers = 1
+
+    def bind(self, scenario: Scenario, seed: int, model: SimulateFn | None, held_back: bool) -> Executor:
+        """The executor of one run on this shared one (a serial one runs in this process)."""
+        if self.stopped:
+            raise RuntimeError("the shared executor was shut down (an earlier run failed or was interrupted)")
+        if self.name == "local":
+            self.start()
+            assert self.pool is not None
+            return _BoundPool(self.pool, self.workers, (scenario, seed, model, held_back))
+        if self.name == "dask":
+            return DaskExecutor(scenario, seed, model, self.workers, self.scheduler, held_back, session=self.session)
+        return SerialExecutor(scenario, seed, model, held_back)
+
+    def start(self) -> None:
+        """Start the pool's worker processes now, all of them (``local``; else nothing).
+
+        :func:`shared` calls it on entry, in the calling thread: a process pool forks its
+        workers on demand, and a fork while other threads of the parent run (the runs of
+        :func:`sim.runner.run_all`, Arrow's own threads) could copy a lock one of them holds
+        into the child.  One short task per worker, submitted at once, makes the pool fork
+        every worker before any of them is idle, so none is forked later."""
+        if self.name != "local" or self.pool is not None:
+            return
+        self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, initializer=_init_shared_worker)
+        for f in [self.pool.submit(_started, 0.05) for _ in range(self.workers)]:
+            f.result()
+
+    def close(self, abort: bool = False) -> None:
+        self.stopped = True
+        if self.pool is not None:
+            if abort:  # as PoolExecutor.close(abort=True): running blocks are lost anyway
+                for p in list((getattr(self.pool, "_processes", None) or {}).values()):
+                    with contextlib.suppress(OSError):
+                        p.terminate()
+                self.pool.shutdown(wait=False, cancel_futures=True)
+            else:
+                self.pool.shutdown(wait=True)
+            self.pool = None
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+_ACTIVE: contextvars.ContextVar[SharedExecutor | None] = contextvars.ContextVar("routesim_shared_executor",
+                                                                                default=None)
+
+
+def active() -> SharedExecutor | None:
+    """The :class:`SharedExecutor` of the innermost :func:`shared` block, if any."""
+    return _ACTIVE.get()
+
+
+@contextlib.contextmanager
+def shared(name: str, workers: int | None = None, scheduler: Any = None) -> Iterator[SharedExecutor]:
+    """Within the block, every run on executor ``name`` uses one :class:`SharedExecutor`
+    (started once, shut down at the end; on an exception, at once).  Nested: the outer
+    one is used."""
+    outer = _ACTIVE.get()
+    if outer is not None and outer.name == name:
+        yield outer
+        return
+    ex = SharedExecutor(name, workers, scheduler)
+    token = _ACTIVE.set(ex)
+    try:
+        ex.start()
+        yield ex
+    except BaseException:
+        ex.close(abort=True)
+        raise
+    finally:
+        _ACTIVE.reset(token)
+        ex.close()
 
 
 def make_executor(name: str, scenario: Scenario, seed: int, model: SimulateFn | None, workers: int | None,
                   scheduler: Any, held_back: bool = False) -> Executor:
-    """The executor called ``name`` (one of :data:`EXECUTORS`), ready to take blocks."""
+    """The executor called ``name`` (one of :data:`EXECUTORS`), ready to take blocks: a
+    view of the active :func:`shared` executor of that name if there is one."""
+    active = _ACTIVE.get()
+    if active is not None and active.name == name and name != "serial":
+        return active.bind(scenario, seed, model, held_back)
     if name == "serial":
         return SerialExecutor(scenario, seed, model, held_back)
     if name == "local":

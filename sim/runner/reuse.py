@@ -1,0 +1,181 @@
+"""Reusing a run already on disk instead of computing it again.
+
+An analysis pairs each of its runs with a baseline (criticality's undisrupted ``base``,
+attribution's ``disrupted`` run) made with the same scenario, seed and replications.  When
+such a run is already on disk, its numbers are the ones a new run would compute (a
+replication depends only on the scenario, the seed and its index, see
+:mod:`sim.runner`), so :func:`find_reusable` looks for one and the analysis copies it into
+its own folder instead of simulating it again.
+
+A folder is reused only when every one of these holds (:func:`reuse_problem` names the
+first that does not):
+
+* its manifest validates, is a run's (not an analysis's), says ``complete`` with every
+  replication done and no failure, and has this store's format version;
+* its scenario hash, seed, replications and ``held_back`` are the ones asked for, and its
+  ``scenario.yaml`` still has that hash (an edited file is refused);
+* it was made by the same code: the same versions of Python and of the packages that shape
+  the numbers, and the same routesim source (:func:`source_fingerprint`, which the runner
+  records in the manifest's ``versions`` as ``routesim_source``; runs made before it was
+  recorded are never reused);
+* every table the manifest lists is a readable Parquet file (its footer is read), the
+  ``kpis`` table holds exactly replications ``0 .. n-1``, ``summary.json`` exists, and no
+  part files are left over.
+
+Only the built-in model is reused (a Python caller's ``model=`` is code a folder cannot
+name).  The copy uses hard links where the file system allows (the store never rewrites a
+finished file in place: it writes a new file and renames it), else plain copies.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from sim.results import store
+from sim.scenario.language import Scenario
+
+SOURCE_KEY = "routesim_source"  # the key of the source fingerprint in a manifest's ``versions``
+NOT_COMPARED = frozenset({"dask", "distributed"})  # installed or not, they do not shape the numbers
+
+
+@functools.cache
+def source_fingerprint() -> str:
+    """A hash of every ``.py`` file of the ``sim`` package (path and bytes), so a run made by
+    other code (an edited model, another commit, a dirty checkout) is told apart even when
+    the version number is the same."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(p.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def code_versions() -> dict[str, str]:
+    """What the runner records in ``versions``: the package versions and the source fingerprint."""
+    return {**store.package_versions(), SOURCE_KEY: source_fingerprint()}
+
+
+def _compared(versions: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in versions.items() if k not in NOT_COMPARED}
+
+
+def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int, held_back: bool) -> str | None:
+    """Why the run in ``folder`` cannot stand for a new run of (scenario hash, seed,
+    replications, held back); None when it can (see the module docstring for the checks)."""
+    import pyarrow.parquet as pq
+
+    from sim.errors import ScenarioError, UserError
+
+    try:
+        m = store.load_manifest(folder)
+    except (ScenarioError, UserError, OSError, ValueError) as e:
+        return f"its manifest does not validate ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    if m.analysis:
+        return f"it holds a {m.analysis} analysis, not a run"
+    if m.status != "complete" or m.failure is not None or m.replications_done != m.replications:
+        return "it is not complete"
+    if m.format_version != store.FORMAT_VERSION:
+        return f"its format version is {m.format_version}, not {store.FORMAT_VERSION}"
+    for name, want in (("scenario_hash", scenario_hash), ("seed", seed), ("replications", replications),
+                       ("held_back", held_back)):
+        got = getattr(m, name)
+        if (bool(got) if name == "held_back" else got) != want:
+            return f"its {name} is {got!r}, not {want!r}"
+    if not m.versions or SOURCE_KEY not in m.versions:
+        return "its manifest does not record the routesim source it was made by"
+    if _compared(m.versions) != _compared(code_versions()):
+        return "it was made by other code (routesim source or package versions differ)"
+    try:
+        from sim.scenario import loader
+
+        if store.scenario_hash(loader.load_scenario(folder / "scenario.yaml")) != scenario_hash:
+            return "its scenario.yaml was edited after the run (its hash no longer matches)"
+    except (ScenarioError, UserError, OSError) as e:
+        return f"its scenario.yaml does not load ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    if (folder / store.PARTS).exists():
+        return "part files are left over in it"
+    if not (folder / "summary.json").is_file():
+        return "summary.json is missing"
+    for table in m.tables or store.TABLES:
+        f = folder / f"{table}.parquet"
+        try:
+            meta = pq.read_metadata(f)
+        except (OSError, ValueError) as e:
+            return f"{f.name} is not a readable Parquet file ({e})"
+        if table == "kpis":
+            reps = pq.read_table(f, columns=["replication"]).column(0).to_pylist()
+            if reps != list(range(replications)) or meta.num_rows != replications:
+                return f"{f.name} does not hold replications 0 to {replications - 1} once each"
+    return None
+
+
+def candidates(scenario: Scenario, root: str | os.PathLike[str]) -> list[Path]:
+    """Run folders under ``root/<scenario>/`` (runs, and the runs inside analysis folders),
+    newest first by manifest time."""
+    base = Path(root) / scenario.name
+    if not base.is_dir():
+        return []
+    found = [*base.glob("*/manifest.json"), *base.glob("*/runs/*/manifest.json"),
+             *base.glob("*/attribution/*/manifest.json")]
+    return [p.parent for p in sorted(found, key=_mtime, reverse=True)]
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _quick_match(folder: Path, scenario_hash: str, seed: int, replications: int) -> bool:
+    """A cheap look at the raw manifest before the full checks (most folders differ here)."""
+    try:
+        raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8")[: store.MAX_MANIFEST_BYTES])
+    except (OSError, ValueError):
+        return False
+    return (isinstance(raw, dict) and raw.get("scenario_hash") == scenario_hash and raw.get("seed") == seed
+            and raw.get("replications") == replications and raw.get("status") == "complete")
+
+
+def find_reusable(scenario: Scenario, seed: int, replications: int, *, held_back: bool = False,
+                  root: str | os.PathLike[str] = "results") -> Path | None:
+    """The newest run folder under ``root`` that can stand for a new run of this scenario,
+    seed and replications (:func:`reuse_problem` finds nothing wrong with it), or None."""
+    h = store.scenario_hash(scenario)
+    for folder in candidates(scenario, root):
+        if _quick_match(folder, h, seed, replications) and reuse_problem(folder, h, seed, replications,
+                                                                           held_back) is None:
+            return folder
+    return None
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed: a copy
+        shutil.copy2(src, dst)
+
+
+def copy_run(src: Path, dst: Path) -> None:
+    """The finished run ``src`` into the new folder ``dst`` (hard links where possible), its
+    manifest last, so a copy cut short is not a complete run; the lock file, its pid note
+    and the run marker are ``dst``'s own."""
+    dst.mkdir(parents=True, exist_ok=True)
+    skip = {store.LOCK, store.LOCK_PID, store.RUN_MARKER, "manifest.json"}
+    for item in src.iterdir():
+        if item.name in skip:
+            continue
+        target = dst / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, copy_function=_link_or_copy, dirs_exist_ok=True)
+        else:
+            _link_or_copy(str(item), str(target))
+    shutil.copy2(src / "manifest.json", dst / "manifest.json")  # a copy: dst's manifest is its own file

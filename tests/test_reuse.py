@@ -1,0 +1,169 @@
+"""An analysis copies its baseline run from disk instead of recomputing it, only when that
+run is complete, made by the same code, and has the scenario hash, seed, replications and
+held-back setting asked for; and it says so."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from sim import runner
+from sim.analysis.attribution import attribute
+from sim.analysis.criticality import criticality
+from sim.cli.shell import main
+from sim.results import store
+from sim.runner import reuse
+from tests.test_executors import SMALL
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A scenario file and a complete run of it (seed 5, 3 replications) under results/."""
+    root = tmp_path_factory.mktemp("reuse")
+    path = root / "small.yaml"
+    path.write_text(SMALL, encoding="utf-8")
+    res = runner.run(path, replications=3, seed=5, executor="serial", results_root=root / "results", progress=False)
+    return path, root / "results", res
+
+
+def same_tables(a: store.RunResult, b: store.RunResult) -> None:
+    for t in store.TABLES:
+        pd.testing.assert_frame_equal(a.table(t), b.table(t), check_exact=True, obj=t)
+
+
+@pytest.mark.slow
+def test_criticality_copies_a_matching_run_and_gets_the_table_it_would_compute(saved, tmp_path, capsys):
+    """The base run of criticality (seed 5, 3 replications) is the saved run: it is copied
+    (its tables identical to the saved ones), standard error names where from, and the
+    criticality table equals the one computed with --rerun-base, to the bit."""
+    path, root, res = saved
+    reused = criticality(path, facilities=["wrep"], replications=3, seed=5, executor="serial",
+                         out=tmp_path / "a", results_root=root, progress=False)
+    err = capsys.readouterr().err
+    assert reused.reused_from == res.path
+    assert f"reused the complete run {res.path}" in err and "--rerun-base" in err
+    same_tables(res, reused.base)
+    computed = criticality(path, facilities=["wrep"], replications=3, seed=5, executor="serial",
+                           out=tmp_path / "b", results_root=root, progress=False, reuse=False)
+    assert computed.reused_from is None and "reused" not in capsys.readouterr().err
+    pd.testing.assert_frame_equal(reused.table.drop(columns="run"), computed.table.drop(columns="run"),
+                                  check_exact=True)
+    same_tables(reused.base, computed.base)
+
+
+def edit_manifest(folder, **changes) -> None:
+    m = json.loads((folder / "manifest.json").read_text())
+    m.update(changes)
+    (folder / "manifest.json").write_text(json.dumps(m))
+
+
+def _incomplete(f):
+    edit_manifest(f, status="incomplete")
+
+
+def _other_code(f):
+    m = json.loads((f / "manifest.json").read_text())
+    edit_manifest(f, versions={**m["versions"], reuse.SOURCE_KEY: "0" * 32})
+
+
+def _old_run(f):  # made before the source fingerprint was recorded
+    m = json.loads((f / "manifest.json").read_text())
+    edit_manifest(f, versions={k: v for k, v in m["versions"].items() if k != reuse.SOURCE_KEY})
+
+
+def _edited_yaml(f):
+    text = (f / "scenario.yaml").read_text()
+    (f / "scenario.yaml").write_text(text.replace("capacity: 160000.0", "capacity: 150000.0", 1))
+
+
+def _truncated(f):
+    data = (f / "voyages.parquet").read_bytes()
+    (f / "voyages.parquet").write_bytes(data[: len(data) // 2])
+
+
+def _kpis_missing_a_row(f):
+    kp = pd.read_parquet(f / "kpis.parquet")
+    store.write_parquet(f / "kpis.parquet", kp.iloc[:2])
+
+
+def _no_summary(f):
+    (f / "summary.json").unlink()
+
+
+def _parts_left(f):
+    (f / store.PARTS).mkdir()
+
+
+def _bad_manifest(f):
+    edit_manifest(f, seed=-1)
+
+
+@pytest.mark.parametrize("damage, asked, why", [
+    (None, {}, None),
+    (None, {"seed": 6}, "its seed is 5, not 6"),
+    (None, {"replications": 4}, "its replications is 3, not 4"),
+    (None, {"held_back": True}, "its held_back is False, not True"),
+    (None, {"scenario_hash": "ab" * 32}, "its scenario_hash is"),
+    (_incomplete, {}, "it is not complete"),
+    (_other_code, {}, "made by other code"),
+    (_old_run, {}, "does not record the routesim source"),
+    (_edited_yaml, {}, "scenario.yaml was edited"),
+    (_truncated, {}, "voyages.parquet is not a readable Parquet file"),
+    (_kpis_missing_a_row, {}, "does not hold replications 0 to 2 once each"),
+    (_no_summary, {}, "summary.json is missing"),
+    (_parts_left, {}, "part files are left over"),
+    (_bad_manifest, {}, "its manifest does not validate"),
+])
+def test_a_run_is_reused_only_when_every_check_holds(saved, tmp_path, damage, asked, why):
+    """Each way a folder on disk can differ from the run asked for, or be damaged, names
+    itself, and such a folder is never reused; the intact copy is reusable."""
+    _, _, res = saved
+    folder = tmp_path / "copy"
+    shutil.copytree(res.path, folder)
+    if damage is not None:
+        damage(folder)
+    want = {"scenario_hash": res.manifest["scenario_hash"], "seed": 5, "replications": 3, "held_back": False} | asked
+    got = reuse.reuse_problem(folder, want["scenario_hash"], want["seed"], want["replications"], want["held_back"])
+    if why is None:
+        assert got is None
+    else:
+        assert got is not None and why in got
+
+
+def test_a_custom_model_is_never_reused(saved, tmp_path):
+    from sim.model import simulate
+
+    path, root, _ = saved
+    scenario = runner.prepare(path).scenario
+    res, found = runner.run_or_reuse(scenario, replications=3, seed=5, out=tmp_path / "m", results_root=root,
+                                     executor="serial", progress=False, model=simulate)
+    assert found is None and res.complete
+
+
+@pytest.mark.slow
+def test_attribution_reuses_only_a_held_back_run(saved, tmp_path, capsys):
+    """Attribution's disrupted run has each disruption's flow held back: the saved plain run
+    is not reused for it (its disruption table lacks those columns), a --held-back run is."""
+    path, root, _ = saved
+    first = attribute(path, replications=3, seed=5, executor="serial", out=tmp_path / "a", results_root=root,
+                      progress=False)
+    assert first.attrs["reused_from"] is None
+    held = runner.run(path, replications=3, seed=5, executor="serial", results_root=root, held_back=True,
+                      progress=False)
+    second = attribute(path, replications=3, seed=5, executor="serial", out=tmp_path / "b", results_root=root,
+                       progress=False)
+    assert second.attrs["reused_from"] == held.path
+    pd.testing.assert_frame_equal(first.drop(columns="run"), second.drop(columns="run"), check_exact=True)
+
+
+def test_rerun_base_on_the_command_line_computes_the_base(saved, tmp_path, capsys):
+    path, root, _ = saved
+    code = main(["criticality", str(path), "-n", "3", "--seed", "5", "--facility", "wrep", "--executor", "serial",
+                 "--results", str(root), "--out", str(tmp_path / "c"), "-q", "--rerun-base"])
+    assert code == 0 and "reused" not in capsys.readouterr().err
+    code = main(["criticality", str(path), "-n", "3", "--seed", "5", "--facility", "wrep", "--executor", "serial",
+                 "--results", str(root), "--out", str(tmp_path / "d"), "-q"])
+    assert code == 0 and "reused the complete run" in capsys.readouterr().err
