@@ -133,7 +133,7 @@ def test_the_bottom_line_of_an_added_programme_answers_with_its_effect_on_the_he
         "Adding the programme Second Supsa (1 cargo of 85.0 kt, Supsa to Pivdennyi) raises Azeri crude "
         f"delivered by {effect} and raises crude delivered by {effect}. This scenario costs Mozyr no runs in any "
         "of the 4 replications"), paragraph
-    assert "cut-run days" not in paragraph and "shortfall" not in paragraph
+    assert "days of cut runs" not in paragraph and "shortfall" not in paragraph
     bullets = section(md, "Bottom line").split("\n\n")[1]
     assert bullets.startswith("- What this scenario changes against Mini corridor: Adding the programme Second "
                               "Supsa (1 cargo of 85.0 kt, Supsa to Pivdennyi).")
@@ -146,8 +146,8 @@ def test_with_no_figure_beyond_noise_the_bottom_line_says_so(tmp_path):
     (run / "scenario.yaml").write_text(with_second_programme(SCENARIO_YAML), encoding="utf-8")
     paragraph = section(briefmod.brief(run, vs=base).read_text(encoding="utf-8"), "Bottom line").strip()
     assert paragraph.startswith("Adding the programme Second Supsa (1 cargo of 85.0 kt, Supsa to Pivdennyi) moves "
-                                "none of crude delivered by origin, crude delivered, cut-run days, the shortfall or "
-                                "the lowest cover beyond the replication noise"), paragraph
+                                "none of crude delivered by origin, crude delivered, the days of cut runs, the "
+                                "shortfall or the lowest cover beyond the replication noise"), paragraph
 
 
 # --------------------------------------------------------------- the shipped what-ifs

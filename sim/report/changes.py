@@ -117,6 +117,24 @@ def _fleet_text(s: Any, name: str) -> str:
             f"{display_name(s, f.discharge_port)})")
 
 
+def _field_word(field: str) -> str:
+    """A changed field in words: ``run_policy`` -> "run policy", ``from`` -> "where it starts"."""
+    return {"from": "where it starts", "to": "where it ends"}.get(field, field.replace("_", " "))
+
+
+def _alike(changes: Sequence[dict[str, Any]], section: str, items: Sequence[str]) -> list[str] | None:
+    """The top-level fields changed, when two or more items of a section changed the same
+    ones and none of them is a rate (whose values each item's phrase states); else None."""
+    if len(items) < 2:
+        return None
+    tops = {tuple(dict.fromkeys(f.split(".")[0] for f in c["fields"])) for c in changes
+            if c["section"] == section and c["item"] in items and c["change"] == "changed"}
+    if len(tops) != 1:
+        return None
+    fields = list(next(iter(tops)))
+    return None if any(f in _RATE_FIELDS for f in fields) else fields
+
+
 def _rate(item: Any, field: str) -> float | None:
     v = getattr(item, f"{field}_t_per_day", None) if item is not None else None
     return float(v) if isinstance(v, (int, float)) else None
@@ -136,7 +154,7 @@ def _field_text(run_s: Any, base_s: Any, c: dict[str, Any]) -> str:
             if old is not None and new is not None:
                 parts.append(f"{top} ({mt_per_year(old).removesuffix(' Mt/y')} to {mt_per_year(new)})")
                 continue
-        parts.append(top.replace("_", " "))
+        parts.append(_field_word(top))
     return f"{who}'s {_names(parts)}"
 
 
@@ -188,6 +206,11 @@ def change_phrases(run: RunResult, base: RunResult, changes: Sequence[dict[str, 
                 shown = texts if detail or len(items) <= 2 else [_title_words(disruption_name(s, n)) for n in items]
                 out.append(f"adding {len(items)} {many} ({_names(shown)})")
         elif kind == "changed":
+            alike = _alike(changes, section, items) if section.startswith("network.") else None
+            if alike is not None:  # the same fields of several facilities, none a rate: one phrase
+                who = _names([_shown(s, section, n) for n in items])
+                out.append(f"changing the {_names([_field_word(f) for f in alike])} of {who}")
+                continue
             for n in items:
                 c = next(c for c in changes if c["section"] == section and c["item"] == n and c["change"] == kind)
                 if section.startswith("network."):
@@ -196,9 +219,9 @@ def change_phrases(run: RunResult, base: RunResult, changes: Sequence[dict[str, 
                     out.append(f"changing the costs of {n.replace('_', ' ')}")
                 else:
                     fields = _names(list(dict.fromkeys(f.split(".")[0].replace("_", " ") for f in c["fields"])))
-                    out.append(f"changing the {_title_words(_shown(s, section, n))} {one}'s {fields}")
+                    out.append(f"changing the {_shown(s, section, n)} {one}'s {fields}")
         else:
-            shown = [_title_words(_shown(b, section, n)) for n in items]
+            shown = [_shown(b, section, n) for n in items]
             out.append(f"removing the {_names(shown)} {one if len(items) == 1 else many}")
     if settings:
         out.append(_settings_text(s, b, settings))
@@ -287,7 +310,7 @@ def _label(kpi: str) -> str:
         o = kpi.removeprefix("delivered_origin_").removesuffix("_t")
         text = dependency.label_of(f"share_origin_{o}_pct").replace("_", " ")
         return f"{text[:1].upper() + text[1:]} crude delivered"
-    return {"delivered_t": "crude delivered", "cut_run_days": "cut-run days", "shortfall_t": "the shortfall",
+    return {"delivered_t": "crude delivered", "cut_run_days": "the days of cut runs", "shortfall_t": "the shortfall",
             "min_days_cover": "the lowest cover"}.get(kpi, catalogue.plain_label(kpi))
 
 
@@ -307,7 +330,7 @@ def _amount(kpi: str, value: float, yearly: bool, unit: bool = True) -> str:
 def change_effects(run: RunResult, base: RunResult, paired: bool) -> str:
     """What the change does, Markdown, from :func:`effect_table`: "raises Azeri crude
     delivered by 230.1 kt (1.1 Mt/y over the 73 days; 95% CI 200.0 to 260.2 kt, paired by
-    replication) and cuts cut-run days by ..." for at most :data:`MAX_EFFECTS` figures
+    replication) and cuts the days of cut runs by ..." for at most :data:`MAX_EFFECTS` figures
     beyond the replication noise (at most two origins, the largest moves, then in the order
     of :data:`_EFFECT_ORDER`); or that none of them moves beyond the noise."""
     t = effect_table(run, base, paired)
@@ -331,7 +354,7 @@ def change_effects(run: RunResult, base: RunResult, paired: bool) -> str:
     scope = " (per 365 days, as the runs differ in length)" if yearly else ""
     if clauses:
         return _names(clauses) + scope
-    return ("moves none of crude delivered by origin, crude delivered, cut-run days, the shortfall or the "
+    return ("moves none of crude delivered by origin, crude delivered, the days of cut runs, the shortfall or the "
             f"lowest cover beyond the replication noise{scope}")
 
 
