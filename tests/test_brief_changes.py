@@ -177,3 +177,33 @@ def test_each_shipped_what_if_brief_opens_with_its_own_change(tmp_path):
         assert re.search(pattern, text), (name, text)
         assert "95% CI" in text or "beyond the replication noise" in text, (name, text)
         assert np.isfinite(len(text)) and "&amp;amp;" not in page
+
+
+# --------------------------------------------------------------- resilience
+
+
+@pytest.mark.slow
+def test_the_resilience_section_gives_a_command_that_works_pasted_then_reads_its_output(tmp_path, cli,
+                                                                                         monkeypatch):
+    """Without an analysis next to the run, the section is one sentence with a command; run
+    as pasted from the folder the user stands in, it writes an exposure folder next to the
+    run, and the next brief states its verdicts, counted here from exposure.parquet."""
+    import shlex
+
+    (tmp_path / "mini.yaml").write_text(SCENARIO_YAML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    run = sim.run("mini.yaml", replications=2, executor="serial", out="results/mini/run1", progress=False)
+    md = briefmod.brief(run.path).read_text(encoding="utf-8")
+    text = section(md, "Resilience").strip()
+    command = re.search(r"`(routesim exposure [^`]+)`", text)
+    assert command and text.startswith("No exposure, importance or N-1 analysis"), text
+    argv = shlex.split(command.group(1))
+    assert argv[:2] == ["routesim", "exposure"] and "--out" in argv
+    assert cli(*argv[1:], "--executor", "serial", "-q").code == 0
+    table = pd.read_parquet(tmp_path / "results" / "mini" / "exposure-run1" / "exposure.parquet")
+    counts = table["verdict"].value_counts()
+    text = section(briefmod.brief(run.path).read_text(encoding="utf-8"), "Resilience").strip()
+    assert text.startswith(f"Closing each of {len(table)} facilities to the end of the run: "
+                           f"{int(counts.get('exposed', 0))} exposed"), text
+    assert f"{int(counts.get('covered', 0))} covered, {int(counts.get('undetermined', 0))} undetermined" in text
+    assert "(from exposure-run1.)" in text

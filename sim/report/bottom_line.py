@@ -20,6 +20,11 @@ The paragraph, in order:
    (:func:`sim.analysis.compare.compare`, through :func:`sim.report.brief.differences`);
 5. what the disruption costs against the same replications without it (the paired
    counterfactual, ``attribution.parquet``), when the folder has it.
+
+Against a run whose scenario differs in more than disruptions (a programme, a source's
+contract, a capacity, a batching rule: :func:`sim.report.changes.leads_with_change`), the
+paragraph leads with that change and its effect on the headline figures instead
+(:mod:`sim.report.changes`), then items 1's runs cut, 2 and 3 as above.
 """
 
 from __future__ import annotations
