@@ -1,8 +1,9 @@
 """Screenshots of the shipped what-if briefs, so a reader sees what a brief looks like.
 
-For every scenario under ``scenarios/`` whose header asks "What if ...", runs it and the
-baseline with one seed, writes its HTML brief against the baseline, and keeps the top of
-the page (the bottom line, the table against the baseline and the first charts) as
+For every scenario under ``scenarios/`` that extends another (a what-if), runs it and the
+scenario it extends with one seed, writes its HTML brief against that base (``routesim
+brief RUN --vs BASE --format html``), and keeps the top of the page (the bottom line, the
+table against the base and the first charts) as
 ``docs/briefs/<scenario>.png``, reduced to 256 colours so the pictures stay small in git,
 and writes ``docs/briefs/README.md``, an index of them with each scenario's question.
 The runs go to a temporary folder and are thrown away.
@@ -25,6 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: import sim and tests.browser
 
 import sim  # noqa: E402
+from sim.scenario.extends import base_file  # noqa: E402
+from sim.scenario.loader import load_scenario  # noqa: E402
 from tests.browser import Chromium  # noqa: E402
 
 SCENARIOS = REPO / "scenarios"
@@ -34,29 +37,30 @@ TOP_PX = 3800  # the bottom line, "against baseline" and the first charts
 
 
 def what_ifs() -> list[Path]:
-    """The shipped what-if scenarios: the files whose first line asks "What if"."""
-    return sorted(p for p in SCENARIOS.glob("*.yaml")
-                  if p.read_text(encoding="utf-8").lstrip("# ").lower().startswith("what if"))
+    """The shipped what-if scenarios: the files under scenarios/ that extend another."""
+    return sorted(p for p in SCENARIOS.glob("*.yaml") if base_file(p) is not None)
+
+
+def base_of(scenario: Path) -> Path:
+    """The scenario file a what-if extends (what its brief is compared with)."""
+    named = base_file(scenario)
+    assert named is not None, scenario
+    return (scenario.parent / named).resolve()
 
 
 def question(scenario: Path) -> str:
-    """The scenario's header comment up to its first blank comment line: its question."""
-    lines = []
-    for line in scenario.read_text(encoding="utf-8").splitlines():
-        text = line.removeprefix("#").strip()
-        if not line.startswith("#") or not text:
-            break
-        lines.append(text)
-    return " ".join(lines)
+    """The scenario's ``description``: the question its brief answers."""
+    return " ".join(load_scenario(scenario).description.split())
 
 
 def write_index(replications: int, seed: int) -> Path:
     """docs/briefs/README.md: every screenshot kept here, with the question it answers."""
-    rows = [f"- [`{p.stem}`]({p.stem}.png): {question(p)}" for p in what_ifs() if (OUT / f"{p.stem}.png").exists()]
+    rows = [f"- [`{p.stem}`]({p.stem}.png), against `{base_of(p).stem}`: {question(p)}" for p in what_ifs()
+            if (OUT / f"{p.stem}.png").exists()]
     text = ("# What a brief looks like\n\n"
-            "The top of the HTML brief (`routesim brief RUN --vs BASELINE --format html`) of each shipped\n"
-            f"what-if against the baseline, {replications} replications, seed {seed}: the bottom line, the table\n"
-            "against the baseline and the first charts (cover with the disruption shaded, deliveries).\n"
+            "The top of the HTML brief (`routesim brief RUN --vs BASE --format html`) of each shipped\n"
+            f"what-if against the scenario it extends, {replications} replications, seed {seed}: the bottom line,\n"
+            "the table against that base and the first charts (cover with the disruptions shaded, deliveries).\n"
             "Made by `.venv/bin/python docs/briefs/screenshots.py` (needs `chromium`).\n\n" + "\n".join(rows) + "\n")
     index = OUT / "README.md"
     index.write_text(text, encoding="utf-8")
@@ -83,11 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown what-if(s); the what-ifs are {', '.join(p.stem for p in what_ifs())}")
     with tempfile.TemporaryDirectory(prefix="routesim-briefs-") as tmp:
         common = {"replications": args.replications, "seed": args.seed, "progress": False}
-        base = sim.run(SCENARIOS / "baseline.yaml", out=Path(tmp) / "baseline", **common)
+        runs: dict[Path, Path] = {}
+
+        def run_of(scenario: Path) -> Path:
+            if scenario not in runs:
+                runs[scenario] = sim.run(scenario, out=Path(tmp) / scenario.stem, **common).path
+            return runs[scenario]
+
         with Chromium(width=WIDTH_PX) as browser:
             for scenario in chosen:
-                run = sim.run(scenario, out=Path(tmp) / scenario.stem, **common)
-                page = sim.brief(run.path, vs=base.path, format="html")
+                page = sim.brief(run_of(scenario.resolve()), vs=run_of(base_of(scenario)), format="html")
                 browser.open(page.as_uri())
                 png = browser.screenshot(OUT / f"{scenario.stem}.png", max_height=TOP_PX)
                 shrink(png)

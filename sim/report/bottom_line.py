@@ -20,6 +20,11 @@ The paragraph, in order:
    (:func:`sim.analysis.compare.compare`, through :func:`sim.report.brief.differences`);
 5. what the disruption costs against the same replications without it (the paired
    counterfactual, ``attribution.parquet``), when the folder has it.
+
+Against a run whose scenario differs in more than disruptions (a programme, a source's
+contract, a capacity, a batching rule: :func:`sim.report.changes.leads_with_change`), the
+paragraph leads with that change and its effect on the headline figures instead
+(:mod:`sim.report.changes`), then items 1's runs cut, 2 and 3 as above.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.report.changes import change_bullets, change_effects, change_subject, changes_between, leads_with_change
 from sim.report.costs import cost_row
 from sim.report.document import code, esc
 from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
@@ -201,29 +207,12 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
                 diff: pd.DataFrame | None = None) -> BottomLine:
     """The bottom line of the brief (see the module docstring); ``diff`` is the
     against-baseline table of :func:`sim.report.brief.differences` when there is a base."""
-    s = run.scenario
     own = own_disruptions(run, base)
+    changes = changes_between(run, base) if base is not None else []
+    if base is not None and diff is not None and leads_with_change(changes):
+        return _change_line(run, base, diff, changes, own)
     sentences = [f"{_subject(run, own)} {_cut_clause(run)}"]
-    lows = low_points(run)
-    focus = min(lows, key=lambda lp: (lp.margin.mean if lp.margin.n else math.inf, lp.refinery)) if lows else None
-    if focus is not None:
-        who = display_name(s, focus.refinery)
-        origin = top_origin(run, focus.refinery)
-        if origin is not None and origin[1].mean > 0:
-            joint = ": " if "cuts runs" not in sentences[0] else ". "  # after a list of cuts, a new sentence
-            sentences[0] += (f"{joint}{esc(origin[0]).capitalize()} crude supplies {_pct_range(origin[1])} of "
-                             f"{esc(who)}'s intake")
-        sentences[0] += "."
-        when = (f"on {date_text(_day(run, focus.day_p50))} in every replication" if focus.day_p5 == focus.day_p95
-                else f"around {date_text(_day(run, focus.day_p50))} (median; p5–p95 "
-                     f"{date_text(_day(run, focus.day_p5))} to {date_text(_day(run, focus.day_p95))})")
-        text = (f"{esc(who)}'s stock comes closest to its minimum {when}, "
-                f"{fmt_range('min_days_cover', focus.margin)} of demand above it")
-        if focus.at_floor:
-            text += f"; it reaches the minimum in {focus.at_floor} of {focus.margin.n} replications"
-        sentences.append(text + ".")
-    else:
-        sentences[0] += "."
+    _stock_sentences(run, sentences)
     if base is not None and diff is not None and (diff["kpi"] == "delivered_t").any():
         r = diff[diff["kpi"] == "delivered_t"].iloc[0]
         d = float(r["diff"])
@@ -246,6 +235,52 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
 
             sentences.append(f"Without it (the same replications and seed), {cost_clause(cost)}.")
     return BottomLine(" ".join(sentences), _bullets(run, base, own))
+
+
+def _stock_sentences(run: RunResult, sentences: list[str]) -> None:
+    """Where the most stretched refinery gets its crude (appended to the last sentence) and
+    when its stock comes closest to the minimum (a new sentence)."""
+    s = run.scenario
+    lows = low_points(run)
+    focus = min(lows, key=lambda lp: (lp.margin.mean if lp.margin.n else math.inf, lp.refinery)) if lows else None
+    if focus is not None:
+        who = display_name(s, focus.refinery)
+        origin = top_origin(run, focus.refinery)
+        if origin is not None and origin[1].mean > 0:
+            joint = ": " if "cuts runs" not in sentences[-1] else ". "  # after a list of cuts, a new sentence
+            sentences[-1] += (f"{joint}{esc(origin[0]).capitalize()} crude supplies {_pct_range(origin[1])} of "
+                             f"{esc(who)}'s intake")
+        sentences[-1] += "."
+        when = (f"on {date_text(_day(run, focus.day_p50))} in every replication" if focus.day_p5 == focus.day_p95
+                else f"around {date_text(_day(run, focus.day_p50))} (median; p5–p95 "
+                     f"{date_text(_day(run, focus.day_p5))} to {date_text(_day(run, focus.day_p95))})")
+        text = (f"{esc(who)}'s stock comes closest to its minimum {when}, "
+                f"{fmt_range('min_days_cover', focus.margin)} of demand above it")
+        if focus.at_floor:
+            text += f"; it reaches the minimum in {focus.at_floor} of {focus.margin.n} replications"
+        sentences.append(text + ".")
+    else:
+        sentences[-1] += "."
+
+
+def _change_line(run: RunResult, base: RunResult, diff: pd.DataFrame, changes: list[dict[str, Any]],
+                 own: list[Any]) -> BottomLine:
+    """The bottom line of a what-if whose change is more than disruptions
+    (:mod:`sim.report.changes`): the change and what it does to the headline figures
+    against the compared run, then this run's cut runs and stocks as for a disruption."""
+    paired = bool(len(diff)) and diff["method"].iloc[0] == "paired"
+    sentences = [f"{change_subject(run, base, changes)} {change_effects(run, base, paired)}.",
+                 f"This scenario {_cut_clause(run)}"]
+    _stock_sentences(run, sentences)
+    for d in own[:1]:
+        cost = cost_row(run, d.name)
+        if cost is not None:
+            from sim.report.costs import cost_clause
+
+            sentences.append(f"Without the {esc(disruption_name(run.scenario, d.name))} (the same replications "
+                             f"and seed), {cost_clause(cost)}.")
+    bullets = [*change_bullets(run, base, changes), *_bullets(run, base, own)]
+    return BottomLine(" ".join(sentences), bullets[:5])
 
 
 def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str]:

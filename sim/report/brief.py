@@ -57,6 +57,7 @@ from sim.report.figures import (
 from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, kt, num
 from sim.report.plain import date_text, display_name, disruption_name, identifier_rows, the
 from sim.report.reading import load_run, replications
+from sim.report.resilience import resilience
 from sim.report.sources import assumptions_table, cited_seeds, citation_rows, seed_list
 from sim.results import catalogue, dependency, risk
 from sim.results.catalogue import kpi_format
@@ -485,6 +486,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
         doc.image(png, caption)
     doc.h(2, "Disruptions")
     _disruptions(doc, run, own)
+    resilience(doc, run)
     doc.h(2, "In detail")
     doc.p(headline(run))
     doc.h(2, "Key figures")

@@ -23,6 +23,10 @@ DAYS_PER_YEAR = 365.0
 _ARTICLE = ("pipelines", "sea_legs", "chokepoints")
 
 
+# short words of facility names that are words, not acronyms ("north_sea" is "North Sea")
+_WORDS = frozenset({"sea", "bay", "gulf", "port", "lake", "east", "west", "new", "old"})
+
+
 def _words(identifier: str) -> list[str]:
     return [w for w in identifier.replace("-", "_").split("_") if w]
 
@@ -43,7 +47,8 @@ def short_name(scenario: Any, name: str) -> str:
     if found is not None and getattr(found[1], "label", None):
         return str(found[1].label)
     # a facility's short words are acronyms (btc, wrep): place names are longer
-    words = [w.upper() if found is not None and len(w) <= 4 else _title(w) for w in _words(name)]
+    words = [w.upper() if found is not None and len(w) <= 4 and w not in _WORDS else _title(w)
+             for w in _words(name)]
     if found is not None and found[0] in ("pipelines", "sea_legs") and len(words) == 2:
         return "–".join(words)
     return " ".join(words) or name

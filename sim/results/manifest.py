@@ -104,6 +104,19 @@ class FailureNote(BaseModel):
     error: _Text
 
 
+class ScenarioChange(BaseModel):
+    """One thing a scenario changes relative to the file it ``extends`` (see
+    :func:`sim.scenario.extends.scenario_changes`): an item of a section added, removed or
+    changed, and which of its fields changed.  Names are the scenario's identifiers (user
+    text: escaped wherever shown)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    section: str = Field(max_length=200, description="the scenario section, e.g. 'shipping.programmes'")
+    item: str = Field(max_length=200, description="the item's name, or the top-level field's")
+    change: Literal["added", "removed", "changed"]
+    fields: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=1000)
+
+
 class Manifest(BaseModel):
     """``manifest.json`` of a run (or of an analysis folder: ``analysis`` set).
 
@@ -143,6 +156,9 @@ class Manifest(BaseModel):
     command: _Text | None = None
     tables: list[_Text] | None = None
     citations: list[CitedFigure] | None = None
+    # what the scenario changes relative to the file it extends (as written: a relative name)
+    extends: _Text | None = None
+    changes: list[ScenarioChange] | None = Field(default=None, max_length=100_000)
     # criticality
     closure_duration_h: float | None = Field(default=None, gt=0)
     closure_start: _Text | None = None
@@ -231,3 +247,25 @@ def write_manifest(folder: Path, manifest: Manifest | dict[str, Any]) -> None:
         m = Manifest.model_validate(json.loads(json.dumps(json_clean(dict(manifest)), default=json_default)))
     atomic_write_json(folder / "manifest.json", m.as_dict())
 
+
+
+def extends_fields(source: str | os.PathLike[str] | None, scenario: Any) -> dict[str, Any]:
+    """The manifest's ``extends`` and ``changes`` for a run of ``scenario`` read from the file
+    ``source``: the base as the file names it, and what the scenario changes relative to the
+    base validated on its own (:func:`sim.scenario.extends.scenario_changes` of the two
+    resolved scenarios; ``--set`` overrides count as changes).  ``{}`` when the scenario was
+    not read from a file or extends none; a base that no longer loads records no changes."""
+    if source is None:
+        return {}
+    from sim.results.scenario_data import scenario_data
+    from sim.scenario import extends, loader
+
+    try:
+        named = extends.base_file(source)
+        if named is None:
+            return {}
+        base = loader.load_scenario(Path(source).parent / named)
+    except ScenarioError:
+        return {}
+    changes = extends.scenario_changes(scenario_data(base), scenario_data(scenario))
+    return {"extends": named, "changes": [ScenarioChange.model_validate(c) for c in changes]}

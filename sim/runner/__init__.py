@@ -40,6 +40,7 @@ import yaml
 from sim.errors import ScenarioError, UserError
 from sim.model import build_model
 from sim.results import store
+from sim.results.manifest import extends_fields as manifest_extends
 from sim.rng import replication_seed
 from sim.runner.execution import ReplicationFailed, RunInterrupted, execute, useful_workers
 from sim.runner import executors
@@ -245,6 +246,7 @@ def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, 
         command=" ".join(sys.argv) if sys.argv and sys.argv[0] else None,
         tables=list(store.TABLES),
         citations=citations if citations is not None else source_citations(prep),
+        **manifest_extends(prep.source, scenario),
     )
     store.write_manifest(folder, manifest)
     return execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,

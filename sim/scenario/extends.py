@@ -184,3 +184,76 @@ def load_tree(path: str | os.PathLike[str]) -> PosDict:
 def load_raw(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The merged scenario mapping before validation (plain dicts and lists)."""
     return plain(load_tree(path))
+
+
+# --------------------------------------------------------------------------- what a what-if changes
+
+# Fields that describe an item rather than change what the model does: a diff leaves them out.
+DESCRIPTIVE_FIELDS = frozenset({"name", "description", "note", "label", "remove"})
+# Top-level fields that choose how a run is sampled, not what is simulated.
+RUN_SETTINGS = frozenset({"seed", "replications", "limits"})
+
+
+def base_file(path: str | os.PathLike[str]) -> str | None:
+    """The ``extends:`` value of a scenario file as written (``"baseline.yaml"``), or None
+    when it extends nothing.  Only the file's own top level is read; the base is not."""
+    ext = read_yaml_file(Path(path), str(path)).get("extends")
+    return ext.strip() if isinstance(ext, str) and ext.strip() else None
+
+
+def _leaf_paths(base: Any, over: Any, prefix: str) -> list[str]:
+    """Dotted paths (``tank.initial``) below which ``base`` and ``over`` differ; a list that
+    is not a list of named items counts as one field."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out: list[str] = []
+        for k in sorted(set(base) | set(over), key=str):
+            if k in DESCRIPTIVE_FIELDS:
+                continue
+            if base.get(k) != over.get(k):
+                out += _leaf_paths(base.get(k), over.get(k), f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [prefix] if base != over else []
+
+
+def scenario_changes(base: dict[str, Any], scenario: dict[str, Any]) -> list[dict[str, Any]]:
+    """What ``scenario`` changes relative to ``base``: both plain scenario mappings as the
+    run folder's ``scenario.yaml`` holds them (units written out, defaults filled).
+
+    One entry per changed item of a named list (``network.sources``, ``shipping.programmes``,
+    ``disruptions`` ...): ``{"section": "shipping.programmes", "item": "mar_ceyhan",
+    "change": "added" | "removed" | "changed", "fields": [...]}``, ``fields`` the dotted paths
+    that differ (for ``changed``) in the item's order; and one per other top-level field
+    that differs (``{"section": "settings", "item": "horizon", "change": "changed",
+    "fields": ["horizon"]}``).  Descriptive fields (:data:`DESCRIPTIVE_FIELDS`) and how the
+    run is sampled (:data:`RUN_SETTINGS`) are left out.  Sections in the scenario's order."""
+    out: list[dict[str, Any]] = []
+
+    def walk(b: Any, s: Any, section: str) -> None:
+        if isinstance(b, dict) and isinstance(s, dict):
+            for k in [*s, *(k for k in b if k not in s)]:
+                if k in DESCRIPTIVE_FIELDS or (not section and k in RUN_SETTINGS) or b.get(k) == s.get(k):
+                    continue
+                sub = f"{section}.{k}" if section else str(k)
+                if _is_named_list(b.get(k, [])) and _is_named_list(s.get(k, [])) and (b.get(k) or s.get(k)):
+                    walk_items(b.get(k) or [], s.get(k) or [], sub)
+                elif isinstance(b.get(k), dict) and isinstance(s.get(k), dict) and not section:
+                    walk(b[k], s[k], sub)  # network, shipping, costs: sections of sections
+                else:
+                    out.append({"section": section or "settings", "item": str(k), "change": "changed",
+                                "fields": _leaf_paths(b.get(k), s.get(k), str(k))})
+
+    def walk_items(b: list[Any], s: list[Any], section: str) -> None:
+        theirs = {i["name"]: i for i in b}
+        mine = {i["name"]: i for i in s}
+        for name, item in mine.items():
+            if name not in theirs:
+                out.append({"section": section, "item": name, "change": "added", "fields": []})
+            elif theirs[name] != item:
+                fields = _leaf_paths(theirs[name], item, "")
+                if fields:
+                    out.append({"section": section, "item": name, "change": "changed", "fields": fields})
+        out.extend({"section": section, "item": name, "change": "removed", "fields": []}
+                   for name in theirs if name not in mine)
+
+    walk(base, scenario, "")
+    return out
