@@ -103,10 +103,17 @@ class Bench:
         ratio, samples = interleaved_ratio(lambda: best_rate(work, one)[0],
                                            lambda: best_rate(lambda: ceiling.hand_shuttle(p.shuttle_cycles), one)[0],
                                            p.ratio_pairs)
+        # the model build is inside routesim's side: say what share of a run it is
+        build_s = model_bench.shuttle_build_s(p.shuttle_cycles)
+        build_share = build_s * rate / p.shuttle_cycles
+        self.add(Row("routesim.shuttle_build_ms", "routesim shuttle: model build, once per run", 1e3 * build_s, "ms",
+                     status="info", note=f"inside the routesim side: {100 * build_share:.1f}% of a "
+                                         f"{p.shuttle_cycles:,}-cycle run"))
+        hand_events = ceiling.hand_shuttle_events(p.shuttle_cycles) / p.shuttle_cycles
         self.add(Row("routesim.shuttle_ratio", "routesim / hand-written shuttle", ratio, "x", ">= 0.5",
                      judge(ratio, 0.5), extra={"samples": [round(x, 4) for x in samples]},
                      note=f"median of {len(samples)} interleaved pairs (CPU time); "
-                          f"{events[-1] / p.shuttle_cycles:.1f} events per cycle"))
+                          f"{events[-1] / p.shuttle_cycles:.1f} events per cycle (hand-written {hand_events:.1f})"))
 
     # -- 3. the baseline year, serial -----------------------------------------------------
     def baseline(self) -> None:

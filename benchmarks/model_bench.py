@@ -41,6 +41,22 @@ def routesim_shuttle(cycles: int) -> tuple[float, int]:
     return float(completed_voyages(records)), records.events
 
 
+def shuttle_build_s(cycles: int, repeats: int = 20) -> float:
+    """CPU seconds to build the shuttle's model (best of ``repeats``): the part of
+    :func:`routesim_shuttle` that is not the run, which the ``cycles`` cycles amortise."""
+    import simpy
+
+    from sim.model.build import build_model
+
+    scenario = _shuttle_scenario(cycles)
+    best = math.inf
+    for _ in range(repeats):
+        c0 = time.process_time()
+        build_model(simpy.Environment(), scenario, replication_seed(0, 0))
+        best = min(best, time.process_time() - c0)
+    return best
+
+
 class Replications:
     """Replications of one scenario, each with the next seed (so the work is realistic)."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from typing import cast
 
 import numpy as np
 
@@ -142,6 +143,9 @@ NOMINATION_FIELDS = (
 )
 
 
+_LOOP_DAYS = 24  # add_flow: up to this many whole days in a loop, more in one numpy slice (measured)
+
+
 @dataclass
 class Records:
     """Everything one replication recorded."""
@@ -180,6 +184,31 @@ class Records:
         self.stock_t = np.zeros((len(self.tank_names), n_days + 1))
         self.window_t = np.zeros(len(self.windows))
         self._flow_index = {name: i for i, name in enumerate(self.flow_names)}
+        self._rows: list[memoryview[float]] | None = None  # see _flow_rows
+        self._rows_of: np.ndarray | None = None
+
+    # A memoryview per row of flow_t, made at the first add_flow (and again if flow_t is
+    # replaced): what it buys is that a bin is read and written as a Python float instead of
+    # through a numpy scalar: a two-day segment costs 1.9 instead of 2.7 us, a 200 h one 2.2
+    # instead of 4.6 us (CPU, a loaded 2-core machine); add_flow runs at every rate change
+    # of every flow, 4 times a cycle in the shuttle benchmark.  The sums are the same IEEE
+    # double additions in the same order, so the bins are bit for bit those of numpy.
+    # Memoryviews do not pickle: __getstate__ leaves them out and they are made again.
+    def _flow_rows(self) -> list[memoryview[float]]:
+        flow = self.flow_t
+        rows = self._rows = [cast("memoryview[float]", memoryview(row)) for row in flow]  # format "d"
+        self._rows_of = flow
+        return rows
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_rows"] = state["_rows_of"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_rows", None)
+        self.__dict__.setdefault("_rows_of", None)
 
     @property
     def n_days(self) -> int:
@@ -192,8 +221,12 @@ class Records:
         """Add a constant rate over ``[t0_h, t1_h)`` to the daily bins it overlaps."""
         if rate_t_per_h == 0.0 or t1_h <= t0_h:
             return
-        row = self.flow_t[index]
-        t1_h = min(t1_h, self.n_days * 24.0)
+        rows = self._rows
+        if rows is None or self._rows_of is not self.flow_t:
+            rows = self._flow_rows()
+        row = rows[index]
+        n_days = len(row)
+        t1_h = min(t1_h, n_days * 24.0)
         d0 = int(t0_h // 24.0)
         d1 = int(t1_h // 24.0)
         if d0 == d1 or (d1 == d0 + 1 and t1_h == d1 * 24.0):
@@ -201,8 +234,13 @@ class Records:
             return
         row[d0] += rate_t_per_h * ((d0 + 1) * 24.0 - t0_h)
         if d1 > d0 + 1:
-            row[d0 + 1:d1] += rate_t_per_h * 24.0
-        if d1 < self.n_days:
+            full_day_t = rate_t_per_h * 24.0
+            if d1 - d0 <= _LOOP_DAYS:  # a few whole days: a loop costs less than a numpy slice
+                for d in range(d0 + 1, d1):
+                    row[d] += full_day_t
+            else:
+                self.flow_t[index, d0 + 1:d1] += full_day_t
+        if d1 < n_days:
             row[d1] += rate_t_per_h * (t1_h - d1 * 24.0)
 
     def add_amount(self, index: int, t_h: float, tonnes: float) -> None:

@@ -164,19 +164,31 @@ class Port:
             return nominal_t_per_h
         return cargo_t / max(hours, MIN_HANDLING_H)
 
-    def _berth(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
+    def _take_berth(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
+        """Arrive (:meth:`_before_berth`), then wait for a berth (cause ``berth``); returns it.
+
+        Shortcut, for the per-event cost of the plain call: _before_berth's generator is
+        made only when there is something to wait out before the berth (a drawn approach,
+        a delay, a closure), and a free berth is taken here without a generator of its own;
+        the same request and the same one event either way."""
+        watch = self.watch
+        if self._draws or watch.delays or watch.factor <= 0.0:
+            yield from self._before_berth(tanker)
         req = self.berths.request()
         if req.triggered:  # a free berth: no wait to book (a zero-length wait writes no row)
             yield req
-            return req
+        else:
+            yield from self._wait_for_berth(tanker, req)
+        return req
+
+    def _wait_for_berth(self, tanker: str, req: simpy.resources.resource.Request) -> Steps[None]:
         wait = self.waits.begin(self.name, tanker, "berth")
         yield req
         wait.end()
-        return req
 
-    def _arrive(self, tanker: str) -> Steps[simpy.resources.resource.Request]:
+    def _before_berth(self, tanker: str) -> Steps[None]:
         """Approach (a drawn time, cause ``approach``), wait out any delay, then at anchor
-        while closed, then for a berth; returns the berth."""
+        while closed."""
         watch = self.watch
         if self._draws:
             approach_h = self._draw("approach", tanker)
@@ -188,7 +200,6 @@ class Port:
             yield from watch.wait_delays(self.waits, self.name, tanker)
         if watch.factor <= 0.0:
             yield from watch.wait_usable(self.waits, self.name, tanker)  # at anchor, not at a berth
-        return (yield from self._berth(tanker))
 
     def _wait_at_berth(self, tanker: str, cause: str, short: Callable[[], bool],
                        until: Callable[[], simpy.Event]) -> Steps[None]:
@@ -210,10 +221,18 @@ class Port:
     def load(self, tanker: str, cargo_t: float, voyage: Voyage) -> Steps[deque[Lot]]:
         """Port call to load ``cargo_t`` (times written to ``voyage``); returns the cargo's lots."""
         env, net, tank = self.env, self.network, self.tank
-        req = yield from self._arrive(tanker)
+        req = yield from self._take_berth(tanker)
         voyage.berth_load_h = float(env.now)
-        yield from self._wait_at_berth(tanker, "cargo", lambda: tank.free_t < cargo_t - EPS_T,
-                                       lambda: net.wait_stock(tank, cargo_t))
+        # Shortcut: the common case, the terminal open and the cargo in the tank, is checked
+        # here without making _wait_at_berth's generator and its two closures; otherwise the
+        # call goes the long way, whose own sync and check at this instant find the same.
+        ready = False
+        if self.watch.factor > 0.0:
+            net.sync()
+            ready = not tank.free_t < cargo_t - EPS_T
+        if not ready:
+            yield from self._wait_at_berth(tanker, "cargo", lambda: tank.free_t < cargo_t - EPS_T,
+                                           lambda: net.wait_stock(tank, cargo_t))
         voyage.load_start_h = float(env.now)
         slot = idle_slot(self._load_slots, "berth")
         rate = (self._rate_t_per_h("load_time", self.load_rate_t_per_h, cargo_t, tanker) if self._draws
@@ -228,10 +247,15 @@ class Port:
     def discharge(self, tanker: str, cargo: deque[Lot], cargo_t: float, voyage: Voyage) -> Steps[None]:
         """Port call to discharge ``cargo_t`` into the terminal's tank (times written to ``voyage``)."""
         env, net, tank = self.env, self.network, self.tank
-        req = yield from self._arrive(tanker)
+        req = yield from self._take_berth(tanker)
         voyage.berth_discharge_h = float(env.now)
-        yield from self._wait_at_berth(tanker, "tank_room", lambda: tank.room_t < cargo_t - EPS_T,
-                                       lambda: net.wait_room(tank, cargo_t))
+        ready = False  # the shortcut of load(): open, and room for the cargo
+        if self.watch.factor > 0.0:
+            net.sync()
+            ready = not tank.room_t < cargo_t - EPS_T
+        if not ready:
+            yield from self._wait_at_berth(tanker, "tank_room", lambda: tank.room_t < cargo_t - EPS_T,
+                                           lambda: net.wait_room(tank, cargo_t))
         voyage.discharge_start_h = float(env.now)
         slot = idle_slot(self._discharge_slots, "berth")
         rate = (self._rate_t_per_h("discharge_time", self.discharge_rate_t_per_h, cargo_t, tanker) if self._draws
