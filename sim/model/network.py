@@ -87,18 +87,21 @@ from sim.model.tanks import AT_CEILING, AT_FLOOR, EPS_T, INF, Ledger, Meter, Nee
 from sim.recorder import Records
 
 MAX_UPDATES_AT_ONE_INSTANT = 100_000
-# How long the shortcuts trust what they last computed of an untouched group (see _arm and
-# _watch): rounding moves its levels a little at each integration step, so each bound is
-# refreshed after at most this many steps, and compared with this much slack in hours.
+# How long _arm trusts the next change it last computed of an untouched group: rounding
+# moves its levels a little at each integration step, so the bound is refreshed after at
+# most ARM_STEPS steps, and is the change less ARM_SLACK_H + ARM_SLACK_REL x the hours to it
+# (far above that rounding: a level's error over 256 steps is below 1e-5 t, i.e. 1e-5 h at
+# 1 t/h; a group whose bound was too loose would be computed, never skipped).
 ARM_STEPS = 256
-# A group just re-solved is checked in full at the next few updates before its watch is
-# computed (a group that changes again soon never pays for one; measured on the baseline).
-PROBATION_UPDATES = 2
-# Up to this many groups a plain scan of every group is cheaper than the heaps' bookkeeping
-# (the baseline has 3, two copies 6): both give the same groups and the same timer.
-SCAN_GROUPS = 8
-ARM_SLACK_H = 1e-3      # plus ARM_SLACK_REL of the hours to the change
+ARM_SLACK_H = 1e-3
 ARM_SLACK_REL = 1e-4
+# A group just re-solved is checked in full at the next few updates before its watch is
+# computed (a group that changes again soon never pays for one; on 8 copies 2 cost less
+# than 4).
+PROBATION_UPDATES = 2
+# Up to this many groups a plain scan of every group costs no more than the heaps'
+# bookkeeping (the baseline has 3 groups, two copies 6): both give the same groups and timer.
+SCAN_GROUPS = 8
 _ULP = 2.0 ** -52       # a double's relative precision
 
 
