@@ -15,8 +15,18 @@ This module is the state machine: when to integrate, which groups to re-solve, w
 waiting tankers to wake and when the next change is due.  The rates themselves come from
 :mod:`sim.model.solver` (water-filling at tanks at a bound, pure functions over the rate
 list); the tanks and the kinds of flow, each with its own state and its own changes, are
-:mod:`sim.model.flows`.  (It is just over 500 lines, most of them this docstring and the
-berth operations' entry points, which belong with the state they change.)
+:mod:`sim.model.flows`.  (It is about 820 lines: this docstring, the berth operations'
+entry points, which belong with the state they change, and the shortcuts below.)
+
+Shortcuts for large networks (issue 19; each gives exactly the groups and the timer of a
+scan of every group, tests/test_network_shortcuts.py): integration moves only the flows
+that move (rate > 0), in index order as before; from SCAN_GROUPS groups up, an update looks
+only at the groups that can matter now instead of scanning all of them twice: a heap of
+lower bounds on each group's next change picks the groups whose change could be the
+earliest (:meth:`FlowNetwork._arm`), and a heap of the times and integration steps from
+which each group could next be pending picks the groups to check (:meth:`FlowNetwork._watch`).
+What is left growing with the network is integration itself: every step (any change
+anywhere) moves every moving flow, and merging steps would change the last digits.
 
 Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
 head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
@@ -52,6 +62,7 @@ so a line out of the discharge port pumps during the discharge.
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from collections import deque
 
@@ -76,6 +87,53 @@ from sim.model.tanks import AT_CEILING, AT_FLOOR, EPS_T, INF, Ledger, Meter, Nee
 from sim.recorder import Records
 
 MAX_UPDATES_AT_ONE_INSTANT = 100_000
+# How long _arm trusts the next change it last computed of an untouched group: rounding
+# moves its levels a little at each integration step, so the bound is refreshed after at
+# most ARM_STEPS steps, and is the change less ARM_SLACK_H + ARM_SLACK_REL x the hours to it
+# (far above that rounding: a level's error over 256 steps is below 1e-5 t, i.e. 1e-5 h at
+# 1 t/h; a group whose bound was too loose would be computed, never skipped).
+ARM_STEPS = 256
+ARM_SLACK_H = 1e-3
+ARM_SLACK_REL = 1e-4
+# A group just re-solved is checked in full at the next few updates before its watch is
+# computed (a group that changes again soon never pays for one; on 8 copies 2 cost less
+# than 4).
+PROBATION_UPDATES = 2
+# Up to this many groups a plain scan of every group costs no more than the heaps'
+# bookkeeping (the baseline has 3 groups, two copies 6): both give the same groups and timer.
+SCAN_GROUPS = 8
+_ULP = 2.0 ** -52       # a double's relative precision
+
+
+def _stays_short(x: float, thr: float, rate: float, up: bool, scale: float, ops: int,
+                 gross: float) -> tuple[float, float]:
+    """(hours, integration steps) for which ``x`` (tonnes, moving at ``rate`` t/h, changed
+    by at most ``ops`` roundings of numbers up to ``scale`` t and of moves at up to ``gross``
+    t/h in a step) surely stays short of ``thr``, reaching it from below (``up``) or above.
+    Half the distance is left to the rate and half to rounding: a level sitting at a bound
+    (rate 0) is safe for as many steps as rounding needs to cross the bound's tolerance."""
+    d = thr - x if up else x - thr
+    if d <= 0.0:
+        return 0.0, 0.0
+    v = (rate if up else -rate) if rate == rate else INF
+    err = 4.0 * ops * _ULP
+    v = max(v, 0.0) + err * gross
+    per_step = err * (abs(x) + abs(thr) + scale)
+    return (0.5 * d / v if v > 0.0 else INF), (0.5 * d / per_step if per_step > 0.0 else INF)
+
+
+def _bounded_changes(f: Flow) -> bool:
+    """Whether the network knows when ``f``'s own changes can next be due (FlowNetwork._watch)
+    and that each is a fixed instant at its current rate (FlowNetwork._arm): the plain kinds.
+    A group with any other flow (a supply contract, a planned cut, a flexible batch rule,
+    whose changes follow another tank's cover or a window) is volatile: looked at in full
+    at every update, as every group used to be."""
+    if type(f) in (Production, Run):
+        return True
+    if type(f) is Pipeline:
+        return f.batch is None or f.batch.flex is None
+    return isinstance(f, BerthSlot) and type(f).due is BerthSlot.due and \
+        type(f).hours_to_change is BerthSlot.hours_to_change
 
 
 class Group:
@@ -83,10 +141,13 @@ class Group:
     production, runs and berth slots belong to their one tank's group).  Rates in one group
     never depend on another's, so an update re-solves only the groups a change touched,
     plus any other group with a change of its own due at the same instant (so the result
-    is that of re-solving the whole network).  The solve follows the size of the group;
-    finding those other groups and arming the next timer still look at every group."""
+    is that of re-solving the whole network).  Finding those other groups and arming the
+    next timer look only at the groups that may matter now (see :meth:`FlowNetwork._arm`
+    and :meth:`FlowNetwork._watch`), so an update's cost follows the groups it touches,
+    not the size of the network."""
 
-    __slots__ = ("at_h", "bounded", "flows", "index", "pipes", "runs", "slots", "tanks")
+    __slots__ = ("arm_seen", "at_h", "bounded", "flows", "index", "pipes", "probation", "runs", "scheduled",
+                 "slots", "stamp", "tanks", "volatile", "watch_stamp", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index                # position in the network's groups
@@ -96,7 +157,15 @@ class Group:
         self.bounded: list[Tank] = []     # tanks with lines in or out (the solver's tanks)
         self.pipes: list[Pipeline] = []   # pipelines (they have transitions of their own)
         self.runs: list[Run] = []         # refinery runs (they also record demand)
-        self.at_h = INF                   # this group's next change, as last armed
+        self.at_h = INF                   # this group's next change, as last computed exactly
+        # the shortcuts' bookkeeping (see FlowNetwork._arm and FlowNetwork._watch_from):
+        self.volatile = False  # a flow whose changes no bound is known for: checked at every update
+        self.stamp = 0         # the valid entry of this group in the arm heap
+        self.watch_stamp = 0   # the valid entry of this group in the watch heap
+        self.arm_seen = -1     # the arm that last computed at_h
+        self.probation = 0     # full checks left before its watch is computed
+        self.watched: list[tuple[Tank, tuple[int, ...], int]] = []  # (tank, its flows, roundings a step)
+        self.scheduled: list[Scheduled] = []  # production and runs (their schedules step)
 
 
 class FlowNetwork:
@@ -119,6 +188,20 @@ class FlowNetwork:
         self._groups: list[Group] = []
         self._timer_at = INF
         self._version = 0
+        # Shortcuts that keep an update's cost to the groups it touches (see _arm, _watch):
+        self._steps = 0              # integration steps taken (an _advance that moved time)
+        self._arms = 0               # arms done
+        self._arm_heap: list[tuple[float, int, int]] = []   # (lower bound on at_h, group, stamp)
+        self._arm_steps: list[tuple[float, int, int]] = []    # (step its at_h expires, group, stamp)
+        self._watch_heap: list[tuple[float, int, int]] = []  # (from when _pending may hold, group, stamp)
+        self._watch_steps: list[tuple[float, int, int]] = []  # (step from which it may hold, group, stamp)
+        self._volatile: list[Group] = []  # groups checked in full at every update
+        self._probation: dict[int, Group] = {}  # groups re-solved lately, checked in full for now
+        self._due: list[Group] = []  # the groups whose at_h <= the armed timer, in network order
+        self._active: list[Flow] = []  # flows moving (rate > 0), in index order: _advance moves only these
+        self._active_dirty = True
+        self._tank_pos: dict[int, int] = {}
+        self._scan = True  # scan every group at each update (a small network; see SCAN_GROUPS)
         self._instant_h = -1.0  # the instant of the last update, and the updates at it
         self._at_instant = 0
         self.updates = 0
@@ -165,6 +248,7 @@ class FlowNetwork:
         self._heads = {f.index: [self.records.flow_index(f.name, "inflow"), 0.0, 0.0] for f in self.flows
                        if isinstance(f, Pipeline) and (f.name, "inflow") in heads}
         self._group()
+        self._tank_pos = {id(tk): i for i, tk in enumerate(self.tanks)}
         for tk in self.tanks:
             self.records.stock_t[tk.row, 0] = tk.level_t
         self.update()
@@ -205,6 +289,13 @@ class FlowNetwork:
                 g.runs.append(f)
         for g in self._groups:
             g.bounded = [tk for tk in g.tanks if tk.in_flows or tk.out_flows]
+            g.volatile = not all(_bounded_changes(f) for f in g.flows)
+            for tk in g.tanks:
+                links = (*tk.in_flows, *tk.out_flows, *tk.berth_in, *tk.berth_out)
+                g.watched.append((tk, links, 2 * (len(links) + 2)))
+            g.scheduled = [f for f in g.flows if isinstance(f, Scheduled)]
+        self._volatile = [g for g in self._groups if g.volatile]
+        self._scan = len(self._groups) <= SCAN_GROUPS
 
     # -- the one entry point for every change ----------------------------------------------
     def update(self, groups: list[Group] | tuple[Group, ...] | None = None) -> None:
@@ -225,8 +316,31 @@ class FlowNetwork:
         # re-solved too (a tank that reached or left a bound within EPS_T, a watcher or cargo
         # done within EPS_T, a schedule step within 1e-9 h, a line refilled, a batch due),
         # exactly as when every update re-solved the whole network.
-        groups = self._groups if groups is None else \
-            [g for g in self._groups if g in groups or self._pending(g, now)]
+        if groups is None:
+            groups = self._groups
+        elif self._scan:
+            groups = [g for g in self._groups if g in groups or self._pending(g, now)]
+        else:
+            # Only the groups whose watch has come (see _watch) can be pending; every other
+            # group surely is not, so the scan of every group is skipped (it grew with the
+            # network at every update: the largest share of an update in the 8-copies case).
+            maybe = self._may_be_pending(now)
+            if maybe:
+                wanted = {g.index for g in groups}
+                n = len(wanted)
+                for g in maybe:
+                    if g.index not in wanted:
+                        if self._pending(g, now):
+                            wanted.add(g.index)
+                        elif g.index in self._probation:
+                            g.probation -= 1
+                            if g.probation <= 0:
+                                del self._probation[g.index]
+                                self._watch(g, now)
+                        else:
+                            self._watch(g, now)
+                if len(wanted) > n or len(groups) > 1:
+                    groups = [self._groups[i] for i in sorted(wanted)]
         feeds = self._feeds
         for g in groups:
             for p in g.pipes:  # settle() is the only place a flow's feeds changes
@@ -234,7 +348,12 @@ class FlowNetwork:
                 feeds[p.index] = p.feeds
             self._recompute(g, now)
         self._fire_watchers(groups, now)
-        self._arm(now)
+        for g in groups if not self._scan else ():
+            if not g.volatile:
+                g.watch_stamp += 1  # its old watch no longer holds
+                g.probation = PROBATION_UPDATES
+                self._probation[g.index] = g
+        self._arm(now, groups)
 
     def _pending(self, g: Group, now: float) -> bool:
         """Whether re-solving group ``g`` now would change anything (see :meth:`update`).
@@ -252,6 +371,99 @@ class FlowNetwork:
                 return True
         return False
 
+    def _may_be_pending(self, now: float) -> list[Group]:
+        """The groups that :meth:`_pending` must look at now: those whose watch has come
+        (by time or by integration steps), those on probation and the volatile ones."""
+        th, ts = self._watch_heap, self._watch_steps
+        if not ((th and th[0][0] <= now) or (ts and ts[0][0] <= self._steps)):
+            if not self._probation:
+                return self._volatile
+            if not self._volatile:
+                return list(self._probation.values())
+        out: dict[int, Group] = {g.index: g for g in self._volatile}
+        out.update(self._probation)
+        groups = self._groups
+        for heap, clock in ((th, now), (ts, self._steps)):
+            while heap and heap[0][0] <= clock:
+                _at, i, stamp = heapq.heappop(heap)
+                if groups[i].watch_stamp == stamp:
+                    out[i] = groups[i]
+        return list(out.values())  # in any order: update sorts the groups it re-solves
+
+    def _watch(self, g: Group, now: float) -> None:
+        """Note from when group ``g`` may next be pending (:meth:`_pending`): the first time
+        or integration step at which one of its tanks could reach or leave a bound, a
+        watcher could be met or a flow's own change could be due, at the rates just solved.
+        Until then it surely is not, and no update needs to look at it (see _stays_short)."""
+        g.watch_stamp += 1
+        if g.volatile:
+            return
+        hours, steps = INF, INF
+        r = self._rates
+        for tk, links, ops in g.watched:
+            gross = 0.0
+            for i in links:
+                gross += r[i]
+            scale = tk.capacity_t + abs(tk.level_t) + tk.reserved_in_t + tk.reserved_out_t
+            free, room = tk.level_t - tk.reserved_out_t, tk.capacity_t - tk.reserved_in_t - tk.level_t
+            free_net, room_net = tk.free_net_t_per_h, tk.room_net_t_per_h
+            if tk.out_flows:  # a bounded tank: its bound code must stay
+                thr = tk.floor_t + EPS_T
+                h, n = _stays_short(free, thr, free_net, free <= thr, scale, ops, gross)
+                hours, steps = (h if h < hours else hours), (n if n < steps else steps)
+            if tk.in_flows:
+                h, n = _stays_short(room, EPS_T, room_net, room <= EPS_T, scale, ops, gross)
+                hours, steps = (h if h < hours else hours), (n if n < steps else steps)
+            for w in tk.watchers:
+                if w.need is Need.STOCK:
+                    h, n = _stays_short(free, w.tonnes - EPS_T, free_net, True, scale, ops, gross)
+                else:
+                    h, n = _stays_short(room, w.tonnes - EPS_T, room_net, True, scale, ops, gross)
+                hours, steps = (h if h < hours else hours), (n if n < steps else steps)
+        for f in g.slots:
+            if f.done is None:  # set only by start_loading/start_discharge, which re-solve
+                continue
+            v = f.rate_t_per_h
+            h, n = _stays_short(f.remaining_t, EPS_T, -v, False, f.remaining_t, 4, v)
+            hours, steps = (h if h < hours else hours), (n if n < steps else steps)
+        for p in g.pipes:
+            h, n = self._pipe_watch(p, now)
+            hours, steps = (h if h < hours else hours), (n if n < steps else steps)
+        for sch in g.scheduled:  # plain Production or Run (others make the group volatile)
+            h = sch.schedule.next_change_after(now) - now - 1e-6
+            if h < hours:
+                hours = h
+        if hours < INF:
+            heapq.heappush(self._watch_heap, (now + max(hours, 0.0), g.index, g.watch_stamp))
+        if steps < INF:
+            heapq.heappush(self._watch_steps, (self._steps + int(steps), g.index, g.watch_stamp))
+
+    def _pipe_watch(self, f: Pipeline, now: float) -> tuple[float, float]:
+        """(hours, steps) for which ``f.due`` surely stays False (see :meth:`_watch`)."""
+        hours, steps = INF, INF
+        r = f.rate_t_per_h
+        if not f.feeds:
+            hours, steps = _stays_short(f.deficit_t, EPS_T, -r, False, f.linefill_t, 4, r)
+        b = f.batch
+        if b is None:
+            return hours, steps
+        if b.phase is BatchPhase.PUMP:
+            h, n = _stays_short(b.pumped_t, b.size_t - EPS_T, r, True, b.size_t, 4, r)
+        elif b.phase is BatchPhase.SETUP:
+            h, n = b.until_h - 1e-9 - now - 1e-7, INF
+        elif f.factor > 0.0:
+            src = f.src
+            gross = 0.0
+            for lst in (src.in_flows, src.out_flows, src.berth_in, src.berth_out):
+                for i in lst:
+                    gross += self._rates[i]
+            ops = 2 * (len(src.in_flows) + len(src.out_flows) + len(src.berth_in) + len(src.berth_out) + 2)
+            h, n = _stays_short(src.free_t, b.size_t - EPS_T, src.free_net_t_per_h, True,
+                                src.capacity_t + abs(src.level_t) + src.reserved_out_t, ops, gross)
+        else:  # a factor changes only through _condition_changed, which re-solves
+            h, n = INF, INF
+        return min(hours, h), min(steps, n)
+
     def _condition_changed(self, flow: Flow) -> None:
         self._advance(float(self.env.now))
         flow.factor = flow.current_factor()  # cached: conditions only change here
@@ -261,8 +473,8 @@ class FlowNetwork:
 
     def _on_timer(self, version: int) -> None:
         if version == self._version:
-            at, self._timer_at = self._timer_at, INF
-            self.update([g for g in self._groups if g.at_h <= at])
+            self._timer_at = INF
+            self.update(self._due)
 
     # -- integration -----------------------------------------------------------------------
     def _advance(self, t: float) -> None:
@@ -283,14 +495,15 @@ class FlowNetwork:
                 col += 1
             self.next_day = col
         ledger = self.ledger
-        for f in self.flows:
-            r = f.rate_t_per_h
-            if r <= 0.0:
-                continue
-            m = f.move(r * dt, ledger)
+        if self._active_dirty:  # only moving flows: the idle ones (most berth slots) cost a test each step
+            self._active = [f for f in self.flows if f.rate_t_per_h > 0.0]
+            self._active_dirty = False
+        for f in self._active:
+            m = f.move(f.rate_t_per_h * dt, ledger)
             if f.meter is not None:
                 f.meter.add(rec.window_t, t0, t, m)
         self.t_h = t
+        self._steps += 1
 
     # -- rates -----------------------------------------------------------------------------
     def _recompute(self, g: Group, now: float) -> None:
@@ -312,6 +525,8 @@ class FlowNetwork:
         rec = self.records
         for f in g.flows:
             i = f.index
+            if (f.rate_t_per_h > 0.0) != (r[i] > 0.0):
+                self._active_dirty = True
             f.rate_t_per_h = r[i]
             shown = r[i] if f.feeds else 0.0
             if shown != f.rec_rate:
@@ -351,9 +566,9 @@ class FlowNetwork:
         if len(groups) == 1:
             tanks, slots = groups[0].tanks, groups[0].slots
         else:  # in the network's order, as events fire in the order they succeed
-            wanted = {g.index for g in groups}
-            tanks = [tk for tk in self.tanks if tk.group in wanted]
-            slots = [f for f in self._slots if f.group in wanted]
+            pos = self._tank_pos
+            tanks = sorted((tk for g in groups for tk in g.tanks), key=lambda tk: pos[id(tk)])
+            slots = sorted((f for g in groups for f in g.slots), key=lambda f: f.index)
         for tk in tanks:
             if not tk.watchers:
                 continue
@@ -389,14 +604,82 @@ class FlowNetwork:
                 best = x
         return best
 
-    def _arm(self, now: float) -> None:
+    def _exact(self, g: Group, now: float) -> float:
+        """Group ``g``'s next change computed now (hours, as _next_change), with its at_h
+        and the bounds the arm heap keeps of it refreshed."""
+        b = self._next_change(g, now)
+        g.at_h = INF if b == INF else now + max(b, 0.0)
+        g.arm_seen = self._arms
+        g.stamp += 1
+        if b != INF:
+            lo = g.at_h - ARM_SLACK_H - ARM_SLACK_REL * (g.at_h - now)
+            heapq.heappush(self._arm_heap, (lo, g.index, g.stamp))
+            heapq.heappush(self._arm_steps, (self._steps + ARM_STEPS, g.index, g.stamp))
+        return b
+
+    def _arm(self, now: float, solved: list[Group] | tuple[Group, ...]) -> None:
+        """Arm the timer for the earliest next change of any group.
+
+        The next change is computed now, exactly as a scan of every group would, for the
+        groups just re-solved, the volatile ones, those whose last computed change could be
+        the earliest (the arm heap holds a lower bound on each: the change computed then,
+        less a slack far above what rounding moves it by until it is refreshed) and those not
+        computed for ARM_STEPS integration steps.  Every other group's change is surely
+        later, so it cannot be the earliest nor due at the timer: the scan of every group at
+        every update is skipped (it grew with the network).  The groups' rates stay constant
+        between re-solves and each change they compute is a fixed instant, so a change
+        computed later differs from the one computed now only by rounding, or is later."""
+        self._arms += 1
+        arm = self._arms
+        groups = self._groups
         best = INF
-        for g in self._groups:
-            b = self._next_change(g, now)
-            g.at_h = INF if b == INF else now + max(b, 0.0)
+        computed: list[Group] = []
+        if self._scan:
+            for g in groups:
+                b = self._next_change(g, now)
+                g.at_h = INF if b == INF else now + max(b, 0.0)
+                if b < best:
+                    best = b
+            computed = groups
+            solved = ()
+        for g in (*solved, *self._volatile) if not self._scan else ():
+            if g.arm_seen != arm:
+                b = self._exact(g, now)
+                computed.append(g)
+                if b < best:
+                    best = b
+        heap = self._arm_steps
+        while heap and heap[0][0] <= self._steps:
+            _s, i, stamp = heapq.heappop(heap)
+            g = groups[i]
+            if g.stamp == stamp and g.arm_seen != arm:
+                b = self._exact(g, now)
+                computed.append(g)
+                if b < best:
+                    best = b
+        heap = self._arm_heap
+        keep = []
+        while heap and not self._scan:
+            lo, i, stamp = heap[0]
+            g = groups[i]
+            if g.stamp != stamp:
+                heapq.heappop(heap)
+                continue
+            best_at = now + max(best, 0.0) if best != INF else INF
+            if lo > math.nextafter(best_at, INF):
+                break
+            heapq.heappop(heap)
+            if g.arm_seen == arm:
+                keep.append((lo, i, stamp))
+                continue
+            b = self._exact(g, now)  # pushes its new bound
+            computed.append(g)
             if b < best:
                 best = b
+        for entry in keep:
+            heapq.heappush(heap, entry)
         if best == INF:
+            self._due = []
             if self._timer_at != INF:
                 self._version += 1
                 self._timer_at = INF
@@ -409,6 +692,9 @@ class FlowNetwork:
             # would fire at ``now`` again, move nothing and never reach the change.
             at = math.nextafter(now, INF)
             best = at - now
+        self._due = [g for g in computed if g.at_h <= at]
+        if len(self._due) > 1:
+            self._due.sort(key=lambda g: g.index)
         if at == self._timer_at:
             return
         self._version += 1
