@@ -446,3 +446,51 @@ def test_the_work_guard_refuses_a_huge_order_up_to_without_a_cap_before_anything
     assert path == ("shipping", "programmes", 0, "nomination", "order_up_to")
     assert "(most of it for programme 'P': up to 41,667 cargoes at one review)" in message
     assert hint is not None and "set max_in_flight" in hint
+
+
+def test_the_work_guard_counts_emergency_cargoes_and_refuses_a_trigger_on_a_frequent_disruption() -> None:
+    """A trigger fires at most once per activation of a disruption acting on its facility
+    (it re-arms only when the condition clears), and each firing nominates ``cargoes``.
+    BR closed for 1 h every 2 h from day 1 over the 10-day horizon is 240 / 2 + 1 = 121
+    activations (the recurring count of ``activation_count``); 100 cargoes each is 12,100
+    emergency cargoes x 15 events = 181,500 events, over a max_events of 100,000, so the
+    guard refuses it at ``emergency.cargoes`` before the model starts a voyage process per
+    cargo.  The same block with one 5-day window closure is 100 cargoes, 1,500 events."""
+    from sim.scenario.work import emergency_count, work_problems
+
+    blink = [{"name": "blink", "target": "BR", "kind": "closure",
+              "recurring": {"start": "2021-01-02", "every": "2h", "duration": "1h"}}]
+    prog = emergency_programme(when=[{"closure": "BR"}], cargoes=100)
+    s = scenario(WITH_SOURCE, shipping=prog, disruptions=blink, limits={"max_events": 100_000})
+    assert emergency_count(s.shipping.programmes[0], s) == 12_100.0
+    (path, message, hint), = work_problems(s)
+    assert path == ("shipping", "programmes", 0, "nomination", "emergency", "cargoes")
+    assert "(most of it for programme 'P': up to 12,100 emergency cargoes)" in message
+    assert hint is not None and hint.startswith("nominate fewer emergency cargoes per activation")
+    once = [{"name": "once", "target": "BR", "kind": "closure", "window": {"start": "2d", "duration": "5d"}}]
+    s = scenario(WITH_SOURCE, shipping=prog, disruptions=once, limits={"max_events": 100_000})
+    assert emergency_count(s.shipping.programmes[0], s) == 100.0 and work_problems(s) == []
+    untouched = scenario(WITH_SOURCE, shipping=prog, disruptions=cut(0.4), limits={"max_events": 100_000})
+    assert emergency_count(untouched.shipping.programmes[0], untouched) == 0.0  # the cut acts on S, not BR
+
+
+def test_validate_refuses_a_hostile_emergency_count_with_its_line(tmp_path: Path) -> None:
+    """The hostile input of the review: 100 cargoes per closure of pivdennyi, which closes
+    for an hour every 2 h for 3 years, used to validate and then run without bound; it is
+    now one problem at the ``cargoes`` line, exit 2 from ``routesim validate``."""
+    from sim.cli.shell import main
+
+    text = VALID.replace("horizon: 90d", "horizon: 3y").replace(
+        "      laycan_spread: 2d\n", "      laycan_spread: 2d\n      nomination:\n        emergency:\n"
+        "          when: [{closure: pivdennyi}]\n          cargoes: 100\n", 1)
+    text += ("  - name: pivdennyi-blink\n    target: pivdennyi\n    kind: closure\n"
+             "    recurring: {start: 2021-01-02, every: 2h, duration: 1h}\n")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    (p,) = info.value.problems
+    assert p.path == ("shipping", "programmes", 0, "nomination", "emergency", "cargoes")
+    assert p.line == text.splitlines().index("          cargoes: 100") + 1
+    assert "emergency cargoes" in p.message and "limits.max_memory" in p.message
+    assert main(["validate", str(path)]) == 2
