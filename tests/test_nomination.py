@@ -533,3 +533,73 @@ def test_the_running_in_flight_book_is_the_scan_of_every_cargo_at_every_review(m
     assert len(calls) > 60 and max(calls) >= 3 and 0 in calls
     assert sum(1 for v in voyage_dicts(rec) if not math.isnan(v["discharge_start_h"])) > 10
     assert abs(imbalance_t(rec.balance)) < 1e-6
+
+
+# --------------------------------------------------------------------------- wordings (review follow-ups)
+
+
+def test_a_bad_trigger_gives_its_own_error_not_a_false_empty_list(tmp_path: Path) -> None:
+    """pydantic calls a list whose only item failed "too short after validation"; that
+    second error was false (the list has an item).  Only the item's error remains, and an
+    empty list still says what it needs."""
+    (p,) = problems_of(tmp_path, "nomination:\n  emergency:\n    when: [{closure: wrep, below: 0.5}]\n")
+    assert p.path[-2:] == ("when", 0) and p.message == "'below' only applies to a supply_cut trigger"
+    (empty,) = problems_of(tmp_path, "nomination:\n  emergency:\n    when: []\n")
+    assert empty.path[-1] == "when" and empty.message == "needs at least 1 item (got an empty list)"
+
+
+def test_a_review_under_an_hour_names_the_minimum_with_its_unit(tmp_path: Path) -> None:
+    """``review`` is bounded at 1 h, stored in hours: the bound is worded in hours, with
+    the field's unit as the hint, not as a bare "at least 1"."""
+    (p,) = problems_of(tmp_path, """\
+        nomination: {policy: reorder, watch: mozyr, reorder_point: {cover: 5d},
+                     order_up_to: {cover: 9d}, lead_time: 10d, review: 1s}
+        """)
+    assert p.path[-1] == "review" and p.message == "must be at least 1h (got '1s')"
+    assert p.hint is not None and p.hint.startswith("duration:")
+
+
+def test_bad_kinds_counts_and_names_read_as_the_language_speaks(tmp_path: Path) -> None:
+    """Hostile values on the review's fields: a fractional or unparsable count, an empty
+    name, each a problem in plain words at its field."""
+    (frac,) = problems_of(tmp_path, "nomination:\n  emergency: {when: [{closure: wrep}], cargoes: 2.5}\n")
+    assert frac.path[-1] == "cargoes" and frac.message == "must be a whole number (got 2.5)"
+    (huge,) = problems_of(tmp_path, "nomination:\n  emergency: {when: [{closure: wrep}], cargoes: 1e30}\n")
+    assert huge.message == "must be a whole number (got '1e30')"
+    (empty,) = problems_of(tmp_path, "nomination: {watch: ''}\n")
+    assert empty.path[-1] == "watch" and empty.message == "must not be empty"
+
+
+def test_an_unknown_contract_kind_is_placed_at_its_key_with_the_valid_kinds(tmp_path: Path) -> None:
+    """A misspelt discriminator (``kind: topup``) was pydantic's "Input tag 'topup' found
+    using 'kind' does not match any of the expected tags" at the whole contract; it is now
+    at the ``kind`` line, with the kinds and a did-you-mean; a missing kind lists them."""
+    text = VALID.replace("      rate: 100 kb/d\n", "      rate: 100 kb/d\n      contract: {kind: topup}\n", 1)
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    (p,) = info.value.problems
+    assert p.path == ("network", "sources", 0, "contract", "kind")
+    assert p.message == "unknown kind 'topup': use one of fixed, top_up" and p.hint == "did you mean 'top_up'?"
+    path.write_text(text.replace("{kind: topup}", "{note: none}"))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    (p,) = info.value.problems
+    assert p.message == "missing required key 'kind': use one of fixed, top_up"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["n-1", "--to", ","], "error: --to ',' names no refinery: give one or more of mozyr, naftan, separated by "
+                           "commas, or leave --to out for all of them"),
+    (["capacity", "--to", " , "], "error: --to ' , ' names no refinery: give one or more of mozyr, naftan"),
+    (["capacity", "--from", ","], "error: --from ',' names no source: give one or more of sangachal_wrep, "),
+    (["n-1", "--to", "mozir"], "error: unknown refinery 'mozir'; refineries: mozyr, naftan"),
+], ids=["n-1-comma", "capacity-to-blank", "capacity-from-comma", "n-1-unknown"])
+def test_an_option_naming_no_refinery_says_which_option_and_the_valid_names(argv, message, capsys) -> None:
+    """``--to ","`` used to say "the scenario has no refinery" (n-1) or give a max-flow of
+    0 t/d (capacity); it is the option that names nothing, exit 2."""
+    from sim.cli.shell import main
+
+    assert main([argv[0], "scenarios/baseline.yaml", *argv[1:]]) == 2
+    assert capsys.readouterr().err.startswith(message)
