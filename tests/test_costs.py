@@ -108,6 +108,17 @@ def test_landed_cost_per_tonne_by_route_and_origin_follows_from_the_inputs(tmp_p
     assert k["landed_cost_usd_per_t"] == pytest.approx(475.6875, abs=1e-9)
 
 
+def test_landed_cost_by_refinery_is_the_mean_over_that_refinerys_crude_only(tmp_path: Path) -> None:
+    """R takes both routes' crude, 60 kt at 548.5 $/t and 100 kt at 432 $/t, so its landed
+    cost is (548.5 x 60,000 + 432 x 100,000) / 160,000 = 475.6875 $/t; with R the only
+    refinery that is also the corridor's figure, and no other refinery gets a column."""
+    _s, t, _d = tables_of(tmp_path)
+    k = t["kpis"].iloc[0]
+    assert k["landed_cost_refinery_r_usd_per_t"] == pytest.approx(475.6875, abs=1e-9)
+    assert [c for c in t["kpis"].columns if str(c).startswith("landed_cost_refinery_")] == [
+        "landed_cost_refinery_r_usd_per_t"]
+
+
 def test_the_bill_adds_up_by_hand(tmp_path: Path) -> None:
     """Crude: 520 x 60,000 + 430 x 100,000 = 74.2 M$.  Freight: 3 voyages x 24,000 t x 4 $/t =
     288,000 $.  Dues: 3 calls at A and 3 at B x 12,000 $ + 0.5 $/t x 72,000 t = 108,000 $.

@@ -446,3 +446,160 @@ def test_the_work_guard_refuses_a_huge_order_up_to_without_a_cap_before_anything
     assert path == ("shipping", "programmes", 0, "nomination", "order_up_to")
     assert "(most of it for programme 'P': up to 41,667 cargoes at one review)" in message
     assert hint is not None and "set max_in_flight" in hint
+
+
+def test_the_work_guard_counts_emergency_cargoes_and_refuses_a_trigger_on_a_frequent_disruption() -> None:
+    """A trigger fires at most once per activation of a disruption acting on its facility
+    (it re-arms only when the condition clears), and each firing nominates ``cargoes``.
+    BR closed for 1 h every 2 h from day 1 over the 10-day horizon is 240 / 2 + 1 = 121
+    activations (the recurring count of ``activation_count``); 100 cargoes each is 12,100
+    emergency cargoes x 15 events = 181,500 events, over a max_events of 100,000, so the
+    guard refuses it at ``emergency.cargoes`` before the model starts a voyage process per
+    cargo.  The same block with one 5-day window closure is 100 cargoes, 1,500 events."""
+    from sim.scenario.work import emergency_count, work_problems
+
+    blink = [{"name": "blink", "target": "BR", "kind": "closure",
+              "recurring": {"start": "2021-01-02", "every": "2h", "duration": "1h"}}]
+    prog = emergency_programme(when=[{"closure": "BR"}], cargoes=100)
+    s = scenario(WITH_SOURCE, shipping=prog, disruptions=blink, limits={"max_events": 100_000})
+    assert emergency_count(s.shipping.programmes[0], s) == 12_100.0
+    (path, message, hint), = work_problems(s)
+    assert path == ("shipping", "programmes", 0, "nomination", "emergency", "cargoes")
+    assert "(most of it for programme 'P': up to 12,100 emergency cargoes)" in message
+    assert hint is not None and hint.startswith("nominate fewer emergency cargoes per activation")
+    once = [{"name": "once", "target": "BR", "kind": "closure", "window": {"start": "2d", "duration": "5d"}}]
+    s = scenario(WITH_SOURCE, shipping=prog, disruptions=once, limits={"max_events": 100_000})
+    assert emergency_count(s.shipping.programmes[0], s) == 100.0 and work_problems(s) == []
+    untouched = scenario(WITH_SOURCE, shipping=prog, disruptions=cut(0.4), limits={"max_events": 100_000})
+    assert emergency_count(untouched.shipping.programmes[0], untouched) == 0.0  # the cut acts on S, not BR
+
+
+def test_validate_refuses_a_hostile_emergency_count_with_its_line(tmp_path: Path) -> None:
+    """The hostile input of the review: 100 cargoes per closure of pivdennyi, which closes
+    for an hour every 2 h for 3 years, used to validate and then run without bound; it is
+    now one problem at the ``cargoes`` line, exit 2 from ``routesim validate``."""
+    from sim.cli.shell import main
+
+    text = VALID.replace("horizon: 90d", "horizon: 3y").replace(
+        "      laycan_spread: 2d\n", "      laycan_spread: 2d\n      nomination:\n        emergency:\n"
+        "          when: [{closure: pivdennyi}]\n          cargoes: 100\n", 1)
+    text += ("  - name: pivdennyi-blink\n    target: pivdennyi\n    kind: closure\n"
+             "    recurring: {start: 2021-01-02, every: 2h, duration: 1h}\n")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    (p,) = info.value.problems
+    assert p.path == ("shipping", "programmes", 0, "nomination", "emergency", "cargoes")
+    assert p.line == text.splitlines().index("          cargoes: 100") + 1
+    assert "emergency cargoes" in p.message and "limits.max_memory" in p.message
+    assert main(["validate", str(path)]) == 2
+
+
+def test_the_running_in_flight_book_is_the_scan_of_every_cargo_at_every_review(monkeypatch) -> None:
+    """The desk keeps its in-flight cargoes as a running book instead of rescanning every
+    cargo and voyage at each review.  The definition is the scan: the rows decided by now
+    (a calendar lifting at its laycan) whose tanker has not started discharging.  Over 60
+    days of a reorder programme with random lead times and an emergency on S's cut, beside
+    a watched calendar programme, every call of the book gives exactly the scan's list, and
+    the run gives enough cargoes, in flight and discharged, for the comparison to bite."""
+    from sim.model.nomination import Desk
+
+    book = Desk._in_flight
+    calls: list[int] = []
+
+    def checked(self: Desk, prog: Any) -> list:
+        got = book(self, prog)
+        now = float(self.env.now)
+        started = {v.tanker for v in self.voyages
+                   if v.programme == prog.name and not math.isnan(v.discharge_start_h)}
+        scan = [c for c in self.cargoes if c.programme == prog.name and c.decided_h <= now
+                and c.tanker not in started]
+        assert got == scan, (now, prog.name)
+        calls.append(len(got))
+        return got
+
+    monkeypatch.setattr(Desk, "_in_flight", checked)
+    half_fed = copy.deepcopy(WITH_SOURCE)
+    half_fed["sources"][0]["rate"] = half_fed["pipelines"][1]["capacity"] = "6 kt/d"
+    ship = copy.deepcopy(REORDER)
+    nom = ship["programmes"][0]["nomination"]
+    nom.update(lead_time={"uniform": ["40h", "80h"]}, max_in_flight=3,
+               emergency={"when": [{"supply_cut": "S"}], "cargoes": 2, "spacing": "1d"})
+    ship["programmes"].append({"name": "Q", "every": "9d", "first": "2d", "load_ports": [{"terminal": "A"}],
+                               "discharge_port": "B", "tanker": TANKER, "laycan_spread": "3d",
+                               "nomination": {"watch": "R"}})
+    rec = simulate(scenario(half_fed, shipping=ship, horizon="60d", disruptions=cut(0.0, "4d", "2d")), SEED)
+    assert len(calls) > 60 and max(calls) >= 3 and 0 in calls
+    assert sum(1 for v in voyage_dicts(rec) if not math.isnan(v["discharge_start_h"])) > 10
+    assert abs(imbalance_t(rec.balance)) < 1e-6
+
+
+# --------------------------------------------------------------------------- wordings (review follow-ups)
+
+
+def test_a_bad_trigger_gives_its_own_error_not_a_false_empty_list(tmp_path: Path) -> None:
+    """pydantic calls a list whose only item failed "too short after validation"; that
+    second error was false (the list has an item).  Only the item's error remains, and an
+    empty list still says what it needs."""
+    (p,) = problems_of(tmp_path, "nomination:\n  emergency:\n    when: [{closure: wrep, below: 0.5}]\n")
+    assert p.path[-2:] == ("when", 0) and p.message == "'below' only applies to a supply_cut trigger"
+    (empty,) = problems_of(tmp_path, "nomination:\n  emergency:\n    when: []\n")
+    assert empty.path[-1] == "when" and empty.message == "needs at least 1 item (got an empty list)"
+
+
+def test_a_review_under_an_hour_names_the_minimum_with_its_unit(tmp_path: Path) -> None:
+    """``review`` is bounded at 1 h, stored in hours: the bound is worded in hours, with
+    the field's unit as the hint, not as a bare "at least 1"."""
+    (p,) = problems_of(tmp_path, """\
+        nomination: {policy: reorder, watch: mozyr, reorder_point: {cover: 5d},
+                     order_up_to: {cover: 9d}, lead_time: 10d, review: 1s}
+        """)
+    assert p.path[-1] == "review" and p.message == "must be at least 1h (got '1s')"
+    assert p.hint is not None and p.hint.startswith("duration:")
+
+
+def test_bad_kinds_counts_and_names_read_as_the_language_speaks(tmp_path: Path) -> None:
+    """Hostile values on the review's fields: a fractional or unparsable count, an empty
+    name, each a problem in plain words at its field."""
+    (frac,) = problems_of(tmp_path, "nomination:\n  emergency: {when: [{closure: wrep}], cargoes: 2.5}\n")
+    assert frac.path[-1] == "cargoes" and frac.message == "must be a whole number (got 2.5)"
+    (huge,) = problems_of(tmp_path, "nomination:\n  emergency: {when: [{closure: wrep}], cargoes: 1e30}\n")
+    assert huge.message == "must be a whole number (got '1e30')"
+    (empty,) = problems_of(tmp_path, "nomination: {watch: ''}\n")
+    assert empty.path[-1] == "watch" and empty.message == "must not be empty"
+
+
+def test_an_unknown_contract_kind_is_placed_at_its_key_with_the_valid_kinds(tmp_path: Path) -> None:
+    """A misspelt discriminator (``kind: topup``) was pydantic's "Input tag 'topup' found
+    using 'kind' does not match any of the expected tags" at the whole contract; it is now
+    at the ``kind`` line, with the kinds and a did-you-mean; a missing kind lists them."""
+    text = VALID.replace("      rate: 100 kb/d\n", "      rate: 100 kb/d\n      contract: {kind: topup}\n", 1)
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    (p,) = info.value.problems
+    assert p.path == ("network", "sources", 0, "contract", "kind")
+    assert p.message == "unknown kind 'topup': use one of fixed, top_up" and p.hint == "did you mean 'top_up'?"
+    path.write_text(text.replace("{kind: topup}", "{note: none}"))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    (p,) = info.value.problems
+    assert p.message == "missing required key 'kind': use one of fixed, top_up"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["n-1", "--to", ","], "error: --to ',' names no refinery: give one or more of mozyr, naftan, separated by "
+                           "commas, or leave --to out for all of them"),
+    (["capacity", "--to", " , "], "error: --to ' , ' names no refinery: give one or more of mozyr, naftan"),
+    (["capacity", "--from", ","], "error: --from ',' names no source: give one or more of sangachal_wrep, "),
+    (["n-1", "--to", "mozir"], "error: unknown refinery 'mozir'; refineries: mozyr, naftan"),
+], ids=["n-1-comma", "capacity-to-blank", "capacity-from-comma", "n-1-unknown"])
+def test_an_option_naming_no_refinery_says_which_option_and_the_valid_names(argv, message, capsys) -> None:
+    """``--to ","`` used to say "the scenario has no refinery" (n-1) or give a max-flow of
+    0 t/d (capacity); it is the option that names nothing, exit 2."""
+    from sim.cli.shell import main
+
+    assert main([argv[0], "scenarios/baseline.yaml", *argv[1:]]) == 2
+    assert capsys.readouterr().err.startswith(message)

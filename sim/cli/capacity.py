@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sim.errors import UserError
+
 
 def register(subparsers: Any) -> None:
     """Add ``capacity`` and ``n-1`` to the ``routesim`` command line."""
@@ -47,8 +49,17 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_n_minus_1)
 
 
-def _names(text: str | None) -> list[str] | None:
-    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+def _names(text: str | None, option: str, kind: str, valid: list[str]) -> list[str] | None:
+    """The comma-separated names of ``option`` (None when it is not given).  An option that
+    names nothing (``--to ","``) is a mistake, not "none of them": it would give a max-flow
+    of 0 or an area with no refinery, so it is refused with the names that would do."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UserError(f"{option} {text!r} names no {kind}: give one or more of {', '.join(valid) or '(none)'}, "
+                        f"separated by commas, or leave {option} out for all of them")
+    return names
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
@@ -56,7 +67,9 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     from sim.scenario.capacity import max_flow
 
     scenario = prepare(args.scenario, args.overrides).scenario
-    result = max_flow(scenario, sources=_names(args.sources), sinks=_names(args.sinks))
+    net = scenario.network
+    result = max_flow(scenario, sources=_names(args.sources, "--from", "source", [x.name for x in net.sources]),
+                      sinks=_names(args.sinks, "--to", "refinery", [x.name for x in net.refineries]))
     print(f"max-flow: {result.value_t_per_day:,.0f} t/d ({result.value_mt_per_year:.2f} Mt/y)")
     print(f"binding (min cut): {', '.join(result.binding) or 'nothing'}")
     print(f"{'facility':<22} {'what':<18} {'capacity t/d':>13} {'flow t/d':>11}  on cut")
@@ -71,7 +84,7 @@ def _cmd_n_minus_1(args: argparse.Namespace) -> int:
     from sim.scenario.security import STANDARD_PCT, n_minus_1
 
     scenario = prepare(args.scenario, args.overrides).scenario
-    r = n_minus_1(scenario, _names(args.sinks))
+    r = n_minus_1(scenario, _names(args.sinks, "--to", "refinery", [x.name for x in scenario.network.refineries]))
     verdict = "meets" if r.meets_standard else "fails"
     print(f"area: {', '.join(r.refineries)}; peak demand {r.demand_t_per_day:,.0f} t/d "
           f"({r.demand_t_per_day * 365 / 1e6:.2f} Mt/y)")

@@ -65,6 +65,7 @@ never move the reorder cargoes' ones.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, fields
@@ -138,14 +139,25 @@ class Desk:
         self._named: dict[tuple[str, str], int] = {}  # (programme, kind) -> cargoes of that kind so far
         self._pipes = [(p.from_, p.to) for p in scenario.network.pipelines]
         self._known: dict[str, list[tuple[float, float]]] | None = None
+        # the running in-flight book (see _in_flight), per programme name
+        self._undecided: dict[str, list[tuple[float, int, Cargo]]] = {}  # heap: (decided_h, index, cargo)
+        self._flying: dict[str, dict[int, Cargo]] = {}  # index in self.cargoes -> decided, not discharging
+        self._open: dict[str, list[Voyage]] = {}  # voyages not yet seen discharging
+        self._started: dict[str, set[str]] = {}  # tankers seen discharging
+        self._voyages_seen = 0  # voyages filed into self._open so far
 
     # -- recording ------------------------------------------------------------------------
     def calendar(self, prog: sc.Programme, tanker: str, laycan_h: float) -> Cargo:
         """The row of one calendar lifting (decided with the calendar: ``decided_h`` = laycan)."""
         c = Cargo(prog.name, tanker, float(laycan_h), "calendar", "calendar", laycan_h=float(laycan_h),
                   cargo_t=prog.tanker.cargo_t)
-        self.cargoes.append(c)
+        self._add(c)
         return c
+
+    def _add(self, c: Cargo) -> None:
+        """File a new row: in the table, and in the in-flight book once decided."""
+        heapq.heappush(self._undecided.setdefault(c.programme, []), (c.decided_h, len(self.cargoes), c))
+        self.cargoes.append(c)
 
     # -- policies -------------------------------------------------------------------------
     def start(self, prog: sc.Programme, launch: Launch) -> None:
@@ -199,7 +211,7 @@ class Desk:
         c = Cargo(prog.name, tanker, now, prog.policy, trigger, watch=(nom.watch or "") if nom else "",
                   stock_t=seen[0], cover_d=seen[1], position_t=seen[2], lead_time_h=lead_h,
                   laycan_h=now + lead_h, cargo_t=prog.tanker.cargo_t)
-        self.cargoes.append(c)
+        self._add(c)
         launch(tanker, now + lead_h, pick, c)
 
     # -- what the desk sees ---------------------------------------------------------------
@@ -220,12 +232,35 @@ class Desk:
         return len(self._in_flight(prog))
 
     def _in_flight(self, prog: sc.Programme) -> list[Cargo]:
-        """Decided by now (a calendar lifting at its laycan) and not yet discharging."""
+        """Decided by now (a calendar lifting at its laycan) and not yet discharging, in the
+        table's order.  Kept as a running book rather than a scan of every cargo and voyage
+        at every review (quadratic in cargoes): new voyages are filed by programme once, a
+        programme's voyages are looked at until their discharge starts, and its cargoes wait
+        on a heap by decision time until they are decided; the work of a review is the
+        cargoes in flight and the voyages started since the last one."""
         now = float(self.env.now)
-        started = {v.tanker for v in self.voyages
-                   if v.programme == prog.name and not math.isnan(v.discharge_start_h)}
-        return [c for c in self.cargoes
-                if c.programme == prog.name and c.decided_h <= now and c.tanker not in started]
+        name = prog.name
+        for v in self.voyages[self._voyages_seen:]:
+            self._open.setdefault(v.programme, []).append(v)
+        self._voyages_seen = len(self.voyages)
+        started = self._started.setdefault(name, set())
+        flying = self._flying.setdefault(name, {})
+        still: list[Voyage] = []
+        for v in self._open.get(name, ()):
+            if math.isnan(v.discharge_start_h):
+                still.append(v)
+            else:
+                started.add(v.tanker)
+        if len(still) < len(self._open.get(name, ())):
+            self._open[name] = still
+            for i in [i for i, c in flying.items() if c.tanker in started]:
+                del flying[i]
+        heap = self._undecided.get(name, [])
+        while heap and heap[0][0] <= now:
+            _, i, c = heapq.heappop(heap)
+            if c.tanker not in started:
+                flying[i] = c
+        return [flying[i] for i in sorted(flying)]
 
     def position(self, prog: sc.Programme) -> tuple[float, float, float]:
         """(stock of the watched facility, its days of cover (NaN for a terminal), the

@@ -105,7 +105,7 @@ COST_KPIS: dict[str, KpiFormat] = {
     "landed_cost_usd_per_t": KpiFormat("landed cost", "$/t", 1.0, 1),
 }
 KPIS.update(COST_KPIS)
-_LANDED = re.compile(r"^landed_cost_(?P<dim>origin|route)_(?P<label>.+)_usd_per_t$")
+_LANDED = re.compile(r"^landed_cost_(?P<dim>origin|route|refinery)_(?P<label>.+)_usd_per_t$")
 
 # The run policies' figures (sim.results.metrics): tonnes a planned cut chose not to run and
 # the days it did, apart from the forced shortfall (``shortfall_t``, the tank at its floor).

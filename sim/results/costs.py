@@ -21,7 +21,8 @@ the model.  Figures (US dollars; every one defined in words in README.md, "Costs
   compares, :mod:`sim.analysis.attribution`).  A part the scenario does not
   price has no column and adds nothing.
 * **landed cost per tonne** (``landed_cost_usd_per_t``, and ``landed_cost_origin_<o>_usd_per_t``,
-  ``landed_cost_route_<r>_usd_per_t``): the tonne-weighted mean, over the crude delivered into
+  ``landed_cost_route_<r>_usd_per_t``, ``landed_cost_refinery_<f>_usd_per_t``, the last over
+  the crude delivered into refinery f only): the tonne-weighted mean, over the crude delivered into
   the refineries (``Records.delivered_by_origin``), of each tonne's price + freight + port dues
   + tariffs + rail along its route (:func:`route_path`).  The sea part of a (load port,
   discharge port) pair is the freight and port dues of the voyages that completed on it
@@ -288,7 +289,7 @@ def cost_kpis(records: Records, scenario: Scenario, voyages: Columns, kpis: Mapp
     unit = landed_unit_costs(scenario, delivered, sea_cost_per_t(voyages))
     items = [(key, t, unit[key]) for key, t in delivered.items() if t > 0]
     out["landed_cost_usd_per_t"] = _weighted([(t, u) for _k, t, u in items])
-    for dim, index in (("origin", 1), ("route", 2)):
+    for dim, index in (("origin", 1), ("route", 2), ("refinery", 0)):
         for label in dict.fromkeys(k[index] for k, _t, _u in items):
             out[f"landed_cost_{dim}_{slug(label)}_usd_per_t"] = _weighted(
                 [(t, u) for k, t, u in items if k[index] == label])

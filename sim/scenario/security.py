@@ -91,6 +91,8 @@ def n_minus_1(s: sc.Scenario, refineries: Iterable[str] | None = None) -> NMinus
     unknown = [n for n in chosen if n not in by_name]
     if unknown:
         raise UserError(f"unknown refinery {', '.join(map(repr, unknown))}; refineries: {', '.join(by_name)}")
+    if not chosen and refineries is not None and by_name:
+        raise UserError(f"no refinery given for the calculated area: name one or more of {', '.join(by_name)}")
     if not chosen:
         raise UserError("the scenario has no refinery: N-1 needs a demand to cover")
     demand = sum(peak_demand_t_per_day(by_name[n]) for n in chosen)

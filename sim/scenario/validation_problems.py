@@ -22,8 +22,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from sim import units
 from sim.errors import Problem
 from sim.scenario.language import Scenario, reference_problems
+from sim.scenario.quantities import Unit, unit_in
 from sim.scenario.yaml_reader import MISSING, plain, position_of, problem_at, value_at
 
 _NONE = type(None)
@@ -183,6 +185,33 @@ def _example(name: str, f: Any) -> str | None:
     return None
 
 
+def _unit(w: _Walk) -> Unit | None:
+    """The unit of the field an error is about (None for a plain number)."""
+    if w.field is None:
+        return None
+    found = next((m for m in w.field.metadata if isinstance(m, Unit)), None)
+    return found if found is not None else unit_in(w.field.annotation)
+
+
+def _in_unit(x: float, unit: Unit) -> str:
+    """A number in a field's internal unit, as the scenario could write it: ``1h``, ``16 MiB``."""
+    if unit.internal == "B":
+        return units.format_bytes(x)
+    if unit.internal == "h":
+        return f"{x:g}h"
+    return f"{x:g} {unit.internal}"
+
+
+def _tags(w: _Walk, disc: str) -> list[str]:
+    """The values a discriminated union's key ``disc`` takes (each member's Literal)."""
+    out: list[str] = []
+    for member in typing.get_args(_unwrap(w.field.annotation)) if w.field is not None else ():
+        f = _field(_unwrap(member), disc) if _is_model(_unwrap(member)) else None
+        if f is not None and typing.get_origin(f.annotation) is typing.Literal:
+            out += [str(a) for a in typing.get_args(f.annotation)]
+    return out
+
+
 _BOUND_WORDS = {
     "greater_than": ("gt", "must be greater than"),
     "greater_than_equal": ("ge", "must be at least"),
@@ -227,6 +256,10 @@ def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
         bound = ctx.get(ck)
         if typ == "greater_than_equal" and bound == 0:
             return f"must not be negative{got_s}", None
+        unit = _unit(w)
+        if unit is not None and isinstance(bound, (int, float)) and bound != 0:
+            # the bound is in the field's internal unit, which the file may not write in (0 is 0 in any)
+            return f"{words} {_in_unit(float(bound), unit)}{got_s}", unit.description
         return f"{words} {bound:g}{got_s}" if isinstance(bound, (int, float)) else f"{words} {bound}{got_s}", None
     if typ == "finite_number":
         return f"must be a finite number{got_s}", None
@@ -244,6 +277,25 @@ def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
         return f"expected a list ('- item' lines, or [a, b]), got {_kind(got)}", None
     if typ == "invalid_key":
         return f"a key must be text, not {_short(got)}", None
+    if typ == "too_short" and isinstance(ctx.get("min_length"), int):
+        n = ctx["min_length"]
+        return f"needs at least {n} item{'' if n == 1 else 's'} (got {_kind(got) if got else 'an empty list'})", None
+    if typ == "string_too_short" and ctx.get("min_length") == 1:
+        return "must not be empty", None
+    if typ in ("int_parsing", "int_type", "int_from_float"):
+        return f"must be a whole number{got_s}", None
+    if typ == "float_parsing":
+        return f"should be a valid number{got_s}", None
+    if typ in ("union_tag_invalid", "union_tag_not_found"):
+        disc = str(ctx.get("discriminator", "")).strip("'")
+        options = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        if typ == "union_tag_not_found":
+            options = options or _tags(w, disc)
+            return f"missing required key {disc!r}" + (f": use one of {', '.join(options)}" if options else ""), None
+        tag = str(ctx.get("tag", ""))
+        near = get_close_matches(tag, options, n=1, cutoff=0.5)
+        return (f"unknown {disc} {tag!r}: use one of {', '.join(options)}",
+                f"did you mean {near[0]!r}?" if near else None)
     if typ in ("string_too_short", "string_too_long", "too_short", "too_long"):
         return re.sub(r"^(Input|String|Tuple|List) should", "should", err["msg"]) + got_s, None
     return re.sub(r"^Input should", "should", err["msg"]) + got_s, None
@@ -267,10 +319,20 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
             branches = points[tuple(e["loc"][:i])]
             if branches[tag] == 0 and any(d > 0 for d in branches.values()):
                 keep[n] = False
+    # A list whose item failed is "too short after validation" to pydantic (the failed item
+    # does not count): with the item's own error beside it, that second error is false.
+    above = {w.clean[:k] for n, w in enumerate(walks) if keep[n] for k in range(len(w.clean))}
+    for n, (e, w) in enumerate(zip(errors, walks, strict=True)):
+        if e["type"] == "too_short" and w.clean in above:
+            keep[n] = False
     # what remains: one problem per path; union branches that all failed at the type
     # check become one "expected X or Y" problem
     slots: dict[tuple, list[tuple[ErrorDetails, _Walk]]] = {}
     for n, (e, w) in enumerate(zip(errors, walks, strict=True)):
+        if e["type"] == "union_tag_invalid":  # an unknown 'kind': at the key that holds it
+            disc = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
+            if value_at(tree, (*w.clean, disc)) is not MISSING:
+                w = _Walk((*w.clean, disc), w.tags, None, None, False)
         if keep[n]:
             slot = (w.clean,) if w.tags else (w.clean, n)
             slots.setdefault(slot, []).append((e, w))

@@ -56,6 +56,13 @@ def estimate_work(scenario: sc.Scenario) -> Work:
                 "every" if p.every_h is not None else "interarrival" if p.interarrival is not None else "dates")
         parts.append((path, f"programme {p.name!r}: {_count(n)} liftings", n, EVENTS_PER_VOYAGE * n,
                       BYTES_PER_VOYAGE * n, "lift less often"))
+        extra = emergency_count(p, scenario)
+        if extra:
+            parts.append((("shipping", "programmes", i, "nomination", "emergency", "cargoes"),
+                          f"programme {p.name!r}: up to {_count(extra)} emergency cargoes", extra,
+                          EVENTS_PER_VOYAGE * extra, BYTES_PER_VOYAGE * extra,
+                          "nominate fewer emergency cargoes per activation or make the triggering "
+                          "disruptions less frequent"))
         burst = reorder_burst(p, scenario)
         if burst:
             parts.append((("shipping", "programmes", i, "nomination", "order_up_to"),
@@ -90,13 +97,7 @@ def estimate_work(scenario: sc.Scenario) -> Work:
     parts.append((("horizon",), f"the horizon: {_count(days)} days", days, EVENTS_PER_DAY * days + 2 * steps,
                   BYTES_PER_SERIES_DAY * series * days, "shorten the horizon"))
     for i, d in enumerate(scenario.disruptions):
-        if d.stochastic is not None:
-            count = expected_count(d, scenario)
-        elif d.recurring is not None:
-            count = scenario.horizon_h / d.recurring.every_h + 1.0
-        else:
-            count = 1.0
-        n = count * max(1, len(scenario.resolve_targets(d)))
+        n = activation_count(d, scenario) * max(1, len(scenario.resolve_targets(d)))
         parts.append((("disruptions", i), f"disruption {d.name!r}: {_count(n)} activations", n, 4.0 * n,
                       BYTES_PER_ACTIVATION * n, "make it less frequent"))
     events = sum(p[3] for p in parts)
@@ -189,6 +190,35 @@ def reorder_burst(prog: sc.Programme, scenario: sc.Scenario) -> float:
         big_s_t = ref.min_stock_t + level.cover_h / 24.0 * ref.demand_t_per_day
     n = math.ceil(big_s_t / prog.tanker.cargo_t - 1e-9) if math.isfinite(big_s_t) else math.inf
     return float(n if nom.max_in_flight is None else min(n, nom.max_in_flight))
+
+
+def activation_count(disruption: sc.Disruption, scenario: sc.Scenario) -> float:
+    """How many times a disruption acts over the horizon: the expected count of a
+    stochastic one, ``horizon / every + 1`` of a recurring one, else 1."""
+    if disruption.stochastic is not None:
+        return expected_count(disruption, scenario)
+    if disruption.recurring is not None:
+        return scenario.horizon_h / disruption.recurring.every_h + 1.0
+    return 1.0
+
+
+def emergency_count(prog: sc.Programme, scenario: sc.Scenario) -> float:
+    """The most emergency cargoes a programme's ``nomination.emergency`` block can nominate:
+    ``cargoes`` per firing of each trigger, and a trigger fires at most once per activation
+    of a disruption acting on its facility (it fires when its condition starts to hold,
+    which only a disruption's start can cause, and re-arms only when it clears); 0 without
+    an emergency block.  The guard must see a trigger on a disruption that acts every hour
+    before the model starts a voyage process per cargo."""
+    nom = prog.nomination
+    if nom is None or nom.emergency is None:
+        return 0.0
+    acting: dict[str, float] = {}  # facility -> activations of the disruptions acting on it
+    for d in scenario.disruptions:
+        n = activation_count(d, scenario)
+        for target in scenario.resolve_targets(d):
+            acting[target] = acting.get(target, 0.0) + n
+    firings = sum(acting.get(trig.facility, 0.0) for trig in nom.emergency.when)
+    return float(nom.emergency.cargoes * firings)
 
 
 def cycle_h(ship: sc.Tanker, load: sc.Terminal, discharge: sc.Terminal, leg: sc.SeaLeg) -> float:
