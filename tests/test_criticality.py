@@ -133,8 +133,10 @@ def test_closure_is_added_without_touching_the_scenario(tmp_path):
 def test_bad_options_are_clear_errors(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(SCENARIO, encoding="utf-8")
-    with pytest.raises(UserError, match="unknown facility: lnie"):
+    with pytest.raises(UserError, match=r"--facility: unknown facility 'lnie' \(did you mean 'line'\?\)"):
         criticality(path, facilities=["lnie"], out=tmp_path / "a", executor="serial")
+    with pytest.raises(UserError, match=r"--facility: unknown facility ''; the scenario has "):
+        criticality(path, facilities=[""], out=tmp_path / "a2", executor="serial")  # an empty name is shown as ''
     with pytest.raises(UserError, match="outside the scenario's horizon"):
         criticality(path, at="2021-03-01", out=tmp_path / "b", executor="serial")
     with pytest.raises(UserError, match="--duration"):

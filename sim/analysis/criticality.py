@@ -29,6 +29,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,10 @@ def criticality(
     chosen = list(facilities) if facilities else all_names
     unknown = [f for f in chosen if f not in section]
     if unknown:
-        raise UserError(f"unknown facilit{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}; "
+        named = ", ".join(repr(f) for f in unknown)  # repr: an empty or blank name shows as ''
+        near = [m for f in unknown for m in get_close_matches(f, all_names, n=1, cutoff=0.6)]
+        hint = f" (did you mean {', '.join(repr(m) for m in near)}?)" if near else ""
+        raise UserError(f"--facility: unknown facilit{'y' if len(unknown) == 1 else 'ies'} {named}{hint}; "
                         f"the scenario has {', '.join(all_names)}")
     n = int(replications if replications is not None else scenario.replications)
     s = int(seed if seed is not None else scenario.seed)
