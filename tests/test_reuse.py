@@ -167,3 +167,26 @@ def test_rerun_base_on_the_command_line_computes_the_base(saved, tmp_path, capsy
     code = main(["criticality", str(path), "-n", "3", "--seed", "5", "--facility", "wrep", "--executor", "serial",
                  "--results", str(root), "--out", str(tmp_path / "d"), "-q"])
     assert code == 0 and "reused the complete run" in capsys.readouterr().err
+
+
+def _other_draws(scenario, seed_seq, **kwargs):
+    """A caller's own model: the built-in one on other random numbers than it is given."""
+    import numpy as np
+
+    from sim.model import simulate
+
+    return simulate(scenario, np.random.SeedSequence([99, *seed_seq.spawn_key]), **kwargs)
+
+
+def test_a_run_made_by_a_custom_model_is_never_reused(saved, tmp_path):
+    """A complete run of the same scenario, seed and replications made by a caller's own
+    ``model=`` (here drawing other random numbers) holds numbers the built-in model would not
+    compute: it names itself as such and an analysis computes its base instead."""
+    path, _, _ = saved
+    root = tmp_path / "results"
+    custom = runner.run(path, replications=3, seed=5, executor="serial", results_root=root, progress=False,
+                        model=_other_draws)
+    assert custom.manifest["versions"][reuse.SOURCE_KEY] == reuse.CUSTOM_MODEL
+    why = reuse.reuse_problem(custom.path, custom.manifest["scenario_hash"], 5, 3, False)
+    assert why is not None and "model=" in why
+    assert reuse.find_reusable(runner.prepare(path).scenario, 5, 3, root=root) is None

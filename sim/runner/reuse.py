@@ -14,16 +14,17 @@ first that does not):
   replication done and no failure, and has this store's format version;
 * its scenario hash, seed, replications and ``held_back`` are the ones asked for, and its
   ``scenario.yaml`` still has that hash (an edited file is refused);
-* it was made by the same code: the same versions of Python and of the packages that shape
-  the numbers, and the same routesim source (:func:`source_fingerprint`, which the runner
+* it was made by the built-in model (a run of a Python caller's ``model=`` records
+  :data:`CUSTOM_MODEL` as its source) and by the same code: the same versions of Python
+  and of the packages that shape the numbers, and the same routesim source (:func:`source_fingerprint`, which the runner
   records in the manifest's ``versions`` as ``routesim_source``; runs made before it was
   recorded are never reused);
 * every table the manifest lists is a readable Parquet file (its footer is read), the
   ``kpis`` table holds exactly replications ``0 .. n-1``, ``summary.json`` exists, and no
   part files are left over.
 
-Only the built-in model is reused (a Python caller's ``model=`` is code a folder cannot
-name).  The copy uses hard links where the file system allows (the store never rewrites a
+Only the built-in model is reused, on either side (a Python caller's ``model=`` is code a
+folder cannot name).  The copy uses hard links where the file system allows (the store never rewrites a
 finished file in place: it writes a new file and renames it), else plain copies.
 """
 
@@ -41,6 +42,9 @@ from sim.scenario.language import Scenario
 
 SOURCE_KEY = "routesim_source"  # the key of the source fingerprint in a manifest's ``versions``
 NOT_COMPARED = frozenset({"dask", "distributed"})  # installed or not, they do not shape the numbers
+# what a run made by a caller's own ``model=`` records as its source: its numbers are not the
+# built-in model's, so it is never reused for a run of the built-in model
+CUSTOM_MODEL = "custom model"
 
 
 @functools.cache
@@ -58,9 +62,10 @@ def source_fingerprint() -> str:
     return h.hexdigest()[:32]
 
 
-def code_versions() -> dict[str, str]:
-    """What the runner records in ``versions``: the package versions and the source fingerprint."""
-    return {**store.package_versions(), SOURCE_KEY: source_fingerprint()}
+def code_versions(custom_model: bool = False) -> dict[str, str]:
+    """What the runner records in ``versions``: the package versions and the source
+    fingerprint (:data:`CUSTOM_MODEL` instead for a run of a caller's own ``model=``)."""
+    return {**store.package_versions(), SOURCE_KEY: CUSTOM_MODEL if custom_model else source_fingerprint()}
 
 
 def _compared(versions: dict[str, str]) -> dict[str, str]:
@@ -91,6 +96,8 @@ def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int
             return f"its {name} is {got!r}, not {want!r}"
     if not m.versions or SOURCE_KEY not in m.versions:
         return "its manifest does not record the routesim source it was made by"
+    if m.versions[SOURCE_KEY] == CUSTOM_MODEL:
+        return "it was made by a caller's own model (model=), not the built-in one"
     if _compared(m.versions) != _compared(code_versions()):
         return "it was made by other code (routesim source or package versions differ)"
     try:
