@@ -97,6 +97,11 @@ def _parts_left(f):
     (f / store.PARTS).mkdir()
 
 
+def _linked_table(f):  # a link could point at another run's table, or anywhere
+    (f / "kpis.parquet").rename(f.parent / "elsewhere.parquet")
+    (f / "kpis.parquet").symlink_to(f.parent / "elsewhere.parquet")
+
+
 def _bad_manifest(f):
     edit_manifest(f, seed=-1)
 
@@ -115,6 +120,7 @@ def _bad_manifest(f):
     (_kpis_missing_a_row, {}, "does not hold replications 0 to 2 once each"),
     (_no_summary, {}, "summary.json is missing"),
     (_parts_left, {}, "part files are left over"),
+    (_linked_table, {}, "kpis.parquet is a link"),
     (_bad_manifest, {}, "its manifest does not validate"),
 ])
 def test_a_run_is_reused_only_when_every_check_holds(saved, tmp_path, damage, asked, why):
@@ -190,3 +196,22 @@ def test_a_run_made_by_a_custom_model_is_never_reused(saved, tmp_path):
     why = reuse.reuse_problem(custom.path, custom.manifest["scenario_hash"], 5, 3, False)
     assert why is not None and "model=" in why
     assert reuse.find_reusable(runner.prepare(path).scenario, 5, 3, root=root) is None
+
+
+def test_the_copy_takes_the_runs_own_files_only(saved, tmp_path):
+    """A folder or a link left in a run folder (a shared results folder could hold a link
+    to anywhere) is not copied with the run; the run's files are, and it opens complete."""
+    _, _, res = saved
+    src = tmp_path / "src"
+    shutil.copytree(res.path, src)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not the run's")
+    (src / "everything").symlink_to(outside, target_is_directory=True)
+    (src / "note.txt").symlink_to(outside / "secret.txt")
+    (src / "charts").mkdir()
+    reuse.copy_run(src, tmp_path / "dst")
+    names = {p.name for p in (tmp_path / "dst").iterdir()}
+    assert not names & {"everything", "note.txt", "charts"}
+    assert {f"{t}.parquet" for t in store.TABLES} | {"manifest.json", "scenario.yaml", "summary.json"} <= names
+    same_tables(res, store.open_run(tmp_path / "dst"))

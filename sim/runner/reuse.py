@@ -19,7 +19,8 @@ first that does not):
   and of the packages that shape the numbers, and the same routesim source (:func:`source_fingerprint`, which the runner
   records in the manifest's ``versions`` as ``routesim_source``; runs made before it was
   recorded are never reused);
-* every table the manifest lists is a readable Parquet file (its footer is read), the
+* every table the manifest lists is a readable Parquet file (its footer is read) and, like
+  the manifest, ``scenario.yaml`` and ``summary.json``, a file of its own (not a link), the
   ``kpis`` table holds exactly replications ``0 .. n-1``, ``summary.json`` exists, and no
   part files are left over.
 
@@ -107,6 +108,10 @@ def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int
             return "its scenario.yaml was edited after the run (its hash no longer matches)"
     except (ScenarioError, UserError, OSError) as e:
         return f"its scenario.yaml does not load ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    own = ("manifest.json", "scenario.yaml", "summary.json", *(f"{t}.parquet" for t in m.tables or store.TABLES))
+    linked = next((name for name in own if (folder / name).is_symlink()), None)
+    if linked is not None:  # a link could point anywhere (and change); the copy takes only files
+        return f"{linked} is a link, not a file of the run's own"
     if (folder / store.PARTS).exists():
         return "part files are left over in it"
     if not (folder / "summary.json").is_file():
@@ -174,15 +179,13 @@ def _link_or_copy(src: str, dst: str) -> None:
 def copy_run(src: Path, dst: Path) -> None:
     """The finished run ``src`` into the new folder ``dst`` (hard links where possible), its
     manifest last, so a copy cut short is not a complete run; the lock file, its pid note
-    and the run marker are ``dst``'s own."""
+    and the run marker are ``dst``'s own.  Only the regular files at its top are copied (a
+    run's tables, scenario and summary are all there): not a folder nor a link, which in a
+    shared results folder could lead anywhere (and copy the whole of it)."""
     dst.mkdir(parents=True, exist_ok=True)
     skip = {store.LOCK, store.LOCK_PID, store.RUN_MARKER, "manifest.json"}
     for item in src.iterdir():
-        if item.name in skip:
+        if item.name in skip or item.is_symlink() or not item.is_file():
             continue
-        target = dst / item.name
-        if item.is_dir():
-            shutil.copytree(item, target, copy_function=_link_or_copy, dirs_exist_ok=True)
-        else:
-            _link_or_copy(str(item), str(target))
+        _link_or_copy(str(item), str(dst / item.name))
     shutil.copy2(src / "manifest.json", dst / "manifest.json")  # a copy: dst's manifest is its own file
