@@ -102,6 +102,11 @@ def _linked_table(f):  # a link could point at another run's table, or anywhere
     (f / "kpis.parquet").symlink_to(f.parent / "elsewhere.parquet")
 
 
+def _fewer_tables(f):  # a listed subset would leave the others unchecked (and missing from the copy)
+    edit_manifest(f, tables=["kpis"])
+    (f / "timeseries.parquet").unlink()
+
+
 def _bad_manifest(f):
     edit_manifest(f, seed=-1)
 
@@ -121,6 +126,7 @@ def _bad_manifest(f):
     (_no_summary, {}, "summary.json is missing"),
     (_parts_left, {}, "part files are left over"),
     (_linked_table, {}, "kpis.parquet is a link"),
+    (_fewer_tables, {}, "its manifest lists the tables ['kpis']"),
     (_bad_manifest, {}, "its manifest does not validate"),
 ])
 def test_a_run_is_reused_only_when_every_check_holds(saved, tmp_path, damage, asked, why):

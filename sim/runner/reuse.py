@@ -16,17 +16,18 @@ first that does not):
   ``scenario.yaml`` still has that hash (an edited file is refused);
 * it was made by the built-in model (a run of a Python caller's ``model=`` records
   :data:`CUSTOM_MODEL` as its source) and by the same code: the same versions of Python
-  and of the packages that shape the numbers, and the same routesim source (:func:`source_fingerprint`, which the runner
-  records in the manifest's ``versions`` as ``routesim_source``; runs made before it was
-  recorded are never reused);
-* every table the manifest lists is a readable Parquet file (its footer is read) and, like
-  the manifest, ``scenario.yaml`` and ``summary.json``, a file of its own (not a link), the
-  ``kpis`` table holds exactly replications ``0 .. n-1``, ``summary.json`` exists, and no
-  part files are left over.
+  and of the packages that shape the numbers, and the same routesim source
+  (:func:`source_fingerprint`, which the runner records in the manifest's ``versions`` as
+  ``routesim_source``; runs made before it was recorded are never reused);
+* the manifest lists every table this code writes, each a readable Parquet file (its
+  footer is read) and, like the manifest, ``scenario.yaml`` and ``summary.json``, a file of
+  its own (not a link); the ``kpis`` table holds exactly replications ``0 .. n-1``,
+  ``summary.json`` exists, and no part files are left over.
 
 Only the built-in model is reused, on either side (a Python caller's ``model=`` is code a
-folder cannot name).  The copy uses hard links where the file system allows (the store never rewrites a
-finished file in place: it writes a new file and renames it), else plain copies.
+folder cannot name).  The copy uses hard links where the file system allows (the store
+never rewrites a finished file in place: it writes a new file and renames it), else plain
+copies.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int
             return "its scenario.yaml was edited after the run (its hash no longer matches)"
     except (ScenarioError, UserError, OSError) as e:
         return f"its scenario.yaml does not load ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-    own = ("manifest.json", "scenario.yaml", "summary.json", *(f"{t}.parquet" for t in m.tables or store.TABLES))
+    if m.tables != list(store.TABLES):  # this code lists every table it writes: a shorter list is not its run
+        return f"its manifest lists the tables {m.tables!r}, not the {len(store.TABLES)} this code writes"
+    own = ("manifest.json", "scenario.yaml", "summary.json", *(f"{t}.parquet" for t in store.TABLES))
     linked = next((name for name in own if (folder / name).is_symlink()), None)
     if linked is not None:  # a link could point anywhere (and change); the copy takes only files
         return f"{linked} is a link, not a file of the run's own"
@@ -116,7 +119,7 @@ def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int
         return "part files are left over in it"
     if not (folder / "summary.json").is_file():
         return "summary.json is missing"
-    for table in m.tables or store.TABLES:
+    for table in store.TABLES:
         f = folder / f"{table}.parquet"
         try:
             meta = pq.read_metadata(f)
