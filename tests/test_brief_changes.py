@@ -207,3 +207,22 @@ def test_the_resilience_section_gives_a_command_that_works_pasted_then_reads_its
                            f"{int(counts.get('exposed', 0))} exposed"), text
     assert f"{int(counts.get('covered', 0))} covered, {int(counts.get('undetermined', 0))} undetermined" in text
     assert "(from exposure-run1.)" in text
+
+
+def test_an_exposure_table_with_values_that_are_not_numbers_is_stated_not_a_traceback(tmp_path):
+    """An exposure folder next to a run is shared data: a table whose days are text or
+    missing (edited, or made by another version) gives "n/a" for them, and its names stay
+    escaped."""
+    from types import SimpleNamespace
+
+    from sim.report import resilience
+    from sim.scenario.loader import load_scenario
+
+    (tmp_path / "mini.yaml").write_text(SCENARIO_YAML, encoding="utf-8")
+    run = SimpleNamespace(scenario=load_scenario(tmp_path / "mini.yaml"))
+    table = pd.DataFrame({"facility": ["<b>x</b>", "y"], "verdict": ["exposed", "covered"],
+                          "ttr_d": ["ten days", None], "tts_d_p5": [3.5, float("inf")]})
+    text = resilience._exposure_text(run, table)
+    assert text.startswith("Closing each of 2 facilities to the end of the run: 1 exposed")
+    assert "(recovers in n/a, the refineries last 3.5 d)" in text
+    assert "<b>" not in text and "&lt;b&gt;" in text

@@ -199,3 +199,30 @@ def test_sensitivity_needs_a_sweep_folder(tmp_path):
         sensitivity(tmp_path)
     with pytest.raises(UserError, match="no KPI nope"):
         sensitivity(write_sweep(tmp_path / "sweep"), kpis=["nope"])
+
+
+def test_a_network_without_a_refinery_loses_no_delivery_rather_than_failing(tmp_path):
+    """With no refinery there is no crude delivered to lose: closing the line loses 0 t and
+    has no peak deficit (the time series is read with a filter on the refineries' names, and
+    a filter on none must not reach pyarrow, which refuses an empty set)."""
+    path = tmp_path / "no_refinery.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: no_refinery
+        description: One well and one line into a depot.
+        start: 2021-01-01
+        horizon: 20d
+        seed: 3
+        replications: 2
+        network:
+          sources:
+            - {name: well, origin: azeri, rate: 10kt/d}
+          depots:
+            - {name: depot, tank: {capacity: 300kt}}
+          pipelines:
+            - {name: line, from: well, to: depot, capacity: 20kt/d, linefill: 20kt}
+        """), encoding="utf-8")
+    res = criticality(path, duration="5d", at="5d", facilities=["line"], executor="serial", out=tmp_path / "out",
+                      progress=False)
+    assert res.table["facility"].tolist() == ["line"]
+    r = res.table.iloc[0]
+    assert r["lost_delivery_t_mean"] == 0.0 and r["peak_deficit_t_mean"] == 0.0

@@ -13,58 +13,9 @@ from sim import runner
 from sim.runner import executors
 from sim.results import store
 from sim.scenario.loader import load_scenario
+from tests.test_runner import SMALL as RUNNER_SMALL
 
-SMALL = """\
-name: shared-pool
-description: A small corridor with random laycans and port storms, for runner tests.
-start: 2021-01-01
-horizon: 90d
-seed: 7
-replications: 3
-barrels_per_tonne: 7.33
-network:
-  sources:
-    - name: sangachal
-      origin: azeri
-      rate: 100 kb/d
-      tank: {capacity: 200kt, initial: 50kt}
-  terminals:
-    - name: supsa
-      tank: {capacity: 160kt, initial: 80kt}
-      berths: {count: 1, load_rate: 40 kt/d, max_cargo: 140kt}
-    - name: pivdennyi
-      tank: {capacity: 120kt, initial: 40kt}
-      berths: {count: 1, discharge_rate: 48 kt/d}
-  depots:
-    - name: brody
-      tank: {capacity: 100kt, initial: 20kt}
-  pipelines:
-    - {name: wrep, from: sangachal, to: supsa, capacity: 100 kb/d, transit: 11d}
-    - {name: odesa-brody, from: pivdennyi, to: brody, capacity: 9 Mt/y, linefill: 440kt}
-    - {name: brody-mozyr, from: brody, to: mozyr, capacity: 17.5 Mt/y, transit: 3d}
-  sea_legs:
-    - {name: supsa-pivdennyi, from: supsa, to: pivdennyi, distance: 540 nm}
-  refineries:
-    - name: mozyr
-      tank: {capacity: 500kt, initial: 100kt}
-      demand: 25 kt/d
-      min_stock: 50kt
-shipping:
-  programmes:
-    - name: socar-belarus
-      every: 7d
-      first: 2021-01-03
-      load_ports: [{terminal: supsa}]
-      discharge_port: pivdennyi
-      tanker: {cargo: 85kt, speed: 14 kn}
-      laycan_spread: 2d
-      demurrage_usd_per_day: 25000
-disruptions:
-  - name: pivdennyi-storm
-    target: pivdennyi
-    kind: closure
-    stochastic: {per_year: 20, duration: {uniform: [12h, 3d]}}
-"""
+SMALL = RUNNER_SMALL.replace("name: runner-test", "name: shared-pool", 1)  # the runner tests' corridor
 
 
 @pytest.fixture(scope="module")

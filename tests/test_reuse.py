@@ -97,6 +97,16 @@ def _parts_left(f):
     (f / store.PARTS).mkdir()
 
 
+def _linked_table(f):  # a link could point at another run's table, or anywhere
+    (f / "kpis.parquet").rename(f.parent / "elsewhere.parquet")
+    (f / "kpis.parquet").symlink_to(f.parent / "elsewhere.parquet")
+
+
+def _fewer_tables(f):  # a listed subset would leave the others unchecked (and missing from the copy)
+    edit_manifest(f, tables=["kpis"])
+    (f / "timeseries.parquet").unlink()
+
+
 def _bad_manifest(f):
     edit_manifest(f, seed=-1)
 
@@ -115,6 +125,8 @@ def _bad_manifest(f):
     (_kpis_missing_a_row, {}, "does not hold replications 0 to 2 once each"),
     (_no_summary, {}, "summary.json is missing"),
     (_parts_left, {}, "part files are left over"),
+    (_linked_table, {}, "kpis.parquet is a link"),
+    (_fewer_tables, {}, "its manifest lists the tables ['kpis']"),
     (_bad_manifest, {}, "its manifest does not validate"),
 ])
 def test_a_run_is_reused_only_when_every_check_holds(saved, tmp_path, damage, asked, why):
@@ -167,3 +179,45 @@ def test_rerun_base_on_the_command_line_computes_the_base(saved, tmp_path, capsy
     code = main(["criticality", str(path), "-n", "3", "--seed", "5", "--facility", "wrep", "--executor", "serial",
                  "--results", str(root), "--out", str(tmp_path / "d"), "-q"])
     assert code == 0 and "reused the complete run" in capsys.readouterr().err
+
+
+def _other_draws(scenario, seed_seq, **kwargs):
+    """A caller's own model: the built-in one on other random numbers than it is given."""
+    import numpy as np
+
+    from sim.model import simulate
+
+    return simulate(scenario, np.random.SeedSequence([99, *seed_seq.spawn_key]), **kwargs)
+
+
+def test_a_run_made_by_a_custom_model_is_never_reused(saved, tmp_path):
+    """A complete run of the same scenario, seed and replications made by a caller's own
+    ``model=`` (here drawing other random numbers) holds numbers the built-in model would not
+    compute: it names itself as such and an analysis computes its base instead."""
+    path, _, _ = saved
+    root = tmp_path / "results"
+    custom = runner.run(path, replications=3, seed=5, executor="serial", results_root=root, progress=False,
+                        model=_other_draws)
+    assert custom.manifest["versions"][reuse.SOURCE_KEY] == reuse.CUSTOM_MODEL
+    why = reuse.reuse_problem(custom.path, custom.manifest["scenario_hash"], 5, 3, False)
+    assert why is not None and "model=" in why
+    assert reuse.find_reusable(runner.prepare(path).scenario, 5, 3, root=root) is None
+
+
+def test_the_copy_takes_the_runs_own_files_only(saved, tmp_path):
+    """A folder or a link left in a run folder (a shared results folder could hold a link
+    to anywhere) is not copied with the run; the run's files are, and it opens complete."""
+    _, _, res = saved
+    src = tmp_path / "src"
+    shutil.copytree(res.path, src)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not the run's")
+    (src / "everything").symlink_to(outside, target_is_directory=True)
+    (src / "note.txt").symlink_to(outside / "secret.txt")
+    (src / "charts").mkdir()
+    reuse.copy_run(src, tmp_path / "dst")
+    names = {p.name for p in (tmp_path / "dst").iterdir()}
+    assert not names & {"everything", "note.txt", "charts"}
+    assert {f"{t}.parquet" for t in store.TABLES} | {"manifest.json", "scenario.yaml", "summary.json"} <= names
+    same_tables(res, store.open_run(tmp_path / "dst"))

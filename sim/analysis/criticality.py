@@ -119,7 +119,10 @@ def _survive_d(run: Any, disruption: str, refineries: Sequence[str]) -> np.ndarr
 
 
 def _cumulative_delivered(run: Any, refineries: Sequence[str]) -> np.ndarray:
-    """[replication, day] cumulative crude delivered into the refineries (t)."""
+    """[replication, day] cumulative crude delivered into the refineries (t); zeros without
+    any refinery (a filter on no names is refused by pyarrow)."""
+    if not refineries:
+        return np.zeros((len(run.kpis), 1))
     f = run.path / "timeseries.parquet"
     if run.complete and f.is_file():
         # only the rows and columns used: reading the whole time series of every sub-run back

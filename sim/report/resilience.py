@@ -74,7 +74,12 @@ def exposure_command(run: RunResult, cwd: Path | None = None) -> str:
 
 
 def _days(x: Any) -> str:
-    v = float(x)
+    """A table's days as shown; "n/a" for a value that is not a finite number (the table is
+    read from a folder that may be shared, edited or made by another version)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "n/a"
     return "n/a" if not math.isfinite(v) else f"{num(v, 1)} d"
 
 

@@ -32,7 +32,7 @@ FORMAT_VERSION: Final = 1  # Final: its type is Literal[1], what Manifest.format
 def package_versions() -> dict[str, str]:
     """Versions of Python and of the packages that shape the numbers."""
     out = {"python": platform.python_version()}
-    for dist in ("routesim", "numpy", "pandas", "simpy", "pydantic", "pyarrow", "pyyaml", "dask", "distributed"):
+    for dist in ("routesim", "numpy", "pandas", "simpy", "pydantic", "pyarrow", "pyyaml", "scipy", "dask", "distributed"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

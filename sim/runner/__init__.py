@@ -241,7 +241,8 @@ def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, 
         status="incomplete",
         created_utc=store.utc_now(),
         wall_time_s=0.0,
-        versions=code_versions(),  # with the routesim source's fingerprint: what makes a run reusable
+        # with the routesim source's fingerprint: what makes a run reusable (never one of a custom model)
+        versions=code_versions(custom_model=model is not None),
         git=store.git_info(),
         command=" ".join(sys.argv) if sys.argv and sys.argv[0] else None,
         tables=list(store.TABLES),

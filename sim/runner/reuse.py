@@ -14,17 +14,20 @@ first that does not):
   replication done and no failure, and has this store's format version;
 * its scenario hash, seed, replications and ``held_back`` are the ones asked for, and its
   ``scenario.yaml`` still has that hash (an edited file is refused);
-* it was made by the same code: the same versions of Python and of the packages that shape
-  the numbers, and the same routesim source (:func:`source_fingerprint`, which the runner
-  records in the manifest's ``versions`` as ``routesim_source``; runs made before it was
-  recorded are never reused);
-* every table the manifest lists is a readable Parquet file (its footer is read), the
-  ``kpis`` table holds exactly replications ``0 .. n-1``, ``summary.json`` exists, and no
-  part files are left over.
+* it was made by the built-in model (a run of a Python caller's ``model=`` records
+  :data:`CUSTOM_MODEL` as its source) and by the same code: the same versions of Python
+  and of the packages that shape the numbers, and the same routesim source
+  (:func:`source_fingerprint`, which the runner records in the manifest's ``versions`` as
+  ``routesim_source``; runs made before it was recorded are never reused);
+* the manifest lists every table this code writes, each a readable Parquet file (its
+  footer is read) and, like the manifest, ``scenario.yaml`` and ``summary.json``, a file of
+  its own (not a link); the ``kpis`` table holds exactly replications ``0 .. n-1``,
+  ``summary.json`` exists, and no part files are left over.
 
-Only the built-in model is reused (a Python caller's ``model=`` is code a folder cannot
-name).  The copy uses hard links where the file system allows (the store never rewrites a
-finished file in place: it writes a new file and renames it), else plain copies.
+Only the built-in model is reused, on either side (a Python caller's ``model=`` is code a
+folder cannot name).  The copy uses hard links where the file system allows (the store
+never rewrites a finished file in place: it writes a new file and renames it), else plain
+copies.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ from sim.scenario.language import Scenario
 
 SOURCE_KEY = "routesim_source"  # the key of the source fingerprint in a manifest's ``versions``
 NOT_COMPARED = frozenset({"dask", "distributed"})  # installed or not, they do not shape the numbers
+# what a run made by a caller's own ``model=`` records as its source: its numbers are not the
+# built-in model's, so it is never reused for a run of the built-in model
+CUSTOM_MODEL = "custom model"
 
 
 @functools.cache
@@ -58,9 +64,10 @@ def source_fingerprint() -> str:
     return h.hexdigest()[:32]
 
 
-def code_versions() -> dict[str, str]:
-    """What the runner records in ``versions``: the package versions and the source fingerprint."""
-    return {**store.package_versions(), SOURCE_KEY: source_fingerprint()}
+def code_versions(custom_model: bool = False) -> dict[str, str]:
+    """What the runner records in ``versions``: the package versions and the source
+    fingerprint (:data:`CUSTOM_MODEL` instead for a run of a caller's own ``model=``)."""
+    return {**store.package_versions(), SOURCE_KEY: CUSTOM_MODEL if custom_model else source_fingerprint()}
 
 
 def _compared(versions: dict[str, str]) -> dict[str, str]:
@@ -91,6 +98,8 @@ def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int
             return f"its {name} is {got!r}, not {want!r}"
     if not m.versions or SOURCE_KEY not in m.versions:
         return "its manifest does not record the routesim source it was made by"
+    if m.versions[SOURCE_KEY] == CUSTOM_MODEL:
+        return "it was made by a caller's own model (model=), not the built-in one"
     if _compared(m.versions) != _compared(code_versions()):
         return "it was made by other code (routesim source or package versions differ)"
     try:
@@ -100,11 +109,17 @@ def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int
             return "its scenario.yaml was edited after the run (its hash no longer matches)"
     except (ScenarioError, UserError, OSError) as e:
         return f"its scenario.yaml does not load ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    if m.tables != list(store.TABLES):  # this code lists every table it writes: a shorter list is not its run
+        return f"its manifest lists the tables {m.tables!r}, not the {len(store.TABLES)} this code writes"
+    own = ("manifest.json", "scenario.yaml", "summary.json", *(f"{t}.parquet" for t in store.TABLES))
+    linked = next((name for name in own if (folder / name).is_symlink()), None)
+    if linked is not None:  # a link could point anywhere (and change); the copy takes only files
+        return f"{linked} is a link, not a file of the run's own"
     if (folder / store.PARTS).exists():
         return "part files are left over in it"
     if not (folder / "summary.json").is_file():
         return "summary.json is missing"
-    for table in m.tables or store.TABLES:
+    for table in store.TABLES:
         f = folder / f"{table}.parquet"
         try:
             meta = pq.read_metadata(f)
@@ -167,15 +182,13 @@ def _link_or_copy(src: str, dst: str) -> None:
 def copy_run(src: Path, dst: Path) -> None:
     """The finished run ``src`` into the new folder ``dst`` (hard links where possible), its
     manifest last, so a copy cut short is not a complete run; the lock file, its pid note
-    and the run marker are ``dst``'s own."""
+    and the run marker are ``dst``'s own.  Only the regular files at its top are copied (a
+    run's tables, scenario and summary are all there): not a folder nor a link, which in a
+    shared results folder could lead anywhere (and copy the whole of it)."""
     dst.mkdir(parents=True, exist_ok=True)
     skip = {store.LOCK, store.LOCK_PID, store.RUN_MARKER, "manifest.json"}
     for item in src.iterdir():
-        if item.name in skip:
+        if item.name in skip or item.is_symlink() or not item.is_file():
             continue
-        target = dst / item.name
-        if item.is_dir():
-            shutil.copytree(item, target, copy_function=_link_or_copy, dirs_exist_ok=True)
-        else:
-            _link_or_copy(str(item), str(target))
+        _link_or_copy(str(item), str(dst / item.name))
     shutil.copy2(src / "manifest.json", dst / "manifest.json")  # a copy: dst's manifest is its own file
