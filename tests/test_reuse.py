@@ -221,3 +221,7 @@ def test_the_copy_takes_the_runs_own_files_only(saved, tmp_path):
     assert not names & {"everything", "note.txt", "charts"}
     assert {f"{t}.parquet" for t in store.TABLES} | {"manifest.json", "scenario.yaml", "summary.json"} <= names
     same_tables(res, store.open_run(tmp_path / "dst"))
+    # the copy's manifest is its own and says so: its own id, the run it came from by id
+    copied = store.load_manifest(tmp_path / "dst")
+    assert (copied.routesim_run, copied.reused_from) == ("dst", store.load_manifest(src).routesim_run)
+    assert copied.reused_utc is not None and "/" not in copied.reused_from

@@ -159,6 +159,10 @@ class Manifest(BaseModel):
     # what the scenario changes relative to the file it extends (as written: a relative name)
     extends: _Text | None = None
     changes: list[ScenarioChange] | None = Field(default=None, max_length=100_000)
+    # a run an analysis copied instead of computing it (sim.runner.reuse): the run it was
+    # copied from, by its run id (a folder name, never a path) and when it was copied
+    reused_from: _Text | None = None
+    reused_utc: _Text | None = None
     # criticality
     closure_duration_h: float | None = Field(default=None, gt=0)
     closure_start: _Text | None = None

@@ -32,6 +32,7 @@ copies.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import hashlib
 import json
@@ -191,4 +192,9 @@ def copy_run(src: Path, dst: Path) -> None:
         if item.name in skip or item.is_symlink() or not item.is_file():
             continue
         _link_or_copy(str(item), str(dst / item.name))
-    shutil.copy2(src / "manifest.json", dst / "manifest.json")  # a copy: dst's manifest is its own file
+    # dst's manifest is its own file and says it is a copy: the run it was copied from (by its
+    # id, not a path) and when, so a brief of it does not pass the other run's off as its own
+    m = store.load_manifest(src)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    store.write_manifest(dst, m.model_copy(update={"routesim_run": dst.name, "reused_from": m.routesim_run or src.name,
+                                                  "reused_utc": stamp}))
