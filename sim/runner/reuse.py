@@ -195,6 +195,6 @@ def copy_run(src: Path, dst: Path) -> None:
     # dst's manifest is its own file and says it is a copy: the run it was copied from (by its
     # id, not a path) and when, so a brief of it does not pass the other run's off as its own
     m = store.load_manifest(src)
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     store.write_manifest(dst, m.model_copy(update={"routesim_run": dst.name, "reused_from": m.routesim_run or src.name,
                                                   "reused_utc": stamp}))
