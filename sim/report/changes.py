@@ -577,6 +577,12 @@ def _rate_range(st: Stat) -> str:
     return f"{mt_per_year(st.mean)} (p5–p95 {lo}–{hi})"
 
 
+def _range(kpi: str, st: Stat) -> str:
+    """:func:`fmt_range` without "(in every replication)": a figure with no range is the same
+    in every replication."""
+    return fmt_range(kpi, st).removesuffix(" (in every replication)")
+
+
 def _days_median(st: Stat) -> str:
     """"3.7 d (median; p5–p95 3.6–3.9 d)"."""
     if f"{st.p5:.1f}" == f"{st.p95:.1f}":
@@ -608,8 +614,8 @@ def answer_sentences(run: RunResult) -> list[str]:
             if name.startswith("stock at the start"):
                 start_t += x.tonnes.mean
                 continue
-            text = (f"{fmt_range('delivered_t', x.tonnes)} by {esc(name)} "
-                    f"({mt_per_year(x.tonnes.mean / run_days)}, {fmt_range('demand_met_pct', x.share)} of its intake")
+            text = (f"{_range('delivered_t', x.tonnes)} by {esc(name)} "
+                    f"({mt_per_year(x.tonnes.mean / run_days)}, {_range('demand_met_pct', x.share)} of its intake")
             lead = leads.get((r.name, x.route))
             if lead is not None and lead.n:
                 text += (f"; first tonne in {_days_median(lead)} after discharge starts, over {lead.n} "
@@ -627,10 +633,10 @@ def answer_sentences(run: RunResult) -> list[str]:
             sentence += f" It sustains {_rate_range(sus.rate)} of seaborne crude over the run's second half; {ramp}"
             b = route_binding(run, r.name)
             if b is not None and b[1].mean >= BINDS_PCT:
-                sentence += f"; {esc(the(s, b[0]))} binds it, at {fmt_range('utilisation_pct', b[1])} of capacity"
+                sentence += f"; {esc(the(s, b[0]))} binds it, at {_range('utilisation_pct', b[1])} of capacity"
             elif b is not None:
                 sentence += (f"; nothing on its seaborne path binds (the busiest, {esc(the(s, b[0]))}, runs at "
-                             f"{fmt_range('utilisation_pct', b[1])})")
+                             f"{_range('utilisation_pct', b[1])})")
             sentence += "."
         out.append(sentence)
     return out
