@@ -127,3 +127,29 @@ def test_no_sustained_rate_for_a_short_run_or_too_few_cargoes(tmp_path):
     run = make_run(tmp_path / "b", cargoes=few)
     assert sustained_rates(run) == []
     assert "sustains" not in answer_sentences(run)[0]
+
+
+def test_in_the_brief_the_answer_follows_the_change_sentence(tmp_path):
+    """The added-programme what-if of ``tests/test_brief_changes.py`` (four replications),
+    Mozyr receiving 330 kt in each, all by Supsa (route share 100%):
+    330 kt over 30 days is 11 kt/d, 11,000 × 365 / 10⁶ = 4.0 Mt/y.  The paragraph says so
+    right after the change and its effect, before the run's cut runs (the synthetic folder's
+    shortfalls); a 30-day run states no
+    sustained rate."""
+    from sim.report import brief as briefmod
+    from tests.test_brief import section, write_run
+    from tests.test_brief_changes import with_second_programme
+
+    base = write_run(tmp_path / "base", reps=4, seed=7)
+    run = write_run(tmp_path / "run", reps=4, seed=7)
+    (run / "scenario.yaml").write_text(with_second_programme(SCENARIO_YAML), encoding="utf-8")
+    fk = pd.read_parquet(run / "facility_kpis.parquet")
+    fk["delivered_t"] = np.where(fk["facility"] == "mozyr", 330_000.0, np.nan)
+    fk["share_route_supsa_pct"] = np.where(fk["facility"] == "mozyr", 100.0, np.nan)
+    fk.to_parquet(run / "facility_kpis.parquet")
+    md = briefmod.brief(run, vs=base).read_text(encoding="utf-8")
+    paragraph = section(md, "Bottom line").strip().split("\n\n")[0]
+    change, answer = paragraph.split(". Mozyr receives ", 1)
+    assert change.startswith("Adding the programme Second Supsa")
+    assert answer.startswith("330.0 kt by Supsa (4.0 Mt/y, 100.0% of its intake). This scenario cuts runs at Mozyr")
+    assert "sustains" not in paragraph
