@@ -9,8 +9,11 @@ diffs the run's scenario against the compared run's
 :func:`change_effects` says what it does to the headline figures, each a difference paired
 by replication (or Welch's) from :func:`sim.analysis.compare.compare`, the one place the
 noise test lives: crude delivered by origin (:func:`origin_tonnes`), crude delivered, cut
-runs, shortfall and the lowest cover.  A what-if that changes only disruptions keeps the
-disruption-led bottom line of :mod:`sim.report.bottom_line`.
+runs, shortfall and the lowest cover.  :func:`answer_sentences` then answers what a
+what-if of routes asks, per refinery: its crude by route with each seaborne route's lead
+time, and its sustained seaborne rate, ramp-up and what binds its seaborne path.  A what-if
+that changes only disruptions keeps the disruption-led bottom line of
+:mod:`sim.report.bottom_line`.
 """
 
 from __future__ import annotations
