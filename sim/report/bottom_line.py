@@ -24,7 +24,9 @@ The paragraph, in order:
 Against a run whose scenario differs in more than disruptions (a programme, a source's
 contract, a capacity, a batching rule: :func:`sim.report.changes.leads_with_change`), the
 paragraph leads with that change and its effect on the headline figures instead
-(:mod:`sim.report.changes`), then items 1's runs cut, 2 and 3 as above.
+(:mod:`sim.report.changes`), then the answer per refinery (its crude by route with the
+routes' lead times, and its sustained seaborne rate, ramp-up and the facility that binds:
+:func:`sim.report.changes.answer_sentences`), then items 1's runs cut, 2 and 3 as above.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.report.changes import change_bullets, change_effects, change_subject, changes_between, leads_with_change
+from sim.report.changes import (answer_sentences, change_bullets, change_effects, change_subject, changes_between,
+                                leads_with_change)
 from sim.report.costs import cost_row
 from sim.report.document import code, esc
 from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
@@ -270,7 +273,7 @@ def _change_line(run: RunResult, base: RunResult, diff: pd.DataFrame, changes: l
     against the compared run, then this run's cut runs and stocks as for a disruption."""
     paired = bool(len(diff)) and diff["method"].iloc[0] == "paired"
     sentences = [f"{change_subject(run, base, changes)} {change_effects(run, base, paired)}.",
-                 f"This scenario {_cut_clause(run)}"]
+                 *answer_sentences(run), f"This scenario {_cut_clause(run)}"]
     _stock_sentences(run, sentences)
     for d in own[:1]:
         cost = cost_row(run, d.name)

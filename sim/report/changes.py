@@ -9,21 +9,25 @@ diffs the run's scenario against the compared run's
 :func:`change_effects` says what it does to the headline figures, each a difference paired
 by replication (or Welch's) from :func:`sim.analysis.compare.compare`, the one place the
 noise test lives: crude delivered by origin (:func:`origin_tonnes`), crude delivered, cut
-runs, shortfall and the lowest cover.  A what-if that changes only disruptions keeps the
-disruption-led bottom line of :mod:`sim.report.bottom_line`.
+runs, shortfall and the lowest cover.  :func:`answer_sentences` then answers what a
+what-if of routes asks, per refinery: its crude by route with each seaborne route's lead
+time, and its sustained seaborne rate, ramp-up and what binds its seaborne path.  A what-if
+that changes only disruptions keeps the disruption-led bottom line of
+:mod:`sim.report.bottom_line`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.report.document import esc
-from sim.report.numbers import fmt_diff
-from sim.report.plain import date_text, display_name, disruption_name, disruption_phrase, mt_per_year
+from sim.report.numbers import Stat, fmt_diff, fmt_range, kt
+from sim.report.plain import date_text, display_name, disruption_name, disruption_phrase, mt_per_year, short_name, the
 from sim.results import catalogue, dependency
 from sim.results.scenario_data import scenario_data
 from sim.results.store import RunResult
@@ -366,5 +370,283 @@ def change_bullets(run: RunResult, base: RunResult, changes: Sequence[dict[str, 
     return [f"What this scenario changes against {esc(base_name)}: {esc(text)}."]
 
 
-__all__ = ["EFFECT_KPIS", "change_bullets", "change_effects", "change_phrases", "change_subject", "changes_between",
-           "effect_table", "leads_with_change", "origin_tonnes"]
+# --------------------------------------------------------------------------- the answer, per refinery
+#
+# After the change sentence, the bottom line of a change says, for each refinery, where its crude
+# came from and how fast the seaborne part of it came (README "What a what-if changes").
+
+SUSTAIN_MIN_DAYS = 90  # a run shorter than this states no sustained rate
+SUSTAIN_MIN_CARGOES = 3.0  # mean cargoes per replication into the refinery in the run's second half
+RAMP_WINDOW_D = 30  # the rolling window of the ramp-up, days
+RAMP_SHARE = 0.9  # the ramp-up ends when the rolling rate first reaches this share of the sustained rate
+BINDS_PCT = 90.0  # a facility at or above this mean utilisation binds (as the brief's headline says)
+
+
+@dataclass(frozen=True)
+class RouteIntake:
+    """Crude one refinery received by one route, over replications."""
+
+    route: str  # the route tag (slug of the load terminal, or of the first line out of a source)
+    tonnes: Stat  # t per replication
+    share: Stat  # % of the refinery's intake
+
+
+def refinery_routes(run: RunResult) -> dict[str, list[RouteIntake]]:
+    """Per refinery, the crude it received by route (``facility_kpis``: the refinery's
+    ``delivered_t`` times ``share_route_<r>_pct`` / 100, per replication), routes with any
+    crude only, the largest mean first."""
+    fk = run.facility_kpis
+    out: dict[str, list[RouteIntake]] = {}
+    if fk.empty or "facility" not in fk or "delivered_t" not in fk:
+        return out
+    for r in run.scenario.network.refineries:
+        mine = fk[fk["facility"] == r.name]
+        if mine.empty:
+            continue
+        delivered = mine["delivered_t"].to_numpy(dtype=float)
+        rows = []
+        for c in dependency.share_columns(mine.columns)["route"]:
+            share = mine[c].fillna(0.0).to_numpy(dtype=float)
+            tonnes = delivered * share / 100.0
+            if float(np.nansum(tonnes)) > 0.0:
+                rows.append(RouteIntake(dependency.label_of(c), Stat.of(tonnes), Stat.of(share)))
+        out[r.name] = sorted(rows, key=lambda x: (-x.tonnes.mean, x.route))
+    return out
+
+
+def route_lead_times(run: RunResult) -> dict[tuple[str, str], Stat]:
+    """Per (refinery, route), the port-to-refinery lead time ``lead_first_h`` of the cargoes
+    (start of discharge to the cargo's first tonne into the refinery), in days, as a
+    :class:`Stat` over the cargoes of all replications; the route is the cargo's load
+    terminal, as the route tags name it (``catalogue.slug``)."""
+    c = run.cargoes
+    need = {"refinery", "load_port", "lead_first_h", "refinery_t"}
+    if c.empty or not need <= set(c.columns):
+        return {}
+    got = c[(c["refinery"].astype(str) != "") & (c["refinery_t"].to_numpy(dtype=float) > 0.0)]
+    got = got.dropna(subset=["lead_first_h"])
+    out = {}
+    for (ref, port), g in got.groupby(["refinery", "load_port"], sort=True):
+        out[(str(ref), catalogue.slug(str(port)))] = Stat.of(g["lead_first_h"].to_numpy(dtype=float) / 24.0)
+    return out
+
+
+def seaborne_daily_t(run: RunResult, refinery: str) -> np.ndarray:
+    """A [replication, day] matrix of the cargo crude entering ``refinery``'s tank: each
+    cargo's ``refinery_t`` spread evenly over the hours from its first to its last tonne into
+    the refinery (all of it in the first tonne's day when the two coincide), so each row
+    sums to the cargo tonnes the refinery received."""
+    from sim.report.figures import n_days
+
+    days = n_days(run)
+    reps = sorted(run.kpis["replication"].unique()) if "replication" in run.kpis else [0]
+    out = np.zeros((len(reps), days))
+    c = run.cargoes
+    if c.empty or "refinery" not in c:
+        return out
+    mine = c[(c["refinery"].astype(str) == refinery)].dropna(subset=["first_tonne_h", "last_tonne_h"])
+    if mine.empty:
+        return out
+    first = mine["first_tonne_h"].to_numpy(dtype=float)[:, None]
+    last = mine["last_tonne_h"].to_numpy(dtype=float)[:, None]
+    tonnes = mine["refinery_t"].to_numpy(dtype=float)
+    edges = 24.0 * np.arange(days + 1, dtype=float)[None, :]
+    edges[0, -1] = max(edges[0, -1], float(np.max(last)) + 1.0)  # the last day takes what ends at the horizon
+    span = last - first
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(span > 0.0, np.clip((edges - first) / np.where(span > 0.0, span, 1.0), 0.0, 1.0),
+                        (edges > first).astype(float))
+    per_day = np.diff(frac, axis=1) * tonnes[:, None]
+    row = {r: i for i, r in enumerate(reps)}
+    idx = mine["replication"].map(row).to_numpy(dtype=int) if "replication" in mine else np.zeros(len(mine), int)
+    np.add.at(out, idx, per_day)
+    return out
+
+
+@dataclass(frozen=True)
+class Sustained:
+    """A refinery's sustained seaborne rate and the time its ramp-up takes."""
+
+    refinery: str
+    rate: Stat  # t/d over the run's second half, per replication
+    ramp_days: Stat  # days from the start to the end of the ramp-up (NaN: not reached)
+    not_reached: int  # replications whose rolling rate never reached the share
+
+
+def sustained_rates(run: RunResult) -> list[Sustained]:
+    """For each refinery that receives cargo crude, per replication (from
+    :func:`seaborne_daily_t`): the **sustained rate**, its mean daily cargo intake over the
+    second half of the run (days n // 2 to n); the **ramp-up**, the first day on which the
+    trailing :data:`RAMP_WINDOW_D`-day mean reaches :data:`RAMP_SHARE` of it (counted as
+    days from the start to that day's end). Only when the run lasts at least
+    :data:`SUSTAIN_MIN_DAYS` days and a mean of at least :data:`SUSTAIN_MIN_CARGOES`
+    cargoes per replication start into the refinery in that second half."""
+    from sim.report.figures import n_days
+
+    days = n_days(run)
+    c = run.cargoes
+    if days < SUSTAIN_MIN_DAYS or c.empty or "refinery" not in c:
+        return []
+    half = days // 2
+    reps = max(1, run.kpis["replication"].nunique() if "replication" in run.kpis else 1)
+    out = []
+    for r in run.scenario.network.refineries:
+        mine = c[(c["refinery"].astype(str) == r.name) & (c["refinery_t"].to_numpy(dtype=float) > 0.0)]
+        late = int((mine["first_tonne_h"].to_numpy(dtype=float) >= 24.0 * half).sum())
+        if late / reps < SUSTAIN_MIN_CARGOES:
+            continue
+        m = seaborne_daily_t(run, r.name)
+        rate = m[:, half:].mean(axis=1)
+        kernel = np.ones(RAMP_WINDOW_D) / RAMP_WINDOW_D
+        ramp = np.full(len(m), np.nan)
+        for i, row in enumerate(m):
+            rolling = np.convolve(row, kernel, mode="full")[:days]  # trailing mean, day d over d-29..d
+            hit = np.flatnonzero(rolling >= RAMP_SHARE * rate[i] - 1e-9) if rate[i] > 0 else np.array([])
+            if hit.size:
+                ramp[i] = hit[0] + 1
+        out.append(Sustained(r.name, Stat.of(rate), Stat.of(ramp), int(np.isnan(ramp).sum())))
+    return out
+
+
+def _route_name(s: Any, route: str) -> str:
+    """A route tag in words: "Supsa" (a load terminal), "Druzhba–Mozyr" (the first line out
+    of a source), "stock at the start in Odesa–Brody" (crude that was in a tank or line at
+    the start carries that facility's name)."""
+    by_slug = {catalogue.slug(f.name): (sec, f) for sec, f in s.network.facilities()}
+    if route not in by_slug:
+        return route.replace("_", " ").title()
+    sec, f = by_slug[route]
+    sources = {x.name for x in s.network.sources}
+    if sec == "terminals" or (sec == "pipelines" and f.from_ in sources):
+        return short_name(s, f.name)
+    return f"stock at the start in {short_name(s, f.name)}"
+
+
+def seaborne_path(s: Any, refinery: str, load_ports: Sequence[str], discharge_ports: Sequence[str]) -> set[str]:
+    """The flow facilities cargo crude passes from the ``load_ports`` to ``refinery``: the
+    load and discharge terminals, the sea legs joining them and the straits those legs pass,
+    and every pipeline on some path from a discharge port to the refinery."""
+    net = s.network
+    out = set(load_ports) | set(discharge_ports)
+    for leg in net.sea_legs:
+        if {leg.from_, leg.to} & set(load_ports) and {leg.from_, leg.to} & set(discharge_ports):
+            out.add(leg.name)
+            out |= {p.chokepoint for p in leg.passes}
+
+    def reach(start: set[str], forward: bool) -> set[str]:
+        seen, todo = set(start), list(start)
+        while todo:
+            here = todo.pop()
+            for pl in net.pipelines:
+                a, b = (pl.from_, pl.to) if forward else (pl.to, pl.from_)
+                if a == here and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return seen
+
+    ahead, behind = reach(set(discharge_ports), True), reach({refinery}, False)
+    out |= {pl.name for pl in net.pipelines if pl.from_ in ahead and pl.from_ in behind and pl.to in behind}
+    return out
+
+
+def route_binding(run: RunResult, refinery: str) -> tuple[str, Stat] | None:
+    """Of the facilities on the refinery's seaborne path (:func:`seaborne_path`, from the
+    cargoes it received), the one with the highest mean utilisation
+    (:func:`sim.report.figures.utilisation_table`) and that utilisation (%)."""
+    from sim.report.figures import utilisation_table
+
+    c = run.cargoes
+    mine = c[(c["refinery"].astype(str) == refinery) & (c["refinery_t"].to_numpy(dtype=float) > 0.0)]
+    path = seaborne_path(run.scenario, refinery, sorted(set(mine["load_port"].astype(str))),
+                         sorted(set(mine["discharge_port"].astype(str))))
+    u = utilisation_table(run)
+    u = u[u["facility"].isin(path)].dropna(subset=["utilisation_pct_mean"])
+    if u.empty:
+        return None
+    top = u.sort_values(["utilisation_pct_mean", "facility"], ascending=[False, True]).iloc[0]
+    vals = run.facility_kpis
+    from sim.report.figures import fac_col
+
+    col = fac_col(vals, "utilisation_pct", "utilisation")
+    scale = 100.0 if col == "utilisation" else 1.0
+    series = vals.loc[vals["facility"] == top["facility"], col].to_numpy(dtype=float) * scale
+    return str(top["facility"]), Stat.of(series)
+
+
+def _rate_range(st: Stat) -> str:
+    lo, hi = mt_per_year(st.p5).removesuffix(" Mt/y"), mt_per_year(st.p95)
+    if lo == mt_per_year(st.mean).removesuffix(" Mt/y") and hi == mt_per_year(st.mean):
+        return mt_per_year(st.mean)
+    return f"{mt_per_year(st.mean)} (p5–p95 {lo}–{hi})"
+
+
+def _range(kpi: str, st: Stat) -> str:
+    """:func:`fmt_range` without "(in every replication)": a figure with no range is the same
+    in every replication."""
+    return fmt_range(kpi, st).removesuffix(" (in every replication)")
+
+
+def _days_median(st: Stat) -> str:
+    """"3.7 d (median; p5–p95 3.6–3.9 d)"."""
+    if f"{st.p5:.1f}" == f"{st.p95:.1f}":
+        return f"{st.p50:.1f} d"
+    return f"{st.p50:.1f} d (median; p5–p95 {st.p5:.1f}–{st.p95:.1f} d)"
+
+
+def answer_sentences(run: RunResult) -> list[str]:
+    """The answer to a what-if's question, Markdown, one or two sentences per refinery:
+    the crude it received by route (kt, Mt/y over the run, share of its intake, p5–p95 over
+    replications; the largest first, crude that was in a tank or line at the start summed
+    into one part), with each seaborne route's port-to-refinery lead time
+    (:func:`route_lead_times`); and, where :func:`sustained_rates` states one, the
+    sustained seaborne rate, the ramp-up and the facility that binds the seaborne path
+    (:func:`route_binding`)."""
+    s = run.scenario
+    run_days = float(s.horizon_h) / 24.0
+    routes, leads = refinery_routes(run), route_lead_times(run)
+    sustained = {x.refinery: x for x in sustained_rates(run)}
+    out = []
+    for r in s.network.refineries:
+        rows = routes.get(r.name) or []
+        if not rows:
+            continue
+        who = esc(display_name(s, r.name))
+        parts, start_t = [], 0.0
+        for x in rows:
+            name = _route_name(s, x.route)
+            if name.startswith("stock at the start"):
+                start_t += x.tonnes.mean
+                continue
+            text = (f"{_range('delivered_t', x.tonnes)} by {esc(name)} "
+                    f"({mt_per_year(x.tonnes.mean / run_days)}, {_range('demand_met_pct', x.share)} of its intake")
+            lead = leads.get((r.name, x.route))
+            if lead is not None and lead.n:
+                text += (f"; first tonne in {_days_median(lead)} after discharge starts, over {lead.n} "
+                         f"cargo{'es' if lead.n != 1 else ''}")
+            parts.append(text + ")")
+        if start_t > 0.0:
+            parts.append(f"{kt(start_t)} kt that was in its tanks and lines at the start")
+        sentence = f"{who} receives " + "; ".join(parts) + "."
+        sus = sustained.get(r.name)
+        if sus is not None and sus.rate.mean > 0.0:
+            ramp = (f"its 30-day rate first reaches 90% of that {_days_median(sus.ramp_days)} from the start"
+                    if sus.ramp_days.n else "its 30-day rate never reaches 90% of that")
+            if sus.not_reached and sus.ramp_days.n:
+                ramp += f" (never in {sus.not_reached} replication{'s' if sus.not_reached != 1 else ''})"
+            sentence += f" It sustains {_rate_range(sus.rate)} of seaborne crude over the run's second half; {ramp}"
+            b = route_binding(run, r.name)
+            if b is not None and b[1].mean >= BINDS_PCT:
+                sentence += f"; {esc(the(s, b[0]))} binds it, at {_range('utilisation_pct', b[1])} of capacity"
+            elif b is not None:
+                sentence += (f"; nothing on its seaborne path binds (the busiest, {esc(the(s, b[0]))}, runs at "
+                             f"{_range('utilisation_pct', b[1])})")
+            sentence += "."
+        out.append(sentence)
+    return out
+
+
+__all__ = ["EFFECT_KPIS", "RouteIntake", "Sustained", "answer_sentences", "change_bullets", "change_effects",
+           "change_phrases", "change_subject", "changes_between", "effect_table", "leads_with_change",
+           "origin_tonnes", "refinery_routes", "route_binding", "route_lead_times", "seaborne_daily_t", "seaborne_path",
+           "sustained_rates"]
+
