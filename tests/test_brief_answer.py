@@ -71,7 +71,7 @@ def test_crude_by_route_is_the_refinerys_intake_times_each_routes_share(tmp_path
     assert (start.route, start.tonnes.mean) == ("odesa_brody", 70_000.0)
     first = answer_sentences(run)[0]
     assert first.startswith("Mozyr receives 80.0 kt (p5–p95 62.0–98.0 kt) by Supsa (0.2 Mt/y, 55.0% "
-                            "(p5–p95 50.5–59.5%) of its intake; first tonne in ")
+                            "(p5–p95 50.5–59.5%) of its intake; its own crude's first tonne in ")
     assert "; 70.0 kt that was in its tanks and lines at the start." in first
 
 
@@ -82,8 +82,8 @@ def test_a_routes_lead_time_is_the_median_of_its_cargoes_first_tonne_after_disch
                                       cargo(1, 100.0, 200.0, 1.0, 120.0)])
     lead = route_lead_times(run)[("mozyr", "supsa")]
     assert (lead.p50, lead.p5, lead.p95, lead.n) == pytest.approx((3.0, 2.1, 4.8, 3))
-    assert "first tonne in 3.0 d (median; p5–p95 2.1–4.8 d) after discharge starts, over 3 cargoes)" in \
-        answer_sentences(run)[0]
+    assert ("its own crude's first tonne in 3.0 d (median; p5–p95 2.1–4.8 d) after discharge starts, over 3 "
+            "cargoes, first in, first out behind the crude already in the tanks and lines)") in answer_sentences(run)[0]
 
 
 def test_a_cargo_is_spread_evenly_from_its_first_to_its_last_tonne(tmp_path):

@@ -621,8 +621,11 @@ def answer_sentences(run: RunResult) -> list[str]:
                     f"({mt_per_year(x.tonnes.mean / run_days)}, {_range('demand_met_pct', x.share)} of its intake")
             lead = leads.get((r.name, x.route))
             if lead is not None and lead.n:
-                text += (f"; first tonne in {_days_median(lead)} after discharge starts, over {lead.n} "
-                         f"cargo{'es' if lead.n != 1 else ''}")
+                # the cargo's own crude (FIFO): behind what the tanks and lines held before it,
+                # which can be months in a slow line; said so, lest it read as the supply's delay
+                text += (f"; its own crude's first tonne in {_days_median(lead)} after discharge starts, over "
+                         f"{lead.n} cargo{'es' if lead.n != 1 else ''}, first in, first out behind the crude "
+                         "already in the tanks and lines")
             parts.append(text + ")")
         if start_t > 0.0:
             parts.append(f"{kt(start_t)} kt that was in its tanks and lines at the start")
