@@ -193,7 +193,7 @@ class Bench:
             rates[executor].append(runner_rate(n, executor, self.cores if executor == "local" else None)[0])
             return rates[executor][-1]
 
-        target = 0.85 * self.cores
+        target = 0.9 * self.cores  # issue 19: >= 1.8 on 2 cores
         speedup, samples = interleaved_ratio(lambda: wall_rate("local"), lambda: wall_rate("serial"), p.ratio_pairs)
         pooled = statistics.median(rates["local"])
         self.add(Row("runner.local_reps_per_s", f"runner end to end, local pool, {self.cores} workers", pooled,
