@@ -398,3 +398,17 @@ def test_planned_run_cuts_are_said_apart_from_the_forced_shortfall(tmp_path):
                   progress=False, out=tmp_path / "planned")
     text = bottom_line(run).paragraph
     assert "forces no cut runs on R in any of the 2 replications, but they cut runs by plan (R for" in text
+
+
+def test_an_origin_with_an_underscore_is_named_in_words(tmp_path):
+    """An origin written as an identifier (``baltic_seaborne``) is named in words in the
+    origin bullet, "Baltic seaborne 25.0% ...", not "Baltic_seaborne": the run's kpis are
+    given a 25% baltic_seaborne share beside 75% azeri in every replication."""
+    run = write_run(tmp_path / "run", reps=4, seed=7)
+    kpis = pd.read_parquet(run / "kpis.parquet")
+    kpis["share_origin_azeri_pct"] = 75.0
+    kpis["share_origin_baltic_seaborne_pct"] = 25.0
+    kpis.to_parquet(run / "kpis.parquet")
+    md = briefmod.brief(run).read_text(encoding="utf-8")
+    bullet = next(line for line in md.splitlines() if "by origin:" in line)
+    assert "Azeri 75.0%" in bullet and "Baltic seaborne 25.0%" in bullet and "_" not in bullet.split(":", 1)[1]

@@ -302,7 +302,7 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str
     shares = sorted(dependency.share_columns(run.kpis.columns)["origin"],
                     key=lambda c: (-float(run.kpis[c].fillna(0.0).to_numpy(dtype=float).mean()), c))
     if shares:
-        parts = [f"{esc(dependency.label_of(c).capitalize())} "
+        parts = [f"{esc(dependency.label_of(c).replace('_', ' ').capitalize())} "  # baltic_seaborne: Baltic seaborne
                  f"{fmt_range('demand_met_pct', Stat.of(run.kpis[c].fillna(0.0)))}" for c in shares[:3]]
         out.append("Crude delivered to all refineries by origin: " + "; ".join(parts) + ".")
     stats = {d.name: d for d in disruption_stats(run)}
