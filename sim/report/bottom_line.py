@@ -48,7 +48,7 @@ from sim.report.costs import cost_row
 from sim.report.document import code, esc
 from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
 from sim.report.numbers import Stat, fmt_diff, fmt_range, num
-from sim.report.plain import date_text, display_name, disruption_name, disruption_phrase, mt_per_year, the
+from sim.report.plain import (and_list, date_text, display_name, disruption_name, disruption_phrase, mt_per_year, the)
 from sim.report.reading import replications
 from sim.results import catalogue, dependency, risk
 from sim.results.store import RunResult
@@ -98,10 +98,6 @@ def _day(run: RunResult, boundary: int) -> _dt.date:
     return run.scenario.start + _dt.timedelta(days=boundary)
 
 
-def _names(items: list[str]) -> str:
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _pct_range(st: Stat) -> str:
@@ -322,7 +318,7 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str
                        "again.")
     background = [d for d in s.disruptions if d not in own]
     if background:
-        names = _names([esc(disruption_name(s, d.name)) for d in background[:4]]
+        names = and_list([esc(disruption_name(s, d.name)) for d in background[:4]]
                        + ([f"{len(background) - 4} more"] if len(background) > 4 else []))
         where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name).lower())}"
                  if base is not None else "")

@@ -55,7 +55,7 @@ from sim.report.figures import (
     waits_table,
 )
 from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, kt, num
-from sim.report.plain import date_text, display_name, disruption_name, identifier_rows, the
+from sim.report.plain import and_list, date_text, display_name, disruption_name, identifier_rows, the
 from sim.report.reading import load_run, replications
 from sim.report.resilience import resilience
 from sim.report.sources import assumptions_table, cited_seeds, citation_rows, seed_list
@@ -313,7 +313,7 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
 
     own_names = ({d.name for d in own_disruptions(run, base)} if own is None else set(own))
     own_labels = [disruption_name(s, d.name) for d in s.disruptions if d.name in own_names]
-    mark = (f"the red band is the {_and(own_labels)}, the grey strips the background disruptions"
+    mark = (f"the red band is the {and_list(own_labels)}, the grey strips the background disruptions"
             if own_labels else "the grey strips along the top are the disruptions")
     sub = f"{disruption_name(s, s.name)}, {replications(run)} replications"
     made: list[tuple[Path, str]] = []
@@ -375,7 +375,7 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
     made.append((charts.route_map(s, mean_leg_flows_t_per_day(run), disrupted, out_dir / "route_map",
                                   subtitle=sub, own=own_targets, names=names),
                  "The route with the mean flow on each leg (Mt/y): "
-                 + (f"in red, where the {_and(own_labels)} acts; " if own_labels else "")
+                 + (f"in red, where the {and_list(own_labels)} acts; " if own_labels else "")
                  + "dotted, the other disrupted facilities."))
     w = waits_table(run)
     if not w.empty:
@@ -397,11 +397,6 @@ def _place_label(s: object, place: str) -> str:
     return display_name(s, name) + (f" ({rest}" if rest else "")
 
 
-def _and(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _day(run: RunResult, boundary: int) -> _dt.date:
@@ -475,7 +470,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
         rest = len(rows) - len(shown)
         named = beyond if len(beyond) <= 6 else [*beyond[:5], f"{len(beyond) - 5} more figures"]
         doc.p(f"Compared with {esc(base_title)}{_how_compared(diff)}: "
-              + (f"{esc(_and(named))} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
+              + (f"{esc(and_list(named))} differ{'s' if len(beyond) == 1 else ''} beyond the replication noise"
                  if beyond else "no figure differs beyond the replication noise")
               + (f"; {within} other figure{'s are' if within != 1 else ' is'} within noise" if within else "")
               + (". Below, the headline figures and those that moved; "

@@ -27,7 +27,8 @@ import pandas as pd
 
 from sim.report.document import esc
 from sim.report.numbers import Stat, fmt_diff, fmt_range, kt
-from sim.report.plain import date_text, display_name, disruption_name, disruption_phrase, mt_per_year, short_name, the
+from sim.report.plain import (and_list, date_text, display_name, disruption_name, disruption_phrase, mt_per_year,
+                              short_name, the, words)
 from sim.results import catalogue, dependency
 from sim.results.scenario_data import scenario_data
 from sim.results.store import RunResult
@@ -71,11 +72,6 @@ def _title_words(text: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in text.split(" "))
 
 
-def _names(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _item(s: Any, section: str, name: str) -> Any:
@@ -99,7 +95,7 @@ def _programme_text(s: Any, name: str) -> str:
     p = _item(s, "shipping.programmes", name)
     if p is None:
         return disruption_name(s, name)
-    ports = _names([display_name(s, lp.terminal) for lp in p.load_ports])
+    ports = and_list([display_name(s, lp.terminal) for lp in p.load_ports])
     cargo = f"{p.tanker.cargo.mean() / 1e3:,.1f} kt"
     if p.dates:
         n = len(p.dates)
@@ -159,7 +155,7 @@ def _field_text(run_s: Any, base_s: Any, c: dict[str, Any]) -> str:
                 parts.append(f"{top} ({mt_per_year(old).removesuffix(' Mt/y')} to {mt_per_year(new)})")
                 continue
         parts.append(_field_word(top))
-    return f"{who}'s {_names(parts)}"
+    return f"{who}'s {and_list(parts)}"
 
 
 def _added_text(s: Any, section: str, name: str) -> str:
@@ -180,7 +176,7 @@ def _settings_text(run_s: Any, base_s: Any, names: set[str]) -> str:
 
     if names & {"start", "horizon"}:
         return f"running {span(run_s)} (not {span(base_s)})"
-    return "changing the " + _names(sorted(n.replace("_", " ") for n in names))
+    return "changing the " + and_list(sorted(n.replace("_", " ") for n in names))
 
 
 def change_phrases(run: RunResult, base: RunResult, changes: Sequence[dict[str, Any]],
@@ -203,17 +199,17 @@ def change_phrases(run: RunResult, base: RunResult, changes: Sequence[dict[str, 
         if kind == "added":
             texts = [_added_text(s, section, n) for n in items]
             if section == "disruptions" or (len(items) == 1 and section.startswith("network.")):
-                out.append("adding " + _names(texts) + (f" (a new {one})" if section != "disruptions" else ""))
+                out.append("adding " + and_list(texts) + (f" (a new {one})" if section != "disruptions" else ""))
             elif len(items) == 1:
                 out.append(f"adding the {one} {texts[0]}")
             else:
                 shown = texts if detail or len(items) <= 2 else [_title_words(disruption_name(s, n)) for n in items]
-                out.append(f"adding {len(items)} {many} ({_names(shown)})")
+                out.append(f"adding {len(items)} {many} ({and_list(shown)})")
         elif kind == "changed":
             alike = _alike(changes, section, items) if section.startswith("network.") else None
             if alike is not None:  # the same fields of several facilities, none a rate: one phrase
-                who = _names([_shown(s, section, n) for n in items])
-                out.append(f"changing the {_names([_field_word(f) for f in alike])} of {who}")
+                who = and_list([_shown(s, section, n) for n in items])
+                out.append(f"changing the {and_list([_field_word(f) for f in alike])} of {who}")
                 continue
             for n in items:
                 c = next(c for c in changes if c["section"] == section and c["item"] == n and c["change"] == kind)
@@ -222,11 +218,11 @@ def change_phrases(run: RunResult, base: RunResult, changes: Sequence[dict[str, 
                 elif section == "costs":
                     out.append(f"changing the costs of {n.replace('_', ' ')}")
                 else:
-                    fields = _names(list(dict.fromkeys(f.split(".")[0].replace("_", " ") for f in c["fields"])))
+                    fields = and_list(list(dict.fromkeys(f.split(".")[0].replace("_", " ") for f in c["fields"])))
                     out.append(f"changing the {_shown(s, section, n)} {one}'s {fields}")
         else:
             shown = [_shown(b, section, n) for n in items]
-            out.append(f"removing the {_names(shown)} {one if len(items) == 1 else many}")
+            out.append(f"removing the {and_list(shown)} {one if len(items) == 1 else many}")
     if settings:
         out.append(_settings_text(s, b, settings))
     return out
@@ -239,7 +235,7 @@ def change_subject(run: RunResult, base: RunResult, changes: Sequence[dict[str, 
     shown = phrases[:most]
     if len(phrases) > most:
         shown.append(f"{len(phrases) - most} other change{'s' if len(phrases) - most != 1 else ''} (below)")
-    text = _names(shown)
+    text = and_list(shown)
     return esc(text[:1].upper() + text[1:])
 
 
@@ -312,8 +308,7 @@ _EFFECT_ORDER = ("cut_run_days", "shortfall_t", "delivered_t", "min_days_cover")
 def _label(kpi: str) -> str:
     if kpi.startswith("delivered_origin_"):
         o = kpi.removeprefix("delivered_origin_").removesuffix("_t")
-        text = dependency.label_of(f"share_origin_{o}_pct").replace("_", " ")
-        return f"{text[:1].upper() + text[1:]} crude delivered"
+        return f"{words(dependency.label_of(f'share_origin_{o}_pct'))} crude delivered"
     return {"delivered_t": "crude delivered", "cut_run_days": "the days of cut runs", "shortfall_t": "the shortfall",
             "min_days_cover": "the lowest cover"}.get(kpi, catalogue.plain_label(kpi))
 
@@ -357,7 +352,7 @@ def change_effects(run: RunResult, base: RunResult, paired: bool) -> str:
                        f"{how})")
     scope = " (per 365 days, as the runs differ in length)" if yearly else ""
     if clauses:
-        return _names(clauses) + scope
+        return and_list(clauses) + scope
     return ("moves none of crude delivered by origin, crude delivered, the days of cut runs, the shortfall or the "
             f"lowest cover beyond the replication noise{scope}")
 

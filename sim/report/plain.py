@@ -11,6 +11,7 @@ Identifiers themselves appear only in the brief's appendix (:func:`identifier_ro
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from typing import Any
 
 # the noun a leg's made-up display name ends with, by scenario section (and kind)
@@ -102,11 +103,22 @@ def mt_per_year(t_per_day: float) -> str:
     return f"{t_per_day * DAYS_PER_YEAR / 1e6:,.1f} Mt/y"
 
 
+def and_list(items: Iterable[str]) -> str:
+    """"a", "a and b", "a, b and c": items joined as a sentence names them."""
+    items = list(items)
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def words(identifier: str) -> str:
+    """An identifier in words, its first letter capital: "baltic_seaborne" -> "Baltic seaborne"."""
+    text = identifier.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def _targets_text(scenario: Any, d: Any) -> str:
-    names = [display_name(scenario, t) for t in scenario.resolve_targets(d)]
-    if len(names) <= 2:
-        return " and ".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return and_list(display_name(scenario, t) for t in scenario.resolve_targets(d))
 
 
 def disruption_phrase(scenario: Any, d: Any) -> str:

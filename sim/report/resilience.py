@@ -22,7 +22,7 @@ import pandas as pd
 from sim.errors import ScenarioError, UserError
 from sim.report.document import Doc, code, esc
 from sim.report.numbers import num
-from sim.report.plain import display_name
+from sim.report.plain import and_list, display_name
 from sim.results.manifest import load_manifest
 from sim.results.store import RunResult
 
@@ -107,11 +107,9 @@ def _ranked_text(run: RunResult, table: pd.DataFrame, kind: str) -> str:
                           "importance), the first facilities are",
             "criticality": "Closed one at a time (routesim criticality), the facilities whose closure costs the "
                            "most crude delivered are"}[kind]
-    return f"{what} {_names(names)}."
+    return f"{what} {and_list(names)}."
 
 
-def _names(items: list[str]) -> str:
-    return " and ".join(items) if len(items) <= 2 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def resilience(doc: Doc, run: RunResult) -> None:
