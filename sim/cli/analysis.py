@@ -170,14 +170,20 @@ def _cmd_brief(args: argparse.Namespace) -> int:
     return 0
 
 
+def _closure_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords criticality, exposure and importance take alike, from the options that
+    :func:`_closure_options` and the executor options registered for each of them."""
+    return {"at": args.at, "replications": args.replications, "seed": args.seed, "facilities": args.facilities,
+            "executor": args.executor or "local", "workers": args.workers, "scheduler": args.scheduler,
+            "out": args.out, "overrides": args.overrides, "progress": False if args.quiet else None,
+            "results_root": args.results, "reuse": args.reuse}
+
+
 def _cmd_criticality(args: argparse.Namespace) -> int:
     from sim.report.analysis_charts import criticality_with_chart
 
     result = criticality_with_chart(
-        args.scenario, duration=args.duration, at=args.at, replications=args.replications, seed=args.seed,
-        facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
-        scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
-        results_root=args.results, reuse=args.reuse)
+        args.scenario, duration=args.duration, **_closure_kwargs(args))
     t = result.table
     if not args.quiet:
         print(f"{'rank':>4}  {'facility':<24} {'lost (kt)':>10} {'peak deficit (kt)':>18} {'survive (d)':>12}")
@@ -201,10 +207,7 @@ def _cmd_exposure(args: argparse.Namespace) -> int:
     from sim.analysis.exposure import exposure
 
     result = exposure(
-        args.scenario, ttr=args.ttr, at=args.at, replications=args.replications, seed=args.seed,
-        facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
-        scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
-        results_root=args.results, reuse=args.reuse)
+        args.scenario, ttr=args.ttr, **_closure_kwargs(args))
     if not args.quiet:
         print(f"{'facility':<24} {'survive p5 (d)':>14} {'median (d)':>11} {'recover (d)':>12} {'verdict':>13}")
         for _, r in result.table.iterrows():
@@ -218,10 +221,7 @@ def _cmd_importance(args: argparse.Namespace) -> int:
     from sim.analysis.importance import importance
 
     result = importance(
-        args.scenario, duration=args.duration, at=args.at, replications=args.replications, seed=args.seed,
-        facilities=args.facilities, executor=args.executor or "local", workers=args.workers,
-        scheduler=args.scheduler, out=args.out, overrides=args.overrides, progress=False if args.quiet else None,
-        results_root=args.results, reuse=args.reuse)
+        args.scenario, duration=args.duration, **_closure_kwargs(args))
     if not args.quiet:
         print(f"{'rank':>4}  {'facility':<24} {'FV unserved':>11} {'RAW unserved':>12} "
               f"{'failed-perfect (kt)':>19} {'FV P(cut)':>9} {'RAW P(cut)':>10}")
