@@ -351,3 +351,22 @@ def test_a_horizon_of_centuries_is_refused_with_its_line(tmp_path, data_dir):
     problems = validate(path)
     (p,) = problems
     assert p.path == ("horizon",) and p.line == 6 and "200 years" in p.message
+
+
+@pytest.mark.parametrize(("written", "message", "hint"), [
+    ("{uniform: [10d]}", "a uniform needs two values [low, high], got 1", "e.g. uniform: [6h, 2d]"),
+    ("{uniform: [1h, 2h, 3h]}", "a uniform needs two values [low, high], got 3", "e.g. uniform: [6h, 2d]"),
+    ("{triangular: [6h, 2d]}", "a triangular needs three values [low, mode, high], got 2",
+     "e.g. triangular: [6h, 12h, 2d]"),
+])
+def test_a_distribution_with_the_wrong_number_of_values_says_how_many_it_takes(tmp_path, cli, written, message,
+                                                                                hint):
+    """``uniform: [10d]`` is one value where a uniform takes two (pydantic's own words are
+    "missing required key 1"): one problem at the line of the list, saying what the values
+    are, and ``routesim validate`` exits 2 with it."""
+    path = variant(tmp_path, "delay: {uniform: [6h, 2d]}", f"delay: {written}")
+    probs = problems_of(path)
+    assert [(p.line, p.path, p.message, p.hint) for p in probs] == [
+        (74, ("disruptions", 1, "delay", written[1:].split(":")[0]), message, hint)]
+    result = cli("validate", path)
+    assert result.code == 2 and "s.yaml:74:" in result.out and message in result.out

@@ -226,9 +226,53 @@ _NOUNS = {
 _NAME_PATTERN_HINT = "a name starts with a letter and holds only letters, digits, '-' and '_' (at most 80)"
 
 
+# what the values of a fixed-length list mean, by its key (a distribution's parameters)
+_TUPLE_VALUES = {"uniform": ("low", "high"), "triangular": ("low", "mode", "high")}
+
+
+def _tuple_arity(path: tuple) -> int | None:
+    """The number of values the fixed-length list at ``path`` takes (``uniform: [low,
+    high]`` takes 2), from its annotation; None when it is not one."""
+    if not path or not isinstance(path[-1], str):
+        return None
+    w = _walk(path)
+    if w.field is None:
+        return None
+    t = _unwrap(w.field.annotation)
+    args = typing.get_args(t)
+    if typing.get_origin(t) is not tuple or not args or Ellipsis in args:
+        return None
+    return len(args)
+
+
+def _wrong_count(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[tuple, str, str] | None:
+    """A fixed-length list with too few or too many values (pydantic: "missing required key
+    1", "at most 2 items"), as (the list's path, message, hint): "a uniform needs 2 values
+    [low, high], got 1"."""
+    if err["type"] == "missing" and w.clean and isinstance(w.clean[-1], int):
+        path = w.clean[:-1]
+    elif err["type"] == "too_long":
+        path = w.clean
+    else:
+        return None
+    n, got = _tuple_arity(path), value_at(tree, path)
+    if n is None or not isinstance(got, list):
+        return None
+    key = str(path[-1])
+    names = _TUPLE_VALUES.get(key) if len(_TUPLE_VALUES.get(key, ())) == n else None
+    shown = f" [{', '.join(names)}]" if names else ""
+    example = {"uniform": "uniform: [6h, 2d]", "triangular": "triangular: [6h, 12h, 2d]"}.get(key)
+    count = {1: "one", 2: "two", 3: "three"}.get(n, str(n))
+    return (path, f"a {key} needs {count} values{shown}, got {len(got)}",
+            f"e.g. {example}" if example and names else f"give {count} values in [ ]")
+
+
 def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
     typ = err["type"]
     ctx = err.get("ctx") or {}
+    counted = _wrong_count(err, w, tree)
+    if counted is not None:
+        return counted[1], counted[2]
     raw = value_at(tree, w.clean)
     got = raw if raw is not MISSING else err.get("input")
     got_s = f" (got {_short(got)})" if not isinstance(got, (dict, list)) else f" (got {_kind(got)})"
@@ -333,6 +377,10 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
             disc = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
             if value_at(tree, (*w.clean, disc)) is not MISSING:
                 w = _Walk((*w.clean, disc), w.tags, None, None, False)
+        counted = _wrong_count(e, w, tree)
+        if counted is not None:  # too few or too many values: at the list, whose line the file has
+            w = _Walk(counted[0], w.tags, w.parent_model, w.field, False)
+            e = {**e, "type": "too_long"} if e["type"] == "missing" else e
         if keep[n]:
             slot = (w.clean,) if w.tags else (w.clean, n)
             slots.setdefault(slot, []).append((e, w))
