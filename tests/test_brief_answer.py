@@ -72,7 +72,7 @@ def test_crude_by_route_is_the_refinerys_intake_times_each_routes_share(tmp_path
     first = answer_sentences(run)[0]
     assert first.startswith("Mozyr receives 80.0 kt (p5–p95 62.0–98.0 kt) by Supsa (0.2 Mt/y, 55.0% "
                             "(p5–p95 50.5–59.5%) of its intake; its own crude's first tonne in ")
-    assert "; 70.0 kt that was in its tanks and lines at the start." in first
+    assert "; 70.0 kt of opening stocks and linefill." in first
 
 
 def test_a_routes_lead_time_is_the_median_of_its_cargoes_first_tonne_after_discharge_starts(tmp_path):
@@ -132,10 +132,9 @@ def test_no_sustained_rate_for_a_short_run_or_too_few_cargoes(tmp_path):
 def test_in_the_brief_the_answer_follows_the_change_sentence(tmp_path):
     """The added-programme what-if of ``tests/test_brief_changes.py`` (four replications),
     Mozyr receiving 330 kt in each, all by Supsa (route share 100%):
-    330 kt over 30 days is 11 kt/d, 11,000 × 365 / 10⁶ = 4.0 Mt/y.  The paragraph says so
-    right after the change and its effect, before the run's cut runs (the synthetic folder's
-    shortfalls); a 30-day run states no
-    sustained rate."""
+    330 kt over 30 days is 11 kt/d, 11,000 × 365 / 10⁶ = 4.0 Mt/y.  Its question is not one
+    of routes, so the paragraph opens with the change and its effect and the answer per
+    refinery is the bullet after the list of changes; a 30-day run states no sustained rate."""
     from sim.report import brief as briefmod
     from tests.test_brief import section, write_run
     from tests.test_brief_changes import with_second_programme
@@ -148,8 +147,9 @@ def test_in_the_brief_the_answer_follows_the_change_sentence(tmp_path):
     fk["share_route_supsa_pct"] = np.where(fk["facility"] == "mozyr", 100.0, np.nan)
     fk.to_parquet(run / "facility_kpis.parquet")
     md = briefmod.brief(run, vs=base).read_text(encoding="utf-8")
-    paragraph = section(md, "Bottom line").strip().split("\n\n")[0]
-    change, answer = paragraph.split(". Mozyr receives ", 1)
-    assert change.startswith("Adding the programme Second Supsa")
-    assert answer.startswith("330.0 kt by Supsa (4.0 Mt/y, 100.0% of its intake). This scenario cuts runs at Mozyr")
+    paragraph, bullets = section(md, "Bottom line").strip().split("\n\n")[:2]
+    assert paragraph.startswith("Against Mini corridor (one change: adding the programme Second Supsa"), paragraph
+    items = [b.removeprefix("- ") for b in bullets.split("\n") if b.startswith("- ")]
+    assert items[0].startswith("What this scenario changes against ")  # the change in full, then the answer
+    assert items[1] == "Mozyr receives 330.0 kt by Supsa (4.0 Mt/y, 100.0% of its intake).", items
     assert "sustains" not in paragraph

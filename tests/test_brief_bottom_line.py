@@ -108,8 +108,9 @@ def test_the_bottom_line_answers_with_the_figures_of_the_tables(pair):
     # 4. against the baseline, paired by replication
     v = compare([base, run]).set_index("kpi").loc["delivered_t"]
     assert v.method == "paired" and v.significant
+    # "less" carries the sign: the interval is of the magnitude, -ci_high to -ci_low
     assert (f"Against the mini corridor, the refineries receive {abs(v['diff']) / 1e3:,.1f} kt less crude (95% CI "
-            f"{v.ci_low / 1e3:,.1f} to {v.ci_high / 1e3:,.1f} kt, paired by replication).") in paragraph
+            f"{-v.ci_high / 1e3:,.1f} to {-v.ci_low / 1e3:,.1f} kt, paired by replication).") in bottom
     # then three to five drivers
     bullets = [line for line in bottom.splitlines() if line.startswith("- ")]
     assert 3 <= len(bullets) <= 5, bullets

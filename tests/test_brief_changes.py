@@ -19,6 +19,7 @@ import pytest
 
 import sim
 from sim.report import brief as briefmod
+from sim.report.changes import change_effects
 from sim.scenario.extends import base_file, scenario_changes
 from tests.test_brief import SCENARIO_YAML, section, write_run
 
@@ -128,11 +129,14 @@ def test_the_bottom_line_of_an_added_programme_answers_with_its_effect_on_the_he
     paragraph names the programme with its one cargo."""
     _, _, md = second_cargo
     paragraph = section(md, "Bottom line").strip().split("\n\n")[0]
-    effect = "85.0 kt (1.0 Mt/y over the 30 days; 95% CI 78.5 to 91.5 kt, paired by replication)"
     assert paragraph.startswith(
-        "Adding the programme Second Supsa (1 cargo of 85.0 kt, Supsa to Pivdennyi) raises Azeri crude "
-        f"delivered by {effect} and raises crude delivered by {effect}. This scenario costs Mozyr no runs in any "
-        "of the 4 replications"), paragraph
+        "Against Mini corridor (one change: adding the programme Second Supsa (1 cargo of 85.0 kt, Supsa to "
+        "Pivdennyi)), the what-if raises Azeri crude delivered by 85.0 kt (95% CI 78.5 to 91.5 kt), paired by "
+        "replication. This scenario costs Mozyr no runs in any of the 4 replications"), paragraph
+    effect = "85.0 kt (1.0 Mt/y over the 30 days; 95% CI 78.5 to 91.5 kt, paired by replication)"
+    run, base = briefmod.load_run(second_cargo[1]), briefmod.load_run(second_cargo[0])
+    assert change_effects(run, base, paired=True) == (f"raises Azeri crude delivered by {effect} and raises crude "
+                                                      f"delivered by {effect}")
     assert "days of cut runs" not in paragraph and "shortfall" not in paragraph
     bullets = section(md, "Bottom line").split("\n\n")[1]
     assert bullets.startswith("- What this scenario changes against Mini corridor: Adding the programme Second "
@@ -145,17 +149,21 @@ def test_with_no_figure_beyond_noise_the_bottom_line_says_so(tmp_path):
     run = write_run(tmp_path / "run", reps=4, seed=7)
     (run / "scenario.yaml").write_text(with_second_programme(SCENARIO_YAML), encoding="utf-8")
     paragraph = section(briefmod.brief(run, vs=base).read_text(encoding="utf-8"), "Bottom line").strip()
-    assert paragraph.startswith("Adding the programme Second Supsa (1 cargo of 85.0 kt, Supsa to Pivdennyi) moves "
-                                "none of crude delivered by origin, crude delivered, the days of cut runs, the "
-                                "shortfall or the lowest cover beyond the replication noise"), paragraph
+    assert paragraph.startswith("Against Mini corridor (one change: adding the programme Second Supsa (1 cargo of "
+                                "85.0 kt, Supsa to Pivdennyi)), the what-if moves none of crude delivered by origin, "
+                                "crude delivered, the days of cut runs, the shortfall or the lowest cover beyond the "
+                                "replication noise"), paragraph
 
 
 # --------------------------------------------------------------- the shipped what-ifs
 
 # (what-if, the run it is compared with, what its first paragraph must name: its change)
 SHIPPED_SUBSET = [
-    ("druzhba_reverse_windows", "baseline", r"^Changing the Brody–Mozyr pipeline's batching (raises|cuts|moves)"),
-    ("contamination_2019_top_up", "contamination_2019", r"^Adding Russia Mozyr \(a new source\), changing "),
+    ("druzhba_reverse_windows", "baseline",
+     r"^Against the baseline \(one change: changing the Brody–Mozyr pipeline's batching\), the what-if "
+     r"(raises|cuts|moves)"),
+    ("contamination_2019_top_up", "contamination_2019",
+     r"^Against Contamination 2019 \(3 changes: adding Russia Mozyr \(a new source\), changing "),
     ("odesa_brody_outage", "baseline", r"^A 30-day closure of the Odesa–Brody pipeline from 1 March 2021 "),
 ]
 

@@ -34,35 +34,126 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
+import re
 import shlex
+from types import SimpleNamespace
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.report.changes import (answer_sentences, change_bullets, change_effects, change_subject, changes_between,
-                                leads_with_change)
+from sim.report.changes import (answer_lead, answer_sentences, change_effects, change_phrases, changes_between,
+                                leads_with_change, refinery_path)
 from sim.report.costs import cost_row
 from sim.report.document import code, esc
 from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
-from sim.report.numbers import Stat, fmt_diff, fmt_range, num
-from sim.report.plain import (and_list, date_text, display_name, disruption_name, disruption_phrase, mt_per_year, the)
+from sim.report.numbers import EVERY, Stat, fmt_diff, fmt_range, magnitudes, num, once_every, word_count
+from sim.report.plain import (and_list, date_text, display_name, disruption_name, disruption_phrase, mt_per_year,
+                              origin_crude, short_name, the, whole_run)
 from sim.report.reading import replications
 from sim.results import catalogue, dependency, risk
 from sim.results.store import RunResult
 
 
+def _background_change(s: Any, d: Any, fields: Sequence[str]) -> bool:
+    """A disruption the what-if changed only by its window, now over the whole run (a
+    background disruption stretched with a longer run): background, not the what-if's own."""
+    return bool(fields) and all(f.split(".")[0] == "window" for f in fields) and whole_run(s, d)
+
+
 def own_disruptions(run: RunResult, base: RunResult | None) -> list[Any]:
     """The scenario's own disruptions: against a baseline, those it adds or changes (a
-    disruption of the same name with other settings counts as changed); without one, those
-    with a fixed window (the event a what-if is written about), else none."""
-    mine = list(run.scenario.disruptions)
+    disruption of the same name with other settings counts as changed, unless only its
+    window changed, to cover the whole run: :func:`_background_change`); without one, those
+    the run folder's manifest records as added or changed relative to the file it
+    ``extends`` (the same rule), else those with a fixed window (the event a what-if is
+    written about), else none."""
+    s = run.scenario
+    mine = list(s.disruptions)
     if base is not None:
         theirs = {d.name: d.model_dump(mode="json") for d in base.scenario.disruptions}
-        return [d for d in mine if theirs.get(d.name) != d.model_dump(mode="json")]
+        out = []
+        for d in mine:
+            old = theirs.get(d.name)
+            if old == d.model_dump(mode="json"):
+                continue
+            fields = [] if old is None else [k for k, v in d.model_dump(mode="json").items() if old.get(k) != v]
+            if not _background_change(s, d, fields):
+                out.append(d)
+        return out
+    recorded = recorded_changes(run)
+    if recorded is not None:
+        named = {c["item"]: c for c in recorded if c["section"] == "disruptions" and c["change"] != "removed"}
+        return [d for d in mine if d.name in named and not _background_change(s, d, named[d.name]["fields"])]
     return [d for d in mine if d.window is not None]
+
+
+def recorded_changes(run: RunResult) -> list[dict[str, Any]] | None:
+    """What the run's scenario changes relative to the file it ``extends``, as the run folder's
+    manifest recorded it (``changes``); None when the scenario extends nothing."""
+    changes = run.manifest.get("changes")
+    if not run.manifest.get("extends") or not isinstance(changes, list):
+        return None
+    return [c for c in changes if isinstance(c, dict) and {"section", "item", "change"} <= set(c)]
+
+
+def recorded_base(run: RunResult) -> Any:
+    """The scenario the run's file ``extends`` (as recorded in its manifest), loaded from that
+    file beside the run's scenario source when it is still there, as an object with a
+    ``scenario`` (what the change sentences read the old names and rates from); else the
+    run's own scenario stands in (removed items are then named from their identifiers)."""
+    from sim.errors import UserError
+    from sim.scenario.loader import load_scenario
+
+    source, named = run.manifest.get("scenario_source"), run.manifest.get("extends")
+    if isinstance(source, str) and isinstance(named, str):
+        for folder in (Path(source).parent, run.path / Path(source).parent):
+            path = folder / named
+            if path.is_file():
+                try:
+                    return SimpleNamespace(scenario=load_scenario(path), recorded=named)
+                except (UserError, OSError, ValueError):
+                    break
+    return SimpleNamespace(scenario=run.scenario, recorded=named)
+
+
+def question_refinery(run: RunResult) -> str | None:
+    """The refinery the scenario's question is about: the first one its ``description``
+    names (by identifier, display name or short name, as a whole word), else None."""
+    s = run.scenario
+    text = " ".join(s.description.split()).lower()
+    best: tuple[int, str] | None = None
+    for r in refineries(s):
+        for name in {r.name, display_name(s, r.name), short_name(s, r.name)}:
+            m = re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", text)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), r.name)
+    return best[1] if best else None
+
+
+# The length rule: the bottom line's first paragraph holds at most this many words; the
+# sentences that do not fit go to the bullets under it, in order (README "The bottom line").
+PARAGRAPH_WORDS = 90
+
+
+def fit(sentences: Sequence[str], limit: int = PARAGRAPH_WORDS) -> tuple[str, list[str]]:
+    """The paragraph and what goes to the bullets: the first sentence always, then each
+    next sentence in order if the paragraph stays within ``limit`` words
+    (:func:`sim.report.numbers.word_count`); those that do not fit, in order."""
+    kept: list[str] = []
+    rest: list[str] = []
+    total = 0
+    for i, text in enumerate(sentences):
+        n = word_count(text)
+        if i == 0 or total + n <= limit:
+            kept.append(text)
+            total += n
+        else:
+            rest.append(text)
+    return " ".join(kept), rest
 
 
 @dataclass(frozen=True)
@@ -205,101 +296,189 @@ def _subject(run: RunResult, own: list[Any]) -> str:
 def bottom_line(run: RunResult, base: RunResult | None = None,
                 diff: pd.DataFrame | None = None) -> BottomLine:
     """The bottom line of the brief (see the module docstring); ``diff`` is the
-    against-baseline table of :func:`sim.report.brief.differences` when there is a base."""
+    against-baseline table of :func:`sim.report.brief.differences` when there is a base.
+    Without a base, what the run's manifest records its file changes relative to the file
+    it ``extends`` (:func:`recorded_changes`) still leads."""
     own = own_disruptions(run, base)
-    changes = changes_between(run, base) if base is not None else []
-    if base is not None and diff is not None and leads_with_change(changes):
+    changes = changes_between(run, base) if base is not None else (recorded_changes(run) or [])
+    if leads_with_change(changes):
         return _change_line(run, base, diff, changes, own)
-    sentences = [f"{_subject(run, own)} {_cut_clause(run)}"]
-    _stock_sentences(run, sentences)
+    clause = _cut_clause(run)
+    if own and own[0].stochastic is not None and len(own) == 1:  # "Random closures ... cost", not "costs"
+        clause = re.sub(r"^(costs|cuts|forces)\b", lambda m: m.group(1)[:-1], clause)
+    sentences = [f"{_subject(run, own)} {clause}.", *_stock_sentences(run)]
     if base is not None and diff is not None and (diff["kpi"] == "delivered_t").any():
         r = diff[diff["kpi"] == "delivered_t"].iloc[0]
         d = float(r["diff"])
         base_name = disruption_name(base.scenario, base.scenario.name).lower()
         if math.isfinite(d):
             how = "paired by replication" if r["method"] == "paired" else "Welch's"
-            ci = (f"95% CI {fmt_diff('delivered_t', float(r['ci_low']))} to "
-                  f"{fmt_diff('delivered_t', float(r['ci_high']))} kt, {how}")
             if bool(r["significant"]):
                 more = "more" if d > 0 else "less"
+                lo, hi = magnitudes(d, float(r["ci_low"]), float(r["ci_high"]))
                 sentences.append(f"Against the {esc(base_name)}, the refineries receive "
-                                 f"{fmt_diff('delivered_t', abs(d))} kt {more} crude ({ci}).")
+                                 f"{fmt_diff('delivered_t', abs(d))} kt {more} crude (95% CI "
+                                 f"{fmt_diff('delivered_t', lo)} to {fmt_diff('delivered_t', hi)} kt, {how}).")
             else:
                 sentences.append(f"Against the {esc(base_name)}, the crude the refineries receive does not "
-                                 f"change beyond the replication noise ({ci}).")
+                                 f"change beyond the replication noise (95% CI "
+                                 f"{fmt_diff('delivered_t', float(r['ci_low']))} to "
+                                 f"{fmt_diff('delivered_t', float(r['ci_high']))} kt, {how}).")
     if own:
         cost = cost_row(run, own[0].name)
         if cost is not None:
             from sim.report.costs import cost_clause
 
             sentences.append(f"Without it (the same replications and seed), {cost_clause(cost)}.")
-    return BottomLine(" ".join(sentences), _bullets(run, base, own))
+    paragraph, rest = fit([once_every(x) for x in sentences])
+    focus = question_refinery(run)
+    return BottomLine(paragraph, [once_every(x) for x in [*rest, *_bullets(run, base, own, focus)]][:5])
 
 
-def _stock_sentences(run: RunResult, sentences: list[str]) -> None:
-    """Where the most stretched refinery gets its crude (appended to the last sentence) and
-    when its stock comes closest to the minimum (a new sentence)."""
+def _stock_sentences(run: RunResult) -> list[str]:
+    """Where the most stretched refinery gets its crude and when its stock comes closest to
+    the minimum, as sentences."""
     s = run.scenario
     lows = low_points(run)
     focus = min(lows, key=lambda lp: (lp.margin.mean if lp.margin.n else math.inf, lp.refinery)) if lows else None
-    if focus is not None:
-        who = display_name(s, focus.refinery)
-        origin = top_origin(run, focus.refinery)
-        if origin is not None and origin[1].mean > 0:
-            joint = ": " if "cuts runs" not in sentences[-1] else ". "  # after a list of cuts, a new sentence
-            sentences[-1] += (f"{joint}{esc(origin[0]).capitalize()} crude supplies {_pct_range(origin[1])} of "
-                             f"{esc(who)}'s intake")
-        sentences[-1] += "."
-        when = (f"on {date_text(_day(run, focus.day_p50))} in every replication" if focus.day_p5 == focus.day_p95
-                else f"around {date_text(_day(run, focus.day_p50))} (median; p5–p95 "
-                     f"{date_text(_day(run, focus.day_p5))} to {date_text(_day(run, focus.day_p95))})")
-        text = (f"{esc(who)}'s stock comes closest to its minimum {when}, "
-                f"{fmt_range('min_days_cover', focus.margin)} of demand above it")
-        if focus.at_floor:
-            text += f"; it reaches the minimum in {focus.at_floor} of {focus.margin.n} replications"
-        sentences.append(text + ".")
-    else:
-        sentences[-1] += "."
+    if focus is None:
+        return []
+    out = []
+    who = display_name(s, focus.refinery)
+    origin = top_origin(run, focus.refinery)
+    if origin is not None and origin[1].mean > 0:
+        crude = origin_crude(origin[0])
+        verb = "supply" if crude.endswith("linefill") else "supplies"
+        out.append(f"{esc(crude[:1].upper() + crude[1:])} {verb} {_pct_range(origin[1])} of {esc(who)}'s intake.")
+    when = (f"on {date_text(_day(run, focus.day_p50))} {EVERY}" if focus.day_p5 == focus.day_p95
+            else f"around {date_text(_day(run, focus.day_p50))} (median; p5–p95 "
+                 f"{date_text(_day(run, focus.day_p5))} to {date_text(_day(run, focus.day_p95))})")
+    text = (f"{esc(who)}'s stock comes closest to its minimum {when}, "
+            f"{fmt_range('min_days_cover', focus.margin)} of demand above it")
+    if focus.at_floor:
+        text += f"; it reaches the minimum in {focus.at_floor} of {focus.margin.n} replications"
+    out.append(text + ".")
+    return out
 
 
-def _change_line(run: RunResult, base: RunResult, diff: pd.DataFrame, changes: list[dict[str, Any]],
-                 own: list[Any]) -> BottomLine:
+def _lead_clause(run: RunResult, own: list[Any], changes: Sequence[dict[str, Any]]) -> str:
+    """"With a closure of the Druzhba–Mozyr pipeline for the whole run, " when the what-if
+    adds a disruption of its own that lasts the whole run (the condition its question is
+    asked under, not an event in it), else ""."""
+    added = {c["item"] for c in changes if c["section"] == "disruptions" and c["change"] == "added"}
+    mine = [d for d in own if d.name in added and whole_run(run.scenario, d)]
+    return f"With {esc(disruption_phrase(run.scenario, mine[0]))}, " if mine else ""
+
+
+# a question about routes (how much by which route, how fast, at what rate) is answered per
+# refinery first; any other change by its effect on the headline figures first
+ROUTE_QUESTION = re.compile(r"\broutes?\b|how many Mt/y|how long|lead times?|transits?", re.IGNORECASE)
+
+
+CHANGE_CLAUSE_WORDS = 30  # the changes are named in the paragraph when they take at most this many words
+
+
+def _change_count(run: RunResult, base: Any, changes: Sequence[dict[str, Any]]) -> str:
+    """"one change: adding ...", "2 changes: adding ... and changing ..." when said in at
+    most :data:`CHANGE_CLAUSE_WORDS` words, else "9 changes, listed below"."""
+    phrases = change_phrases(run, base, changes)
+    n = len(phrases)
+    said = and_list(phrases)
+    if word_count(said) <= CHANGE_CLAUSE_WORDS:
+        return f"{'one change' if n == 1 else f'{n} changes'}: {esc(said)}"
+    return f"{n} change{'s' if n != 1 else ''}, listed below"
+
+
+def _change_line(run: RunResult, base: RunResult | None, diff: pd.DataFrame | None,
+                 changes: list[dict[str, Any]], own: list[Any]) -> BottomLine:
     """The bottom line of a what-if whose change is more than disruptions
-    (:mod:`sim.report.changes`): the change and what it does to the headline figures
-    against the compared run, then this run's cut runs and stocks as for a disruption."""
-    paired = bool(len(diff)) and diff["method"].iloc[0] == "paired"
-    sentences = [f"{change_subject(run, base, changes)} {change_effects(run, base, paired)}.",
-                 *answer_sentences(run), f"This scenario {_cut_clause(run)}"]
-    _stock_sentences(run, sentences)
+    (:mod:`sim.report.changes`): the answer for the refinery the question is about first
+    (:func:`sim.report.changes.answer_lead`, with the what-if's own disruption as its
+    context), then the change in one clause with what it does to the headline figures,
+    then this run's cut runs and stocks as for a disruption; within the length rule
+    (:func:`fit`), the rest and the detail (every change, each refinery's crude by route)
+    in the bullets."""
+    s = run.scenario
+    shown_base = base if base is not None else recorded_base(run)
+    base_name = disruption_name(shown_base.scenario, shown_base.scenario.name)
+    focus = question_refinery(run)
+    order = [focus] if focus is not None else []
+    order += [r.name for r in refineries(s) if r.name != focus]
+    leads = [(r, answer_lead(run, r)) for r in order]
+    leads = [(r, t) for r, t in leads if t]
+    sentences = []
+    route_question = bool(ROUTE_QUESTION.search(" ".join(s.description.split())))
+    if leads and not route_question:
+        leads = []  # not what the question asks: the routes are in the bullets
+    if leads:
+        sentences.append(_lead_clause(run, own, changes) + (leads[0][1] or "") + ".")
+        sentences += [f"{t}." for _, t in leads[1:]]
+    count = _change_count(run, shown_base, changes)
+    versus = "the baseline" if base_name.lower() == "baseline" else base_name
+    if base is not None and diff is not None:
+        paired = bool(len(diff)) and diff["method"].iloc[0] == "paired"
+        effects = change_effects(run, base, paired, most=1, short=True)
+        against = f"Against {esc(versus)} ({count}), the what-if {effects}."
+    else:
+        count = count.replace(", listed", " listed")
+        against = (f"It differs from {esc(versus)}, the scenario it extends, by {count}; a brief against a run "
+                   f"of that ({code('--vs')}) gives what they change.")
+    sentences.insert(1 if leads else 0, against)
+    sentences.append(f"This scenario {_cut_clause(run)}.")
+    sentences += _stock_sentences(run)
     for d in own[:1]:
         cost = cost_row(run, d.name)
         if cost is not None:
             from sim.report.costs import cost_clause
 
-            sentences.append(f"Without the {esc(disruption_name(run.scenario, d.name))} (the same replications "
+            sentences.append(f"Without the {esc(disruption_name(s, d.name))} (the same replications "
                              f"and seed), {cost_clause(cost)}.")
-    bullets = [*change_bullets(run, base, changes), *_bullets(run, base, own)]
-    return BottomLine(" ".join(sentences), bullets[:5])
+    paragraph, rest = fit([once_every(x) for x in sentences])
+    said = {once_every(f"{t}.") for _, t in leads[1:]}  # a refinery's answer left out: its bullet below says it
+    rest = [x for x in rest if x not in said]
+    bullets = [_changes_bullet(run, shown_base, changes, base_name), *answer_sentences(run), *rest,
+               *_bullets(run, base, own, focus, change=True)]
+    return BottomLine(paragraph, [once_every(b) for b in bullets][:8])
 
 
-def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str]:
-    """Three to five drivers of the answer, each from the tables."""
+def _changes_bullet(run: RunResult, base: Any, changes: Sequence[dict[str, Any]], base_name: str) -> str:
+    """Every change in words against the compared run: one bullet, its changes a nested
+    list when there are more than three (a line ``- ...`` each, :class:`sim.report.document.Bullets`)."""
+    phrases = [p[:1].upper() + p[1:] for p in change_phrases(run, base, changes, detail=True)]
+    head = f"What this scenario changes against {esc(base_name)}"
+    if len(phrases) > 3:
+        return head + ":\n" + "\n".join(f"- {esc(p)}." for p in phrases)
+    return f"{head}: {esc('; '.join(phrases))}."
+
+
+def _bullets(run: RunResult, base: RunResult | None, own: list[Any], focus: str | None = None,
+             change: bool = False) -> list[str]:
+    """Drivers of the answer, each from the tables: the tightest link on the path of the
+    refinery the question is about (``focus``; of all flow facilities without one), crude by
+    origin, the scenario's own disruptions, the background disruptions (not for a change,
+    whose bullet lists what it changes), the chance of a cut run."""
     s = run.scenario
     out: list[str] = []
-    b = binding_facility(run)
+    path = refinery_path(run, focus) if focus is not None else None
+    b = binding_facility(run, within=path)
     if b is not None:
         fac = s.network.by_name().get(b.facility)
         cap = getattr(fac, "capacity_t_per_day", None)
         cap_text = f" ({mt_per_year(cap)})" if cap else ""
         verb = "is the tightest link" if b.utilisation.mean >= 90.0 else "is the busiest link, with room to spare"
-        out.append(f"{esc(the(s, b.facility, start=True))}{cap_text} {verb}: it runs at "
-                   f"{fmt_range('utilisation_pct', b.utilisation)} of capacity, the most of any leg or port in "
+        where, most = ((f" on the way to {esc(display_name(s, focus))}", "of any leg or port on that way")
+                       if focus is not None else ("", "of any leg or port"))
+        out.append(f"{esc(the(s, b.facility, start=True))}{cap_text} {verb}{where}: it runs at "
+                   f"{fmt_range('utilisation_pct', b.utilisation)} of capacity, the most {most} in "
                    f"{num(b.share_pct, 0)}% of replications.")
     shares = sorted(dependency.share_columns(run.kpis.columns)["origin"],
                     key=lambda c: (-float(run.kpis[c].fillna(0.0).to_numpy(dtype=float).mean()), c))
     if shares:
-        parts = [f"{esc(dependency.label_of(c).replace('_', ' ').capitalize())} "  # baltic_seaborne: Baltic seaborne
-                 f"{fmt_range('demand_met_pct', Stat.of(run.kpis[c].fillna(0.0)))}" for c in shares[:3]]
+        parts = []
+        for c in shares[:3]:
+            crude = origin_crude(dependency.label_of(c)).removesuffix(" crude")  # baltic_seaborne: Baltic seaborne
+            share = fmt_range("demand_met_pct", Stat.of(run.kpis[c].fillna(0.0)))
+            parts.append(f"{esc(crude[:1].upper() + crude[1:])} {share}")
         out.append("Crude delivered to all refineries by origin: " + "; ".join(parts) + ".")
     stats = {d.name: d for d in disruption_stats(run)}
     for d in own[:2]:
@@ -317,7 +496,7 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str
                        f"not in this run folder yet: {code(attribute_command(run))} computes it; then brief "
                        "again.")
     background = [d for d in s.disruptions if d not in own]
-    if background:
+    if background and not change:
         names = and_list([esc(disruption_name(s, d.name)) for d in background[:4]]
                        + ([f"{len(background) - 4} more"] if len(background) > 4 else []))
         where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name).lower())}"
@@ -333,5 +512,5 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any]) -> list[str
     return out[:5]
 
 
-__all__ = ["BottomLine", "LowPoint", "attribute_command", "bottom_line", "low_points", "own_disruptions",
-           "top_origin"]
+__all__ = ["PARAGRAPH_WORDS", "BottomLine", "LowPoint", "attribute_command", "bottom_line", "fit", "low_points",
+           "own_disruptions", "question_refinery", "recorded_base", "recorded_changes", "top_origin"]

@@ -55,7 +55,7 @@ from sim.report.figures import (
     waits_table,
 )
 from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, kt, num
-from sim.report.plain import and_list, date_text, display_name, disruption_name, identifier_rows, the
+from sim.report.plain import and_list, date_text, display_name, disruption_name, identifier_rows, the, whole_run
 from sim.report.reading import load_run, replications
 from sim.report.resilience import resilience
 from sim.report.sources import assumptions_table, cited_seeds, citation_rows, seed_list
@@ -312,14 +312,25 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
         return display_name(s, name).replace("$", r"\$")
 
     own_names = ({d.name for d in own_disruptions(run, base)} if own is None else set(own))
-    own_labels = [disruption_name(s, d.name) for d in s.disruptions if d.name in own_names]
-    mark = (f"the red band is the {and_list(own_labels)}, the grey strips the background disruptions"
-            if own_labels else "the grey strips along the top are the disruptions")
+    # a disruption over the whole run would be a band hiding the chart: a caption note instead
+    whole = [d for d in s.disruptions if whole_run(s, d)]
+    whole_names = {d.name for d in whole}
+    own_labels = [disruption_name(s, d.name) for d in s.disruptions if d.name in own_names - whole_names]
+    drawn_background = any(d.name not in own_names | whole_names for d in s.disruptions)
+    mark = ((f"the red band is the {and_list(own_labels)}" + (", the grey strips along the bottom the background "
+                                                              "disruptions" if drawn_background else ""))
+            if own_labels else "the grey strips along the bottom are the disruptions")
+    if whole:
+        listed = and_list([disruption_name(s, d.name) + (" (this scenario)" if d.name in own_names else "")
+                           for d in whole])
+        mark += f" ({listed} act{'s' if len(whole) == 1 else ''} over the whole run, so not shaded)"
     sub = f"{disruption_name(s, s.name)}, {replications(run)} replications"
     made: list[tuple[Path, str]] = []
     x = dates(run)
     days = n_days(run)
-    shades = disruption_shades(run, own_names, days)
+    every_shade = disruption_shades(run, own_names, days)
+    shades = [sh for sh in every_shade if sh.name not in whole_names]
+    all_own = [disruption_name(s, d.name) for d in s.disruptions if d.name in own_names]
     bounds = [*x, x[-1] + _dt.timedelta(days=1)] if x else []  # stocks are at day boundaries
     if not run.timeseries.empty:
         cover, floor = cover_matrices(run)
@@ -360,13 +371,13 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
                          f"What the scenario changes, replication by replication against {base_title}: below zero "
                          f"it is worse off; {mark}."))
     cargoes = cargo_table(run)
-    if len(cargoes) or shades:
+    if len(cargoes) or every_shade:
         cargoes = cargoes.assign(tanker=[label(t) if t in s.network.by_name() else t
                                          for t in cargoes["tanker"]]) if len(cargoes) else cargoes
-        made.append((charts.timeline(s.start, days, cargoes, shades, out_dir / "timeline", subtitle=sub),
+        made.append((charts.timeline(s.start, days, cargoes, every_shade, out_dir / "timeline", subtitle=sub),
                      "When each disruption acted (darker where more replications had it) and each tanker of the "
                      "first replication loaded, sailed and discharged: cargoes that stall sit under the red rows."
-                     if own_labels else
+                     if all_own else
                      "When each disruption acted (darker where more replications had it) and each tanker of the "
                      "first replication loaded, sailed and discharged."))
     disrupted = sorted({t for d in s.disruptions for t in s.resolve_targets(d)})
@@ -375,7 +386,7 @@ def make_charts(run: RunResult, out_dir: Path, base: RunResult | None = None,
     made.append((charts.route_map(s, mean_leg_flows_t_per_day(run), disrupted, out_dir / "route_map",
                                   subtitle=sub, own=own_targets, names=names),
                  "The route with the mean flow on each leg (Mt/y): "
-                 + (f"in red, where the {and_list(own_labels)} acts; " if own_labels else "")
+                 + (f"in red, where the {and_list(all_own)} acts; " if all_own else "")
                  + "dotted, the other disrupted facilities."))
     w = waits_table(run)
     if not w.empty:

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from sim.report.document import esc
-from sim.report.numbers import Stat, fmt_diff, fmt_range, kt
-from sim.report.plain import (and_list, date_text, display_name, disruption_name, disruption_phrase, mt_per_year,
-                              short_name, the, words)
+from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, kt, magnitudes
+from sim.report.plain import (OPENING, and_list, date_text, display_name, disruption_name, disruption_phrase,
+                              mt_per_year, origin_crude, short_name, the)
 from sim.results import catalogue, dependency
 from sim.results.scenario_data import scenario_data
 from sim.results.store import RunResult
@@ -308,7 +308,8 @@ _EFFECT_ORDER = ("cut_run_days", "shortfall_t", "delivered_t", "min_days_cover")
 def _label(kpi: str) -> str:
     if kpi.startswith("delivered_origin_"):
         o = kpi.removeprefix("delivered_origin_").removesuffix("_t")
-        return f"{words(dependency.label_of(f'share_origin_{o}_pct'))} crude delivered"
+        text = origin_crude(dependency.label_of(f"share_origin_{o}_pct"))
+        return f"{text[:1].upper() + text[1:]} delivered"
     return {"delivered_t": "crude delivered", "cut_run_days": "the days of cut runs", "shortfall_t": "the shortfall",
             "min_days_cover": "the lowest cover"}.get(kpi, catalogue.plain_label(kpi))
 
@@ -326,12 +327,16 @@ def _amount(kpi: str, value: float, yearly: bool, unit: bool = True) -> str:
         " a year" if yearly and kpi != "min_days_cover" else "")
 
 
-def change_effects(run: RunResult, base: RunResult, paired: bool) -> str:
+def change_effects(run: RunResult, base: RunResult, paired: bool, most: int = MAX_EFFECTS,
+                   short: bool = False) -> str:
     """What the change does, Markdown, from :func:`effect_table`: "raises Azeri crude
     delivered by 230.1 kt (1.1 Mt/y over the 73 days; 95% CI 200.0 to 260.2 kt, paired by
-    replication) and cuts the days of cut runs by ..." for at most :data:`MAX_EFFECTS` figures
+    replication) and cuts the days of cut runs by ..." (after a verb that carries the sign, the
+    interval is of the magnitude: "cuts ... by 11.1 (95% CI 11.0 to 11.2)") for at most ``most`` figures
     beyond the replication noise (at most two origins, the largest moves, then in the order
-    of :data:`_EFFECT_ORDER`); or that none of them moves beyond the noise."""
+    of :data:`_EFFECT_ORDER`); or that none of them moves beyond the noise.  ``short`` (the
+    bottom line's paragraph) leaves out the rate over the run and gives the method once, at
+    the end ("... (95% CI 2.50 to 2.59 Mt/y), paired by replication")."""
     t = effect_table(run, base, paired)
     yearly = per_year(run, base)
     days = _days(run)
@@ -339,7 +344,7 @@ def change_effects(run: RunResult, base: RunResult, paired: bool) -> str:
     is_origin = moved["kpi"].str.startswith("delivered_origin_")
     origin = moved[is_origin].reindex(moved[is_origin]["diff"].abs().sort_values(ascending=False).index).head(2)
     rest = moved[~is_origin].set_index("kpi").reindex([k for k in _EFFECT_ORDER if k in set(moved["kpi"])])
-    chosen = pd.concat([origin, rest.reset_index()]).head(MAX_EFFECTS)
+    chosen = pd.concat([origin, rest.reset_index()]).head(most)
     how = "paired by replication" if len(t) and t["method"].iloc[0] == "paired" else "Welch's"
     clauses = []
     for _, r in chosen.iterrows():
@@ -347,10 +352,16 @@ def change_effects(run: RunResult, base: RunResult, paired: bool) -> str:
         verb = "raises" if d > 0 else ("lowers" if k == "min_days_cover" else "cuts")
         rate = (f"{mt_per_year(abs(d) / days)} over the {days:g} days; "
                 if not yearly and k.startswith("delivered") and days > 0 else "")
-        low, high = _amount(k, float(r["ci_low"]), yearly, unit=False), _amount(k, float(r["ci_high"]), yearly)
-        clauses.append(f"{verb} {esc(_label(k))} by {_amount(k, abs(d), yearly)} ({rate}95% CI {low} to {high}, "
-                       f"{how})")
+        lo, hi = magnitudes(d, float(r["ci_low"]), float(r["ci_high"]))
+        low, high = _amount(k, lo, yearly, unit=False), _amount(k, hi, yearly)
+        if short:
+            clauses.append(f"{verb} {esc(_label(k))} by {_amount(k, abs(d), yearly)} (95% CI {low} to {high})")
+        else:
+            clauses.append(f"{verb} {esc(_label(k))} by {_amount(k, abs(d), yearly)} ({rate}95% CI {low} to "
+                           f"{high}, {how})")
     scope = " (per 365 days, as the runs differ in length)" if yearly else ""
+    if clauses and short:
+        return and_list(clauses) + f", {how}" + (", per year (the runs differ in length)" if yearly else "")
     if clauses:
         return and_list(clauses) + scope
     return ("moves none of crude delivered by origin, crude delivered, the days of cut runs, the shortfall or the "
@@ -505,8 +516,8 @@ def sustained_rates(run: RunResult) -> list[Sustained]:
 
 def _route_name(s: Any, route: str) -> str:
     """A route tag in words: "Supsa" (a load terminal), "Druzhba–Mozyr" (the first line out
-    of a source), "stock at the start in Odesa–Brody" (crude that was in a tank or line at
-    the start carries that facility's name)."""
+    of a source), "opening stocks and linefill in Odesa–Brody" (crude that was in a tank or
+    line at the start carries that facility's name)."""
     by_slug = {catalogue.slug(f.name): (sec, f) for sec, f in s.network.facilities()}
     if route not in by_slug:
         return route.replace("_", " ").title()
@@ -514,7 +525,7 @@ def _route_name(s: Any, route: str) -> str:
     sources = {x.name for x in s.network.sources}
     if sec == "terminals" or (sec == "pipelines" and f.from_ in sources):
         return short_name(s, f.name)
-    return f"stock at the start in {short_name(s, f.name)}"
+    return f"{OPENING} in {short_name(s, f.name)}"
 
 
 def seaborne_path(s: Any, refinery: str, load_ports: Sequence[str], discharge_ports: Sequence[str]) -> set[str]:
@@ -542,6 +553,28 @@ def seaborne_path(s: Any, refinery: str, load_ports: Sequence[str], discharge_po
     ahead, behind = reach(set(discharge_ports), True), reach({refinery}, False)
     out |= {pl.name for pl in net.pipelines if pl.from_ in ahead and pl.from_ in behind and pl.to in behind}
     return out
+
+
+def refinery_path(run: RunResult, refinery: str) -> set[str]:
+    """Every facility crude can pass on its way to ``refinery``: the pipelines and rail
+    lines on some path into it (and the places they join), and the seaborne path of the
+    cargoes it received (:func:`seaborne_path`)."""
+    net = run.scenario.network
+    seen, todo = {refinery}, [refinery]
+    while todo:
+        here = todo.pop()
+        for pl in net.pipelines:
+            if pl.to == here and pl.from_ not in seen:
+                seen.add(pl.from_)
+                todo.append(pl.from_)
+    lines = {pl.name for pl in net.pipelines if pl.to in seen}
+    c = run.cargoes
+    sea: set[str] = set()
+    if not c.empty and {"refinery", "refinery_t", "load_port", "discharge_port"} <= set(c.columns):
+        mine = c[(c["refinery"].astype(str) == refinery) & (c["refinery_t"].to_numpy(dtype=float) > 0.0)]
+        sea = seaborne_path(run.scenario, refinery, sorted(set(mine["load_port"].astype(str))),
+                            sorted(set(mine["discharge_port"].astype(str))))
+    return seen | lines | sea
 
 
 def route_binding(run: RunResult, refinery: str) -> tuple[str, Stat] | None:
@@ -609,7 +642,7 @@ def answer_sentences(run: RunResult) -> list[str]:
         parts, start_t = [], 0.0
         for x in rows:
             name = _route_name(s, x.route)
-            if name.startswith("stock at the start"):
+            if name.startswith(OPENING):
                 start_t += x.tonnes.mean
                 continue
             text = (f"{_range('delivered_t', x.tonnes)} by {esc(name)} "
@@ -623,7 +656,7 @@ def answer_sentences(run: RunResult) -> list[str]:
                          "already in the tanks and lines")
             parts.append(text + ")")
         if start_t > 0.0:
-            parts.append(f"{kt(start_t)} kt that was in its tanks and lines at the start")
+            parts.append(f"{kt(start_t)} kt of {OPENING}")
         sentence = f"{who} receives " + "; ".join(parts) + "."
         sus = sustained.get(r.name)
         if sus is not None and sus.rate.mean > 0.0:
@@ -643,8 +676,47 @@ def answer_sentences(run: RunResult) -> list[str]:
     return out
 
 
-__all__ = ["EFFECT_KPIS", "RouteIntake", "Sustained", "answer_sentences", "change_bullets", "change_effects",
-           "change_phrases", "change_subject", "changes_between", "effect_table", "leads_with_change",
-           "origin_tonnes", "refinery_routes", "route_binding", "route_lead_times", "seaborne_daily_t", "seaborne_path",
-           "sustained_rates"]
+def answer_lead(run: RunResult, refinery: str) -> str | None:
+    """The answer for one refinery in one short clause, Markdown (the bottom line's first
+    sentence; :func:`answer_sentences` gives the detail): with a sustained seaborne rate
+    (:func:`sustained_rates`), "Mozyr receives a sustained 3.4 Mt/y (p5–p95 3.4–3.5 Mt/y) of
+    seaborne crude, 31% of its demand; Pivdennyi binds it, at 98% of capacity; it takes 106
+    days (median) to reach 90% of that rate" (the share: the sustained rate over the
+    refinery's demand rate; the ramp-up's 30-day rate); else the crude of each seaborne
+    route with the median lead time of its cargoes (:func:`route_lead_times`), "Naftan
+    receives 325.5 kt by North Sea (2.6% of its intake; 3.7 d from port to refinery)", the
+    largest first; None when it receives no seaborne crude."""
+    s = run.scenario
+    ref = next((r for r in s.network.refineries if r.name == refinery), None)
+    if ref is None:
+        return None
+    who = esc(display_name(s, refinery))
+    sus = next((x for x in sustained_rates(run) if x.refinery == refinery), None)
+    if sus is not None and sus.rate.mean > 0.0:
+        text = f"{who} receives a sustained {_rate_range(sus.rate)} of seaborne crude"
+        if ref.demand_t_per_day > 0:
+            text += f", {100.0 * sus.rate.mean / ref.demand_t_per_day:.0f}% of its demand"
+        b = route_binding(run, refinery)
+        if b is not None and b[1].mean >= BINDS_PCT:
+            text += f"; {esc(the(s, b[0]))} binds it, at {b[1].mean:.0f}% of capacity"
+        elif b is not None:
+            text += f"; nothing binds (the busiest, {esc(the(s, b[0]))}, at {b[1].mean:.0f}%)"
+        if sus.ramp_days.n:
+            text += f"; it takes {sus.ramp_days.p50:.0f} days (median) to reach 90% of that rate"
+        return text
+    leads = route_lead_times(run)
+    parts = []
+    for x in refinery_routes(run).get(refinery) or []:
+        lead = leads.get((refinery, x.route))
+        if lead is None or not lead.n:
+            continue  # not a seaborne route
+        parts.append(f"{_range('delivered_t', x.tonnes)} by {esc(_route_name(s, x.route))} "
+                     f"({fmt_value('demand_met_pct', x.share.mean)}% of its intake; {lead.p50:.1f} d from port "
+                     "to refinery)")
+    return f"{who} receives " + and_list(parts) if parts else None
 
+
+__all__ = ["EFFECT_KPIS", "RouteIntake", "Sustained", "answer_lead", "answer_sentences", "change_bullets",
+           "change_effects", "change_phrases", "change_subject", "changes_between", "effect_table",
+           "leads_with_change", "origin_tonnes", "refinery_path", "refinery_routes", "route_binding",
+           "route_lead_times", "seaborne_daily_t", "seaborne_path", "sustained_rates"]

@@ -115,7 +115,6 @@ def delivered_vs_demand(
          inner=False)
     ax1.axhline(0.0, color="black", linestyle="--", linewidth=1.2, label="deliveries equal demand")
     ax1.set_ylabel("cumulative delivered − demand (kt)")
-    ax1.legend(loc="best", frameon=True, framealpha=0.85)
     ax1.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     window = 7 if dlv.shape[1] >= 14 else 1
 
@@ -126,7 +125,11 @@ def delivered_vs_demand(
     ax2.plot(x, roll(dem).mean(axis=0) / 1e3, color="black", linestyle="--", linewidth=1.2, label="demand")
     ax2.set_ylabel(f"crude per day, {window}-day mean (kt/d)" if window > 1 else "crude per day (kt/d)")
     ax2.set_ylim(bottom=0)
-    ax2.legend(loc="lower left", frameon=True, framealpha=0.85, ncols=3)
+    handles: dict[str, Any] = {}  # one legend under the panels, off the lines: each entry once
+    for ax in (ax1, ax2):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=2, frameon=False)
     date_axis(ax2)
     set_title(fig, title, subtitle)
     return save(fig, stem)

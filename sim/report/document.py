@@ -92,9 +92,27 @@ class Image:
 
 @dataclass(frozen=True)
 class Bullets:
-    """A bulleted list; each item Markdown (its user text went through esc())."""
+    """A bulleted list; each item Markdown (its user text went through esc()).  An item's
+    later lines that start with ``- `` are a list nested under its first line."""
 
     items: list[str]
+
+
+def _split_item(item: str) -> tuple[str, list[str]]:
+    """An item's first line and its nested items (its later ``- `` lines)."""
+    first, *more = item.split("\n")
+    return first, [m.removeprefix("- ") for m in more if m.strip()]
+
+
+def _item_markdown(item: str) -> str:
+    first, subs = _split_item(item)
+    return "\n".join([f"- {first}", *(f"  - {x}" for x in subs)])
+
+
+def _item_html(item: str) -> str:
+    first, subs = _split_item(item)
+    nested = "<ul>" + "".join(f"<li>{_inline_html(x)}</li>" for x in subs) + "</ul>" if subs else ""
+    return f"<li>{_inline_html(first)}{nested}</li>"
 
 
 Block = Heading | Paragraph | Table | Image | Bullets
@@ -143,7 +161,7 @@ class Doc:
             elif isinstance(b, Paragraph):
                 out.append(b.markdown)
             elif isinstance(b, Bullets):
-                out.append("\n".join(f"- {item}" for item in b.items))
+                out.append("\n".join(_item_markdown(item) for item in b.items))
             elif isinstance(b, Table):
                 cells = [[esc(c) for c in r] for r in [b.header, *b.rows]]
                 out.append("\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(b.header),
@@ -168,7 +186,7 @@ class Doc:
             elif isinstance(b, Paragraph):
                 body.append(f"<p>{_inline_html(b.markdown)}</p>")
             elif isinstance(b, Bullets):
-                body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
+                body.append("<ul>" + "".join(_item_html(i) for i in b.items) + "</ul>")
             elif isinstance(b, Table):
                 head = "".join(f"<th>{html.escape(c)}</th>" for c in b.header)
                 trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in b.rows)

@@ -221,14 +221,16 @@ class Binding:
     utilisation: Stat
 
 
-def binding_facility(run: RunResult) -> Binding | None:
-    """The flow facility (pipeline, terminal, sea leg, chokepoint) with the highest
-    utilisation in the most replications; ties broken by the higher mean utilisation."""
+def binding_facility(run: RunResult, within: set[str] | None = None) -> Binding | None:
+    """The flow facility (pipeline, terminal, sea leg, chokepoint; with ``within``, one of
+    those named) with the highest utilisation in the most replications; ties broken by the
+    higher mean utilisation."""
     fk = run.facility_kpis
     ucol = fac_col(fk, "utilisation_pct", "utilisation") if not fk.empty else None
     if ucol is None or "facility" not in fk:
         return None
-    flow_names = {f.name for sec, f in run.scenario.network.facilities() if sec in FLOW_SECTIONS}
+    flow_names = {f.name for sec, f in run.scenario.network.facilities() if sec in FLOW_SECTIONS
+                  and (within is None or f.name in within)}
     sub = fk[fk["facility"].isin(flow_names)].dropna(subset=[ucol])
     if sub.empty:
         return None

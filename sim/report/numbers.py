@@ -9,6 +9,7 @@ interpolation, NaN replications left out); :func:`fmt_value`, :func:`fmt_diff` a
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,3 +76,33 @@ def fmt_range(column: str, st: Stat) -> str:
     if st.n > 1 and mean == lo == hi:
         return f"{mean}{u} (in every replication)"
     return f"{mean}{u} (p5–p95 {lo}–{hi}{u})"
+
+
+EVERY = "in every replication"
+
+
+def once_every(text: str) -> str:
+    """A figure the same in every replication is said so once a sentence: the first
+    "in every replication" of a sentence stays, the later "(in every replication)" after
+    other figures of it go ("on 9 April 2021 in every replication, 1.6 d of demand above it")."""
+    out = []
+    for sentence in re.split(r"(?<=[.;])\s+(?=[A-Z])", text):
+        first = sentence.find(EVERY)
+        if first >= 0:
+            head, tail = sentence[:first + len(EVERY)], sentence[first + len(EVERY):]
+            sentence = head + tail.replace(f" ({EVERY})", "")
+        out.append(sentence)
+    return " ".join(out)
+
+
+def magnitudes(diff: float, low: float, high: float) -> tuple[float, float]:
+    """A 95% CI (``low``, ``high``) of a difference as the magnitudes a sign-carrying verb
+    reads with ("cuts ... by 11.1 (95% CI 11.0 to 11.2)"): for a negative difference the
+    interval of its negation (-high, -low), else the interval itself."""
+    return (-high, -low) if diff < 0 else (low, high)
+
+
+def word_count(markdown: str) -> int:
+    """The words of a paragraph as a reader counts them: whitespace-separated tokens, with
+    Markdown's escapes and code marks left out (a figure with its unit is two words)."""
+    return len(re.sub(r"[\\`*_]", "", markdown).split())

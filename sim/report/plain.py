@@ -117,6 +117,25 @@ def words(identifier: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# the crude a run starts with in its tanks and pipelines (the origin "initial"), README "opening stocks and linefill"
+OPENING = "opening stocks and linefill"
+
+
+def origin_crude(label: str) -> str:
+    """An origin's crude in words: "Russian crude", "Baltic seaborne crude"; the origin
+    "initial" (crude in the tanks and lines at the start) is "opening stocks and linefill"."""
+    return OPENING if label == "initial" else f"{words(label)} crude"
+
+
+def whole_run(scenario: Any, d: Any) -> bool:
+    """True when a disruption's fixed window covers the whole run (from its start or
+    earlier to its end or later)."""
+    if d.window is None:
+        return False
+    start = scenario.at_h(d.window.start)
+    return start <= 0.0 and start + d.window.duration_h >= float(scenario.horizon_h)
+
+
 def _targets_text(scenario: Any, d: Any) -> str:
     return and_list(display_name(scenario, t) for t in scenario.resolve_targets(d))
 
@@ -130,6 +149,8 @@ def disruption_phrase(scenario: Any, d: Any) -> str:
         noun = f"{noun} to {100.0 * float(d.factor):.0f}%"
     what = f"{noun} of the {_targets_text(scenario, d)}" if _is_leg_or_many(scenario, d) else \
         f"{noun} of {_targets_text(scenario, d)}"
+    if whole_run(scenario, d):
+        return f"a {what} for the whole run"
     if d.window is not None:
         start = _dt.datetime.combine(scenario.start, _dt.time()) + _dt.timedelta(hours=scenario.at_h(d.window.start))
         days = d.window.duration_h / 24.0
@@ -161,5 +182,5 @@ def identifier_rows(scenario: Any) -> list[list[str]]:
     return rows
 
 
-__all__ = ["date_text", "display_name", "disruption_name", "disruption_phrase", "identifier_rows",
-           "mt_per_year", "short_name", "the"]
+__all__ = ["OPENING", "date_text", "display_name", "disruption_name", "disruption_phrase", "identifier_rows",
+           "mt_per_year", "origin_crude", "short_name", "the", "whole_run"]
