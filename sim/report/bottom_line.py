@@ -52,7 +52,7 @@ from sim.report.document import code, esc
 from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
 from sim.report.numbers import EVERY, Stat, fmt_diff, fmt_range, magnitudes, num, once_every, word_count
 from sim.report.plain import (and_list, date_text, display_name, disruption_name, disruption_phrase, mt_per_year,
-                              origin_crude, short_name, the, whole_run)
+                              origin_crude, short_name, the, whole_run, words)
 from sim.report.reading import replications
 from sim.results import catalogue, dependency, risk
 from sim.results.store import RunResult
@@ -114,10 +114,12 @@ def recorded_base(run: RunResult) -> Any:
             path = folder / named
             if path.is_file():
                 try:
-                    return SimpleNamespace(scenario=load_scenario(path), recorded=named)
+                    found = load_scenario(path)
                 except (UserError, OSError, ValueError):
                     break
-    return SimpleNamespace(scenario=run.scenario, recorded=named)
+                return SimpleNamespace(scenario=found, name=disruption_name(found, found.name))
+    stem = Path(named).stem if isinstance(named, str) else "the scenario it extends"
+    return SimpleNamespace(scenario=run.scenario, name=words(stem))
 
 
 def question_refinery(run: RunResult) -> str | None:
@@ -350,11 +352,21 @@ def _stock_sentences(run: RunResult) -> list[str]:
         crude = origin_crude(origin[0])
         verb = "supply" if crude.endswith("linefill") else "supplies"
         out.append(f"{esc(crude[:1].upper() + crude[1:])} {verb} {_pct_range(origin[1])} of {esc(who)}'s intake.")
-    when = (f"on {date_text(_day(run, focus.day_p50))} {EVERY}" if focus.day_p5 == focus.day_p95
-            else f"around {date_text(_day(run, focus.day_p50))} (median; p5–p95 "
-                 f"{date_text(_day(run, focus.day_p5))} to {date_text(_day(run, focus.day_p95))})")
-    text = (f"{esc(who)}'s stock comes closest to its minimum {when}, "
-            f"{fmt_range('min_days_cover', focus.margin)} of demand above it")
+    same_day = focus.day_p5 == focus.day_p95
+    day = (f"on {date_text(_day(run, focus.day_p50))}" if same_day
+           else f"around {date_text(_day(run, focus.day_p50))} (median; p5–p95 "
+                f"{date_text(_day(run, focus.day_p5))} to {date_text(_day(run, focus.day_p95))})")
+    if focus.margin.n > 1 and focus.at_floor == focus.margin.n:  # at the floor in all: no "0.0 d above it"
+        out.append(f"{esc(who)}'s stock falls to its minimum in all {focus.margin.n} replications, first {day}.")
+        return out
+    when = f"{day} {EVERY}" if same_day else day
+    margin = fmt_range("min_days_cover", focus.margin)
+    if margin.endswith(f" ({EVERY})"):  # "0.0 d of demand above it in every replication", not "0.0 d (in every ...)"
+        margin = margin.removesuffix(f" ({EVERY})")
+        above = "of demand above it" + ("" if same_day else f" {EVERY}")
+    else:
+        above = "of demand above it"
+    text = f"{esc(who)}'s stock comes closest to its minimum {when}, {margin} {above}"
     if focus.at_floor:
         text += f"; it reaches the minimum in {focus.at_floor} of {focus.margin.n} replications"
     out.append(text + ".")
@@ -399,8 +411,8 @@ def _change_line(run: RunResult, base: RunResult | None, diff: pd.DataFrame | No
     (:func:`fit`), the rest and the detail (every change, each refinery's crude by route)
     in the bullets."""
     s = run.scenario
-    shown_base = base if base is not None else recorded_base(run)
-    base_name = disruption_name(shown_base.scenario, shown_base.scenario.name)
+    shown_base: Any = base if base is not None else recorded_base(run)
+    base_name = (disruption_name(base.scenario, base.scenario.name) if base is not None else str(shown_base.name))
     focus = question_refinery(run)
     order = [focus] if focus is not None else []
     order += [r.name for r in refineries(s) if r.name != focus]

@@ -151,7 +151,7 @@ def _field_text(run_s: Any, base_s: Any, c: dict[str, Any]) -> str:
         if top in _RATE_FIELDS:
             old, new = _rate(_item(base_s, c["section"], c["item"]), top), _rate(_item(run_s, c["section"], c["item"]),
                                                                                  top)
-            if old is not None and new is not None:
+            if old is not None and new is not None and old != new:
                 parts.append(f"{top} ({mt_per_year(old).removesuffix(' Mt/y')} to {mt_per_year(new)})")
                 continue
         parts.append(_field_word(top))
@@ -174,8 +174,10 @@ def _settings_text(run_s: Any, base_s: Any, names: set[str]) -> str:
     def span(s: Any) -> str:
         return f"{s.horizon_h / 24:g} days from {date_text(s.start)}"
 
-    if names & {"start", "horizon"}:
+    if names & {"start", "horizon"} and span(run_s) != span(base_s):
         return f"running {span(run_s)} (not {span(base_s)})"
+    if names & {"start", "horizon"}:  # the compared scenario is not at hand: say what runs
+        return f"running {span(run_s)}"
     return "changing the " + and_list(sorted(n.replace("_", " ") for n in names))
 
 
