@@ -230,3 +230,17 @@ def test_a_disruption_over_the_whole_run_is_a_caption_note_not_a_band(briefed, t
     assert "the red band" not in made["cover"]
     assert "No russian crude to Mozyr acts" in made["route_map"]
     assert [d.name for d in own_disruptions(run, base)] == ["no_russian_crude_to_mozyr"]
+
+
+def test_a_counterfactual_gain_read_with_less_gives_its_interval_as_magnitudes():
+    """Without a disruption the refineries would have lost 20 kt (delivered_lost_t mean
+    -20,000 t, its 95% CI -26,000 to -14,000 t): "20.0 kt ... less crude (95% CI 14.0 to
+    26.0 kt)", the interval of the magnitude after the sign-carrying "less"."""
+    from sim.report.costs import cost_clause
+
+    row = pd.Series({"replications": 4, "delivered_lost_t_mean": -20_000.0, "delivered_lost_t_p5": -25_000.0,
+                     "delivered_lost_t_p95": -15_000.0, "delivered_lost_t_ci_low": -26_000.0,
+                     "delivered_lost_t_ci_high": -14_000.0})
+    text = cost_clause(row)
+    assert text.startswith("the refineries would have received 20.0 kt (p5–p95 15.0–25.0 kt) less crude"), text
+    assert text.endswith("(95% CI 14.0 to 26.0 kt)"), text

@@ -128,9 +128,12 @@ def cost_stat(row: pd.Series, stem: str) -> Stat:
     return Stat(float(row[f"{stem}_mean"]), float(row[f"{stem}_p5"]), math.nan, float(row[f"{stem}_p95"]), n)
 
 
-def cost_ci(row: pd.Series, stem: str, column: str) -> str:
-    """``lo to hi unit``: the 95% interval of the mean paired difference."""
+def cost_ci(row: pd.Series, stem: str, column: str, negate: bool = False) -> str:
+    """``lo to hi unit``: the 95% interval of the mean paired difference; with ``negate``,
+    of its negation (-hi to -lo), for a sentence whose verb carries the sign ("less")."""
     lo, hi = float(row[f"{stem}_ci_low"]), float(row[f"{stem}_ci_high"])
+    if negate:
+        lo, hi = -hi, -lo
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return "n/a (too few replications)"
     unit = kpi_format(column)[1]
@@ -162,10 +165,10 @@ def cost_clause(row: pd.Series) -> str:
     ci = cost_ci(row, "delivered_lost_t", "delivered_t")
     if all_zero("delivered_t", lost):
         return "the refineries would have received the same crude in every replication"
-    if lost.mean < 0:
+    if lost.mean < 0:  # "less" carries the sign: the interval is of the magnitude
         gain = Stat(-lost.mean, -lost.p95, math.nan, -lost.p5, lost.n)
         return (f"the refineries would have received {fmt_range('delivered_t', gain)} less crude "
-                f"(95% CI of the crude lost {ci})")
+                f"(95% CI {cost_ci(row, 'delivered_lost_t', 'delivered_t', negate=True)})")
     return f"the refineries would have received {fmt_range('delivered_t', lost)} more crude (95% CI {ci})"
 
 
