@@ -1,5 +1,5 @@
-"""``python -m benchmarks.network_scaling [--before REV] [--rounds N]``: the flow network's
-cost as the network grows, before and after a change to ``sim/model/network.py``.
+"""``python -m benchmarks.network_scaling [--before REV] [--rounds N] [--shuttle CYCLES]``: the
+flow network's cost as the network grows, before and after a change to ``sim/model/network.py``.
 
 The baseline corridor copied 1, 2, 4 and 8 times (:func:`benchmarks.workloads.copied`) is
 simulated with this tree's flow network ("after") and with ``sim/model/network.py`` as it
@@ -11,6 +11,12 @@ is the median over the rounds (CPU time), and the paired figure is the median of
 per-replication ratios after / before.  The ratio per doubling is fitted over the four sizes
 (:func:`benchmarks.model_bench.doubling_ratio`; 2.0 = linear).  Both sides must give the
 same records to the last bit for every replication (the change may only make it faster).
+
+``--shuttle CYCLES`` adds the shuttle of ``make bench`` (:func:`benchmarks.workloads.shuttle_scenario`)
+the same way: each round runs it once per side and once hand-written
+(:func:`benchmarks.ceiling.hand_shuttle`), in turn, and prints each side's median CPU time
+and its routesim / hand-written figure (hand-written time over routesim time, the median of
+the rounds' ratios: the ``make bench`` row, target 0.5), with the records compared as above.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.network_scaling")
     ap.add_argument("--before", default="main", help="git revision of the flow network to compare with")
     ap.add_argument("--rounds", type=int, default=5, help="rounds over the four sizes")
+    ap.add_argument("--shuttle", type=int, default=0, metavar="CYCLES",
+                    help="also time the shuttle of this many cycles (0: not)")
     args = ap.parse_args(argv)
     import sim.model.build as build
     from sim.model import network, simulate
@@ -102,6 +110,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {s:<6} {cells}   ratio per doubling {doubling_ratio(list(SIZES), med):.2f}")
     print("  after / before, median of pairs: "
           + "  ".join(f"{k}x {statistics.median(ratios[k]):.3f}" for k in SIZES))
+    if args.shuttle:
+        return _shuttle(sides, args.shuttle, args.rounds, build, network.FlowNetwork)
+    return 0
+
+
+def _shuttle(sides: dict, cycles: int, rounds: int, build, current) -> int:
+    """The shuttle before and after, and hand-written, interleaved (see the module docstring)."""
+    from benchmarks import ceiling
+    from sim.model import simulate
+    from sim.rng import replication_seed
+
+    scenario = workloads.shuttle_scenario(cycles)
+
+    def routesim(side: str) -> tuple[float, list]:
+        build.FlowNetwork = sides[side]
+        try:
+            c0 = time.process_time()
+            rec = simulate(scenario, replication_seed(0, 0))
+            return time.process_time() - c0, _fingerprint(rec)
+        finally:
+            build.FlowNetwork = current
+
+    def hand() -> float:
+        c0 = time.process_time()
+        ceiling.hand_shuttle(cycles)
+        return time.process_time() - c0
+
+    routesim("before"), routesim("after"), hand()  # warm-up
+    times: dict[str, list[float]] = {"before": [], "after": [], "hand": []}
+    for r in range(rounds):
+        order = ("before", "after") if r % 2 == 0 else ("after", "before")
+        got = {s: routesim(s) for s in order}
+        if got["before"][1] != got["after"][1]:
+            print(f"DIFFERENT records: shuttle, round {r}")
+            return 1
+        times["hand"].append(hand())
+        for s in order:
+            times[s].append(got[s][0])
+    print(f"shuttle of {cycles:,} cycles, {rounds} rounds, records identical; median CPU ms per run")
+    for s in sides:
+        vs_hand = statistics.median(h / t for h, t in zip(times["hand"], times[s], strict=True))
+        print(f"  {s:<6} {1000 * statistics.median(times[s]):8.1f}   routesim / hand-written {vs_hand:.3f}")
+    print(f"  hand   {1000 * statistics.median(times['hand']):8.1f}")
     return 0
 
 

@@ -35,6 +35,16 @@ from sim.model.tanks import EPS_T, INF, Ledger, Meter, Tank
 from sim.recorder import Records
 
 
+def _put_plain(fifo: deque, origin: str, route: str, tonnes: float) -> None:
+    """``lotq.put(fifo, origin, route, tonnes)`` of crude without cargo (``tonnes`` > 0), with
+    put's merge into a last lot of the same origin and route inlined (the common case)."""
+    last = fifo[-1] if fifo else None
+    if last is not None and last[3] is None and last[0] == origin and last[1] == route:
+        last[2] += tonnes
+    else:
+        lotq.put(fifo, origin, route, tonnes)
+
+
 class Schedule:
     """A piecewise-constant rate in t/h: ``base`` before the first step, then each step's rate."""
 
@@ -155,7 +165,12 @@ class Production(Scheduled):
     def move(self, m: float, ledger: Ledger) -> float:
         dst = self.dst
         dst.level_t += m
-        lotq.put(dst.lots, self.origin, "", m)
+        lots = dst.lots
+        last = lots[-1] if lots else None
+        if last is not None and last[3] is None and last[0] == self.origin and last[1] == "" and m > 0.0:
+            last[2] += m  # lotq.put's merge, inlined: every source at every integration step
+        else:
+            lotq.put(lots, self.origin, "", m)
         ledger.produced_t += m
         return m
 
@@ -178,7 +193,14 @@ class Run(Scheduled):
     def move(self, m: float, ledger: Ledger) -> float:
         src = self.src
         src.level_t -= m
-        lotq.move(src.lots, None, m)
+        lots = src.lots
+        front = lots[0] if lots else None
+        if front is not None and front[3] is None and front[2] > m > lotq.CRUMB_T and front[2] - m > lotq.CRUMB_T:
+            # lotq.move's first piece when the front lot (without cargo) outlasts the run's
+            # step, inlined: the same subtraction, nothing popped (every refinery, every step)
+            front[2] -= m
+        else:
+            lotq.move(lots, None, m)
         ledger.processed_t += m
         return m
 
@@ -365,7 +387,15 @@ class Pipeline(Flow):
         src.level_t -= m
         siblings, lots = src.lines_out, src.lots
         if len(siblings) == 1 or (len(lots) == 1 and lots[0][3] is None):  # one line, or one crude
-            lotq.move(lots, self.line, m, blank_route=self.name)
+            front = lots[0] if lots else None
+            if front is not None and front[3] is None and front[2] > m > lotq.CRUMB_T and front[2] - m > lotq.CRUMB_T:
+                # lotq.move's one piece when the head's front lot (without cargo) outlasts
+                # the step, inlined (the same addition and subtraction, in the same order):
+                # every line at every integration step, the flow network's hottest path
+                _put_plain(self.line, front[0], front[1] or self.name, m)
+                front[2] -= m
+            else:
+                lotq.move(lots, self.line, m, blank_route=self.name)
         else:
             # Lines out of one tank share its front (sim.model.lots.share): this line takes
             # its rate's share of what the lines not yet moved in this step (the network
@@ -378,7 +408,16 @@ class Pipeline(Flow):
             lotq.share(src.lots, self.line, m, m * drawing / r if r > 0.0 else m, blank_route=self.name)
         if self.feeds:
             dst = self.dst
-            lotq.move(self.line, dst.lots, m, tally=dst.tally, rate_t_per_h=self.rate_t_per_h)
+            line = self.line
+            front = line[0] if line else None
+            if front is not None and front[3] is None and front[2] > m > lotq.CRUMB_T and front[2] - m > lotq.CRUMB_T:
+                # the same shortcut at the tail: put, tally, take, as lotq.move does them
+                _put_plain(dst.lots, front[0], front[1], m)
+                if dst.tally is not None:
+                    dst.tally(front[0], front[1], m, None, 0.0, self.rate_t_per_h)
+                front[2] -= m
+            else:
+                lotq.move(line, dst.lots, m, tally=dst.tally, rate_t_per_h=self.rate_t_per_h)
             dst.level_t += m
         else:
             self.deficit_t -= m

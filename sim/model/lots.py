@@ -36,6 +36,7 @@ from collections.abc import Callable
 Lot = list  # [origin: str, route: str, tonnes: float, parts: deque[[cargo: int, tonnes: float]] | None]
 NO_CARGO = -1  # the cargo tag of crude that was never loaded onto a tanker
 _CRUMB_T = 1e-9  # a remnant this small is rounding, not crude
+CRUMB_T = _CRUMB_T  # the same, for the flows that inline move()'s first piece (sim.model.flows)
 PART_CRUMB_T = 1e-6  # a cargo segment this small is rounding: taken with the piece before it
 
 # tally(origin, route, tonnes, parts, done_t, rate_t_per_h): a piece of a move, its cargo
@@ -99,7 +100,15 @@ def move(src: deque, dst: deque | None, tonnes: float, *, blank_route: str = "",
         tag = route if route is not None else (lot[1] or blank_route)
         parts = None if lot[3] is None else _take_parts(lot[3], take)
         if dst is not None:
-            put(dst, lot[0], tag, take, parts)
+            last = dst[-1] if dst else None
+            if parts is None and last is not None and last[3] is None and last[0] == lot[0] and last[1] == tag \
+                    and take > 0.0:
+                # put()'s merge of crude without cargo into a last lot of the same origin and
+                # route, inlined: the same addition, without a call (every line and berth
+                # moves pieces at every integration step: the flow network's hottest path)
+                last[2] += take
+            else:
+                put(dst, lot[0], tag, take, parts)
         if tally is not None:
             tally(lot[0], tag, take, parts, done, rate_t_per_h)
             done += take

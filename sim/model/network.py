@@ -15,7 +15,7 @@ This module is the state machine: when to integrate, which groups to re-solve, w
 waiting tankers to wake and when the next change is due.  The rates themselves come from
 :mod:`sim.model.solver` (water-filling at tanks at a bound, pure functions over the rate
 list); the tanks and the kinds of flow, each with its own state and its own changes, are
-:mod:`sim.model.flows`.  (It is about 820 lines: this docstring, the berth operations'
+:mod:`sim.model.flows`.  (It is about 870 lines: this docstring, the berth operations'
 entry points, which belong with the state they change, and the shortcuts below.)
 
 Shortcuts for large networks (issue 19; each gives exactly the groups and the timer of a
@@ -27,6 +27,14 @@ earliest (:meth:`FlowNetwork._arm`), and a heap of the times and integration ste
 which each group could next be pending picks the groups to check (:meth:`FlowNetwork._watch`).
 What is left growing with the network is integration itself: every step (any change
 anywhere) moves every moving flow, and merging steps would change the last digits.
+Deferring an untouched group's steps and replaying them when it is next read (lazy
+integration) keeps the digits but saves no move: each (step, moving flow) still does its
+own additions to levels, lots and tallies, and the replay only reorders work that stays
+the same (a non-exact prototype that merged deferred steps still moved about two thirds
+as many flows on 8 copies, because every sync() and berth operation brings every group up
+to now).  So the shortcuts here keep each move cheap (the flows inline their common lot
+moves) and skip what provably changes nothing: a timer update whose group nothing changed
+since its last solve (a cargo done, a watcher met) does not re-solve it (_unchanged).
 
 Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
 head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
@@ -146,8 +154,8 @@ class Group:
     and :meth:`FlowNetwork._watch`), so an update's cost follows the groups it touches,
     not the size of the network."""
 
-    __slots__ = ("arm_seen", "at_h", "bounded", "flows", "index", "pipes", "probation", "runs", "scheduled",
-                 "slots", "stamp", "tanks", "volatile", "watch_stamp", "watched")
+    __slots__ = ("arm_seen", "at_h", "bounded", "changed", "flows", "index", "pipes", "probation", "runs",
+                 "scheduled", "slots", "stamp", "tanks", "volatile", "watch_stamp", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index                # position in the network's groups
@@ -158,6 +166,9 @@ class Group:
         self.pipes: list[Pipeline] = []   # pipelines (they have transitions of their own)
         self.runs: list[Run] = []         # refinery runs (they also record demand)
         self.at_h = INF                   # this group's next change, as last computed exactly
+        # a flow's capacity or factor, a reservation or a watcher changed since the last
+        # solve (set by FlowNetwork._tank_changed and _condition_changed; see _unchanged)
+        self.changed = True
         # the shortcuts' bookkeeping (see FlowNetwork._arm and FlowNetwork._watch_from):
         self.volatile = False  # a flow whose changes no bound is known for: checked at every update
         self.stamp = 0         # the valid entry of this group in the arm heap
@@ -343,6 +354,12 @@ class FlowNetwork:
                     groups = [self._groups[i] for i in sorted(wanted)]
         feeds = self._feeds
         for g in groups:
+            if not g.changed and self._unchanged(g, now):
+                # Shortcut: re-solving would give the same rates and record nothing (see
+                # _unchanged): the timer's update when a cargo is done or a watcher met,
+                # two of the shuttle's six updates a cycle, skips the solve.
+                continue
+            g.changed = False
             for p in g.pipes:  # settle() is the only place a flow's feeds changes
                 p.settle(now, apply=True)
                 feeds[p.index] = p.feeds
@@ -354,6 +371,28 @@ class FlowNetwork:
                 g.probation = PROBATION_UPDATES
                 self._probation[g.index] = g
         self._arm(now, groups)
+
+    def _unchanged(self, g: Group, now: float) -> bool:
+        """Whether re-solving group ``g`` (not ``changed`` since its last solve) would
+        change nothing at all: the solver's inputs are each flow's maximum (nominal rate
+        times factor), which lines feed and which tanks are at a bound.  Capacities,
+        factors and reservations change only through an update that marks the group
+        ``changed``; of the rest, a schedule step (a Production or Run due), a line's
+        transition (a Pipeline due: feeds, batch phase) or a bound code moves an input.
+        A cargo done (a berth slot due) or a watcher met moves none: they are events to
+        fire, not rates.  Volatile groups (policies, flexible batches) are always solved."""
+        if g.volatile:
+            return False
+        for tk in g.bounded:
+            if tk.bound_code() != tk.bound:
+                return False
+        for f in g.scheduled:  # loops, not any(generator): a hot path
+            if f.due(now):
+                return False
+        for p in g.pipes:  # noqa: SIM110
+            if p.due(now):
+                return False
+        return True
 
     def _pending(self, g: Group, now: float) -> bool:
         """Whether re-solving group ``g`` now would change anything (see :meth:`update`).
@@ -466,6 +505,7 @@ class FlowNetwork:
 
     def _condition_changed(self, flow: Flow) -> None:
         self._advance(float(self.env.now))
+        self._groups[flow.group].changed = True
         flow.factor = flow.current_factor()  # cached: conditions only change here
         if isinstance(flow, Pipeline):
             flow.contaminate(self.ledger, self.records, self.env.now)
@@ -633,16 +673,18 @@ class FlowNetwork:
         arm = self._arms
         groups = self._groups
         best = INF
-        computed: list[Group] = []
         if self._scan:
+            # A small network: every group's change computed now, and none of the heaps'
+            # bookkeeping below (this path is most of an update of the shuttle or the baseline).
             for g in groups:
                 b = self._next_change(g, now)
                 g.at_h = INF if b == INF else now + max(b, 0.0)
                 if b < best:
                     best = b
-            computed = groups
-            solved = ()
-        for g in (*solved, *self._volatile) if not self._scan else ():
+            self._set_timer(now, best, groups)
+            return
+        computed: list[Group] = []
+        for g in (*solved, *self._volatile):
             if g.arm_seen != arm:
                 b = self._exact(g, now)
                 computed.append(g)
@@ -659,7 +701,7 @@ class FlowNetwork:
                     best = b
         heap = self._arm_heap
         keep = []
-        while heap and not self._scan:
+        while heap:
             lo, i, stamp = heap[0]
             g = groups[i]
             if g.stamp != stamp:
@@ -678,6 +720,11 @@ class FlowNetwork:
                 best = b
         for entry in keep:
             heapq.heappush(heap, entry)
+        self._set_timer(now, best, computed)
+
+    def _set_timer(self, now: float, best: float, computed: list[Group]) -> None:
+        """Arm the timer ``best`` hours from now (INF: none), with the groups of ``computed``
+        whose change is then due as the ones its update re-solves."""
         if best == INF:
             self._due = []
             if self._timer_at != INF:
@@ -711,7 +758,9 @@ class FlowNetwork:
         self._advance(self.env.now)
 
     def _tank_changed(self, tank: Tank) -> None:
-        self.update((self._groups[tank.group],))
+        g = self._groups[tank.group]
+        g.changed = True  # a capacity, a reservation or a watcher: re-solved in full
+        self.update((g,))
 
     def wait_stock(self, tank: Tank, tonnes: float) -> simpy.Event:
         """An event that fires when ``tank`` holds ``tonnes``."""
