@@ -110,10 +110,17 @@ class Bench:
                      status="info", note=f"inside the routesim side: {100 * build_share:.1f}% of a "
                                          f"{p.shuttle_cycles:,}-cycle run"))
         hand_events = ceiling.hand_shuttle_events(p.shuttle_cycles) / p.shuttle_cycles
+        # where routesim's side of the ratio goes: the flow network's share, and how often it is called
+        net = model_bench.shuttle_network(p.shuttle_cycles)
+        self.add(Row("routesim.shuttle_network_share", "routesim shuttle: flow network's share of a run",
+                     net["network_share"], "share", status="info",
+                     note=f"cProfile of a {2 * p.shuttle_cycles:,}-cycle run; per cycle "
+                          f"{net['calls_per_cycle']:g} calls into the network, {net['updates_per_cycle']:g} updates"))
         self.add(Row("routesim.shuttle_ratio", "routesim / hand-written shuttle", ratio, "x", ">= 0.5",
                      judge(ratio, 0.5), extra={"samples": [round(x, 4) for x in samples]},
                      note=f"median of {len(samples)} interleaved pairs (CPU time); "
-                          f"{events[-1] / p.shuttle_cycles:.1f} events per cycle (hand-written {hand_events:.1f})"))
+                          f"{events[-1] / p.shuttle_cycles:.1f} events per cycle (hand-written {hand_events:.1f}); "
+                          "both sides build their model inside the timed run and complete the same cycles"))
 
     # -- 3. the baseline year, serial -----------------------------------------------------
     def baseline(self) -> None:

@@ -213,6 +213,48 @@ def profile_shuttle(cycles: int) -> list[dict]:
     return rows[:10]
 
 
+_NETWORK_FILE = "sim/model/network.py"
+
+
+def _network_entries(cycles: int) -> tuple[int, int, float, float]:
+    """One profiled run of the shuttle's model (the build outside the profile): (calls into
+    the flow network from outside it, its updates, seconds inside those calls, seconds of
+    the run).  A call into the network is a call of a function of sim/model/network.py by a
+    function elsewhere: the tanker's (sync, start and finish of loading and discharge) and
+    SimPy's (the network's own timer); their cumulative time holds everything the network
+    does for them (integration, solve, records, lots), counted once."""
+    import simpy
+
+    from sim.model.build import build_model
+
+    model = build_model(simpy.Environment(), _shuttle_scenario(cycles), replication_seed(0, 0))
+    prof = cProfile.Profile()
+    prof.enable()
+    model.run()
+    prof.disable()
+    stats = pstats.Stats(prof)
+    calls, inside = 0, 0.0
+    for (file, _line, _func), (_cc, _nc, _tt, _ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if not _short(file).endswith(_NETWORK_FILE):
+            continue
+        for (caller_file, _l, _f), (nc, _ccc, _ctt, cct) in callers.items():
+            if not _short(caller_file).endswith(_NETWORK_FILE):
+                calls += nc
+                inside += cct
+    return calls, model.network.updates, inside, stats.total_tt  # type: ignore[attr-defined]
+
+
+def shuttle_network(cycles: int) -> dict[str, float]:
+    """Where the routesim shuttle's cycle goes: the flow network's calls and updates per
+    cycle (the difference between runs of ``cycles`` and 2 x ``cycles`` cycles, divided by
+    ``cycles``: what one more cycle adds, without the build and the run's ends) and the
+    network's share of the run's time (cProfile, the ``2 x cycles`` run)."""
+    calls_1, updates_1, _, _ = _network_entries(cycles)
+    calls_2, updates_2, inside, total = _network_entries(2 * cycles)
+    return {"calls_per_cycle": (calls_2 - calls_1) / cycles, "updates_per_cycle": (updates_2 - updates_1) / cycles,
+            "network_share": inside / total if total else 0.0}
+
+
 def _short(file: str) -> str:
     root = str(workloads.ROOT) + "/"
     if file.startswith(root):  # this checkout, wherever it is

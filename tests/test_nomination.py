@@ -205,6 +205,38 @@ def test_readiness_otherwise_takes_the_port_that_will_have_the_cargo_first() -> 
     assert first_load_port(net, "availability") == "A2"
 
 
+def test_the_running_readiness_book_is_the_scan_of_every_voyage_at_every_pick(monkeypatch) -> None:
+    """The desk keeps the cargoes waiting at each load port (arrived, not yet loading) as a
+    running book instead of rescanning every voyage at each readiness pick.  The definition
+    is the scan: the sum, in record order, of the cargo of every voyage with that load port
+    and no load start.  A readiness programme lifting every 6 h (24 kt each, 12 h at the one
+    berth, 14 kt/d of crude in all) beside a share programme at A1 every 2 d queues tankers
+    at both ports: every call of the book gives exactly the scan's tonnes (``==`` on the
+    floats), some with several tankers waiting, and both ports are chosen."""
+    from sim.model.nomination import Desk
+
+    book = Desk._waiting_t
+    calls: list[float] = []
+
+    def checked(self: Desk, port: str) -> float:
+        got = book(self, port)
+        scan = sum(v.cargo_t for v in self.voyages if v.load_port == port and math.isnan(v.load_start_h))
+        assert got == scan, (float(self.env.now), port)
+        calls.append(got)
+        return got
+
+    monkeypatch.setattr(Desk, "_waiting_t", checked)
+    ship = {"programmes": [
+        {"name": "P", "every": "6h", "first": "0h", "choose_port": "readiness",
+         "load_ports": [{"terminal": "A1"}, {"terminal": "A2"}], "discharge_port": "B", "tanker": TANKER},
+        {"name": "Q", "every": "2d", "first": "1d", "load_ports": [{"terminal": "A1"}],
+         "discharge_port": "B", "tanker": TANKER}]}
+    rec = simulate(scenario(two_load_ports("30kt", "40kt"), shipping=ship, horizon="20d"), SEED)
+    assert len(calls) >= 70 and max(calls) >= 3 * 24_000.0 and 0 in calls
+    assert {v["load_port"] for v in voyage_dicts(rec) if v["programme"] == "P"} == {"A1", "A2"}
+    assert abs(imbalance_t(rec.balance)) < 1e-6
+
+
 # A and C both load for B; a known closure of the leg AB.
 REROUTE_NET = copy.deepcopy(CORRIDOR)
 REROUTE_NET["terminals"].append({"name": "C", "tank": {"capacity": "100kt", "initial": "100kt"},

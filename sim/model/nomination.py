@@ -145,6 +145,9 @@ class Desk:
         self._open: dict[str, list[Voyage]] = {}  # voyages not yet seen discharging
         self._started: dict[str, set[str]] = {}  # tankers seen discharging
         self._voyages_seen = 0  # voyages filed into self._open so far
+        # the running book of readiness (see _waiting_t), per load port
+        self._arrived: dict[str, list[Voyage]] = {}  # voyages at the port, not yet loading, in record order
+        self._arrived_seen = 0  # voyages filed into self._arrived so far
 
     # -- recording ------------------------------------------------------------------------
     def calendar(self, prog: sc.Programme, tanker: str, laycan_h: float) -> Cargo:
@@ -285,8 +288,7 @@ class Desk:
         best, best_h = 0, math.inf
         for i, ps in enumerate(prog.load_ports):
             tank = self.tanks[ps.terminal]
-            waiting = sum(v.cargo_t for v in self.voyages
-                          if v.load_port == ps.terminal and math.isnan(v.load_start_h))
+            waiting = self._waiting_t(ps.terminal)
             free = tank.free_t - waiting
             if free >= cargo_t - EPS_T:
                 return i
@@ -295,6 +297,25 @@ class Desk:
             if hours < best_h:
                 best, best_h = i, hours
         return best
+
+    def _waiting_t(self, port: str) -> float:
+        """The cargoes of the tankers arrived at ``port`` and not yet loading: the sum, in
+        record order, of every voyage record's cargo with that load port and no load start.
+        Kept as a running book rather than that scan of every voyage at every pick
+        (quadratic in voyages): each new record is filed by load port once and dropped
+        once its loading has started (a start, once set, stays), so the work of a pick is
+        the port's tankers waiting and the voyages started since the last pick; the same
+        voyages in the same order as the scan, so the same sum to the last bit."""
+        for v in self.voyages[self._arrived_seen:]:
+            self._arrived.setdefault(v.load_port, []).append(v)
+        self._arrived_seen = len(self.voyages)
+        waiting = self._arrived.get(port)
+        if not waiting:
+            return 0
+        still = [v for v in waiting if math.isnan(v.load_start_h)]
+        if len(still) < len(waiting):
+            self._arrived[port] = still
+        return sum(v.cargo_t for v in still)
 
     def at_laycan(self, prog: sc.Programme, cargo: Cargo, load: str) -> tuple[str, str, float]:
         """Record the load port and apply the reroute rule: (load port, discharge port,
