@@ -178,7 +178,9 @@ def stream_blocks(folder: Path, ex: Executor, todo: list[int], manifest: store.M
             manifest.replications_done = (manifest.replications_done or 0) + len(reps)
             now = time.perf_counter()
             manifest.wall_time_s = round(wall_before + now - t_start, 3)
-            if now - manifest_at >= MANIFEST_EVERY_S:
+            # ... and always after the last block, so the count is whole before the close
+            # (benchmarks.memory_trace takes samples at a count below the total as streaming)
+            if now - manifest_at >= MANIFEST_EVERY_S or (nxt >= len(todo) and not pending):
                 store.write_manifest(folder, manifest)
                 manifest_at = now
             if bar is not None:
