@@ -1,7 +1,7 @@
 """Memory through a run, not only its peak: a fresh process runs the baseline through the
 runner while a sampling thread of this process reads its resident set size (psutil) every
 :data:`INTERVAL_S` together with the replications done (the run's manifest, written
-atomically after every block).
+atomically at most once a second while blocks stream, and after the last block).
 
 Two figures come out of a trace:
 

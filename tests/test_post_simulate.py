@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.results import parts
 from sim.results.costs import _group_sums, sea_cost_per_t
@@ -151,3 +153,35 @@ def test_the_streamed_time_series_with_dictionary_names_reads_as_the_one_assembl
     assert a.schema.field("facility").type == pa.string() == b.schema.field("kind").type
     pd.testing.assert_frame_equal(pd.read_parquet(streamed / "timeseries.parquet"),
                                   pd.read_parquet(assembled / "timeseries.parquet"))
+
+
+_FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_FLOATS, st.sampled_from([0.0, -0.0, 1.5, 2.0])), max_size=60))
+def test_p95_and_mean_are_numpys_bit_for_bit(values):
+    """``_p95`` is ``np.quantile(values, 0.95)`` and ``_mean`` is ``values.mean()``, bit for
+    bit (NaN payloads and signed zeros included), on any float64 values: ties, zeros of
+    both signs, infinities and NaN; no values gives NaN.  E.g. [1, 2, 3, 4, 5]: the
+    virtual index is 4 x 0.95 = 3.8, between the 4th and 5th values, t = 0.8 (>= 0.5), so
+    5 - (5 - 4) x 0.2 = 4.8; the mean is 15 / 5 = 3."""
+    from sim.results.metrics import _mean, _p95
+
+    a = np.array(values, dtype="float64")
+    if not a.size:
+        assert math.isnan(_p95(a)) and math.isnan(_mean(a))
+        return
+    with np.errstate(all="ignore"):
+        expected = np.float64(np.quantile(a, 0.95)), np.float64(a.mean())
+        got = np.float64(_p95(a)), np.float64(_mean(a))
+    assert [x.tobytes() for x in got] == [x.tobytes() for x in expected]
+
+
+def test_p95_of_a_worked_case():
+    """[1, 2, 3, 4, 5]: index 4 x 0.95 = 3.8, so 4 + (5 - 4) x 0.8 = 4.8 (numpy's form from
+    t = 0.5 up: 5 - 1 x 0.2, the same double); one value is that value."""
+    from sim.results.metrics import _p95
+
+    assert _p95(np.array([5.0, 1.0, 4.0, 2.0, 3.0])) == 4.8
+    assert _p95(np.array([7.25])) == 7.25

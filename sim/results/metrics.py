@@ -153,11 +153,44 @@ def _day_hours(records: Records) -> np.ndarray:
 
 
 def _p95(values: np.ndarray) -> float:
-    return float(np.quantile(values, 0.95)) if values.size else math.nan
+    """``np.quantile(values, 0.95)`` (NaN for no values), bit for bit.
+
+    What it buys: np.quantile costs ~100 us per call on a few values (its generic
+    machinery: index arrays, np.unique, a masked subtract), and a baseline replication makes
+    ~12 such calls on its waits.  A float64 array takes the same steps here on scalars: the
+    copy partitioned at the same positions, the same neighbours, the same interpolation
+    (numpy's ``_lerp``: ``a + (b - a) * t``, or ``b - (b - a) * (1 - t)`` from t = 0.5),
+    NaN when a value is NaN; another dtype goes to np.quantile."""
+    n = values.size
+    if not n:
+        return math.nan
+    if values.dtype != np.float64 or values.ndim != 1:
+        return float(np.quantile(values, 0.95))
+    virtual = (n - 1) * 0.95
+    if virtual >= n - 1:  # one value: numpy takes the last for both neighbours (index -1)
+        lo = hi = -1
+    else:
+        lo = math.floor(virtual)
+        hi = lo + 1
+    arr = values.copy()
+    arr.partition(sorted({0, -1, lo, hi}))
+    if math.isnan(arr[-1]):  # a NaN sorts last, and is the answer (numpy returns it)
+        return float(arr[-1])
+    a, b = float(arr[lo]), float(arr[hi])
+    t = virtual - lo
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
 def _mean(values: np.ndarray) -> float:
-    return float(values.mean()) if values.size else math.nan
+    """``float(values.mean())`` (NaN for no values), bit for bit: ndarray.mean of float64 is
+    np.add.reduce (pairwise summation) divided by the count; called directly, without
+    mean's dispatch (~5 us a call, ~80 calls a baseline replication)."""
+    if not values.size:
+        return math.nan
+    if values.dtype != np.float64:
+        return float(values.mean())
+    return float(np.add.reduce(values, axis=None)) / values.size
 
 
 def _union(intervals: Iterable[tuple[float, float]], horizon_h: float) -> list[tuple[float, float]]:

@@ -1,0 +1,119 @@
+"""The parent's block path (issue 19): blocks appended from the bytes the worker sent, part
+schemas counted once, blocks not fsynced one by one, so a block an OS crash cut short is run
+again on resume.  Every shortcut must write the tables the longer way wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks import workloads
+from sim import runner
+from sim.recorder import Records
+from sim.results import parts, store
+from sim.runner.executors import replicate_block
+from sim.scenario.language import Scenario
+
+
+def _tables(folder: Path) -> dict[str, object]:
+    return {t: pq.read_table(folder / f"{t}.parquet") for t in store.TABLES if (folder / f"{t}.parquet").exists()}
+
+
+def test_a_block_appended_from_its_bytes_writes_the_tables_a_block_read_from_its_files_writes(tmp_path):
+    """Four blocks of 2 shuttle replications, appended once from the bytes ``replicate_block``
+    returned (what the runner does now) and once from the part files read back (what it did):
+    every final table is the same Arrow table, schema included, and the block that arrived
+    early (replications 4-5 before 2-3) is read from its files when its turn comes."""
+    scenario = workloads.shuttle_scenario(3)
+    from_bytes, from_files = tmp_path / "bytes", tmp_path / "files"
+    for folder in (from_bytes, from_files):
+        folder.mkdir()
+    a, b = parts.Assembler(from_bytes), parts.Assembler(from_files)
+    for start in (0, 4, 2, 6):  # 4-5 arrives before 2-3: it waits
+        res = replicate_block(scenario, 5, range(start, start + 2))
+        a.add(parts.write_block(from_bytes, start, start + 2, res.tables), res.tables)
+        b.add(parts.write_block(from_files, start, start + 2, res.tables))
+    written = a.finish(8)
+    assert written == b.finish(8) and {"kpis", "timeseries", "voyages"} <= written
+    ta, tb = _tables(from_bytes), _tables(from_files)
+    assert ta.keys() == tb.keys() and ta
+    for name in ta:
+        assert ta[name].equals(tb[name], check_metadata=True), name
+
+
+def test_a_part_schema_seen_before_is_not_counted_again_and_a_new_one_still_widens_the_union(tmp_path):
+    """The union schema of kpis parts: the same schema twice leaves it as it was (the cache);
+    a part with an extra share column then adds the column, as :func:`parts._schema_of` of
+    all three parts gives it."""
+    import pyarrow as pa
+
+    asm = parts.Assembler(tmp_path)
+    one = pa.table({"replication": pa.array([0], pa.int64()), "x": pa.array([1.0])})
+    two = pa.table({"replication": pa.array([1], pa.int64()), "x": pa.array([2.0])})
+    wider = pa.table({"replication": pa.array([2], pa.int64()), "x": pa.array([3.0]), "share_a": pa.array([0.5])})
+    first = asm._schema("kpis", one)
+    assert asm._schema("kpis", two) is first  # seen: the cached union, not a recount
+    assert len(asm.seen["kpis"]) == 1
+    union, typed = asm._schema("kpis", wider)
+    assert typed and union.equals(parts._schema_of([(t.schema, t.num_rows) for t in (one, two, wider)]))
+    assert union.names == ["replication", "x", "share_a"]
+
+
+CALLS: list[int] = []
+
+
+def _counted(limit: int | None):
+    """The built-in model, recording each replication it runs, raising KeyboardInterrupt
+    (Ctrl-C) at replication ``limit``."""
+    def model(scenario: Scenario, seed_seq: np.random.SeedSequence) -> Records:
+        from sim.model import simulate
+
+        i = int(seed_seq.spawn_key[-1])
+        if limit is not None and i >= limit:
+            raise KeyboardInterrupt
+        CALLS.append(i)
+        return simulate(scenario, seed_seq)
+    return model
+
+
+def test_a_block_cut_short_by_a_crash_is_run_again_on_resume(tmp_path, monkeypatch):
+    """Blocks are renamed into place without an fsync, so after an OS crash a block can be
+    there with a short file.  A serial run of 6 shuttle replications, one per block, stopped
+    at replication 4 leaves blocks for 0-3; the voyages part of replication 2's block is then
+    cut to half its bytes.  Resume drops that block and runs replications 2, 4 and 5 (no
+    other), and the run's every table and its summary are those of a clean run of 6."""
+    scenario = workloads.shuttle_scenario(3)
+    clean = runner.run(scenario, replications=6, seed=5, executor="serial", out=tmp_path / "clean", progress=False)
+    monkeypatch.setattr("sim.runner.execution.FLUSH_EVERY_S", 0.0)  # one replication per block
+    cut = tmp_path / "cut"
+    with pytest.raises(runner.RunInterrupted):
+        runner.run(scenario, replications=6, seed=5, executor="serial", out=cut, model=_counted(4), progress=False)
+    blocks = store.finished_blocks(cut)
+    assert [list(b.replications) for b in blocks] == [[0], [1], [2], [3]]
+    victim = blocks[2].path / f"voyages{store.PART_EXT}"
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    CALLS.clear()
+    res = runner.resume(cut, model=_counted(None), progress=False)
+    assert res.complete and sorted(CALLS) == [2, 4, 5]
+    ta, tb = _tables(clean.path), _tables(res.path)
+    assert ta.keys() == tb.keys()
+    for name in ta:
+        assert ta[name].equals(tb[name]), name
+    assert (clean.path / "summary.json").read_bytes() == (res.path / "summary.json").read_bytes()
+
+
+def test_only_blocks_with_a_missing_or_unreadable_part_are_dropped(tmp_path):
+    """Three blocks; one loses a part file, one has a part cut short: those two go, the whole
+    one stays."""
+    scenario = workloads.shuttle_scenario(3)
+    for start in (0, 1, 2):
+        parts.write_block(tmp_path, start, start + 1, replicate_block(scenario, 5, range(start, start + 1)).tables)
+    blocks = store.finished_blocks(tmp_path)
+    (blocks[0].path / f"kpis{store.PART_EXT}").unlink()
+    short = blocks[2].path / f"timeseries{store.PART_EXT}"
+    short.write_bytes(short.read_bytes()[:-8])  # the footer's end: length and magic
+    assert [b.start for b in parts.drop_broken_blocks(tmp_path)] == [0, 2]
+    assert [b.start for b in store.finished_blocks(tmp_path)] == [1]
