@@ -175,10 +175,16 @@ def run_or_reuse(scenario: Scenario, *, replications: int, seed: int, out: str |
     (:func:`sim.runner.reuse.find_reusable` says what is checked), or else a new run.
     Returns the run and the folder it was copied from (None: it was computed).  ``reuse``
     False (``--rerun-base``) always computes it; a ``model`` given here is never reused.
-    Says on standard error when a run was reused."""
+    Says on standard error when a run was reused, and why a run on disk that claims the same
+    scenario hash, seed and replications was not (a table that no longer has the SHA-256 its
+    manifest recorded, say)."""
     found = None
     if reuse and model is None:
-        found = find_reusable(scenario, seed, replications, held_back=held_back, root=results_root)
+        refused: list[tuple[Path, str]] = []
+        found = find_reusable(scenario, seed, replications, held_back=held_back, root=results_root, refused=refused)
+        for folder, why in refused:
+            print(f"routesim: not reusing {folder}: {why}" + ("; computing the run again" if found is None else ""),
+                  file=sys.stderr)
     if found is None:
         return run(scenario, replications=replications, seed=seed, out=out, results_root=results_root,
                    held_back=held_back, model=model, **kwargs), None

@@ -28,6 +28,7 @@ from typing import Any
 from sim.errors import UserError
 from sim.results import store
 from sim.runner.executors import Executor, Failure, SimulateFn, make_executor
+from sim.runner.reuse import file_digests
 from sim.scenario.language import Scenario
 
 FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
@@ -186,6 +187,7 @@ def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler |
     written = assembler.finish(n) if assembler is not None else set()
     store.assemble(folder, n, skip=written)
     store.write_summary_from_tables(folder)  # a column at a time: memory does not grow with the run
+    manifest.table_sha256 = file_digests(folder)  # what a reuse of this run checks (sim.runner.reuse)
     manifest.status = "complete"
     manifest.replications_done = n
     manifest.finished_utc = store.utc_now()
