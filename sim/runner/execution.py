@@ -132,7 +132,9 @@ def stream_blocks(folder: Path, ex: Executor, todo: list[int], manifest: store.M
     # enough blocks queued that no worker waits while the parent writes a block
     window = 1 if ex.name == "serial" else 3 * ex.workers
     pending: dict[Any, range] = {}
-    per_rep_s: float | None = None
+    # a shared executor's time per replication of its earlier runs, if any: the blocks start
+    # at full size, without single-replication blocks to time the model (it is the same one)
+    per_rep_s: float | None = getattr(ex, "per_rep_s", None)
     nxt = 0  # next position of todo to submit
 
     def refill() -> None:
