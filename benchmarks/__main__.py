@@ -318,9 +318,14 @@ class Bench:
                          note=f"{per_rep:,.0f} calls/rep, {ph['us_per_call']:,.0f} us each"))
 
 
+SECTIONS = ("ceiling", "shuttle", "baseline", "scaling", "pool", "analyses", "memory", "profile")  # in run order
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short budgets and small counts (a smoke run)")
+    ap.add_argument("--only", metavar="SECTION", action="append", choices=SECTIONS,
+                    help="run only this section (repeatable), e.g. --only analyses")
     args = ap.parse_args(argv)
     plan = QUICK if args.quick else FULL
     t0 = time.perf_counter()
@@ -328,14 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"routesim benchmarks on {info['cpu']} ({info['cores']} cores), Python {info['python']}, "
           f"SimPy {info['simpy']}{' [quick]' if args.quick else ''}", flush=True)
     b = Bench(plan)
-    b.section("ceiling", b.ceiling)
-    b.section("shuttle", b.shuttle)
-    b.section("baseline", b.baseline)
-    b.section("scaling", b.scaling)
-    b.section("pool", b.pool)
-    b.section("analyses", b.analyses)
-    b.section("memory", b.memory)
-    b.section("profile", b.profiled)
+    for name in SECTIONS:
+        if not args.only or name in args.only:
+            b.section(name, getattr(b, "profiled" if name == "profile" else name))
     elapsed = time.perf_counter() - t0
     info["load_after"] = load_average()
     print()

@@ -157,3 +157,65 @@ def test_run_all_gives_results_in_the_order_asked_and_stops_at_a_failure(scenari
                         for k, s in enumerate((slower, base))], executor="local")
     assert ex.pool is None
     assert store.load_manifest(tmp_path / "f0").status == "incomplete"
+
+
+def test_a_shared_pool_lets_only_at_once_runs_compute_and_frees_a_slot_after_the_last_block(scenarios):
+    """Within ``computing_slots(1)``, a second run binding to the pool waits until the first
+    run's view is closed (what the run loop does right after its last block came back,
+    before it assembles its tables); once the executor is shut down a waiting run is refused
+    instead of waiting for ever."""
+    import threading
+    import time
+
+    base, _ = scenarios
+    with runner.shared("local", workers=1) as ex, ex.computing_slots(1):
+        first = ex.bind(base, 5, None, False)
+        bound: list = []
+        waiting = threading.Thread(target=lambda: bound.append(ex.bind(base, 5, None, False)))
+        waiting.start()
+        time.sleep(0.3)
+        assert bound == []  # the only slot is the first run's
+        first.close(wait=False)
+        waiting.join(timeout=5)
+        assert len(bound) == 1
+        errors: list = []
+
+        def refused() -> None:
+            try:
+                ex.bind(base, 5, None, False)
+            except RuntimeError as e:
+                errors.append(str(e))
+
+        third = threading.Thread(target=refused)
+        third.start()
+        time.sleep(0.2)
+        ex.close(abort=True)
+        third.join(timeout=5)
+        assert errors and "shut down" in errors[0]
+
+
+def test_a_run_after_another_on_a_shared_pool_starts_with_full_size_blocks(scenarios, tmp_path, monkeypatch):
+    """The first run on a shared pool times the model with single-replication blocks; the
+    next run starts from the pool's latest time per replication, so its first block is
+    already several replications (about 0.5 s of work, guided by what is left), and its
+    tables are those of a run on a pool of its own (block sizes never change the numbers)."""
+    from sim.runner import execution
+
+    base, _ = scenarios
+    sizes: dict[str, list[int]] = {}
+    write = store.write_block
+
+    def recorded(folder, start, stop, tables):
+        sizes.setdefault(folder.name, []).append(stop - start)
+        return write(folder, start, stop, tables)
+
+    monkeypatch.setattr(execution.store, "write_block", recorded)
+    alone = runner.run(base, replications=12, seed=5, executor="local", workers=2, out=tmp_path / "alone",
+                       progress=False)
+    with runner.shared("local", workers=2):
+        runner.run(base, replications=12, seed=5, executor="local", out=tmp_path / "first", progress=False)
+        second = runner.run(base, replications=12, seed=5, executor="local", out=tmp_path / "second",
+                            progress=False)
+    assert sizes["first"][:2] == [1, 1] and sizes["alone"][:2] == [1, 1]
+    assert max(sizes["second"][:2]) > 1
+    assert_same_tables(alone, second)

@@ -111,6 +111,27 @@ def _bad_manifest(f):
     edit_manifest(f, seed=-1)
 
 
+def _tampered_table(f):
+    """A valid Parquet file with the same replications and columns, one number changed: every
+    check but the SHA-256 passes."""
+    v = pd.read_parquet(f / "voyages.parquet")
+    col = next(c for c in v.columns if pd.api.types.is_float_dtype(v[c]))
+    v.loc[0, col] = v.loc[0, col] + 1.0
+    store.write_parquet(f / "voyages.parquet", v)
+
+
+def _tampered_summary(f):
+    s = json.loads((f / "summary.json").read_text())
+    s["replications"] = 4
+    (f / "summary.json").write_text(json.dumps(s))
+
+
+def _no_digests(f):  # made before the digests were recorded
+    m = json.loads((f / "manifest.json").read_text())
+    m.pop("table_sha256")
+    (f / "manifest.json").write_text(json.dumps(m))
+
+
 @pytest.mark.parametrize("damage, asked, why", [
     (None, {}, None),
     (None, {"seed": 6}, "its seed is 5, not 6"),
@@ -128,6 +149,9 @@ def _bad_manifest(f):
     (_linked_table, {}, "kpis.parquet is a link"),
     (_fewer_tables, {}, "its manifest lists the tables ['kpis']"),
     (_bad_manifest, {}, "its manifest does not validate"),
+    (_tampered_table, {}, "voyages.parquet does not match the SHA-256 its manifest recorded"),
+    (_tampered_summary, {}, "summary.json does not match the SHA-256"),
+    (_no_digests, {}, "records no SHA-256 of its tables"),
 ])
 def test_a_run_is_reused_only_when_every_check_holds(saved, tmp_path, damage, asked, why):
     """Each way a folder on disk can differ from the run asked for, or be damaged, names
@@ -143,6 +167,41 @@ def test_a_run_is_reused_only_when_every_check_holds(saved, tmp_path, damage, as
         assert got is None
     else:
         assert got is not None and why in got
+
+
+def test_the_manifest_records_the_sha256_of_every_table_and_the_summary(saved):
+    """Worked by hand: the manifest's ``table_sha256`` holds, for each of the 13 tables and
+    summary.json, the hex SHA-256 of that file's bytes (``sha256sum`` of the file)."""
+    import hashlib
+
+    _, _, res = saved
+    recorded = store.load_manifest(res.path).table_sha256
+    assert recorded is not None
+    assert list(recorded) == [*(f"{t}.parquet" for t in store.TABLES), "summary.json"]
+    for name, digest in recorded.items():
+        assert digest == hashlib.sha256((res.path / name).read_bytes()).hexdigest(), name
+
+
+def test_a_tampered_table_is_refused_with_its_reason_and_the_run_recomputed(saved, tmp_path, capsys):
+    """A saved run whose voyages table was rewritten after the run (still valid Parquet, the
+    same replications, one value changed) is not copied: standard error names the folder and
+    the table whose SHA-256 no longer matches, and the base run is computed again, with the
+    tables an untouched run has."""
+    path, _, res = saved
+    other = tmp_path / "results"
+    (other / res.path.parent.name).mkdir(parents=True)
+    shutil.copytree(res.path, other / res.path.parent.name / res.path.name)
+    damaged = other / res.path.parent.name / res.path.name
+    _tampered_table(damaged)
+    scenario = runner.prepare(path).scenario
+    got, found = runner.run_or_reuse(scenario, replications=3, seed=5, out=tmp_path / "base", results_root=other,
+                                     executor="serial", progress=False)
+    err = capsys.readouterr().err
+    assert found is None
+    assert (f"not reusing {damaged}: voyages.parquet does not match the SHA-256 its manifest recorded" in err
+            and "computing the run again" in err)
+    assert got.manifest.get("reused_from") is None
+    same_tables(res, got)
 
 
 def test_a_custom_model_is_never_reused(saved, tmp_path):

@@ -155,6 +155,10 @@ class Manifest(BaseModel):
     git: GitInfo | None = None
     command: _Text | None = None
     tables: list[_Text] | None = None
+    # the SHA-256 of each final file (the tables and summary.json, by file name), recorded
+    # when the run completes; sim.runner.reuse checks them before it reuses the run
+    table_sha256: dict[Annotated[str, Field(max_length=200)],
+                       Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] | None = Field(default=None, max_length=1000)
     citations: list[CitedFigure] | None = None
     # what the scenario changes relative to the file it extends (as written: a relative name)
     extends: _Text | None = None

@@ -24,6 +24,7 @@ shortened replication per disruption, and a run without it publishes no held-bac
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import itertools
 import os
@@ -175,10 +176,16 @@ def run_or_reuse(scenario: Scenario, *, replications: int, seed: int, out: str |
     (:func:`sim.runner.reuse.find_reusable` says what is checked), or else a new run.
     Returns the run and the folder it was copied from (None: it was computed).  ``reuse``
     False (``--rerun-base``) always computes it; a ``model`` given here is never reused.
-    Says on standard error when a run was reused."""
+    Says on standard error when a run was reused, and why a run on disk that claims the same
+    scenario hash, seed and replications was not (a table that no longer has the SHA-256 its
+    manifest recorded, say)."""
     found = None
     if reuse and model is None:
-        found = find_reusable(scenario, seed, replications, held_back=held_back, root=results_root)
+        refused: list[tuple[Path, str]] = []
+        found = find_reusable(scenario, seed, replications, held_back=held_back, root=results_root, refused=refused)
+        for folder, why in refused:
+            print(f"routesim: not reusing {folder}: {why}" + ("; computing the run again" if found is None else ""),
+                  file=sys.stderr)
     if found is None:
         return run(scenario, replications=replications, seed=seed, out=out, results_root=results_root,
                    held_back=held_back, model=model, **kwargs), None
@@ -189,22 +196,41 @@ def run_or_reuse(scenario: Scenario, *, replications: int, seed: int, out: str |
     return store.open_run(folder), found
 
 
+# runs an analysis prepares or finishes in the parent besides the ``at_once`` that compute
+# (run_all on a shared local pool): a run's set-up (folder, scenario.yaml, manifest) and its
+# close (tables, summary, digests: ~0.2 s of the parent per baseline run whatever its size)
+# then overlap the other runs' blocks instead of leaving the pool without a next run
+PIPELINED = 2
+
+
 def run_all(calls: Sequence[Callable[[], T]], *, executor: str, at_once: int = 2) -> list[T]:
-    """``calls`` (each makes one run, e.g. ``lambda: run(...)``), up to ``at_once`` at a time
-    in threads of this process, on the active :func:`shared` executor; their results in the
-    order given.  A run's last steps in the parent (assembling its tables, the summary,
-    reading them back) mostly wait on the disk while the pool idles; with two runs in
-    flight the other run's blocks keep the workers busy meanwhile.  Each run's numbers are
-    its own (they depend only on its scenario, seed and replications), so the order in
-    which runs finish changes nothing.  Serial runs go one after another (they compute in
-    the calling thread).  The first exception (a failed run, Ctrl-C) stops the shared
-    executor at once, so the runs still in flight stop too (saved, resumable), and is raised."""
+    """``calls`` (each makes one run, e.g. ``lambda: run(...)``), in threads of this process,
+    on the active :func:`shared` executor, with up to ``at_once`` runs computing at a time;
+    their results in the order given.
+
+    On a shared local pool, a run holds one of ``at_once`` computing slots only from its
+    first block to its last (:meth:`sim.runner.executors.SharedExecutor.computing_slots`),
+    and :data:`PIPELINED` more threads prepare the next runs and finish the last ones
+    meanwhile: a run's set-up and its close in the parent (assembling its tables, the
+    summary) overlap the other runs' replications, so the workers always have the next
+    run's blocks (elsewhere, ``at_once`` runs are in flight from start to end).  Each run's
+    numbers are its own (they depend only on its scenario, seed and replications), so the
+    order in which runs finish changes nothing.  Serial runs go one after another (they
+    compute in the calling thread).  The first exception (a failed run, Ctrl-C) stops the
+    shared executor at once, so the runs still in flight stop too (saved, resumable), and
+    is raised."""
     if executor == "serial" or at_once <= 1 or len(calls) <= 1:
         return [c() for c in calls]
     from concurrent.futures import ThreadPoolExecutor
 
     active = executors.active()
-    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="routesim-run") as threads:
+    gated = active is not None and active.name == "local" and executor == "local"
+    threads_n = min(len(calls), at_once + PIPELINED) if gated else at_once
+    with contextlib.ExitStack() as stack:
+        if gated:
+            assert active is not None
+            stack.enter_context(active.computing_slots(at_once))
+        threads = stack.enter_context(ThreadPoolExecutor(max_workers=threads_n, thread_name_prefix="routesim-run"))
         # each thread runs in a copy of this context, so its runs see the active shared executor
         futures = [threads.submit(contextvars.copy_context().run, c) for c in calls]
         try:
@@ -242,8 +268,7 @@ def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, 
         created_utc=store.utc_now(),
         wall_time_s=0.0,
         # with the routesim source's fingerprint: what makes a run reusable (never one of a custom model)
-        versions=code_versions(custom_model=model is not None),
-        git=store.git_info(),
+        **_provenance(custom_model=model is not None),
         command=" ".join(sys.argv) if sys.argv and sys.argv[0] else None,
         tables=list(store.TABLES),
         citations=citations if citations is not None else source_citations(prep),
@@ -252,6 +277,19 @@ def _start(folder: Path, scenario: Scenario, prep: Prepared, n: int, s: int, *, 
     store.write_manifest(folder, manifest)
     return execute(folder, scenario, manifest, executor=executor, workers=workers, scheduler=scheduler,
                     progress=progress, model=model)
+
+
+def _provenance(custom_model: bool) -> dict[str, Any]:
+    """The manifest's ``versions`` and ``git``.  Read once per :func:`shared` executor (its
+    runs are made by this process, with the code it imported, in one checkout): two ``git``
+    processes and the package metadata were ~15 ms of every sub-run of an analysis."""
+    active = executors.active()
+    memo = active.memo if active is not None else {}
+    key = ("provenance", custom_model)
+    if key not in memo:
+        memo[key] = (code_versions(custom_model=custom_model), store.git_info())
+    versions, git = memo[key]
+    return {"versions": dict(versions), "git": git.model_copy() if git is not None else None}
 
 
 def source_citations(prep: Prepared) -> list[store.CitedFigure] | None:

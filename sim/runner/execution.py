@@ -28,6 +28,7 @@ from typing import Any
 from sim.errors import UserError
 from sim.results import store
 from sim.runner.executors import Executor, Failure, SimulateFn, make_executor
+from sim.runner.reuse import file_digests
 from sim.scenario.language import Scenario
 
 FLUSH_EVERY_S = 5.0    # a block holds at most this many seconds of work (0: one replication)
@@ -136,7 +137,9 @@ def stream_blocks(folder: Path, ex: Executor, todo: list[int], manifest: store.M
     # enough blocks queued that no worker waits while the parent writes a block
     window = 1 if ex.name == "serial" else 3 * ex.workers
     pending: dict[Any, range] = {}
-    per_rep_s: float | None = None
+    # a shared executor's time per replication of its earlier runs, if any: the blocks start
+    # at full size, without single-replication blocks to time the model (it is the same one)
+    per_rep_s: float | None = getattr(ex, "per_rep_s", None)
     nxt = 0  # next position of todo to submit
 
     def refill() -> None:
@@ -197,6 +200,7 @@ def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler |
     written = assembler.finish(n) if assembler is not None else set()
     store.assemble(folder, n, skip=written)
     store.write_summary_from_tables(folder)  # a column at a time: memory does not grow with the run
+    manifest.table_sha256 = file_digests(folder)  # what a reuse of this run checks (sim.runner.reuse)
     manifest.status = "complete"
     manifest.replications_done = n
     manifest.finished_utc = store.utc_now()

@@ -17,6 +17,7 @@ import contextvars
 import concurrent.futures as cf
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -335,24 +336,47 @@ class DaskExecutor:
             self.session.close()
 
 
-class _BoundPool(_FutureBlocks):
+class _BoundPool:
     """One run's view of a :class:`SharedExecutor`'s process pool: its blocks carry the
-    run's job; closing the view leaves the pool to the next run."""
+    run's job; closing the view leaves the pool to the next run (and gives back the
+    computing slot the view holds, :meth:`SharedExecutor.bind`)."""
 
     name = "local"
 
-    def __init__(self, pool: cf.ProcessPoolExecutor, workers: int, job: tuple[Scenario, int, SimulateFn | None, bool]):
+    def __init__(self, pool: cf.ProcessPoolExecutor, workers: int, job: tuple[Scenario, int, SimulateFn | None, bool],
+                 release: Callable[[], None] = lambda: None, timing: list[float | None] | None = None):
         self.pool, self.workers, self.job = pool, workers, job
+        self.timing: list[float | None] = timing if timing is not None else [None]  # shared by the pool's views
+        self._release: Callable[[], None] | None = release
 
     def submit(self, reps: range) -> Any:
         return self.pool.submit(_replicate_job, self.job, reps)
+
+    cancel = staticmethod(_FutureBlocks.cancel)
+
+    @property
+    def per_rep_s(self) -> float | None:
+        """Seconds per replication in the latest block of any run on this pool (None before
+        the first): :func:`sim.runner.execution.stream_blocks` sizes a new run's first blocks
+        with it.  Block sizes never change a run's numbers, only how it is cut."""
+        return self.timing[0]
+
+    def result(self, f: Any) -> BlockResult:
+        res: BlockResult = f.result()
+        if len(res.reps) and res.failed is None:
+            self.timing[0] = res.seconds / len(res.reps)
+        return res
 
     def wait_any(self, futures: set[Any]) -> set[Any]:
         done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
         return done
 
     def close(self, abort: bool = False, wait: bool = True) -> None:
-        pass  # the pool belongs to the SharedExecutor (an abort reaches it as the run's exception)
+        # the pool belongs to the SharedExecutor (an abort reaches it as the run's exception);
+        # the run has submitted its last block: the next run may start computing
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
     def join(self) -> None:
         pass
@@ -374,6 +398,11 @@ class SharedExecutor:
         self.session: DaskSession | None = None
         self.scheduler = scheduler
         self.stopped = False  # closed: a run that starts later is refused, not given a new pool
+        # runs computing on the local pool at once (None: no limit); see computing_slots()
+        self.slots: threading.Semaphore | None = None
+        self.timing: list[float | None] = [None]  # seconds per replication of the latest block (_BoundPool)
+        # what every run made on this executor records alike (sim.runner: versions, git), read once
+        self.memo: dict[Any, Any] = {}
         if name == "local":
             self.workers = workers or os.cpu_count() or 1
         elif name == "dask":
@@ -389,10 +418,43 @@ class SharedExecutor:
         if self.name == "local":
             self.start()
             assert self.pool is not None
-            return _BoundPool(self.pool, self.workers, (scenario, seed, model, held_back))
+            release = self._take_slot()
+            return _BoundPool(self.pool, self.workers, (scenario, seed, model, held_back), release, self.timing)
         if self.name == "dask":
             return DaskExecutor(scenario, seed, model, self.workers, self.scheduler, held_back, session=self.session)
         return SerialExecutor(scenario, seed, model, held_back)
+
+    @contextlib.contextmanager
+    def computing_slots(self, n: int) -> Iterator[None]:
+        """Within the block, at most ``n`` runs compute on the local pool at once: a run takes
+        a slot when it binds (its first block is about to go) and gives it back when its
+        executor view is closed, right after its last block came back and *before* it
+        assembles its tables and summary.  So the next run's blocks reach the workers while
+        the previous run finishes in the parent, and :func:`sim.runner.run_all` can prepare
+        and finish runs in more threads than compute at once without queueing more blocks
+        than ``n`` runs' windows (the memory bound)."""
+        if self.name != "local" or n < 1:
+            yield
+            return
+        outer, self.slots = self.slots, threading.Semaphore(n)
+        try:
+            yield
+        finally:
+            self.slots = outer
+
+    def _take_slot(self) -> Callable[[], None]:
+        """Wait for a computing slot (none to wait for outside :meth:`computing_slots`); the
+        function that gives it back.  Refused once the executor is shut down."""
+        slots = self.slots
+        if slots is None:
+            return lambda: None
+        while not slots.acquire(timeout=0.1):
+            if self.stopped:
+                raise RuntimeError("the shared executor was shut down (an earlier run failed or was interrupted)")
+        if self.stopped:
+            slots.release()
+            raise RuntimeError("the shared executor was shut down (an earlier run failed or was interrupted)")
+        return slots.release
 
     def start(self) -> None:
         """Start the pool's worker processes now, all of them (``local``; else nothing).

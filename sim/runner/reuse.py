@@ -22,7 +22,13 @@ first that does not):
 * the manifest lists every table this code writes, each a readable Parquet file (its
   footer is read) and, like the manifest, ``scenario.yaml`` and ``summary.json``, a file of
   its own (not a link); the ``kpis`` table holds exactly replications ``0 .. n-1``,
-  ``summary.json`` exists, and no part files are left over.
+  ``summary.json`` exists, and no part files are left over;
+* every table and ``summary.json`` still has the SHA-256 the runner recorded in the
+  manifest's ``table_sha256`` when the run completed (:func:`file_digests`), so a table
+  edited, replaced or cut short after the run is refused even when it is still a valid
+  Parquet file with the right replications (runs made before the digests were recorded
+  are never reused).  Hashing reads each file once (about 15 ms for the 7 MB of a
+  280-replication baseline run), at write time and again before a reuse.
 
 Only the built-in model is reused, on either side (a Python caller's ``model=`` is code a
 folder cannot name).  The copy uses hard links where the file system allows (the store
@@ -69,6 +75,41 @@ def code_versions(custom_model: bool = False) -> dict[str, str]:
     """What the runner records in ``versions``: the package versions and the source
     fingerprint (:data:`CUSTOM_MODEL` instead for a run of a caller's own ``model=``)."""
     return {**store.package_versions(), SOURCE_KEY: CUSTOM_MODEL if custom_model else source_fingerprint()}
+
+
+def digested_files() -> tuple[str, ...]:
+    """The files of a run whose SHA-256 the manifest records: every table, then the summary."""
+    return (*(f"{t}.parquet" for t in store.TABLES), "summary.json")
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """The SHA-256 (hex) of each of :func:`digested_files` in ``folder`` that exists, by file
+    name: what the runner records in the manifest's ``table_sha256`` as a run completes."""
+    out = {}
+    for name in digested_files():
+        f = folder / name
+        if f.is_file():
+            with f.open("rb") as fh:
+                out[name] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return out
+
+
+def digest_problem(folder: Path, recorded: dict[str, str] | None) -> str | None:
+    """Why the files of ``folder`` are not the ones its manifest's ``table_sha256``
+    (``recorded``) describes, naming the first that differs; None when every one matches."""
+    if not recorded:
+        return ("its manifest records no SHA-256 of its tables (made before they were recorded), so they cannot "
+                "be checked")
+    now = file_digests(folder)
+    for name in digested_files():
+        if name not in recorded:
+            return f"its manifest records no SHA-256 of {name}"
+        if name not in now:
+            return f"{name} is missing"
+        if now[name] != recorded[name]:
+            return (f"{name} does not match the SHA-256 its manifest recorded (it was changed, replaced or cut "
+                    "short after the run)")
+    return None
 
 
 def _compared(versions: dict[str, str]) -> dict[str, str]:
@@ -130,7 +171,8 @@ def reuse_problem(folder: Path, scenario_hash: str, seed: int, replications: int
             reps = pq.read_table(f, columns=["replication"]).column(0).to_pylist()
             if reps != list(range(replications)) or meta.num_rows != replications:
                 return f"{f.name} does not hold replications 0 to {replications - 1} once each"
-    return None
+    # last: a table can pass every check above and still not be the one the run wrote
+    return digest_problem(folder, m.table_sha256)
 
 
 def candidates(scenario: Scenario, root: str | os.PathLike[str]) -> list[Path]:
@@ -151,25 +193,35 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
-def _quick_match(folder: Path, scenario_hash: str, seed: int, replications: int) -> bool:
-    """A cheap look at the raw manifest before the full checks (most folders differ here)."""
+def _quick_match(folder: Path, scenario_hash: str, seed: int, replications: int, held_back: bool) -> bool:
+    """A cheap look at the raw manifest before the full checks (most folders differ here):
+    the folder claims to be a complete run of this scenario hash, seed, replications and
+    held-back setting."""
     try:
         raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8")[: store.MAX_MANIFEST_BYTES])
     except (OSError, ValueError):
         return False
     return (isinstance(raw, dict) and raw.get("scenario_hash") == scenario_hash and raw.get("seed") == seed
-            and raw.get("replications") == replications and raw.get("status") == "complete")
+            and raw.get("replications") == replications and raw.get("status") == "complete"
+            and bool(raw.get("held_back")) == held_back)
 
 
 def find_reusable(scenario: Scenario, seed: int, replications: int, *, held_back: bool = False,
-                  root: str | os.PathLike[str] = "results") -> Path | None:
+                  root: str | os.PathLike[str] = "results",
+                  refused: list[tuple[Path, str]] | None = None) -> Path | None:
     """The newest run folder under ``root`` that can stand for a new run of this scenario,
-    seed and replications (:func:`reuse_problem` finds nothing wrong with it), or None."""
+    seed and replications (:func:`reuse_problem` finds nothing wrong with it), or None.
+    ``refused``, when given, receives (folder, reason) for each folder newer than the one
+    returned that claims this scenario hash, seed and replications but was refused."""
     h = store.scenario_hash(scenario)
     for folder in candidates(scenario, root):
-        if _quick_match(folder, h, seed, replications) and reuse_problem(folder, h, seed, replications,
-                                                                           held_back) is None:
+        if not _quick_match(folder, h, seed, replications, held_back):
+            continue
+        why = reuse_problem(folder, h, seed, replications, held_back)
+        if why is None:
             return folder
+        if refused is not None:
+            refused.append((folder, why))
     return None
 
 
