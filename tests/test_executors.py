@@ -219,3 +219,22 @@ def test_a_run_after_another_on_a_shared_pool_starts_with_full_size_blocks(scena
     assert sizes["first"][:2] == [1, 1] and sizes["alone"][:2] == [1, 1]
     assert max(sizes["second"][:2]) > 1
     assert_same_tables(alone, second)
+
+
+def test_a_run_waiting_on_an_aborted_shared_pool_stops_instead_of_hanging():
+    """When one run of an analysis fails, run_all aborts the shared pool (its workers are
+    terminated); a block another run had on a terminated worker may never be marked done.
+    A run's wait for its blocks then raises once the shared executor is stopped, instead of
+    polling forever (seen once as a hung suite under load); while the executor runs, an
+    unfinished block is simply not done yet."""
+    import concurrent.futures as cf
+
+    from sim.runner.executors import _BoundPool
+
+    never = cf.Future()  # a block whose worker was terminated: nobody will finish it
+    stopped = [False]
+    view = _BoundPool(None, 2, (None, 0, None, False), stopped=lambda: stopped[0])  # type: ignore[arg-type]
+    assert view.wait_any({never}) == set()
+    stopped[0] = True
+    with pytest.raises(RuntimeError, match="shared executor was shut down"):
+        view.wait_any({never})

@@ -344,8 +344,10 @@ class _BoundPool:
     name = "local"
 
     def __init__(self, pool: cf.ProcessPoolExecutor, workers: int, job: tuple[Scenario, int, SimulateFn | None, bool],
-                 release: Callable[[], None] = lambda: None, timing: list[float | None] | None = None):
+                 release: Callable[[], None] = lambda: None, timing: list[float | None] | None = None,
+                 stopped: Callable[[], bool] = lambda: False):
         self.pool, self.workers, self.job = pool, workers, job
+        self._stopped = stopped
         self.timing: list[float | None] = timing if timing is not None else [None]  # shared by the pool's views
         self._release: Callable[[], None] | None = release
 
@@ -369,6 +371,11 @@ class _BoundPool:
 
     def wait_any(self, futures: set[Any]) -> set[Any]:
         done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        if not done and self._stopped():
+            # another run of the analysis failed and the shared pool was aborted (its workers
+            # terminated): a block that was running may never be marked done by the pool's
+            # manager thread, so this run stops here rather than wait for it forever
+            raise RuntimeError("the shared executor was shut down (an earlier run failed or was interrupted)")
         return done
 
     def close(self, abort: bool = False, wait: bool = True) -> None:
@@ -419,7 +426,8 @@ class SharedExecutor:
             self.start()
             assert self.pool is not None
             release = self._take_slot()
-            return _BoundPool(self.pool, self.workers, (scenario, seed, model, held_back), release, self.timing)
+            return _BoundPool(self.pool, self.workers, (scenario, seed, model, held_back), release, self.timing,
+                              stopped=lambda: self.stopped)
         if self.name == "dask":
             return DaskExecutor(scenario, seed, model, self.workers, self.scheduler, held_back, session=self.session)
         return SerialExecutor(scenario, seed, model, held_back)
