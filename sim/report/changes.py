@@ -686,8 +686,10 @@ def answer_lead(run: RunResult, refinery: str) -> str | None:
     days (median) to reach 90% of that rate" (the share: the sustained rate over the
     refinery's demand rate; the ramp-up's 30-day rate); else the crude of each seaborne
     route with the median lead time of its cargoes (:func:`route_lead_times`), "Naftan
-    receives 325.5 kt by North Sea (2.6% of its intake; 3.7 d from port to refinery)", the
-    largest first; None when it receives no seaborne crude."""
+    receives 325.5 kt by North Sea (2.6% of its intake; its own crude in 3.7 d, first in,
+    first out)", the largest first (the lead time as :func:`route_lead_times` defines it: from
+    the start of discharge to the cargo's own first tonne at the refinery, behind the crude
+    already in the tanks and lines, not the transit of the same tonnage); None when it receives no seaborne crude."""
     s = run.scenario
     ref = next((r for r in s.network.refineries if r.name == refinery), None)
     if ref is None:
@@ -713,8 +715,8 @@ def answer_lead(run: RunResult, refinery: str) -> str | None:
         if lead is None or not lead.n:
             continue  # not a seaborne route
         parts.append(f"{_range('delivered_t', x.tonnes)} by {esc(_route_name(s, x.route))} "
-                     f"({fmt_value('demand_met_pct', x.share.mean)}% of its intake; {lead.p50:.1f} d from port "
-                     "to refinery)")
+                     f"({fmt_value('demand_met_pct', x.share.mean)}% of its intake; its own crude in "
+                     f"{lead.p50:.1f} d, first in, first out)")
     return f"{who} receives " + and_list(parts) if parts else None
 
 
