@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -117,3 +118,26 @@ def test_only_blocks_with_a_missing_or_unreadable_part_are_dropped(tmp_path):
     short.write_bytes(short.read_bytes()[:-8])  # the footer's end: length and magic
     assert [b.start for b in parts.drop_broken_blocks(tmp_path)] == [0, 2]
     assert [b.start for b in store.finished_blocks(tmp_path)] == [1]
+
+
+def test_a_block_whose_data_never_reached_the_disk_is_dropped_though_its_footer_reads(tmp_path):
+    """A crash can leave a part file of the right length whose data pages were never written
+    back (zeros): its footer and record batches still read, so only the block's recorded
+    SHA-256 shows it.  Three blocks; the second's kpis part is rewritten as the same table
+    with every float value zeroed (it opens and reads as valid Arrow): that
+    block goes, the first stays; a block without its digest file (a crash before it was
+    written) goes too."""
+    scenario = workloads.shuttle_scenario(3)
+    for start in (0, 1, 2):
+        parts.write_block(tmp_path, start, start + 1, replicate_block(scenario, 5, range(start, start + 1)).tables)
+    blocks = store.finished_blocks(tmp_path)
+    part = blocks[1].path / f"kpis{store.PART_EXT}"
+    table = parts.decode_part(part.read_bytes())
+    zeroed = pa.table({c: (pa.array(np.zeros(len(table)), table[c].type) if pa.types.is_floating(table[c].type)
+                           else table[c]) for c in table.column_names})
+    data = parts.encode_part(zeroed).to_pybytes()
+    assert data != part.read_bytes()
+    part.write_bytes(data)
+    (blocks[2].path / parts.BLOCK_DIGEST).unlink()
+    assert [b.start for b in parts.drop_broken_blocks(tmp_path)] == [1, 2]
+    assert [b.start for b in store.finished_blocks(tmp_path)] == [0]

@@ -244,3 +244,20 @@ def test_a_counterfactual_gain_read_with_less_gives_its_interval_as_magnitudes()
     text = cost_clause(row)
     assert text.startswith("the refineries would have received 20.0 kt (p5–p95 15.0–25.0 kt) less crude"), text
     assert text.endswith("(95% CI 14.0 to 26.0 kt)"), text
+
+
+def test_a_sentence_the_length_rule_moves_out_is_never_cut_from_the_bullets(briefed, monkeypatch):
+    """The bullets are capped (8 for a change), but the cap is on the drivers only: with nine
+    refineries' answers (made up here, as a network of nine refineries would give), the
+    sentences the length rule moved out of corridor_pushed's paragraph (its own cut runs and
+    stocks) are still all in the bullets, after the list of changes and every answer."""
+    run = briefed["corridor_pushed"][0]
+    plain = bottom_line(run)
+    answers = [f"Refinery {i} receives a made-up answer." for i in range(9)]
+    monkeypatch.setattr("sim.report.bottom_line.answer_sentences", lambda _run: answers)
+    line = bottom_line(run)
+    assert line.paragraph == plain.paragraph
+    moved = [b for b in plain.bullets if b.startswith("This scenario ")]
+    assert moved, plain.bullets  # the cut runs' sentence did not fit in the paragraph
+    assert line.bullets[1:10] == answers
+    assert all(b in line.bullets for b in moved)

@@ -355,6 +355,7 @@ def test_a_horizon_of_centuries_is_refused_with_its_line(tmp_path, data_dir):
 
 @pytest.mark.parametrize(("written", "message", "hint"), [
     ("{uniform: [10d]}", "a uniform needs two values [low, high], got 1", "e.g. uniform: [6h, 2d]"),
+    ("{uniform: []}", "a uniform needs two values [low, high], got 0", "e.g. uniform: [6h, 2d]"),
     ("{uniform: [1h, 2h, 3h]}", "a uniform needs two values [low, high], got 3", "e.g. uniform: [6h, 2d]"),
     ("{triangular: [6h, 2d]}", "a triangular needs three values [low, mode, high], got 2",
      "e.g. triangular: [6h, 12h, 2d]"),
@@ -363,7 +364,8 @@ def test_a_distribution_with_the_wrong_number_of_values_says_how_many_it_takes(t
                                                                                 hint):
     """``uniform: [10d]`` is one value where a uniform takes two (pydantic's own words are
     "missing required key 1"): one problem at the line of the list, saying what the values
-    are, and ``routesim validate`` exits 2 with it."""
+    are (once for the list, though ``[]`` misses both values), and ``routesim validate``
+    exits 2 with it."""
     path = variant(tmp_path, "delay: {uniform: [6h, 2d]}", f"delay: {written}")
     probs = problems_of(path)
     assert [(p.line, p.path, p.message, p.hint) for p in probs] == [

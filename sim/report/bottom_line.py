@@ -334,7 +334,8 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
             sentences.append(f"Without it (the same replications and seed), {cost_clause(cost)}.")
     paragraph, rest = fit([once_every(x) for x in sentences])
     focus = question_refinery(run)
-    return BottomLine(paragraph, [once_every(x) for x in [*rest, *_bullets(run, base, own, focus)]][:5])
+    # the cap is on the drivers: a sentence the length rule moved out of the paragraph is never dropped
+    return BottomLine(paragraph, [once_every(x) for x in [*rest, *_bullets(run, base, own, focus)]][:max(5, len(rest))])
 
 
 def _stock_sentences(run: RunResult) -> list[str]:
@@ -448,9 +449,11 @@ def _change_line(run: RunResult, base: RunResult | None, diff: pd.DataFrame | No
     paragraph, rest = fit([once_every(x) for x in sentences])
     said = {once_every(f"{t}.") for _, t in leads[1:]}  # a refinery's answer left out: its bullet below says it
     rest = [x for x in rest if x not in said]
-    bullets = [_changes_bullet(run, shown_base, changes, base_name), *answer_sentences(run), *rest,
-               *_bullets(run, base, own, focus, change=True)]
-    return BottomLine(paragraph, [once_every(b) for b in bullets][:8])
+    kept = [_changes_bullet(run, shown_base, changes, base_name), *answer_sentences(run), *rest]
+    bullets = [*kept, *_bullets(run, base, own, focus, change=True)]
+    # the cap is on the drivers: the changes, every refinery's answer and a sentence the length
+    # rule moved out of the paragraph (the effect of the change, say) are never dropped
+    return BottomLine(paragraph, [once_every(b) for b in bullets][:max(8, len(kept))])
 
 
 def _changes_bullet(run: RunResult, base: Any, changes: Sequence[dict[str, Any]], base_name: str) -> str:

@@ -12,6 +12,8 @@ final tables are the same however the replications were split into blocks.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -31,6 +33,8 @@ TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "
           "cargoes", "rail_trips", "decisions", "nominations")
 PARTS = "parts"
 PART_EXT = ".arrow"  # blocks are Arrow IPC files: written and read back several times faster than Parquet
+# each block's SHA-256 of every part file, written last into the block (see drop_broken_blocks)
+BLOCK_DIGEST = "sha256.json"
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, Any]) -> 
     per block cost the parent ~11 ms of waiting per block on this machine under load (225
     fsyncs, 2.4 s, in a 200-replication pool run with the manifest's), and it never made the
     files' own data durable anyway.  What an OS crash or power cut can leave (a renamed
-    block with a short file) :func:`drop_broken_blocks` removes before a run resumes, and
+    block with a short or zero-filled file, caught by the block's :data:`BLOCK_DIGEST`)
+    :func:`drop_broken_blocks` removes before a run resumes, and
     the replications are run again; the final tables are fsynced once, when the run closes.
     """
     parts = folder / PARTS
@@ -164,38 +169,47 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, Any]) -> 
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
+    digests = {}
     for table in TABLES:
         entry = tables.get(table, [])
+        part = tmp / f"{table}{PART_EXT}"
         if isinstance(entry, (bytes, pa.Buffer)):
-            with open(tmp / f"{table}{PART_EXT}", "wb") as fh:
+            with open(part, "wb") as fh:
                 fh.write(entry)
+            digests[table] = hashlib.sha256(entry).hexdigest()
         else:
-            _write_part(tmp / f"{table}{PART_EXT}", block_table(entry))
+            _write_part(part, block_table(entry))
+            digests[table] = _sha256(part)
+    (tmp / BLOCK_DIGEST).write_text(json.dumps(digests), encoding="utf-8")
     final = parts / name
     os.rename(tmp, final)
     return Block(start, stop, final)
 
 
-def _readable(path: Path) -> bool:
-    """Whether ``path`` is a whole part file: it opens (its footer is there) and every
-    record batch in it reads."""
+def _sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _whole(block: Block) -> bool:
+    """Whether every part file of ``block`` still has the SHA-256 recorded in its
+    :data:`BLOCK_DIGEST` when it was written.  A footer that reads is not enough: a crash
+    can leave a file of the right length whose data pages were never written back (zeros),
+    and an uncompressed part then reads as valid Arrow with wrong numbers."""
     try:
-        with pa.memory_map(str(path), "r") as source:
-            reader = pa.ipc.open_file(source)
-            for i in range(reader.num_record_batches):
-                reader.get_batch(i)
-        return True
-    except (OSError, pa.ArrowException):
+        recorded = json.loads((block.path / BLOCK_DIGEST).read_text(encoding="utf-8"))
+        return isinstance(recorded, dict) and all(
+            recorded.get(t) == _sha256(block.path / f"{t}{PART_EXT}") for t in TABLES)
+    except (OSError, ValueError):
         return False
 
 
 def drop_broken_blocks(folder: Path) -> list[Block]:
-    """Remove the blocks with a missing or unreadable part file (what an OS crash can leave
-    of a block that was renamed into place before its data reached the disk, since blocks
-    are not fsynced: :func:`write_block`), so a resumed run computes those replications
-    again.  Returns the blocks removed."""
-    broken = [b for b in finished_blocks(folder)
-              if not all(_readable(b.path / f"{t}{PART_EXT}") for t in TABLES)]
+    """Remove the blocks with a missing or damaged part file or digest (what an OS crash
+    can leave of a block that was renamed into place before its data reached the disk,
+    since blocks are not fsynced: :func:`write_block`), so a resumed run computes those
+    replications again.  Returns the blocks removed."""
+    broken = [b for b in finished_blocks(folder) if not _whole(b)]
     for b in broken:
         shutil.rmtree(b.path, ignore_errors=True)
     return broken

@@ -372,6 +372,7 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
     # what remains: one problem per path; union branches that all failed at the type
     # check become one "expected X or Y" problem
     slots: dict[tuple, list[tuple[ErrorDetails, _Walk]]] = {}
+    counted_at: set[tuple] = set()  # lists already said to have the wrong number of values
     for n, (e, w) in enumerate(zip(errors, walks, strict=True)):
         if e["type"] == "union_tag_invalid":  # an unknown 'kind': at the key that holds it
             disc = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
@@ -381,6 +382,9 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
         if counted is not None:  # too few or too many values: at the list, whose line the file has
             w = _Walk(counted[0], w.tags, w.parent_model, w.field, False)
             e = {**e, "type": "too_long"} if e["type"] == "missing" else e
+            if keep[n] and counted[0] in counted_at:
+                continue  # ``uniform: []`` misses both values: one problem for the list, not one per value
+            counted_at.add(counted[0])
         if keep[n]:
             slot = (w.clean,) if w.tags else (w.clean, n)
             slots.setdefault(slot, []).append((e, w))
