@@ -284,3 +284,29 @@ def test_the_copy_takes_the_runs_own_files_only(saved, tmp_path):
     copied = store.load_manifest(tmp_path / "dst")
     assert (copied.routesim_run, copied.reused_from) == ("dst", store.load_manifest(src).routesim_run)
     assert copied.reused_utc is not None and "/" not in copied.reused_from
+
+
+def test_a_table_changed_after_the_check_is_not_copied_and_the_run_is_recomputed(saved, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """The gap between the reuse check and the copy: a folder that passed every check has a
+    table rewritten before it is linked (another user of a shared results folder, say).  The
+    copy is checked against the digests the run recorded before its manifest is written, so
+    it never becomes a complete run; standard error says why and the run is computed again."""
+    path, _, res = saved
+    other = tmp_path / "results"
+    (other / res.path.parent.name).mkdir(parents=True)
+    src = other / res.path.parent.name / res.path.name
+    shutil.copytree(res.path, src)
+    assert reuse.reuse_problem(src, res.manifest["scenario_hash"], 5, 3, False) is None
+    _tampered_table(src)  # after the check, as find_reusable has already answered
+    monkeypatch.setattr(runner, "find_reusable", lambda *a, **k: src)
+    with pytest.raises(reuse.ReuseRefused, match=r"voyages\.parquet does not match"):
+        reuse.copy_run(src, tmp_path / "copy")
+    assert not (tmp_path / "copy" / "manifest.json").exists()
+    scenario = runner.prepare(path).scenario
+    got, found = runner.run_or_reuse(scenario, replications=3, seed=5, out=tmp_path / "base", results_root=other,
+                                     executor="serial", progress=False)
+    err = capsys.readouterr().err
+    assert found is None and f"not reusing {src}: voyages.parquet does not match" in err
+    assert got.manifest.get("reused_from") is None
+    same_tables(res, got)

@@ -28,6 +28,7 @@ import contextlib
 import contextvars
 import itertools
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from sim.rng import replication_seed
 from sim.runner.execution import ReplicationFailed, RunInterrupted, execute, useful_workers
 from sim.runner import executors
 from sim.runner.executors import EXECUTORS, SimulateFn, shared
-from sim.runner.reuse import code_versions, copy_run, find_reusable
+from sim.runner.reuse import ReuseRefused, code_versions, copy_run, find_reusable
 from sim.scenario.language import Scenario
 from sim.scenario.overrides import apply_override, blame_override, parse_override
 
@@ -190,7 +191,13 @@ def run_or_reuse(scenario: Scenario, *, replications: int, seed: int, out: str |
         return run(scenario, replications=replications, seed=seed, out=out, results_root=results_root,
                    held_back=held_back, model=model, **kwargs), None
     folder = store.new_run_dir(scenario, root=results_root, out=out)
-    copy_run(found, folder)
+    try:
+        copy_run(found, folder)
+    except ReuseRefused as e:  # changed since the check: this new folder is ours, without a manifest
+        print(f"routesim: not reusing {found}: {e}; computing the run again", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
+        return run(scenario, replications=replications, seed=seed, out=out, results_root=results_root,
+                   held_back=held_back, model=model, **kwargs), None
     print(f"routesim: reused the complete run {found} (same scenario hash, seed and {replications} replications, "
           "made by this code) instead of computing it again; --rerun-base computes it", file=sys.stderr)
     return store.open_run(folder), found

@@ -232,9 +232,15 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+class ReuseRefused(Exception):
+    """The copy of a reusable run no longer matches the digests its manifest recorded (a
+    file changed after :func:`find_reusable` checked it); the message says which file."""
+
+
 def copy_run(src: Path, dst: Path) -> None:
     """The finished run ``src`` into the new folder ``dst`` (hard links where possible), its
-    manifest last, so a copy cut short is not a complete run; the lock file, its pid note
+    manifest last, so a copy cut short is not a complete run; the copied files are checked
+    against the manifest's ``table_sha256`` before it is written (:class:`ReuseRefused`); the lock file, its pid note
     and the run marker are ``dst``'s own.  Only the regular files at its top are copied (a
     run's tables, scenario and summary are all there): not a folder nor a link, which in a
     shared results folder could lead anywhere (and copy the whole of it)."""
@@ -244,9 +250,14 @@ def copy_run(src: Path, dst: Path) -> None:
         if item.name in skip or item.is_symlink() or not item.is_file():
             continue
         _link_or_copy(str(item), str(dst / item.name))
+    # the copy itself is checked against the digests the run recorded: a file changed between
+    # the reuse check and the links (a shared folder) never becomes a complete copy
+    m = store.load_manifest(src)
+    why = digest_problem(dst, m.table_sha256)
+    if why is not None:
+        raise ReuseRefused(why)
     # dst's manifest is its own file and says it is a copy: the run it was copied from (by its
     # id, not a path) and when, so a brief of it does not pass the other run's off as its own
-    m = store.load_manifest(src)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     store.write_manifest(dst, m.model_copy(update={"routesim_run": dst.name, "reused_from": m.routesim_run or src.name,
                                                   "reused_utc": stamp}))
