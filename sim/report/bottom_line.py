@@ -142,8 +142,9 @@ PARAGRAPH_WORDS = 90
 
 
 def fit(sentences: Sequence[str], limit: int = PARAGRAPH_WORDS) -> tuple[str, list[str]]:
-    """The paragraph and what goes to the bullets: the first sentence always, then each
-    next sentence in order if the paragraph stays within ``limit`` words
+    """The paragraph and what goes to the bullets: the first sentence always (even over
+    ``limit``: the answer is never cut), then each next sentence in order if the paragraph
+    stays within ``limit`` words (a short later one can join after a long one was left out)
     (:func:`sim.report.numbers.word_count`); those that do not fit, in order."""
     kept: list[str] = []
     rest: list[str] = []
