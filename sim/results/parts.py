@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.results.files import to_arrow
+from sim.results.files import file_sha256, to_arrow
 
 TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits", "passages", "balance",
           "cargoes", "rail_trips", "decisions", "nominations")
@@ -179,16 +179,11 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, Any]) -> 
             digests[table] = hashlib.sha256(entry).hexdigest()
         else:
             _write_part(part, block_table(entry))
-            digests[table] = _sha256(part)
+            digests[table] = file_sha256(part)
     (tmp / BLOCK_DIGEST).write_text(json.dumps(digests), encoding="utf-8")
     final = parts / name
     os.rename(tmp, final)
     return Block(start, stop, final)
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _whole(block: Block) -> bool:
@@ -199,7 +194,7 @@ def _whole(block: Block) -> bool:
     try:
         recorded = json.loads((block.path / BLOCK_DIGEST).read_text(encoding="utf-8"))
         return isinstance(recorded, dict) and all(
-            recorded.get(t) == _sha256(block.path / f"{t}{PART_EXT}") for t in TABLES)
+            recorded.get(t) == file_sha256(block.path / f"{t}{PART_EXT}") for t in TABLES)
     except (OSError, ValueError):
         return False
 

@@ -47,6 +47,7 @@ import shutil
 from pathlib import Path
 
 from sim.results import store
+from sim.results.files import file_sha256
 from sim.scenario.language import Scenario
 
 SOURCE_KEY = "routesim_source"  # the key of the source fingerprint in a manifest's ``versions``
@@ -89,8 +90,7 @@ def file_digests(folder: Path) -> dict[str, str]:
     for name in digested_files():
         f = folder / name
         if f.is_file():
-            with f.open("rb") as fh:
-                out[name] = hashlib.file_digest(fh, "sha256").hexdigest()
+            out[name] = file_sha256(f)
     return out
 
 
