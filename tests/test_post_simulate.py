@@ -155,6 +155,37 @@ def test_the_streamed_time_series_with_dictionary_names_reads_as_the_one_assembl
                                   pd.read_parquet(assembled / "timeseries.parquet"))
 
 
+def test_the_streamed_time_series_keeps_statistics_only_where_a_reader_can_prune_on_them(tmp_path):
+    """Two blocks of 2 shuttle replications streamed (small: gathered into one row group):
+    the row group has min/max for ``replication``, ``day``, ``date`` and ``value_t``
+    (replications 0 to 3, from day 0), none for the dictionary names ``facility`` and ``kind``
+    (every row group holds every name, so they could never prune one); a filter on ``kind``
+    as criticality reads it gives the rows of the same filter in pandas."""
+    from benchmarks import workloads
+    from sim.runner.executors import replicate_block
+
+    scenario = workloads.shuttle_scenario(3)
+    assembler = parts.Assembler(tmp_path)
+    for start in (0, 2):
+        res = replicate_block(scenario, 5, range(start, start + 2))
+        assembler.add(parts.write_block(tmp_path, start, start + 2, res.tables), res.tables)
+    assert "timeseries" in assembler.finish(4)
+    path = tmp_path / "timeseries.parquet"
+    meta = pq.ParquetFile(path).metadata
+    names = pq.ParquetFile(path).schema_arrow.names
+    first = meta.row_group(0)
+    stats = {names[i]: first.column(i).statistics for i in range(first.num_columns)}
+    assert meta.num_row_groups == 1
+    assert (stats["replication"].min, stats["replication"].max) == (0, 3)
+    assert stats["day"].min == 0 and stats["value_t"].has_min_max
+    assert stats["facility"] is None and stats["kind"] is None
+    filtered = pd.read_parquet(path, filters=[("kind", "==", "stock")])
+    whole = pd.read_parquet(path)
+    expected = whole[whole["kind"] == "stock"].reset_index(drop=True)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(filtered.reset_index(drop=True), expected)
+
+
 _FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 

@@ -387,6 +387,20 @@ def _dictionary_schema(schema: pa.Schema, part: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
+def _statistics_columns(schema: pa.Schema) -> list[str]:
+    """The columns of ``schema`` whose Parquet statistics (min/max per row group) are
+    written: all but its dictionary columns.
+
+    What it buys: the dictionary columns are the time series' ``facility`` and ``kind``,
+    and every row group of it (a block, or more) holds every facility and kind, so their
+    min and max never let a reader skip a row group (a filter such as criticality's
+    ``kind == delivered`` still reads the same rows, filtered row by row); working them out
+    was a quarter of the time series' Parquet encoding (2.03 -> 1.56 ms per baseline
+    replication, 32-replication blocks, median of 9 interleaved).  The columns a reader
+    can prune on (``replication``, ``day``, ``date``) keep their statistics."""
+    return [f.name for f in schema if not pa.types.is_dictionary(f.type)]
+
+
 class Assembler:
     """Writes the final tables while a run streams, so little is left to do at the end.
 
@@ -470,7 +484,8 @@ class Assembler:
             # strings that Parquet then hashes back into a dictionary (~1 ms per baseline
             # replication); without the Arrow schema in the file, a reader gets the column's
             # Parquet type, a plain string: the same table as the one written from strings
-            options = {} if native.equals(schema) else {"store_schema": False}
+            options = {} if native.equals(schema) else {"store_schema": False,
+                                                         "write_statistics": _statistics_columns(native)}
             self.writers[table] = (RowGroups(tmp, native, **options), schema, tmp, native)
         writer, wschema, _, native = self.writers[table]
         if not schema.equals(wschema, check_metadata=False):
