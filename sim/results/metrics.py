@@ -106,6 +106,7 @@ from sim.results.catalogue import slug
 from sim.results.costs import cost_kpis, voyage_cost_columns
 from sim.scenario.checks import merge
 from sim.results.dependency import dependency_facility_kpis, dependency_kpis
+from sim.results.parts import rows_to_columns
 from sim.results.tables import (
     WAIT_CAUSES,
     balance_columns,
@@ -617,7 +618,7 @@ def _summary_frame(numeric: list[str], column: Callable[[str], np.ndarray], grou
             qs = np.quantile(vals, list(QUANTILES.values())) if vals.size else [math.nan] * len(QUANTILES)
             row.update(zip(QUANTILES, map(float, qs), strict=True))
             rows[g * len(numeric) + j] = row  # group by group, each group's KPIs in column order
-    return pd.DataFrame(rows, columns=keys + ["kpi", "n", "mean", "std", *QUANTILES])
+    return pd.DataFrame(rows, columns=[*keys, "kpi", "n", "mean", "std", *QUANTILES])
 
 
 def summarise_parquet(path: Path, by: str | None = None, drop: Collection[str] = ()) -> pd.DataFrame:
@@ -650,31 +651,29 @@ def summarise_parquet(path: Path, by: str | None = None, drop: Collection[str] =
     return _summary_frame(numeric, column, groups, by)
 
 
-def _rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    if not rows:
-        return {}
-    return {k: np.array([r[k] for r in rows], dtype=object if isinstance(rows[0][k], str) else None)
-            for k in rows[0]}
+ROW_TABLES = ("kpis", "facility_kpis", "disruption_kpis")
+"""The tables whose rows are computed as dicts (a KPI per key): :func:`replication_parts`
+hands them over as rows, for :func:`sim.results.parts.join_rows` to build a block's table."""
 
 
-def replication_columns(records: Records, scenario: Scenario, replication: int, *,
-                        held_back: dict[str, tuple[float, float]] | None = None,
-                        timeseries: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """Every table of one replication as columns (name -> numpy array), each table with a
-    leading ``replication`` column: the cheap form the runner ships back from a worker.
-    ``held_back``: as in :func:`disruption_kpis`.  ``timeseries=False`` leaves the time
-    series out (the runner builds it for a whole block at once:
-    :func:`sim.results.tables.timeseries_block`)."""
+def replication_parts(records: Records, scenario: Scenario, replication: int, *,
+                      held_back: dict[str, tuple[float, float]] | None = None,
+                      timeseries: bool = True) -> dict[str, Any]:
+    """Every table of one replication: the KPI tables of :data:`ROW_TABLES` as their rows
+    (a list of dicts, one per row, without the ``replication`` column), the others as
+    columns (name -> numpy array) with a leading ``replication`` column.  The runner's
+    workers gather a block's rows and build each KPI table once for the block
+    (:func:`sim.results.parts.join_rows`); :func:`replication_columns` makes columns of
+    them per replication.  ``held_back`` and ``timeseries``: as there."""
     v = voyage_columns(records, scenario)
     if scenario.costs is not None:
         v.update(voyage_cost_columns(v, scenario, records.horizon_h))
     w = wait_columns(records)
     fac = facility_kpis(records, scenario, voyages_df=v, waits_df=w)
     k = replication_kpis(records, scenario, fac, voyages_df=v, waits_df=w)
+    rows = {"kpis": [k], "facility_kpis": fac,
+            "disruption_kpis": disruption_kpis(records, scenario, waits_df=w, held_back=held_back)}
     tables = {
-        "kpis": _rows_to_columns([k]),
-        "facility_kpis": _rows_to_columns(fac),
-        "disruption_kpis": _rows_to_columns(disruption_kpis(records, scenario, waits_df=w, held_back=held_back)),
         **({"timeseries": timeseries_columns(records, scenario)} if timeseries else {}),
         "voyages": v,
         "waits": w,
@@ -685,10 +684,29 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
         "decisions": decision_columns(records),
         "nominations": nomination_columns(records),
     }
-    out = {}
+    out: dict[str, Any] = dict(rows)
     for name, cols in tables.items():
         n = len(next(iter(cols.values()))) if cols else 0
         out[name] = {"replication": np.full(n, replication, dtype="int64"), **cols}
+    return out
+
+
+def replication_columns(records: Records, scenario: Scenario, replication: int, *,
+                        held_back: dict[str, tuple[float, float]] | None = None,
+                        timeseries: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """Every table of one replication as columns (name -> numpy array), each table with a
+    leading ``replication`` column.
+    ``held_back``: as in :func:`disruption_kpis`.  ``timeseries=False`` leaves the time
+    series out (the runner builds it for a whole block at once:
+    :func:`sim.results.tables.timeseries_block`)."""
+    parts = replication_parts(records, scenario, replication, held_back=held_back, timeseries=timeseries)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name, part in parts.items():  # in the order of sim.results.parts.TABLES (the time series after the KPIs)
+        if name in ROW_TABLES:
+            cols = rows_to_columns(part)
+            n = len(next(iter(cols.values()))) if cols else 0
+            part = {"replication": np.full(n, replication, dtype="int64"), **cols}
+        out[name] = part
     return out
 
 

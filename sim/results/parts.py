@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -121,6 +122,79 @@ def join_columns(parts: list[dict[str, np.ndarray]]) -> pa.Table:
     pieces = [p for p in pieces if p.num_columns]
     schema = _schema_of([(t.schema, t.num_rows) for t in pieces])
     return pa.concat_tables([_conform(t, schema) for t in pieces])
+
+
+_FLOAT_TYPES = (float, np.float64)
+# the numpy dtype np.array infers from Python scalars of one kind (a KPI row's values)
+_KIND_OF_TYPE: dict[type, str] = {float: "f", np.float64: "f", int: "i", np.int64: "i", bool: "b", np.bool_: "b"}
+_DTYPE_OF_KINDS = {frozenset("f"): np.dtype("float64"), frozenset("i"): np.dtype("int64"),
+                   frozenset("b"): np.dtype("bool"), frozenset("fi"): np.dtype("float64")}
+
+
+def rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """One replication's rows (dicts, a KPI per key) as numpy columns: the keys of the
+    first row, in its order; a column of text when its first value is text (object
+    dtype), else the dtype numpy infers from its values."""
+    if not rows:
+        return {}
+    return {k: np.array([r[k] for r in rows], dtype=object if isinstance(rows[0][k], str) else None)
+            for k in rows[0]}
+
+
+def join_rows(replications: list[tuple[int, list[dict[str, Any]]]]) -> pa.Table:
+    """One KPI table of a block, from each replication's rows (``(replication, rows)`` in
+    replication order): the table :func:`join_columns` makes of each replication's
+    :func:`rows_to_columns` with a leading ``replication`` column, built column by column
+    for the whole block.
+
+    What it buys: the per-replication way makes a numpy array per column and replication
+    (126 columns of one row for the kpis, 48 of a row per facility) and concatenates them;
+    here each column's values are gathered once for the block and converted once.  It is
+    the same table when every replication's column would have had the same dtype: the
+    values are of one kind (floats, ints or booleans, which numpy infers as float64, int64,
+    bool; ints and floats mixed are float64 when every replication has a float among them),
+    or all text, and every replication's rows have the first one's keys in its order.
+    Anything else (a replication with no rows, other keys, ``None``, a replication whose
+    column would have been int64 beside another's float64) goes the per-replication way."""
+    counts = [len(rows) for _, rows in replications]
+    if not replications or not all(counts):
+        return _join_rows_one_by_one(replications)
+    keys = list(replications[0][1][0])
+    if any(list(rows[0]) != keys for _, rows in replications[1:]):
+        return _join_rows_one_by_one(replications)
+    every = [row for _, rows in replications for row in rows]
+    bounds = np.cumsum([0, *counts]).tolist()
+    spans = list(itertools.pairwise(bounds))
+    reps = np.array([r for r, _ in replications], dtype="int64")
+    cols: dict[str, pa.Array] = {"replication": pa.array(np.repeat(reps, counts))}
+    for k in keys:
+        try:
+            values = [row[k] for row in every]
+        except KeyError:
+            return _join_rows_one_by_one(replications)
+        types = set(map(type, values))
+        if types == {str}:
+            cols[k] = pa.array(values, pa.string())
+            continue
+        kinds = frozenset(_KIND_OF_TYPE.get(t, "?") for t in types)
+        dtype = _DTYPE_OF_KINDS.get(kinds)
+        if dtype is None or (kinds == {"f", "i"} and not all(
+                any(type(v) in _FLOAT_TYPES for v in values[a:b]) for a, b in spans)):
+            return _join_rows_one_by_one(replications)
+        arr = np.array(values)
+        if arr.dtype != dtype:  # an int beyond int64 (object): as numpy made it per replication
+            return _join_rows_one_by_one(replications)
+        cols[k] = pa.array(arr, from_pandas=True)
+    return pa.table(cols)
+
+
+def _join_rows_one_by_one(replications: list[tuple[int, list[dict[str, Any]]]]) -> pa.Table:
+    parts = []
+    for replication, rows in replications:
+        cols = rows_to_columns(rows)
+        n = len(next(iter(cols.values()))) if cols else 0
+        parts.append({"replication": np.full(n, replication, dtype="int64"), **cols})
+    return join_columns(parts)
 
 
 def block_table(parts: Iterable[Any]) -> pa.Table:
@@ -484,8 +558,8 @@ class Assembler:
             # strings that Parquet then hashes back into a dictionary (~1 ms per baseline
             # replication); without the Arrow schema in the file, a reader gets the column's
             # Parquet type, a plain string: the same table as the one written from strings
-            options = {} if native.equals(schema) else {"store_schema": False,
-                                                         "write_statistics": _statistics_columns(native)}
+            options: dict[str, Any] = {} if native.equals(schema) else {"store_schema": False,
+                                                                        "write_statistics": _statistics_columns(native)}
             self.writers[table] = (RowGroups(tmp, native, **options), schema, tmp, native)
         writer, wschema, _, native = self.writers[table]
         if not schema.equals(wschema, check_metadata=False):

@@ -2,7 +2,7 @@
 executors (``serial``, a ``local`` process pool, ``dask``) that hand blocks to workers.
 
 A worker simulates a block, reduces each replication to its tables
-(:func:`sim.results.metrics.replication_columns`) and encodes them as part files
+(:func:`sim.results.metrics.replication_parts`) and encodes them as part files
 (:func:`sim.results.store.encode_part`), so only a few large buffers travel back.  Every
 executor has the same small interface (``submit``, ``wait_any``, ``cancel``, ``result``,
 ``close``, ``join``, ``name``, ``workers``) that :mod:`sim.runner.execution` drives; none
@@ -32,7 +32,8 @@ from sim.model import simulate
 from sim.model.counterfactual import held_back as paired_held_back
 from sim.recorder import Records
 from sim.results import store
-from sim.results.metrics import replication_columns
+from sim.results.metrics import ROW_TABLES, replication_parts
+from sim.results.parts import join_rows
 from sim.results.tables import timeseries_block
 from sim.rng import replication_seed
 from sim.scenario.language import Scenario
@@ -82,7 +83,7 @@ def replicate_block(scenario: Scenario, seed: int, reps: range, model: SimulateF
     # held_back nothing reads those meters, so they are not set up (~9% of simulate() on
     # the baseline; every other record is the same with or without them)
     run_one = simulate_one if model is not None or held_back else _unmetered
-    columns: dict[str, list[dict[str, np.ndarray]]] = {}
+    columns: dict[str, list[Any]] = {}  # per table, each replication's columns (its rows for ROW_TABLES)
     kept: list[Records] = []  # the block's records, for its time series (built at once)
     failed = None
     finished = reps
@@ -93,7 +94,7 @@ def replicate_block(scenario: Scenario, seed: int, reps: range, model: SimulateF
             pairs = None
             if held_back:
                 pairs = paired_held_back(scenario, seq, records, simulate_one)
-            tables_i = replication_columns(records, scenario, i, held_back=pairs, timeseries=False)
+            tables_i = replication_parts(records, scenario, i, held_back=pairs, timeseries=False)
         except Exception as e:  # reported to the parent with the replication index
             first = str(e).splitlines()[0] if str(e) else ""
             failed = Failure(i, f"{type(e).__name__}: {first}"[:500], isinstance(e, UserError),
@@ -101,9 +102,12 @@ def replicate_block(scenario: Scenario, seed: int, reps: range, model: SimulateF
             finished = range(reps.start, i)
             break
         for name, cols in tables_i.items():
-            columns.setdefault(name, []).append(cols)
+            columns.setdefault(name, []).append((i, cols) if name in ROW_TABLES else cols)
         kept.append(records)
-    tables = {name: store.encode_part(store.block_table([store.join_columns(parts)]))
+    # the KPI tables from the block's rows, a column at a time (join_rows: the table the
+    # replications' own columns joined make, without a numpy array per column and replication)
+    tables = {name: store.encode_part(store.block_table([join_rows(parts) if name in ROW_TABLES
+                                                         else store.join_columns(parts)]))
               for name, parts in columns.items()}
     if kept:
         tables["timeseries"] = store.encode_part(timeseries_block(kept, scenario, finished))
