@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks import workloads
-from sim.results import parts
+from sim.results import metrics, parts
 from sim.results.metrics import ROW_TABLES, replication_columns, replication_parts
 from sim.rng import replication_seed
 from sim.runner.executors import _unmetered
@@ -135,3 +135,49 @@ def test_real_blocks_kpi_tables_are_the_per_replication_tables(name):
         slow = parts.join_columns([replication_columns(rec, scenario, i, timeseries=False)[table]
                                    for i, rec in records])
         assert fast.num_rows > 0 and _same(fast, slow), table
+
+
+# --------------------------------------------------------------------------- time to recover
+
+_FLOW = st.floats(min_value=0.0, max_value=1e6, allow_nan=False, width=64)
+
+
+@st.composite
+def _recoveries(draw) -> tuple[np.ndarray, int, float]:
+    values = draw(st.lists(st.one_of(_FLOW, st.sampled_from([0.0, 100.0, 50_000.0]),
+                                     st.floats(width=64) if draw(st.integers(0, 9)) == 0 else _FLOW),
+                           min_size=1, max_size=60))
+    delivered = np.array(values, dtype="float64")
+    d_end = draw(st.integers(min_value=0, max_value=len(values) + 1))
+    # the target is often exactly a window's own mean (the boundary), else any level
+    d = draw(st.integers(min_value=0, max_value=len(values) - 1))
+    exact = float(delivered[d:d + metrics.RECOVERY_WINDOW_D].mean())
+    target = draw(st.one_of(st.just(exact), st.just(np.nextafter(exact, np.inf)), st.floats(width=64)))
+    return delivered, d_end, float(target)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_recoveries())
+def test_first_recovery_is_the_day_by_day_loop_bit_for_bit(case):
+    """The cumulative-sum screen finds the day the loop of window means finds (NaN when
+    none), with targets equal to a window's own mean or just above it, and flows with NaN or
+    infinities (which go to the loop)."""
+    delivered, d_end, target = case
+    got = metrics._first_recovery(delivered, d_end, target)
+    want = metrics._first_recovery_by_loop(delivered, d_end, target)
+    assert (math.isnan(got) and math.isnan(want)) or got == want
+
+
+def test_time_to_recover_worked_case():
+    """Delivered 100 t/day for 10 days, 0 for days 10-14, then 100 again; the disruption
+    runs from hour 240 (day 10) to hour 360 (day 15).  The level before it is 100 t/day, so
+    recovery needs a 7-day forward mean of at least 95: from day 15 on every window is
+    all 100s, so the flow has recovered on its end day (0 days); a flow that stays at 0
+    until the horizon never recovers (NaN)."""
+    delivered = np.array([100.0] * 10 + [0.0] * 5 + [100.0] * 15)
+    demand = np.full(30, 100.0)
+    assert metrics.time_to_recover_d(delivered, demand, 240.0, 360.0) == 0.0
+    # ending a day earlier (day 14): days 14's window holds one 0 of 7, mean 85.7 < 95, then day 15
+    assert metrics.time_to_recover_d(delivered, demand, 240.0, 336.0) == 1.0
+    never = np.array([100.0] * 10 + [0.0] * 20)
+    assert math.isnan(metrics.time_to_recover_d(never, demand, 240.0, 360.0))
