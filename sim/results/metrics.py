@@ -341,24 +341,29 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
         kind = KIND_OF_SECTION[section]
         name = fac.name
         nan = math.nan
-        mine_dis = dis_at.get(name, [])
-        closings = [(direction_of.get(d), (s, _end(e, horizon))) for d, f, k, s, e in mine_dis
-                    if k in CLOSING_KINDS]
-        closed_to = {way: _union((iv for dr, iv in closings if dr in (None, way)), horizon)
-                     for way in ("northbound", "southbound")}
+        mine_dis = dis_at.get(name)
+        if mine_dis:
+            closings = [(direction_of.get(d), (s, _end(e, horizon))) for d, f, k, s, e in mine_dis
+                        if k in CLOSING_KINDS]
+            closed_to = {way: _union((iv for dr, iv in closings if dr in (None, way)), horizon)
+                         for way in ("northbound", "southbound")}
+            # closed to all traffic: both directions at once (a closure for both, or two
+            # directional ones that overlap); by direction on chokepoint rows only
+            closed_h = _overlap_hours(closed_to["northbound"], closed_to["southbound"])
+            disrupted_h = _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in mine_dis), horizon)
+        else:  # no disruption acted here: no hour closed or disrupted (sums of nothing, 0.0)
+            closed_to = {"northbound": [], "southbound": []}
+            closed_h = disrupted_h = 0.0
         row: dict[str, Any] = {
             "facility": name, "kind": kind,
             "throughput_t": nan, "utilisation_pct": nan,
-            # closed to all traffic: both directions at once (a closure for both, or two
-            # directional ones that overlap); by direction on chokepoint rows only
-            "closed_h": _overlap_hours(closed_to["northbound"], closed_to["southbound"]),
-            "closed_northbound_h": nan, "closed_southbound_h": nan,
-            "disrupted_h": _union_hours(((s, _end(e, horizon)) for d, f, k, s, e in mine_dis), horizon),
+            "closed_h": closed_h, "closed_northbound_h": nan, "closed_southbound_h": nan,
+            "disrupted_h": disrupted_h,
             "delivered_t": nan, "demand_t": nan, "run_t": nan, "demand_met_pct": nan,
             "shortfall_t": nan, "cut_run_days": nan, "min_days_cover": nan,
             "planned_cut_t": nan, "planned_cut_days": nan,
             "stock_mean_t": nan, "stock_min_t": nan, "stock_end_t": nan,
-            "removed_t": float(daily_flow_t(records, name, "removed").sum()),
+            "removed_t": _flow_total(records, name, "removed"),
         }
         here = waits_at.get(name)
         if here:
@@ -426,6 +431,16 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
     return rows
 
 
+def _flow_total(records: Records, facility: str, kind: str) -> float:
+    """``float(daily_flow_t(records, facility, kind).sum())``: 0.0 for a series the model did
+    not record, without summing a new array of zeros (most facilities have no ``removed``)."""
+    try:
+        idx = records.flow_index(facility, kind)
+    except KeyError:
+        return 0.0
+    return float(records.flow_t[idx].sum())
+
+
 def _grouped(records: Iterable[tuple[Any, ...]], key: int) -> dict[Any, list[tuple[Any, ...]]]:
     """Records (tuples) by their field ``key``, each group in record order."""
     out: dict[Any, list[tuple[Any, ...]]] = {}
@@ -466,8 +481,10 @@ def time_to_survive_d(cut: np.ndarray, start_h: float) -> float:
     return float(hits[0]) if hits.size else math.nan
 
 
-def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float, end_h: float) -> float:
-    """Days from the end day until delivered flow is back to 95 % of its undisrupted level."""
+def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float, end_h: float,
+                      screen: _RecoveryScreen | None = None) -> float:
+    """Days from the end day until delivered flow is back to 95 % of its undisrupted level.
+    ``screen``: :class:`_RecoveryScreen` of ``delivered``, made once for every disruption."""
     n = delivered.size
     d0 = min(int(start_h // 24.0), n)
     before = delivered[max(0, d0 - BASELINE_DAYS):d0]
@@ -475,37 +492,51 @@ def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float,
     if level <= 0.0:
         return 0.0
     d_end = min(int(end_h // 24.0), n)
-    return _first_recovery(delivered, d_end, RECOVERY_LEVEL * level)
+    return (screen or _RecoveryScreen(delivered)).first(d_end, RECOVERY_LEVEL * level)
 
 
-def _first_recovery(delivered: np.ndarray, d_end: int, target: float) -> float:
+class _RecoveryScreen:
     """Days from ``d_end`` to the first day d >= d_end whose forward window mean
-    ``delivered[d:d + RECOVERY_WINDOW_D].mean()`` is at least ``target`` (NaN if none): the
-    answer of :func:`_first_recovery_by_loop`, bit for bit.
+    ``delivered[d:d + RECOVERY_WINDOW_D].mean()`` is at least ``target`` (NaN if none):
+    :meth:`first`, the answer of :func:`_first_recovery_by_loop`, bit for bit.
 
     What it buys: the loop takes a numpy mean per day (~5 us), and a flow that never
     recovers walks the whole horizon (365 means, ~2 ms, for each disruption and refinery).
-    Here every window's mean is first estimated at once from a cumulative sum, and only the
+    Here every window's mean is estimated once per flow from a cumulative sum, and only the
     days whose estimate is within ``tol`` of the target or above are checked with the loop's
     own expression, in order.  ``tol`` bounds the estimate's rounding error against the
     loop's mean (each at most a few ``n * eps * sum |delivered|``), so no day whose mean
     reaches the target is skipped.  Flows that are not all finite go to the loop."""
-    n = delivered.size
-    if d_end >= n or delivered.dtype != np.float64:
-        return _first_recovery_by_loop(delivered, d_end, target)
-    scale = float(np.abs(delivered).sum())
-    cum = np.cumsum(delivered)
-    if not (math.isfinite(scale) and math.isfinite(float(cum[-1])) and math.isfinite(target)):
-        return _first_recovery_by_loop(delivered, d_end, target)
-    cum = np.concatenate(([0.0], cum))
-    days = np.arange(d_end, n)
-    stop = np.minimum(days + RECOVERY_WINDOW_D, n)
-    estimate = (cum[stop] - cum[days]) / (stop - days)
-    tol = (4 * n + 40) * np.finfo(np.float64).eps * (scale + abs(target))
-    for d in days[estimate >= target - tol].tolist():
-        if delivered[d:d + RECOVERY_WINDOW_D].mean() >= target:
-            return float(d - d_end)
-    return math.nan
+
+    def __init__(self, delivered: np.ndarray) -> None:
+        self.delivered = delivered
+        n = delivered.size
+        self.estimate: np.ndarray | None = None
+        if not n or delivered.dtype != np.float64:
+            return
+        self.scale = float(np.abs(delivered).sum())
+        cum = np.cumsum(delivered)
+        if not (math.isfinite(self.scale) and math.isfinite(float(cum[-1]))):
+            return
+        cum = np.concatenate(([0.0], cum))
+        days = np.arange(n)
+        stop = np.minimum(days + RECOVERY_WINDOW_D, n)
+        self.estimate = (cum[stop] - cum[days]) / (stop - days)
+        self.eps_n = (4 * n + 40) * float(np.finfo(np.float64).eps)
+
+    def first(self, d_end: int, target: float) -> float:
+        if self.estimate is None or d_end >= self.delivered.size or not math.isfinite(target):
+            return _first_recovery_by_loop(self.delivered, d_end, target)
+        tol = self.eps_n * (self.scale + abs(target))
+        for d in (np.flatnonzero(self.estimate[d_end:] >= target - tol) + d_end).tolist():
+            if self.delivered[d:d + RECOVERY_WINDOW_D].mean() >= target:
+                return float(d - d_end)
+        return math.nan
+
+
+def _first_recovery(delivered: np.ndarray, d_end: int, target: float) -> float:
+    """:meth:`_RecoveryScreen.first` of ``delivered``."""
+    return _RecoveryScreen(delivered).first(d_end, target)
 
 
 def _first_recovery_by_loop(delivered: np.ndarray, d_end: int, target: float) -> float:
@@ -532,6 +563,12 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns |
     per_ref = {r: (delivered_daily_t(records, scenario, r), daily_flow_t(records, r, "demand"),
                    daily_flow_t(records, r, "run"), planned_t(records, r))
                for r in refineries}
+    # per refinery, once for every disruption: its cut-run days, the screen of its delivered
+    # flow (time to recover), and the slugs of its two column names
+    screens = {r: _RecoveryScreen(per_ref[r][0]) for r in refineries} if first else {}
+    cuts = {r: _cut_days(per_ref[r][3], per_ref[r][2]) for r in refineries} if first else {}
+    columns = {r: (f"time_to_survive_{slug(r)}_d", f"time_to_recover_{slug(r)}_d") for r in refineries}
+    activations = _grouped(records.disruptions, 0)
     rows = []
     # a wait segment names every responsible disruption ("storm+strike") and is credited in
     # full to each (sim.model.waits); the segments shared with another are counted apart
@@ -544,8 +581,8 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns |
         row: dict[str, Any] = {
             "disruption": d.name, "kind": d.kind, "activations": n_act,
             "first_start_h": start, "first_end_h": end,
-            "active_h": _union_hours(((s, _end(e, horizon)) for dn, _f, _k, s, e in records.disruptions
-                                      if dn == d.name), horizon),
+            "active_h": _union_hours(((s, _end(e, horizon)) for _dn, _f, _k, s, e in activations.get(d.name, ())),
+                                     horizon),
             "waits": int(mine_w.size), "wait_h": float(mine_w.sum()),
             "wait_h_shared": float(w_h[mask & shared].sum()),
             "wait_h_mean": _mean(mine_w), "wait_h_p95": _p95(mine_w),
@@ -554,13 +591,14 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns |
             with_t, without_t = held_back[d.name]
             row.update(throughput_t=with_t, throughput_without_t=without_t, held_back_t=without_t - with_t)
         for r in refineries:
-            delivered, demand, run, planned = per_ref[r]
+            delivered, demand, _run, _planned = per_ref[r]
+            survive, recover = columns[r]
             if n_act:
-                row[f"time_to_survive_{slug(r)}_d"] = time_to_survive_d(_cut_days(planned, run), start)
-                row[f"time_to_recover_{slug(r)}_d"] = time_to_recover_d(delivered, demand, start, end)
+                row[survive] = time_to_survive_d(cuts[r], start)
+                row[recover] = time_to_recover_d(delivered, demand, start, end, screens[r])
             else:
-                row[f"time_to_survive_{slug(r)}_d"] = math.nan
-                row[f"time_to_recover_{slug(r)}_d"] = math.nan
+                row[survive] = math.nan
+                row[recover] = math.nan
         rows.append(row)
     return rows
 
