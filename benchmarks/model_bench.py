@@ -70,10 +70,10 @@ class Replications:
 
     def one(self) -> float:
         records = self._simulate(self.scenario, replication_seed(self.scenario.seed, self.i))
-        if self.tables:  # the tables as the runner's workers build them (numpy columns)
-            from sim.results.metrics import replication_columns
+        if self.tables:  # the tables as the runner's workers build them (rows and numpy columns)
+            from sim.results.metrics import replication_parts
 
-            replication_columns(records, self.scenario, self.i)
+            replication_parts(records, self.scenario, self.i)
         self.i += 1
         self.done += 1
         self.events += records.events
@@ -110,6 +110,7 @@ class Blocks:
         self._tmp = tempfile.TemporaryDirectory(prefix="routesim-bench-blocks-")
         self.folder = Path(self._tmp.name)
         self.assembler = store.Assembler(self.folder)
+        self.split: list[tuple[float, float]] = []  # each end-to-end block's (replicate_block, parent) CPU seconds
 
     def _reps(self, side: str) -> range:
         reps = range(self.next[side], self.next[side] + self.size)
@@ -134,9 +135,12 @@ class Blocks:
         reps = self._reps("end_to_end")  # consecutive: the assembler appends each block at once
         c0 = time.process_time()
         res = replicate_block(self.scenario, self.scenario.seed, reps)
+        c1 = time.process_time()
         # as the runner's loop does it: the block written, then appended from the bytes in hand
         self.assembler.add(store.write_block(self.folder, reps.start, reps.stop, res.tables), res.tables)
-        return time.process_time() - c0
+        c2 = time.process_time()
+        self.split.append((c1 - c0, c2 - c1))
+        return c2 - c0
 
     def close(self) -> None:
         self.assembler.abort()
@@ -158,26 +162,27 @@ PHASES = (
     ("model build", "sim/model/build.py", "build_model"),
     ("model run (event loop)", "sim/model/build.py", "run"),
     ("  of which flow-network updates", "sim/model/network.py", "update"),
-    ("per-replication tables", "sim/results/metrics.py", "replication_columns"),
+    ("per-replication tables", "sim/results/metrics.py", "replication_parts"),
 )
 
 
 def profile_replications(scenario: sc.Scenario, replications: int) -> tuple[list[dict], list[dict], float]:
-    """cProfile of ``replications`` replications (model + per-replication tables).
+    """cProfile of ``replications`` replications (model + per-replication tables, as the
+    runner's workers make them: :func:`sim.results.metrics.replication_parts`).
 
     Returns the ten functions with the most own time, the phases of :data:`PHASES` (share
     of the profiled time, calls, mean microseconds per call) and the profiled seconds.
     """
-    from sim.results.metrics import replication_columns
+    from sim.results.metrics import replication_parts
 
     simulate = _simulate()
     records = simulate(scenario, replication_seed(scenario.seed, 0))  # warm-up
-    replication_columns(records, scenario, 0)
+    replication_parts(records, scenario, 0)
     prof = cProfile.Profile()
     prof.enable()
     for i in range(replications):
         records = simulate(scenario, replication_seed(scenario.seed, i))
-        replication_columns(records, scenario, i)
+        replication_parts(records, scenario, i)
     prof.disable()
     stats = pstats.Stats(prof)
     total = stats.total_tt  # type: ignore[attr-defined]
