@@ -294,13 +294,20 @@ def _wait_stats(w: Columns, prefix: str, voyages_started: int) -> dict[str, floa
     for every cause."""
     out: dict[str, float] = {}
     hours = _col(w, "wait_h", "float64")
-    causes = _col(w, "cause", object)
+    at: dict[Any, list[int]] = {}  # each cause's rows, in order: most causes have none
+    for i, c in enumerate(_col(w, "cause", object)):
+        at.setdefault(c, []).append(i)
     for cause in WAIT_CAUSES:
-        h = hours[causes == cause]
-        total = float(h.sum())
-        out[f"{prefix}waits_{cause}"] = int(h.size)
-        out[f"{prefix}wait_{cause}_h_mean"] = _mean(h)
-        out[f"{prefix}wait_{cause}_h_p95"] = _p95(h)
+        rows = at.get(cause)
+        if rows:
+            h = hours[rows]
+            total = float(h.sum())
+            n, mean, p95 = int(h.size), _mean(h), _p95(h)
+        else:  # no wait of this cause: the count and sum of nothing (0, 0.0), no mean or p95
+            total, n, mean, p95 = 0.0, 0, math.nan, math.nan
+        out[f"{prefix}waits_{cause}"] = n
+        out[f"{prefix}wait_{cause}_h_mean"] = mean
+        out[f"{prefix}wait_{cause}_h_p95"] = p95
         out[f"{prefix}wait_{cause}_h_total"] = total
         out[f"{prefix}wait_{cause}_h_per_voyage"] = total / voyages_started if voyages_started else math.nan
     return out
