@@ -74,7 +74,7 @@ from sim.results.manifest import (
     utc_now,
     write_manifest,
 )
-from sim.results.metrics import summarise, summarise_parquet
+from sim.results.metrics import summarise
 from sim.results.risk import COST_RISK_KPIS, cost_summary, risk_summary
 from sim.results.parts import (
     PART_EXT,
@@ -96,6 +96,7 @@ from sim.results.parts import (
     write_block,
 )
 from sim.results.scenario_data import scenario_data, scenario_hash
+from sim.results.summary import summary_records
 from sim.scenario.language import Scenario
 from sim.scenario.loader import load_scenario
 
@@ -308,8 +309,10 @@ def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
 def write_summary_from_tables(folder: Path) -> dict[str, Any]:
     """:func:`write_summary` of a run folder's final ``kpis``, ``facility_kpis`` and
     ``disruption_kpis`` tables (the same ``summary.json``, byte for byte), without reading
-    them whole: each distribution is summarised one column at a time
-    (:func:`sim.results.metrics.summarise_parquet`), and the risk and cost blocks read only
+    them whole: the distributions are summarised a batch of columns at a time, each
+    statistic one numpy call for all the columns of a group (:func:`sim.results.summary.
+    summary_records`, the numbers of :func:`sim.results.metrics.summarise_parquet` to the
+    last bit), and the risk and cost blocks read only
     the KPI columns they use (cut-run days, shortfall, the bill's totals) and the facility
     table's ``facility`` and ``kind``.  The close phase's memory is a column's, not the
     tables' (those grow with the replications)."""
@@ -323,10 +326,10 @@ def write_summary_from_tables(folder: Path) -> dict[str, Any]:
     fk = pd.read_parquet(paths["facility_kpis"], columns=[c for c in ("facility", "kind") if c in cols["facility_kpis"]])
     summary = {
         "replications": rows["kpis"],
-        "kpis": _records(summarise_parquet(paths["kpis"])) if rows["kpis"] else [],
-        "facility_kpis": _records(summarise_parquet(paths["facility_kpis"], by="facility", drop=["kind"]))
+        "kpis": summary_records(paths["kpis"]) if rows["kpis"] else [],
+        "facility_kpis": summary_records(paths["facility_kpis"], by="facility", drop=["kind"])
         if rows["facility_kpis"] else [],
-        "disruption_kpis": _records(summarise_parquet(paths["disruption_kpis"], by="disruption", drop=["kind"]))
+        "disruption_kpis": summary_records(paths["disruption_kpis"], by="disruption", drop=["kind"])
         if rows["disruption_kpis"] and "disruption" in cols["disruption_kpis"] else [],
         "risk": risk_summary(kpis, _refinery_names(fk)) if rows["kpis"] else None,
     }
@@ -335,10 +338,6 @@ def write_summary_from_tables(folder: Path) -> dict[str, Any]:
         summary["costs"] = costs
     atomic_write_json(folder / "summary.json", summary)
     return summary
-
-
-def _records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
-    return df.to_dict(orient="records")
 
 
 # --------------------------------------------------------------------------- reading a run
