@@ -93,6 +93,7 @@ from sim.results.parts import (
     read_concat,
     remove_parts,
     remove_temporaries,
+    whole_blocks,
     write_block,
 )
 from sim.results.scenario_data import scenario_data, scenario_hash
@@ -363,8 +364,22 @@ class RunResult:
         if name not in TABLES:
             raise UserError(f"no table {name!r} in a run; tables are {', '.join(TABLES)}")
         if name not in self._cache:
-            self._cache[name] = read_concat(self.path, name)
+            final = (self.path / f"{name}.parquet").exists()
+            self._cache[name] = read_concat(self.path, name, None if final else self.blocks)
         return self._cache[name]
+
+    @property
+    def blocks(self) -> list[Block]:
+        """The blocks an unfinished run's tables are read from: those whose every part file
+        still has the SHA-256 recorded when it was written (:func:`sim.results.parts.
+        whole_blocks`, the check ``--resume`` makes).  A block an OS crash left torn (a
+        short file, or data pages never written back that read as zeros) is left out, not
+        read as data, and not deleted (a resume drops it).  Taken once, on the first
+        table read, so every table of this result covers the same replications even while
+        a run is still adding blocks."""
+        if "blocks" not in self._cache:
+            self._cache["blocks"] = whole_blocks(self.path)
+        return self._cache["blocks"]
 
     @property
     def kpis(self) -> pd.DataFrame:
@@ -436,7 +451,8 @@ class RunResult:
 
 
 def open_run(path: str | os.PathLike[str]) -> RunResult:
-    """Reload a saved run (complete, or the finished replications of an incomplete one)."""
+    """Reload a saved run (complete, or the finished replications of an incomplete one: the
+    blocks that pass the torn-block check, :attr:`RunResult.blocks`)."""
     folder = Path(path)
     return RunResult(folder, read_manifest(folder))
 
@@ -448,6 +464,7 @@ __all__ = [
     "block_table", "decode_part", "drop_broken_blocks", "encode_part", "environment_problem", "finished_blocks",
     "git_commit", "git_info", "join_columns",
     "load_manifest", "lock_run", "new_run_dir", "open_run", "package_versions", "read_concat", "read_manifest",
-    "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run", "utc_now", "write_block",
+    "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run", "utc_now", "whole_blocks",
+    "write_block",
     "write_manifest", "write_parquet", "write_scenario_yaml", "write_summary", "write_summary_from_tables",
 ]
