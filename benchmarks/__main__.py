@@ -296,17 +296,42 @@ class Bench:
                  lambda out: runner_bench.attribution_s(scenario, n, self.cores, out, saved),
                  "the --held-back disrupted run copied from disk; one without each, without all computed"),
             )
+            # cold attribution's disrupted run also simulates its held-back pairs (one shortened
+            # replication per disruption active in a replication), which one plain run of the
+            # same replications does not: a second reference run, taken in the same pairs,
+            # makes as many simulate() calls (an info row beside the target's)
+            paired = runner_bench.held_back_calls(scenario, n)
             for key, label, total, fn, what in cases:
+                also = total + paired if key == "attribution" else None
+                also_s: list[float] = []
+
+                def one_run(total: int = total, also: int | None = also, also_s: list[float] = also_s) -> float:
+                    seconds = total / runner_rate(total, "local", self.cores)[0]
+                    if also is not None:
+                        also_s.append(also / runner_rate(also, "local", self.cores)[0])
+                    return seconds
+
                 # seconds of the analysis / seconds of one run of the replications it computes
-                ratio, samples = interleaved_ratio(lambda fn=fn: runner_bench.in_temp(fn),
-                                                   lambda total=total: total / runner_rate(total, "local",
-                                                                                           self.cores)[0],
-                                                   p.ratio_pairs)
+                times: list[float] = []
+
+                def analysis(fn=fn, times: list[float] = times) -> float:
+                    times.append(runner_bench.in_temp(fn))
+                    return times[-1]
+
+                ratio, samples = interleaved_ratio(analysis, one_run, p.ratio_pairs)
                 self.add(Row(f"analysis.{key}_vs_one_run", f"{label} / one run of as many replications", ratio,
                              "x time", "<= 1.2", judge(ratio, 1.2, higher_is_better=False),
                              extra={"samples": [round(x, 3) for x in samples]},
                              note=f"median of {len(samples)} interleaved pairs, wall, {total} reps computed ({n} per "
                                   f"sub-run: {what}); one pool for all sub-runs"))
+                if also is not None:
+                    same = [a / b for a, b in zip(times, also_s, strict=True)]
+                    self.add(Row(f"analysis.{key}_vs_same_simulate_calls",
+                                 f"{label} / one run of as many simulate() calls", statistics.median(same), "x time",
+                                 status="info", extra={"samples": [round(x, 3) for x in same]},
+                                 note=f"the same {len(same)} pairs; the reference run is {also} replications: the "
+                                      f"{total} above plus the disrupted run's {paired} held-back pairs (each cut at "
+                                      "its disruption's last activation, so the reference does a little more work)"))
 
     # -- 7. profile -----------------------------------------------------------------------------
     def profiled(self) -> None:

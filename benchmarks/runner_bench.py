@@ -92,6 +92,18 @@ def attribution_s(scenario, replications: int, workers: int, out: Path, root: Pa
     return time.perf_counter() - t0
 
 
+def held_back_calls(scenario, replications: int) -> int:
+    """The simulate() calls a ``--held-back`` run of ``replications`` makes besides its
+    replications: one per replication and disruption that acts in it
+    (:func:`sim.model.counterfactual.held_back`), counted from the disruptions' schedules
+    without simulating."""
+    from sim.model.disruptions import schedule
+    from sim.rng import replication_seed
+
+    return sum(1 for i in range(replications) for d in scenario.disruptions
+               if schedule(d, scenario, replication_seed(scenario.seed, i)))
+
+
 def _simulate_chunk(args: tuple[int, int]) -> int:
     from sim.model import simulate
     from sim.rng import replication_seed

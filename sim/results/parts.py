@@ -639,12 +639,20 @@ def remove_parts(folder: Path) -> None:
     shutil.rmtree(folder / PARTS, ignore_errors=True)
 
 
-def read_concat(folder: Path, table: str) -> pd.DataFrame:
-    """One table of a run: the final file, or the finished blocks of an incomplete run."""
+def whole_blocks(folder: Path) -> list[Block]:
+    """The finished blocks whose every part still has its recorded SHA-256 (see
+    :func:`_whole`), in replication order: what a reader of an unfinished run may take as
+    data.  The others are left on disk (a reader deletes nothing; a resume drops them)."""
+    return [b for b in finished_blocks(folder) if _whole(b)]
+
+
+def read_concat(folder: Path, table: str, blocks: list[Block] | None = None) -> pd.DataFrame:
+    """One table of a run: the final file, or the finished blocks of an incomplete run
+    (``blocks``: those blocks only, e.g. :func:`whole_blocks`)."""
     final = folder / f"{table}.parquet"
     if final.exists():
         return pd.read_parquet(final)
-    files = [b.path / f"{table}{PART_EXT}" for b in finished_blocks(folder)]
+    files = [b.path / f"{table}{PART_EXT}" for b in (finished_blocks(folder) if blocks is None else blocks)]
     if not files:
         return pd.DataFrame()
     schema = _union_schema(files)

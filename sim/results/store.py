@@ -74,7 +74,7 @@ from sim.results.manifest import (
     utc_now,
     write_manifest,
 )
-from sim.results.metrics import summarise, summarise_parquet
+from sim.results.metrics import summarise
 from sim.results.risk import COST_RISK_KPIS, cost_summary, risk_summary
 from sim.results.parts import (
     PART_EXT,
@@ -93,9 +93,11 @@ from sim.results.parts import (
     read_concat,
     remove_parts,
     remove_temporaries,
+    whole_blocks,
     write_block,
 )
 from sim.results.scenario_data import scenario_data, scenario_hash
+from sim.results.summary import summary_records
 from sim.scenario.language import Scenario
 from sim.scenario.loader import load_scenario
 
@@ -308,8 +310,10 @@ def write_summary(folder: Path, kpis: pd.DataFrame, facility_kpis: pd.DataFrame,
 def write_summary_from_tables(folder: Path) -> dict[str, Any]:
     """:func:`write_summary` of a run folder's final ``kpis``, ``facility_kpis`` and
     ``disruption_kpis`` tables (the same ``summary.json``, byte for byte), without reading
-    them whole: each distribution is summarised one column at a time
-    (:func:`sim.results.metrics.summarise_parquet`), and the risk and cost blocks read only
+    them whole: the distributions are summarised a batch of columns at a time, each
+    statistic one numpy call for all the columns of a group (:func:`sim.results.summary.
+    summary_records`, the numbers of :func:`sim.results.metrics.summarise_parquet` to the
+    last bit), and the risk and cost blocks read only
     the KPI columns they use (cut-run days, shortfall, the bill's totals) and the facility
     table's ``facility`` and ``kind``.  The close phase's memory is a column's, not the
     tables' (those grow with the replications)."""
@@ -323,10 +327,10 @@ def write_summary_from_tables(folder: Path) -> dict[str, Any]:
     fk = pd.read_parquet(paths["facility_kpis"], columns=[c for c in ("facility", "kind") if c in cols["facility_kpis"]])
     summary = {
         "replications": rows["kpis"],
-        "kpis": _records(summarise_parquet(paths["kpis"])) if rows["kpis"] else [],
-        "facility_kpis": _records(summarise_parquet(paths["facility_kpis"], by="facility", drop=["kind"]))
+        "kpis": summary_records(paths["kpis"]) if rows["kpis"] else [],
+        "facility_kpis": summary_records(paths["facility_kpis"], by="facility", drop=["kind"])
         if rows["facility_kpis"] else [],
-        "disruption_kpis": _records(summarise_parquet(paths["disruption_kpis"], by="disruption", drop=["kind"]))
+        "disruption_kpis": summary_records(paths["disruption_kpis"], by="disruption", drop=["kind"])
         if rows["disruption_kpis"] and "disruption" in cols["disruption_kpis"] else [],
         "risk": risk_summary(kpis, _refinery_names(fk)) if rows["kpis"] else None,
     }
@@ -335,10 +339,6 @@ def write_summary_from_tables(folder: Path) -> dict[str, Any]:
         summary["costs"] = costs
     atomic_write_json(folder / "summary.json", summary)
     return summary
-
-
-def _records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
-    return df.to_dict(orient="records")
 
 
 # --------------------------------------------------------------------------- reading a run
@@ -364,8 +364,22 @@ class RunResult:
         if name not in TABLES:
             raise UserError(f"no table {name!r} in a run; tables are {', '.join(TABLES)}")
         if name not in self._cache:
-            self._cache[name] = read_concat(self.path, name)
+            final = (self.path / f"{name}.parquet").exists()
+            self._cache[name] = read_concat(self.path, name, None if final else self.blocks)
         return self._cache[name]
+
+    @property
+    def blocks(self) -> list[Block]:
+        """The blocks an unfinished run's tables are read from: those whose every part file
+        still has the SHA-256 recorded when it was written (:func:`sim.results.parts.
+        whole_blocks`, the check ``--resume`` makes).  A block an OS crash left torn (a
+        short file, or data pages never written back that read as zeros) is left out, not
+        read as data, and not deleted (a resume drops it).  Taken once, on the first
+        table read, so every table of this result covers the same replications even while
+        a run is still adding blocks."""
+        if "blocks" not in self._cache:
+            self._cache["blocks"] = whole_blocks(self.path)
+        return self._cache["blocks"]
 
     @property
     def kpis(self) -> pd.DataFrame:
@@ -437,7 +451,8 @@ class RunResult:
 
 
 def open_run(path: str | os.PathLike[str]) -> RunResult:
-    """Reload a saved run (complete, or the finished replications of an incomplete one)."""
+    """Reload a saved run (complete, or the finished replications of an incomplete one: the
+    blocks that pass the torn-block check, :attr:`RunResult.blocks`)."""
     folder = Path(path)
     return RunResult(folder, read_manifest(folder))
 
@@ -449,6 +464,7 @@ __all__ = [
     "block_table", "decode_part", "drop_broken_blocks", "encode_part", "environment_problem", "finished_blocks",
     "git_commit", "git_info", "join_columns",
     "load_manifest", "lock_run", "new_run_dir", "open_run", "package_versions", "read_concat", "read_manifest",
-    "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run", "utc_now", "write_block",
+    "remove_parts", "remove_temporaries", "scenario_data", "scenario_hash", "unlock_run", "utc_now", "whole_blocks",
+    "write_block",
     "write_manifest", "write_parquet", "write_scenario_yaml", "write_summary", "write_summary_from_tables",
 ]
