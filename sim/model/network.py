@@ -155,8 +155,8 @@ class Group:
     and :meth:`FlowNetwork._watch`), so an update's cost follows the groups it touches,
     not the size of the network."""
 
-    __slots__ = ("arm_seen", "at_h", "bounded", "changed", "flows", "index", "pipes", "probation", "runs",
-                 "scheduled", "slots", "stamp", "tanks", "volatile", "watch_stamp", "watched")
+    __slots__ = ("arm_seen", "at_h", "bounded", "changed", "due_flows", "flows", "index", "pipes", "plain_slots",
+                 "probation", "runs", "scheduled", "slots", "stamp", "tanks", "volatile", "watch_stamp", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index                # position in the network's groups
@@ -178,6 +178,8 @@ class Group:
         self.probation = 0     # full checks left before its watch is computed
         self.watched: list[tuple[Tank, tuple[int, ...], int]] = []  # (tank, its flows, roundings a step)
         self.scheduled: list[Scheduled] = []  # production and runs (their schedules step)
+        self.plain_slots: list[BerthSlot] = []  # berth slots with BerthSlot's own due()
+        self.due_flows: list[Flow] = []  # every other flow with a due() of its own, in network order
 
 
 class FlowNetwork:
@@ -311,6 +313,8 @@ class FlowNetwork:
                 links = (*tk.in_flows, *tk.out_flows, *tk.berth_in, *tk.berth_out)
                 g.watched.append((tk, links, 2 * (len(links) + 2)))
             g.scheduled = [f for f in g.flows if isinstance(f, Scheduled)]
+            g.plain_slots = [f for f in g.slots if type(f).due is BerthSlot.due]
+            g.due_flows = [f for f in g.flows if f not in g.plain_slots and type(f).due is not Flow.due]
         self._volatile = [g for g in self._groups if g.volatile]
         self._scan = len(self._groups) <= SCAN_GROUPS
 
@@ -411,7 +415,14 @@ class FlowNetwork:
             for w in tk.watchers:
                 if w.met(tk):
                     return True
-        for f in g.flows:  # noqa: SIM110 - a loop, not any(generator): runs for every group at every update
+        # Each flow's own change, kind by kind (every flow is in one of these lists; see
+        # _group): a berth slot's due() inlined (a cargo moved and the tanker not yet told),
+        # then the lines' transitions and the schedule steps.  The due()s are pure, so the
+        # order they are asked in changes no answer.
+        for f in g.plain_slots:
+            if f.done is not None and f.remaining_t <= EPS_T:
+                return True
+        for f in g.due_flows:  # noqa: SIM110 - a loop, not any(generator): a hot path
             if f.due(now):
                 return True
         return False
