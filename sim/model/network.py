@@ -419,8 +419,8 @@ class FlowNetwork:
         # _group): a berth slot's due() inlined (a cargo moved and the tanker not yet told),
         # then the lines' transitions and the schedule steps.  The due()s are pure, so the
         # order they are asked in changes no answer.
-        for f in g.plain_slots:
-            if f.done is not None and f.remaining_t <= EPS_T:
+        for slot in g.plain_slots:
+            if slot.done is not None and slot.remaining_t <= EPS_T:
                 return True
         for f in g.due_flows:  # noqa: SIM110 - a loop, not any(generator): a hot path
             if f.due(now):
