@@ -161,6 +161,10 @@ class Production(Scheduled):
         last = lots[-1] if lots else None
         if last is not None and last[3] is None and last[0] == self.origin and last[1] == "" and m > 0.0:
             last[2] += m  # lotq.put's merge, inlined: every source at every integration step
+        elif last is None and m > 0.0:
+            # lotq.put into an empty tank, inlined: a source at its floor, whose lines took
+            # the last step's production whole (Pipeline.move), starts a lot at every step
+            lots.append([self.origin, "", m, None])
         else:
             lotq.put(lots, self.origin, "", m)
         ledger.produced_t += m
