@@ -20,6 +20,7 @@ import pytest
 from benchmarks import workloads
 from sim.model import flows
 from sim.model import lots as lotq
+from sim.model import network as netmod
 from sim.scenario.loader import load_scenario
 from tests.test_network_shortcuts import _records, _same
 
@@ -92,3 +93,28 @@ def test_the_inlined_moves_give_the_records_of_the_long_way(case: str, monkeypat
         _same(a, b)
     if case.startswith("baseline"):
         assert counts["whole"] > 0  # the source-at-its-floor case does occur, and was compared
+
+
+class ActiveChecked(netmod.FlowNetwork):
+    """Checks at every integration step that the moving flows kept by _recompute are those
+    a rebuild from every flow gives (the rebuild the list replaced), in index order, each
+    with its own bound move and meter."""
+
+    steps = 0
+
+    def _advance(self, t: float) -> None:
+        rebuilt = [f for f in self.flows if f.rate_t_per_h > 0.0]
+        assert [f for _move, f, _meter in self._active] == rebuilt
+        assert self._active_idx == [f.index for f in rebuilt]
+        assert all(move == f.move and meter is f.meter for move, f, meter in self._active)
+        ActiveChecked.steps += 1
+        super()._advance(t)
+
+
+@pytest.mark.parametrize("case", ["baseline, 3 copies", "contamination and top-up", "storms"])
+def test_the_moving_flows_kept_as_rates_change_are_those_of_a_rebuild(case: str) -> None:
+    scenario = CASES[case]()
+    steps = ActiveChecked.steps
+    checked = _records(scenario, 0, network=ActiveChecked)
+    assert ActiveChecked.steps > steps
+    _same(checked, _records(scenario, 0))
