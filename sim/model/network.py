@@ -15,7 +15,7 @@ This module is the state machine: when to integrate, which groups to re-solve, w
 waiting tankers to wake and when the next change is due.  The rates themselves come from
 :mod:`sim.model.solver` (water-filling at tanks at a bound, pure functions over the rate
 list); the tanks and the kinds of flow, each with its own state and its own changes, are
-:mod:`sim.model.flows`.  (It is about 870 lines: this docstring, the berth operations'
+:mod:`sim.model.flows`.  (It is about 900 lines: this docstring, the berth operations'
 entry points, which belong with the state they change, and the shortcuts below.)
 
 Shortcuts for large networks (issue 19; each gives exactly the groups and the timer of a
@@ -28,13 +28,19 @@ which each group could next be pending picks the groups to check (:meth:`FlowNet
 What is left growing with the network is integration itself: every step (any change
 anywhere) moves every moving flow, and merging steps would change the last digits.
 Deferring an untouched group's steps and replaying them when it is next read (lazy
-integration) keeps the digits but saves no move: each (step, moving flow) still does its
-own additions to levels, lots and tallies, and the replay only reorders work that stays
-the same (a non-exact prototype that merged deferred steps still moved about two thirds
-as many flows on 8 copies, because every sync() and berth operation brings every group up
-to now).  So the shortcuts here keep each move cheap (the flows inline their common lot
-moves) and skip what provably changes nothing: a timer update whose group nothing changed
-since its last solve (a cargo done, a watcher met) does not re-solve it (_unchanged).
+integration) keeps the digits, and a replay that calls each flow's move per step saves no
+move: each (step, moving flow) still does its own additions to levels, lots and tallies.
+What it could save is measured by ``python -m benchmarks.network_scaling --touches 8``:
+on 8 copies 54% of the moves fall in groups that had 16 or more steps pending when the
+network next read them (21% in groups read at every step), so a replay that applies a
+constant-rate flow's n amounts at once (numpy's sequential accumulate gives the Python
+loop's bits) has room; it needs every read of a group (these checks, sync() per tank,
+policies watching another group's tank, the tallies' clock) to bring that group up to
+date first, and the ledger's shared sums kept in their original order, and is not built.
+So the shortcuts here keep each move cheap (the flows inline their common lot moves, the
+moving flows are kept as rates change) and skip what provably changes nothing: a timer
+update whose group nothing changed since its last solve (a cargo done, a watcher met)
+does not re-solve it (_unchanged).
 
 Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
 head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
