@@ -17,12 +17,29 @@ the same way: each round runs it once per side and once hand-written
 (:func:`benchmarks.ceiling.hand_shuttle`), in turn, and prints each side's median CPU time
 and its routesim / hand-written figure (hand-written time over routesim time, the median of
 the rounds' ratios: the ``make bench`` row, target 0.5), with the records compared as above.
+
+``--whole`` compares the whole tree at ``--before`` instead (``git archive`` into a temporary
+folder: ``flows.py``, ``lots.py`` and the rest of the model included, which swapping
+``network.py`` alone cannot show): each side is a child process of its own tree, fed the
+same (size, replication) requests in the same alternating order; each child times its own
+``simulate()`` (CPU time) and returns the SHA-256 of the replication's records (every
+field, arrays as bytes, the rest by repr), so the records are still compared to the bit.
+
+``--touches COPIES`` prints what lazy per-group integration could save on the baseline
+copied COPIES times (:func:`touches`): for each moving flow's moves, how many integration
+steps its group would have had pending when the network next read the group (re-solved it
+or asked it for a pending change, its watch or its next change).  Reads by ``sync()``
+callers and watchers are left out, so the figure is an upper bound on what a replay of
+deferred steps could batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
+import shutil
 import importlib.util
 import statistics
 import subprocess
@@ -60,13 +77,79 @@ def _fingerprint(records) -> list:
             else repr(getattr(records, f.name)) for f in dataclasses.fields(records)]
 
 
+# A child of --whole: reads "copies replication" lines (copies < 0: the shuttle of -copies
+# cycles, seed 0), answers [CPU seconds of simulate(), SHA-256 of the records] per line.
+# It imports only what every tree since the benchmarks began has (workloads, simulate).
+_CHILD = """
+import dataclasses, hashlib, json, sys, time
+import numpy as np
+from benchmarks import workloads
+from sim.model import simulate
+from sim.rng import replication_seed
+base, cache = workloads.baseline(), {}
+for line in sys.stdin:
+    k, i = (int(x) for x in line.split())
+    if k not in cache:
+        cache[k] = workloads.shuttle_scenario(-k) if k < 0 else workloads.copied(base, k)
+    sc = cache[k]
+    c0 = time.process_time()
+    rec = simulate(sc, replication_seed(0 if k < 0 else sc.seed, i))
+    dt = time.process_time() - c0
+    h = hashlib.sha256()
+    for f in dataclasses.fields(rec):
+        v = getattr(rec, f.name)
+        h.update(v.tobytes() if isinstance(v, np.ndarray) else repr(v).encode())
+    print(json.dumps([dt, h.hexdigest()]), flush=True)
+"""
+
+
+class _Child:
+    """A child process simulating with the tree at ``root`` (see _CHILD)."""
+
+    def __init__(self, root: Path) -> None:
+        env = dict(os.environ, PYTHONPATH=str(root))
+        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD], cwd=root, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self, k: int, i: int) -> tuple[float, str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{k} {i}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark child of {k} copies, replication {i} ended without an answer")
+        dt, digest = json.loads(line)
+        return float(dt), str(digest)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _tree_at(rev: str) -> Path:
+    """The whole tree at git revision ``rev``, exported into a temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="routesim-tree-"))
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.network_scaling")
     ap.add_argument("--before", default="main", help="git revision of the flow network to compare with")
     ap.add_argument("--rounds", type=int, default=5, help="rounds over the four sizes")
     ap.add_argument("--shuttle", type=int, default=0, metavar="CYCLES",
                     help="also time the shuttle of this many cycles (0: not)")
+    ap.add_argument("--whole", action="store_true",
+                    help="compare the whole tree at --before, in child processes (not network.py alone)")
+    ap.add_argument("--touches", type=int, default=0, metavar="COPIES",
+                    help="print the steps a group has pending when it is next read (lazy integration's room)")
     args = ap.parse_args(argv)
+    if args.touches:
+        return touches(args.touches)
+    if args.whole:
+        return _whole(args.before, args.rounds, args.shuttle)
     import sim.model.build as build
     from sim.model import network, simulate
     from sim.rng import replication_seed
@@ -154,6 +237,100 @@ def _shuttle(sides: dict, cycles: int, rounds: int, build, current) -> int:
         print(f"  {s:<6} {1000 * statistics.median(times[s]):8.1f}   routesim / hand-written {vs_hand:.3f}")
     print(f"  hand   {1000 * statistics.median(times['hand']):8.1f}")
     return 0
+
+
+def touches(copies: int, replication: int = 0) -> int:
+    """The ``--touches`` figure (see the module docstring): moves by the steps pending at
+    their group's next read, from one replication with the network's reads counted."""
+    from collections import Counter
+
+    from sim.model import network, simulate
+    from sim.rng import replication_seed
+
+    pending: Counter[int] = Counter()
+    last: dict[int, int] = {}
+    wrapped = {}
+
+    def counted(name: str):
+        inner = getattr(network.FlowNetwork, name)
+
+        def read(self, g, now):
+            n = self._steps - last.get(g.index, 0)
+            if n:
+                pending[n] += n * sum(1 for f in g.flows if f.rate_t_per_h > 0.0)  # moves: steps x moving flows
+            last[g.index] = self._steps
+            return inner(self, g, now)
+        return inner, read
+
+    for name in ("_pending", "_exact", "_watch", "_recompute"):
+        wrapped[name], read = counted(name)
+        setattr(network.FlowNetwork, name, read)
+    try:
+        sc = workloads.copied(workloads.baseline(), copies)
+        simulate(sc, replication_seed(sc.seed, replication))
+    finally:
+        for name, inner in wrapped.items():
+            setattr(network.FlowNetwork, name, inner)
+    total = sum(pending.values())
+    print(f"{copies} copies, replication {replication}: {total:,} moves; share whose group had n steps "
+          f"pending when next read (n = 1: read at every step, nothing to batch)")
+    for lo, hi in ((1, 1), (2, 3), (4, 7), (8, 15), (16, 10**9)):
+        share = sum(v for n, v in pending.items() if lo <= n <= hi) / total if total else 0.0
+        print(f"  n {lo if lo == hi else f'{lo}-{hi}' if hi < 10**9 else f'{lo}+':>6}: {100 * share:5.1f}%")
+    return 0
+
+
+def _whole(rev: str, rounds: int, cycles: int) -> int:
+    """--whole: this tree against the tree at ``rev``, each in a child process, alternating."""
+    before = _tree_at(rev)
+    children = {"before": _Child(before), "after": _Child(ROOT)}
+    try:
+        for k in SIZES:  # warm-up: imports, caches
+            for c in children.values():
+                c.run(k, 0)
+        times: dict[str, dict[int, list[float]]] = {s: {k: [] for k in SIZES} for s in children}
+        ratios: dict[int, list[float]] = {k: [] for k in SIZES}
+        n = 0
+        for r in range(rounds):
+            for k in SIZES:
+                for i in range(8 // k):
+                    order = ("before", "after") if (r + i) % 2 == 0 else ("after", "before")
+                    got = {s: children[s].run(k, r * 8 + i) for s in order}
+                    if got["before"][1] != got["after"][1]:
+                        print(f"DIFFERENT records: {k} copies, replication {r * 8 + i}")
+                        return 1
+                    n += 1
+                    for s in children:
+                        times[s][k].append(got[s][0])
+                    ratios[k].append(got["after"][0] / got["before"][0])
+        print(f"whole trees ({rev} and this one), {n} replications per side, records identical (SHA-256); "
+              f"{rounds} rounds, median CPU ms per replication")
+        for s in children:
+            med = [statistics.median(times[s][k]) for k in SIZES]
+            cells = "  ".join(f"{k}x {1000 * m:7.1f}" for k, m in zip(SIZES, med, strict=True))
+            print(f"  {s:<6} {cells}   ratio per doubling {doubling_ratio(list(SIZES), med):.2f}")
+        print("  after / before, median of pairs: "
+              + "  ".join(f"{k}x {statistics.median(ratios[k]):.3f}" for k in SIZES))
+        if cycles:
+            children["before"].run(-cycles, 0), children["after"].run(-cycles, 0)  # warm-up
+            shuttle: dict[str, list[float]] = {"before": [], "after": []}
+            for r in range(rounds):
+                order = ("before", "after") if r % 2 == 0 else ("after", "before")
+                got = {s: children[s].run(-cycles, 0) for s in order}
+                if got["before"][1] != got["after"][1]:
+                    print(f"DIFFERENT records: shuttle, round {r}")
+                    return 1
+                for s in order:
+                    shuttle[s].append(got[s][0])
+            print(f"shuttle of {cycles:,} cycles, {rounds} rounds, records identical; median CPU ms per run: "
+                  + "  ".join(f"{s} {1000 * statistics.median(v):.1f}" for s, v in shuttle.items())
+                  + f"  (after / before, median of pairs "
+                  f"{statistics.median(a / b for a, b in zip(shuttle['after'], shuttle['before'], strict=True)):.3f})")
+        return 0
+    finally:
+        for c in children.values():
+            c.close()
+        shutil.rmtree(before, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -38,3 +38,36 @@ def test_the_cache_is_invisible_to_equality_dumps_pickles_and_callers() -> None:
     assert again == fresh
     assert [again.resolve_targets(d) for d in again.disruptions] == targets
     assert targets == [fresh.resolve_targets(d) for d in fresh.disruptions]
+
+
+def test_the_network_the_index_is_keyed_on_cannot_be_edited_in_place() -> None:
+    """The cache is keyed on the network object's identity; that is safe only while nothing
+    the index reads (each section's facilities, each facility's name and groups) can change
+    under the same object.  Every section of Network and every ``groups`` is a tuple and
+    every model is frozen, so an append, an item assignment or a field assignment fails,
+    and the scenario still answers what a fresh one does."""
+    import typing
+
+    import pydantic
+    import pytest
+
+    from sim.scenario.network import KIND_OF_SECTION, Network
+
+    base = workloads.baseline()
+    before = base.groups()
+    net = base.network
+    for section in KIND_OF_SECTION:
+        assert typing.get_origin(Network.model_fields[section].annotation) is tuple, section
+        facilities = getattr(net, section)
+        assert isinstance(facilities, tuple), section
+        with pytest.raises((AttributeError, TypeError)):
+            facilities.append(facilities[0] if facilities else None)  # type: ignore[attr-defined]
+        for fac in facilities:
+            assert isinstance(fac.groups, tuple) and isinstance(fac.name, str)
+            with pytest.raises(pydantic.ValidationError):
+                fac.name = "renamed"
+            with pytest.raises(pydantic.ValidationError):
+                fac.groups = ("another",)
+    with pytest.raises(pydantic.ValidationError):
+        net.refineries = ()
+    assert base.groups() == before == workloads.baseline().groups()

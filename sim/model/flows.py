@@ -34,15 +34,7 @@ from sim.model.solver import TINY_RATE
 from sim.model.tanks import EPS_T, INF, Ledger, Meter, Tank
 from sim.recorder import Records
 
-
-def _put_plain(fifo: deque, origin: str, route: str, tonnes: float) -> None:
-    """``lotq.put(fifo, origin, route, tonnes)`` of crude without cargo (``tonnes`` > 0), with
-    put's merge into a last lot of the same origin and route inlined (the common case)."""
-    last = fifo[-1] if fifo else None
-    if last is not None and last[3] is None and last[0] == origin and last[1] == route:
-        last[2] += tonnes
-    else:
-        lotq.put(fifo, origin, route, tonnes)
+_CRUMB_T = lotq.CRUMB_T  # a module constant: read at every move
 
 
 class Schedule:
@@ -169,6 +161,10 @@ class Production(Scheduled):
         last = lots[-1] if lots else None
         if last is not None and last[3] is None and last[0] == self.origin and last[1] == "" and m > 0.0:
             last[2] += m  # lotq.put's merge, inlined: every source at every integration step
+        elif last is None and m > 0.0:
+            # lotq.put into an empty tank, inlined: a source at its floor, whose lines took
+            # the last step's production whole (Pipeline.move), starts a lot at every step
+            lots.append([self.origin, "", m, None])
         else:
             lotq.put(lots, self.origin, "", m)
         ledger.produced_t += m
@@ -383,19 +379,45 @@ class Pipeline(Flow):
         self.src.lines_out.append(self)
 
     def move(self, m: float, ledger: Ledger) -> float:
+        # The common moves of lotq.move are inlined below, each with the same additions and
+        # subtractions in the same order (every line at every integration step is the flow
+        # network's hottest path, and it grows with steps x lines); put()'s merge into a
+        # last lot of the same origin and route is inlined with them.
+        # tests/test_network_shortcuts.py runs every move the long way (lotq.move and put
+        # only) and compares the records bit for bit.
         src = self.src
         src.level_t -= m
         siblings, lots = src.lines_out, src.lots
         if len(siblings) == 1 or (len(lots) == 1 and lots[0][3] is None):  # one line, or one crude
             front = lots[0] if lots else None
-            if front is not None and front[3] is None and front[2] > m > lotq.CRUMB_T and front[2] - m > lotq.CRUMB_T:
-                # lotq.move's one piece when the head's front lot (without cargo) outlasts
-                # the step, inlined (the same addition and subtraction, in the same order):
-                # every line at every integration step, the flow network's hottest path
-                _put_plain(self.line, front[0], front[1] or self.name, m)
-                front[2] -= m
-            else:
+            if front is None or front[3] is not None:
                 lotq.move(lots, self.line, m, blank_route=self.name)
+            else:
+                have = front[2]
+                whole = False
+                if have > m > _CRUMB_T and have - m > _CRUMB_T:
+                    take = m  # the head's front lot outlasts the step: one piece, nothing popped
+                elif len(lots) == 1 and 0.0 < have <= m and m > _CRUMB_T:
+                    # The step takes the head's only lot whole: a source tank at its floor,
+                    # whose production the lines take as it comes (94% of the lines' head
+                    # moves on 8 copies).  move's ``lot[2] -= take`` gives 0 and pops it, and
+                    # its loop ends on the empty tank.
+                    take, whole = have, True
+                else:
+                    take = 0.0
+                if take > 0.0:
+                    line, origin, route = self.line, front[0], front[1] or self.name
+                    last = line[-1] if line else None
+                    if last is not None and last[3] is None and last[0] == origin and last[1] == route:
+                        last[2] += take
+                    else:
+                        lotq.put(line, origin, route, take)
+                    if whole:
+                        lots.popleft()
+                    else:
+                        front[2] = have - m
+                else:
+                    lotq.move(lots, self.line, m, blank_route=self.name)
         else:
             # Lines out of one tank share its front (sim.model.lots.share): this line takes
             # its rate's share of what the lines not yet moved in this step (the network
@@ -410,12 +432,20 @@ class Pipeline(Flow):
             dst = self.dst
             line = self.line
             front = line[0] if line else None
-            if front is not None and front[3] is None and front[2] > m > lotq.CRUMB_T and front[2] - m > lotq.CRUMB_T:
-                # the same shortcut at the tail: put, tally, take, as lotq.move does them
-                _put_plain(dst.lots, front[0], front[1], m)
+            have = front[2] if front is not None and front[3] is None else 0.0
+            if have > m > _CRUMB_T and have - m > _CRUMB_T:
+                # the tail's front lot outlasts the step: put, tally, take, as lotq.move does them
+                assert front is not None
+                origin, route = front[0], front[1]
+                dl = dst.lots
+                last = dl[-1] if dl else None
+                if last is not None and last[3] is None and last[0] == origin and last[1] == route:
+                    last[2] += m
+                else:
+                    lotq.put(dl, origin, route, m)
                 if dst.tally is not None:
-                    dst.tally(front[0], front[1], m, None, 0.0, self.rate_t_per_h)
-                front[2] -= m
+                    dst.tally(origin, route, m, None, 0.0, self.rate_t_per_h)
+                front[2] = have - m
             else:
                 lotq.move(line, dst.lots, m, tally=dst.tally, rate_t_per_h=self.rate_t_per_h)
             dst.level_t += m

@@ -15,7 +15,7 @@ This module is the state machine: when to integrate, which groups to re-solve, w
 waiting tankers to wake and when the next change is due.  The rates themselves come from
 :mod:`sim.model.solver` (water-filling at tanks at a bound, pure functions over the rate
 list); the tanks and the kinds of flow, each with its own state and its own changes, are
-:mod:`sim.model.flows`.  (It is about 870 lines: this docstring, the berth operations'
+:mod:`sim.model.flows`.  (It is about 900 lines: this docstring, the berth operations'
 entry points, which belong with the state they change, and the shortcuts below.)
 
 Shortcuts for large networks (issue 19; each gives exactly the groups and the timer of a
@@ -28,13 +28,19 @@ which each group could next be pending picks the groups to check (:meth:`FlowNet
 What is left growing with the network is integration itself: every step (any change
 anywhere) moves every moving flow, and merging steps would change the last digits.
 Deferring an untouched group's steps and replaying them when it is next read (lazy
-integration) keeps the digits but saves no move: each (step, moving flow) still does its
-own additions to levels, lots and tallies, and the replay only reorders work that stays
-the same (a non-exact prototype that merged deferred steps still moved about two thirds
-as many flows on 8 copies, because every sync() and berth operation brings every group up
-to now).  So the shortcuts here keep each move cheap (the flows inline their common lot
-moves) and skip what provably changes nothing: a timer update whose group nothing changed
-since its last solve (a cargo done, a watcher met) does not re-solve it (_unchanged).
+integration) keeps the digits, and a replay that calls each flow's move per step saves no
+move: each (step, moving flow) still does its own additions to levels, lots and tallies.
+What it could save is measured by ``python -m benchmarks.network_scaling --touches 8``:
+on 8 copies 54% of the moves fall in groups that had 16 or more steps pending when the
+network next read them (21% in groups read at every step), so a replay that applies a
+constant-rate flow's n amounts at once (numpy's sequential accumulate gives the Python
+loop's bits) has room; it needs every read of a group (these checks, sync() per tank,
+policies watching another group's tank, the tallies' clock) to bring that group up to
+date first, and the ledger's shared sums kept in their original order, and is not built.
+So the shortcuts here keep each move cheap (the flows inline their common lot moves, the
+moving flows are kept as rates change) and skip what provably changes nothing: a timer
+update whose group nothing changed since its last solve (a cargo done, a watcher met)
+does not re-solve it (_unchanged).
 
 Pipelines are plug flow: the line is always full of its linefill, so X t pumped in at the
 head push X t out at the tail, and a tagged batch arrives linefill / flow hours later.  The
@@ -69,6 +75,7 @@ so a line out of the discharge port pumps during the discharge.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import heapq
 import math
@@ -154,8 +161,8 @@ class Group:
     and :meth:`FlowNetwork._watch`), so an update's cost follows the groups it touches,
     not the size of the network."""
 
-    __slots__ = ("arm_seen", "at_h", "bounded", "changed", "flows", "index", "pipes", "probation", "runs",
-                 "scheduled", "slots", "stamp", "tanks", "volatile", "watch_stamp", "watched")
+    __slots__ = ("arm_seen", "at_h", "bounded", "changed", "due_flows", "flows", "index", "pipes", "plain_slots",
+                 "probation", "runs", "scheduled", "slots", "stamp", "tanks", "volatile", "watch_stamp", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index                # position in the network's groups
@@ -177,6 +184,8 @@ class Group:
         self.probation = 0     # full checks left before its watch is computed
         self.watched: list[tuple[Tank, tuple[int, ...], int]] = []  # (tank, its flows, roundings a step)
         self.scheduled: list[Scheduled] = []  # production and runs (their schedules step)
+        self.plain_slots: list[BerthSlot] = []  # berth slots with BerthSlot's own due()
+        self.due_flows: list[Flow] = []  # every other flow with a due() of its own, in network order
 
 
 class FlowNetwork:
@@ -209,8 +218,13 @@ class FlowNetwork:
         self._volatile: list[Group] = []  # groups checked in full at every update
         self._probation: dict[int, Group] = {}  # groups re-solved lately, checked in full for now
         self._due: list[Group] = []  # the groups whose at_h <= the armed timer, in network order
-        self._active: list[Flow] = []  # flows moving (rate > 0), in index order: _advance moves only these
-        self._active_dirty = True
+        # flows moving (rate > 0), in index order: _advance moves only these.  Kept up to
+        # date by _recompute, where a rate is set (bisect on their indices): rebuilding it
+        # from every flow whenever one started or stopped grew with the network (2% of an
+        # 8-copies replication).  Each entry is (its bound move, the flow, its meter), so a
+        # step reads no attribute it can be given.
+        self._active: list[tuple] = []
+        self._active_idx: list[int] = []
         self._tank_pos: dict[int, int] = {}
         self._scan = True  # scan every group at each update (a small network; see SCAN_GROUPS)
         self._instant_h = -1.0  # the instant of the last update, and the updates at it
@@ -305,6 +319,8 @@ class FlowNetwork:
                 links = (*tk.in_flows, *tk.out_flows, *tk.berth_in, *tk.berth_out)
                 g.watched.append((tk, links, 2 * (len(links) + 2)))
             g.scheduled = [f for f in g.flows if isinstance(f, Scheduled)]
+            g.plain_slots = [f for f in g.slots if type(f).due is BerthSlot.due]
+            g.due_flows = [f for f in g.flows if f not in g.plain_slots and type(f).due is not Flow.due]
         self._volatile = [g for g in self._groups if g.volatile]
         self._scan = len(self._groups) <= SCAN_GROUPS
 
@@ -405,7 +421,14 @@ class FlowNetwork:
             for w in tk.watchers:
                 if w.met(tk):
                     return True
-        for f in g.flows:  # noqa: SIM110 - a loop, not any(generator): runs for every group at every update
+        # Each flow's own change, kind by kind (every flow is in one of these lists; see
+        # _group): a berth slot's due() inlined (a cargo moved and the tanker not yet told),
+        # then the lines' transitions and the schedule steps.  The due()s are pure, so the
+        # order they are asked in changes no answer.
+        for slot in g.plain_slots:
+            if slot.done is not None and slot.remaining_t <= EPS_T:
+                return True
+        for f in g.due_flows:  # noqa: SIM110 - a loop, not any(generator): a hot path
             if f.due(now):
                 return True
         return False
@@ -535,13 +558,10 @@ class FlowNetwork:
                 col += 1
             self.next_day = col
         ledger = self.ledger
-        if self._active_dirty:  # only moving flows: the idle ones (most berth slots) cost a test each step
-            self._active = [f for f in self.flows if f.rate_t_per_h > 0.0]
-            self._active_dirty = False
-        for f in self._active:
-            m = f.move(f.rate_t_per_h * dt, ledger)
-            if f.meter is not None:
-                f.meter.add(rec.window_t, t0, t, m)
+        for move, f, meter in self._active:  # only moving flows: the idle ones (most berth slots) cost nothing
+            m = move(f.rate_t_per_h * dt, ledger)
+            if meter is not None:
+                meter.add(rec.window_t, t0, t, m)
         self.t_h = t
         self._steps += 1
 
@@ -566,7 +586,13 @@ class FlowNetwork:
         for f in g.flows:
             i = f.index
             if (f.rate_t_per_h > 0.0) != (r[i] > 0.0):
-                self._active_dirty = True
+                idx = self._active_idx
+                pos = bisect.bisect_left(idx, i)
+                if r[i] > 0.0:
+                    idx.insert(pos, i)
+                    self._active.insert(pos, (f.move, f, f.meter))
+                else:
+                    del idx[pos], self._active[pos]
             f.rate_t_per_h = r[i]
             shown = r[i] if f.feeds else 0.0
             if shown != f.rec_rate:

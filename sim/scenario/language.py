@@ -132,7 +132,14 @@ class Scenario(Strict):
         disruptions).  The index is kept in the instance's ``__dict__`` (not a field nor a
         private attribute, so equality, hashing, dumps and the JSON Schema never see it),
         keyed on the network object itself: a ``model_copy(update={"network": ...})`` that
-        carries the cached entry over with the rest of ``__dict__`` rebuilds it."""
+        carries the cached entry over with the rest of ``__dict__`` rebuilds it.  It cannot
+        go stale under the same network object: the index reads only each section's
+        facilities and each facility's ``name`` and ``groups``, and all of these are
+        immutable (the models are frozen, every section of :class:`Network` and ``groups``
+        are tuples, names are strings), so no edit in place exists to miss; the cache holds
+        the network, so its identity cannot pass to another object.  A test
+        (tests/test_scenario_groups_cache.py) fails if a section or ``groups`` ever becomes
+        a list or a model stops being frozen."""
         cached = self.__dict__.get("_group_index_cache")
         if cached is not None and cached[0] is self.network:
             return cached[1], cached[2]
