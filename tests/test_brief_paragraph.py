@@ -71,8 +71,9 @@ def test_the_opening_stocks_origin_has_one_name():
 
 
 def test_the_question_refinery_is_the_first_the_description_names():
-    """corridor_pushed asks about Mozyr; diversified_2020 names Mozyr before Naftan; the
-    contamination what-if names no refinery."""
+    """corridor_pushed asks about Mozyr; diversified_2020 names Mozyr before Naftan (with
+    no change to follow, the first named: tests/test_brief_question_refinery.py follows its
+    change to Naftan); the contamination what-if names no refinery."""
     assert question_refinery(_stub(SCENARIOS / "corridor_pushed.yaml")) == "mozyr"
     assert question_refinery(_stub(SCENARIOS / "diversified_2020.yaml")) == "mozyr"
     assert question_refinery(_stub(SCENARIOS / "contamination_2019.yaml")) is None

@@ -82,18 +82,26 @@ def test_calibration_measures_the_same_lead_time_as_the_brief():
 
 
 def test_the_brief_gives_each_routes_same_tonnage_time_next_to_its_own_crudes(tmp_path):
-    """The Supsa cargoes' same-tonnage times are 48, 72 and 48 h (D not reached, left out):
-    2.0, 3.0 and 2.0 d; median 2.0 d, p5 (linear) 2.0 d, p95 2 + 0.9 × 1 = 2.9 d, over 3
-    cargoes; the cargo's own crude (``lead_first_h`` 48 h) in 2.0 d."""
+    """The Supsa cargoes' same-tonnage times in full are 48, 72 and 48 h (D not reached, left
+    out): 2.0, 3.0 and 2.0 d; median 2.0 d, p5 (linear) 2.0 d, p95 2 + 0.9 × 1 = 2.9 d, over
+    3 cargoes.  Their first tonnes: A's 1 t out at 1 / 5,000 d = 0.0048 h (lead 0.0048 h), B's
+    10,001 t at 48.0048 h (lead 24.0048 h), C's 1 t at 0.006 h (lead -11.994 h: counted from
+    the start of the run, the line's first tonne is out before C arrives), D's 10,001 t at
+    10,001 / 4,000 d = 60.006 h (lead 12.006 h): median (0.0048 + 12.006) / 2 = 6.0054 h =
+    0.250225 d, "0.3 d".  The cargo's own crude (``lead_first_h`` 48 h) in 2.0 d."""
     run = make_run(tmp_path)
     st = route_same_tonnage_times(run)[("mozyr", "supsa")]
     assert (st.p50, st.p5, st.p95, st.n) == pytest.approx((2.0, 2.0, 2.9, 3))
+    first = route_same_tonnage_times(run, "first")[("mozyr", "supsa")]
+    assert first.p50 == pytest.approx(0.250225) and first.n == 4
     detail = answer_sentences(run)[0]
-    assert ("its tonnage reaches Mozyr 2.0 d (median; p5–p95 2.0–2.9 d) after the tanker arrives (the same "
-            "tonnage, as the press counts it); its own crude's first tonne in 2.0 d") in detail, detail
+    assert ("its tonnage reaches Mozyr 0.3 d after the tanker arrives for its first tonne and 2.0 d (median; "
+            "p5–p95 2.0–2.9 d) for all of it (the same tonnage, as the press counts it); its own crude's first "
+            "tonne in 2.0 d") in detail, detail
     lead = answer_lead(run, "mozyr")
     assert lead is not None
-    assert "its tonnage in 2.0 d from the tanker's arrival, its own crude in 2.0 d, first in, first out" in lead
+    assert ("its tonnage in full 2.0 d after the tanker's arrival, its own crude's first tonne in 2.0 d, first in, "
+            "first out") in lead, lead
 
 
 def test_a_route_whose_own_crude_never_arrived_still_gives_its_tonnages_time(tmp_path):
@@ -101,7 +109,7 @@ def test_a_route_whose_own_crude_never_arrived_still_gives_its_tonnages_time(tmp
     (no intake by Supsa), but the line has delivered their tonnage: the answer says so."""
     run = make_run(tmp_path, share_supsa=0.0)
     lead = answer_lead(run, "mozyr")
-    assert lead == ("Mozyr receives the tonnage of the Supsa cargoes in 2.0 d from the tanker's arrival "
+    assert lead == ("Mozyr receives the tonnage of the Supsa cargoes in full 2.0 d after the tanker's arrival "
                     "(none of their own crude within the run)"), lead
     assert "none of their own crude within the run" in answer_sentences(run)[0]
 
