@@ -332,7 +332,7 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
     if base is not None and diff is not None and (diff["kpi"] == "delivered_t").any():
         r = diff[diff["kpi"] == "delivered_t"].iloc[0]
         d = float(r["diff"])
-        base_name = disruption_name(base.scenario, base.scenario.name).lower()
+        base_name = disruption_name(base.scenario, base.scenario.name, start=False)
         if math.isfinite(d):
             how = "paired by replication" if r["method"] == "paired" else "Welch's"
             if bool(r["significant"]):
@@ -534,7 +534,7 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any], focus: str 
     if background and not change:
         names = and_list([esc(disruption_name(s, d.name)) for d in background[:4]]
                        + ([f"{len(background) - 4} more"] if len(background) > 4 else []))
-        where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name).lower())}"
+        where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name, start=False))}"
                  if base is not None else "")
         out.append(f"Background disruptions act too{where}: {names}.")
     table = risk.risk_table(run.kpis, [r.name for r in refineries(s)])
