@@ -809,8 +809,8 @@ def answer_lead(run: RunResult, refinery: str) -> str | None:
     days (median) to reach 90% of that rate" (the share: the sustained rate over the
     refinery's demand rate; the ramp-up's 30-day rate); else the crude of each seaborne
     route with the median lead times of its cargoes, "Mozyr receives 74.9 kt by Ceyhan
-    (0.8% of its intake; its tonnage in full 15.5 d after the tanker's arrival, its own
-    crude's first tonne in 247.7 d, first in, first out)", the largest first: the same-tonnage lead time
+    (0.8% of its intake; its tonnage in 15.5 d from arrival, its own crude in 247.7 d, first
+    in, first out)" (the tonnage in full, the own crude's first tonne), the largest first: the same-tonnage lead time
     (:func:`route_same_tonnage_times`, the one the record and ``routesim calibrate`` give,
     where the route has one) and the cargo's own crude (:func:`route_lead_times`: from the
     start of discharge to its own first tonne at the refinery, behind the crude already in
@@ -840,13 +840,14 @@ def answer_lead(run: RunResult, refinery: str) -> str | None:
         if lead is None or not lead.n:
             continue  # not a seaborne route
         tonnage = same.get((refinery, x.route))
-        its = (f"its tonnage in full {tonnage.p50:.1f} d after the tanker's arrival, its own crude's first tonne in"
+        # short, for the paragraph's length rule: the tonnage in full (the detail bullet says so), the own first tonne
+        its = (f"its tonnage in {tonnage.p50:.1f} d from arrival, its own crude in"
                if tonnage is not None and tonnage.n else "its own crude in")
         parts.append(f"{_range('delivered_t', x.tonnes)} by {esc(_route_name(s, x.route))} "
                      f"({fmt_value('demand_met_pct', x.share.mean)}% of its intake; {its} "
                      f"{lead.p50:.1f} d, first in, first out)")
-    parts += [f"the tonnage of the {esc(_route_name(s, route))} cargoes in full {st.p50:.1f} d after the tanker's "
-              "arrival (none of their own crude within the run)" for route, st in _tonnage_only(run, refinery, same)]
+    parts += [f"the tonnage of the {esc(_route_name(s, route))} cargoes in {st.p50:.1f} d from arrival (none of "
+              "their own crude within the run)" for route, st in _tonnage_only(run, refinery, same)]
     return f"{who} receives " + and_list(parts) if parts else None
 
 
