@@ -48,29 +48,96 @@ MEMORY_UNITS = {"B": 1.0, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
                 "KiB": 1024.0, "MiB": 1024.0 ** 2, "GiB": 1024.0 ** 3, "TiB": 1024.0 ** 4}
 
 
+_PLAIN_TEXT = re.compile(r"^[A-Za-z_][\w .$/%-]*$")
+WRITTEN_CHARS = 40  # a list or mapping is shown in full up to this many characters, then cut with "..."
+
+
+def _flow(value: object) -> str:
+    """A value as YAML's flow style writes it: ``[1, 2]``, ``{a: 1}``, ``true``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value if _PLAIN_TEXT.match(value) and value.strip() == value else repr(value)
+    return repr(value)
+
+
+def _item(value: object) -> str:
+    """An item of a list or mapping in flow style; a long list or mapping inside it with its
+    own items shown as ``[...]`` / ``{...}`` (``[{programmes: [...]}]``)."""
+    shown = _flow(value)
+    if len(shown) <= WRITTEN_CHARS - 10 or not isinstance(value, (list, dict)):
+        return shown
+    def inner(v: object) -> str:
+        return ("[...]" if isinstance(v, list) else "{...}") if isinstance(v, (list, dict)) and v else _flow(v)
+    if isinstance(value, list):
+        return "[" + ", ".join(inner(v) for v in value) + "]"
+    return "{" + ", ".join(f"{_flow(k)}: {inner(v)}" for k, v in value.items()) + "}"
+
+
+def written(value: object) -> str:
+    """What a scenario file wrote, in the file's own terms, for an error message's "got ...":
+    "a list [1, 2]", "a mapping {a: 1}", "true", "an empty value", "'abc'", "3.5",
+    "2021-01-10" (never the reader's Python class names); a list or mapping longer than
+    :data:`WRITTEN_CHARS` characters is cut with "..."."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, (bool, _dt.date)):
+        return _flow(value)
+    if isinstance(value, (list, dict)):
+        items = ([_item(v) for v in value] if isinstance(value, list)
+                 else [f"{_flow(k)}: {_item(v)}" for k, v in value.items()])
+        kept: list[str] = []
+        for item in items:  # whole items while they fit, then "..."
+            if len("[" + ", ".join([*kept, item, "..."]) + "]") > WRITTEN_CHARS and len(kept) < len(items) - 1:
+                kept += [item[:WRITTEN_CHARS - 12] + "..."] if not kept else []
+                kept.append("...")
+                break
+            kept.append(item)
+        if len(kept) == 1 and len(kept[0]) > WRITTEN_CHARS:
+            kept = [kept[0][:WRITTEN_CHARS - 5] + "..."]
+        inner = ", ".join(kept)
+        return f"a list [{inner}]" if isinstance(value, list) else f"a mapping {{{inner}}}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def a_or_an(noun: str) -> str:
+    """"a mass", "an amount of money": the article English gives a noun."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 def _split(text: object, what: str, example: str) -> tuple[float, str]:
     if isinstance(text, bool):
-        raise UnitError(f"expected a {what} such as {example!r}, got {text!r}")
+        raise UnitError(f"expected {a_or_an(what)} such as {example!r}, got {written(text)}")
     if isinstance(text, (int, float)):
         try:
             value = float(text)
         except OverflowError:  # an int beyond float range, e.g. 10**400
-            raise UnitError(f"{str(text)[:20]}... is far too large for a {what}") from None
+            raise UnitError(f"{str(text)[:20]}... is far too large for {a_or_an(what)}") from None
         if not math.isfinite(value):
             raise UnitError(f"{text!r} is not a finite {what}")
         return value, ""
     if not isinstance(text, str):
-        raise UnitError(f"expected a {what} such as {example!r}, got {type(text).__name__}")
+        raise UnitError(f"expected {a_or_an(what)} such as {example!r}, got {written(text)}")
     if len(text) > 100:  # also keeps the regex below linear on hostile input
-        raise UnitError(f"{text[:30]!r}... ({len(text):,} characters) is too long to be a {what} such as {example!r}")
+        raise UnitError(f"{text[:30]!r}... ({len(text):,} characters) is too long to be {a_or_an(what)} "
+                        f"such as {example!r}")
     m = _QUANTITY.match(text)
     if not m:
-        raise UnitError(f"cannot read {text!r} as a {what}: write a number and a unit, e.g. {example!r}")
+        raise UnitError(f"cannot read {text!r} as {a_or_an(what)}: write a number and a unit, e.g. {example!r}")
     num = m.group("num").replace(",", "").replace("_", "")
     try:
         value = float(num)
     except ValueError:
-        raise UnitError(f"cannot read {text!r} as a {what}: {num!r} is not a number") from None
+        raise UnitError(f"cannot read {text!r} as {a_or_an(what)}: {num!r} is not a number") from None
     if not math.isfinite(value):
         raise UnitError(f"{text!r} is not a finite {what}")
     return value, (m.group("unit") or "").strip()
@@ -181,7 +248,7 @@ def parse_clock(text: object) -> float:
         # YAML 1.1 reads an unquoted 06:30 as the sexagesimal integer 390 (minutes).
         text = f"{text // 60:02d}:{text % 60:02d}"
     if not isinstance(text, str) or not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):
-        raise UnitError(f"expected a time of day like '06:30', got {text!r}")
+        raise UnitError(f"expected a time of day like '06:30', got {written(text)}")
     hh, mm = (int(p) for p in text.strip().split(":"))
     if mm >= 60 or hh > 24 or (hh == 24 and mm):
         raise UnitError(f"{text!r} is not a time of day between 00:00 and 24:00")
@@ -229,7 +296,7 @@ def parse_date(text: object) -> _dt.date:
             return _dt.date.fromisoformat(text.strip())
         except ValueError:
             pass
-    raise UnitError(f"expected a date like '2021-01-15', got {text!r}")
+    raise UnitError(f"expected a date like '2021-01-15', got {written(text)}")
 
 
 def parse_instant(text: object, utc_offset_h: float | None = 0.0) -> tuple[_dt.date | None, float | None]:
@@ -259,7 +326,7 @@ def parse_instant(text: object, utc_offset_h: float | None = 0.0) -> tuple[_dt.d
         except ValueError:
             return None, parse_duration(text)
     raise UnitError(f"expected a date like '2021-01-10', a date and time like '2021-01-10T18:00', "
-                    f"or an offset like '9d', got {text!r}")
+                    f"or an offset like '9d', got {written(text)}")
 
 
 def _need_factor(barrels_per_tonne: float | None, text: object) -> float:

@@ -71,8 +71,9 @@ def test_the_opening_stocks_origin_has_one_name():
 
 
 def test_the_question_refinery_is_the_first_the_description_names():
-    """corridor_pushed asks about Mozyr; diversified_2020 names Mozyr before Naftan; the
-    contamination what-if names no refinery."""
+    """corridor_pushed asks about Mozyr; diversified_2020 names Mozyr before Naftan (with
+    no change to follow, the first named: tests/test_brief_question_refinery.py follows its
+    change to Naftan); the contamination what-if names no refinery."""
     assert question_refinery(_stub(SCENARIOS / "corridor_pushed.yaml")) == "mozyr"
     assert question_refinery(_stub(SCENARIOS / "diversified_2020.yaml")) == "mozyr"
     assert question_refinery(_stub(SCENARIOS / "contamination_2019.yaml")) is None
@@ -225,10 +226,10 @@ def test_a_disruption_over_the_whole_run_is_a_caption_note_not_a_band(briefed, t
 
     run, base, _, _ = briefed["corridor_pushed"]
     made = {p.stem: caption for p, caption in briefmod.make_charts(run, tmp_path, base)}
-    note = "(Bosphorus traffic and No russian crude to Mozyr (this scenario) act over the whole run, so not shaded)"
+    note = "(Bosphorus traffic and No Russian crude to Mozyr (this scenario) act over the whole run, so not shaded)"
     assert note in made["cover"] and note in made["delivered"]  # no difference fan: the runs differ in length
     assert "the red band" not in made["cover"]
-    assert "No russian crude to Mozyr acts" in made["route_map"]
+    assert "No Russian crude to Mozyr acts" in made["route_map"]
     assert [d.name for d in own_disruptions(run, base)] == ["no_russian_crude_to_mozyr"]
 
 

@@ -130,7 +130,7 @@ def test_a_target_of_the_wrong_type_gives_one_problem_not_one_per_union_branch(t
 def test_a_bad_item_in_a_target_list_is_reported_on_its_own(tmp_path):
     probs = problems_of(variant(tmp_path, "target: pivdennyi", "target: [pivdennyi, 5]"))
     assert [(p.path, p.message) for p in probs] == [
-        (("disruptions", 0, "target", 1), "should be a valid string (got 5)")]
+        (("disruptions", 0, "target", 1), "must be text (got 5)")]
 
 
 def test_a_bad_name_explains_the_rule(tmp_path):
@@ -143,7 +143,7 @@ def test_a_bad_name_explains_the_rule(tmp_path):
 def test_a_section_of_the_wrong_shape(tmp_path):
     probs = problems_of(variant(tmp_path, "shipping:\n  programmes:", "shipping:\n  - programmes:"))
     assert probs[0].path == ("shipping",)
-    assert probs[0].message == "expected a mapping (indented 'key: value' lines), got a list"
+    assert probs[0].message == "expected a mapping (indented 'key: value' lines), got a list [{programmes: [...]}]"
 
 
 def test_duplicate_names_point_at_the_second_item(tmp_path):

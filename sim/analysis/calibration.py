@@ -26,7 +26,8 @@ Targets are measured from a run folder's own tables only (:func:`measure`):
   ``pipeline`` at its tail, counted as the record counts it: the same tonnage, the instant
   the line's cumulative delivery (daily time series, linear within a day) reaches the
   tonnage discharged at that port up to and including the cargo (the cargo's own crude
-  stays in the lines for months; see docs/validation.md);
+  stays in the lines for months; see docs/validation.md; :mod:`sim.results.lead` defines it,
+  for the brief too);
 * ``tonnage``: kt delivered by ``pipeline`` at its tail between ``start`` and ``end``.
 """
 
@@ -48,6 +49,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import Problem, ScenarioError, UserError
+from sim.results.lead import same_tonnage_leads, tail_cumulative
 from sim.scenario.yaml_reader import position_of, problem_at, read_yaml_file
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -195,29 +197,6 @@ def _hint(err: Any) -> str | None:
 
 # ------------------------------------------------------------------ measures of a run folder
 
-def _tail_cumulative(ts: pd.DataFrame, pipeline: str) -> dict[int, np.ndarray]:
-    rows = ts[(ts["facility"] == pipeline) & (ts["kind"] == "pipeline")]
-    if rows.empty:
-        raise UserError(f"the run has no daily delivery of a pipeline {pipeline!r}")
-    out: dict[int, np.ndarray] = {}
-    for rep, g in rows.groupby("replication"):
-        daily = g.sort_values("day")["value_t"].to_numpy(dtype=float)
-        out[int(str(rep))] = np.concatenate([[0.0], np.cumsum(daily)])  # cum at day boundaries 0, 1, ...
-    return out
-
-
-def _reach_h(cum: np.ndarray, tonnes: float) -> float:
-    """Hour at which a cumulative delivery known at day boundaries reaches ``tonnes``
-    (linear within a day); NaN if never."""
-    if cum[-1] < tonnes - 1e-6:
-        return math.nan
-    k = int(np.searchsorted(cum, tonnes - 1e-6))
-    if k == 0:
-        return 0.0
-    step = cum[k] - cum[k - 1]
-    return 24.0 * (k - 1 + (tonnes - cum[k - 1]) / step)
-
-
 def measure(target: Target, voyages: pd.DataFrame, timeseries: pd.DataFrame) -> np.ndarray:
     """The target's figure in each replication (days for transit and lead, kt for tonnage);
     NaN where a replication has none (no such voyage, or not delivered by the horizon)."""
@@ -234,7 +213,7 @@ def measure(target: Target, voyages: pd.DataFrame, timeseries: pd.DataFrame) -> 
         for i, r in enumerate(reps):
             values[i] = days.get(r, math.nan)
         return values
-    cums = _tail_cumulative(timeseries, target.pipeline)
+    cums = tail_cumulative(timeseries, target.pipeline)
     if target.measure == "tonnage":
         assert target.start is not None and target.end is not None
         a = (pd.Timestamp(target.start) - start).days
@@ -246,16 +225,12 @@ def measure(target: Target, voyages: pd.DataFrame, timeseries: pd.DataFrame) -> 
                                 f"({start.date()} + {len(cum) - 1} d)")
             values[i] = (cum[b] - cum[a]) / 1000
         return values
+    # the same-tonnage lead time, defined once in sim.results.lead (the brief's answer uses it too)
+    leads = same_tonnage_leads(voyages, cums, target.discharge_port, target.tonne)
     for i, r in enumerate(reps):
-        v = voyages[(voyages["replication"] == r) & (voyages["discharge_port"] == target.discharge_port)
-                    & voyages["discharge_end_h"].notna()].sort_values("discharge_end_h")
-        before = np.concatenate([[0.0], np.cumsum(v["cargo_t"].to_numpy(dtype=float))[:-1]])
-        hit = np.flatnonzero((v["programme"] == target.programme).to_numpy())
-        if hit.size == 0:
-            continue
-        j = int(hit[0])
-        tonnes = before[j] + (1.0 if target.tonne == "first" else float(v["cargo_t"].iloc[j]))
-        values[i] = (_reach_h(cums[r], tonnes) - float(v["arrive_discharge_h"].iloc[j])) / 24
+        mine = leads[(leads["replication"] == r) & (leads["programme"] == target.programme)]
+        if len(mine):
+            values[i] = float(mine["lead_h"].iloc[0]) / 24
     return values
 
 

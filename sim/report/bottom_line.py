@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.report.changes import (answer_lead, answer_sentences, change_effects, change_phrases, changes_between,
-                                leads_with_change, refinery_path)
+from sim.report.changes import (answer_lead, answer_sentences, change_effects, change_phrases, change_refineries,
+                                changes_between, leads_with_change, refinery_path)
 from sim.report.costs import cost_row
 from sim.report.document import code, esc
 from sim.report.figures import binding_facility, disruption_stats, refineries, usable_cover_matrices
@@ -122,18 +122,37 @@ def recorded_base(run: RunResult) -> Any:
     return SimpleNamespace(scenario=run.scenario, name=words(stem))
 
 
-def question_refinery(run: RunResult) -> str | None:
-    """The refinery the scenario's question is about: the first one its ``description``
-    names (by identifier, display name or short name, as a whole word), else None."""
+def named_refineries(run: RunResult) -> list[str]:
+    """The refineries the scenario's ``description`` names (by identifier, display name or
+    short name, as a whole word), in the order it first names them."""
     s = run.scenario
     text = " ".join(s.description.split()).lower()
-    best: tuple[int, str] | None = None
+    at: dict[str, int] = {}
     for r in refineries(s):
         for name in {r.name, display_name(s, r.name), short_name(s, r.name)}:
             m = re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", text)
-            if m and (best is None or m.start() < best[0]):
-                best = (m.start(), r.name)
-    return best[1] if best else None
+            if m and m.start() < at.get(r.name, len(text) + 1):
+                at[r.name] = m.start()
+    return sorted(at, key=lambda n: (at[n], n))
+
+
+def question_refinery(run: RunResult, changes: Sequence[dict[str, Any]] | None = None) -> str | None:
+    """The refinery the scenario's question is about: the one its ``description`` names;
+    when it names several, the one the what-if's changes deliver to
+    (:func:`sim.report.changes.change_refineries`: the most changed items' path leads
+    there; ties and no such change go to the first named); ``changes`` defaults to what the
+    run's manifest records its file changes relative to the one it ``extends``. None when
+    it names none."""
+    named = named_refineries(run)
+    if len(named) <= 1:
+        return named[0] if named else None
+    if changes is None:
+        changes = recorded_changes(run) or []
+    counts = change_refineries(run.scenario, changes)
+    touched = [n for n in named if counts.get(n, 0) > 0]
+    if not touched:
+        return named[0]
+    return max(touched, key=lambda n: (counts[n], -named.index(n)))
 
 
 # The length rule: the bottom line's first paragraph holds at most this many words; the
@@ -313,7 +332,7 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
     if base is not None and diff is not None and (diff["kpi"] == "delivered_t").any():
         r = diff[diff["kpi"] == "delivered_t"].iloc[0]
         d = float(r["diff"])
-        base_name = disruption_name(base.scenario, base.scenario.name).lower()
+        base_name = disruption_name(base.scenario, base.scenario.name, start=False)
         if math.isfinite(d):
             how = "paired by replication" if r["method"] == "paired" else "Welch's"
             if bool(r["significant"]):
@@ -334,7 +353,7 @@ def bottom_line(run: RunResult, base: RunResult | None = None,
 
             sentences.append(f"Without it (the same replications and seed), {cost_clause(cost)}.")
     paragraph, rest = fit([once_every(x) for x in sentences])
-    focus = question_refinery(run)
+    focus = question_refinery(run, changes)
     # the cap is on the drivers: a sentence the length rule moved out of the paragraph is never dropped
     return BottomLine(paragraph, [once_every(x) for x in [*rest, *_bullets(run, base, own, focus)]][:max(5, len(rest))])
 
@@ -415,7 +434,7 @@ def _change_line(run: RunResult, base: RunResult | None, diff: pd.DataFrame | No
     s = run.scenario
     shown_base: Any = base if base is not None else recorded_base(run)
     base_name = (disruption_name(base.scenario, base.scenario.name) if base is not None else str(shown_base.name))
-    focus = question_refinery(run)
+    focus = question_refinery(run, changes)
     order = [focus] if focus is not None else []
     order += [r.name for r in refineries(s) if r.name != focus]
     leads = [(r, answer_lead(run, r)) for r in order]
@@ -515,7 +534,7 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any], focus: str 
     if background and not change:
         names = and_list([esc(disruption_name(s, d.name)) for d in background[:4]]
                        + ([f"{len(background) - 4} more"] if len(background) > 4 else []))
-        where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name).lower())}"
+        where = (f", as in the {esc(disruption_name(base.scenario, base.scenario.name, start=False))}"
                  if base is not None else "")
         out.append(f"Background disruptions act too{where}: {names}.")
     table = risk.risk_table(run.kpis, [r.name for r in refineries(s)])
@@ -529,4 +548,5 @@ def _bullets(run: RunResult, base: RunResult | None, own: list[Any], focus: str 
 
 
 __all__ = ["PARAGRAPH_WORDS", "BottomLine", "LowPoint", "attribute_command", "bottom_line", "fit", "low_points",
-           "own_disruptions", "question_refinery", "recorded_base", "recorded_changes", "top_origin"]
+           "named_refineries", "own_disruptions", "question_refinery", "recorded_base", "recorded_changes",
+           "top_origin"]

@@ -465,6 +465,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
     base_title = ""
     if base is not None:
         base_title = disruption_name(base.scenario, base.scenario.name)
+        base_heading = disruption_name(base.scenario, base.scenario.name, start=False)  # proper nouns keep capitals
         cols = [c for c in (*TABLE_KPIS,
                             *sorted(c for c in run.kpis.columns if c.startswith("share_")))
                 if c in run.kpis and c in base.kpis]
@@ -475,7 +476,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
     doc.p(line.paragraph)
     doc.bullets(line.bullets)
     if base is not None and diff is not None:
-        doc.h(2, f"Against {base_title[:1].lower() + base_title[1:]}")
+        doc.h(2, f"Against {base_heading}")
         rows, beyond, within = _against_rows(run, base, diff)
         shown = [r[:-1] for r in rows if r[-1] in catalogue.BRIEF_HEADLINE or r[5] == "beyond noise"]
         rest = len(rows) - len(shown)
@@ -513,7 +514,7 @@ def compose(run: RunResult, base: RunResult | None = None) -> Doc:
               "scale is in the key figures).")
         doc.table(["refineries", "by", "label", "mean (%)", "p5 (%)", "p95 (%)"], share_rows)
     if base is not None and diff is not None:
-        doc.h(2, f"Appendix A: every figure against {base_title[:1].lower() + base_title[1:]}")
+        doc.h(2, f"Appendix A: every figure against {base_heading}")
         rows, _, _ = _against_rows(run, base, diff)
         doc.table(["figure", "this run", base_title, "difference", "95% CI of difference", "verdict", "column"],
                   rows)

@@ -29,7 +29,9 @@ from sim.report.document import esc
 from sim.report.numbers import Stat, fmt_diff, fmt_range, fmt_value, kt, magnitudes
 from sim.report.plain import (OPENING, and_list, date_text, display_name, disruption_name, disruption_phrase,
                               mt_per_year, origin_crude, short_name, the)
+from sim.errors import UserError
 from sim.results import catalogue, dependency
+from sim.results.lead import Tonne, same_tonnage_leads, tail_cumulative
 from sim.results.scenario_data import scenario_data
 from sim.results.store import RunResult
 
@@ -439,6 +441,108 @@ def route_lead_times(run: RunResult) -> dict[tuple[str, str], Stat]:
     return out
 
 
+def downstream_refineries(s: Any, place: str) -> set[str]:
+    """The refineries crude at ``place`` can reach: along pipelines and rail legs, and along
+    sea legs from their ``from`` to their ``to`` (a load port's cargoes to the discharge
+    port and on)."""
+    net = s.network
+    edges = [(pl.from_, pl.to) for pl in net.pipelines] + [(leg.from_, leg.to) for leg in net.sea_legs]
+    seen, todo = {place}, [place]
+    while todo:
+        here = todo.pop()
+        for a, b in edges:
+            if a == here and b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return seen & {r.name for r in net.refineries}
+
+
+def change_refineries(s: Any, changes: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many of a what-if's changed items (added or changed, in ``s``) deliver to each
+    refinery: a programme or fleet through its discharge port, a pipeline, rail or sea leg
+    through its far end, a source, depot or terminal from itself, a refinery itself
+    (:func:`downstream_refineries`); settings, costs, straits and disruptions lead nowhere."""
+    by_name = s.network.by_name()
+    out: dict[str, int] = {}
+    for c in changes:
+        if c.get("change") == "removed":
+            continue
+        section, name = str(c.get("section", "")), str(c.get("item", ""))
+        places: list[str] = []
+        if section.startswith("shipping."):
+            item = _item(s, section, name)
+            ports = getattr(item, "discharge_port", None) or getattr(item, "discharge_ports", None) or []
+            places = [ports] if isinstance(ports, str) else [str(p) for p in ports]
+        elif section in ("network.pipelines", "network.sea_legs") and name in by_name:
+            places = [by_name[name].to]
+        elif section in ("network.sources", "network.depots", "network.terminals", "network.refineries"):
+            places = [name]
+        for ref in sorted(set().union(*[downstream_refineries(s, p) for p in places])):
+            out[ref] = out.get(ref, 0) + 1
+    return out
+
+
+def line_into(s: Any, refinery: str, discharge_port: str) -> str | None:
+    """The one line (pipeline or rail leg) into ``refinery`` on the way from
+    ``discharge_port``, when the tonnage discharged there can go nowhere else and nothing
+    else joins it on the way: every refinery the port's lines reach is ``refinery``, and
+    every line into a place between them starts at the port or another such place. None
+    otherwise (the same-tonnage count would then mix other crude in)."""
+    net = s.network
+    reached, todo = {discharge_port}, [discharge_port]
+    while todo:
+        here = todo.pop()
+        for pl in net.pipelines:
+            if pl.from_ == here and pl.to not in reached:
+                reached.add(pl.to)
+                todo.append(pl.to)
+    if {r.name for r in net.refineries} & reached != {refinery}:
+        return None
+    if any(pl.to in reached and pl.to != refinery and pl.from_ not in reached for pl in net.pipelines):
+        return None  # another line joins the way: its crude would count as the port's
+    into = [pl.name for pl in net.pipelines if pl.to == refinery and pl.from_ in reached]
+    return into[0] if len(into) == 1 else None
+
+
+def route_same_tonnage_times(run: RunResult, tonne: Tonne = "last") -> dict[tuple[str, str], Stat]:
+    """Per (refinery, route), the same-tonnage lead time of the route's cargoes, in days
+    (:mod:`sim.results.lead`, the definition ``routesim calibrate`` compares with the
+    record): from the tanker's arrival off its discharge port to the instant the line into
+    the refinery (:func:`line_into`) has delivered the tonnage discharged there up to and
+    including the cargo (``tonne="last"``; ``"first"``: the tonnage before it and one
+    tonne), as a :class:`Stat` over the cargoes (voyages
+    that finished discharging) of all replications, those not reached by the end of the
+    run left out; the route is the cargo's load terminal (``catalogue.slug``). Every cargo
+    discharged at the port counts, whether or not any of its own crude reached the
+    refinery within the run. Ports with no such line are absent."""
+    v = run.voyages
+    need = {"replication", "voyage", "load_port", "discharge_port", "cargo_t", "arrive_discharge_h",
+            "discharge_end_h"}
+    if v.empty or not need <= set(v.columns):
+        return {}
+    s = run.scenario
+    out: dict[tuple[str, str], Stat] = {}
+    ts: pd.DataFrame | None = None
+    for port in sorted(set(v.loc[v["discharge_end_h"].notna(), "discharge_port"].astype(str))):
+        found = [(r.name, line) for r in s.network.refineries if (line := line_into(s, r.name, port)) is not None]
+        if not found:
+            continue
+        ref, line = found[0]
+        ts = run.timeseries if ts is None else ts
+        if ts.empty or "facility" not in ts:
+            return {}
+        try:
+            cums = tail_cumulative(ts, line)
+        except UserError:  # the run recorded no daily delivery of that line
+            continue
+        leads = same_tonnage_leads(v, cums, port, tonne)
+        ports = v[["replication", "voyage", "load_port"]].drop_duplicates(["replication", "voyage"])
+        mine = leads[["replication", "voyage", "lead_h"]].merge(ports, on=["replication", "voyage"])
+        for load_port, h in mine.groupby("load_port", sort=True):
+            out[(ref, catalogue.slug(str(load_port)))] = Stat.of(h["lead_h"].to_numpy(dtype=float) / 24.0)
+    return out
+
+
 def seaborne_daily_t(run: RunResult, refinery: str) -> np.ndarray:
     """A [replication, day] matrix of the cargo crude entering ``refinery``'s tank: each
     cargo's ``refinery_t`` spread evenly over the hours from its first to its last tonne into
@@ -627,13 +731,15 @@ def answer_sentences(run: RunResult) -> list[str]:
     """The answer to a what-if's question, Markdown, one or two sentences per refinery:
     the crude it received by route (kt, Mt/y over the run, share of its intake, p5–p95 over
     replications; the largest first, crude that was in a tank or line at the start summed
-    into one part), with each seaborne route's port-to-refinery lead time
+    into one part), with each seaborne route's same-tonnage lead time
+    (:func:`route_same_tonnage_times`) and port-to-refinery lead time of its own crude
     (:func:`route_lead_times`); and, where :func:`sustained_rates` states one, the
     sustained seaborne rate, the ramp-up and the facility that binds the seaborne path
     (:func:`route_binding`)."""
     s = run.scenario
     run_days = float(s.horizon_h) / 24.0
-    routes, leads = refinery_routes(run), route_lead_times(run)
+    routes, leads, same = refinery_routes(run), route_lead_times(run), route_same_tonnage_times(run)
+    same_first = route_same_tonnage_times(run, "first")
     sustained = {x.refinery: x for x in sustained_rates(run)}
     out = []
     for r in s.network.refineries:
@@ -649,6 +755,10 @@ def answer_sentences(run: RunResult) -> list[str]:
                 continue
             text = (f"{_range('delivered_t', x.tonnes)} by {esc(name)} "
                     f"({mt_per_year(x.tonnes.mean / run_days)}, {_range('demand_met_pct', x.share)} of its intake")
+            tonnage = same.get((r.name, x.route))
+            if tonnage is not None and tonnage.n:
+                # the same tonnage (linefill pushed out ahead of the cargo): what the record reports
+                text += f"; its tonnage reaches {who} {_same_tonnage(same_first.get((r.name, x.route)), tonnage)}"
             lead = leads.get((r.name, x.route))
             if lead is not None and lead.n:
                 # the cargo's own crude (FIFO): behind what the tanks and lines held before it,
@@ -657,6 +767,10 @@ def answer_sentences(run: RunResult) -> list[str]:
                          f"{lead.n} cargo{'es' if lead.n != 1 else ''}, first in, first out behind the crude "
                          "already in the tanks and lines")
             parts.append(text + ")")
+        parts += [f"the tonnage of the {esc(_route_name(s, route))} cargoes "
+                  f"{_same_tonnage(same_first.get((r.name, route)), st).replace('its first', 'their first')}, "
+                  "none of their own crude within the run"
+                  for route, st in _tonnage_only(run, r.name, same)]
         if start_t > 0.0:
             parts.append(f"{kt(start_t)} kt of {OPENING}")
         sentence = f"{who} receives " + "; ".join(parts) + "."
@@ -678,6 +792,15 @@ def answer_sentences(run: RunResult) -> list[str]:
     return out
 
 
+def _same_tonnage(first: Stat | None, full: Stat) -> str:
+    """"11.0 d after the tanker arrives for its first tonne and 15.5 d (median; p5–p95
+    12.5–17.2 d) for all of it (the same tonnage, as the press counts it)"."""
+    head = f"{first.p50:.1f} d after the tanker arrives for its first tonne and " if first is not None and first.n \
+        else ""
+    tail = "for all of it" if head else "after the tanker arrives, all of it"
+    return f"{head}{_days_median(full)} {tail} (the same tonnage, as the press counts it)"
+
+
 def answer_lead(run: RunResult, refinery: str) -> str | None:
     """The answer for one refinery in one short clause, Markdown (the bottom line's first
     sentence; :func:`answer_sentences` gives the detail): with a sustained seaborne rate
@@ -685,11 +808,13 @@ def answer_lead(run: RunResult, refinery: str) -> str | None:
     seaborne crude, 31% of its demand; Pivdennyi binds it, at 98% of capacity; it takes 106
     days (median) to reach 90% of that rate" (the share: the sustained rate over the
     refinery's demand rate; the ramp-up's 30-day rate); else the crude of each seaborne
-    route with the median lead time of its cargoes (:func:`route_lead_times`), "Naftan
-    receives 325.5 kt by North Sea (2.6% of its intake; its own crude in 3.7 d, first in,
-    first out)", the largest first (the lead time as :func:`route_lead_times` defines it: from
-    the start of discharge to the cargo's own first tonne at the refinery, behind the crude
-    already in the tanks and lines, not the transit of the same tonnage); None when it receives no seaborne crude."""
+    route with the median lead times of its cargoes, "Mozyr receives 74.9 kt by Ceyhan
+    (0.8% of its intake; its tonnage in 15.5 d from arrival, its own crude in 247.7 d, first
+    in, first out)" (the tonnage in full, the own crude's first tonne), the largest first: the same-tonnage lead time
+    (:func:`route_same_tonnage_times`, the one the record and ``routesim calibrate`` give,
+    where the route has one) and the cargo's own crude (:func:`route_lead_times`: from the
+    start of discharge to its own first tonne at the refinery, behind the crude already in
+    the tanks and lines); None when it receives no seaborne crude."""
     s = run.scenario
     ref = next((r for r in s.network.refineries if r.name == refinery), None)
     if ref is None:
@@ -708,19 +833,34 @@ def answer_lead(run: RunResult, refinery: str) -> str | None:
         if sus.ramp_days.n:
             text += f"; it takes {sus.ramp_days.p50:.0f} days (median) to reach 90% of that rate"
         return text
-    leads = route_lead_times(run)
+    leads, same = route_lead_times(run), route_same_tonnage_times(run)
     parts = []
     for x in refinery_routes(run).get(refinery) or []:
         lead = leads.get((refinery, x.route))
         if lead is None or not lead.n:
             continue  # not a seaborne route
+        tonnage = same.get((refinery, x.route))
+        # short, for the paragraph's length rule: the tonnage in full (the detail bullet says so), the own first tonne
+        its = (f"its tonnage in {tonnage.p50:.1f} d from arrival, its own crude in"
+               if tonnage is not None and tonnage.n else "its own crude in")
         parts.append(f"{_range('delivered_t', x.tonnes)} by {esc(_route_name(s, x.route))} "
-                     f"({fmt_value('demand_met_pct', x.share.mean)}% of its intake; its own crude in "
+                     f"({fmt_value('demand_met_pct', x.share.mean)}% of its intake; {its} "
                      f"{lead.p50:.1f} d, first in, first out)")
+    parts += [f"the tonnage of the {esc(_route_name(s, route))} cargoes in {st.p50:.1f} d from arrival (none of "
+              "their own crude within the run)" for route, st in _tonnage_only(run, refinery, same)]
     return f"{who} receives " + and_list(parts) if parts else None
 
 
+def _tonnage_only(run: RunResult, refinery: str, same: dict[tuple[str, str], Stat]) -> list[tuple[str, Stat]]:
+    """The routes whose cargoes' tonnage reached ``refinery`` (a same-tonnage lead time)
+    though none of their own crude did within the run (no intake by that route)."""
+    have = {x.route for x in refinery_routes(run).get(refinery) or []}
+    return [(route, st) for (ref, route), st in sorted(same.items()) if ref == refinery and route not in have
+            and st.n]
+
+
 __all__ = ["EFFECT_KPIS", "RouteIntake", "Sustained", "answer_lead", "answer_sentences", "change_bullets",
-           "change_effects", "change_phrases", "change_subject", "changes_between", "effect_table",
-           "leads_with_change", "origin_tonnes", "refinery_path", "refinery_routes", "route_binding",
-           "route_lead_times", "seaborne_daily_t", "seaborne_path", "sustained_rates"]
+           "change_effects", "change_phrases", "change_refineries", "change_subject", "changes_between",
+           "downstream_refineries", "effect_table", "leads_with_change", "line_into", "origin_tonnes",
+           "refinery_path", "refinery_routes", "route_binding", "route_lead_times", "route_same_tonnage_times",
+           "seaborne_daily_t", "seaborne_path", "sustained_rates"]

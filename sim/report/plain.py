@@ -28,6 +28,49 @@ _ARTICLE = ("pipelines", "sea_legs", "chokepoints")
 _WORDS = frozenset({"sea", "bay", "gulf", "port", "lake", "east", "west", "new", "old"})
 
 
+# words of identifiers that are proper nouns (peoples, places, pipeline systems, companies)
+# or month abbreviations: capitalised wherever an identifier is put into words, so
+# "no_russian_crude_to_mozyr" reads "No Russian crude to Mozyr", never "No russian crude"
+PROPER_WORDS = frozenset({
+    "russia", "russian", "azeri", "azerbaijan", "azerbaijani", "belarus", "belarusian", "ukraine", "ukrainian",
+    "georgia", "georgian", "turkey", "turkish", "kazakh", "kazakhstan", "norway", "norwegian", "saudi", "arab",
+    "american", "lithuania", "lithuanian", "poland", "polish", "europe", "european", "baltic", "caspian",
+    "mediterranean", "druzhba", "urals", "bosphorus", "dardanelles", "odesa", "brody", "mozyr", "naftan",
+    "pivdennyi", "yuzhny", "supsa", "ceyhan", "sangachal", "baku", "batumi", "klaipeda", "novorossiysk",
+    "novopolotsk", "sverdrup", "bakken",
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    "january", "february", "march", "april", "june", "july", "august", "september", "october", "november",
+    "december",
+})
+# proper words written in capitals
+ACRONYMS = frozenset({"btc", "wrep", "cpc", "socar", "us", "usa", "uk", "eu", "opec", "wti"})
+
+
+def proper_words(scenario: Any) -> frozenset[str]:
+    """The words a scenario's own names make proper: :data:`PROPER_WORDS`, the first word of
+    every origin it names (a source's ``origin``, a tank's ``initial_origin``, a line's
+    ``linefill_origin``: "russian", "baltic"), and the words of its facility names that are
+    not common words (place names: "sangachal", "druzhba" of ``russia_druzhba``)."""
+    found = set(PROPER_WORDS)
+    for _, f in scenario.network.facilities():
+        found.update(w.lower() for w in _words(f.name) if w.lower() not in _WORDS and len(w) > 2)
+        tank = getattr(f, "tank", None)
+        for origin in (getattr(f, "origin", None), getattr(tank, "initial_origin", None),
+                       getattr(f, "linefill_origin", None)):
+            if isinstance(origin, str) and _words(origin):
+                found.add(_words(origin)[0].lower())
+    return frozenset(found)
+
+
+def proper(word: str, known: frozenset[str] = PROPER_WORDS) -> str:
+    """A word of an identifier as English writes it: "russian" -> "Russian", "btc" -> "BTC",
+    "supply" unchanged."""
+    low = word.lower()
+    if low in ACRONYMS:
+        return low.upper()
+    return _title(low) if low in known else word
+
+
 def _words(identifier: str) -> list[str]:
     return [w for w in identifier.replace("-", "_").split("_") if w]
 
@@ -77,9 +120,12 @@ def the(scenario: Any, name: str, *, start: bool = False) -> str:
     return (("The " if start else "the ") + shown) if leg else shown
 
 
-def disruption_name(scenario: Any, name: str) -> str:
-    """A disruption's identifier in words, facility names in it made readable:
-    "odesa_brody_outage" -> "Odesa–Brody outage"."""
+def disruption_name(scenario: Any, name: str, *, start: bool = True) -> str:
+    """A disruption's (or scenario's, programme's) identifier in words, facility names in it
+    made readable and proper nouns capitalised (:func:`proper_words`):
+    "odesa_brody_outage" -> "Odesa–Brody outage", "no_russian_crude_to_mozyr" -> "No
+    Russian crude to Mozyr"; its first letter a capital unless ``start`` is False (inside a
+    sentence: "against the Russian supply cut", "against the baseline")."""
     text = name
     shown: dict[str, str] = {}
     for i, fac in enumerate(sorted(_sections(scenario), key=len, reverse=True)):
@@ -87,10 +133,11 @@ def disruption_name(scenario: Any, name: str) -> str:
             key = f"@{i}@"
             shown[key] = short_name(scenario, fac)
             text = text.replace(fac, key)
-    words = " ".join(_words(text))
+    known = proper_words(scenario)
+    words = " ".join(w if w.startswith("@") else proper(w, known) for w in _words(text))
     for key, readable in shown.items():
         words = words.replace(key, readable)
-    return words[:1].upper() + words[1:]
+    return words[:1].upper() + words[1:] if start else words
 
 
 def date_text(d: _dt.date, *, year: bool = True) -> str:
@@ -112,8 +159,10 @@ def and_list(items: Iterable[str]) -> str:
 
 
 def words(identifier: str) -> str:
-    """An identifier in words, its first letter capital: "baltic_seaborne" -> "Baltic seaborne"."""
-    text = identifier.replace("_", " ")
+    """An identifier in words, its first letter capital and its proper nouns too
+    (:data:`PROPER_WORDS`): "baltic_seaborne" -> "Baltic seaborne", "russian_supply_cut_2020"
+    -> "Russian supply cut 2020"; a word the list does not know keeps its case."""
+    text = " ".join(proper(w) for w in identifier.split("_"))
     return text[:1].upper() + text[1:]
 
 
@@ -182,5 +231,6 @@ def identifier_rows(scenario: Any) -> list[list[str]]:
     return rows
 
 
-__all__ = ["OPENING", "date_text", "display_name", "disruption_name", "disruption_phrase", "identifier_rows",
-           "mt_per_year", "origin_crude", "short_name", "the", "whole_run"]
+__all__ = ["ACRONYMS", "OPENING", "PROPER_WORDS", "date_text", "display_name", "disruption_name",
+           "disruption_phrase", "identifier_rows", "mt_per_year", "origin_crude", "proper", "proper_words",
+           "short_name", "the", "whole_run"]

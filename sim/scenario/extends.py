@@ -17,6 +17,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from sim import units
 from sim.errors import Problem, ScenarioError
 from sim.scenario.yaml_reader import (
     PosDict,
@@ -70,7 +71,8 @@ def _merge(base: Any, over: Any, path: tuple, shown_base: str, problems: list[Pr
             remove = item.get("remove", False)
             if "remove" in item:
                 if not isinstance(remove, bool):
-                    problems.append(problem_at(ipos, path, f"'remove' must be true or false, not {remove!r}"))
+                    problems.append(problem_at(ipos, path,
+                                               f"'remove' must be true or false, not {units.written(remove)}"))
                     continue
                 if remove and set(item) - {"name", "remove"}:
                     extra = ", ".join(sorted(str(k) for k in set(item) - {"name", "remove"}))
@@ -133,7 +135,8 @@ def _load_tree(path: Path, shown: str, roots: list[Path], chain: list[Path], pro
         return ScenarioError([problem_at(epos, ("extends",), message, hint)])
 
     if not isinstance(ext, str) or not ext.strip():
-        raise refuse(f"needs the file name of the base scenario, got {ext!r}", "e.g. 'extends: baseline.yaml'")
+        raise refuse(f"needs the file name of the base scenario, got {units.written(ext)}",
+                     "e.g. 'extends: baseline.yaml'")
     try:
         target = (path.parent / ext.strip()).resolve()
     except (OSError, RuntimeError, ValueError) as e:  # symlink loops, NUL in the name, ...

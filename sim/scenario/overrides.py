@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from sim import units
 from sim.errors import Problem, UserError
 
 
@@ -103,7 +104,7 @@ def apply_override(tree: dict[str, Any], path: str, value: Any) -> tuple[str | i
                 return (*resolved, idx % len(node))
             nxt = node[idx]
         else:
-            raise UserError(f"--set {path}: {where} is a single value ({node!r}), it has no {part!r}")
+            raise UserError(f"--set {path}: {where} is a single value ({units.written(node)}), it has no {part!r}")
         walked.append(part)
         resolved.append(idx % len(node) if isinstance(node, list) else part)  # type: ignore[operator]
         node = nxt
