@@ -441,20 +441,30 @@ def route_lead_times(run: RunResult) -> dict[tuple[str, str], Stat]:
     return out
 
 
-def downstream_refineries(s: Any, place: str) -> set[str]:
-    """The refineries crude at ``place`` can reach: along pipelines and rail legs, and along
-    sea legs from their ``from`` to their ``to`` (a load port's cargoes to the discharge
-    port and on)."""
-    net = s.network
-    edges = [(pl.from_, pl.to) for pl in net.pipelines] + [(leg.from_, leg.to) for leg in net.sea_legs]
-    seen, todo = {place}, [place]
+def _reach(edges: Sequence[tuple[str, str]], start: set[str]) -> set[str]:
+    """Every place reachable from ``start`` along the directed ``edges`` (``start`` included)."""
+    seen, todo = set(start), list(start)
     while todo:
         here = todo.pop()
         for a, b in edges:
             if a == here and b not in seen:
                 seen.add(b)
                 todo.append(b)
-    return seen & {r.name for r in net.refineries}
+    return seen
+
+
+def _lines(net: Any, forward: bool = True) -> list[tuple[str, str]]:
+    """The pipelines (and rail lines) as directed edges, downstream or (``forward`` False) upstream."""
+    return [(pl.from_, pl.to) if forward else (pl.to, pl.from_) for pl in net.pipelines]
+
+
+def downstream_refineries(s: Any, place: str) -> set[str]:
+    """The refineries crude at ``place`` can reach: along pipelines and rail lines, and along
+    sea legs from their ``from`` to their ``to`` (a load port's cargoes to the discharge
+    port and on)."""
+    net = s.network
+    edges = _lines(net) + [(leg.from_, leg.to) for leg in net.sea_legs]
+    return _reach(edges, {place}) & {r.name for r in net.refineries}
 
 
 def change_refineries(s: Any, changes: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -489,13 +499,7 @@ def line_into(s: Any, refinery: str, discharge_port: str) -> str | None:
     every line into a place between them starts at the port or another such place. None
     otherwise (the same-tonnage count would then mix other crude in)."""
     net = s.network
-    reached, todo = {discharge_port}, [discharge_port]
-    while todo:
-        here = todo.pop()
-        for pl in net.pipelines:
-            if pl.from_ == here and pl.to not in reached:
-                reached.add(pl.to)
-                todo.append(pl.to)
+    reached = _reach(_lines(net), {discharge_port})
     if {r.name for r in net.refineries} & reached != {refinery}:
         return None
     if any(pl.to in reached and pl.to != refinery and pl.from_ not in reached for pl in net.pipelines):
@@ -644,19 +648,7 @@ def seaborne_path(s: Any, refinery: str, load_ports: Sequence[str], discharge_po
         if {leg.from_, leg.to} & set(load_ports) and {leg.from_, leg.to} & set(discharge_ports):
             out.add(leg.name)
             out |= {p.chokepoint for p in leg.passes}
-
-    def reach(start: set[str], forward: bool) -> set[str]:
-        seen, todo = set(start), list(start)
-        while todo:
-            here = todo.pop()
-            for pl in net.pipelines:
-                a, b = (pl.from_, pl.to) if forward else (pl.to, pl.from_)
-                if a == here and b not in seen:
-                    seen.add(b)
-                    todo.append(b)
-        return seen
-
-    ahead, behind = reach(set(discharge_ports), True), reach({refinery}, False)
+    ahead, behind = _reach(_lines(net), set(discharge_ports)), _reach(_lines(net, False), {refinery})
     out |= {pl.name for pl in net.pipelines if pl.from_ in ahead and pl.from_ in behind and pl.to in behind}
     return out
 
@@ -666,13 +658,7 @@ def refinery_path(run: RunResult, refinery: str) -> set[str]:
     lines on some path into it (and the places they join), and the seaborne path of the
     cargoes it received (:func:`seaborne_path`)."""
     net = run.scenario.network
-    seen, todo = {refinery}, [refinery]
-    while todo:
-        here = todo.pop()
-        for pl in net.pipelines:
-            if pl.to == here and pl.from_ not in seen:
-                seen.add(pl.from_)
-                todo.append(pl.from_)
+    seen = _reach(_lines(net, False), {refinery})
     lines = {pl.name for pl in net.pipelines if pl.to in seen}
     c = run.cargoes
     sea: set[str] = set()
