@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from sim.results import summary
-from sim.results.metrics import summarise_parquet
+from sim.results.metrics import summarise
 
 
 def _bits(records):
@@ -46,7 +47,7 @@ def test_the_records_are_the_column_by_column_summary_to_the_last_bit(tmp_path, 
     wide range, integers, signed zeros, a column NaN in some rows (a count of its own per
     facility), one NaN for a whole facility, a boolean and a string (not summarised).
     Grouped by facility, every record (key, n, mean, std, p5, p50, p95) is bit for bit what
-    ``summarise_parquet(...).to_dict(orient="records")`` gives, read in one batch or a
+    ``summarise`` of the table read whole gives (``to_dict(orient="records")``), read in one batch or a
     column at a time."""
     monkeypatch.setattr(summary, "BATCH_BYTES", batch_bytes)
     rng = np.random.default_rng(19)
@@ -65,9 +66,9 @@ def test_the_records_are_the_column_by_column_summary_to_the_last_bit(tmp_path, 
     })
     path = tmp_path / "facility_kpis.parquet"
     pq.write_table(table, path, row_group_size=256)
-    want = summarise_parquet(path, by="facility", drop=["kind"]).to_dict(orient="records")
+    want = summarise(pd.read_parquet(path).drop(columns=["kind"]), by="facility").to_dict(orient="records")
     got = summary.summary_records(path, by="facility", drop=["kind"])
     assert _bits(got) == _bits(want)
     assert [type(v) for v in got[0].values()] == [type(v) for v in want[0].values()]
     assert _bits(summary.summary_records(path, drop=["facility", "kind"])) == _bits(
-        summarise_parquet(path, drop=["facility", "kind"]).to_dict(orient="records"))
+        summarise(pd.read_parquet(path).drop(columns=["facility", "kind"])).to_dict(orient="records"))

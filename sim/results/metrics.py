@@ -723,36 +723,6 @@ def _summary_frame(numeric: list[str], column: Callable[[str], np.ndarray], grou
     return pd.DataFrame(rows, columns=[*keys, "kpi", "n", "mean", "std", *QUANTILES])
 
 
-def summarise_parquet(path: Path, by: str | None = None, drop: Collection[str] = ()) -> pd.DataFrame:
-    """:func:`summarise` of a Parquet table (less its columns ``drop``), read one column at a
-    time: the same rows and numbers as ``summarise(pd.read_parquet(path).drop(columns=drop),
-    by)``, but the memory of one column (plus the codes of ``by``), not of the table.
-
-    What it buys: a run's summary is written from its final tables when the run closes; read
-    whole (as pandas), the facility table of 10,000 baseline replications is 210,000 rows
-    by 48 columns, which made the close phase grow with the replications.  Exact quantiles
-    need every value, so the values are read, but a column at a time (80 KB per 10,000
-    rows).  The numeric columns are those pandas reads as numbers (integers and floats, not
-    booleans, strings, times or untyped nulls); groups are ``by``'s distinct values, sorted,
-    each with its rows in file order, as pandas' ``groupby(by, sort=True)`` makes them."""
-    pf = pq.ParquetFile(path)
-    skip = {"replication", *drop} | ({by} if by is not None else set())
-    numeric = [f.name for f in pf.schema_arrow if f.name not in skip
-               and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))]
-
-    def column(name: str) -> np.ndarray:
-        return np.asarray(pf.read(columns=[name]).column(0).to_numpy(), dtype="float64")
-
-    if by is None:
-        groups: list[tuple[Any, np.ndarray | None]] = [((), None)]
-    else:
-        codes = pc.dictionary_encode(pf.read(columns=[by]).column(0)).combine_chunks()
-        index = codes.indices.fill_null(-1).to_numpy()
-        names = codes.dictionary.to_pylist()
-        groups = [(names[k], np.flatnonzero(index == k)) for k in sorted(range(len(names)), key=names.__getitem__)]
-    return _summary_frame(numeric, column, groups, by)
-
-
 ROW_TABLES = ("kpis", "facility_kpis", "disruption_kpis")
 """The tables whose rows are computed as dicts (a KPI per key): :func:`replication_parts`
 hands them over as rows, for :func:`sim.results.parts.join_rows` to build a block's table."""

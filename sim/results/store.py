@@ -312,7 +312,7 @@ def write_summary_from_tables(folder: Path) -> dict[str, Any]:
     ``disruption_kpis`` tables (the same ``summary.json``, byte for byte), without reading
     them whole: the distributions are summarised a batch of columns at a time, each
     statistic one numpy call for all the columns of a group (:func:`sim.results.summary.
-    summary_records`, the numbers of :func:`sim.results.metrics.summarise_parquet` to the
+    summary_records`, the numbers of :func:`sim.results.metrics.summarise` to the
     last bit), and the risk and cost blocks read only
     the KPI columns they use (cut-run days, shortfall, the bill's totals) and the facility
     table's ``facility`` and ``kind``.  The close phase's memory is a column's, not the

@@ -1,9 +1,9 @@
 """The distributions of ``summary.json``: a row per KPI (and per facility or disruption) with
 ``n``, ``mean``, ``std``, ``p5``, ``p50``, ``p95``, from a final Parquet table.
 
-The same records, to the last bit, as ``summarise_parquet(path, by, drop).to_dict(orient=
-"records")`` (:func:`sim.results.metrics.summarise_parquet`, one numpy call per statistic per
-KPI and group), at a fraction of the cost: a run's close used to spend about 100 ms of the
+The same records, to the last bit, as ``summarise(pd.read_parquet(path).drop(columns=drop),
+by).to_dict(orient="records")`` (:func:`sim.results.metrics.summarise`, one numpy call per
+statistic per KPI and group, of the table read whole), at a fraction of the cost: a run's close used to spend about 100 ms of the
 parent's CPU here whatever its size (about 1,150 rows for the baseline: 2,300 ``np.quantile``
 and ``std`` calls of ~40 us each, then a DataFrame and its ``to_dict``), a fixed cost that every
 sub-run of an analysis pays.  What it does instead:
@@ -40,7 +40,7 @@ BATCH_BYTES = 16 << 20  # float64 values read and stacked at a time (bounds the 
 
 def _numeric(pf: pq.ParquetFile, skip: Collection[str]) -> list[str]:
     """The columns pandas reads as numbers (integers and floats; not booleans, strings,
-    times or untyped nulls), as :func:`sim.results.metrics.summarise_parquet` takes them."""
+    times or untyped nulls), as :func:`sim.results.metrics.summarise` takes them."""
     return [f.name for f in pf.schema_arrow if f.name not in skip
             and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))]
 
@@ -86,7 +86,7 @@ def _stats(values: np.ndarray) -> tuple[list[float], list[float], list[list[floa
 
 
 def summary_records(path: Path, by: str | None = None, drop: Collection[str] = ()) -> list[dict[str, Any]]:
-    """The rows of :func:`sim.results.metrics.summarise_parquet` of the Parquet table
+    """The rows of :func:`sim.results.metrics.summarise` of the Parquet table
     ``path`` (less ``drop``; per ``by`` group) as records: per group (sorted), per numeric
     column (in file order), ``{by: key, "kpi", "n", "mean", "std", "p5", "p50", "p95"}``;
     statistics of the values that are not NaN, NaN where there are none (std: fewer than 2)."""
