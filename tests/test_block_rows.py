@@ -163,7 +163,7 @@ def test_first_recovery_is_the_day_by_day_loop_bit_for_bit(case):
     none), with targets equal to a window's own mean or just above it, and flows with NaN or
     infinities (which go to the loop)."""
     delivered, d_end, target = case
-    got = metrics._first_recovery(delivered, d_end, target)
+    got = metrics._RecoveryScreen(delivered).first(d_end, target)
     want = metrics._first_recovery_by_loop(delivered, d_end, target)
     assert (math.isnan(got) and math.isnan(want)) or got == want
 

@@ -541,13 +541,8 @@ class _RecoveryScreen:
         return math.nan
 
 
-def _first_recovery(delivered: np.ndarray, d_end: int, target: float) -> float:
-    """:meth:`_RecoveryScreen.first` of ``delivered``."""
-    return _RecoveryScreen(delivered).first(d_end, target)
-
-
 def _first_recovery_by_loop(delivered: np.ndarray, d_end: int, target: float) -> float:
-    """The definition of :func:`_first_recovery`, a day at a time."""
+    """The definition of :meth:`_RecoveryScreen.first`, a day at a time."""
     for d in range(d_end, delivered.size):
         window = delivered[d:d + RECOVERY_WINDOW_D]
         if window.mean() >= target:
