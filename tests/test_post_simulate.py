@@ -83,7 +83,8 @@ def test_a_parquet_tables_summary_read_a_column_at_a_time_is_summarise_of_the_wh
     ``summarise`` on the whole table: groups sorted (Naftan, Odesa, Supsa), each with its
     rows in file order; Naftan's ``run_t`` (100, NaN, 130 kt) has n 2, mean 115 kt, std
     sqrt(450) = 21.21 kt."""
-    from sim.results.metrics import summarise, summarise_parquet
+    from sim.results.metrics import summarise
+    from sim.results.summary import summary_records
 
     table = pa.table({
         "replication": pa.array([0, 0, 0, 1, 1, 1, 2, 2, 2], pa.int64()),
@@ -97,14 +98,15 @@ def test_a_parquet_tables_summary_read_a_column_at_a_time_is_summarise_of_the_wh
     })
     path = tmp_path / "facility_kpis.parquet"
     pq.write_table(table, path)
-    got = summarise_parquet(path, by="facility", drop=["kind"])
+    got = pd.DataFrame(summary_records(path, by="facility", drop=["kind"]))
     want = summarise(pd.read_parquet(path).drop(columns=["kind"]), by="facility")
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert list(got["facility"].unique()) == ["Naftan", "Odesa", "Supsa"]
     assert list(got["kpi"].unique()) == ["run_t", "waits", "passages", "wait_h_total"]
     naftan = got[(got["facility"] == "Naftan") & (got["kpi"] == "run_t")].iloc[0]
     assert naftan["n"] == 2 and naftan["mean"] == 115e3 and naftan["std"] == pytest.approx(math.sqrt(450e6))
-    pd.testing.assert_frame_equal(summarise_parquet(path), summarise(pd.read_parquet(path)), check_exact=True)
+    pd.testing.assert_frame_equal(pd.DataFrame(summary_records(path, drop=["facility", "kind"])),
+                                  summarise(pd.read_parquet(path).drop(columns=["facility", "kind"])), check_exact=True)
 
 
 def test_a_runs_summary_from_its_tables_is_the_summary_of_the_tables_read_whole(tmp_path):
