@@ -106,7 +106,7 @@ from sim.results.catalogue import slug
 from sim.results.costs import cost_kpis, voyage_cost_columns
 from sim.scenario.checks import merge
 from sim.results.dependency import dependency_facility_kpis, dependency_kpis
-from sim.results.parts import rows_to_columns
+from sim.results.parts import rows_to_columns, with_replication
 from sim.results.tables import (
     WAIT_CAUSES,
     balance_columns,
@@ -753,8 +753,7 @@ def replication_parts(records: Records, scenario: Scenario, replication: int, *,
     }
     out: dict[str, Any] = dict(rows)
     for name, cols in tables.items():
-        n = len(next(iter(cols.values()))) if cols else 0
-        out[name] = {"replication": np.full(n, replication, dtype="int64"), **cols}
+        out[name] = with_replication(cols, replication)
     return out
 
 
@@ -769,11 +768,7 @@ def replication_columns(records: Records, scenario: Scenario, replication: int, 
     parts = replication_parts(records, scenario, replication, held_back=held_back, timeseries=timeseries)
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, part in parts.items():  # in the order of sim.results.parts.TABLES (the time series after the KPIs)
-        if name in ROW_TABLES:
-            cols = rows_to_columns(part)
-            n = len(next(iter(cols.values()))) if cols else 0
-            part = {"replication": np.full(n, replication, dtype="int64"), **cols}
-        out[name] = part
+        out[name] = with_replication(rows_to_columns(part), replication) if name in ROW_TABLES else part
     return out
 
 

@@ -131,6 +131,13 @@ _DTYPE_OF_KINDS = {frozenset("f"): np.dtype("float64"), frozenset("i"): np.dtype
                    frozenset("b"): np.dtype("bool"), frozenset("fi"): np.dtype("float64")}
 
 
+def with_replication(cols: dict[str, np.ndarray], replication: int) -> dict[str, np.ndarray]:
+    """One replication's table as columns with a leading ``replication`` column (as long as
+    the table's other columns; empty when it has none)."""
+    n = len(next(iter(cols.values()))) if cols else 0
+    return {"replication": np.full(n, replication, dtype="int64"), **cols}
+
+
 def rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """One replication's rows (dicts, a KPI per key) as numpy columns: the keys of the
     first row, in its order; a column of text when its first value is text (object
@@ -189,12 +196,7 @@ def join_rows(replications: list[tuple[int, list[dict[str, Any]]]]) -> pa.Table:
 
 
 def _join_rows_one_by_one(replications: list[tuple[int, list[dict[str, Any]]]]) -> pa.Table:
-    parts = []
-    for replication, rows in replications:
-        cols = rows_to_columns(rows)
-        n = len(next(iter(cols.values()))) if cols else 0
-        parts.append({"replication": np.full(n, replication, dtype="int64"), **cols})
-    return join_columns(parts)
+    return join_columns([with_replication(rows_to_columns(rows), replication) for replication, rows in replications])
 
 
 def block_table(parts: Iterable[Any]) -> pa.Table:
