@@ -128,12 +128,6 @@ def _walk(loc: tuple) -> _Walk:
     return _Walk(tuple(clean), tags, parent, field, key_error)
 
 
-def _short(value: Any) -> str:
-    """What the file wrote, in its own terms (:func:`sim.units.written`): "a list [1, 2]",
-    "a mapping {a: 1}", "true", "an empty value", "'abc'"; never a class name."""
-    return units.written(value)
-
-
 def _valid_keys(model: Any) -> list[str]:
     if not _is_model(model):
         return []
@@ -264,7 +258,7 @@ def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
         return counted[1], counted[2]
     raw = value_at(tree, w.clean)
     got = raw if raw is not MISSING else err.get("input")
-    got_s = f" (got {_short(got)})"
+    got_s = f" (got {units.written(got)})"
     key = w.clean[-1] if w.clean else None
     if typ == "missing":
         hint = None
@@ -304,18 +298,18 @@ def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
         what = "unknown key" if w.key_error else "unknown value"
         if not w.key_error and (isinstance(got, bool) or not isinstance(got, (str, int, float))):
             # a list, mapping, true/false or nothing where a word goes: what was written, then the words
-            return f"expected one of {', '.join(options)}, got {_short(got)}", None
-        return (f"{what} {_short(got)}: use one of {', '.join(options)}",
+            return f"expected one of {', '.join(options)}, got {units.written(got)}", None
+        return (f"{what} {units.written(got)}: use one of {', '.join(options)}",
                 f"did you mean {near[0]!r}?" if near else None)
     if typ in ("model_type", "dict_type", "model_attributes_type"):
-        return f"expected a mapping (indented 'key: value' lines), got {_short(got)}", None
+        return f"expected a mapping (indented 'key: value' lines), got {units.written(got)}", None
     if typ in ("tuple_type", "list_type"):
-        return f"expected a list ('- item' lines, or [a, b]), got {_short(got)}", None
+        return f"expected a list ('- item' lines, or [a, b]), got {units.written(got)}", None
     if typ == "invalid_key":
-        return f"a key must be text, not {_short(got)}", None
+        return f"a key must be text, not {units.written(got)}", None
     if typ == "too_short" and isinstance(ctx.get("min_length"), int):
         n = ctx["min_length"]
-        return f"needs at least {n} item{'' if n == 1 else 's'} (got {_short(got) if got else 'an empty list'})", None
+        return f"needs at least {n} item{'' if n == 1 else 's'} (got {units.written(got) if got else 'an empty list'})", None
     if typ == "string_too_short" and ctx.get("min_length") == 1:
         return "must not be empty", None
     if typ in ("int_parsing", "int_type", "int_from_float"):
@@ -395,7 +389,7 @@ def problems_from_validation_error(exc: ValidationError, tree: Any, shown: str) 
                     nouns.append(noun)
             raw = value_at(tree, path)
             got = raw if raw is not MISSING else items[0][0].get("input")
-            message, hint = f"expected {' or '.join(nouns)}, got {_short(got)}", None
+            message, hint = f"expected {' or '.join(nouns)}, got {units.written(got)}", None
         else:
             message, hint = _message(items[0][0], items[0][1], tree)
         problems.append(problem_at(position_of(tree, path), path, message, hint, shown))
