@@ -309,7 +309,8 @@ def _message(err: ErrorDetails, w: _Walk, tree: Any) -> tuple[str, str | None]:
         return f"a key must be text, not {units.written(got)}", None
     if typ == "too_short" and isinstance(ctx.get("min_length"), int):
         n = ctx["min_length"]
-        return f"needs at least {n} item{'' if n == 1 else 's'} (got {units.written(got) if got else 'an empty list'})", None
+        shown = units.written(got) if got else "an empty list"
+        return f"needs at least {n} item{'' if n == 1 else 's'} (got {shown})", None
     if typ == "string_too_short" and ctx.get("min_length") == 1:
         return "must not be empty", None
     if typ in ("int_parsing", "int_type", "int_from_float"):
