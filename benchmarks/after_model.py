@@ -23,7 +23,6 @@ import argparse
 import importlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,19 +33,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.harness import export_tree, forget_sim
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _forget_sim() -> None:
-    for name in [m for m in sys.modules if m == "sim" or m.startswith("sim.")]:
-        del sys.modules[name]
 
 
 class Side:
     """One version of ``sim``: its baseline scenario, kept records, and a run folder."""
 
     def __init__(self, path: Path, size: int, folder: Path) -> None:
-        _forget_sim()
+        forget_sim()
         sys.path.insert(0, str(path))
         try:
             loader = importlib.import_module("sim.scenario.loader")
@@ -57,7 +53,7 @@ class Side:
             assert Path(model.__file__).is_relative_to(path), f"{model.__file__} is not under {path}"
         finally:
             sys.path.remove(str(path))
-            _forget_sim()
+            forget_sim()
         self.scenario = loader.load_scenario(path / "scenarios" / "baseline.yaml")
         self.simulate, self.seed_of = model.simulate, rng.replication_seed
         self.size, self.folder = size, folder
@@ -126,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="routesim-after-model-") as tmp:
         src = Path(tmp) / "before"
         src.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "sim", "scenarios", "seeds"],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        export_tree(args.before, src, "sim", "scenarios", "seeds")
         before = Side(src, args.size, Path(tmp) / "run-before")
         after = Side(ROOT, args.size, Path(tmp) / "run-after")
         for side in (before, after):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,18 +26,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.harness import export_tree, forget_sim
+
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = "main"  # without per-cargo tracking (issue 16, item 2) until this branch is merged
 
 
-def _forget_sim() -> None:
-    for name in [m for m in sys.modules if m == "sim" or m.startswith("sim.")]:
-        del sys.modules[name]
-
-
 def _version(path: Path) -> tuple[Callable[[int], object], Callable[[object], dict]]:
     """simulate(seed) of the baseline and its run KPIs, from the ``sim`` package under ``path``."""
-    _forget_sim()
+    forget_sim()
     sys.path.insert(0, str(path))
     try:
         loader = importlib.import_module("sim.scenario.loader")
@@ -49,7 +45,7 @@ def _version(path: Path) -> tuple[Callable[[int], object], Callable[[object], di
         assert Path(model.__file__).is_relative_to(path), f"{model.__file__} is not under {path}"
     finally:
         sys.path.remove(str(path))
-        _forget_sim()
+        forget_sim()
 
     def run(seed: int) -> object:
         return model.simulate(scenario, rng.replication_seed(seed, 0))
@@ -74,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=40, help="replications per sample (default 40)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="routesim-before-") as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "sim", "scenarios", "seeds"],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        export_tree(args.before, Path(tmp), "sim", "scenarios", "seeds")
         before, before_kpis = _version(Path(tmp))
         after, after_kpis = _version(ROOT)
         for seed in range(3):  # same flows, same KPIs

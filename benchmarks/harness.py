@@ -170,3 +170,22 @@ def write_json(rows: list[Row], info: dict, profile: dict[str, list[dict]], elap
     path.write_text(text, encoding="utf-8")
     (OUT_DIR / "latest.json").write_text(text, encoding="utf-8")
     return path
+
+
+def forget_sim() -> None:
+    """Drop every imported ``sim`` module, so that the next import loads ``sim`` from the
+    front of ``sys.path`` (a second version of the code beside this tree's; the functions
+    already taken from the first keep their own modules)."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "sim" or m.startswith("sim.")]:
+        del sys.modules[name]
+
+
+def export_tree(rev: str, folder: Path, *paths: str) -> Path:
+    """The tree (or only ``paths`` of it) at git revision ``rev``, exported by ``git archive``
+    into ``folder``; returns ``folder``."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, *paths], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder

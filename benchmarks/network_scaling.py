@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import workloads
+from benchmarks.harness import export_tree
 from benchmarks.model_bench import doubling_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,10 +130,7 @@ class _Child:
 
 def _tree_at(rev: str) -> Path:
     """The whole tree at git revision ``rev``, exported into a temporary folder."""
-    folder = Path(tempfile.mkdtemp(prefix="routesim-tree-"))
-    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
+    return export_tree(rev, Path(tempfile.mkdtemp(prefix="routesim-tree-")))
 
 
 def main(argv: list[str] | None = None) -> int:
