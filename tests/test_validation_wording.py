@@ -142,3 +142,52 @@ def test_no_message_names_a_python_type_whatever_value_is_wrong(tmp_path):
                 assert not FORBIDDEN.search(text), (path, label, p.format())
                 assert p.line is not None, (path, label, p.format())
     assert seen > 300
+
+
+def _numbers(tree, here=()):
+    """The path of every number (not true or false) in a parsed YAML tree."""
+    for path in _paths(tree, here):
+        node = tree
+        for k in path:
+            node = node[k]
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            yield path
+
+
+@pytest.mark.parametrize("word", [True, False])
+def test_true_or_false_where_a_number_goes_is_refused_at_that_number(tmp_path, word):
+    """pydantic reads true as 1 and false as 0, so ``seed: true``, ``lanes: true`` or
+    ``latitude: true`` ran as 1.  Every number written in the baseline scenario (a seed, a
+    berth count, lanes, a latitude, a month's rate, an item of a factor's range, a plain
+    price...), replaced in turn by true or false, gives a problem at that number's path and
+    line that says what was written."""
+    baseline = Path(__file__).parents[1] / "scenarios" / "baseline.yaml"
+    plain_tree = yaml.safe_load(baseline.read_text())
+    paths = list(_numbers(plain_tree))
+    assert {("seed",), ("replications",)} <= set(paths) and len(paths) > 30
+    for path in paths:
+        t = copy.deepcopy(plain_tree)
+        node = t
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = word
+        f = tmp_path / "bad.yaml"
+        f.write_text(yaml.safe_dump(t, sort_keys=False))
+        problems = [p for p in validate(f) if p.path == path]
+        assert problems, (path, [p.format() for p in validate(f)])
+        assert any(f"got {'true' if word else 'false'}" in p.message for p in problems), problems[0].format()
+
+
+def test_a_calibration_spec_refuses_true_where_a_number_goes(tmp_path):
+    """The same for a calibration SPEC: a bound written as true is refused at its line."""
+    from sim.analysis.calibration import load_spec
+    from sim.errors import ScenarioError
+
+    spec = Path(__file__).parents[1] / "calibration" / "history_2020.yaml"
+    text = spec.read_text()
+    assert "bounds: [0, 6]" in text
+    bad = tmp_path / "spec.yaml"
+    bad.write_text(text.replace("bounds: [0, 6]", "bounds: [true, 6]", 1))
+    with pytest.raises(ScenarioError) as e:
+        load_spec(bad)
+    assert "parameters[0].bounds[0]: should be a valid number (got true)" in str(e.value)

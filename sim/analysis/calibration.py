@@ -46,17 +46,20 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from sim import units
 from sim.errors import Problem, ScenarioError, UserError
 from sim.results.lead import same_tonnage_leads, tail_cumulative
-from sim.scenario.yaml_reader import position_of, problem_at, read_yaml_file
+from sim.scenario.base import Strict
+from sim.scenario.yaml_reader import MISSING, position_of, problem_at, read_yaml_file, value_at
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(Strict):
+    """A calibration file's models refuse what a scenario's do: unknown keys, NaN and
+    infinity, and true or false where a number goes."""
 
 
 class Parameter(_Strict):
@@ -169,8 +172,11 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[Spec, Path]:
         for err in e.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
             hint = _hint(err)
-            problems.append(problem_at(position_of(tree, loc), loc, err["msg"].removeprefix("Value error, "),
-                                       hint, shown))
+            message = err["msg"].removeprefix("Value error, ").replace("Input should", "should")
+            written = value_at(tree, loc)
+            if err["type"] not in ("value_error", "missing", "extra_forbidden") and written is not MISSING:
+                message += f" (got {units.written(written)})"
+            problems.append(problem_at(position_of(tree, loc), loc, message, hint, shown))
         raise ScenarioError(problems) from None
     scenario = (Path(path).parent / spec.scenario).resolve()
     if not scenario.is_file():
