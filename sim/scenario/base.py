@@ -87,7 +87,7 @@ def _marked(value: Any) -> Any:
         return WrittenBool(value)
     if isinstance(value, (list, tuple)):
         items = [_marked(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     if isinstance(value, dict):
         marked = {k: _marked(v) for k, v in value.items()}
         return value if all(marked[k] is v for k, v in value.items()) else marked
