@@ -44,6 +44,23 @@ def test_the_scenarios_own_origins_and_places_count_as_proper():
     assert origin_crude("azeri") == "Azeri crude"
 
 
+def test_common_words_of_facility_names_stay_common():
+    """A facility called ``klaipeda_rail`` or ``main_tank_farm`` makes its place word proper
+    ("klaipeda"), never its common words: a disruption ``rail_strike`` reads "Rail strike"
+    at the start of a sentence and "rail strike" inside one."""
+    s = load_scenario(SCENARIOS / "baseline.yaml")
+    depots = tuple(d.model_copy(update={"name": "main_tank_farm"}) for d in s.network.depots[:1])
+    lines = tuple(p.model_copy(update={"name": "klaipeda_rail"}) if p.name == "klaipeda_naftan" else p
+                  for p in s.network.pipelines)
+    assert "klaipeda_rail" in {p.name for p in lines}
+    s = s.model_copy(update={"network": s.network.model_copy(update={"depots": depots, "pipelines": lines})})
+    known = proper_words(s)
+    assert "klaipeda" in known
+    assert not {"rail", "main", "tank", "farm"} & known
+    assert disruption_name(s, "rail_strike", start=False) == "rail strike"
+    assert disruption_name(s, "rail_strike") == "Rail strike"
+
+
 def test_a_brief_against_a_base_with_a_proper_noun_keeps_its_capital(tmp_path):
     """The brief of the mini corridor against a base run named ``russian_supply_cut``: its
     section is "Against Russian supply cut" and the bottom line's comparison "Against the

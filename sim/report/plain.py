@@ -24,8 +24,16 @@ DAYS_PER_YEAR = 365.0
 _ARTICLE = ("pipelines", "sea_legs", "chokepoints")
 
 
-# short words of facility names that are words, not acronyms ("north_sea" is "North Sea")
-_WORDS = frozenset({"sea", "bay", "gulf", "port", "lake", "east", "west", "new", "old"})
+# words of facility names that are common English, not place names: never made proper
+# (:func:`proper_words`), and short ones never taken for acronyms ("north_sea" is "North Sea")
+_WORDS = frozenset({
+    "sea", "bay", "gulf", "port", "lake", "east", "west", "new", "old",
+    "rail", "railway", "road", "line", "pipeline", "pipe", "leg", "link", "route", "spur", "loop", "branch",
+    "terminal", "depot", "tank", "tanks", "storage", "store", "farm", "hub", "station", "pump", "berth", "berths",
+    "jetty", "buoy", "field", "fields", "refinery", "plant", "crude", "oil", "export", "import", "reverse",
+    "main", "upper", "lower", "inner", "outer", "central", "inland", "coastal", "offshore", "onshore",
+    "strait", "straits", "canal", "river", "cape", "island", "transit", "supply", "extra", "spare", "backup",
+})
 
 
 # words of identifiers that are proper nouns (peoples, places, pipeline systems, companies)
