@@ -38,7 +38,7 @@ class Plan:
     ratio_pairs: int = 3                   # samples of each interleaved ratio (the median is judged)
     memory_small: int = 200
     memory_large: int = 10_000             # the target's count, or fewer if it does not fit ...
-    memory_large_s: float = 150.0          # ... in about this long (estimated from the small run)
+    memory_large_s: float = 300.0          # ... in about this long (estimated from the small run, start-up included)
     memory_timeout_s: float = 600.0
     block_pairs: int = 5                   # interleaved pairs of 32-replication blocks (after-model share)
     analysis_replications: int = 40        # per sub-run of criticality / attribution
