@@ -120,10 +120,23 @@ def test_every_manifest_field_is_checked(incomplete_run, fields, expected):
 def test_a_manifest_that_is_not_an_object_or_too_large_is_refused(tmp_path, capsys):
     (tmp_path / "manifest.json").write_text("[1, 2]")
     assert main(["run", "--resume", str(tmp_path), "-q"]) == 2
-    assert "it holds list, not a JSON object" in capsys.readouterr().err
+    assert "it holds an array, not a JSON object" in capsys.readouterr().err
     (tmp_path / "manifest.json").write_text(" " * (store.MAX_MANIFEST_BYTES + 1))
     assert main(["run", "--resume", str(tmp_path), "-q"]) == 2
-    assert "too large for a manifest" in capsys.readouterr().err
+    assert "is too large (at most 16,777,216)" in capsys.readouterr().err
+
+
+def test_a_manifest_nested_too_deep_or_not_a_file_is_refused_not_a_crash(tmp_path, capsys):
+    """Python's JSON decoder raises RecursionError on 100,000 nested brackets; a manifest
+    that is a link to /dev/zero would be read for ever.  Both are a clear refusal, exit 2."""
+    (tmp_path / "manifest.json").write_text("[" * 100_000)
+    assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "nested too deep to read" in err and "internal error" not in err
+    (tmp_path / "manifest.json").unlink()
+    (tmp_path / "manifest.json").symlink_to("/dev/zero")
+    assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
+    assert "manifest.json is not a regular file" in capsys.readouterr().err
 
 
 def test_an_analysis_folder_cannot_be_resumed(incomplete_run, capsys):

@@ -56,3 +56,63 @@ def test_a_reader_of_an_unfinished_run_with_whole_blocks_reads_them_all(tmp_path
     _unfinished(tmp_path / "run", scenario, 3)
     run = store.open_run(tmp_path / "run")
     assert list(run.kpis["replication"]) == [0, 1, 2]
+
+
+def test_a_tampered_shared_folder_is_read_without_hanging_or_counting_a_replication_twice(tmp_path):
+    """Someone shares an unfinished run whose folder was altered: block 1's time-series part
+    is a link to /dev/zero (hashing it would never end), block 2's digest file is 100,000
+    nested brackets (Python's JSON decoder raises RecursionError), block 0 is copied as
+    ``r0000000-0000002`` (overlapping blocks 0 and 1) and as ``r0-1`` and ``r\u0661-\u0662``
+    (names int() reads, with Arabic-Indic digits).  The reader returns at once with
+    replications 0 and 3 only, each once."""
+    import os
+    import shutil
+
+    scenario = workloads.shuttle_scenario(3)
+    folder = tmp_path / "run"
+    _unfinished(folder, scenario, 4)
+    blocks = store.finished_blocks(folder)
+    ts = blocks[1].path / f"timeseries{store.PART_EXT}"
+    ts.unlink()
+    os.symlink("/dev/zero", ts)
+    (blocks[2].path / parts.BLOCK_DIGEST).write_text("[" * 100_000)
+    for name in ("r0000000-0000002", "r0-1", "r\u0661-\u0662"):
+        shutil.copytree(blocks[0].path, folder / parts.PARTS / name)
+
+    run = store.open_run(folder)
+    assert [(b.start, b.stop) for b in run.blocks] == [(0, 1), (3, 4)]
+    assert list(run.kpis["replication"]) == [0, 3]
+
+
+def test_a_part_of_another_size_than_recorded_is_refused_before_it_is_hashed(tmp_path, monkeypatch):
+    """Each block's digest file records its parts' sizes: a part grown to a size other than
+    the one written (a sparse multi-GB file in a shared folder) is refused without reading
+    it (no SHA-256 is computed for that block)."""
+    scenario = workloads.shuttle_scenario(3)
+    folder = tmp_path / "run"
+    _unfinished(folder, scenario, 2)
+    blocks = store.finished_blocks(folder)
+    with open(blocks[1].path / f"timeseries{store.PART_EXT}", "ab") as fh:
+        fh.truncate(2**33)  # 8 GiB, sparse: nothing is written to the disk
+    hashed = []
+    real = parts.file_sha256
+    monkeypatch.setattr(parts, "file_sha256", lambda p: hashed.append(p.parent.name) or real(p))
+    assert [b.start for b in store.open_run(folder).blocks] == [0]
+    assert blocks[1].path.name not in hashed and blocks[0].path.name in hashed
+
+
+def test_tables_read_while_the_run_closes_cover_the_same_replications(tmp_path):
+    """A result opened while its run streams reads kpis from the two whole blocks; the run
+    then closes and puts a final ``voyages.parquet`` in place (here one of other
+    replications).  That result's voyages still come from the same two blocks, not from the
+    final file, so its tables never disagree on which replications they hold."""
+    import pandas as pd
+
+    scenario = workloads.shuttle_scenario(3)
+    folder = tmp_path / "run"
+    _unfinished(folder, scenario, 2)
+    run = store.open_run(folder)
+    assert list(run.kpis["replication"]) == [0, 1]
+    pd.DataFrame({"replication": [7, 8, 9]}).to_parquet(folder / "voyages.parquet")
+    assert sorted(run.voyages["replication"].unique()) == [0, 1]
+    assert sorted(store.open_run(folder).voyages["replication"].unique()) == [0, 1]  # a new result: unfinished

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,27 @@ def file_sha256(path: Path) -> str:
     parts in its digest file."""
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def read_json_file(path: Path, max_bytes: int) -> Any:
+    """The JSON value in ``path``, a file of a folder someone may have shared: ``OSError``
+    when it is missing or not a regular file (a link to ``/dev/zero`` or a pipe would never
+    finish reading), ``ValueError`` when it is larger than ``max_bytes`` (checked before it
+    is read), is not UTF-8 or not JSON, or nests deeper than Python's decoder can follow
+    (which raises ``RecursionError``)."""
+    st = path.lstat()
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(f"{path.name} is not a regular file")
+    if st.st_size > max_bytes:
+        raise ValueError(f"{st.st_size:,} bytes is too large (at most {max_bytes:,})")
+    with path.open("rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:  # grew since the check
+        raise ValueError(f"more than {max_bytes:,} bytes")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deep to read") from None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import Problem, ScenarioError, UserError
-from sim.results.files import atomic_write_json, json_clean, json_default
+from sim.results.files import atomic_write_json, json_clean, json_default, read_json_file
 
 FORMAT_VERSION: Final = 1  # Final: its type is Literal[1], what Manifest.format_version accepts
 
@@ -223,15 +223,12 @@ def load_manifest(folder: str | os.PathLike[str]) -> Manifest:
     if not f.exists():
         raise UserError(f"{p}: not a run folder (no manifest.json)")
     try:
-        if f.stat().st_size > MAX_MANIFEST_BYTES:
-            raise UserError(f"{f}: {f.stat().st_size:,} bytes is too large for a manifest "
-                            f"(at most {MAX_MANIFEST_BYTES // 2**20} MiB); this is not a routesim run folder")
-        text = f.read_text(encoding="utf-8")
-        data = json.loads(text)
+        data = read_json_file(f, MAX_MANIFEST_BYTES)
+        text = f.read_text(encoding="utf-8")  # for the lines of any problem below
     except (OSError, ValueError) as e:
-        raise UserError(f"{f}: cannot read the manifest: {e}") from None
+        raise UserError(f"{f}: cannot read the manifest: {e}; this is not a routesim run folder") from None
     if not isinstance(data, dict):
-        raise UserError(f"{f}: cannot read the manifest: it holds {type(data).__name__}, not a JSON object")
+        raise UserError(f"{f}: cannot read the manifest: it holds {_json_kind(data)}, not a JSON object")
     try:
         return Manifest.model_validate(data)
     except ValidationError as e:
@@ -239,6 +236,17 @@ def load_manifest(folder: str | os.PathLike[str]) -> Manifest:
 
 
 MAX_MANIFEST_BYTES = 16 * 2**20
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON document holds, in JSON's words ("an array", "a string")."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:

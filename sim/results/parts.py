@@ -16,7 +16,9 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,14 +30,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.results.files import file_sha256, to_arrow
+from sim.results.files import file_sha256, read_json_file, to_arrow
 
 TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits", "passages", "balance",
           "cargoes", "rail_trips", "decisions", "nominations")
 PARTS = "parts"
 PART_EXT = ".arrow"  # blocks are Arrow IPC files: written and read back several times faster than Parquet
-# each block's SHA-256 of every part file, written last into the block (see drop_broken_blocks)
+# each block's SHA-256 of every part file, written last into the block (see drop_broken_blocks),
+# and under DIGEST_BYTES each part's size, so a part of the wrong size is refused unread
 BLOCK_DIGEST = "sha256.json"
+DIGEST_BYTES = "bytes"
+MAX_DIGEST_BYTES = 64 * 1024  # a block's digest file is about 1 KB; anything far larger is not one
+# a block folder's name, ASCII digits only (int() would also read other scripts' digits)
+_BLOCK_NAME = re.compile(r"r([0-9]{7})-([0-9]{7})")
 
 
 @dataclass(frozen=True)
@@ -56,19 +63,20 @@ def _block_name(start: int, stop: int) -> str:
 
 
 def finished_blocks(folder: Path) -> list[Block]:
-    """The blocks on disk, in replication order (temporary folders are ignored)."""
+    """The blocks on disk, in replication order: folders named as :func:`_block_name` names
+    them (temporary folders and anything else are ignored), each covering at least one
+    replication."""
     parts = folder / PARTS
     out = []
     if parts.is_dir():
         for d in parts.iterdir():
-            if not d.is_dir() or not d.name.startswith("r"):
+            m = _BLOCK_NAME.fullmatch(d.name)
+            if m is None or not d.is_dir() or d.is_symlink():
                 continue
-            try:
-                a, b = d.name[1:].split("-")
-                out.append(Block(int(a), int(b), d))
-            except ValueError:
-                continue
-    return sorted(out, key=lambda b: b.start)
+            a, b = int(m[1]), int(m[2])
+            if a < b:
+                out.append(Block(a, b, d))
+    return sorted(out, key=lambda b: (b.start, b.stop))
 
 
 def remove_temporaries(folder: Path) -> None:
@@ -245,7 +253,8 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, Any]) -> 
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    digests = {}
+    digests: dict[str, Any] = {}
+    sizes = {}
     for table in TABLES:
         entry = tables.get(table, [])
         part = tmp / f"{table}{PART_EXT}"
@@ -253,25 +262,54 @@ def write_block(folder: Path, start: int, stop: int, tables: dict[str, Any]) -> 
             with open(part, "wb") as fh:
                 fh.write(entry)
             digests[table] = hashlib.sha256(entry).hexdigest()
+            sizes[table] = len(entry) if isinstance(entry, bytes) else entry.size
         else:
             _write_part(part, block_table(entry))
             digests[table] = file_sha256(part)
+            sizes[table] = part.stat().st_size
+    digests[DIGEST_BYTES] = sizes
     (tmp / BLOCK_DIGEST).write_text(json.dumps(digests), encoding="utf-8")
     final = parts / name
     os.rename(tmp, final)
     return Block(start, stop, final)
 
 
+def _regular_size(path: Path) -> int | None:
+    """The size of ``path`` if it is a regular file (not a link, a device or a pipe, which
+    a shared folder may hold in a part's place: hashing ``/dev/zero`` never ends)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
 def _whole(block: Block) -> bool:
     """Whether every part file of ``block`` still has the SHA-256 recorded in its
     :data:`BLOCK_DIGEST` when it was written.  A footer that reads is not enough: a crash
     can leave a file of the right length whose data pages were never written back (zeros),
-    and an uncompressed part then reads as valid Arrow with wrong numbers."""
+    and an uncompressed part then reads as valid Arrow with wrong numbers.  Every part must
+    be a regular file, of the size recorded (:data:`DIGEST_BYTES`; blocks written before
+    sizes were recorded have none), before it is read, so a tampered folder's link to a
+    device or a huge file is refused at once, and a digest file that is not one (too large,
+    nested too deep to decode) makes the block torn, not the reader fail."""
     try:
-        recorded = json.loads((block.path / BLOCK_DIGEST).read_text(encoding="utf-8"))
-        return isinstance(recorded, dict) and all(
-            recorded.get(t) == file_sha256(block.path / f"{t}{PART_EXT}") for t in TABLES)
+        recorded = read_json_file(block.path / BLOCK_DIGEST, MAX_DIGEST_BYTES)
     except (OSError, ValueError):
+        return False
+    if not isinstance(recorded, dict):
+        return False
+    sizes = recorded.get(DIGEST_BYTES, {})
+    if not isinstance(sizes, dict):
+        return False
+    for t in TABLES:
+        part = block.path / f"{t}{PART_EXT}"
+        got = _regular_size(part)
+        if got is None or (t in sizes and sizes[t] != got) or not isinstance(recorded.get(t), str):
+            return False
+    try:
+        return all(recorded[t] == file_sha256(block.path / f"{t}{PART_EXT}") for t in TABLES)
+    except OSError:
         return False
 
 
@@ -644,15 +682,22 @@ def remove_parts(folder: Path) -> None:
 def whole_blocks(folder: Path) -> list[Block]:
     """The finished blocks whose every part still has its recorded SHA-256 (see
     :func:`_whole`), in replication order: what a reader of an unfinished run may take as
-    data.  The others are left on disk (a reader deletes nothing; a resume drops them)."""
-    return [b for b in finished_blocks(folder) if _whole(b)]
+    data.  The others are left on disk (a reader deletes nothing; a resume drops them).  A
+    block whose replications overlap an earlier whole block's (a copied or renamed block
+    folder) is left out too, so no replication is read twice."""
+    kept: list[Block] = []
+    for b in finished_blocks(folder):
+        if (not kept or b.start >= kept[-1].stop) and _whole(b):
+            kept.append(b)
+    return kept
 
 
 def read_concat(folder: Path, table: str, blocks: list[Block] | None = None) -> pd.DataFrame:
-    """One table of a run: the final file, or the finished blocks of an incomplete run
-    (``blocks``: those blocks only, e.g. :func:`whole_blocks`)."""
+    """One table of a run: the final file, or the finished blocks of an incomplete run;
+    with ``blocks`` (e.g. :func:`whole_blocks`), those blocks' parts only, even where a
+    final file has appeared since they were listed."""
     final = folder / f"{table}.parquet"
-    if final.exists():
+    if blocks is None and final.exists():
         return pd.read_parquet(final)
     files = [b.path / f"{table}{PART_EXT}" for b in (finished_blocks(folder) if blocks is None else blocks)]
     if not files:

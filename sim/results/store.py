@@ -364,9 +364,27 @@ class RunResult:
         if name not in TABLES:
             raise UserError(f"no table {name!r} in a run; tables are {', '.join(TABLES)}")
         if name not in self._cache:
-            final = (self.path / f"{name}.parquet").exists()
-            self._cache[name] = read_concat(self.path, name, None if final else self.blocks)
+            if self._from_finals():
+                self._cache[name] = read_concat(self.path, name)
+            else:
+                try:
+                    self._cache[name] = read_concat(self.path, name, self.blocks)
+                except FileNotFoundError:  # the run finished (its parts removed) since the blocks were listed
+                    raise UserError(f"{self.path}: the run finished or changed while it was being read; "
+                                    "open it again") from None
         return self._cache[name]
+
+    def _from_finals(self) -> bool:
+        """Whether this result's tables are the final Parquet files or the whole blocks,
+        decided once, on the first table read, so that every table covers the same
+        replications even if the run finishes while it is read: the finals when the
+        manifest says complete, or when no block is left beside them (an unfinished
+        manifest over a finished run's tables); otherwise the blocks (a run closing writes
+        its finals before it says complete, and removes its blocks only after)."""
+        if "finals" not in self._cache:
+            self._cache["finals"] = self.complete or (not finished_blocks(self.path)
+                                                      and (self.path / "kpis.parquet").exists())
+        return bool(self._cache["finals"])
 
     @property
     def blocks(self) -> list[Block]:

@@ -41,13 +41,12 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 
 from sim.results import store
-from sim.results.files import file_sha256
+from sim.results.files import file_sha256, read_json_file
 from sim.scenario.language import Scenario
 
 SOURCE_KEY = "routesim_source"  # the key of the source fingerprint in a manifest's ``versions``
@@ -198,7 +197,7 @@ def _quick_match(folder: Path, scenario_hash: str, seed: int, replications: int,
     the folder claims to be a complete run of this scenario hash, seed, replications and
     held-back setting."""
     try:
-        raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8")[: store.MAX_MANIFEST_BYTES])
+        raw = read_json_file(folder / "manifest.json", store.MAX_MANIFEST_BYTES)
     except (OSError, ValueError):
         return False
     return (isinstance(raw, dict) and raw.get("scenario_hash") == scenario_hash and raw.get("seed") == seed
