@@ -69,3 +69,17 @@ def test_a_changed_item_delivers_where_its_crude_can_flow():
         {"section": "network.terminals", "item": "klaipeda", "change": "removed"},
         {"section": "settings", "item": "horizon", "change": "changed"},
     ]) == {"mozyr": 3, "naftan": 2}
+
+
+def test_a_tampered_change_naming_no_section_of_items_counts_for_none():
+    """A manifest's changes are shared data: a section naming a method or a dunder of the
+    scenario ("shipping.model_dump", "shipping.__class__", "network.by_name") is no
+    section of items, so it counts for no refinery and looks nothing up (the brief crashed
+    on it with "'method' object is not iterable")."""
+    s = stub("diversified_2020").scenario
+    assert change_refineries(s, [
+        {"section": "shipping.model_dump", "item": "x", "change": "added"},
+        {"section": "shipping.__class__", "item": "x", "change": "added"},
+        {"section": "network.by_name", "item": "x", "change": "changed"},
+        {"section": "shipping.programmes", "item": "no_such_programme", "change": "added"},
+    ]) == {}

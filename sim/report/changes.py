@@ -19,6 +19,7 @@ that changes only disruptions keeps the disruption-led bottom line of
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from sim.results import catalogue, dependency
 from sim.results.lead import Tonne, same_tonnage_leads, tail_cumulative
 from sim.results.scenario_data import scenario_data
 from sim.results.store import RunResult
+from sim.scenario.network import KIND_OF_SECTION
 
 # what an item of a section is called, singular and plural
 _NOUNS = {
@@ -76,12 +78,21 @@ def _title_words(text: str) -> str:
 
 
 
+# the sections of named items a manifest's changes may name (its text is shared data: any
+# other attribute of the scenario, a method say, is never looked up)
+_ITEM_SECTIONS = {**{f"network.{k}": "network" for k in KIND_OF_SECTION},
+                  "shipping.programmes": "shipping", "shipping.fleets": "shipping"}
+
+
 def _item(s: Any, section: str, name: str) -> Any:
-    group = section.split(".")[-1]
-    for holder in (s.network, s.shipping):
-        for it in getattr(holder, group, None) or ():
-            if getattr(it, "name", None) == name:
-                return it
+    """The named item of ``section`` ("network.pipelines", "shipping.programmes") in ``s``;
+    None for a name or section the scenario does not have."""
+    holder = _ITEM_SECTIONS.get(section)
+    if holder is None:
+        return None
+    for it in getattr(getattr(s, holder), section.split(".", 1)[1]):
+        if getattr(it, "name", None) == name:
+            return it
     return None
 
 
@@ -508,7 +519,15 @@ def line_into(s: Any, refinery: str, discharge_port: str) -> str | None:
     return into[0] if len(into) == 1 else None
 
 
-def route_same_tonnage_times(run: RunResult, tonne: Tonne = "last") -> dict[tuple[str, str], Stat]:
+@dataclass(frozen=True)
+class CargoStat(Stat):
+    """A :class:`Stat` over cargoes that also counts the cargoes it was taken over, those
+    without a value (not delivered by the end of the run) included."""
+
+    cargoes: int = 0
+
+
+def route_same_tonnage_times(run: RunResult, tonne: Tonne = "last") -> dict[tuple[str, str], CargoStat]:
     """Per (refinery, route), the same-tonnage lead time of the route's cargoes, in days
     (:mod:`sim.results.lead`, the definition ``routesim calibrate`` compares with the
     record): from the tanker's arrival off its discharge port to the instant the line into
@@ -518,7 +537,9 @@ def route_same_tonnage_times(run: RunResult, tonne: Tonne = "last") -> dict[tupl
     that finished discharging) of all replications, those not reached by the end of the
     run left out; the route is the cargo's load terminal (``catalogue.slug``). Every cargo
     discharged at the port counts, whether or not any of its own crude reached the
-    refinery within the run. Ports with no such line are absent."""
+    refinery within the run. Ports with no such line are absent.  Each :class:`CargoStat`
+    counts the cargoes too, so a brief can say how many were left out (a line outage that
+    holds cargoes past the end would otherwise make the median look shorter)."""
     v = run.voyages
     need = {"replication", "voyage", "load_port", "discharge_port", "cargo_t", "arrive_discharge_h",
             "discharge_end_h"}
@@ -543,7 +564,8 @@ def route_same_tonnage_times(run: RunResult, tonne: Tonne = "last") -> dict[tupl
         ports = v[["replication", "voyage", "load_port"]].drop_duplicates(["replication", "voyage"])
         mine = leads[["replication", "voyage", "lead_h"]].merge(ports, on=["replication", "voyage"])
         for load_port, h in mine.groupby("load_port", sort=True):
-            out[(ref, catalogue.slug(str(load_port)))] = Stat.of(h["lead_h"].to_numpy(dtype=float) / 24.0)
+            st = Stat.of(h["lead_h"].to_numpy(dtype=float) / 24.0)
+            out[(ref, catalogue.slug(str(load_port)))] = CargoStat(*dataclasses.astuple(st), cargoes=len(h))
     return out
 
 
@@ -784,7 +806,10 @@ def _same_tonnage(first: Stat | None, full: Stat) -> str:
     head = f"{first.p50:.1f} d after the tanker arrives for its first tonne and " if first is not None and first.n \
         else ""
     tail = "for all of it" if head else "after the tanker arrives, all of it"
-    return f"{head}{_days_median(full)} {tail} (the same tonnage, as the press counts it)"
+    left = full.cargoes - full.n if isinstance(full, CargoStat) else 0
+    note = (f"; {left} of the {full.cargoes} cargoes not delivered by the end of the run, left out"
+            if left > 0 else "")
+    return f"{head}{_days_median(full)} {tail} (the same tonnage, as the press counts it{note})"
 
 
 def answer_lead(run: RunResult, refinery: str) -> str | None:
@@ -845,7 +870,7 @@ def _tonnage_only(run: RunResult, refinery: str, same: dict[tuple[str, str], Sta
             and st.n]
 
 
-__all__ = ["EFFECT_KPIS", "RouteIntake", "Sustained", "answer_lead", "answer_sentences", "change_bullets",
+__all__ = ["CargoStat", "EFFECT_KPIS", "RouteIntake", "Sustained", "answer_lead", "answer_sentences", "change_bullets",
            "change_effects", "change_phrases", "change_refineries", "change_subject", "changes_between",
            "downstream_refineries", "effect_table", "leads_with_change", "line_into", "origin_tonnes",
            "refinery_path", "refinery_routes", "route_binding", "route_lead_times", "route_same_tonnage_times",

@@ -50,8 +50,10 @@ def tail_cumulative(timeseries: pd.DataFrame, line: str, kind: str = "pipeline")
 
 def reach_h(cum: np.ndarray, tonnes: float) -> float:
     """Hour at which a cumulative delivery known at day boundaries reaches ``tonnes``
-    (linear within a day); NaN if never."""
-    if cum[-1] < tonnes - 1e-6:
+    (linear within a day); NaN if never, or if ``tonnes`` or the delivery is not a finite
+    number (a shared run folder's voyage with no tonnage, say: ``searchsorted`` would
+    place NaN past the end)."""
+    if not math.isfinite(tonnes) or not np.isfinite(cum[-1]) or cum[-1] < tonnes - 1e-6:
         return math.nan
     k = int(np.searchsorted(cum, tonnes - 1e-6))
     if k == 0:
