@@ -18,8 +18,7 @@ that changes only disruptions keeps the disruption-led bottom line of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -546,7 +545,7 @@ def route_same_tonnage_times(run: RunResult, tonne: Tonne = "last") -> dict[tupl
     if v.empty or not need <= set(v.columns):
         return {}
     s = run.scenario
-    out: dict[tuple[str, str], Stat] = {}
+    out: dict[tuple[str, str], CargoStat] = {}
     ts: pd.DataFrame | None = None
     for port in sorted(set(v.loc[v["discharge_end_h"].notna(), "discharge_port"].astype(str))):
         found = [(r.name, line) for r in s.network.refineries if (line := line_into(s, r.name, port)) is not None]
@@ -565,7 +564,7 @@ def route_same_tonnage_times(run: RunResult, tonne: Tonne = "last") -> dict[tupl
         mine = leads[["replication", "voyage", "lead_h"]].merge(ports, on=["replication", "voyage"])
         for load_port, h in mine.groupby("load_port", sort=True):
             st = Stat.of(h["lead_h"].to_numpy(dtype=float) / 24.0)
-            out[(ref, catalogue.slug(str(load_port)))] = CargoStat(*dataclasses.astuple(st), cargoes=len(h))
+            out[(ref, catalogue.slug(str(load_port)))] = CargoStat(st.mean, st.p5, st.p50, st.p95, st.n, cargoes=len(h))
     return out
 
 
@@ -806,9 +805,9 @@ def _same_tonnage(first: Stat | None, full: Stat) -> str:
     head = f"{first.p50:.1f} d after the tanker arrives for its first tonne and " if first is not None and first.n \
         else ""
     tail = "for all of it" if head else "after the tanker arrives, all of it"
-    left = full.cargoes - full.n if isinstance(full, CargoStat) else 0
-    note = (f"; {left} of the {full.cargoes} cargoes not delivered by the end of the run, left out"
-            if left > 0 else "")
+    note = ""
+    if isinstance(full, CargoStat) and full.cargoes > full.n:
+        note = f"; {full.cargoes - full.n} of the {full.cargoes} cargoes not delivered by the end of the run, left out"
     return f"{head}{_days_median(full)} {tail} (the same tonnage, as the press counts it{note})"
 
 
@@ -862,7 +861,7 @@ def answer_lead(run: RunResult, refinery: str) -> str | None:
     return f"{who} receives " + and_list(parts) if parts else None
 
 
-def _tonnage_only(run: RunResult, refinery: str, same: dict[tuple[str, str], Stat]) -> list[tuple[str, Stat]]:
+def _tonnage_only(run: RunResult, refinery: str, same: Mapping[tuple[str, str], Stat]) -> list[tuple[str, Stat]]:
     """The routes whose cargoes' tonnage reached ``refinery`` (a same-tonnage lead time)
     though none of their own crude did within the run (no intake by that route)."""
     have = {x.route for x in refinery_routes(run).get(refinery) or []}
@@ -870,8 +869,30 @@ def _tonnage_only(run: RunResult, refinery: str, same: dict[tuple[str, str], Sta
             and st.n]
 
 
-__all__ = ["CargoStat", "EFFECT_KPIS", "RouteIntake", "Sustained", "answer_lead", "answer_sentences", "change_bullets",
-           "change_effects", "change_phrases", "change_refineries", "change_subject", "changes_between",
-           "downstream_refineries", "effect_table", "leads_with_change", "line_into", "origin_tonnes",
-           "refinery_path", "refinery_routes", "route_binding", "route_lead_times", "route_same_tonnage_times",
-           "seaborne_daily_t", "seaborne_path", "sustained_rates"]
+__all__ = [
+    "EFFECT_KPIS",
+    "CargoStat",
+    "RouteIntake",
+    "Sustained",
+    "answer_lead",
+    "answer_sentences",
+    "change_bullets",
+    "change_effects",
+    "change_phrases",
+    "change_refineries",
+    "change_subject",
+    "changes_between",
+    "downstream_refineries",
+    "effect_table",
+    "leads_with_change",
+    "line_into",
+    "origin_tonnes",
+    "refinery_path",
+    "refinery_routes",
+    "route_binding",
+    "route_lead_times",
+    "route_same_tonnage_times",
+    "seaborne_daily_t",
+    "seaborne_path",
+    "sustained_rates",
+]
