@@ -52,16 +52,16 @@ _PLAIN_TEXT = re.compile(r"^[A-Za-z_][\w .$/%-]*$")
 WRITTEN_CHARS = 40  # a list or mapping is shown in full up to this many characters, then cut with "..."
 
 
-def _flow(value: object) -> str:
+def flow_style(value: object) -> str:
     """A value as YAML's flow style writes it: ``[1, 2]``, ``{a: 1}``, ``true``, ``null``."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{flow_style(k)}: {flow_style(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
+        return "[" + ", ".join(flow_style(v) for v in value) + "]"
     if isinstance(value, _dt.date):
         return value.isoformat()
     if isinstance(value, str):
@@ -72,14 +72,14 @@ def _flow(value: object) -> str:
 def _item(value: object) -> str:
     """An item of a list or mapping in flow style; a long list or mapping inside it with its
     own items shown as ``[...]`` / ``{...}`` (``[{programmes: [...]}]``)."""
-    shown = _flow(value)
+    shown = flow_style(value)
     if len(shown) <= WRITTEN_CHARS - 10 or not isinstance(value, (list, dict)):
         return shown
     def inner(v: object) -> str:
-        return ("[...]" if isinstance(v, list) else "{...}") if isinstance(v, (list, dict)) and v else _flow(v)
+        return ("[...]" if isinstance(v, list) else "{...}") if isinstance(v, (list, dict)) and v else flow_style(v)
     if isinstance(value, list):
         return "[" + ", ".join(inner(v) for v in value) + "]"
-    return "{" + ", ".join(f"{_flow(k)}: {inner(v)}" for k, v in value.items()) + "}"
+    return "{" + ", ".join(f"{flow_style(k)}: {inner(v)}" for k, v in value.items()) + "}"
 
 
 def written(value: object) -> str:
@@ -90,10 +90,10 @@ def written(value: object) -> str:
     if value is None:
         return "an empty value"
     if isinstance(value, (bool, _dt.date)):
-        return _flow(value)
+        return flow_style(value)
     if isinstance(value, (list, dict)):
         items = ([_item(v) for v in value] if isinstance(value, list)
-                 else [f"{_flow(k)}: {_item(v)}" for k, v in value.items()])
+                 else [f"{flow_style(k)}: {_item(v)}" for k, v in value.items()])
         kept: list[str] = []
         for item in items:  # whole items while they fit, then "..."
             if len("[" + ", ".join([*kept, item, "..."]) + "]") > WRITTEN_CHARS and len(kept) < len(items) - 1:

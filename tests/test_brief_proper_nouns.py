@@ -77,3 +77,16 @@ def test_a_brief_against_a_base_with_a_proper_noun_keeps_its_capital(tmp_path):
     assert "## Against Russian supply cut" in md
     assert "Against the Russian supply cut, " in md, md[:2000]
     assert "russian" not in md.replace("russian_supply_cut", "")
+
+
+def test_may_is_the_month_only_where_a_month_goes_and_us_is_not_an_acronym():
+    """"may" is the month beside a number or another month or as the last word, a verb
+    elsewhere; "us" stays a word ("usa" is the country)."""
+    s = load_scenario(SCENARIOS / "baseline.yaml")
+    assert disruption_name(s, "no_druzhba_stop_may") == "No Druzhba stop May"
+    assert disruption_name(s, "closure_1_may") == "Closure 1 May"
+    assert disruption_name(s, "storms_apr_may_jun") == "Storms Apr May Jun"
+    assert disruption_name(s, "what_may_come") == "What may come"
+    assert disruption_name(s, "storm_hits_us") == "Storm hits us"
+    assert words("may_come_soon") == "May come soon"  # the first letter of a sentence
+    assert words("usa_sanctions") == "USA sanctions"

@@ -360,6 +360,18 @@ def test_override_values_are_read_as_yaml():
     assert overrides.parse_override("a.b=7Mt/y") == ("a.b", "7Mt/y")
     assert overrides.parse_override("a=[x, y]") == ("a", ["x", "y"])
     assert overrides.split_values("20d,30d,[a, b]") == ["20d", "30d", ["a", "b"]]
+    assert overrides.parse_override("a=x: [")[1] == "x: ["
+
+
+def test_an_override_value_is_bounded_as_a_scenario_file_is():
+    """A --set value nested 3,000 levels deep made PyYAML recurse until Python's stack gave
+    out (an internal error); one with an alias can expand into millions of values.  Both are
+    refused with what to do, as a scenario file's are; 64 levels still read."""
+    with pytest.raises(UserError, match="nested more than 64 levels deep"):
+        overrides.parse_override("seed=" + "[" * 3000 + "1" + "]" * 3000)
+    with pytest.raises(UserError, match=r"aliases \(\*name\) are not allowed"):
+        overrides.parse_override("a=[&x 1, *x]")
+    assert overrides.parse_override("a=" + "[" * 64 + "1" + "]" * 64)[1] is not None
 
 
 def test_override_changes_the_run_and_bad_values_name_the_set(small):

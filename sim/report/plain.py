@@ -51,7 +51,11 @@ PROPER_WORDS = frozenset({
     "december",
 })
 # proper words written in capitals
-ACRONYMS = frozenset({"btc", "wrep", "cpc", "socar", "us", "usa", "uk", "eu", "opec", "wti"})
+# ("us" is left out: "storm_hits_us" is not about the United States; "usa" says it)
+ACRONYMS = frozenset({"btc", "wrep", "cpc", "socar", "usa", "uk", "eu", "opec", "wti"})
+_MONTHS = frozenset({"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+                     "january", "february", "march", "april", "june", "july", "august", "september", "october",
+                     "november", "december"})
 
 
 def proper_words(scenario: Any) -> frozenset[str]:
@@ -77,6 +81,21 @@ def proper(word: str, known: frozenset[str] = PROPER_WORDS) -> str:
     if low in ACRONYMS:
         return low.upper()
     return _title(low) if low in known else word
+
+
+def _proper_all(ws: list[str], known: frozenset[str] = PROPER_WORDS) -> str:
+    """Words of an identifier joined as English writes them (:func:`proper` of each), except
+    that "may" is the month only beside a number or another month or as the last word
+    ("stop_may", "1_may", "may_jun"), and stays a verb elsewhere ("what_may_come")."""
+    out = []
+    for i, w in enumerate(ws):
+        if w.lower() == "may":
+            near = [ws[j].lower() for j in (i - 1, i + 1) if 0 <= j < len(ws)]
+            month = i == len(ws) - 1 or any(n.isdigit() or (n in _MONTHS and n != "may") for n in near)
+            out.append("May" if month else w)
+        else:
+            out.append(w if w.startswith("@") else proper(w, known))
+    return " ".join(out)
 
 
 def _words(identifier: str) -> list[str]:
@@ -142,7 +161,7 @@ def disruption_name(scenario: Any, name: str, *, start: bool = True) -> str:
             shown[key] = short_name(scenario, fac)
             text = text.replace(fac, key)
     known = proper_words(scenario)
-    words = " ".join(w if w.startswith("@") else proper(w, known) for w in _words(text))
+    words = _proper_all(_words(text), known)
     for key, readable in shown.items():
         words = words.replace(key, readable)
     return words[:1].upper() + words[1:] if start else words
@@ -170,7 +189,7 @@ def words(identifier: str) -> str:
     """An identifier in words, its first letter capital and its proper nouns too
     (:data:`PROPER_WORDS`): "baltic_seaborne" -> "Baltic seaborne", "russian_supply_cut_2020"
     -> "Russian supply cut 2020"; a word the list does not know keeps its case."""
-    text = " ".join(proper(w) for w in identifier.split("_"))
+    text = _proper_all(identifier.split("_"))
     return text[:1].upper() + text[1:]
 
 

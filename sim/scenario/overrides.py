@@ -17,6 +17,7 @@ import yaml
 
 from sim import units
 from sim.errors import Problem, UserError
+from sim.scenario.yaml_reader import MAX_DEPTH
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -32,8 +33,24 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _yaml_value(raw: str) -> Any:
+    """A --set value read as YAML, refused (exit 2) where a scenario file would be: nested
+    deeper than :data:`~sim.scenario.yaml_reader.MAX_DEPTH` (PyYAML would recurse until
+    Python's stack gives out) or holding an alias (a few of which expand into millions of
+    values); text that is not YAML is taken as it is written."""
+    if not raw.strip():
+        return ""
+    depth = 0
     try:
-        return yaml.safe_load(raw) if raw.strip() else ""
+        for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise UserError(f"--set value {raw[:40]!r}: YAML aliases (*name) are not allowed in a --set value")
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise UserError(f"--set value {raw[:40]!r}...: nested more than {MAX_DEPTH} levels deep")
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+        return yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw.strip()
 
@@ -119,7 +136,7 @@ def blame_override(problem: Problem, applied: Sequence[tuple[tuple[str | int, ..
         n = min(len(where), len(field_path))
         if n and where[:n] == field_path[:n] and len(field_path) - len(where) <= 1:
             return Problem(problem.file, problem.line, problem.column, problem.path,
-                           problem.message, (problem.hint + "; " if problem.hint else "") + f"set by --set {p}={v!r}")
+                           problem.message, (problem.hint + "; " if problem.hint else "") + f"set by --set {p}={units.flow_style(v)}")
     return problem
 
 
