@@ -184,8 +184,12 @@ def forget_sim() -> None:
 
 def export_tree(rev: str, folder: Path, *paths: str) -> Path:
     """The tree (or only ``paths`` of it) at git revision ``rev``, exported by ``git archive``
-    into ``folder``; returns ``folder``."""
+    into ``folder``; returns ``folder``.  ``rev`` is resolved to a commit first, so a value
+    that starts with "-" is refused as a revision, never read as an option of git archive."""
     root = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev, *paths], check=True, capture_output=True).stdout
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(root), "archive", commit, "--", *paths], check=True,
+                             capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder

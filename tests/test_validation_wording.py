@@ -191,3 +191,23 @@ def test_a_calibration_spec_refuses_true_where_a_number_goes(tmp_path):
     with pytest.raises(ScenarioError) as e:
         load_spec(bad)
     assert "parameters[0].bounds[0]: should be a valid number (got true)" in str(e.value)
+
+
+def test_a_field_of_a_number_or_a_mapping_refuses_true_only_where_the_number_goes():
+    """A field that holds a number or a model (no such field exists in the language today)
+    refuses true written as its number, but leaves the model's own fields alone: a
+    true/false field inside it still reads true."""
+    from pydantic import ValidationError
+
+    class Flag(base.Strict):
+        on: bool
+
+    class Holder(base.Strict):
+        x: float | Flag
+        xs: tuple[float, ...] = ()
+
+    assert Holder.model_validate({"x": {"on": True}}).x == Flag(on=True)
+    assert Holder.model_validate({"x": 2, "xs": [1, 2.5]}).xs == (1.0, 2.5)
+    for bad in ({"x": True}, {"x": 1, "xs": [1, False]}):
+        with pytest.raises(ValidationError, match="should be a valid number"):
+            Holder.model_validate(bad)
