@@ -135,8 +135,9 @@ def blame_override(problem: Problem, applied: Sequence[tuple[tuple[str | int, ..
     for field_path, p, v in applied:
         n = min(len(where), len(field_path))
         if n and where[:n] == field_path[:n] and len(field_path) - len(where) <= 1:
+            blame = f"set by --set {p}={units.flow_style(v)}"
             return Problem(problem.file, problem.line, problem.column, problem.path,
-                           problem.message, (problem.hint + "; " if problem.hint else "") + f"set by --set {p}={units.flow_style(v)}")
+                           problem.message, (problem.hint + "; " if problem.hint else "") + blame)
     return problem
 
 
