@@ -330,6 +330,9 @@ def parse_instant(text: object, utc_offset_h: float | None = 0.0) -> tuple[_dt.d
 
 
 def _need_factor(barrels_per_tonne: float | None, text: object) -> float:
+    if barrels_per_tonne is not None and math.isnan(barrels_per_tonne):
+        raise UnitError(f"{text!r} is in barrels, but the scenario's 'barrels_per_tonne' is not valid "
+                        "(see its own problem)")
     if not barrels_per_tonne:
         raise UnitError(
             f"{text!r} is in barrels, but the scenario states no 'barrels_per_tonne' factor "

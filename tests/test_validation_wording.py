@@ -211,3 +211,13 @@ def test_a_field_of_a_number_or_a_mapping_refuses_true_only_where_the_number_goe
     for bad in ({"x": True}, {"x": 1, "xs": [1, False]}):
         with pytest.raises(ValidationError, match="should be a valid number"):
             Holder.model_validate(bad)
+
+
+def test_an_invalid_barrels_per_tonne_is_not_called_missing(tmp_path):
+    """``barrels_per_tonne: true`` is one problem at its line; each quantity written in
+    barrels then says the factor is not valid, not that the scenario states none."""
+    problems = validate(variant(tmp_path, "barrels_per_tonne: 7.33", "barrels_per_tonne: true"))
+    assert problems[0].path == ("barrels_per_tonne",) and "got true" in problems[0].message
+    barrels = [p for p in problems[1:] if "in barrels" in p.message]
+    assert barrels and all("'barrels_per_tonne' is not valid" in p.message for p in barrels)
+    assert not any("states no" in p.message for p in problems)

@@ -42,15 +42,20 @@ def _utc_offset(tree: dict) -> float | None:
 
 
 def _factor_context(tree: dict) -> dict[str, Any]:
+    """The scenario's barrels-per-tonne factor for reading barrel units: None when the file
+    states none, NaN when it states one that is not valid (validation reports that at its
+    line, and each barrel quantity then says the factor is not valid, not that it is
+    missing)."""
     factor = tree.get("barrels_per_tonne")
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+    if factor is None:
         return {"barrels_per_tonne": None}
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+        return {"barrels_per_tonne": math.nan}
     try:
         value = float(factor)
     except OverflowError:
-        return {"barrels_per_tonne": None}
-    # an invalid factor is reported by validation; barrel units then say it is missing
-    return {"barrels_per_tonne": value if math.isfinite(value) and value > 0 else None}
+        return {"barrels_per_tonne": math.nan}
+    return {"barrels_per_tonne": value if math.isfinite(value) and value > 0 else math.nan}
 
 
 def validate_tree(tree: PosDict, shown: str, earlier: list[Problem] | None = None) -> Scenario:
