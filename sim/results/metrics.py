@@ -391,7 +391,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
             row.update(no_waits)
         if name in records.tank_names:
             stock = records.stock_t[records.tank_names.index(name)]
-            row.update(stock_mean_t=float(stock.mean()), stock_min_t=float(stock.min()), stock_end_t=float(stock[-1]))
+            row.update(stock_mean_t=_mean(stock), stock_min_t=float(np.minimum.reduce(stock)), stock_end_t=float(stock[-1]))
         if isinstance(fac, Pipeline):
             moved = float(daily_flow_t(records, name, "pipeline").sum())
             row["throughput_t"] = moved
@@ -491,7 +491,7 @@ def _first_activations(records: Records) -> dict[str, tuple[float, float, int]]:
 def time_to_survive_d(cut: np.ndarray, start_h: float) -> float:
     """Whole days from the start day to the first cut-run day on or after it (NaN if none)."""
     d0 = int(start_h // 24.0)
-    hits = np.flatnonzero(cut[d0:])
+    hits = cut[d0:].nonzero()[0]  # np.flatnonzero of a 1-D array, without its ravel and dispatch
     return float(hits[0]) if hits.size else math.nan
 
 
@@ -502,7 +502,7 @@ def time_to_recover_d(delivered: np.ndarray, demand: np.ndarray, start_h: float,
     n = delivered.size
     d0 = min(int(start_h // 24.0), n)
     before = delivered[max(0, d0 - BASELINE_DAYS):d0]
-    level = float(before.mean()) if before.size else float(demand.mean()) if demand.size else 0.0
+    level = _mean(before) if before.size else _mean(demand) if demand.size else 0.0
     if level <= 0.0:
         return 0.0
     d_end = min(int(end_h // 24.0), n)
@@ -542,8 +542,9 @@ class _RecoveryScreen:
         if self.estimate is None or d_end >= self.delivered.size or not math.isfinite(target):
             return _first_recovery_by_loop(self.delivered, d_end, target)
         tol = self.eps_n * (self.scale + abs(target))
-        for d in (np.flatnonzero(self.estimate[d_end:] >= target - tol) + d_end).tolist():
-            if self.delivered[d:d + RECOVERY_WINDOW_D].mean() >= target:
+        # the loop's test with _mean (ndarray.mean bit for bit, without its dispatch)
+        for d in ((self.estimate[d_end:] >= target - tol).nonzero()[0] + d_end).tolist():
+            if _mean(self.delivered[d:d + RECOVERY_WINDOW_D]) >= target:
                 return float(d - d_end)
         return math.nan
 
