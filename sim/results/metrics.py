@@ -105,7 +105,7 @@ from sim.recorder import Records
 from sim.results.catalogue import slug
 from sim.results.costs import cost_kpis, voyage_cost_columns
 from sim.scenario.checks import merge
-from sim.results.dependency import dependency_facility_kpis, dependency_kpis
+from sim.results.dependency import Split, dependency_facility_kpis, dependency_kpis, replication_splits
 from sim.results.parts import rows_to_columns, with_replication
 from sim.results.tables import (
     WAIT_CAUSES,
@@ -314,10 +314,11 @@ def _wait_stats(w: Columns, prefix: str, voyages_started: int) -> dict[str, floa
 
 
 def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns | None = None,
-                  waits_df: Columns | None = None) -> list[dict[str, Any]]:
+                  waits_df: Columns | None = None, splits: list[Split] | None = None) -> list[dict[str, Any]]:
     """A row per facility (file order): throughput, utilisation, closures, waits, stocks,
     and for refineries delivered, demand, run, shortfall, cut-run days and days of cover.
-    Every row has the same columns (NaN where a KPI does not apply)."""
+    Every row has the same columns (NaN where a KPI does not apply).  ``splits``: the
+    replication's :func:`sim.results.dependency.replication_splits`, when in hand."""
     horizon = records.horizon_h
     w = waits(records) if waits_df is None else waits_df
     v = voyages(records, scenario) if voyages_df is None else voyages_df
@@ -436,7 +437,7 @@ def facility_kpis(records: Records, scenario: Scenario, *, voyages_df: Columns |
         row.setdefault("passages", nan if section != "chokepoints" else 0)
         rows.append(row)
     # each refinery's dependency shares; NaN on other rows
-    per_refinery = dependency_facility_kpis(records, scenario)
+    per_refinery = dependency_facility_kpis(records, scenario, given=splits)
     share_cols = sorted({c for cols in per_refinery.values() for c in cols})
     blank = dict.fromkeys(share_cols, math.nan)
     for row in rows:
@@ -614,7 +615,8 @@ def disruption_kpis(records: Records, scenario: Scenario, *, waits_df: Columns |
 
 
 def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict[str, Any]] | None = None, *,
-                     voyages_df: Columns | None = None, waits_df: Columns | None = None) -> dict[str, Any]:
+                     voyages_df: Columns | None = None, waits_df: Columns | None = None,
+                     splits: list[Split] | None = None) -> dict[str, Any]:
     """The flat KPI row of one replication (see the module docstring for definitions).
 
     Totals over refineries (``delivered_t``, ``demand_t``, ``run_t``, ``demand_met_pct``,
@@ -623,7 +625,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
     disruption totals and the dependency shares of :mod:`sim.results.dependency`.
     """
     if facilities is None:
-        facilities = facility_kpis(records, scenario, voyages_df=voyages_df, waits_df=waits_df)
+        facilities = facility_kpis(records, scenario, voyages_df=voyages_df, waits_df=waits_df, splits=splits)
     refs = [f for f in facilities if f["kind"] == "refinery"]
     out: dict[str, Any] = {}
     demand_t = sum(f["demand_t"] for f in refs)
@@ -674,7 +676,7 @@ def replication_kpis(records: Records, scenario: Scenario, facilities: list[dict
         out[f"min_days_cover_{s}"] = f["min_days_cover"]
         out[f"planned_cut_{s}_t"] = f["planned_cut_t"]
         out[f"planned_cut_days_{s}"] = f["planned_cut_days"]
-    out.update(dependency_kpis(records, scenario))
+    out.update(dependency_kpis(records, scenario, given=splits))
     if scenario.costs is not None:  # the cost layer (sim.results.costs); no columns without a costs: section
         v_costs: Columns = v if "voyage_cost_usd" in v else {
             **{str(c): _col(v, str(c), None) for c in v}, **voyage_cost_columns(v, scenario, records.horizon_h)}
@@ -744,8 +746,10 @@ def replication_parts(records: Records, scenario: Scenario, replication: int, *,
     if scenario.costs is not None:
         v.update(voyage_cost_columns(v, scenario, records.horizon_h))
     w = wait_columns(records)
-    fac = facility_kpis(records, scenario, voyages_df=v, waits_df=w)
-    k = replication_kpis(records, scenario, fac, voyages_df=v, waits_df=w)
+    # the dependency splits once for both tables (facility and run rows take their shares from them)
+    shares = replication_splits(records, scenario)
+    fac = facility_kpis(records, scenario, voyages_df=v, waits_df=w, splits=shares)
+    k = replication_kpis(records, scenario, fac, voyages_df=v, waits_df=w, splits=shares)
     rows = {"kpis": [k], "facility_kpis": fac,
             "disruption_kpis": disruption_kpis(records, scenario, waits_df=w, held_back=held_back)}
     tables = {
