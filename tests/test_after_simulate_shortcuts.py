@@ -139,3 +139,20 @@ def test_a_part_written_on_one_thread_is_the_part_arrows_pool_writes():
         for name in table.column_names:  # floats as bits: NaN is NaN, -0.0 is -0.0
             got, want = (t.column(name).to_numpy() for t in (back, table))
             assert got.tobytes() == want.tobytes()
+
+
+def test_no_rail_trips_are_empty_columns_of_a_replication_with_trips():
+    """A replication without rail trips has the columns, in order, and the dtypes of one
+    with a trip (text leg and train, float hours and waits, bool completed), so the two
+    join into one table as before."""
+    from sim.recorder import RAIL_TRIP_FIELDS, Records
+    from sim.results import tables
+
+    none = tables.rail_trip_columns(Records(horizon_h=48.0, flow_names=[], tank_names=[]))
+    rec = Records(horizon_h=48.0, flow_names=[], tank_names=[])
+    rec.rail_trips = [tuple("leg" if f == "leg" else "leg#train1" if f == "train" else 1.0 for f in RAIL_TRIP_FIELDS)]
+    one = tables.rail_trip_columns(rec)
+    assert list(none) == list(one) == [*RAIL_TRIP_FIELDS, *tables.RAIL_WAITS, "completed"]
+    assert [a.dtype for a in none.values()] == [a.dtype for a in one.values()]
+    assert all(a.shape == (0,) for a in none.values())
+    assert none["leg"].dtype == object and none["completed"].dtype == bool and none["cargo_t"].dtype == np.float64
