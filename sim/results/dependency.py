@@ -131,28 +131,38 @@ def _labels(scenario: Any | None) -> tuple[list[str], list[str]]:
     return [s.origin for s in net.sources], [r.name for r in net.refineries]
 
 
-def dependency_kpis(records: Any, scenario: Any | None = None) -> dict[str, float]:
+def replication_splits(records: Any, scenario: Any | None = None) -> list[Split]:
+    """Every split of one replication's delivered crude (:func:`splits` with the scenario's
+    origins and refineries): what :func:`dependency_kpis` and
+    :func:`dependency_facility_kpis` take their columns from."""
+    origins, refineries = _labels(scenario)
+    return splits(records.delivered_by_origin, origins=origins, refineries=refineries)
+
+
+def dependency_kpis(records: Any, scenario: Any | None = None, *,
+                    given: list[Split] | None = None) -> dict[str, float]:
     """Run-level dependency KPIs of one replication, as flat columns for ``kpis``.
 
     ``share_origin_<origin>_pct``, ``share_route_<route>_pct`` (all refineries together),
     ``hhi_origin`` and ``hhi_route``.  Pass the scenario so that every declared origin has
-    a column even when it delivered nothing in this replication.
+    a column even when it delivered nothing in this replication.  ``given``: the
+    replication's :func:`replication_splits`, when the caller has them already.
     """
-    origins, refineries = _labels(scenario)
-    total = [s for s in splits(records.delivered_by_origin, origins=origins, refineries=refineries)
-             if s.refinery == TOTAL]
+    every = replication_splits(records, scenario) if given is None else given
+    total = [s for s in every if s.refinery == TOTAL]
     out: dict[str, float] = {}
     for sp in total:
         out.update(_flat(sp))
     return out
 
 
-def dependency_facility_kpis(records: Any, scenario: Any | None = None) -> dict[str, dict[str, float]]:
+def dependency_facility_kpis(records: Any, scenario: Any | None = None, *,
+                             given: list[Split] | None = None) -> dict[str, dict[str, float]]:
     """Per-refinery dependency KPIs of one replication: refinery -> flat columns, for the
-    refinery's row in ``facility_kpis`` (same names as :func:`dependency_kpis`)."""
-    origins, refineries = _labels(scenario)
+    refinery's row in ``facility_kpis`` (same names as :func:`dependency_kpis`).
+    ``given``: as there."""
     out: dict[str, dict[str, float]] = {}
-    for sp in splits(records.delivered_by_origin, origins=origins, refineries=refineries):
+    for sp in replication_splits(records, scenario) if given is None else given:
         if sp.refinery != TOTAL:
             out.setdefault(sp.refinery, {}).update(_flat(sp))
     return out
