@@ -88,3 +88,15 @@ def test_the_pace_split_picks_the_groups_a_full_scan_would_at_every_update() -> 
     before = ScanChecked.checked_updates
     _records(workloads.copied(workloads.baseline(), 2), 1, network=ScanChecked, scan_groups=0)
     assert ScanChecked.checked_updates - before > 100
+
+
+def test_the_bytecode_counts_of_the_scaling_benchmark_are_the_same_in_every_run() -> None:
+    """``python -m benchmarks.network_scaling --bytecodes``: a measure the machine's load cannot move."""
+    from benchmarks import network_scaling
+
+    first = network_scaling.bytecodes((1,), 1)
+    again = network_scaling.bytecodes((1,), 1)
+    assert first == again
+    per_event, events = first[1]
+    assert events > 100
+    assert per_event["network.py:" + str(netmod.FlowNetwork._advance.__code__.co_firstlineno) + ":_advance"] > 0
