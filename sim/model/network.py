@@ -114,8 +114,9 @@ ARM_SLACK_REL = 1e-4
 # computed (a group that changes again soon never pays for one).  Since _stays_short splits
 # by the network's pace a watch lasts longer, so one check is enough: bytecodes per event
 # on 8 copies 8,189 (2) -> 8,044 (1), 8,316 (3); a watch at the re-solve itself 8,111
-# (python -m benchmarks.network_scaling --bytecodes, one replication); valgrind instructions
-# per 8-copies replication 1,062-1,065 M -> 1,017-1,044 M.
+# (python -m benchmarks.network_scaling --bytecodes, one replication; valgrind's counts,
+# 1,062-1,065 M -> 1,017-1,044 M instructions per replication, move by 4% on this machine
+# for the same code, so the bytecodes are the figure).
 PROBATION_UPDATES = 1
 # Up to this many groups a plain scan of every group costs no more than the heaps'
 # bookkeeping (the baseline has 3 groups, two copies 6): both give the same groups and timer.
