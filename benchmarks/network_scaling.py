@@ -31,6 +31,15 @@ steps its group would have had pending when the network next read the group (re-
 or asked it for a pending change, its watch or its next change).  Reads by ``sync()``
 callers and watchers are left out, so the figure is an upper bound on what a replay of
 deferred steps could batch.
+
+``--bytecodes N`` prints, for the baseline copied 1, 2, 4 and 8 times, the bytecodes each
+Python function executes per event (its own, not its callees'; ``sys.settrace`` opcode
+events over N replications after a warm-up), the functions whose count grew most first,
+and the fitted ratio per doubling of the bytecodes per replication.  The counts are the same
+in every run (no timer, no load), so they show which per-event costs grow with the network
+on a shared machine where times and even valgrind's instruction counts move by a few %.
+They do not see work done in C (heapq, allocation, builtins), so a change that moves work
+there must still be judged by CPU time (the heaps from 3 groups: fewer bytecodes, slower).
 """
 
 from __future__ import annotations
@@ -141,11 +150,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time the shuttle of this many cycles (0: not)")
     ap.add_argument("--whole", action="store_true",
                     help="compare the whole tree at --before, in child processes (not network.py alone)")
+    ap.add_argument("--bytecodes", type=int, default=0, metavar="N",
+                    help="print each function's bytecodes per event at 1, 2, 4, 8 copies (N replications each)")
     ap.add_argument("--touches", type=int, default=0, metavar="COPIES",
                     help="print the steps a group has pending when it is next read (lazy integration's room)")
     args = ap.parse_args(argv)
     if args.touches:
         return touches(args.touches)
+    if args.bytecodes:
+        per_event = bytecodes(SIZES, args.bytecodes)
+        _print_bytecodes(per_event)
+        return 0
     if args.whole:
         return _whole(args.before, args.rounds, args.shuttle)
     import sim.model.build as build
@@ -276,6 +291,67 @@ def touches(copies: int, replication: int = 0) -> int:
         share = sum(v for n, v in pending.items() if lo <= n <= hi) / total if total else 0.0
         print(f"  n {lo if lo == hi else f'{lo}-{hi}' if hi < 10**9 else f'{lo}+':>6}: {100 * share:5.1f}%")
     return 0
+
+
+def bytecodes(sizes: tuple[int, ...], replications: int) -> dict[int, tuple[dict[str, float], float]]:
+    """The ``--bytecodes`` figures: per size, (bytecodes per event by function as
+    ``file:line:name``, events per replication), over ``replications`` replications."""
+    from collections import Counter
+
+    import simpy
+
+    from sim.model import simulate
+    from sim.rng import replication_seed
+
+    counts: Counter = Counter()
+
+    def local(frame, event, _arg):
+        if event == "opcode":
+            counts[frame.f_code] += 1
+        return local
+
+    def enter(frame, _event, _arg):
+        frame.f_trace_opcodes = True
+        return local
+
+    base = workloads.baseline()
+    out: dict[int, tuple[dict[str, float], float]] = {}
+    step = simpy.Environment.step
+    for k in sizes:
+        sc = workloads.copied(base, k)
+        simulate(sc, replication_seed(sc.seed, 0))  # warm-up: imports, caches
+        events = 0
+
+        def counted(env: simpy.Environment) -> None:
+            nonlocal events
+            events += 1
+            step(env)
+
+        counts.clear()
+        simpy.Environment.step = counted  # type: ignore[method-assign]
+        sys.settrace(enter)
+        try:
+            for i in range(replications):
+                simulate(sc, replication_seed(sc.seed, i))
+        finally:
+            sys.settrace(None)
+            simpy.Environment.step = step  # type: ignore[method-assign]
+        out[k] = ({f"{Path(c.co_filename).name}:{c.co_firstlineno}:{c.co_name}": n / events
+                   for c, n in counts.items()}, events / replications)
+    return out
+
+
+def _print_bytecodes(per_event: dict[int, tuple[dict[str, float], float]], top: int = 25) -> None:
+    sizes = sorted(per_event)
+    totals = [sum(per_event[k][0].values()) for k in sizes]
+    per_rep = [t * per_event[k][1] for t, k in zip(totals, sizes, strict=True)]
+    print("bytecodes per event (own, by function) at " + ", ".join(f"{k}x" for k in sizes) + " copies; total "
+          + "  ".join(f"{k}x {t:,.0f}" for k, t in zip(sizes, totals, strict=True))
+          + f"; per replication ratio per doubling {doubling_ratio(sizes, per_rep):.3f}")
+    first, last = per_event[sizes[0]][0], per_event[sizes[-1]][0]
+    names = sorted(last, key=lambda n: first.get(n, 0.0) - last[n])[:top]
+    for n in names:
+        print(f"  {n[:48]:<48} " + " ".join(f"{per_event[k][0].get(n, 0.0):8.1f}" for k in sizes))
 
 
 def _whole(rev: str, rounds: int, cycles: int) -> int:

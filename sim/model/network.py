@@ -111,22 +111,36 @@ ARM_STEPS = 256
 ARM_SLACK_H = 1e-3
 ARM_SLACK_REL = 1e-4
 # A group just re-solved is checked in full at the next few updates before its watch is
-# computed (a group that changes again soon never pays for one; on 8 copies 2 cost less
-# than 4).
-PROBATION_UPDATES = 2
+# computed (a group that changes again soon never pays for one).  Since _stays_short splits
+# by the network's pace a watch lasts longer, so one check is enough: bytecodes per event
+# on 8 copies 8,189 (2) -> 8,044 (1), 8,316 (3); a watch at the re-solve itself 8,111
+# (python -m benchmarks.network_scaling --bytecodes, one replication; valgrind's counts,
+# 1,062-1,065 M -> 1,017-1,044 M instructions per replication, move by 4% on this machine
+# for the same code, so the bytecodes are the figure).
+PROBATION_UPDATES = 1
 # Up to this many groups a plain scan of every group costs no more than the heaps'
 # bookkeeping (the baseline has 3 groups, two copies 6): both give the same groups and timer.
 SCAN_GROUPS = 8
 _ULP = 2.0 ** -52       # a double's relative precision
+# The least share of a distance _stays_short leaves to either bound (rate or rounding).
+_MIN_SHARE = 2.0 ** -10
 
 
 def _stays_short(x: float, thr: float, rate: float, up: bool, scale: float, ops: int,
-                 gross: float) -> tuple[float, float]:
+                 gross: float, steps_per_h: float) -> tuple[float, float]:
     """(hours, integration steps) for which ``x`` (tonnes, moving at ``rate`` t/h, changed
     by at most ``ops`` roundings of numbers up to ``scale`` t and of moves at up to ``gross``
     t/h in a step) surely stays short of ``thr``, reaching it from below (``up``) or above.
-    Half the distance is left to the rate and half to rounding: a level sitting at a bound
-    (rate 0) is safe for as many steps as rounding needs to cross the bound's tolerance."""
+    The distance is split between the rate and rounding, each bound holding for its share
+    (any split is safe: the guarantee needs both).  The split follows the network's pace,
+    ``steps_per_h`` integration steps an hour so far, so that both bounds are expected to
+    run out together: a level moving at a real rate leaves almost all of the distance to
+    the rate, a level sitting at a bound (rate 0) almost all to rounding.  A fixed half and
+    half wasted half of the larger bound: a group closing on a bound was looked at again
+    after half the distance, then half the rest, about log2(distance / EPS_T) watches per
+    approach, more of them realised the more often the network updates: _watch calls per
+    event on 8 copies 0.458 -> 0.303, bytecodes per event 8,394 -> 8,075 (README,
+    Benchmarks, the flow network's fifth pass)."""
     d = thr - x if up else x - thr
     if d <= 0.0:
         return 0.0, 0.0
@@ -134,7 +148,10 @@ def _stays_short(x: float, thr: float, rate: float, up: bool, scale: float, ops:
     err = 4.0 * ops * _ULP
     v = max(v, 0.0) + err * gross
     per_step = err * (abs(x) + abs(thr) + scale)
-    return (0.5 * d / v if v > 0.0 else INF), (0.5 * d / per_step if per_step > 0.0 else INF)
+    pace = per_step * steps_per_h  # the rounding's drift per hour at the network's pace
+    share = pace / (v + pace) if v + pace > 0.0 else 0.5  # rounding's share of the distance
+    share = min(max(share, _MIN_SHARE), 1.0 - _MIN_SHARE)
+    return ((1.0 - share) * d / v if v > 0.0 else INF), (share * d / per_step if per_step > 0.0 else INF)
 
 
 def _bounded_changes(f: Flow) -> bool:
@@ -462,6 +479,7 @@ class FlowNetwork:
             return
         hours, steps = INF, INF
         r = self._rates
+        sph = self._steps / now if now > 0.0 else 1.0  # the pace so far (see _stays_short)
         for tk, links, ops in g.watched:
             gross = 0.0
             for i in links:
@@ -471,25 +489,25 @@ class FlowNetwork:
             free_net, room_net = tk.free_net_t_per_h, tk.room_net_t_per_h
             if tk.out_flows:  # a bounded tank: its bound code must stay
                 thr = tk.floor_t + EPS_T
-                h, n = _stays_short(free, thr, free_net, free <= thr, scale, ops, gross)
+                h, n = _stays_short(free, thr, free_net, free <= thr, scale, ops, gross, sph)
                 hours, steps = (h if h < hours else hours), (n if n < steps else steps)
             if tk.in_flows:
-                h, n = _stays_short(room, EPS_T, room_net, room <= EPS_T, scale, ops, gross)
+                h, n = _stays_short(room, EPS_T, room_net, room <= EPS_T, scale, ops, gross, sph)
                 hours, steps = (h if h < hours else hours), (n if n < steps else steps)
             for w in tk.watchers:
                 if w.need is Need.STOCK:
-                    h, n = _stays_short(free, w.tonnes - EPS_T, free_net, True, scale, ops, gross)
+                    h, n = _stays_short(free, w.tonnes - EPS_T, free_net, True, scale, ops, gross, sph)
                 else:
-                    h, n = _stays_short(room, w.tonnes - EPS_T, room_net, True, scale, ops, gross)
+                    h, n = _stays_short(room, w.tonnes - EPS_T, room_net, True, scale, ops, gross, sph)
                 hours, steps = (h if h < hours else hours), (n if n < steps else steps)
         for f in g.slots:
             if f.done is None:  # set only by start_loading/start_discharge, which re-solve
                 continue
             v = f.rate_t_per_h
-            h, n = _stays_short(f.remaining_t, EPS_T, -v, False, f.remaining_t, 4, v)
+            h, n = _stays_short(f.remaining_t, EPS_T, -v, False, f.remaining_t, 4, v, sph)
             hours, steps = (h if h < hours else hours), (n if n < steps else steps)
         for p in g.pipes:
-            h, n = self._pipe_watch(p, now)
+            h, n = self._pipe_watch(p, now, sph)
             hours, steps = (h if h < hours else hours), (n if n < steps else steps)
         for sch in g.scheduled:  # plain Production or Run (others make the group volatile)
             h = sch.schedule.next_change_after(now) - now - 1e-6
@@ -500,17 +518,17 @@ class FlowNetwork:
         if steps < INF:
             heapq.heappush(self._watch_steps, (self._steps + int(steps), g.index, g.watch_stamp))
 
-    def _pipe_watch(self, f: Pipeline, now: float) -> tuple[float, float]:
+    def _pipe_watch(self, f: Pipeline, now: float, sph: float) -> tuple[float, float]:
         """(hours, steps) for which ``f.due`` surely stays False (see :meth:`_watch`)."""
         hours, steps = INF, INF
         r = f.rate_t_per_h
         if not f.feeds:
-            hours, steps = _stays_short(f.deficit_t, EPS_T, -r, False, f.linefill_t, 4, r)
+            hours, steps = _stays_short(f.deficit_t, EPS_T, -r, False, f.linefill_t, 4, r, sph)
         b = f.batch
         if b is None:
             return hours, steps
         if b.phase is BatchPhase.PUMP:
-            h, n = _stays_short(b.pumped_t, b.size_t - EPS_T, r, True, b.size_t, 4, r)
+            h, n = _stays_short(b.pumped_t, b.size_t - EPS_T, r, True, b.size_t, 4, r, sph)
         elif b.phase is BatchPhase.SETUP:
             h, n = b.until_h - 1e-9 - now - 1e-7, INF
         elif f.factor > 0.0:
@@ -521,7 +539,7 @@ class FlowNetwork:
                     gross += self._rates[i]
             ops = 2 * (len(src.in_flows) + len(src.out_flows) + len(src.berth_in) + len(src.berth_out) + 2)
             h, n = _stays_short(src.free_t, b.size_t - EPS_T, src.free_net_t_per_h, True,
-                                src.capacity_t + abs(src.level_t) + src.reserved_out_t, ops, gross)
+                                src.capacity_t + abs(src.level_t) + src.reserved_out_t, ops, gross, sph)
         else:  # a factor changes only through _condition_changed, which re-solves
             h, n = INF, INF
         return min(hours, h), min(steps, n)
