@@ -118,3 +118,17 @@ def test_the_moving_flows_kept_as_rates_change_are_those_of_a_rebuild(case: str)
     checked = _records(scenario, 0, network=ActiveChecked)
     assert ActiveChecked.steps > steps
     _same(checked, _records(scenario, 0))
+
+
+def test_the_inlined_berth_slot_test_is_berth_slots_own():
+    """``FlowNetwork._pending`` asks a plain berth slot's ``due()`` inline (a hot path): the
+    two conditions must stay the same words, so an edit to one fails here until the other
+    follows."""
+    import inspect
+
+    from sim.model import network
+    from sim.model.flows import BerthSlot
+
+    own = inspect.getsource(BerthSlot.due).split("return ", 1)[1].strip()
+    assert own == "self.done is not None and self.remaining_t <= EPS_T"
+    assert f"if {own.replace('self.', 'slot.')}:" in inspect.getsource(network.FlowNetwork._pending)

@@ -383,7 +383,7 @@ class Pipeline(Flow):
         # subtractions in the same order (every line at every integration step is the flow
         # network's hottest path, and it grows with steps x lines); put()'s merge into a
         # last lot of the same origin and route is inlined with them.
-        # tests/test_network_shortcuts.py runs every move the long way (lotq.move and put
+        # tests/test_network_moves.py runs every move the long way (lotq.move and put
         # only) and compares the records bit for bit.
         src = self.src
         src.level_t -= m
