@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pyarrow as pa
 
 from benchmarks import workloads
 from sim.results import parts, store
 from sim.runner.executors import replicate_block
+from tests.test_block_path import zeroed_part, overwrite_part
 
 
 def _unfinished(folder, scenario, n):
@@ -23,7 +22,7 @@ def _unfinished(folder, scenario, n):
 def test_a_reader_of_an_unfinished_run_leaves_out_a_torn_block_and_reads_the_same_replications_everywhere(tmp_path):
     """Four blocks of one shuttle replication each; block 1's kpis part is rewritten as the
     same table with every float zeroed (what data pages never written back look like: it
-    opens and reads as valid Arrow) and block 3's voyages part is cut short.  ``open_run``
+    opens and reads as valid Arrow) and block 3's file is cut short in its voyages part.  ``open_run``
     gives kpis of replications 0 and 2 only (their rows as written), and voyages of
     the same two replications, the torn blocks left on disk for a resume to drop; before
     the fix the zeroed row was read as replication 1's KPIs."""
@@ -32,13 +31,9 @@ def test_a_reader_of_an_unfinished_run_leaves_out_a_torn_block_and_reads_the_sam
     _unfinished(folder, scenario, 4)
     before = store.open_run(folder).kpis
     blocks = store.finished_blocks(folder)
-    part = blocks[1].path / f"kpis{store.PART_EXT}"
-    table = parts.decode_part(part.read_bytes())
-    zeroed = pa.table({c: (pa.array(np.zeros(len(table)), table[c].type) if pa.types.is_floating(table[c].type)
-                           else table[c]) for c in table.column_names})
-    part.write_bytes(parts.encode_part(zeroed).to_pybytes())
-    short = blocks[3].path / f"voyages{store.PART_EXT}"
-    short.write_bytes(short.read_bytes()[: short.stat().st_size // 2])
+    overwrite_part(blocks[1], "kpis", zeroed_part(parts.block_part_bytes(blocks[1], "kpis").to_pybytes()))
+    offset, length, _ = parts.block_index(blocks[3])["voyages"]
+    blocks[3].path.write_bytes(blocks[3].path.read_bytes()[: offset + length // 2])
 
     run = store.open_run(folder)
     assert not run.complete

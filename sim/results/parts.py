@@ -1,9 +1,10 @@
 """The tables of a run while it streams: blocks of replications as part files, and their
 assembly into the final Parquet tables.
 
-A block of consecutive replications is a folder ``parts/r<start>-<stop>/`` holding one
-Arrow IPC file per table (:data:`TABLES`), written into a temporary folder and renamed into
-place only when complete.  :class:`Assembler` appends blocks to the final tables in
+A block of consecutive replications is one file ``parts/r<start>-<stop>.block`` holding an
+Arrow IPC file per table (:data:`TABLES`) and their SHA-256 digests (:func:`write_block`
+says how it is laid out), written under a temporary name and renamed into place only when
+complete.  :class:`Assembler` appends blocks to the final tables in
 replication order while the run goes on; :func:`assemble` joins whatever it could not.
 Both conform every block to the union schema of all of them (:func:`_schema_of`), so the
 final tables are the same however the replications were split into blocks.
@@ -28,19 +29,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.results.files import file_sha256, to_arrow
+from sim.results.files import to_arrow
 
 TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits", "passages", "balance",
           "cargoes", "rail_trips", "decisions", "nominations")
 PARTS = "parts"
-PART_EXT = ".arrow"  # blocks are Arrow IPC files: written and read back several times faster than Parquet
-# each block's SHA-256 of every part file, written last into the block (see drop_broken_blocks)
-BLOCK_DIGEST = "sha256.json"
+PART_EXT = ".arrow"  # a block's parts are Arrow IPC files: written and read back several times faster than Parquet
+BLOCK_EXT = ".block"  # a block's file: its parts one after another, behind an index with their SHA-256
+# what a block file starts with: this magic, then the index's length (8 bytes, little endian)
+BLOCK_MAGIC = b"RSBLOCK1"
+_ALIGN = 64  # each part starts at a multiple of this in the file, so a memory map reads it zero-copy
 
 
 @dataclass(frozen=True)
 class Block:
-    """Replications ``start`` to ``stop - 1``, stored in ``parts/r<start>-<stop>/``."""
+    """Replications ``start`` to ``stop - 1``, stored in ``parts/r<start>-<stop>.block``."""
 
     start: int
     stop: int
@@ -56,15 +59,17 @@ def _block_name(start: int, stop: int) -> str:
 
 
 def finished_blocks(folder: Path) -> list[Block]:
-    """The blocks on disk, in replication order (temporary folders are ignored)."""
+    """The blocks on disk, in replication order (temporary files are ignored, and so are
+    the block folders of versions before the single block file: a run such a version left
+    unfinished resumes by computing those replications again)."""
     parts = folder / PARTS
     out = []
     if parts.is_dir():
         for d in parts.iterdir():
-            if not d.is_dir() or not d.name.startswith("r"):
+            if not d.name.startswith("r") or not d.name.endswith(BLOCK_EXT) or not d.is_file():
                 continue
             try:
-                a, b = d.name[1:].split("-")
+                a, b = d.name[1:-len(BLOCK_EXT)].split("-")
                 out.append(Block(int(a), int(b), d))
             except ValueError:
                 continue
@@ -77,7 +82,10 @@ def remove_temporaries(folder: Path) -> None:
     if parts.is_dir():
         for d in parts.iterdir():
             if d.name.startswith(".tmp"):
-                shutil.rmtree(d, ignore_errors=True)
+                if d.is_dir():
+                    shutil.rmtree(d, ignore_errors=True)
+                else:
+                    d.unlink(missing_ok=True)
     for f in folder.glob(".*.tmp-*"):
         f.unlink(missing_ok=True)
 
@@ -224,65 +232,120 @@ def encode_part(table: pa.Table) -> pa.Buffer:
 
 
 def write_block(folder: Path, start: int, stop: int, tables: dict[str, Any]) -> Block:
-    """Write one block of consecutive replications atomically (a folder renamed into place).
+    """Write one block of consecutive replications atomically (a file renamed into place).
 
     ``tables`` maps each table name to its parts in replication order (see
     :func:`block_table`), or to the part file's bytes from :func:`encode_part`.
 
-    A block is complete or absent for every process that reads the folder: its files are
-    written into a temporary folder renamed into place.  It is not fsynced: a folder fsync
-    per block cost the parent ~11 ms of waiting per block on this machine under load (225
-    fsyncs, 2.4 s, in a 200-replication pool run with the manifest's), and it never made the
-    files' own data durable anyway.  What an OS crash or power cut can leave (a renamed
-    block with a short or zero-filled file, caught by the block's :data:`BLOCK_DIGEST`)
-    :func:`drop_broken_blocks` removes before a run resumes, and
-    the replications are run again; the final tables are fsynced once, when the run closes.
+    The block file is :data:`BLOCK_MAGIC`, the length of the index (8 bytes, little
+    endian), the index (JSON: each table's offset, length and SHA-256 of its part), then
+    each table's part file (:func:`encode_part`'s bytes) at the offsets it gives, each
+    starting at a multiple of :data:`_ALIGN` bytes.  One file, not a folder of one file per
+    table: creating a file costs ~0.9 ms of kernel CPU on this machine (rewriting one, 0.07;
+    renaming it, 0.02), so a block's folder, 12 parts and digest file cost the parent
+    ~12 ms of CPU per block, more than the worker spends on a replication, in a run whose
+    parent shares the cores with the workers.
+
+    A block is complete or absent for every process that reads the folder: its file is
+    written under a temporary name and renamed into place.  It is not fsynced: a folder
+    fsync per block cost the parent ~11 ms of waiting per block on this machine under load
+    (225 fsyncs, 2.4 s, in a 200-replication pool run with the manifest's), and it never
+    made the files' own data durable anyway.  What an OS crash or power cut can leave (a
+    renamed block file cut short or zero-filled, caught by its index's digests)
+    :func:`drop_broken_blocks` removes before a run resumes, and the replications are run
+    again; the final tables are fsynced once, when the run closes.
     """
     parts = folder / PARTS
     parts.mkdir(exist_ok=True)
-    name = _block_name(start, stop)
-    tmp = parts / f".tmp-{name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    digests = {}
+    name = _block_name(start, stop) + BLOCK_EXT
+    data: list[Any] = []
     for table in TABLES:
         entry = tables.get(table, [])
-        part = tmp / f"{table}{PART_EXT}"
-        if isinstance(entry, (bytes, pa.Buffer)):
-            with open(part, "wb") as fh:
-                fh.write(entry)
-            digests[table] = hashlib.sha256(entry).hexdigest()
-        else:
-            _write_part(part, block_table(entry))
-            digests[table] = file_sha256(part)
-    (tmp / BLOCK_DIGEST).write_text(json.dumps(digests), encoding="utf-8")
+        data.append(entry if isinstance(entry, (bytes, pa.Buffer)) else encode_part(block_table(entry)))
+    index, offset = {}, 0
+    for table, part in zip(TABLES, data, strict=True):
+        index[table] = [offset, len(part), hashlib.sha256(part).hexdigest()]
+        offset += -(-len(part) // _ALIGN) * _ALIGN
+    head = json.dumps(index).encode("utf-8")
+    body_at = -(-(len(BLOCK_MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
+    head = head.ljust(body_at - len(BLOCK_MAGIC) - 8)  # JSON ignores the trailing spaces
+    tmp = parts / f".tmp-{name}-{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(BLOCK_MAGIC + len(head).to_bytes(8, "little") + head)
+        for part in data:
+            fh.write(part)
+            fh.write(bytes(-len(part) % _ALIGN))
     final = parts / name
     os.rename(tmp, final)
     return Block(start, stop, final)
 
 
+def _index(data: pa.Buffer) -> dict[str, tuple[int, int, str]]:
+    """The index of a block file's bytes: each table's (offset from the first part,
+    length, SHA-256); ValueError when the file does not start with one."""
+    if data.size < len(BLOCK_MAGIC) + 8 or data[:len(BLOCK_MAGIC)].to_pybytes() != BLOCK_MAGIC:
+        raise ValueError("not a block file")
+    n = int.from_bytes(data[len(BLOCK_MAGIC):len(BLOCK_MAGIC) + 8].to_pybytes(), "little")
+    start = len(BLOCK_MAGIC) + 8
+    if start + n > data.size:
+        raise ValueError("the block's index is cut short")
+    raw = json.loads(data[start:start + n].to_pybytes().decode("utf-8"))
+    if not isinstance(raw, dict) or set(raw) != set(TABLES):
+        raise ValueError("the block's index does not name every table")
+    index = {}
+    for table, (offset, length, digest) in raw.items():
+        a = start + n + int(offset)
+        if int(offset) < 0 or int(length) < 0 or a + int(length) > data.size:
+            raise ValueError(f"the block's {table} part is cut short")
+        index[table] = (a, int(length), str(digest))
+    return index
+
+
+def _block_bytes(block: Block) -> pa.Buffer:
+    with pa.memory_map(str(block.path), "r") as source:
+        return source.read_buffer()
+
+
+def block_parts(block: Block, tables: Iterable[str] = TABLES) -> dict[str, pa.Table]:
+    """The tables of a block file (each part as :func:`encode_part` wrote it), read from
+    one memory map, zero-copy where the part is not compressed."""
+    data = _block_bytes(block)
+    index = _index(data)
+    return {t: decode_part(data.slice(index[t][0], index[t][1])) for t in tables}
+
+
+def block_part_bytes(block: Block, table: str) -> pa.Buffer:
+    """The bytes of one table's part in a block file (what :func:`encode_part` made)."""
+    data = _block_bytes(block)
+    offset, length, _ = _index(data)[table]
+    return data.slice(offset, length)
+
+
+def block_index(block: Block) -> dict[str, tuple[int, int, str]]:
+    """Each table's (offset in the file, length, recorded SHA-256) in a block file."""
+    return _index(_block_bytes(block))
+
+
 def _whole(block: Block) -> bool:
-    """Whether every part file of ``block`` still has the SHA-256 recorded in its
-    :data:`BLOCK_DIGEST` when it was written.  A footer that reads is not enough: a crash
-    can leave a file of the right length whose data pages were never written back (zeros),
-    and an uncompressed part then reads as valid Arrow with wrong numbers."""
+    """Whether every part of ``block`` still has the SHA-256 its index recorded when it was
+    written.  A footer that reads is not enough: a crash can leave a file of the right
+    length whose data pages were never written back (zeros), and an uncompressed part then
+    reads as valid Arrow with wrong numbers."""
     try:
-        recorded = json.loads((block.path / BLOCK_DIGEST).read_text(encoding="utf-8"))
-        return isinstance(recorded, dict) and all(
-            recorded.get(t) == file_sha256(block.path / f"{t}{PART_EXT}") for t in TABLES)
-    except (OSError, ValueError):
+        data = _block_bytes(block)
+        return all(hashlib.sha256(data.slice(a, n)).hexdigest() == digest for a, n, digest in _index(data).values())
+    except (OSError, ValueError, TypeError, UnicodeDecodeError, pa.ArrowException):
         return False
 
 
 def drop_broken_blocks(folder: Path) -> list[Block]:
-    """Remove the blocks with a missing or damaged part file or digest (what an OS crash
-    can leave of a block that was renamed into place before its data reached the disk,
-    since blocks are not fsynced: :func:`write_block`), so a resumed run computes those
-    replications again.  Returns the blocks removed."""
+    """Remove the blocks with a damaged file or index (what an OS crash can leave of a
+    block that was renamed into place before its data reached the disk, since blocks are
+    not fsynced: :func:`write_block`), so a resumed run computes those replications again.
+    Returns the blocks removed."""
     broken = [b for b in finished_blocks(folder) if not _whole(b)]
     for b in broken:
-        shutil.rmtree(b.path, ignore_errors=True)
+        b.path.unlink(missing_ok=True)
     return broken
 
 
@@ -341,32 +404,19 @@ def _ipc_options(table: pa.Table) -> pa.ipc.IpcWriteOptions:
     return _LZ4 if table.get_total_buffer_size() > COMPRESS_ABOVE_BYTES else _RAW
 
 
-def _write_part(path: Path, table: pa.Table) -> None:
-    with pa.OSFile(str(path), "wb") as sink, \
-            pa.ipc.new_file(sink, table.schema, options=_ipc_options(table)) as writer:
-        writer.write_table(table)
-
-
-def _read_part(path: Path) -> pa.Table:
-    with pa.memory_map(str(path), "r") as source:
-        return pa.ipc.open_file(source).read_all()
-
-
 def decode_part(data: bytes | pa.Buffer) -> pa.Table:
-    """A part file's bytes (:func:`encode_part`) as its table: what :func:`_read_part` reads
-    from the file they were written to, without opening and mapping the file again."""
+    """A part's bytes (:func:`encode_part`) as its table (zero-copy where not compressed)."""
     return pa.ipc.open_file(pa.BufferReader(data)).read_all()
 
 
-def _part_schema(path: Path) -> tuple[pa.Schema, int]:
-    with pa.memory_map(str(path), "r") as source:
-        reader = pa.ipc.open_file(source)
-        rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
-        return reader.schema, rows
+def _part_schema(block: Block, table: str) -> tuple[pa.Schema, int]:
+    reader = pa.ipc.open_file(pa.BufferReader(block_part_bytes(block, table)))
+    rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+    return reader.schema, rows
 
 
-def _union_schema(files: list[Path]) -> pa.Schema:
-    return _schema_of([_part_schema(f) for f in files])
+def _union_schema(blocks: list[Block], table: str) -> pa.Schema:
+    return _schema_of([_part_schema(b, table) for b in blocks])
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -515,12 +565,11 @@ class Assembler:
         while self.next in self.waiting:
             b = self.waiting.pop(self.next)
             given = data if b is block and data is not None else {}
-            for table in TABLES:
-                if table not in self.dropped:
-                    entry = given.get(table)
-                    part = (decode_part(entry) if isinstance(entry, (bytes, pa.Buffer))
-                            else _read_part(b.path / f"{table}{PART_EXT}"))
-                    self._append(table, part)
+            todo = [t for t in TABLES if t not in self.dropped]
+            read = block_parts(b, [t for t in todo if not isinstance(given.get(t), (bytes, pa.Buffer))])
+            for table in todo:
+                entry = given.get(table)
+                self._append(table, decode_part(entry) if isinstance(entry, (bytes, pa.Buffer)) else read[table])
             self.next = b.stop
 
     def _schema(self, table: str, part: pa.Table) -> tuple[pa.Schema, bool]:
@@ -610,14 +659,13 @@ def assemble(folder: Path, replications: int, skip: Iterable[str] = ()) -> None:
     todo = [t for t in TABLES if t not in set(skip)]
 
     def join(table: str) -> None:
-        files = [b.path / f"{table}{PART_EXT}" for b in blocks]
-        schema = _union_schema(files)
+        schema = _union_schema(blocks, table)
         target = folder / f"{table}.parquet"
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         writer = RowGroups(tmp, schema)
         try:
-            for f in files:
-                t = _read_part(f)
+            for b in blocks:
+                t = block_parts(b, [table])[table]
                 if t.num_rows:
                     writer.write_table(_conform(t, schema))
         except BaseException:
@@ -654,9 +702,9 @@ def read_concat(folder: Path, table: str, blocks: list[Block] | None = None) -> 
     final = folder / f"{table}.parquet"
     if final.exists():
         return pd.read_parquet(final)
-    files = [b.path / f"{table}{PART_EXT}" for b in (finished_blocks(folder) if blocks is None else blocks)]
-    if not files:
+    chosen = finished_blocks(folder) if blocks is None else blocks
+    if not chosen:
         return pd.DataFrame()
-    schema = _union_schema(files)
-    return pa.concat_tables([_conform(_read_part(f), schema) for f in files]).to_pandas()
+    schema = _union_schema(chosen, table)
+    return pa.concat_tables([_conform(block_parts(b, [table])[table], schema) for b in chosen]).to_pandas()
 
