@@ -79,6 +79,7 @@ from sim.results.risk import COST_RISK_KPIS, cost_summary, risk_summary
 from sim.results.parts import (
     PART_EXT,
     PARTS,
+    SUMMARY_TABLES,
     TABLES,
     Assembler,
     Block,
@@ -459,7 +460,7 @@ def open_run(path: str | os.PathLike[str]) -> RunResult:
 
 __all__ = [
     "ENVIRONMENT_ERRNOS", "FORMAT_VERSION", "LOCK", "LOCK_PID", "MAX_MANIFEST_BYTES", "PARTS", "PART_EXT",
-    "RUN_MARKER", "TABLES", "Assembler", "Block", "CitedFigure", "FailureNote", "GitInfo", "Manifest", "RunLock",
+    "RUN_MARKER", "SUMMARY_TABLES", "TABLES", "Assembler", "Block", "CitedFigure", "FailureNote", "GitInfo", "Manifest", "RunLock",
     "RunResult", "as_arrow", "assemble", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
     "block_table", "decode_part", "drop_broken_blocks", "encode_part", "environment_problem", "finished_blocks",
     "git_commit", "git_info", "join_columns",
