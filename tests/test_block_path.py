@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,6 +18,29 @@ from sim.recorder import Records
 from sim.results import parts, store
 from sim.runner.executors import replicate_block
 from sim.scenario.language import Scenario
+
+
+def zeroed_part(data: bytes) -> bytes:
+    """A part's bytes with every float value zeroed: the same length, and it reads as valid
+    Arrow (what data pages never written back look like)."""
+    table = parts.decode_part(data)
+    # times 0: every finite value becomes 0 and the nulls stay (so the validity bitmaps, and
+    # the part's length, are as written)
+    zeroed = pa.table({c: (pc.multiply(table[c], 0.0) if pa.types.is_floating(table[c].type) else table[c])
+                       for c in table.column_names})
+    out = parts.encode_part(zeroed).to_pybytes()
+    assert out != data and len(out) == len(data)
+    return out
+
+
+def overwrite_part(block: parts.Block, table: str, data: bytes) -> None:
+    """Put ``data`` where ``table``'s part is in the block file, leaving its index (and the
+    SHA-256 it recorded) as written."""
+    offset, length, _ = parts.block_index(block)[table]
+    assert len(data) == length
+    raw = bytearray(block.path.read_bytes())
+    raw[offset:offset + length] = data
+    block.path.write_bytes(bytes(raw))
 
 
 def _tables(folder: Path) -> dict[str, object]:
@@ -83,8 +107,8 @@ def _counted(limit: int | None):
 def test_a_block_cut_short_by_a_crash_is_run_again_on_resume(tmp_path, monkeypatch):
     """Blocks are renamed into place without an fsync, so after an OS crash a block can be
     there with a short file.  A serial run of 6 shuttle replications, one per block, stopped
-    at replication 4 leaves blocks for 0-3; the voyages part of replication 2's block is then
-    cut to half its bytes.  Resume drops that block and runs replications 2, 4 and 5 (no
+    at replication 4 leaves blocks for 0-3; replication 2's block file is then cut to half
+    its bytes.  Resume drops that block and runs replications 2, 4 and 5 (no
     other), and the run's every table and its summary are those of a clean run of 6."""
     scenario = workloads.shuttle_scenario(3)
     clean = runner.run(scenario, replications=6, seed=5, executor="serial", out=tmp_path / "clean", progress=False)
@@ -94,7 +118,7 @@ def test_a_block_cut_short_by_a_crash_is_run_again_on_resume(tmp_path, monkeypat
         runner.run(scenario, replications=6, seed=5, executor="serial", out=cut, model=_counted(4), progress=False)
     blocks = store.finished_blocks(cut)
     assert [list(b.replications) for b in blocks] == [[0], [1], [2], [3]]
-    victim = blocks[2].path / f"voyages{store.PART_EXT}"
+    victim = blocks[2].path
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     CALLS.clear()
     res = runner.resume(cut, model=_counted(None), progress=False)
@@ -106,16 +130,47 @@ def test_a_block_cut_short_by_a_crash_is_run_again_on_resume(tmp_path, monkeypat
     assert (clean.path / "summary.json").read_bytes() == (res.path / "summary.json").read_bytes()
 
 
-def test_only_blocks_with_a_missing_or_unreadable_part_are_dropped(tmp_path):
-    """Three blocks; one loses a part file, one has a part cut short: those two go, the whole
-    one stays."""
+def test_a_run_left_unfinished_with_block_folders_resumes_by_running_their_replications_again(tmp_path,
+                                                                                             monkeypatch):
+    """Versions before the block file wrote a block as a folder ``parts/r<start>-<stop>/``
+    of part files.  A run stopped at replication 4 whose block for replication 1 is such a
+    folder: the resume takes blocks 0, 2 and 3 as done, runs 1, 4 and 5, and the tables and
+    summary are a clean run's (the folder goes with ``parts/``)."""
+    scenario = workloads.shuttle_scenario(3)
+    clean = runner.run(scenario, replications=6, seed=5, executor="serial", out=tmp_path / "clean", progress=False)
+    monkeypatch.setattr("sim.runner.execution.FLUSH_EVERY_S", 0.0)  # one replication per block
+    old = tmp_path / "old"
+    with pytest.raises(runner.RunInterrupted):
+        runner.run(scenario, replications=6, seed=5, executor="serial", out=old, model=_counted(4), progress=False)
+    block = store.finished_blocks(old)[1]
+    folder = block.path.with_name(block.path.name.removesuffix(parts.BLOCK_EXT))
+    folder.mkdir()
+    for table, data in ((t, parts.block_part_bytes(block, t)) for t in store.TABLES):
+        (folder / f"{table}{parts.PART_EXT}").write_bytes(data.to_pybytes())
+    block.path.unlink()
+    assert [b.start for b in store.finished_blocks(old)] == [0, 2, 3]
+    CALLS.clear()
+    res = runner.resume(old, model=_counted(None), progress=False)
+    assert res.complete and sorted(CALLS) == [1, 4, 5] and not (old / store.PARTS).exists()
+    ta, tb = _tables(clean.path), _tables(res.path)
+    assert ta.keys() == tb.keys()
+    for name in ta:
+        assert ta[name].equals(tb[name]), name
+    assert (clean.path / "summary.json").read_bytes() == (res.path / "summary.json").read_bytes()
+
+
+def test_only_blocks_with_an_unreadable_index_or_a_part_cut_short_are_dropped(tmp_path):
+    """Three blocks; the first's index reads as zeros (its first page never written back),
+    the last is cut short by 8 bytes (its last part's footer: length and magic): those two
+    go, the whole one stays."""
     scenario = workloads.shuttle_scenario(3)
     for start in (0, 1, 2):
         parts.write_block(tmp_path, start, start + 1, replicate_block(scenario, 5, range(start, start + 1)).tables)
     blocks = store.finished_blocks(tmp_path)
-    (blocks[0].path / f"kpis{store.PART_EXT}").unlink()
-    short = blocks[2].path / f"timeseries{store.PART_EXT}"
-    short.write_bytes(short.read_bytes()[:-8])  # the footer's end: length and magic
+    first = blocks[0].path.read_bytes()
+    blocks[0].path.write_bytes(bytes(4096) + first[4096:])
+    last = parts.block_index(blocks[2])[store.TABLES[-1]]
+    blocks[2].path.write_bytes(blocks[2].path.read_bytes()[: last[0] + last[1] - 8])
     assert [b.start for b in parts.drop_broken_blocks(tmp_path)] == [0, 2]
     assert [b.start for b in store.finished_blocks(tmp_path)] == [1]
 
@@ -123,21 +178,17 @@ def test_only_blocks_with_a_missing_or_unreadable_part_are_dropped(tmp_path):
 def test_a_block_whose_data_never_reached_the_disk_is_dropped_though_its_footer_reads(tmp_path):
     """A crash can leave a part file of the right length whose data pages were never written
     back (zeros): its footer and record batches still read, so only the block's recorded
-    SHA-256 shows it.  Three blocks; the second's kpis part is rewritten as the same table
-    with every float value zeroed (it opens and reads as valid Arrow): that
-    block goes, the first stays; a block without its digest file (a crash before it was
-    written) goes too."""
+    SHA-256 shows it.  Three blocks; the second's kpis part is rewritten in place as the
+    same table with every float value zeroed (it opens and reads as valid Arrow): that
+    block goes, the first stays; a block whose index was never written back (zeros) goes
+    too."""
     scenario = workloads.shuttle_scenario(3)
     for start in (0, 1, 2):
         parts.write_block(tmp_path, start, start + 1, replicate_block(scenario, 5, range(start, start + 1)).tables)
     blocks = store.finished_blocks(tmp_path)
-    part = blocks[1].path / f"kpis{store.PART_EXT}"
-    table = parts.decode_part(part.read_bytes())
-    zeroed = pa.table({c: (pa.array(np.zeros(len(table)), table[c].type) if pa.types.is_floating(table[c].type)
-                           else table[c]) for c in table.column_names})
-    data = parts.encode_part(zeroed).to_pybytes()
-    assert data != part.read_bytes()
-    part.write_bytes(data)
-    (blocks[2].path / parts.BLOCK_DIGEST).unlink()
+    overwrite_part(blocks[1], "kpis", zeroed_part(parts.block_part_bytes(blocks[1], "kpis").to_pybytes()))
+    assert len(parts.block_parts(blocks[1], ["kpis"])["kpis"])  # it still reads
+    index_end = parts.block_index(blocks[2])["kpis"][0]
+    blocks[2].path.write_bytes(bytes(index_end) + blocks[2].path.read_bytes()[index_end:])
     assert [b.start for b in parts.drop_broken_blocks(tmp_path)] == [1, 2]
     assert [b.start for b in store.finished_blocks(tmp_path)] == [0]

@@ -9,6 +9,7 @@ the provenance helpers fill its ``versions``, ``git`` and time fields.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -30,7 +31,16 @@ FORMAT_VERSION: Final = 1  # Final: its type is Literal[1], what Manifest.format
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape the numbers."""
+    """Versions of Python and of the packages that shape the numbers (a new dict each call)."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> dict[str, str]:
+    # read once per process: the code that runs is what this process imported, whatever is
+    # installed later; importlib.metadata scans every distribution on sys.path for each of
+    # the ten names, 70 ms of CPU under load, which an analysis paid again for its own
+    # manifest after its runs had read them (sim.runner._provenance)
     out = {"python": platform.python_version()}
     for dist in ("routesim", "numpy", "pandas", "simpy", "pydantic", "pyarrow", "pyyaml", "scipy", "dask", "distributed"):
         try:

@@ -17,8 +17,8 @@ Layout of ``results/<scenario>/<run-id>/`` (or the folder given with ``--out``):
     nominations.parquet    a row per lifting a programme decided: when, by which policy, why
     summary.json           mean, std, p5, p50, p95 of every KPI over the replications, and
                            the risk block (sim.results.risk)
-    parts/                 while running: one folder per finished block of replications
-                           (Arrow IPC files, joined into the Parquet tables at the end)
+    parts/                 while running: one file per finished block of replications
+                           (Arrow IPC parts, joined into the Parquet tables at the end)
 
 The run id is the UTC start time plus a short hash of the resolved scenario
 (``20210101T120000Z-3f2a9c1e``); no random ids, so nothing about a run depends on chance.
@@ -26,8 +26,8 @@ Two runs never share a folder: the folder is created exclusively (a ``-2``, ``-3
 suffix when two start in the same second).
 
 Crash safety: every file is written to a temporary name and moved into place with
-``os.replace``; a block of replications is written into a temporary folder that is renamed
-into ``parts/`` only when all of its tables are on disk.  The manifest says ``incomplete``
+``os.replace``; a block of replications is written under a temporary name that is renamed
+into ``parts/`` only when all of its tables are in it.  The manifest says ``incomplete``
 until the final tables and ``summary.json`` exist, and is rewritten ``complete`` last.  A
 ``kill -9`` at any moment therefore leaves either finished blocks or nothing, and never a
 file that looks complete but is not; ``routesim run --resume DIR`` continues from the
@@ -79,6 +79,7 @@ from sim.results.risk import COST_RISK_KPIS, cost_summary, risk_summary
 from sim.results.parts import (
     PART_EXT,
     PARTS,
+    SUMMARY_TABLES,
     TABLES,
     Assembler,
     Block,
@@ -388,7 +389,7 @@ class RunResult:
 
     @property
     def blocks(self) -> list[Block]:
-        """The blocks an unfinished run's tables are read from: those whose every part file
+        """The blocks an unfinished run's tables are read from: those whose every part
         still has the SHA-256 recorded when it was written (:func:`sim.results.parts.
         whole_blocks`, the check ``--resume`` makes).  A block an OS crash left torn (a
         short file, or data pages never written back that read as zeros) is left out, not
@@ -477,7 +478,7 @@ def open_run(path: str | os.PathLike[str]) -> RunResult:
 
 __all__ = [
     "ENVIRONMENT_ERRNOS", "FORMAT_VERSION", "LOCK", "LOCK_PID", "MAX_MANIFEST_BYTES", "PARTS", "PART_EXT",
-    "RUN_MARKER", "TABLES", "Assembler", "Block", "CitedFigure", "FailureNote", "GitInfo", "Manifest", "RunLock",
+    "RUN_MARKER", "SUMMARY_TABLES", "TABLES", "Assembler", "Block", "CitedFigure", "FailureNote", "GitInfo", "Manifest", "RunLock",
     "RunResult", "as_arrow", "assemble", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
     "block_table", "decode_part", "drop_broken_blocks", "encode_part", "environment_problem", "finished_blocks",
     "git_commit", "git_info", "join_columns",

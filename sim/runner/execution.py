@@ -197,9 +197,18 @@ def stream_blocks(folder: Path, ex: Executor, todo: list[int], manifest: store.M
 def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler | None = None) -> None:
     """Assemble the final tables, write the summary, then mark the run complete."""
     n = int(manifest.replications or 0)
-    written = assembler.finish(n) if assembler is not None else set()
+    summarised: list[bool] = []
+
+    def summarise(written: set[str]) -> None:
+        # while the other tables (the time series) are still being encoded and fsynced
+        if set(store.SUMMARY_TABLES) <= written:
+            store.write_summary_from_tables(folder)
+            summarised.append(True)
+
+    written = assembler.finish(n, summarise) if assembler is not None else set()
     store.assemble(folder, n, skip=written)
-    store.write_summary_from_tables(folder)  # a column at a time: memory does not grow with the run
+    if not summarised:
+        store.write_summary_from_tables(folder)  # a column at a time: memory does not grow with the run
     manifest.table_sha256 = file_digests(folder)  # what a reuse of this run checks (sim.runner.reuse)
     manifest.status = "complete"
     manifest.replications_done = n
