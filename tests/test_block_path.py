@@ -104,18 +104,35 @@ def _counted(limit: int | None):
     return model
 
 
+def _clean_and_stopped_at_4(tmp_path: Path, monkeypatch) -> tuple[store.RunResult, Path]:
+    """A clean serial run of 6 shuttle replications (seed 5), and the folder of the same run
+    stopped at replication 4 with one replication per block (blocks for 0-3 on disk)."""
+    scenario = workloads.shuttle_scenario(3)
+    clean = runner.run(scenario, replications=6, seed=5, executor="serial", out=tmp_path / "clean", progress=False)
+    monkeypatch.setattr("sim.runner.execution.FLUSH_EVERY_S", 0.0)  # one replication per block
+    stopped = tmp_path / "stopped"
+    with pytest.raises(runner.RunInterrupted):
+        runner.run(scenario, replications=6, seed=5, executor="serial", out=stopped, model=_counted(4),
+                   progress=False)
+    return clean, stopped
+
+
+def _same_run(a: Path, b: Path) -> None:
+    """Every table and the summary of two run folders are the same."""
+    ta, tb = _tables(a), _tables(b)
+    assert ta.keys() == tb.keys()
+    for name in ta:
+        assert ta[name].equals(tb[name]), name
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+
+
 def test_a_block_cut_short_by_a_crash_is_run_again_on_resume(tmp_path, monkeypatch):
     """Blocks are renamed into place without an fsync, so after an OS crash a block can be
     there with a short file.  A serial run of 6 shuttle replications, one per block, stopped
     at replication 4 leaves blocks for 0-3; replication 2's block file is then cut to half
     its bytes.  Resume drops that block and runs replications 2, 4 and 5 (no
     other), and the run's every table and its summary are those of a clean run of 6."""
-    scenario = workloads.shuttle_scenario(3)
-    clean = runner.run(scenario, replications=6, seed=5, executor="serial", out=tmp_path / "clean", progress=False)
-    monkeypatch.setattr("sim.runner.execution.FLUSH_EVERY_S", 0.0)  # one replication per block
-    cut = tmp_path / "cut"
-    with pytest.raises(runner.RunInterrupted):
-        runner.run(scenario, replications=6, seed=5, executor="serial", out=cut, model=_counted(4), progress=False)
+    clean, cut = _clean_and_stopped_at_4(tmp_path, monkeypatch)
     blocks = store.finished_blocks(cut)
     assert [list(b.replications) for b in blocks] == [[0], [1], [2], [3]]
     victim = blocks[2].path
@@ -123,11 +140,7 @@ def test_a_block_cut_short_by_a_crash_is_run_again_on_resume(tmp_path, monkeypat
     CALLS.clear()
     res = runner.resume(cut, model=_counted(None), progress=False)
     assert res.complete and sorted(CALLS) == [2, 4, 5]
-    ta, tb = _tables(clean.path), _tables(res.path)
-    assert ta.keys() == tb.keys()
-    for name in ta:
-        assert ta[name].equals(tb[name]), name
-    assert (clean.path / "summary.json").read_bytes() == (res.path / "summary.json").read_bytes()
+    _same_run(clean.path, res.path)
 
 
 def test_a_run_left_unfinished_with_block_folders_resumes_by_running_their_replications_again(tmp_path,
@@ -136,12 +149,7 @@ def test_a_run_left_unfinished_with_block_folders_resumes_by_running_their_repli
     of part files.  A run stopped at replication 4 whose block for replication 1 is such a
     folder: the resume takes blocks 0, 2 and 3 as done, runs 1, 4 and 5, and the tables and
     summary are a clean run's (the folder goes with ``parts/``)."""
-    scenario = workloads.shuttle_scenario(3)
-    clean = runner.run(scenario, replications=6, seed=5, executor="serial", out=tmp_path / "clean", progress=False)
-    monkeypatch.setattr("sim.runner.execution.FLUSH_EVERY_S", 0.0)  # one replication per block
-    old = tmp_path / "old"
-    with pytest.raises(runner.RunInterrupted):
-        runner.run(scenario, replications=6, seed=5, executor="serial", out=old, model=_counted(4), progress=False)
+    clean, old = _clean_and_stopped_at_4(tmp_path, monkeypatch)
     block = store.finished_blocks(old)[1]
     folder = block.path.with_name(block.path.name.removesuffix(parts.BLOCK_EXT))
     folder.mkdir()
@@ -152,11 +160,7 @@ def test_a_run_left_unfinished_with_block_folders_resumes_by_running_their_repli
     CALLS.clear()
     res = runner.resume(old, model=_counted(None), progress=False)
     assert res.complete and sorted(CALLS) == [1, 4, 5] and not (old / store.PARTS).exists()
-    ta, tb = _tables(clean.path), _tables(res.path)
-    assert ta.keys() == tb.keys()
-    for name in ta:
-        assert ta[name].equals(tb[name]), name
-    assert (clean.path / "summary.json").read_bytes() == (res.path / "summary.json").read_bytes()
+    _same_run(clean.path, res.path)
 
 
 def test_only_blocks_with_an_unreadable_index_or_a_part_cut_short_are_dropped(tmp_path):
