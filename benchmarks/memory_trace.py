@@ -5,15 +5,17 @@ atomically at most once a second while blocks stream, and after the last block).
 
 Two figures come out of a trace:
 
-- the **peak** RSS of the run's process (its own ``ru_maxrss``: nothing between two samples
-  is missed);
+- the **peak** RSS of the run's process (its own high-water mark, Linux's ``VmHWM``, which
+  starts afresh at exec, unlike ``ru_maxrss``, which carries the memory of the process that
+  started it: nothing between two samples is missed);
 - the **streaming slope**: KB of RSS per replication while blocks stream in, the least
   squares slope of RSS on replications done over the samples taken after the first
   :data:`WARM_SHARE` of the replications and before the last one was done (the first blocks
   include imports, caches and the first row groups; after the last one the run closes its
   files and writes the summary, which is not streaming).  Flat memory is a slope near 0.
 
-The peak needs Linux or macOS (``ru_maxrss``); the samples work wherever psutil does.
+The peak needs Linux (elsewhere ``ru_maxrss``, with that caveat); the samples work wherever
+psutil does.
 """
 
 from __future__ import annotations
