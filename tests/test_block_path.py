@@ -196,3 +196,34 @@ def test_a_block_whose_data_never_reached_the_disk_is_dropped_though_its_footer_
     blocks[2].path.write_bytes(bytes(index_end) + blocks[2].path.read_bytes()[index_end:])
     assert [b.start for b in parts.drop_broken_blocks(tmp_path)] == [1, 2]
     assert [b.start for b in store.finished_blocks(tmp_path)] == [0]
+
+
+def test_a_close_that_fails_in_two_tables_says_both_leaves_the_run_unfinished_and_resumes(tmp_path, monkeypatch):
+    """The close writes the tables side by side in threads.  A full disk while two of them
+    are flushed (timeseries and voyages): the run stops with an error that names both, its
+    manifest still says incomplete (a reader takes its blocks, not the finals), and a resume
+    gives a clean run's tables and summary."""
+    import errno
+
+    scenario = workloads.shuttle_scenario(3)
+    clean = runner.run(scenario, replications=4, seed=5, executor="serial", out=tmp_path / "clean", progress=False)
+    real = parts.fsync_file
+
+    def full_disk(path):
+        if path.name.startswith((".timeseries.parquet", ".voyages.parquet")):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path)
+
+    monkeypatch.setattr(parts, "fsync_file", full_disk)
+    with pytest.raises(Exception) as info:
+        runner.run(scenario, replications=4, seed=5, executor="serial", out=tmp_path / "full", progress=False)
+    told = str(info.value) + " ".join(getattr(info.value, "__notes__", []))
+    for e in (info.value, info.value.__cause__, info.value.__context__):
+        told += " ".join(getattr(e, "__notes__", []) or []) + str(e)
+    assert "timeseries" in told and "voyages" in told, told
+    assert store.read_manifest(tmp_path / "full")["status"] == "incomplete"
+    assert len(store.open_run(tmp_path / "full").kpis) == 4
+    monkeypatch.setattr(parts, "fsync_file", real)
+    res = runner.resume(tmp_path / "full", progress=False)
+    assert res.complete
+    _same_run(clean.path, res.path)

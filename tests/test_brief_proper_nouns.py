@@ -79,9 +79,9 @@ def test_a_brief_against_a_base_with_a_proper_noun_keeps_its_capital(tmp_path):
     assert "russian" not in md.replace("russian_supply_cut", "")
 
 
-def test_may_is_the_month_only_where_a_month_goes_and_us_is_not_an_acronym():
+def test_may_is_the_month_only_where_a_month_goes_and_us_is_the_country_only_before_a_word():
     """"may" is the month beside a number or another month or as the last word, a verb
-    elsewhere; "us" stays a word ("usa" is the country)."""
+    elsewhere; "us" is "US" before another word ("US sanctions"), a word at the end."""
     s = load_scenario(SCENARIOS / "baseline.yaml")
     assert disruption_name(s, "no_druzhba_stop_may") == "No Druzhba stop May"
     assert disruption_name(s, "closure_1_may") == "Closure 1 May"
@@ -90,3 +90,4 @@ def test_may_is_the_month_only_where_a_month_goes_and_us_is_not_an_acronym():
     assert disruption_name(s, "storm_hits_us") == "Storm hits us"
     assert words("may_come_soon") == "May come soon"  # the first letter of a sentence
     assert words("usa_sanctions") == "USA sanctions"
+    assert words("us_sanctions") == "US sanctions" and words("us_gulf_export") == "US gulf export"

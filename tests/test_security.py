@@ -136,7 +136,7 @@ def test_a_manifest_nested_too_deep_or_not_a_file_is_refused_not_a_crash(tmp_pat
     (tmp_path / "manifest.json").unlink()
     (tmp_path / "manifest.json").symlink_to("/dev/zero")
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
-    assert "manifest.json is not a regular file" in capsys.readouterr().err
+    assert "manifest.json is a link, not a regular file" in capsys.readouterr().err
 
 
 def test_an_analysis_folder_cannot_be_resumed(incomplete_run, capsys):

@@ -100,3 +100,59 @@ def test_tables_read_while_the_run_closes_cover_the_same_replications(tmp_path):
     pd.DataFrame({"replication": [7, 8, 9]}).to_parquet(folder / "voyages.parquet")
     assert sorted(run.voyages["replication"].unique()) == [0, 1]
     assert sorted(store.open_run(folder).voyages["replication"].unique()) == [0, 1]  # a new result: unfinished
+
+
+def _rewrite_index(path, change):
+    """Rewrite a block file's index as someone altering a shared folder could: ``change``
+    edits the decoded index (a dict of table -> [offset, length, sha256]) in place; the parts
+    are kept, still aligned."""
+    import json
+
+    data = path.read_bytes()
+    start = len(parts.BLOCK_MAGIC) + 8
+    n = int.from_bytes(data[len(parts.BLOCK_MAGIC):start], "little")
+    index = json.loads(data[start:start + n])
+    change(index)
+    head = json.dumps(index).encode()
+    head = head.ljust(-(-(start + len(head)) // 64) * 64 - start)
+    path.write_bytes(parts.BLOCK_MAGIC + len(head).to_bytes(8, "little") + head + data[start + n:])
+
+
+def test_a_block_whose_index_or_part_was_altered_is_left_out_or_named_never_a_crash(tmp_path):
+    """Four blocks of an unfinished run, altered in a shared folder: block 1's kpis offset
+    is Infinity (Python's JSON reads it; int() of it raised OverflowError), block 2's kpis
+    part is overwritten with bytes that are no Arrow file, its SHA-256 recomputed, block 3
+    renamed to name replications 3-8 of a 6-replication run.  The reader leaves block 1
+    out; block 2's digest vouches for it, but reading its kpis is an error naming the block
+    and what to do (never ArrowInvalid as an internal error); a resume drops block 1 and the
+    one past the run's count."""
+    import hashlib
+
+    import pytest
+
+    from sim.errors import UserError
+
+    scenario = workloads.shuttle_scenario(3)
+    folder = tmp_path / "run"
+    _unfinished(folder, scenario, 4)
+    blocks = store.finished_blocks(folder)
+    _rewrite_index(blocks[1].path, lambda ix: ix["kpis"].__setitem__(0, float("inf")))
+    data = bytearray(blocks[2].path.read_bytes())
+    at = parts.block_index(blocks[2])["kpis"]
+    data[at[0] + 8:at[0] + at[1] - 8] = bytes(at[1] - 16)  # Arrow's magic kept at both ends
+    blocks[2].path.write_bytes(bytes(data))
+    digest = hashlib.sha256(bytes(data[at[0]:at[0] + at[1]])).hexdigest()
+    _rewrite_index(blocks[2].path, lambda ix: ix["kpis"].__setitem__(2, digest))
+    blocks[3].path.rename(blocks[3].path.with_name(f"r0000003-0000008{parts.BLOCK_EXT}"))
+
+    run = store.open_run(folder)
+    assert [(b.start, b.stop) for b in run.blocks] == [(0, 1), (2, 3), (3, 8)]
+    with pytest.raises(UserError, match=r"r0000002-0000003\.block: its kpis part is not a valid Arrow file"):
+        parts.block_parts(blocks[2])
+    dropped = parts.drop_broken_blocks(folder, replications=6)
+    assert [(b.start, b.stop) for b in dropped] == [(1, 2), (3, 8)]
+
+
+def test_the_ten_millionth_replications_block_is_found():
+    """A block's name pads to 7 digits; the last block of a 10,000,000-replication run has 8."""
+    assert parts._BLOCK_NAME.fullmatch(f"{parts._block_name(9_999_990, 10_000_000)}{parts.BLOCK_EXT}")

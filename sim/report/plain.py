@@ -51,7 +51,7 @@ PROPER_WORDS = frozenset({
     "december",
 })
 # proper words written in capitals
-# ("us" is left out: "storm_hits_us" is not about the United States; "usa" says it)
+# ("us" is "US" only before another word: "us_sanctions", not "storm_hits_us"; _proper_all)
 ACRONYMS = frozenset({"btc", "wrep", "cpc", "socar", "usa", "uk", "eu", "opec", "wti"})
 _MONTHS = frozenset({"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
                      "january", "february", "march", "april", "june", "july", "august", "september", "october",
@@ -86,13 +86,16 @@ def proper(word: str, known: frozenset[str] = PROPER_WORDS) -> str:
 def _proper_all(ws: list[str], known: frozenset[str] = PROPER_WORDS) -> str:
     """Words of an identifier joined as English writes them (:func:`proper` of each), except
     that "may" is the month only beside a number or another month or as the last word
-    ("stop_may", "1_may", "may_jun"), and stays a verb elsewhere ("what_may_come")."""
+    ("stop_may", "1_may", "may_jun"), and stays a verb elsewhere ("what_may_come"), and
+    "us" is "US" only before another word ("us_sanctions", not "storm_hits_us")."""
     out = []
     for i, w in enumerate(ws):
         if w.lower() == "may":
             near = [ws[j].lower() for j in (i - 1, i + 1) if 0 <= j < len(ws)]
             month = i == len(ws) - 1 or any(n.isdigit() or (n in _MONTHS and n != "may") for n in near)
             out.append("May" if month else w)
+        elif w.lower() == "us":
+            out.append("US" if i < len(ws) - 1 else w)
         else:
             out.append(w if w.startswith("@") else proper(w, known))
     return " ".join(out)

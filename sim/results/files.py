@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import json
 import math
@@ -31,25 +32,42 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def read_json_file(path: Path, max_bytes: int) -> Any:
-    """The JSON value in ``path``, a file of a folder someone may have shared: ``OSError``
-    when it is missing or not a regular file (a link to ``/dev/zero`` or a pipe would never
-    finish reading), ``ValueError`` when it is larger than ``max_bytes`` (checked before it
-    is read), is not UTF-8 or not JSON, or nests deeper than Python's decoder can follow
-    (which raises ``RecursionError``)."""
-    st = path.lstat()
-    if not stat.S_ISREG(st.st_mode):
-        raise OSError(f"{path.name} is not a regular file")
-    if st.st_size > max_bytes:
-        raise ValueError(f"{st.st_size:,} bytes is too large (at most {max_bytes:,})")
-    with path.open("rb") as fh:
+def read_text_file(path: Path, max_bytes: int) -> str:
+    """The UTF-8 text of ``path``, a file of a folder someone may have shared: ``OSError``
+    when it is missing, a link (the name may be swapped for one at any time: it is opened
+    without following it) or not a regular file (a pipe or ``/dev/zero`` would never finish
+    reading); ``ValueError`` when it is larger than ``max_bytes`` (checked on the open file,
+    before it is read) or not UTF-8."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise OSError(f"{path.name} is a link, not a regular file") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if st.st_size > max_bytes:
+            raise ValueError(f"{st.st_size:,} bytes is too large (at most {max_bytes:,})")
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:  # grew since the check
         raise ValueError(f"more than {max_bytes:,} bytes")
+    return data.decode("utf-8")
+
+
+def json_of(text: str) -> Any:
+    """The JSON value of ``text``; ``ValueError`` when it is not JSON or nests deeper than
+    Python's decoder can follow (which raises ``RecursionError``)."""
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(text)
     except RecursionError:
         raise ValueError("nested too deep to read") from None
+
+
+def read_json_file(path: Path, max_bytes: int) -> Any:
+    """The JSON value in ``path`` (:func:`read_text_file`, then :func:`json_of`)."""
+    return json_of(read_text_file(path, max_bytes))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import Problem, ScenarioError, UserError
-from sim.results.files import atomic_write_json, json_clean, json_default, read_json_file
+from sim.results.files import atomic_write_json, json_clean, json_default, json_of, read_text_file
 
 FORMAT_VERSION: Final = 1  # Final: its type is Literal[1], what Manifest.format_version accepts
 
@@ -233,8 +233,8 @@ def load_manifest(folder: str | os.PathLike[str]) -> Manifest:
     if not f.exists():
         raise UserError(f"{p}: not a run folder (no manifest.json)")
     try:
-        data = read_json_file(f, MAX_MANIFEST_BYTES)
-        text = f.read_text(encoding="utf-8")  # for the lines of any problem below
+        text = read_text_file(f, MAX_MANIFEST_BYTES)  # read once: the lines of any problem below too
+        data = json_of(text)
     except (OSError, ValueError) as e:
         raise UserError(f"{f}: cannot read the manifest: {e}; this is not a routesim run folder") from None
     if not isinstance(data, dict):

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.errors import UserError
 from sim.results.files import to_arrow
 
 TABLES = ("kpis", "facility_kpis", "disruption_kpis", "timeseries", "voyages", "waits", "passages", "balance",
@@ -43,7 +44,10 @@ BLOCK_EXT = ".block"  # a block's file: its parts one after another, behind an i
 BLOCK_MAGIC = b"RSBLOCK1"
 _ALIGN = 64  # each part starts at a multiple of this in the file, so a memory map reads it zero-copy
 MAX_INDEX_BYTES = 64 * 1024  # a block's index is about 1 KB; a larger one is not an index
-_BLOCK_NAME = re.compile(r"r([0-9]{7})-([0-9]{7})" + re.escape(BLOCK_EXT))
+# (7 digits, 8 for the 10,000,000th replication: _block_name pads to 7)
+_BLOCK_NAME = re.compile(r"r([0-9]{7,8})-([0-9]{7,8})" + re.escape(BLOCK_EXT))
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ARROW_MAGIC = b"ARROW1"  # an Arrow IPC file starts and ends with it
 
 
 @dataclass(frozen=True)
@@ -313,25 +317,59 @@ def _index(data: pa.Buffer) -> dict[str, tuple[int, int, str]]:
     if not isinstance(raw, dict) or set(raw) != set(TABLES):
         raise ValueError("the block's index does not name every table")
     index = {}
-    for table, (offset, length, digest) in raw.items():
-        a = start + n + int(offset)
-        if int(offset) < 0 or int(length) < 0 or a + int(length) > data.size:
+    for table, entry in raw.items():
+        # [offset, length, SHA-256]: two plain non-negative ints and 64 hex digits, nothing
+        # else (a tampered index's Infinity, 1e400, true or a list would reach int() below)
+        if (not isinstance(entry, list) or len(entry) != 3
+                or not all(type(x) is int and x >= 0 for x in entry[:2])
+                or not isinstance(entry[2], str) or not _HEX64.fullmatch(entry[2])):
+            raise ValueError(f"the block's index entry for {table} is not [offset, length, sha256]")
+        offset, length, digest = entry
+        a = start + n + offset
+        if a + length > data.size:
             raise ValueError(f"the block's {table} part is cut short")
-        index[table] = (a, int(length), str(digest))
+        if length < len(_ARROW_MAGIC) * 2 or data[a:a + len(_ARROW_MAGIC)].to_pybytes() != _ARROW_MAGIC \
+                or data[a + length - len(_ARROW_MAGIC):a + length].to_pybytes() != _ARROW_MAGIC:
+            raise ValueError(f"the block's {table} part is not an Arrow file")
+        index[table] = (a, length, digest)
     return index
 
 
+MAX_BLOCK_BYTES = 4 * 1024 ** 3  # a block file larger than this is refused unread (a sparse one costs nothing to share)
+
+
 def _block_bytes(block: Block) -> pa.Buffer:
-    with pa.memory_map(str(block.path), "r") as source:
-        return source.read_buffer()
+    """The bytes of a block file, read into memory, not memory-mapped: a block in a shared
+    folder can be cut short by another process while it is read, and a mapped page past the
+    new end kills the reader with SIGBUS, no message.  Opened without following a link (the
+    name may have been swapped for one since the blocks were listed), checked to be a regular
+    file of at most :data:`MAX_BLOCK_BYTES`."""
+    fd = os.open(block.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{block.path.name} is not a regular file")
+        if st.st_size > MAX_BLOCK_BYTES:
+            raise ValueError(f"{block.path.name}: {st.st_size:,} bytes is more than a block may hold")
+        return pa.py_buffer(fh.read(MAX_BLOCK_BYTES + 1))
 
 
 def block_parts(block: Block, tables: Iterable[str] = TABLES) -> dict[str, pa.Table]:
-    """The tables of a block file (each part as :func:`encode_part` wrote it), read from
-    one memory map, zero-copy where the part is not compressed."""
+    """The tables of a block file (each part as :func:`encode_part` wrote it), read into
+    memory once, zero-copy from there where the part is not compressed.  A part its index
+    vouches for that still does not decode (a shared folder's block rewritten with its
+    digest recomputed) is a :class:`~sim.errors.UserError` naming the block."""
     data = _block_bytes(block)
     index = _index(data)
-    return {t: decode_part(data.slice(index[t][0], index[t][1])) for t in tables}
+    out = {}
+    for t in tables:
+        try:
+            out[t] = decode_part(data.slice(index[t][0], index[t][1]))
+        except pa.ArrowException as e:
+            raise UserError(f"{block.path}: its {t} part is not a valid Arrow file ({e}); the run folder was "
+                            "altered after it was written: remove that block file, and a resume "
+                            "(routesim run --resume) computes its replications again") from None
+    return out
 
 
 def block_part_bytes(block: Block, table: str) -> pa.Buffer:
@@ -358,13 +396,14 @@ def _whole(block: Block) -> bool:
         return False
 
 
-def drop_broken_blocks(folder: Path) -> list[Block]:
+def drop_broken_blocks(folder: Path, replications: int | None = None) -> list[Block]:
     """Remove the blocks with a damaged file or index (what an OS crash can leave of a
     block that was renamed into place before its data reached the disk, since blocks are
     not fsynced: :func:`write_block`), and those overlapping an earlier whole block (a
     copied or renamed block file), so a resumed run computes those replications again and
-    none twice.  Returns the blocks removed."""
-    kept = set(whole_blocks(folder))
+    none twice; with ``replications``, those naming a replication past the run's count too.
+    Returns the blocks removed."""
+    kept = {b for b in whole_blocks(folder) if replications is None or b.stop <= replications}
     broken = [b for b in finished_blocks(folder) if b not in kept]
     for b in broken:
         b.path.unlink(missing_ok=True)
@@ -697,7 +736,16 @@ class Assembler:
                 if meanwhile is not None:
                     meanwhile(set(done))
             finally:
-                done.update(f.result() for f in futures)
+                failed = []
+                for f in futures:  # every table's outcome, not only the first failure's
+                    try:
+                        done.add(f.result())
+                    except Exception as e:  # noqa: BLE001 - gathered, then raised below
+                        failed.append(e)
+                if failed:
+                    for other in failed[1:]:
+                        failed[0].add_note(f"closing another table failed too: {other}")
+                    raise failed[0]
         return done
 
     def abort(self) -> None:

@@ -241,8 +241,10 @@ def _execute_locked(folder: Path, scenario: Scenario, manifest: store.Manifest, 
                     workers: int | None, scheduler: Any, progress: bool | None,
                     model: SimulateFn | None) -> store.RunResult:
     store.remove_temporaries(folder)
-    store.drop_broken_blocks(folder)  # blocks are not fsynced: what an OS crash cut short runs again
     n = int(manifest.replications or 0)
+    # blocks are not fsynced: what an OS crash cut short runs again (and a block naming
+    # replications past the run's count, which only an altered folder holds, goes too)
+    store.drop_broken_blocks(folder, replications=n)
     seed = int(manifest.seed or 0)
     done = {i for b in store.finished_blocks(folder) for i in b.replications}
     todo = [i for i in range(n) if i not in done]
