@@ -9,6 +9,11 @@ closures) and a cold attribution, 40 replications per sub-run; with ``--rows``, 
 pairs) and the four rows of the ``analyses`` section.  Prints each child's JSON line and
 the medians per side.  CPU time moves less with the machine's load than wall time, but
 neither is free of it: the load average is in every line.
+
+Only ``sim`` comes from the exported tree: both sides run this tree's benchmark code
+(``benchmarks.runner_bench``, ``workloads``, the bench's sections), so a ``--before`` whose
+``sim`` lacks what today's benchmark code calls fails on that side, and the figures compare
+the two ``sim`` packages under one harness, not the two revisions' own benchmarks.
 """
 
 from __future__ import annotations
