@@ -197,13 +197,14 @@ def stream_blocks(folder: Path, ex: Executor, todo: list[int], manifest: store.M
 def _finish(folder: Path, manifest: store.Manifest, assembler: store.Assembler | None = None) -> None:
     """Assemble the final tables, write the summary, then mark the run complete."""
     n = int(manifest.replications or 0)
-    summarised: list[bool] = []
+    summarised = False
 
     def summarise(written: set[str]) -> None:
+        nonlocal summarised
         # while the other tables (the time series) are still being encoded and fsynced
         if set(store.SUMMARY_TABLES) <= written:
             store.write_summary_from_tables(folder)
-            summarised.append(True)
+            summarised = True
 
     written = assembler.finish(n, summarise) if assembler is not None else set()
     store.assemble(folder, n, skip=written)
